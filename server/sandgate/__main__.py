@@ -1,0 +1,4 @@
+from sandgate.cli.main import main
+import sys
+
+sys.exit(main())

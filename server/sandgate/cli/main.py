@@ -1,0 +1,53 @@
+"""`sandgate` command line: one module per command group, each with `register(subparsers)`.
+
+Exit status: 0 when every result is allowed, 1 when any is held or blocked (or a check
+such as `audit verify` fails), 2 on bad usage or a broken policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from sandgate import __version__
+
+# Each module defines `register(subparsers)` and sets `func` on its parsers.
+COMMAND_MODULES = (
+    "sandgate.cli.vet",
+    "sandgate.cli.policy",
+    "sandgate.cli.sandbox",
+    "sandgate.cli.audit",
+    "sandgate.cli.serve",
+)
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sandgate",
+        description="Vet AI code suggestions with static checks and a sandbox run before anyone sees them.",
+    )
+    parser.add_argument("--version", action="version", version=f"sandgate {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("sandgate: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

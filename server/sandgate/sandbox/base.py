@@ -1,0 +1,78 @@
+"""The contract between the vetting pipeline and a sandbox backend.
+
+A backend runs one program under the policy's limits and reports what happened; it never
+decides anything. `sandgate.sandbox.report.findings_from_run` turns a `RunResult` into
+findings, and the policy turns those into a decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sandgate.policy.model import NetworkPolicy, SandboxLimits
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    # The program: a suggestion alone, or its document with the suggestion in place.
+    code: str
+    # Where the program sits in the workspace (`pkg/mod.py`); it runs under that name.
+    relpath: str = "suggestion.py"
+    # Visible read-only inside the sandbox so the program's imports work; None: nothing.
+    workspace: Path | None = None
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
+
+
+@dataclass
+class RunResult:
+    backend: str
+    exit_code: int | None = None
+    duration_ms: float = 0.0
+    timed_out: bool = False
+    # Why the run was stopped from outside: "time", "memory", "processes", "output"; else None.
+    killed: str | None = None
+    peak_memory_kb: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    output_truncated: bool = False
+    # What the program did, seen from inside: dicts with at least "kind"
+    # ("connect", "dns", "open-write", "open-read", "spawn", "exec", ...).
+    events: list[dict[str, Any]] = field(default_factory=list)
+    # Set when the backend itself failed (daemon gone, image missing): the run proves nothing.
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "exit_code": self.exit_code,
+            "duration_ms": round(self.duration_ms, 1),
+            "timed_out": self.timed_out,
+            "killed": self.killed,
+            "peak_memory_kb": self.peak_memory_kb,
+            "output_truncated": self.output_truncated,
+            "events": self.events,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Whether a backend can run here, and if not, what a person should do."""
+
+    name: str
+    available: bool
+    detail: str
+    remedy: str = ""
+
+
+class Backend(Protocol):
+    name: str
+
+    def probe(self) -> Probe: ...
+
+    def run(self, request: RunRequest) -> RunResult: ...
+
+    def close(self) -> None: ...

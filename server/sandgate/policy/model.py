@@ -97,6 +97,10 @@ class TelemetryPolicy:
 class Policy:
     rules: tuple[Rule, ...] = ()
     default: Verdict = Verdict.ALLOW
+    # The managed policy's own rules and default: a floor that no lower layer can loosen,
+    # evaluated apart from `rules`; the stricter of the two decisions stands.
+    floor_rules: tuple[Rule, ...] = ()
+    floor_default: Verdict = Verdict.ALLOW
     sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
     code: CodePolicy = field(default_factory=CodePolicy)

@@ -1,0 +1,37 @@
+"""Pieces the command groups share: the policy options and loading the policy they name."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sandgate.policy.load import LoadedPolicy, load_effective, resolve_policy_arg
+
+
+def add_policy_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policy", metavar="PATH|PRESET",
+                        help="a policy file, or a preset: strict, balanced (default), permissive")
+    parser.add_argument("--workspace", metavar="DIR", type=Path, default=None,
+                        help="the workspace whose .sandgate/policy.toml applies (default: the current folder)")
+
+
+def load_for(args: argparse.Namespace) -> LoadedPolicy:
+    preset, explicit = resolve_policy_arg(args.policy)
+    workspace = (args.workspace or Path.cwd()).resolve()
+    return load_effective(workspace, preset=preset, explicit=explicit)
+
+
+def warn(message: str) -> None:
+    print(f"sandgate: {message}", file=sys.stderr)
+
+
+def report_policy_problems(loaded: LoadedPolicy) -> bool:
+    """Print errors and refusals to stderr; True when the policy is broken."""
+    for refusal in loaded.refusals:
+        warn(f"warning: {refusal}")
+    for error in loaded.errors:
+        warn(f"error: {error}")
+    if loaded.errors:
+        warn("the policy is broken: fix the errors above (see policies/policy.schema.json)")
+    return bool(loaded.errors)

@@ -1,0 +1,95 @@
+"""`sandgate policy show|validate`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from enum import Enum
+from pathlib import Path
+
+from sandgate.cli.common import add_policy_options, load_for, report_policy_problems
+from sandgate.cli.main import EXIT_OK, EXIT_USAGE
+from sandgate.policy.load import load_effective
+from sandgate.policy.validate import parse_policy
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("policy", help="show or validate policies")
+    commands = parser.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
+
+    show = commands.add_parser("show", help="print the effective policy with the layer each value came from")
+    add_policy_options(show)
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.set_defaults(func=show_policy)
+
+    validate = commands.add_parser("validate", help="check policy files; errors name file, line and key")
+    validate.add_argument("paths", nargs="+", metavar="PATH", type=Path)
+    validate.set_defaults(func=validate_policy)
+
+
+def _plain(value):
+    if isinstance(value, Enum):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def show_policy(args: argparse.Namespace) -> int:
+    loaded = load_for(args)
+    broken = report_policy_problems(loaded)
+    data = _plain(asdict(loaded.policy))
+    if args.format == "json":
+        print(json.dumps({"preset": loaded.preset, "digest": loaded.digest, "policy": data,
+                          "sources": loaded.sources, "errors": [e.to_json() for e in loaded.errors],
+                          "refusals": [e.to_json() for e in loaded.refusals]}, indent=2))
+        return EXIT_USAGE if broken else EXIT_OK
+    print(f"# effective policy (preset {loaded.preset}, digest {loaded.digest[:16]})")
+    for section in ("sandbox", "network", "code", "files", "telemetry"):
+        for key, value in _flatten(data[section], section):
+            print(f"{key} = {json.dumps(value)}    # {loaded.sources.get(key, 'default')}")
+    print(f"decision.default = {json.dumps(data['default'])}    # {loaded.sources.get('decision.default')}")
+    for rule in data["rules"]:
+        print(_rule_line(rule, loaded.sources.get(f"rules.{rule['id']}", "?")))
+    for rule in data["floor_rules"]:
+        print(_rule_line(rule, loaded.sources.get(f"managed-rules.{rule['id']}", "managed")) + " (managed floor)")
+    return EXIT_USAGE if broken else EXIT_OK
+
+
+def _flatten(data: dict, prefix: str):
+    for key, value in data.items():
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{prefix}.{key}")
+        else:
+            yield f"{prefix}.{key}", value
+
+
+def _rule_line(rule: dict, source: str) -> str:
+    match = ", ".join(f"{k}={rule[k]}" for k in ("source", "rule", "severity", "confidence") if rule.get(k))
+    return f"rule {rule['id']}: {match or 'any finding'} -> {rule['decision']}    # {source}"
+
+
+def validate_policy(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    for path in args.paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"{path}: cannot read: {exc}")
+            status = EXIT_USAGE
+            continue
+        _, errors = parse_policy(text, str(path))
+        for error in errors:
+            print(f"{error}")
+        if errors:
+            status = EXIT_USAGE
+            continue
+        # Valid on its own; also show what the managed policy in force would refuse.
+        loaded = load_effective(None, explicit=path)
+        for refusal in loaded.refusals:
+            print(f"{refusal} (warning)")
+        print(f"{path}: ok")
+    return status

@@ -1,0 +1,97 @@
+"""`sandgate vet`: vet files as suggestions, or one suggestion inserted into a document."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sandgate.cli.common import add_policy_options, load_for, report_policy_problems, warn
+from sandgate.cli.main import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from sandgate.findings import Verdict
+from sandgate.pipeline import Vetter
+from sandgate.report.json_report import render_json
+from sandgate.report.sarif import build_sarif
+from sandgate.report.text_report import render_text
+from sandgate.suggestion import Suggestion
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "vet",
+        help="vet files as AI suggestions",
+        description="Vet each FILE as one AI suggestion: static checks, a sandbox run, and the policy's decision. "
+        "Exit status: 0 when every result is allow, 1 when any is review or block, 2 on bad usage or a broken policy.",
+    )
+    add_policy_options(parser)
+    parser.add_argument("--backend", choices=("auto", "docker", "bwrap"), default="auto",
+                        help="sandbox backend (default: auto, Docker when an engine answers, else bubblewrap)")
+    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    parser.add_argument("--into", metavar="DOC", type=Path,
+                        help="vet one suggestion (FILE) inserted into the document DOC")
+    parser.add_argument("--at", metavar="LINE:COL",
+                        help="where the suggestion goes in DOC, 1-based (as editors show it)")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    parser.add_argument("files", nargs="+", metavar="FILE", type=Path)
+    parser.set_defaults(func=run)
+
+
+def _position(text: str) -> tuple[int, int]:
+    line, _, col = text.partition(":")
+    if not line.isdigit() or not col.isdigit() or int(line) < 1 or int(col) < 1:
+        raise ValueError(f"--at takes LINE:COL with both at least 1, e.g. 12:5 (got {text!r})")
+    return int(line) - 1, int(col) - 1
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from exc
+
+
+def _suggestions(args: argparse.Namespace, workspace: Path) -> list[Suggestion]:
+    def relative(path: Path) -> str:
+        resolved = path.resolve()
+        return str(resolved.relative_to(workspace)) if resolved.is_relative_to(workspace) else path.name
+
+    if args.into is None:
+        if args.at:
+            raise ValueError("--at needs --into DOC")
+        return [Suggestion(_read(path), path=relative(path)) for path in args.files]
+    if len(args.files) != 1 or not args.at:
+        raise ValueError("--into DOC takes exactly one FILE (the suggestion) and --at LINE:COL")
+    line, col = _position(args.at)
+    return [Suggestion(_read(args.files[0]), document=_read(args.into), line=line, character=col,
+                       path=relative(args.into))]
+
+
+def run(args: argparse.Namespace) -> int:
+    workspace = (args.workspace or Path.cwd()).resolve()
+    try:
+        suggestions = _suggestions(args, workspace)
+    except ValueError as exc:
+        warn(str(exc))
+        return EXIT_USAGE
+    loaded = load_for(args)
+    if report_policy_problems(loaded):
+        return EXIT_USAGE
+    vetter = Vetter(loaded, backend=args.backend, workspace=workspace)
+    results = []
+    try:
+        for number, suggestion in enumerate(suggestions, start=1):
+            if len(suggestions) > 1:
+                print(f"[{number}/{len(suggestions)}] vetting {suggestion.path}", file=sys.stderr, flush=True)
+            results.append(vetter.vet(suggestion))
+    finally:
+        vetter.close()
+    data = [r.to_json() for r in results]
+    if args.format == "json":
+        print(render_json(data))
+    elif args.format == "sarif":
+        print(json.dumps(build_sarif(data), indent=2))
+    else:
+        color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+        sys.stdout.write(render_text(data, color))
+    return EXIT_FINDINGS if any(r.verdict > Verdict.ALLOW for r in results) else EXIT_OK

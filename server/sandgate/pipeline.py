@@ -1,0 +1,179 @@
+"""The vetting pipeline: one suggestion in, one decision with its reasons out.
+
+Static checks run in-process (bandit, secrets, the policy's code rules); then, unless the
+static checks already block, the code runs in a sandbox and what it did becomes findings
+too. The policy turns findings into the decision. Where a check or the sandbox cannot run,
+the pipeline fails closed: a built-in floor holds the suggestion for review with the reason.
+
+`Vetter` is long-lived and thread-safe: the language server calls `vet` from worker threads.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandgate.checks.bandit_check import BanditChecker, BanditError
+from sandgate.checks.code_rules import check_code_rules
+from sandgate.checks.secrets import find_secrets
+from sandgate.findings import Finding, Level, Origin, Verdict
+from sandgate.policy.evaluate import Decision, Reason, decide
+from sandgate.policy.load import LoadedPolicy
+from sandgate.sandbox.base import Backend, Probe, RunRequest, RunResult
+from sandgate.suggestion import Placed, Suggestion, place
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class VetResult:
+    suggestion: Suggestion
+    decision: Decision
+    findings: list[Finding]
+    sandbox: RunResult | None
+    # Why no sandbox run happened, when none did ("blocked by static checks", "no backend: ...").
+    sandbox_skipped: str | None
+    policy_digest: str
+    placed: Placed = field(repr=False, default=None)  # type: ignore[assignment]
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.decision.verdict
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        return self.decision.reasons
+
+    @property
+    def content_sha256(self) -> str:
+        return self.suggestion.sha256
+
+    def to_json(self) -> dict[str, Any]:
+        sandbox: dict[str, Any] | None
+        if self.sandbox is not None:
+            sandbox = self.sandbox.to_json()
+        else:
+            sandbox = {"backend": None, "exit_code": None, "duration_ms": 0, "timed_out": False,
+                       "events": [], "skipped": self.sandbox_skipped}
+        return {
+            "path": self.suggestion.path,
+            "decision": str(self.verdict),
+            "reasons": [r.to_json() for r in self.reasons if r.verdict > Verdict.ALLOW],
+            "findings": [f.to_json() for f in self.findings],
+            "sandbox": sandbox,
+            "content_sha256": self.content_sha256,
+            "policy_digest": self.policy_digest,
+        }
+
+
+def _floor(verdict: Verdict, rule_id: str, text: str) -> Reason:
+    return Reason(verdict, rule_id, "sandgate", None, f"{verdict}: {text} [sandgate {rule_id}]")
+
+
+class Vetter:
+    def __init__(self, loaded: LoadedPolicy, backend: str = "auto", workspace: Path | None = None):
+        self.loaded = loaded
+        self.backend_choice = backend
+        self.workspace = workspace
+        self._bandit = BanditChecker()
+        self._backend_lock = threading.Lock()
+        self._backend: Backend | None = None
+        self._probes: list[Probe] | None = None
+
+    @property
+    def policy(self):
+        return self.loaded.policy
+
+    # -- static checks ------------------------------------------------------------------
+
+    def static_findings(self, code: str) -> tuple[list[Finding], list[Reason]]:
+        """Findings of the in-process checks on `code`, and floors for checks that could not run."""
+        findings = find_secrets(code)
+        floors: list[Reason] = []
+        try:
+            tree = ast.parse(code)
+        except SyntaxError as exc:
+            # Partial code is normal while typing: information, not a threat. It cannot run either.
+            findings.append(Finding("syntax", "syntax.error", Level.INFO, Level.HIGH,
+                                    f"the code does not compile yet: {exc.msg}",
+                                    line=exc.lineno or 0, end_line=exc.end_lineno or exc.lineno or 0))
+            return findings, floors
+        findings.extend(check_code_rules(tree, self.policy.code, self.policy.network))
+        try:
+            findings.extend(self._bandit.check(code))
+        except (BanditError, SyntaxError) as exc:  # bandit failed where Python parsed: fail closed
+            floors.append(_floor(Verdict.REVIEW, "bandit-failed", f"bandit could not check the code: {exc}"))
+        return findings, floors
+
+    def check_document(self, text: str, path: str = "document.py") -> list[Finding]:
+        """Static findings on a document the user is editing (diagnostics; no sandbox run)."""
+        del path  # reserved: per-path rules
+        findings, _ = self.static_findings(text)
+        return [dataclasses.replace(f, origin=Origin.DOCUMENT) for f in findings]
+
+    # -- sandbox --------------------------------------------------------------------------
+
+    def backend(self) -> tuple[Backend | None, list[Probe]]:
+        with self._backend_lock:
+            if self._probes is None:
+                from sandgate.sandbox.select import open_backend
+
+                self._backend, self._probes = open_backend(self.backend_choice, self.policy.sandbox)
+            return self._backend, self._probes
+
+    def _run(self, placed: Placed, suggestion: Suggestion, run_document: bool) -> tuple[RunResult | None, list[Finding], str | None]:
+        backend, probes = self.backend()
+        if backend is None:
+            why = "; ".join(f"{p.name}: {p.detail}" for p in probes) or "no sandbox backend is allowed"
+            return None, [], f"no sandbox could run ({why})"
+        from sandgate.sandbox.report import findings_from_run
+
+        request = RunRequest(
+            code=placed.code if run_document else suggestion.text,
+            relpath=suggestion.path,
+            workspace=self.workspace if run_document else None,
+            limits=self.policy.sandbox.limits,
+            network=self.policy.network,
+        )
+        result = backend.run(request)
+        return result, findings_from_run(result, request), None
+
+    # -- the whole vet --------------------------------------------------------------------
+
+    def vet(self, suggestion: Suggestion) -> VetResult:
+        placed = place(suggestion)
+        raw, floors = self.static_findings(placed.code)
+        findings = [
+            f if placed.in_suggestion(f.line, f.end_line) else dataclasses.replace(f, origin=Origin.DOCUMENT)
+            for f in raw
+        ]
+        compiles = not any(f.rule == "syntax.error" for f in findings)
+        static = decide(self.policy, findings, floors)
+
+        result: RunResult | None = None
+        skipped: str | None = None
+        if static.verdict is Verdict.BLOCK:
+            skipped = "not run: the static checks already block this suggestion"
+        elif not compiles:
+            skipped = "not run: the code does not compile yet"
+        else:
+            # An untrusted workspace's own code is never executed: the suggestion runs alone.
+            result, run_findings, skipped = self._run(placed, suggestion, run_document=self.loaded.trusted)
+            findings.extend(run_findings)
+            if skipped and self.policy.sandbox.required:
+                floors.append(_floor(Verdict.REVIEW, "sandbox-required", skipped))
+            elif result is not None and result.error and self.policy.sandbox.required:
+                floors.append(_floor(Verdict.REVIEW, "sandbox-required", f"the sandbox run failed: {result.error}"))
+        decision = decide(self.policy, findings, floors)
+        return VetResult(suggestion, decision, findings, result, skipped, self.loaded.digest, placed)
+
+    def close(self) -> None:
+        with self._backend_lock:
+            if self._backend is not None:
+                self._backend.close()
+            self._backend, self._probes = None, None

@@ -1,0 +1,74 @@
+"""Turn findings into a decision. Pure: the same findings and policy give the same decision.
+
+Each finding gets the strictest decision among the rules that match it (the policy's
+default when none does), then the strictest of that and the managed floor. The suggestion's
+decision is the strictest over its findings. Findings in the user's own code are reported
+but never decide. Every decision carries the reasons that produced it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from sandgate.findings import Finding, Origin, Verdict
+from sandgate.policy.model import Policy, Rule
+
+
+@dataclass(frozen=True)
+class Reason:
+    verdict: Verdict
+    # The policy rule that decided ("default" when none matched; "sandgate" for built-in floors).
+    rule_id: str
+    layer: str  # "policy", "managed" or "sandgate"
+    finding: Finding | None
+    text: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "decision": str(self.verdict),
+            "policy_rule": self.rule_id,
+            "layer": self.layer,
+            "finding": self.finding.key if self.finding else None,
+            "line": self.finding.line if self.finding else None,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reasons: tuple[Reason, ...]
+
+
+def _strictest(rules: Iterable[Rule], finding: Finding, default: Verdict) -> tuple[Verdict, Rule | None]:
+    matched = [r for r in rules if r.matches(finding)]
+    if not matched:
+        return default, None
+    best = max(matched, key=lambda r: r.decision)
+    return best.decision, best
+
+
+def decide_finding(policy: Policy, finding: Finding) -> Reason:
+    verdict, rule = _strictest(policy.rules, finding, policy.default)
+    floor, floor_rule = _strictest(policy.floor_rules, finding, policy.floor_default)
+    if floor > verdict:
+        rule_id = floor_rule.id if floor_rule else "default"
+        return Reason(floor, rule_id, "managed", finding, _text(floor, rule_id, "managed policy", finding))
+    rule_id = rule.id if rule else "default"
+    return Reason(verdict, rule_id, "policy", finding, _text(verdict, rule_id, "policy", finding))
+
+
+def _text(verdict: Verdict, rule_id: str, layer: str, finding: Finding) -> str:
+    where = f" (line {finding.line})" if finding.line else ""
+    return f"{verdict}: {finding.key}{where}: {finding.message} [{layer} rule {rule_id}]"
+
+
+def decide(policy: Policy, findings: Iterable[Finding], floors: Iterable[Reason] = ()) -> Decision:
+    """The suggestion's decision. `floors` are built-in minimums (no sandbox could run, ...)."""
+    reasons = [decide_finding(policy, f) for f in findings if f.origin is Origin.SUGGESTION]
+    reasons.extend(floors)
+    verdict = max((r.verdict for r in reasons), default=Verdict.ALLOW)
+    # Reasons that decided come first; allowed findings stay listed for the record.
+    reasons.sort(key=lambda r: -r.verdict)
+    return Decision(verdict, tuple(reasons))

@@ -1,0 +1,159 @@
+"""Build the effective policy for a workspace from its layers.
+
+Defaults < preset < workspace `.sandgate/policy.toml` (or a file given explicitly) < managed
+policy (`SANDGATE_MANAGED_POLICY`, default `/etc/sandgate/policy.toml`). A broken layer is
+replaced by the strict preset, so a typo can never loosen anything (fail closed); its errors
+travel with the result so that every caller can show them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from sandgate.policy.errors import PolicyError, PolicyLoadError, dotted
+from sandgate.policy.layers import Layer, merge, to_policy
+from sandgate.policy.model import Policy
+from sandgate.policy.resources import DEFAULT_PRESET, PRESETS, preset_path
+from sandgate.policy.validate import parse_policy
+
+WORKSPACE_POLICY = Path(".sandgate") / "policy.toml"
+DEFAULT_MANAGED_POLICY = Path("/etc/sandgate/policy.toml")
+MANAGED_ENV = "SANDGATE_MANAGED_POLICY"
+
+
+@dataclass
+class LoadedPolicy:
+    policy: Policy
+    digest: str
+    preset: str
+    layers: list[Layer]
+    # Errors in a layer's file: that layer was replaced by the strict preset.
+    errors: list[PolicyError] = field(default_factory=list)
+    # Lower-layer values that the managed policy refused (the managed value applies).
+    refusals: list[PolicyError] = field(default_factory=list)
+    # dotted key -> the layer it came from ("default", "preset:balanced", a file path).
+    sources: dict[str, str] = field(default_factory=dict)
+    trusted: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def require_ok(self) -> "LoadedPolicy":
+        if self.errors:
+            raise PolicyLoadError(self.errors)
+        return self
+
+
+def managed_policy_path() -> tuple[Path, bool]:
+    """The managed policy's path, and whether it was named explicitly (then it must exist)."""
+    named = os.environ.get(MANAGED_ENV)
+    return (Path(named), True) if named else (DEFAULT_MANAGED_POLICY, False)
+
+
+def _read_layer(name: str, path: Path) -> tuple[Layer | None, list[PolicyError]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [PolicyError(str(path), 0, "", "file not found")]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [PolicyError(str(path), 0, "", f"cannot read the file: {exc}")]
+    data, errors = parse_policy(text, str(path))
+    return Layer(name, str(path), text, data), errors
+
+
+def _preset_layer(name: str) -> Layer:
+    layer, errors = _read_layer(f"preset:{name}", preset_path(name))
+    if layer is None or errors:  # a shipped preset that fails is a broken installation
+        raise PolicyLoadError(errors)
+    return layer
+
+
+def policy_digest(policy: Policy) -> str:
+    def plain(value: Any) -> Any:
+        if isinstance(value, Enum):
+            return str(value)
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    canonical = json.dumps(plain(asdict(policy)), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _label(layer: Layer | None) -> str:
+    if layer is None:
+        return "default"
+    return layer.name if layer.name.startswith("preset:") else f"{layer.name}:{layer.path}"
+
+
+def resolve_policy_arg(value: str | None) -> tuple[str | None, Path | None]:
+    """`--policy` takes a preset name or a path."""
+    if value is None:
+        return None, None
+    if value in PRESETS:
+        return value, None
+    return None, Path(value)
+
+
+def load_effective(
+    workspace: Path | None,
+    preset: str | None = None,
+    trusted: bool = True,
+    explicit: Path | None = None,
+) -> LoadedPolicy:
+    """The policy in force for `workspace`. Never raises on bad files: see `.errors`."""
+    errors: list[PolicyError] = []
+    if preset is not None and preset not in PRESETS:
+        errors.append(PolicyError("<settings>", 0, "preset", f"unknown preset {preset!r}; one of {', '.join(PRESETS)}"))
+        preset = "strict"
+
+    own: Layer | None = None
+    own_path = explicit if explicit is not None else (workspace / WORKSPACE_POLICY if workspace else None)
+    if not trusted:
+        # An untrusted workspace could loosen rules: its file is not read at all.
+        preset = "strict"
+        own_path = explicit
+    if own_path is not None and (explicit is not None or own_path.is_file()):
+        own, own_errors = _read_layer("file" if explicit else "workspace", own_path)
+        if own_errors:
+            errors.extend(own_errors)
+            own, preset = None, "strict"
+        elif own is not None and own.data.get("extends"):
+            preset = own.data["extends"]
+
+    chosen = preset or DEFAULT_PRESET
+    lower = [_preset_layer(chosen)] + ([own] if own else [])
+
+    managed: Layer | None = None
+    managed_path, named = managed_policy_path()
+    if named or managed_path.is_file():
+        managed, managed_errors = _read_layer("managed", managed_path)
+        if managed_errors:
+            errors.extend(managed_errors)
+            managed = Layer("managed", str(managed_path), "", _preset_layer("strict").data)
+
+    merged = merge(lower, managed)
+    policy = to_policy(merged)
+    sources = {dotted(k): _label(layer) for k, layer in merged.sources.items()}
+    sources.update({f"rules.{rule_id}": _label(layer) for rule_id, (_, layer) in merged.rules.items()})
+    if managed is not None:
+        sources.update({f"managed-rules.{rule['id']}": _label(managed) for rule in merged.floor_rules})
+    return LoadedPolicy(
+        policy=policy,
+        digest=policy_digest(policy),
+        preset=chosen,
+        layers=lower + ([managed] if managed else []),
+        errors=errors,
+        refusals=merged.refusals,
+        sources=sources,
+        trusted=trusted,
+    )

@@ -1,0 +1,57 @@
+"""`--format text`: a table a person reads at a glance; colour only where the terminal has it."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from sandgate.report.verdicts import finding_verdicts
+
+_STYLE = {"allow": "green", "review": "yellow", "block": "bold red", "existing": "dim"}
+
+
+def _sandbox_line(sandbox: dict[str, Any] | None) -> str:
+    if not sandbox or not sandbox.get("backend"):
+        return f"sandbox: {(sandbox or {}).get('skipped') or 'not run'}"
+    parts = [f"sandbox: {sandbox['backend']}", f"exit {sandbox['exit_code']}", f"{sandbox['duration_ms']:.0f} ms"]
+    if sandbox.get("timed_out"):
+        parts.append("timed out")
+    if sandbox.get("killed"):
+        parts.append(f"killed ({sandbox['killed']})")
+    if sandbox.get("error"):
+        parts.append(f"error: {sandbox['error']}")
+    parts.append(f"{len(sandbox.get('events', []))} events")
+    return ", ".join(parts)
+
+
+def render_text(results: list[dict[str, Any]], color: bool) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=color, no_color=not color, width=120,
+                      highlight=False, markup=False)
+    for result in results:
+        decision = result["decision"]
+        console.print(Text.assemble((f"{decision.upper():7}", _STYLE[decision]), " ", (result["path"], "bold")))
+        for reason in result["reasons"]:
+            console.print(f"  because {reason['text']}")
+        if result["findings"]:
+            table = Table(show_edge=False, pad_edge=False, box=None, padding=(0, 1))
+            for column in ("decision", "rule", "sev/conf", "line", "finding"):
+                table.add_column(column, overflow="fold")
+            for finding, verdict in zip(result["findings"], finding_verdicts(result)):
+                table.add_row(
+                    Text(verdict, _STYLE[verdict]),
+                    f"{finding['source']}:{finding['rule']}",
+                    f"{finding['severity']}/{finding['confidence']}",
+                    str(finding["line"] or "-"),
+                    finding["message"],
+                )
+            console.print(table)
+        console.print(f"  {_sandbox_line(result.get('sandbox'))}", style="dim")
+        console.print()
+    counts = {d: sum(r["decision"] == d for r in results) for d in ("allow", "review", "block")}
+    console.print(", ".join(f"{n} {d}" for d, n in counts.items()))
+    return buffer.getvalue()

@@ -120,6 +120,8 @@ class Vetter:
 
     def backend(self) -> tuple[Backend | None, list[Probe]]:
         with self._backend_lock:
+            if self._probes is None and not self.policy.sandbox.backends:
+                self._probes = [Probe("policy", False, "sandbox.backends is empty: no backend may be used")]
             if self._probes is None:
                 from sandgate.sandbox.select import open_backend
 

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install Sandgate into ./.venv (Python >= 3.11). As root on Debian it also installs and starts
+# what the sandboxes need (Docker engine, bubblewrap) and builds the sandbox image.
+# Usage: scripts/install.sh [--with-test-deps]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+extras=""
+[[ "${1:-}" == "--with-test-deps" ]] && extras="[test]"
+
+if [[ ! -x .venv/bin/python ]]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+
+if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    scripts/setup-sandbox.sh "$PWD/.venv/bin/python"
+else
+    echo "install: not root: skipping the Docker engine and bubblewrap set-up;" \
+         "run 'sudo scripts/setup-sandbox.sh $PWD/.venv/bin/python' or see 'sandgate sandbox doctor'" >&2
+fi

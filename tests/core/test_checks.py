@@ -1,0 +1,119 @@
+"""The in-process checks on real bandit and real detect-secrets plugins."""
+
+from __future__ import annotations
+
+import ast
+import threading
+
+from sandgate.checks.bandit_check import BanditChecker
+from sandgate.checks.code_rules import check_code_rules, host_allowed
+from sandgate.checks.secrets import find_secrets, redact
+from sandgate.findings import Level
+from sandgate.policy.model import CodePolicy, NetworkPolicy
+
+RISKY = '''import subprocess
+
+def run(cmd):
+    subprocess.call(cmd, shell=True)
+'''
+
+
+def test_bandit_reports_id_severity_confidence_cwe_and_exact_range():
+    findings = {f.rule: f for f in BanditChecker().check(RISKY)}
+    b602 = findings["B602"]
+    assert (b602.severity, b602.confidence, b602.cwe) == (Level.HIGH, Level.HIGH, 78)
+    assert (b602.line, b602.end_line, b602.col, b602.end_col) == (4, 4, 4, 36)
+    assert b602.more_info.endswith("b602_subprocess_popen_with_shell_equals_true.html")
+    assert findings["B404"].severity is Level.LOW
+
+
+def test_bandit_honours_nosec_and_keeps_no_state_between_runs():
+    checker = BanditChecker()
+    assert [f.rule for f in checker.check(RISKY.replace("shell=True)", "shell=True)  # nosec B602"))] == ["B404"]
+    assert [f.rule for f in checker.check("x = 1\n")] == []
+    assert {f.rule for f in checker.check(RISKY)} == {"B404", "B602"}
+
+
+def test_bandit_redacts_hardcoded_passwords_in_messages():
+    findings = BanditChecker().check('password = "Zq8!vR2#kLp9$wXt"\n')
+    assert findings and findings[0].rule == "B105"
+    assert "Zq8!vR2#kLp9$wXt" not in findings[0].message
+
+
+def test_bandit_is_safe_from_several_threads():
+    checker = BanditChecker()
+    results: list[set[str]] = []
+
+    def work():
+        for _ in range(20):
+            results.append({f.rule for f in checker.check(RISKY)})
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [{"B404", "B602"}] * 80
+
+
+def test_secrets_known_formats_and_named_high_entropy_values():
+    code = "\n".join([
+        'aws = "AKIAIOSFODNN7EXAMPLE"',
+        'gh = "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"',
+        'key = """-----BEGIN RSA PRIVATE KEY-----"""',
+        'db_password = "Zq8!vR2#kLp9$wXt"',
+        'settings = {"api_key": "sk-9fJ2kL0qPz7XwV3m"}',
+        'password = "changeme"',            # placeholder: not a secret
+        'token = "aaaaaaaaaaaaaaaa"',       # no entropy: not a secret
+        'name = "Zq8!vR2#kLp9$wXt"',        # not a secret-sounding name
+    ])
+    found = {(f.line, f.rule) for f in find_secrets(code)}
+    assert found == {(1, "aws-access-key"), (2, "github-token"), (3, "private-key"),
+                     (4, "hardcoded-secret"), (5, "hardcoded-secret")}
+
+
+def test_secrets_never_appear_in_full():
+    secret = "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
+    findings = find_secrets(f'token = "{secret}"')
+    assert findings
+    for f in findings:
+        assert secret not in f.message and secret not in repr(f.details)
+    assert redact(secret) == "ghp_…A5 (40 chars)"
+    assert redact("short") == "*****"
+
+
+def test_secrets_work_on_partial_code():
+    assert [f.rule for f in find_secrets('client(api_key="AKIAIOSFODNN7EXAMPLE"')] == ["aws-access-key"]
+
+
+def test_code_rules_resolve_aliases():
+    tree = ast.parse("import os as o\nfrom subprocess import call as c\nimport ctypes.util\no.system('x')\nc('y')\n")
+    findings = check_code_rules(tree, CodePolicy(deny_imports=("ctypes",), deny_calls=("os.system", "subprocess.call")), NetworkPolicy())
+    assert [(f.rule, f.line) for f in findings] == [("import.denied", 3), ("call.denied", 4), ("call.denied", 5)]
+
+
+def test_hosts_in_literals_against_allow_and_deny():
+    tree = ast.parse(
+        "import socket, requests\n"
+        "requests.get('https://api.example.com/v1')\n"
+        "requests.get('https://evil.example.com/v1')\n"
+        "socket.create_connection(('exfil.attacker.net', 443))\n"
+        "open('config.json')\n"
+    )
+    network = NetworkPolicy(allow_hosts=("*.example.com",), deny_hosts=("evil.example.com",))
+    findings = check_code_rules(tree, CodePolicy(), network)
+    assert [(f.rule, f.detail("host"), f.line) for f in findings] == [
+        ("host.not-allowed", "evil.example.com", 3),
+        ("host.not-allowed", "exfil.attacker.net", 4),
+    ]
+
+
+def test_host_patterns():
+    network = NetworkPolicy(allow_hosts=("api.example.com", "*.corp.example"), deny_hosts=("x.corp.example",))
+    assert host_allowed("api.example.com", network)
+    assert host_allowed("API.example.com.", network)
+    assert not host_allowed("example.com", network)
+    assert host_allowed("a.corp.example", network)
+    assert not host_allowed("corp.example", network)  # *.domain covers subdomains only
+    assert not host_allowed("x.corp.example", network)  # deny wins
+    assert not host_allowed("anything", NetworkPolicy())  # nothing allowed by default

@@ -1,0 +1,171 @@
+"""The pipeline and the `sandgate vet` / `sandgate policy` commands, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from sandgate.findings import Origin, Verdict
+from sandgate.pipeline import Vetter
+from sandgate.policy.load import load_effective
+from sandgate.suggestion import Suggestion
+
+from .conftest import REPO
+
+DOC = '''import subprocess
+
+
+def existing(cmd):
+    subprocess.call(cmd, shell=True)
+
+
+def new_code(path):
+    
+'''
+
+
+COMPLETE = DOC + "    return path\n"
+
+
+def sandgate(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
+    return subprocess.run([sys.executable, "-m", "sandgate", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_existing_code_findings_are_reported_not_blamed(static_workspace):
+    vetter = Vetter(load_effective(static_workspace), workspace=static_workspace)
+    result = vetter.vet(Suggestion("return open(path).read()", document=DOC, line=8, character=4, path="mod.py"))
+    b602 = [f for f in result.findings if f.rule == "B602"]
+    assert b602 and b602[0].origin is Origin.DOCUMENT
+    assert result.verdict is Verdict.ALLOW
+    assert result.sandbox is None and "sandbox.backends is empty" in result.sandbox_skipped
+
+
+def test_suggestion_inside_document_is_blamed(static_workspace):
+    vetter = Vetter(load_effective(static_workspace), workspace=static_workspace)
+    result = vetter.vet(Suggestion("return subprocess.check_output(path, shell=True)", document=DOC,
+                                   line=8, character=4, path="mod.py"))
+    blamed = [f for f in result.findings if f.origin is Origin.SUGGESTION and f.source == "bandit"]
+    assert [f.rule for f in blamed] == ["B602"] and blamed[0].line == 9
+    assert result.verdict is Verdict.BLOCK
+    assert result.reasons[0].rule_id == "bandit-high"
+
+
+def test_partial_code_is_information_not_a_threat(static_workspace):
+    vetter = Vetter(load_effective(static_workspace))
+    result = vetter.vet(Suggestion("def f(x:\n"))
+    assert [(f.source, f.rule, str(f.severity)) for f in result.findings] == [("syntax", "syntax.error", "info")]
+    assert result.verdict is Verdict.ALLOW
+
+
+def test_required_sandbox_that_cannot_run_holds_for_review(workspace):
+    (workspace / ".sandgate" / "policy.toml").write_text('version = 1\n[sandbox]\nrequired = true\nbackends = []\n')
+    result = Vetter(load_effective(workspace)).vet(Suggestion("print('hi')\n"))
+    assert result.verdict is Verdict.REVIEW
+    assert result.reasons[0].rule_id == "sandbox-required" and result.reasons[0].layer == "sandgate"
+
+
+def test_vet_json_shape_and_exit_status(static_workspace):
+    (static_workspace / "ok.py").write_text("print(sum(range(10)))\n")
+    (static_workspace / "bad.py").write_text(COMPLETE)
+    done = sandgate("vet", "--format", "json", "ok.py", "bad.py", cwd=static_workspace)
+    assert done.returncode == 1, done.stderr
+    results = json.loads(done.stdout)["results"]
+    assert [(r["path"], r["decision"]) for r in results] == [("ok.py", "allow"), ("bad.py", "block")]
+    finding = next(f for f in results[1]["findings"] if f["rule"] == "B602")
+    assert {"source", "rule", "severity", "confidence", "message", "line", "end_line"} <= set(finding)
+    assert (finding["source"], finding["severity"], finding["confidence"], finding["line"]) == ("bandit", "high", "high", 5)
+    assert results[1]["reasons"][0]["policy_rule"] == "bandit-high"
+    assert {"backend", "exit_code", "duration_ms", "timed_out", "events"} <= set(results[1]["sandbox"])
+    assert "[1/2] vetting ok.py" in done.stderr  # progress on stderr, never stdout
+
+    only_ok = sandgate("vet", "--format", "json", "ok.py", cwd=static_workspace)
+    assert only_ok.returncode == 0, only_ok.stderr
+
+
+def test_vet_into_document_at_position(static_workspace):
+    (static_workspace / "doc.py").write_text(DOC)
+    (static_workspace / "s.py").write_text("return subprocess.check_output(path, shell=True)")
+    done = sandgate("vet", "--format", "json", "--into", "doc.py", "--at", "9:5", "s.py", cwd=static_workspace)
+    result = json.loads(done.stdout)["results"][0]
+    origins = {(f["rule"], f["line"]): f["origin"] for f in result["findings"] if f["source"] == "bandit"}
+    assert origins[("B602", 5)] == "document" and origins[("B602", 9)] == "suggestion"
+    assert result["decision"] == "block" and result["path"] == "doc.py"
+
+
+def test_bad_usage_exits_2(static_workspace):
+    (static_workspace / "s.py").write_text("x = 1\n")
+    assert sandgate("vet", "--at", "3:1", "s.py", cwd=static_workspace).returncode == 2
+    bad_at = sandgate("vet", "--into", "s.py", "--at", "zero", "s.py", cwd=static_workspace)
+    assert bad_at.returncode == 2 and "--at takes LINE:COL" in bad_at.stderr
+    missing = sandgate("vet", "absent.py", cwd=static_workspace)
+    assert missing.returncode == 2 and "cannot read absent.py" in missing.stderr
+    assert sandgate("vet", "--format", "xml", "s.py", cwd=static_workspace).returncode == 2
+
+
+def test_broken_policy_exits_2_naming_file_line_and_key(workspace):
+    (workspace / ".sandgate" / "policy.toml").write_text('version = 1\n[sandbox.limits]\nmemory_mb = "lots"\n')
+    (workspace / "s.py").write_text("x = 1\n")
+    done = sandgate("vet", "s.py", cwd=workspace)
+    assert done.returncode == 2
+    assert f"{workspace}/.sandgate/policy.toml:3: sandbox.limits.memory_mb: must be a whole number" in done.stderr
+    assert done.stdout == ""
+
+
+def test_sarif_output_validates_against_the_schema(static_workspace):
+    (static_workspace / "bad.py").write_text(COMPLETE)
+    done = sandgate("vet", "--format", "sarif", "bad.py", cwd=static_workspace)
+    sarif = json.loads(done.stdout)
+    schema = json.loads((REPO / "tests" / "audit" / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.validate(sarif, schema)
+    results = sarif["runs"][0]["results"]
+    b602 = next(r for r in results if r["ruleId"] == "bandit/B602")
+    assert b602["level"] == "error"
+    assert b602["locations"][0]["physicalLocation"]["region"]["startLine"] == 5
+    rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+    assert rules[b602["ruleIndex"]]["id"] == "bandit/B602"
+    assert "external/cwe/cwe-78" in rules[b602["ruleIndex"]]["properties"]["tags"]
+
+
+def test_text_format_is_a_table_without_colour_when_piped(static_workspace):
+    (static_workspace / "bad.py").write_text(COMPLETE)
+    done = sandgate("vet", "bad.py", cwd=static_workspace)
+    assert done.stdout.startswith("BLOCK   bad.py")
+    assert "bandit:B602" in done.stdout and "\x1b[" not in done.stdout
+    assert done.stdout.rstrip().endswith("0 allow, 0 review, 1 block")
+    coloured = sandgate("vet", "--color", "always", "bad.py", cwd=static_workspace)
+    assert "\x1b[" in coloured.stdout
+
+
+def test_policy_show_names_layers(workspace):
+    (workspace / ".sandgate" / "policy.toml").write_text('version = 1\n[sandbox.limits]\nmemory_mb = 64\n')
+    done = sandgate("policy", "show", cwd=workspace)
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    assert any(l.startswith("sandbox.limits.memory_mb = 64") and l.endswith(".sandgate/policy.toml") for l in lines)
+    assert any(l.startswith("sandbox.limits.wall_time_s = 3") and l.endswith("preset:balanced") for l in lines)
+    shown = json.loads(sandgate("policy", "show", "--format", "json", cwd=workspace).stdout)
+    assert shown["preset"] == "balanced" and shown["policy"]["sandbox"]["limits"]["memory_mb"] == 64
+
+
+def test_policy_validate(workspace):
+    good = workspace / "good.toml"
+    good.write_text('version = 1\nextends = "strict"\n')
+    bad = workspace / "bad.toml"
+    bad.write_text('version = 1\n[network]\nallow_hosts = ["*.com"]\n')
+    assert sandgate("policy", "validate", str(good), cwd=workspace).stdout.strip() == f"{good}: ok"
+    done = sandgate("policy", "validate", str(good), str(bad), cwd=workspace)
+    assert done.returncode == 2
+    assert f"{bad}:3: network.allow_hosts[0]: '*.com' covers a whole top-level domain" in done.stdout
+
+
+@pytest.mark.parametrize("preset", ["strict", "balanced", "permissive"])
+def test_policy_validate_accepts_shipped_presets(preset, workspace):
+    assert sandgate("policy", "validate", str(REPO / "policies" / f"{preset}.toml"), cwd=workspace).returncode == 0

@@ -26,6 +26,7 @@ from sandgate.policy.evaluate import Decision, Reason, decide
 from sandgate.policy.load import LoadedPolicy
 from sandgate.sandbox.base import Backend, Probe, RunRequest, RunResult
 from sandgate.suggestion import Placed, Suggestion, place
+from sandgate.telemetry import DISABLED, Telemetry
 
 _LOG = logging.getLogger(__name__)
 
@@ -53,6 +54,12 @@ class VetResult:
     def content_sha256(self) -> str:
         return self.suggestion.sha256
 
+    @property
+    def decided_by(self) -> str:
+        """`managed-policy` when the managed floor decided, else `policy` (built-in floors included)."""
+        top = self.reasons[0] if self.reasons else None
+        return "managed-policy" if top is not None and top.layer == "managed" else "policy"
+
     def to_json(self) -> dict[str, Any]:
         sandbox: dict[str, Any] | None
         if self.sandbox is not None:
@@ -71,13 +78,26 @@ class VetResult:
         }
 
 
+def _outcome(result: RunResult) -> str:
+    if result.timed_out:
+        return "timed_out"
+    if result.killed:
+        return "killed"
+    if result.error:
+        return "denied"
+    return "completed"
+
+
 def _floor(verdict: Verdict, rule_id: str, text: str) -> Reason:
     return Reason(verdict, rule_id, "sandgate", None, f"{verdict}: {text} [sandgate {rule_id}]")
 
 
 class Vetter:
-    def __init__(self, loaded: LoadedPolicy, backend: str = "auto", workspace: Path | None = None):
+    def __init__(self, loaded: LoadedPolicy, backend: str = "auto", workspace: Path | None = None,
+                 telemetry: Telemetry = DISABLED):
         self.loaded = loaded
+        self.telemetry = telemetry
+        telemetry.export_content = loaded.policy.telemetry.export_content
         self.backend_choice = backend
         self.workspace = workspace
         self._bandit = BanditChecker()
@@ -93,8 +113,11 @@ class Vetter:
 
     def static_findings(self, code: str) -> tuple[list[Finding], list[Reason]]:
         """Findings of the in-process checks on `code`, and floors for checks that could not run."""
-        findings = find_secrets(code)
+        tel = self.telemetry
         floors: list[Reason] = []
+        with tel.check_span("secrets") as span:
+            findings = find_secrets(code)
+            span.set_findings(len(findings))
         try:
             tree = ast.parse(code)
         except SyntaxError as exc:
@@ -103,11 +126,18 @@ class Vetter:
                                     f"the code does not compile yet: {exc.msg}",
                                     line=exc.lineno or 0, end_line=exc.end_lineno or exc.lineno or 0))
             return findings, floors
-        findings.extend(check_code_rules(tree, self.policy.code, self.policy.network))
-        try:
-            findings.extend(self._bandit.check(code))
-        except (BanditError, SyntaxError) as exc:  # bandit failed where Python parsed: fail closed
-            floors.append(_floor(Verdict.REVIEW, "bandit-failed", f"bandit could not check the code: {exc}"))
+        with tel.check_span("policy") as span:
+            rules = check_code_rules(tree, self.policy.code, self.policy.network)
+            span.set_findings(len(rules))
+        findings.extend(rules)
+        with tel.check_span("bandit") as span:
+            try:
+                issues = self._bandit.check(code)
+            except (BanditError, SyntaxError) as exc:  # bandit failed where Python parsed: fail closed
+                issues = []
+                floors.append(_floor(Verdict.REVIEW, "bandit-failed", f"bandit could not check the code: {exc}"))
+            span.set_findings(len(issues))
+        findings.extend(issues)
         return findings, floors
 
     def check_document(self, text: str, path: str = "document.py") -> list[Finding]:
@@ -128,7 +158,8 @@ class Vetter:
                 self._backend, self._probes = open_backend(self.backend_choice, self.policy.sandbox)
             return self._backend, self._probes
 
-    def _run(self, placed: Placed, suggestion: Suggestion, run_document: bool) -> tuple[RunResult | None, list[Finding], str | None]:
+    def _run(self, placed: Placed, suggestion: Suggestion, run_document: bool,
+             request_id: str | None) -> tuple[RunResult | None, list[Finding], str | None]:
         backend, probes = self.backend()
         if backend is None:
             why = "; ".join(f"{p.name}: {p.detail}" for p in probes) or "no sandbox backend is allowed"
@@ -142,12 +173,44 @@ class Vetter:
             limits=self.policy.sandbox.limits,
             network=self.policy.network,
         )
-        result = backend.run(request)
-        return result, findings_from_run(result, request), None
+        tel = self.telemetry
+        with tel.sandbox_span(backend=backend.name, request_id=request_id) as span:
+            result = backend.run(request)
+            outcome = _outcome(result)
+            span.set_sandbox_outcome(outcome, exit_code=result.exit_code, duration_ms=result.duration_ms,
+                                     killed=result.killed)
+        tel.sandbox_outcome(request_id=request_id, backend=result.backend, outcome=outcome,
+                            exit_code=result.exit_code, duration_ms=result.duration_ms, killed=result.killed,
+                            stdout=result.stdout, stderr=result.stderr)
+        findings = findings_from_run(result, request)
+        for finding in findings:
+            if finding.rule.startswith("network."):
+                tel.network_decision(request_id=request_id, host=str(finding.detail("host", "")),
+                                     port=finding.detail("port"), allowed=finding.rule == "network.allowed",
+                                     rule="network.allow_hosts")
+        return result, findings, None
 
     # -- the whole vet --------------------------------------------------------------------
 
-    def vet(self, suggestion: Suggestion) -> VetResult:
+    def vet(self, suggestion: Suggestion, request_id: str | None = None) -> VetResult:
+        with self.telemetry.vet_span(file=suggestion.path, content=suggestion.text, request_id=request_id) as span:
+            result = self._vet(suggestion, request_id)
+            span.set_decision(result.verdict, result.decided_by)
+        self._report(result, request_id)
+        return result
+
+    def _report(self, result: VetResult, request_id: str | None) -> None:
+        tel = self.telemetry
+        if not tel.enabled:
+            return
+        for finding in result.findings:
+            tel.finding(request_id=request_id, finding=finding)
+        tel.decision(request_id=request_id, decision=result.verdict, decided_by=result.decided_by,
+                     content_sha256=result.content_sha256, policy_digest=result.policy_digest,
+                     rules=[r.rule_id for r in result.reasons if r.verdict > Verdict.ALLOW],
+                     file=result.suggestion.path)
+
+    def _vet(self, suggestion: Suggestion, request_id: str | None) -> VetResult:
         placed = place(suggestion)
         raw, floors = self.static_findings(placed.code)
         findings = [
@@ -165,7 +228,7 @@ class Vetter:
             skipped = "not run: the code does not compile yet"
         else:
             # An untrusted workspace's own code is never executed: the suggestion runs alone.
-            result, run_findings, skipped = self._run(placed, suggestion, run_document=self.loaded.trusted)
+            result, run_findings, skipped = self._run(placed, suggestion, self.loaded.trusted, request_id)
             findings.extend(run_findings)
             if skipped and self.policy.sandbox.required:
                 floors.append(_floor(Verdict.REVIEW, "sandbox-required", skipped))

@@ -1,0 +1,99 @@
+"""`sandgate audit verify|show|export`: check, read and export the workspace's audit log.
+
+Thin handlers: each parses its arguments, calls `sandgate.audit`, prints, and returns
+the exit code (0 ok, 1 a broken chain, 2 bad usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sandgate import __version__
+from sandgate.audit import DEFAULT_RELPATH, verify
+from sandgate.audit.query import RecordFilter, iter_records, parse_time, select, summary_line
+from sandgate.audit.sarif import to_sarif
+
+EXIT_OK, EXIT_BAD, EXIT_USAGE = 0, 1, 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    audit = subparsers.add_parser("audit", help="verify, show or export the audit log")
+    commands = audit.add_subparsers(dest="audit_command", metavar="ACTION")
+    audit.set_defaults(func=lambda args: (audit.print_help(sys.stderr), EXIT_USAGE)[1])
+
+    path_help = f"the log (default: {DEFAULT_RELPATH})"
+
+    p = commands.add_parser("verify", help="check the hash chain; exit 1 naming the first bad record")
+    p.add_argument("path", nargs="?", type=Path, default=Path(DEFAULT_RELPATH), help=path_help)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_verify)
+
+    p = commands.add_parser("show", help="list records, filtered")
+    p.add_argument("path", nargs="?", type=Path, default=Path(DEFAULT_RELPATH), help=path_help)
+    p.add_argument("--decision", choices=("allow", "review", "block"))
+    p.add_argument("--event", help="decision, approval, discard, acceptance, repair, ...")
+    p.add_argument("--since", metavar="ISO", help="records at or after this UTC time (2025-01-31 or 2025-01-31T12:00)")
+    p.add_argument("--file", metavar="GLOB", help="records whose workspace-relative file matches")
+    p.add_argument("--json", action="store_true", help="print the records as JSON lines")
+    p.set_defaults(func=cmd_show)
+
+    p = commands.add_parser("export", help="export findings as SARIF 2.1.0, or records as JSON")
+    p.add_argument("path", nargs="?", type=Path, default=Path(DEFAULT_RELPATH), help=path_help)
+    p.add_argument("--format", choices=("sarif", "json"), default="sarif")
+    p.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
+    p.add_argument(
+        "--include-document", action="store_true", help="SARIF: also findings on code the user already had"
+    )
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    report = verify(args.path)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(("ok: " if report.ok else "FAILED: ") + report.message)
+    return EXIT_OK if report.ok else EXIT_BAD
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    try:
+        since = parse_time(args.since) if args.since else None
+    except ValueError:
+        print(f"sandgate: --since: not an ISO-8601 date or time: {args.since}", file=sys.stderr)
+        return EXIT_USAGE
+    record_filter = RecordFilter(decision=args.decision, since=since, file_glob=args.file, event=args.event)
+    for record in select(iter_records(args.path), record_filter):
+        print(json.dumps(record, sort_keys=True) if args.json else summary_line(record))
+    report = verify(args.path)
+    if not report.ok:
+        # Showing is still useful on a broken log; trusting it is not.
+        print(f"sandgate: warning: the audit chain is broken: {report.message}", file=sys.stderr)
+        return EXIT_BAD
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    report = verify(args.path)
+    records = list(iter_records(args.path))
+    if args.format == "sarif":
+        document = to_sarif(
+            records,
+            tool_version=__version__,
+            verification=report.to_json(),
+            include_document=args.include_document,
+        )
+    else:
+        document = {"verification": report.to_json(), "records": records}
+    text = json.dumps(document, indent=2, sort_keys=False) + "\n"
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    if not report.ok:
+        print(f"sandgate: warning: the audit chain is broken: {report.message}", file=sys.stderr)
+        return EXIT_BAD
+    return EXIT_OK

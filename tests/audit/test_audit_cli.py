@@ -1,0 +1,89 @@
+"""`sandgate audit verify|show|export` through the parser the CLI registers."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+
+from sandgate.audit import AuditLog
+
+
+def _log(tmp_path, decision_record, clock_days=(1, 2, 3, 4)):
+    from datetime import datetime, timezone
+
+    path = tmp_path / ".sandgate" / "audit.jsonl"
+    times = iter(datetime(2025, 3, day, 12, 0, tzinfo=timezone.utc) for day in clock_days)
+    log = AuditLog(path, clock=lambda: next(times))
+    log.append(decision_record(1, "review", file="src/a.py"))
+    log.append(decision_record(2, "block", file="src/b.py"))
+    log.append(decision_record(3, "allow", file="tests/test_a.py"))
+    log.append(decision_record(4, "review", file="src/c.py"))
+    return path
+
+
+def test_verify_ok_and_failure(tmp_path, decision_record, run_cli):
+    path = _log(tmp_path, decision_record)
+    code, out, _ = run_cli("audit", "verify", str(path))
+    assert code == 0 and out.startswith("ok: 4 records verified")
+
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(lines[0] + lines[1].replace(b'"block"', b'"allow"') + b"".join(lines[2:]))
+    code, out, _ = run_cli("audit", "verify", str(path))
+    assert code == 1 and out.startswith("FAILED: record 2 (audit.jsonl:2)")
+
+    code, out, _ = run_cli("audit", "verify", "--json", str(path))
+    assert code == 1 and json.loads(out)["first_bad"] == 2
+
+
+def test_verify_defaults_to_the_workspace_log(tmp_path, decision_record, run_cli, monkeypatch):
+    _log(tmp_path, decision_record)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_cli("audit", "verify")
+    assert code == 0 and "4 records" in out
+
+
+def test_show_filters(tmp_path, decision_record, run_cli):
+    path = _log(tmp_path, decision_record)
+
+    def seqs(*args):
+        code, out, _ = run_cli("audit", "show", "--json", *args, str(path))
+        assert code == 0
+        return [json.loads(line)["seq"] for line in out.splitlines()]
+
+    assert seqs() == [1, 2, 3, 4]
+    assert seqs("--decision", "review") == [1, 4]
+    assert seqs("--file", "src/*") == [1, 2, 4]
+    assert seqs("--since", "2025-03-02T12:00:00Z") == [2, 3, 4]
+    assert seqs("--since", "2025-03-03") == [3, 4]
+    assert seqs("--decision", "review", "--file", "src/*", "--since", "2025-03-02") == [4]
+
+    code, out, _ = run_cli("audit", "show", "--decision", "block", str(path))
+    assert code == 0 and len(out.splitlines()) == 1 and "src/b.py" in out and "block" in out
+
+    code, _, err = run_cli("audit", "show", "--since", "yesterday", str(path))
+    assert code == 2 and "--since" in err
+
+
+def test_show_warns_on_a_broken_chain(tmp_path, decision_record, run_cli):
+    path = _log(tmp_path, decision_record)
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:2] + lines[3:]))
+    code, out, err = run_cli("audit", "show", str(path))
+    assert code == 1 and "broken" in err and len(out.splitlines()) == 3
+
+
+def test_export_sarif_and_json(tmp_path, decision_record, run_cli, sarif_schema):
+    path = _log(tmp_path, decision_record)
+    code, out, _ = run_cli("audit", "export", "--format", "sarif", str(path))
+    assert code == 0
+    sarif = json.loads(out)
+    jsonschema.Draft4Validator(sarif_schema).validate(sarif)
+    assert len(sarif["runs"][0]["results"]) == 3  # review, block, review each carry one finding
+    assert sarif["runs"][0]["properties"]["auditVerification"]["ok"] is True
+
+    target = tmp_path / "out.json"
+    code, out, _ = run_cli("audit", "export", "--format", "json", "-o", str(target), str(path))
+    assert code == 0 and out == ""
+    exported = json.loads(target.read_text())
+    assert exported["verification"]["records"] == 4 and [r["seq"] for r in exported["records"]] == [1, 2, 3, 4]

@@ -42,7 +42,7 @@ def test_examples_decisions(backend, tmp_path):
     results = {r["path"].rsplit("/", 1)[-1]: r for r in json.loads(done.stdout)["results"]}
     for name, (decision, decider) in EXPECTED.items():
         result = results[name]
-        assert result["decision"] == decision, (name, result["reasons"])
+        assert result["decision"] == decision, (name, result["reasons"], result["sandbox"], [f["message"] for f in result["findings"]])
         if decider:
             assert result["reasons"][0]["finding"] == decider, (name, result["reasons"])
         ran = result["sandbox"]["backend"]

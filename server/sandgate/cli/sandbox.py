@@ -1,0 +1,78 @@
+"""`sandgate sandbox init|doctor`: prepare and check the sandbox backends."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+EXIT_OK, EXIT_FAIL = 0, 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("sandbox", help="prepare and check the sandboxes suggestions run in")
+    sub = parser.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
+    parser.set_defaults(func=lambda args: (parser.print_help(sys.stderr), 2)[1])
+
+    init = sub.add_parser("init", help="build the Docker image from this machine's Python (no registry needed)")
+    init.add_argument("--force", action="store_true", help="rebuild even if the image is there")
+    init.set_defaults(func=cmd_init)
+
+    doctor = sub.add_parser("doctor", help="say which backends work and what to do where one does not")
+    doctor.add_argument("--image", help="the Docker image the policy names (default: the one init builds)")
+    doctor.set_defaults(func=cmd_doctor)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        import docker
+
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        print(f"sandgate: no Docker engine answers ({exc}); start one (scripts/setup-sandbox.sh) "
+              "or use the bwrap backend", file=sys.stderr)
+        return EXIT_FAIL
+    from sandgate.sandbox.image import ensure_image
+
+    try:
+        tag, built = ensure_image(client, force=getattr(args, "force", False))
+    except Exception as exc:  # noqa: BLE001
+        print(f"sandgate: building the sandbox image failed: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    print(f"{'built' if built else 'up to date'}: {tag} (also tagged sandgate-sandbox:latest)")
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from sandgate.policy.model import BACKENDS, SandboxPolicy
+    from sandgate.sandbox.select import close_all, open_backend
+
+    policy = SandboxPolicy(image=getattr(args, "image", None))
+    working = 0
+    try:
+        for name in BACKENDS:
+            backend, probes = open_backend(name, policy)
+            for probe in probes:
+                mark = "ok " if probe.available else "no "
+                print(f"{mark} {probe.name:7} {probe.detail}")
+                if not probe.available and probe.remedy:
+                    print(f"            fix: {probe.remedy}")
+            working += backend is not None
+        chosen, _ = open_backend("auto", policy)
+        print(f"auto -> {chosen.name if chosen else 'nothing: suggestions that need a run are held for review'}")
+    finally:
+        close_all()
+    return EXIT_OK if working else EXIT_FAIL
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sandgate")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["sandbox", *(argv if argv is not None else sys.argv[1:])])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""The bubblewrap backend: one short-lived bwrap per run, limits from cgroups or rlimits."""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+
+from sandgate.policy.model import SandboxLimits
+from sandgate.sandbox import cgroup, lifecycle, limits, protocol, runtime
+from sandgate.sandbox.base import Probe, RunRequest, RunResult
+from sandgate.sandbox.bwrap_args import bwrap_argv
+
+log = logging.getLogger(__name__)
+
+# Python and bwrap themselves need this much address space on top of the program's budget.
+AS_OVERHEAD_MB = 96
+
+
+def prlimit_args(lim: SandboxLimits, use_cgroup: bool, prlimit: str = "prlimit") -> list[str]:
+    """rlimits set on bwrap and inherited by everything inside (pure; tested by equality)."""
+    cpu = max(1, int(lim.cpu_time_s + 0.999))
+    args = [
+        prlimit,
+        f"--cpu={cpu}:{cpu + 1}",
+        f"--fsize={lim.file_size_mb * 1024 * 1024}",
+        f"--nofile={lim.open_files}",
+        "--core=0",
+    ]
+    if not use_cgroup:
+        # No cgroup: memory by address space; processes by RLIMIT_NPROC, which counts every
+        # process of the (real) user, so it is only a backstop there.
+        args.append(f"--as={(lim.memory_mb + AS_OVERHEAD_MB) * 1024 * 1024}")
+        args.append(f"--nproc={lim.processes + _user_process_count()}")
+    return args + ["--"]
+
+
+def _user_process_count() -> int:
+    uid, n = os.getuid(), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    n += 1
+            except OSError:
+                pass
+    return n
+
+
+class BwrapBackend:
+    name = "bwrap"
+
+    def __init__(self, bwrap: str | None = None) -> None:
+        self.bwrap = bwrap or shutil.which("bwrap") or "bwrap"
+        self._etc_dir: str | None = None
+        self._lock = threading.Lock()
+
+    # -- probing -----------------------------------------------------------------------------
+    def probe(self) -> Probe:
+        if not shutil.which(self.bwrap):
+            return Probe("bwrap", False, "bubblewrap is not installed", "apt-get install bubblewrap")
+        if not shutil.which("prlimit"):
+            return Probe("bwrap", False, "prlimit (util-linux) is missing", "apt-get install util-linux")
+        try:
+            runtime.discover()
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            return Probe("bwrap", False, f"no system Python runtime: {exc}", "apt-get install python3")
+        result = self.run(RunRequest(code="print('ok')"))
+        if result.error or result.exit_code != 0 or result.stdout.strip() != "ok":
+            detail = result.error or limits.last_line(result.stderr) or f"exit {result.exit_code}"
+            return Probe("bwrap", False, f"bubblewrap cannot start a sandbox: {detail}",
+                         "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 "
+                         "or user.max_user_namespaces>0) or run bwrap setuid")
+        mode = "cgroup limits" if cgroup.available() else "rlimits only (no writable cgroup)"
+        return Probe("bwrap", True, f"bubblewrap works ({mode}, {result.duration_ms:.0f} ms a run)")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._etc_dir:
+                shutil.rmtree(self._etc_dir, ignore_errors=True)
+                self._etc_dir = None
+
+    def _etc(self) -> str:
+        with self._lock:
+            if self._etc_dir is None:
+                d = tempfile.mkdtemp(prefix="sandgate-etc-")
+                os.chmod(d, 0o755)
+                for rel, text in runtime.etc_files().items():
+                    with open(os.path.join(d, os.path.basename(rel)), "w") as f:
+                        f.write(text)
+                self._etc_dir = d
+            return self._etc_dir
+
+    # -- running -----------------------------------------------------------------------------
+    def run(self, request: RunRequest) -> RunResult:
+        started = time.monotonic()
+        try:
+            return self._run(request, started)
+        except Exception as exc:  # noqa: BLE001 - a backend never raises into the caller
+            log.exception("bwrap run failed")
+            return RunResult(backend=self.name, error=f"bubblewrap run failed: {exc}",
+                             duration_ms=(time.monotonic() - started) * 1000)
+
+    def _run(self, request: RunRequest, started: float) -> RunResult:
+        lim = request.limits
+        rt = runtime.discover()
+        cg = None
+        if cgroup.available():
+            # A few pids for bwrap's own two processes and the shell wrapper.
+            cg = cgroup.RunCgroup.create(lim.processes + 3, lim.memory_mb * 1024 * 1024)
+        ev_r, ev_w = os.pipe()
+        marker = protocol.new_marker()
+        workspace = str(request.workspace) if request.workspace else None
+        argv = prlimit_args(lim, cg is not None) + bwrap_argv(rt, self._etc(), workspace, self.bwrap)
+        if cg is not None:
+            argv = ["/bin/sh", "-c", cg.join_script(), "sh", *argv]
+        key = f"bwrap:{uuid.uuid4().hex}"
+        result = RunResult(backend=self.name)
+        proc = None
+        try:
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=(ev_w,), start_new_session=True, env=dict(protocol.ENV), close_fds=True,
+            )
+            ev_w_num = ev_w
+            os.close(ev_w)
+            ev_w = -1
+            lifecycle.register(key, lambda: _kill(proc, cg))
+            # The events pipe keeps its number inside (pass_fds): tell the bootstrap which it is.
+            data = protocol.payload(request.code, request.relpath, ev_w_num, marker)
+            out = _pump(proc, data, ev_r, marker, started + lim.wall_time_s, lim.output_bytes)
+            result.stdout, result.stderr = out.stdout, out.stderr
+            result.output_truncated = out.truncated
+            result.events = out.events
+            if out.stopped:
+                _kill(proc, cg)
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            result.exit_code = _exit_code(proc.returncode)
+            result.peak_memory_kb = (cg.peak_kb() if cg else None) or usage.ru_maxrss
+            if out.stopped:
+                # Events written before the kill are still in the pipe.
+                out.events.extend(_drain_events(ev_r, marker))
+            result.killed = out.stopped
+            result.timed_out = out.stopped == "time"
+            if out.stopped == "time" and cg is not None and cg.pids_hit_max():
+                result.killed = "processes"  # a fork bomb: the process limit is the story
+            _classify(result, cg, lim)
+        finally:
+            lifecycle.unregister(key)
+            if proc is not None and proc.returncode is None:
+                _kill(proc, cg)
+                proc.wait()
+            for fd in (ev_r, ev_w):
+                if fd >= 0:
+                    os.close(fd)
+            if cg is not None:
+                cg.destroy()
+            result.duration_ms = (time.monotonic() - started) * 1000
+        return result
+
+
+def _exit_code(code: int) -> int:
+    # A signal death as a shell reports it (137 for SIGKILL), like Docker does.
+    return 128 - code if code < 0 else code
+
+
+def _kill(proc: subprocess.Popen, cg: cgroup.RunCgroup | None) -> None:
+    try:
+        os.killpg(proc.pid, 9)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if cg is not None:
+        for pid in cg.procs():
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+
+
+def _classify(result: RunResult, cg: cgroup.RunCgroup | None, lim: SandboxLimits) -> None:
+    if result.killed:
+        return
+    seen = limits.from_stderr(result.stderr)
+    if cg is not None and cg.oom_killed():
+        result.killed = "memory"
+    elif cg is not None and cg.pids_hit_max():
+        result.killed = "processes"
+    elif "memory" in seen:
+        result.killed = "memory"
+    elif "processes" in seen:
+        result.killed = "processes"
+    # SIGXCPU (RLIMIT_CPU soft) or the hard SIGKILL after it: out of CPU time.
+    if result.killed is None and result.exit_code in (128 + 24,):
+        result.killed = "time"
+        result.timed_out = True
+
+
+def _drain_events(fd: int, marker: str) -> list[dict]:
+    splitter = protocol.EventSplitter(marker)
+    os.set_blocking(fd, False)
+    try:
+        while chunk := os.read(fd, 65536):
+            splitter.feed(chunk)
+    except (BlockingIOError, OSError):
+        pass
+    return splitter.events
+
+
+class _Pumped:
+    def __init__(self) -> None:
+        self.stdout = ""
+        self.stderr = ""
+        self.truncated = False
+        self.stopped: str | None = None
+        self.events: list[dict] = []
+
+
+def _pump(proc: subprocess.Popen, data: bytes, ev_fd: int, marker: str, deadline: float, cap: int) -> _Pumped:
+    """Feed stdin, collect stdout/stderr/events until EOF, the deadline or the output cap."""
+    res = _Pumped()
+    splitter = protocol.EventSplitter(marker)
+    bufs = {"stdout": bytearray(), "stderr": bytearray()}
+    total = 0
+    sel = selectors.DefaultSelector()
+    assert proc.stdin and proc.stdout and proc.stderr
+    os.set_blocking(proc.stdin.fileno(), False)
+    sel.register(proc.stdin, selectors.EVENT_WRITE, "stdin")
+    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
+    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    sel.register(ev_fd, selectors.EVENT_READ, "events")
+    view = memoryview(data)
+    open_reads = 3
+    try:
+        while open_reads:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                res.stopped = "time"
+                break
+            for key, _ in sel.select(timeout=min(left, 0.5)):
+                name = key.data
+                if name == "stdin":
+                    try:
+                        n = os.write(key.fd, view[:65536])
+                    except (BrokenPipeError, OSError):
+                        n = len(view)
+                    view = view[n:]
+                    if not view:
+                        sel.unregister(key.fileobj)
+                        proc.stdin.close()
+                    continue
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    open_reads -= 1
+                    continue
+                if name == "events":
+                    splitter.feed(chunk)
+                    continue
+                room = cap + 1 - total
+                bufs[name] += chunk[:max(room, 0)]
+                total += len(chunk)
+                if total > cap:
+                    res.truncated = True
+                    res.stopped = "output"
+                    break
+            if res.stopped:
+                break
+    finally:
+        sel.close()
+        if proc.stdin and not proc.stdin.closed:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+    if res.truncated:
+        # Keep exactly `cap` bytes of output, stdout first.
+        out = bytes(bufs["stdout"])[:cap]
+        bufs["stdout"], bufs["stderr"] = out, bytes(bufs["stderr"])[: max(cap - len(out), 0)]
+    res.stdout = bytes(bufs["stdout"]).decode("utf-8", "replace")
+    res.stderr = bytes(bufs["stderr"]).decode("utf-8", "replace")
+    res.events = splitter.events
+    return res

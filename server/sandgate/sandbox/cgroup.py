@@ -1,0 +1,131 @@
+"""Per-run cgroups (v1 `pids` and `memory` controllers) for the bubblewrap backend.
+
+bubblewrap has no limits of its own. When Sandgate may create cgroups (root, cgroup v1 as on this
+machine) a run gets a pids and a memory cgroup: exact limits, an exact peak, an exact "hit the
+limit" signal and a last-resort kill of everything inside. Otherwise the backend falls back to
+rlimits (see `bwrap.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+import uuid
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+ROOT = "/sys/fs/cgroup"
+PARENT = "sandgate"
+# Names this process created and has not removed yet (for tests and diagnostics).
+live_names: set[str] = set()
+
+
+def available() -> bool:
+    for ctl in ("pids", "memory"):
+        base = os.path.join(ROOT, ctl)
+        if not os.path.exists(os.path.join(base, "cgroup.procs")) or not os.access(base, os.W_OK):
+            return False
+    return True
+
+
+@dataclass
+class RunCgroup:
+    pids_dir: str
+    mem_dir: str
+
+    @classmethod
+    def create(cls, pids_max: int, memory_bytes: int) -> "RunCgroup":
+        name = uuid.uuid4().hex[:12]
+        dirs = []
+        for ctl in ("pids", "memory"):
+            path = os.path.join(ROOT, ctl, PARENT, name)
+            os.makedirs(path, exist_ok=False)
+            dirs.append(path)
+        cg = cls(*dirs)
+        live_names.add(name)
+        _write(os.path.join(cg.pids_dir, "pids.max"), str(pids_max))
+        _write(os.path.join(cg.mem_dir, "memory.limit_in_bytes"), str(memory_bytes))
+        memsw = os.path.join(cg.mem_dir, "memory.memsw.limit_in_bytes")
+        if os.path.exists(memsw):  # no swap: memory+swap equals memory
+            _write(memsw, str(memory_bytes))
+        return cg
+
+    def join_script(self) -> str:
+        # Run by `sh -c` before exec'ing the sandbox, so the process is inside from its first
+        # instruction (a preexec_fn is unsafe in a threaded server).
+        return (f'echo $$ > {self.pids_dir}/cgroup.procs && echo $$ > {self.mem_dir}/cgroup.procs && exec "$@"')
+
+    def peak_kb(self) -> int | None:
+        value = _read(os.path.join(self.mem_dir, "memory.max_usage_in_bytes"))
+        return int(value) // 1024 if value and value.strip().isdigit() else None
+
+    def oom_killed(self) -> bool:
+        return _counter(os.path.join(self.mem_dir, "memory.oom_control"), "oom_kill") > 0
+
+    def pids_hit_max(self) -> bool:
+        return _counter(os.path.join(self.pids_dir, "pids.events"), "max") > 0
+
+    def procs(self) -> list[int]:
+        text = _read(os.path.join(self.pids_dir, "cgroup.procs")) or ""
+        return [int(x) for x in text.split()]
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.pids_dir)
+
+    def destroy(self, timeout: float = 2.0) -> None:
+        """Kill whatever is left inside and remove the cgroups."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pids = self.procs()
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if time.monotonic() > deadline:
+                log.warning("cgroup %s still has processes %s", self.pids_dir, pids)
+                break
+            time.sleep(0.01)
+        for path in (self.pids_dir, self.mem_dir):
+            # A just-killed process can keep the group busy for a moment (EBUSY).
+            deadline = time.monotonic() + 3.0
+            while True:
+                try:
+                    os.rmdir(path)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        log.warning("could not remove cgroup %s", path)
+                        break
+                    time.sleep(0.01)
+        if not os.path.exists(self.pids_dir) and not os.path.exists(self.mem_dir):
+            live_names.discard(self.name)
+
+
+def _write(path: str, value: str) -> None:
+    with open(path, "w") as f:
+        f.write(value)
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _counter(path: str, key: str) -> int:
+    for line in (_read(path) or "").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == key and parts[1].isdigit():
+            return int(parts[1])
+    return 0

@@ -1,0 +1,420 @@
+"""The Docker backend: hardened single-use containers, started ahead of time by a warm pool.
+
+A pooled container has already started Python and sits in the bootstrap's read of stdin. A run
+attaches, sends the program, reads the demultiplexed output until EOF (or kills the container at
+the deadline or the output cap), then removes the container. One container, one run: nothing
+carries over. Code and (for a remote engine) the workspace travel over the API, never by binding
+local paths on a remote daemon.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import select
+import socket
+import struct
+import tarfile
+import threading
+import time
+import uuid
+from typing import Any
+
+from sandgate.sandbox import lifecycle, limits, protocol
+from sandgate.sandbox.base import Probe, RunRequest, RunResult
+from sandgate.sandbox.docker_spec import LABEL, ContainerSpec, create_kwargs
+from sandgate.sandbox.image import DEFAULT_IMAGE
+from sandgate.sandbox.pool import WarmPool
+
+log = logging.getLogger(__name__)
+
+LABEL_OWNER = "sandgate.owner"
+API_TIMEOUT_S = 15
+# Remote workspace upload: skip what never helps an import and would bloat the tar.
+WS_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules", ".tox", ".mypy_cache"}
+WS_MAX_FILE = 1 << 20
+WS_MAX_TOTAL = 48 << 20
+_EXTRACT = (
+    "import sys,tarfile;t=tarfile.open(fileobj=sys.stdin.buffer,mode='r|');"
+    "t.extractall('/workspace')"  # our own tar (regular files, relative names); 3.11.2 has no filter=
+)
+
+
+def owner_label() -> str:
+    """host:pid:start-time — the pid alone could be reused by the time orphans are reaped."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def _start_time(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def _owner_alive(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    pid, _, start = rest.partition(":")
+    if host != socket.gethostname():
+        return True  # another machine's: not ours to judge
+    return pid.isdigit() and _start_time(int(pid)) == start
+
+
+class EngineError(RuntimeError):
+    pass
+
+
+class DockerBackend:
+    name = "docker"
+
+    def __init__(self, image: str | None = None, pool_size: int = 2, remote: bool | None = None,
+                 client: Any = None) -> None:
+        self.image = image or DEFAULT_IMAGE
+        self._client = client
+        self._remote = remote
+        self._owner = owner_label()
+        self._lock = threading.Lock()
+        self._reaped = False
+        self.pool: WarmPool[ContainerSpec, Any] = WarmPool(self._start_container, self._remove, size=pool_size,
+                                                            name="sandgate-docker-pool")
+
+    # -- engine ---------------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import docker
+
+                self._client = docker.from_env(timeout=API_TIMEOUT_S)
+            return self._client
+
+    def is_remote(self) -> bool:
+        if self._remote is None:
+            # Only a unix socket is this machine's daemon; tcp/ssh engines cannot see our paths.
+            self._remote = not str(self.client.api.base_url).startswith("http+docker://localhost")
+        return self._remote
+
+    def probe(self) -> Probe:
+        try:
+            self.client.ping()
+        except Exception as exc:  # noqa: BLE001
+            return Probe("docker", False, f"no Docker engine answers: {_short(exc)}",
+                         "start the engine (scripts/setup-sandbox.sh, or `dockerd &`), or set DOCKER_HOST")
+        try:
+            self.client.images.get(self.image)
+        except Exception:  # noqa: BLE001
+            remedy = "run `sandgate sandbox init`" if self.image == DEFAULT_IMAGE else f"load the image {self.image}"
+            return Probe("docker", False, f"image {self.image} is missing", remedy)
+        where = "remote engine" if self.is_remote() else "local engine"
+        return Probe("docker", True, f"Docker works ({where}, image {self.image})")
+
+    def reap_orphans(self) -> int:
+        """Remove containers left by a Sandgate that died without cleaning up, and our own that an
+        engine failure kept us from removing (no live run or pool holds them)."""
+        n = 0
+        for c in self.client.containers.list(all=True, filters={"label": LABEL}):
+            owner = c.labels.get(LABEL_OWNER, "")
+            mine_but_lost = owner == self._owner and not lifecycle.is_live(f"docker:{c.id}")
+            if mine_but_lost or (owner != self._owner and not _owner_alive(owner)):
+                self._remove(c)
+                n += 1
+        if n:
+            log.info("reaped %d orphaned sandbox containers", n)
+        return n
+
+    def spec_for(self, request: RunRequest) -> ContainerSpec:
+        ws = str(request.workspace) if request.workspace else None
+        # The sandbox user (65534) cannot read through a bind mount of a private folder (a home
+        # directory, pytest's 0700 temporary folders): send those over the API like a remote engine.
+        if ws and (self.is_remote() or not readable_by_others(ws)):
+            return ContainerSpec(self.image, request.limits, None, True)
+        return ContainerSpec(self.image, request.limits, ws, False)
+
+    def warm(self, request: RunRequest) -> None:
+        """Start filling the pool for runs like `request` (e.g. when a workspace opens)."""
+        self.pool.want(self.spec_for(request))
+
+    def idle_container_ids(self) -> list[str]:
+        return [c.id for c in self.pool.idle()]
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # -- containers -----------------------------------------------------------------------------
+    def _start_container(self, spec: ContainerSpec) -> Any:
+        kwargs = create_kwargs(spec, {LABEL_OWNER: self._owner})
+        container = self.client.containers.create(**kwargs)
+        lifecycle.register(f"docker:{container.id}", lambda: self._remove(container))
+        try:
+            container.start()
+        except Exception:
+            self._remove(container)
+            raise
+        return container
+
+    def _remove(self, container: Any) -> None:
+        lifecycle.unregister(f"docker:{container.id}")
+        try:
+            container.remove(force=True, v=True)
+        except Exception as exc:  # noqa: BLE001 - gone already, or the engine is; reaped next start
+            if "No such container" not in str(exc) and "already in progress" not in str(exc):
+                log.debug("removing %s failed: %s", container.id[:12], exc)
+
+    # -- running --------------------------------------------------------------------------------
+    def run(self, request: RunRequest) -> RunResult:
+        started = time.monotonic()
+        try:
+            if not self._reaped:
+                self._reaped = True
+                self.reap_orphans()
+            spec = self.spec_for(request)
+            container = self.pool.take(spec)
+            if container is not None:
+                try:
+                    return self._run_in(container, spec, request, started, warm=True)
+                except _StaleContainer:
+                    log.debug("pooled container was not running; running cold")
+            container = self._start_container(spec)
+            return self._run_in(container, spec, request, started, warm=False)
+        except Exception as exc:  # noqa: BLE001 - a backend never raises into the caller
+            log.warning("docker run failed: %s", exc)
+            self._reaped = False  # the engine failed: look for what it left once it is back
+            return RunResult(backend=self.name, error=f"Docker engine failed during the run: {_short(exc)}",
+                             duration_ms=(time.monotonic() - started) * 1000)
+
+    def _run_in(self, container: Any, spec: ContainerSpec, request: RunRequest, started: float,
+                warm: bool) -> RunResult:
+        api = self.client.api
+        lim = request.limits
+        result = RunResult(backend=self.name)
+        stopped: str | None = None
+        try:
+            if spec.workspace_tmpfs and request.workspace:
+                self._upload_workspace(container, str(request.workspace))
+            if warm:
+                # A pooled container may have died with an engine restart; attaching to a stopped
+                # one "succeeds" with an empty stream, so ask first (a few ms on a local socket).
+                try:
+                    running = api.inspect_container(container.id)["State"].get("Running")
+                except Exception as exc:
+                    raise _StaleContainer() from exc
+                if not running:
+                    raise _StaleContainer()
+            sock = api.attach_socket(container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            raw = getattr(sock, "_sock", sock)
+            marker = protocol.new_marker()
+            try:
+                raw.sendall(protocol.payload(request.code, request.relpath, 2, marker))
+                raw.shutdown(socket.SHUT_WR)  # EOF on the program's stdin (StdinOnce)
+                out = _read_frames(raw, marker, started + lim.wall_time_s, lim.output_bytes)
+            finally:
+                _hang_up(sock, raw)
+            stopped = out.stopped
+            if stopped == "time" and self._pids_at_limit(container, spec):
+                stopped = "processes"
+                result.timed_out = True
+            if stopped:
+                try:
+                    container.kill()
+                except Exception:  # noqa: BLE001 - it may have exited in the meantime
+                    pass
+            status = _wait(api, container.id)
+            if status is None:
+                raise EngineError("the engine stopped answering before the program's exit status was known")
+            result.exit_code = status
+            result.stdout, result.stderr = out.stdout, out.stderr
+            result.output_truncated = out.truncated
+            result.events = out.events
+            result.killed = stopped
+            result.timed_out = result.timed_out or stopped == "time"
+            rusage = [e for e in out.events if e.get("kind") == "rusage"]
+            if rusage:
+                result.peak_memory_kb = int(rusage[-1].get("maxrss_kb") or 0) or None
+            if not stopped:
+                self._classify(result, container)
+            if result.killed == "memory":
+                result.peak_memory_kb = lim.memory_mb * 1024
+            result.duration_ms = (time.monotonic() - started) * 1000
+            return result
+        finally:
+            self._remove(container)
+
+    def _pids_at_limit(self, container: Any, spec: ContainerSpec) -> bool:
+        try:
+            stats = self.client.api.stats(container.id, stream=False, one_shot=True)
+            current = int(stats.get("pids_stats", {}).get("current") or 0)
+            return current >= spec.limits.processes
+        except Exception:  # noqa: BLE001
+            return False
+
+    def _classify(self, result: RunResult, container: Any) -> None:
+        seen = limits.from_stderr(result.stderr)
+        if result.exit_code == 137:
+            # SIGKILL that we did not send: the cgroup's OOM killer is the only other sender.
+            oom = False
+            try:
+                oom = bool(self.client.api.inspect_container(container.id)["State"].get("OOMKilled"))
+            except Exception:  # noqa: BLE001
+                pass
+            if oom or "processes" not in seen:
+                result.killed = "memory"
+                return
+        if result.exit_code in (128 + 24,):  # SIGXCPU: out of CPU time
+            result.killed, result.timed_out = "time", True
+        elif "memory" in seen:
+            result.killed = "memory"
+        elif "processes" in seen:
+            result.killed = "processes"
+
+    def _upload_workspace(self, container: Any, workspace: str) -> None:
+        """Unpack the workspace into the container's root-owned /workspace tmpfs via a root exec."""
+        api = self.client.api
+        data = workspace_tar(workspace)
+        exec_id = api.exec_create(container.id, [protocol.PYTHON, "-I", "-S", "-c", _EXTRACT], stdin=True,
+                                  user="0", environment=dict(protocol.ENV))["Id"]
+        sock = api.exec_start(exec_id, socket=True)
+        raw = getattr(sock, "_sock", sock)
+        try:
+            raw.sendall(data)
+            raw.shutdown(socket.SHUT_WR)
+            raw.settimeout(API_TIMEOUT_S)
+            said = b""
+            while chunk := raw.recv(65536):
+                said = (said + chunk)[-2000:]
+        finally:
+            _hang_up(sock, raw)
+        code = api.exec_inspect(exec_id).get("ExitCode")
+        if code not in (0, None):
+            tail = said.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+            raise EngineError(f"unpacking the workspace failed (exit {code}): {tail[0][:200]}")
+
+
+def _hang_up(sock: Any, raw: Any) -> None:
+    # shutdown, not just close: the SDK's file wrappers keep the descriptor open, and a daemon
+    # still writing a flood into an unread socket blocks kill and remove of that container.
+    for obj, how in ((raw, "shutdown"), (raw, "close"), (sock, "close")):
+        try:
+            getattr(obj, how)(socket.SHUT_RDWR) if how == "shutdown" else getattr(obj, how)()
+        except (OSError, AttributeError):
+            pass
+
+
+class _StaleContainer(Exception):
+    pass
+
+
+def readable_by_others(path: str) -> bool:
+    """Can a user who is neither owner nor group list `path` and traverse every folder above it?"""
+    try:
+        current = os.path.realpath(path)
+        if os.stat(current).st_mode & 0o005 != 0o005:
+            return False
+        while current != os.path.dirname(current):
+            current = os.path.dirname(current)
+            if not os.stat(current).st_mode & 0o001:
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def workspace_tar(root: str) -> bytes:
+    buf = io.BytesIO()
+    total = 0
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d not in WS_SKIP_DIRS and not d.startswith("."))
+            for fn in sorted(filenames):
+                path = os.path.join(dirpath, fn)
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    continue
+                if not os.path.isfile(path) or os.path.islink(path) or st.st_size > WS_MAX_FILE:
+                    continue
+                if total + st.st_size > WS_MAX_TOTAL:
+                    log.warning("workspace larger than %d MB: the rest is not sent", WS_MAX_TOTAL >> 20)
+                    continue
+                total += st.st_size
+                info = tar.gettarinfo(path, arcname=os.path.relpath(path, root))
+                info.uid = info.gid = 0
+                info.uname = info.gname = "root"
+                info.mode = 0o644
+                with open(path, "rb") as f:
+                    tar.addfile(info, f)
+    return buf.getvalue()
+
+
+def _wait(api: Any, cid: str, timeout: float = 10.0) -> int | None:
+    import requests
+
+    try:
+        return int(api.wait(cid, timeout=timeout).get("StatusCode"))
+    except (requests.exceptions.ConnectionError, requests.exceptions.ReadTimeout):
+        # A time-out surfaces as ConnectionError here; either way the engine did not answer.
+        return None
+
+
+class _Frames:
+    def __init__(self) -> None:
+        self.stdout = ""
+        self.stderr = ""
+        self.truncated = False
+        self.stopped: str | None = None
+        self.events: list[dict] = []
+
+
+def _read_frames(raw: Any, marker: str, deadline: float, cap: int) -> _Frames:
+    """Demultiplex the attach stream (8-byte headers: stream, 0, 0, 0, big-endian size)."""
+    res = _Frames()
+    splitter = protocol.EventSplitter(marker)
+    bufs = {1: bytearray(), 2: bytearray()}
+    total = 0
+    pending = b""
+    raw.setblocking(False)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            res.stopped = "time"
+            break
+        ready, _, _ = select.select([raw], [], [], min(left, 0.5))
+        if not ready:
+            continue
+        try:
+            chunk = raw.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            continue
+        except OSError:
+            chunk = b""
+        if not chunk:
+            break
+        pending += chunk
+        while len(pending) >= 8:
+            kind, size = pending[0], struct.unpack(">I", pending[4:8])[0]
+            if len(pending) < 8 + size:
+                break
+            body, pending = pending[8 : 8 + size], pending[8 + size :]
+            if kind == 2:
+                body = splitter.feed(body)
+            elif kind != 1:
+                continue
+            bufs[kind] += body[: max(cap + 1 - total, 0)]
+            total += len(body)
+        if total > cap:
+            res.truncated, res.stopped = True, "output"
+            break
+    bufs[2] += splitter.flush()[: max(cap - total, 0)] if not res.stopped else b""
+    if res.truncated:
+        out = bytes(bufs[1])[:cap]
+        bufs[1], bufs[2] = bytearray(out), bytearray(bytes(bufs[2])[: max(cap - len(out), 0)])
+    res.stdout = bytes(bufs[1]).decode("utf-8", "replace")
+    res.stderr = bytes(bufs[2]).decode("utf-8", "replace")
+    res.events = splitter.events
+    return res
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

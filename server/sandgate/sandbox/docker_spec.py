@@ -1,0 +1,74 @@
+"""Pure builder of the hardened `containers.create` keyword arguments (tested by exact equality)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sandgate.policy.model import SandboxLimits
+from sandgate.sandbox import protocol
+
+SANDBOX_USER = "65534:65534"
+SCRATCH_TMPFS = "rw,nosuid,nodev,noexec,size=16m,mode=1777"
+# A remote engine cannot bind our paths: the workspace is unpacked into this (root-owned, so the
+# sandbox user can read but not write it) by a root exec before the run.
+WORKSPACE_TMPFS = "rw,nosuid,nodev,noexec,size=64m,mode=755"
+LABEL = "sandgate"
+# init + the bootstrap itself on top of the program's budget.
+PIDS_OVERHEAD = 2
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """What a pooled container is made for; runs can only take a container of their own spec."""
+
+    image: str
+    limits: SandboxLimits
+    workspace: str | None = None  # host path bound read-only (local engine only)
+    workspace_tmpfs: bool = False  # remote engine: the workspace travels as a tar
+
+
+def create_kwargs(spec: ContainerSpec, labels: dict[str, str], python: str = protocol.PYTHON) -> dict[str, Any]:
+    from docker.types import LogConfig, Ulimit
+
+    lim = spec.limits
+    cpu = max(1, int(lim.cpu_time_s + 0.999))
+    tmpfs = {protocol.SCRATCH: SCRATCH_TMPFS}
+    if spec.workspace_tmpfs:
+        tmpfs[protocol.WORKSPACE] = WORKSPACE_TMPFS
+    kwargs: dict[str, Any] = {
+        "image": spec.image,
+        "command": protocol.python_argv(python),
+        "user": SANDBOX_USER,
+        "environment": dict(protocol.ENV),
+        "working_dir": protocol.SCRATCH,
+        "hostname": "sandbox",
+        "labels": {LABEL: "1", **labels},
+        # The program arrives on stdin: a warm container waits in the bootstrap's read.
+        "stdin_open": True,
+        "tty": False,
+        "network_mode": "none",
+        "read_only": True,
+        "tmpfs": tmpfs,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "ipc_mode": "none",
+        # docker-init as PID 1 forwards signals and reaps; when the program exits, the container
+        # stops and the kernel kills everything left in its pid namespace.
+        "init": True,
+        "pids_limit": lim.processes + PIDS_OVERHEAD,
+        "mem_limit": f"{lim.memory_mb}m",
+        "memswap_limit": f"{lim.memory_mb}m",  # equal: no swap
+        "nano_cpus": 1_000_000_000,
+        "ulimits": [
+            Ulimit(name="nofile", soft=lim.open_files, hard=lim.open_files),
+            Ulimit(name="fsize", soft=lim.file_size_mb * 1024 * 1024, hard=lim.file_size_mb * 1024 * 1024),
+            Ulimit(name="cpu", soft=cpu, hard=cpu + 1),
+            Ulimit(name="core", soft=0, hard=0),
+        ],
+        # Output comes over the attach stream; nothing needs to be kept on the daemon's disk.
+        "log_config": LogConfig(type="none"),
+    }
+    if spec.workspace:
+        kwargs["volumes"] = {spec.workspace: {"bind": protocol.WORKSPACE, "mode": "ro"}}
+    return kwargs

@@ -1,0 +1,126 @@
+"""A warm pool: items made ahead of need by one background thread, each handed out once.
+
+Items are never returned: a used container is discarded, so no run sees another's state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict, deque
+from typing import Callable, Generic, Hashable, TypeVar
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
+
+
+class WarmPool(Generic[K, T]):
+    def __init__(self, make: Callable[[K], T], discard: Callable[[T], None], size: int = 2, max_keys: int = 2,
+                 name: str = "sandgate-pool") -> None:
+        self._make, self._discard = make, discard
+        self.size, self.max_keys = size, max_keys
+        self._items: OrderedDict[K, deque[T]] = OrderedDict()  # insertion order = least recently wanted first
+        self._cond = threading.Condition()
+        self._closed = False
+        self._failures = 0
+        self._thread: threading.Thread | None = None
+        self._name = name
+
+    def take(self, key: K) -> T | None:
+        """A warm item for `key`, or None (the caller makes one cold). Marks `key` as wanted."""
+        with self._cond:
+            if self._closed:
+                return None
+            self._want(key)
+            items = self._items[key]
+            item = items.popleft() if items else None
+            self._cond.notify_all()
+            return item
+
+    def want(self, key: K) -> None:
+        with self._cond:
+            if not self._closed:
+                self._want(key)
+                self._cond.notify_all()
+
+    def idle(self) -> list[T]:
+        with self._cond:
+            return [item for items in self._items.values() for item in items]
+
+    def drain(self) -> None:
+        """Discard every idle item (they stay wanted and are refilled)."""
+        with self._cond:
+            items = [item for q in self._items.values() for item in q]
+            for q in self._items.values():
+                q.clear()
+        for item in items:
+            self._safe_discard(item)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            items = [item for q in self._items.values() for item in q]
+            self._items.clear()
+            self._cond.notify_all()
+        for item in items:
+            self._safe_discard(item)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+
+    # -- internals (call with the lock held) -------------------------------------------------------
+    def _want(self, key: K) -> None:
+        if key in self._items:
+            self._items.move_to_end(key)
+        else:
+            self._items[key] = deque()
+            while len(self._items) > self.max_keys:
+                _, old = self._items.popitem(last=False)
+                for item in old:
+                    threading.Thread(target=self._safe_discard, args=(item,), daemon=True).start()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._fill_loop, name=self._name, daemon=True)
+            self._thread.start()
+
+    def _next_missing(self) -> K | None:
+        for key in reversed(self._items):  # most recently wanted first
+            if len(self._items[key]) < self.size:
+                return key
+        return None
+
+    def _fill_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and self._next_missing() is None:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                key = self._next_missing()
+                backoff = min(0.2 * (2 ** self._failures), 10.0) if self._failures else 0.0
+            if backoff:
+                with self._cond:
+                    self._cond.wait(timeout=backoff)
+                    if self._closed:
+                        return
+            try:
+                item = self._make(key)
+                self._failures = 0
+            except Exception as exc:  # noqa: BLE001 - the engine may be gone; retry with back-off
+                self._failures = min(self._failures + 1, 6)
+                log.debug("pool refill failed: %s", exc)
+                continue
+            with self._cond:
+                if self._closed or key not in self._items or len(self._items[key]) >= self.size:
+                    keep = False
+                else:
+                    self._items[key].append(item)
+                    keep = True
+            if not keep:
+                self._safe_discard(item)
+
+    def _safe_discard(self, item: T) -> None:
+        try:
+            self._discard(item)
+        except Exception:  # noqa: BLE001
+            log.debug("discarding a pooled item failed", exc_info=True)

@@ -1,0 +1,119 @@
+"""What crosses the sandbox wall: the launch command, the stdin payload, the event stream.
+
+Both backends run the same bootstrap (`bootstrap.py`, passed as `python3 -c`) the same way, so
+the monitor and its report do not depend on the backend.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+WORKSPACE = "/workspace"
+SCRATCH = "/tmp"
+# No home: nothing of the host's, and writes under ~ fail (read-only root) and are reported.
+HOME = "/nonexistent"
+PYTHON = "/usr/bin/python3"
+# The fixed environment: nothing of the host's enters (keys, tokens, the user's variables).
+ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": HOME,
+    "LANG": "C.UTF-8",
+    "TMPDIR": SCRATCH,
+    "PYTHONIOENCODING": "utf-8",
+}
+RUNTIME_HINTS = ("/usr/lib/python3", "/usr/local/lib/python3")
+MAX_EVENTS = 300
+MAX_EVENT_LINE = 8192
+
+
+@lru_cache(maxsize=1)
+def bootstrap_source() -> str:
+    return resources.files("sandgate.sandbox").joinpath("bootstrap.py").read_text(encoding="utf-8")
+
+
+def python_argv(python: str = PYTHON) -> list[str]:
+    # -I: no env vars, no user site, no cwd on sys.path; -S: no site (faster, nothing extra on
+    # sys.path); -B: no .pyc writes (root is read-only anyway).
+    return [python, "-I", "-S", "-B", "-c", bootstrap_source()]
+
+
+def new_marker() -> str:
+    # Per run, so a stray line in the program's own output is unlikely to parse as an event.
+    return "\x1esandgate-event:" + secrets.token_hex(6) + ":"
+
+
+def payload(code: str, relpath: str, events_fd: int, marker: str) -> bytes:
+    header = {
+        "relpath": relpath,
+        "workspace": WORKSPACE,
+        "scratch": SCRATCH,
+        "events_fd": events_fd,
+        "marker": marker,
+        "runtime": list(RUNTIME_HINTS),
+    }
+    return json.dumps(header).encode() + b"\n" + code.encode("utf-8", "surrogatepass")
+
+
+@dataclass
+class EventSplitter:
+    """Separates monitor events from the program's own bytes in a stream, chunk by chunk.
+
+    `feed` returns the program's bytes (what counts towards the output cap); events collect in
+    `events`. Events written by the program itself are possible and harmless: the monitor
+    reports, it never enforces.
+    """
+
+    marker: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    _pending: bytes = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        mark = self.marker.encode()
+        data = self._pending + chunk
+        self._pending = b""
+        out = bytearray()
+        while data:
+            i = data.find(mark)
+            if i < 0:
+                # Keep a tail that could be the start of a marker split across chunks.
+                keep = _partial_suffix(data, mark)
+                out += data[: len(data) - keep]
+                self._pending = data[len(data) - keep :]
+                break
+            out += data[:i]
+            j = data.find(b"\n", i)
+            if j < 0:
+                if len(data) - i > MAX_EVENT_LINE:
+                    data = b""  # an oversized "event" is dropped
+                else:
+                    self._pending = data[i:]
+                break
+            self._add(data[i + len(mark) : j])
+            data = data[j + 1 :]
+        return bytes(out)
+
+    def flush(self) -> bytes:
+        rest, self._pending = self._pending, b""
+        return b"" if rest.startswith(self.marker.encode()) else rest
+
+    def _add(self, raw: bytes) -> None:
+        if len(self.events) >= MAX_EVENTS:
+            return
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            return
+        if isinstance(event, dict) and isinstance(event.get("kind"), str):
+            self.events.append(event)
+
+
+def _partial_suffix(data: bytes, mark: bytes) -> int:
+    for n in range(min(len(mark) - 1, len(data)), 0, -1):
+        if data.endswith(mark[:n]):
+            return n
+    return 0

@@ -1,0 +1,75 @@
+"""The Python runtime a sandbox gets: Debian's /usr/bin/python3, its stdlib and the shared libraries
+they load. Never the dev interpreter (it lives under /root, a home directory).
+
+The same file list makes the Docker image and the bubblewrap binds, so both backends run the
+same interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+# Large and never needed to run a suggestion.
+STDLIB_SKIP = ("test", "idlelib", "tkinter", "turtledemo", "lib2to3/tests", "ensurepip")
+_LDD_LINE = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x")
+
+
+class RuntimeMissing(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Runtime:
+    python: str  # the real binary, e.g. /usr/bin/python3.11
+    stdlib: str  # e.g. /usr/lib/python3.11
+    # Shared objects incl. ld.so: (path inside the sandbox, real file on the host). Inside, every
+    # library sits under /usr (merged-/usr layout: /lib and /lib64 are symlinks into it).
+    libs: tuple[tuple[str, str], ...]
+
+
+@lru_cache(maxsize=1)
+def discover(python: str = SYSTEM_PYTHON) -> Runtime:
+    if not os.path.exists(python):
+        raise RuntimeMissing(f"{python} not found: install Debian's python3 (apt-get install python3)")
+    real = os.path.realpath(python)
+    stdlib = subprocess.run(
+        [real, "-I", "-S", "-c", "import os; print(os.path.dirname(os.__file__))"],
+        capture_output=True, text=True, timeout=20, check=True, env={},
+    ).stdout.strip()
+    if stdlib.startswith(("/root", "/home")):
+        raise RuntimeMissing(f"{python}'s stdlib is under a home directory ({stdlib}); use the system python")
+    objects = [real] + sorted(str(p) for p in Path(stdlib, "lib-dynload").glob("*.so"))
+    libs: set[str] = set()
+    for chunk in _chunks(objects, 40):
+        out = subprocess.run(["ldd", *chunk], capture_output=True, text=True, timeout=30).stdout
+        for line in out.splitlines():
+            m = _LDD_LINE.search(line)
+            if m:
+                libs.add(m.group(1))
+    mapped = {_under_usr(lib): os.path.realpath(lib) for lib in libs}
+    return Runtime(python=real, stdlib=stdlib, libs=tuple(sorted(mapped.items())))
+
+
+def _under_usr(path: str) -> str:
+    return path if path.startswith("/usr/") else "/usr" + path
+
+
+def _chunks(items: list[str], n: int) -> list[list[str]]:
+    return [items[i : i + n] for i in range(0, len(items), n)]
+
+
+def etc_files() -> dict[str, str]:
+    # A minimal /etc: enough for getpwuid(65534) and name lookups to fail fast (no resolver).
+    return {
+        "etc/passwd": "root:x:0:0:root:/nonexistent:/usr/sbin/nologin\n"
+        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+        "etc/group": "root:x:0:\nnogroup:x:65534:\n",
+        "etc/nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
+        "etc/hosts": "127.0.0.1 localhost\n::1 localhost\n",
+    }

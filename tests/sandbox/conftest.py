@@ -1,0 +1,103 @@
+"""Shared fixtures for the sandbox tests: real Docker engine, real bubblewrap, never skipped."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import replace
+
+import pytest
+
+from sandgate.findings import Verdict
+from sandgate.policy.model import SandboxLimits, SandboxPolicy
+from sandgate.sandbox.base import RunRequest, RunResult
+from sandgate.sandbox.report import findings_from_run
+from sandgate.sandbox.select import open_backend
+
+CANARY_ENV = "SANDGATE_CANARY_SECRET"
+CANARY_VALUE = "canary-" + uuid.uuid4().hex
+CANARY_FILE_TEXT = "canary-file-" + uuid.uuid4().hex
+FAST = SandboxLimits(wall_time_s=2.0, cpu_time_s=2.0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def canary_env():
+    os.environ[CANARY_ENV] = CANARY_VALUE
+    yield
+    os.environ.pop(CANARY_ENV, None)
+
+
+@pytest.fixture(scope="session", params=["docker", "bwrap"])
+def backend(request):
+    b, probes = open_backend(request.param, SandboxPolicy())
+    # Never skip: a missing engine is a failure here (run scripts/setup-sandbox.sh first).
+    assert b is not None, f"{request.param} backend unavailable: {probes}"
+    if request.param == "docker":
+        b.warm(RunRequest(code="", limits=FAST))
+        b.warm(RunRequest(code=""))
+    return b
+
+
+@pytest.fixture(scope="session")
+def balanced():
+    from sandgate.policy.load import load_effective
+
+    return load_effective(None, preset="balanced").policy
+
+
+def decision(policy, findings) -> Verdict:
+    from sandgate.policy.evaluate import decide
+
+    return decide(policy, findings).verdict
+
+
+def run(backend, code: str, limits: SandboxLimits = FAST, **kw) -> tuple[RunResult, list, set[str]]:
+    req = RunRequest(code=code, limits=limits, **kw)
+    result = backend.run(req)
+    findings = findings_from_run(result, req)
+    return result, findings, {f.rule for f in findings}
+
+
+def with_limits(**kw) -> SandboxLimits:
+    return replace(FAST, **kw)
+
+
+def procs_with(token: str) -> list[int]:
+    """Processes (anywhere on this host, containers included) whose command line holds `token`."""
+    me = str(os.getpid())
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or pid == me:
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if token.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def stray_containers(backend) -> list[str]:
+    """Containers this process made that no live run or pool holds (other processes may run
+    sandboxes at the same time: only ours count)."""
+    from sandgate.sandbox import lifecycle
+    from sandgate.sandbox.docker_backend import LABEL_OWNER
+
+    if backend.name != "docker":
+        return []
+    ours = backend.client.containers.list(all=True, filters={"label": f"{LABEL_OWNER}={backend._owner}"})
+    return [c.id for c in ours if not lifecycle.is_live(f"docker:{c.id}")]
+
+
+def assert_host_clean(backend, token: str | None = None) -> None:
+    from sandgate.sandbox import cgroup
+
+    if token:
+        assert procs_with(token) == [], "a sandboxed process outlived the run"
+    assert stray_containers(backend) == [], "a used container outlived the run"
+    if backend.name == "bwrap":
+        assert cgroup.live_names == set(), "a run's cgroup outlived it"
+        for name in ("pids", "memory"):
+            assert not any(os.path.exists(f"/sys/fs/cgroup/{name}/sandgate/{n}") for n in cgroup.live_names)

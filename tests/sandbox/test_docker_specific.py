@@ -1,0 +1,114 @@
+"""Docker-only promises: remote-engine transfer, orphan reaping, pool hygiene, a missing image."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from sandgate.policy.model import SandboxLimits
+from sandgate.sandbox import lifecycle
+from sandgate.sandbox.base import RunRequest
+from sandgate.sandbox.docker_backend import LABEL_OWNER, DockerBackend
+from sandgate.sandbox.docker_spec import ContainerSpec, create_kwargs
+from sandgate.sandbox.image import DEFAULT_IMAGE
+from sandgate.sandbox.report import findings_from_run
+
+FAST = SandboxLimits(wall_time_s=3.0)
+
+
+def test_remote_engine_mode_sends_workspace_over_the_api(tmp_path):
+    ws = tmp_path / "proj"
+    ws.mkdir()
+    (ws / "helper.py").write_text("VALUE = 'from the tar'\n")
+    b = DockerBackend(remote=True, pool_size=1)
+    try:
+        req = RunRequest(code=textwrap.dedent("""
+            import helper, os
+            print(helper.VALUE)
+            try:
+                open("/workspace/helper.py", "a")
+            except OSError as e:
+                print("ro", e.errno)
+        """), workspace=ws, limits=FAST)
+        result = b.run(req)
+        assert result.error is None, result.error
+        assert result.stdout == "from the tar\nro 13\n", (result.stdout, result.stderr)
+        spec = b.spec_for(req)
+        assert spec.workspace is None and spec.workspace_tmpfs  # no bind of a local path
+        assert "fs.write-outside-scratch" in {f.rule for f in findings_from_run(result, req)}
+    finally:
+        b.close()
+
+
+def test_runs_share_no_state():
+    b = DockerBackend(pool_size=2)
+    try:
+        first = b.run(RunRequest(code="open('/tmp/mark','w').write('x'); import os; print(os.getpid())", limits=FAST))
+        second = b.run(RunRequest(code="import os; print(os.path.exists('/tmp/mark'))", limits=FAST))
+        assert first.error is None and second.stdout == "False\n"
+    finally:
+        b.close()
+    mine = b.client.containers.list(all=True, filters={"label": f"{LABEL_OWNER}={b._owner}"})
+    # Only containers other live backends of this process hold (their pools) may remain.
+    assert all(lifecycle.is_live(f"docker:{c.id}") for c in mine)
+
+
+def test_orphans_of_a_killed_sandgate_are_reaped():
+    # A child Sandgate starts a pooled container, then dies by SIGKILL (no cleanup at all).
+    script = textwrap.dedent("""
+        import os, signal
+        from sandgate.sandbox.docker_backend import DockerBackend
+        from sandgate.sandbox.base import RunRequest
+        b = DockerBackend(pool_size=1)
+        c = b._start_container(b.spec_for(RunRequest(code="")))
+        print(c.id, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    cid = out.stdout.strip()
+    assert cid, out.stderr
+    b = DockerBackend(pool_size=1)
+    try:
+        assert cid in {c.id for c in b.client.containers.list(all=True, filters={"label": "sandgate"})}
+        assert b.reap_orphans() >= 1
+        assert cid not in {c.id for c in b.client.containers.list(all=True, filters={"label": "sandgate"})}
+    finally:
+        b.close()
+
+
+def test_sigterm_cleans_up_live_containers():
+    script = textwrap.dedent("""
+        import os, signal, time
+        from sandgate.sandbox.docker_backend import DockerBackend
+        from sandgate.sandbox.base import RunRequest
+        b = DockerBackend(pool_size=1)
+        c = b._start_container(b.spec_for(RunRequest(code="")))
+        print(c.id, flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    cid = proc.stdout.readline().strip()
+    proc.terminate()
+    proc.wait(timeout=30)
+    b = DockerBackend()
+    assert cid and cid not in {c.id for c in b.client.containers.list(all=True, filters={"label": "sandgate"})}
+
+
+def test_missing_image_gives_a_clear_error():
+    b = DockerBackend(image="sandgate-no-such-image:0", pool_size=1)
+    try:
+        result = b.run(RunRequest(code="print(1)", limits=FAST))
+        assert result.error and "sandgate-no-such-image" in result.error
+        assert [f.rule for f in findings_from_run(result, RunRequest(code=""))] == ["backend.error"]
+    finally:
+        b.close()
+
+
+def test_image_is_built_from_this_machine():
+    b = DockerBackend()
+    img = b.client.images.get(DEFAULT_IMAGE)
+    assert img.labels.get("sandgate.runtime")
+    assert not any(p.startswith("/root") for p in create_kwargs(ContainerSpec(DEFAULT_IMAGE, FAST), {})["command"][:1])
+    assert os.path.exists("/usr/bin/python3")

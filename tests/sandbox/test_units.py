@@ -1,0 +1,159 @@
+"""Pure parts: argument builders (exact equality), the event stream, the findings mapper, selection."""
+
+from __future__ import annotations
+
+from docker.types import LogConfig, Ulimit
+
+from sandgate.findings import Level
+from sandgate.policy.model import NetworkPolicy, SandboxLimits, SandboxPolicy
+from sandgate.sandbox import protocol
+from sandgate.sandbox.base import RunRequest, RunResult
+from sandgate.sandbox.bwrap_args import bwrap_argv
+from sandgate.sandbox.bwrap_backend import prlimit_args
+from sandgate.sandbox.docker_spec import ContainerSpec, create_kwargs
+from sandgate.sandbox.report import findings_from_run
+from sandgate.sandbox.runtime import Runtime
+from sandgate.sandbox.select import open_backend
+
+RT = Runtime(python="/usr/bin/python3.11", stdlib="/usr/lib/python3.11",
+             libs=(("/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6"),))
+PY = ["python3", "-c", "pass"]
+
+
+def test_bwrap_argv_exact():
+    assert bwrap_argv(RT, "/etc-dir", "/home/u/proj", "bwrap", PY) == [
+        "bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--clearenv",
+        "--setenv", "HOME", "/nonexistent", "--setenv", "LANG", "C.UTF-8",
+        "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "PYTHONIOENCODING", "utf-8",
+        "--setenv", "TMPDIR", "/tmp",
+        "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL", "--disable-userns", "--hostname", "sandbox",
+        "--ro-bind", "/usr/bin/python3.11", "/usr/bin/python3.11", "--symlink", "python3.11", "/usr/bin/python3",
+        "--ro-bind", "/usr/lib/python3.11", "/usr/lib/python3.11",
+        "--ro-bind", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6",
+        "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
+        "--ro-bind", "/etc-dir/passwd", "/etc/passwd", "--ro-bind", "/etc-dir/group", "/etc/group",
+        "--ro-bind", "/etc-dir/nsswitch.conf", "/etc/nsswitch.conf", "--ro-bind", "/etc-dir/hosts", "/etc/hosts",
+        "--proc", "/proc", "--dev", "/dev",
+        "--size", str(16 * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp",
+        "--ro-bind", "/home/u/proj", "/workspace",
+        "--remount-ro", "/", "--chdir", "/workspace", "--", *PY,
+    ]
+
+
+def test_bwrap_argv_without_workspace_has_an_empty_one():
+    argv = bwrap_argv(RT, "/e", None, "bwrap", PY)
+    assert argv[argv.index("--remount-ro") - 2 :][:2] == ["--dir", "/workspace"]
+    assert argv[argv.index("--chdir") + 1] == "/tmp"
+
+
+def test_prlimit_args_exact():
+    lim = SandboxLimits(cpu_time_s=2.5, file_size_mb=8, open_files=64)
+    assert prlimit_args(lim, use_cgroup=True) == [
+        "prlimit", "--cpu=3:4", f"--fsize={8 << 20}", "--nofile=64", "--core=0", "--"]
+    no_cg = prlimit_args(lim, use_cgroup=False)
+    assert f"--as={(256 + 96) << 20}" in no_cg and any(a.startswith("--nproc=") for a in no_cg)
+
+
+def test_docker_create_kwargs_exact():
+    lim = SandboxLimits()
+    kw = create_kwargs(ContainerSpec("img:1", lim, "/home/u/proj"), {"sandgate.owner": "h:1:2"}, python="python3")
+    assert kw == {
+        "image": "img:1",
+        "command": ["python3", "-I", "-S", "-B", "-c", protocol.bootstrap_source()],
+        "user": "65534:65534",
+        "environment": dict(protocol.ENV),
+        "working_dir": "/tmp",
+        "hostname": "sandbox",
+        "labels": {"sandgate": "1", "sandgate.owner": "h:1:2"},
+        "stdin_open": True,
+        "tty": False,
+        "network_mode": "none",
+        "read_only": True,
+        "tmpfs": {"/tmp": "rw,nosuid,nodev,noexec,size=16m,mode=1777"},
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "ipc_mode": "none",
+        "init": True,
+        "pids_limit": 34,
+        "mem_limit": "256m",
+        "memswap_limit": "256m",
+        "nano_cpus": 1_000_000_000,
+        "ulimits": [Ulimit(name="nofile", soft=128, hard=128), Ulimit(name="fsize", soft=8 << 20, hard=8 << 20),
+                    Ulimit(name="cpu", soft=3, hard=4), Ulimit(name="core", soft=0, hard=0)],
+        "log_config": LogConfig(type="none"),
+        "volumes": {"/home/u/proj": {"bind": "/workspace", "mode": "ro"}},
+    }
+
+
+def test_docker_remote_workspace_goes_to_a_tmpfs_not_a_bind():
+    kw = create_kwargs(ContainerSpec("img", SandboxLimits(), None, True), {})
+    assert "volumes" not in kw and kw["tmpfs"]["/workspace"].endswith("mode=755")
+
+
+def test_event_splitter_handles_split_markers():
+    sp = protocol.EventSplitter("\x1eM:")
+    stream = b'out1\x1eM:{"kind":"dns","host":"a"}\nout2\x1eM:{"kind":"spawn"}\nend'
+    got = b"".join(sp.feed(stream[i : i + 3]) for i in range(0, len(stream), 3)) + sp.flush()
+    assert got == b"out1out2end"
+    assert sp.events == [{"kind": "dns", "host": "a"}, {"kind": "spawn"}]
+
+
+def _rules(result, request=RunRequest(code="")):
+    return {f.rule: f for f in findings_from_run(result, request)}
+
+
+def test_report_backend_error_is_high_and_alone():
+    r = _rules(RunResult(backend="docker", error="daemon gone", events=[{"kind": "spawn", "argv": ["x"]}]))
+    assert list(r) == ["backend.error"] and r["backend.error"].severity == Level.HIGH
+
+
+def test_report_maps_events_and_limits():
+    res = RunResult(backend="bwrap", exit_code=137, killed="memory", timed_out=True, output_truncated=True,
+                    stderr="OSError: [Errno 24] Too many open files", events=[
+                        {"kind": "connect", "family": "AF_INET", "host": "1.2.3.4", "port": 80},
+                        {"kind": "open-write", "path": "/tmp/x", "in_scratch": True},
+                        {"kind": "open-write", "path": "/dev/null", "in_scratch": False},
+                        {"kind": "open-write", "path": "/etc/x", "in_scratch": False},
+                        {"kind": "open-read", "path": "/etc/hostname"},
+                        {"kind": "open-read", "path": "/home/a/.aws/credentials"},
+                        {"kind": "exec", "how": "compile", "snippet": "1"},
+                    ])
+    findings = findings_from_run(res, RunRequest(code=""))
+    rules = [f.rule for f in findings]
+    assert sorted(set(rules)) == sorted({"network.denied", "fs.write-outside-scratch", "fs.read-outside-workspace",
+                                         "exec.dynamic", "limit.memory", "limit.time", "limit.output",
+                                         "limit.open-files"})
+    assert [f.detail("path") for f in findings if f.rule == "fs.write-outside-scratch"] == ["/etc/x"]
+    sev = {f.detail("path"): f.severity for f in findings if f.rule == "fs.read-outside-workspace"}
+    assert sev == {"/etc/hostname": Level.LOW, "/home/a/.aws/credentials": Level.HIGH}
+    assert all(f.severity == Level.MEDIUM for f in findings if f.rule.startswith("limit."))
+    assert all(f.source == "sandbox" for f in findings)
+
+
+def test_report_allowed_host_is_not_denied():
+    req = RunRequest(code="", network=NetworkPolicy(allow_hosts=("*.example.com",)))
+    res = RunResult(backend="x", exit_code=0, events=[{"kind": "dns", "host": "api.example.com"},
+                                                      {"kind": "connect", "host": "evil.test", "port": 1}])
+    assert [f.detail("host") for f in findings_from_run(res, req)] == ["evil.test"]
+
+
+def test_open_backend_refuses_what_the_policy_does_not_allow():
+    backend, probes = open_backend("docker", SandboxPolicy(backends=("bwrap",)))
+    assert backend is None and not probes[0].available and "does not allow" in probes[0].detail
+    backend, probes = open_backend("podman", SandboxPolicy())
+    assert backend is None and "unknown" in probes[0].detail
+    backend, probes = open_backend("auto", SandboxPolicy(backends=()))
+    assert backend is None
+
+
+def test_open_backend_auto_prefers_docker_and_caches():
+    a, probes = open_backend("auto", SandboxPolicy())
+    b, _ = open_backend("auto", SandboxPolicy())
+    assert a is b and a.name == "docker" and probes[0].available
+    c, _ = open_backend("auto", SandboxPolicy(backends=("bwrap", "docker")))
+    assert c.name == "bwrap"
+
+
+def test_open_backend_missing_image_explains():
+    backend, probes = open_backend("docker", SandboxPolicy(image="no-such-image:0"))
+    assert backend is None and "missing" in probes[0].detail and probes[0].remedy

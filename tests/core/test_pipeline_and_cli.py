@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -86,8 +87,22 @@ def test_vet_json_shape_and_exit_status(static_workspace):
     assert {"backend", "exit_code", "duration_ms", "timed_out", "events"} <= set(results[1]["sandbox"])
     assert "[1/2] vetting ok.py" in done.stderr  # progress on stderr, never stdout
 
-    only_ok = sandgate("vet", "--format", "json", "ok.py", cwd=static_workspace)
+    only_ok = sandgate("vet", "--format", "json", "--no-audit", "ok.py", cwd=static_workspace)
     assert only_ok.returncode == 0, only_ok.stderr
+
+
+def test_vet_appends_its_decisions_to_the_audit_log(static_workspace):
+    (static_workspace / "bad.py").write_text(COMPLETE)
+    sandgate("vet", "bad.py", cwd=static_workspace)
+    sandgate("vet", "--no-audit", "bad.py", cwd=static_workspace)
+    lines = (static_workspace / ".sandgate" / "audit.jsonl").read_text().splitlines()
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert (record["event"], record["file"], record["decision"], record["decided_by"]) == ("decision", "bad.py", "block", "policy")
+    assert record["content_sha256"] == hashlib.sha256(COMPLETE.encode()).hexdigest()
+    assert any(f["rule"] == "B602" for f in record["findings"])
+    verified = sandgate("audit", "verify", cwd=static_workspace)
+    assert verified.returncode == 0 and verified.stdout.startswith("ok: 1 records verified")
 
 
 def test_vet_into_document_at_position(static_workspace):

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from sandgate.audit.log import AuditLog
+from sandgate.audit.records import decision_record
 from sandgate.cli.common import add_policy_options, load_for, report_policy_problems, warn
 from sandgate.cli.main import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from sandgate.findings import Verdict
@@ -15,6 +17,7 @@ from sandgate.report.json_report import render_json
 from sandgate.report.sarif import build_sarif
 from sandgate.report.text_report import render_text
 from sandgate.suggestion import Suggestion
+from sandgate.telemetry import configure
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--at", metavar="LINE:COL",
                         help="where the suggestion goes in DOC, 1-based (as editors show it)")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    parser.add_argument("--no-audit", action="store_true",
+                        help="do not append the decisions to the workspace's .sandgate/audit.jsonl")
     parser.add_argument("files", nargs="+", metavar="FILE", type=Path)
     parser.set_defaults(func=run)
 
@@ -77,15 +82,21 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_for(args)
     if report_policy_problems(loaded):
         return EXIT_USAGE
-    vetter = Vetter(loaded, backend=args.backend, workspace=workspace)
+    telemetry = configure(export_content=loaded.policy.telemetry.export_content)
+    vetter = Vetter(loaded, backend=args.backend, workspace=workspace, telemetry=telemetry)
+    audit = None if args.no_audit else AuditLog(workspace / ".sandgate" / "audit.jsonl")
     results = []
     try:
         for number, suggestion in enumerate(suggestions, start=1):
             if len(suggestions) > 1:
                 print(f"[{number}/{len(suggestions)}] vetting {suggestion.path}", file=sys.stderr, flush=True)
-            results.append(vetter.vet(suggestion))
+            result = vetter.vet(suggestion)
+            results.append(result)
+            if audit is not None:
+                audit.append(decision_record(result, client="sandgate-cli"))
     finally:
         vetter.close()
+        telemetry.shutdown()
     data = [r.to_json() for r in results]
     if args.format == "json":
         print(render_json(data))

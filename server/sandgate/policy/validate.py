@@ -120,7 +120,27 @@ def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], 
             if isinstance(host, str) and host.startswith("*.") and "." not in host[2:]:
                 problems.append((("network", key, index),
                                  f"{host!r} covers a whole top-level domain; name the domain, e.g. \"*.example{host[1:]}\""))
+            elif isinstance(host, str) and host.startswith("*.") and _public_suffix(host[2:]):
+                suffix = host[2:].rstrip(".").lower()
+                problems.append((("network", key, index),
+                                 f"{host!r} covers a whole public suffix ({suffix}); name a domain under it, "
+                                 f"e.g. \"*.example.{suffix}\""))
     return problems
+
+
+@lru_cache(maxsize=1)
+def _suffix_list() -> Any:
+    from publicsuffixlist import PublicSuffixList  # the list ships with the package: no download
+
+    return PublicSuffixList()
+
+
+def _public_suffix(domain: str) -> bool:
+    """Whether `domain` is itself a public suffix (`co.uk`, `github.io`), per the Public Suffix List."""
+    domain = domain.rstrip(".").lower()
+    if not domain or "*" in domain:
+        return False
+    return bool(_suffix_list().is_public(domain))
 
 
 def parse_policy(text: str, path: str) -> tuple[dict[str, Any], list[PolicyError]]:

@@ -1,0 +1,78 @@
+"""`sandgate serve`: the language server, over stdio (default) or TCP.
+
+stdout belongs to JSON-RPC: the server keeps the real stdout for the protocol and points
+`sys.stdout` at stderr, so a stray print anywhere cannot corrupt the stream. Logs go to
+stderr or to `--log-file`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {value!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the language server (stdio by default)",
+        description="Run the Sandgate language server: vetted inline suggestions, diagnostics and approvals.",
+    )
+    parser.add_argument("--tcp", metavar="HOST:PORT", type=_host_port, default=None, help="listen on TCP instead of stdio")
+    parser.add_argument("--stdio", action="store_true", help="use stdio (the default; accepted for editors that pass it)")
+    parser.add_argument("--log-file", metavar="PATH", default=None, help="write logs here instead of stderr")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.set_defaults(func=run)
+
+
+class _QuietRefusals(logging.Filter):
+    """An approval refused is an answer, not a server error: keep pygls from logging its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and type(exc).__name__ == "JsonRpcServerError" and getattr(exc, "code", None) == -32001:
+            record.exc_info = None
+            record.msg, record.args = "request refused: %s", (exc,)
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def _setup_logging(path: str | None, level: str) -> None:
+    handler: logging.Handler
+    if path:
+        handler = logging.FileHandler(path, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_QuietRefusals())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # pygls logs every message at INFO: keep it quieter unless debugging.
+    logging.getLogger("pygls").setLevel(logging.WARNING if level != "DEBUG" else logging.DEBUG)
+
+
+def run(args: argparse.Namespace) -> int:
+    _setup_logging(args.log_file, args.log_level)
+    protocol_out = sys.stdout.buffer
+    protocol_in = sys.stdin.buffer
+    sys.stdout = sys.stderr  # nothing but JSON-RPC reaches the real stdout
+
+    from sandgate.lsp.server import build_server
+
+    server = build_server()
+    if args.tcp:
+        host, port = args.tcp
+        server.start_tcp(host, port)
+    else:
+        server.start_io(protocol_in, protocol_out)
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""The language-server gateway: vetted inline suggestions, held ones as diagnostics with approvals."""

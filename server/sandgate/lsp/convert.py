@@ -1,0 +1,401 @@
+"""Pure conversions from Sandgate's findings, decisions and records to LSP types.
+
+Nothing here touches the server, the network or the disk: each function takes plain data
+and returns lsprotocol objects (or JSON-ready dicts for the custom messages), so they are
+unit-testable and the handlers stay thin. Positions are 0-based LSP positions counted in
+code points; the server maps them to the client's encoding.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any, Iterable, Sequence
+
+from lsprotocol import types
+
+from sandgate.findings import Finding, Level, Verdict
+
+SOURCE = "sandgate"
+HELD_CODE = "held-for-review"
+BLOCKED_CODE = "blocked"
+POLICY_CODE = "policy-error"
+REVIEW_ANNOTATION = "sandgate.review"
+
+CMD_ACCEPT_INLINE = "sandgate.acceptInline"
+CMD_APPROVE = "sandgate.approve"
+CMD_DISCARD = "sandgate.discard"
+CMD_VERIFY_AUDIT = "sandgate.verifyAudit"
+CMD_FIX_WITH_AI = "sandgate.fixWithAI"
+COMMANDS = (CMD_ACCEPT_INLINE, CMD_APPROVE, CMD_DISCARD, CMD_VERIFY_AUDIT, CMD_FIX_WITH_AI)
+
+ACTION_KIND_FIX = f"{types.CodeActionKind.QuickFix.value}.{SOURCE}"
+
+# Documentation for rule families that carry no link of their own.
+_SOURCE_DOCS = {
+    "secrets": "https://github.com/Yelp/detect-secrets#viewing-secrets-and-the-plugins-that-detect-them",
+}
+
+
+# -- positions -----------------------------------------------------------------------------
+
+
+def position(line: int, character: int) -> types.Position:
+    return types.Position(line=max(0, line), character=max(0, character))
+
+
+def end_of_insertion(line: int, character: int, text: str) -> tuple[int, int]:
+    """Where inserted `text` ends when it starts at (line, character)."""
+    parts = text.split("\n")
+    if len(parts) == 1:
+        return line, character + len(text)
+    return line + len(parts) - 1, len(parts[-1])
+
+
+def finding_range(finding: Finding, lines: Sequence[str]) -> types.Range:
+    """The 0-based range of a finding (1-based inclusive lines); a whole line when no columns."""
+    if finding.line <= 0:
+        return types.Range(start=position(0, 0), end=position(0, 0))
+    start_line = finding.line - 1
+    end_line = max(finding.end_line, finding.line) - 1
+    if lines:
+        start_line = min(start_line, len(lines) - 1)
+        end_line = min(end_line, len(lines) - 1)
+    text_start = lines[start_line] if lines else ""
+    text_end = lines[end_line] if lines else ""
+    start_char = finding.col if finding.col >= 0 else 0
+    if finding.end_col > 0 and (end_line > start_line or finding.end_col > start_char):
+        end_char = finding.end_col
+    else:
+        # No column span: from the first non-blank character to the end of the line.
+        start_char = len(text_start) - len(text_start.lstrip()) if start_char == 0 else start_char
+        end_char = len(text_end)
+    end_char = min(end_char, len(text_end)) if lines else end_char
+    if end_line == start_line and end_char < start_char:
+        end_char = len(text_end)
+    return types.Range(start=position(start_line, start_char), end=position(end_line, end_char))
+
+
+# -- findings ------------------------------------------------------------------------------
+
+
+def diagnostic_severity(verdict: Verdict, finding: Finding) -> types.DiagnosticSeverity:
+    """What the policy would do with it: block → error, review → warning, else by severity."""
+    if verdict is Verdict.BLOCK:
+        return types.DiagnosticSeverity.Error
+    if verdict is Verdict.REVIEW:
+        return types.DiagnosticSeverity.Warning
+    if finding.severity >= Level.MEDIUM:
+        return types.DiagnosticSeverity.Information
+    return types.DiagnosticSeverity.Hint
+
+
+def rule_href(finding: Finding) -> str | None:
+    if finding.more_info:
+        return finding.more_info
+    if finding.source in _SOURCE_DOCS:
+        return _SOURCE_DOCS[finding.source]
+    if finding.cwe:
+        return cwe_href(finding.cwe)
+    return None
+
+
+def cwe_href(cwe: int) -> str:
+    return f"https://cwe.mitre.org/data/definitions/{cwe}.html"
+
+
+def finding_message(finding: Finding, verdict: Verdict | None = None) -> str:
+    tail = [f"{finding.severity} severity, {finding.confidence} confidence"]
+    if finding.cwe:
+        tail.append(f"CWE-{finding.cwe} {cwe_href(finding.cwe)}")
+    if verdict is not None and verdict is not Verdict.ALLOW:
+        tail.append(f"policy: {verdict}")
+    return f"{finding.message} ({'; '.join(tail)})"
+
+
+def finding_diagnostic(finding: Finding, verdict: Verdict, lines: Sequence[str]) -> types.Diagnostic:
+    href = rule_href(finding)
+    return types.Diagnostic(
+        range=finding_range(finding, lines),
+        message=finding_message(finding, verdict),
+        severity=diagnostic_severity(verdict, finding),
+        code=finding.rule,
+        code_description=types.CodeDescription(href=href) if href else None,
+        source=SOURCE,
+        data={
+            "kind": "finding",
+            "source": finding.source,
+            "rule": finding.rule,
+            "line": finding.line,
+            "endLine": max(finding.end_line, finding.line),
+            "cwe": finding.cwe,
+            "message": finding.message,
+        },
+    )
+
+
+def findings_to_diagnostics(findings: Iterable[tuple[Finding, Verdict]], text: str) -> list[types.Diagnostic]:
+    lines = text.split("\n")
+    out = []
+    seen = set()
+    for finding, verdict in findings:
+        key = (finding.key, finding.line, finding.col, finding.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(finding_diagnostic(finding, verdict, lines))
+    return out
+
+
+# -- held and blocked suggestions ----------------------------------------------------------
+
+
+def _reason_summary(reasons: Sequence[dict[str, Any]], limit: int = 3) -> str:
+    deciding = [r for r in reasons if r.get("decision") in ("review", "block")] or list(reasons)
+    parts = []
+    for reason in deciding[:limit]:
+        text = str(reason.get("text") or reason.get("finding") or "")
+        parts.append(text)
+    more = len(deciding) - limit
+    summary = "; ".join(p for p in parts if p)
+    if more > 0:
+        summary += f"; and {more} more"
+    return summary or "the policy's default decision"
+
+
+def suggestion_diagnostic(
+    verdict: Verdict, line: int, character: int, reasons: Sequence[dict[str, Any]], token: str | None
+) -> types.Diagnostic:
+    """The diagnostic for a withheld suggestion: held (with its token) or blocked."""
+    at = position(line, character)
+    summary = _reason_summary(reasons)
+    if verdict is Verdict.BLOCK:
+        return types.Diagnostic(
+            range=types.Range(start=at, end=at),
+            message=f"AI suggestion blocked: {summary}",
+            severity=types.DiagnosticSeverity.Error,
+            code=BLOCKED_CODE,
+            source=SOURCE,
+            data={"kind": "blocked"},
+        )
+    return types.Diagnostic(
+        range=types.Range(start=at, end=at),
+        message=f"AI suggestion held for review: {summary}",
+        severity=types.DiagnosticSeverity.Warning,
+        code=HELD_CODE,
+        source=SOURCE,
+        data={"token": token},
+    )
+
+
+def review_edit(
+    uri: str,
+    version: int | None,
+    line: int,
+    character: int,
+    text: str,
+    label: str,
+    description: str,
+    *,
+    annotations: bool,
+    end_line: int | None = None,
+    end_character: int | None = None,
+) -> types.WorkspaceEdit:
+    """Insert `text` at a position; with change-annotation support, one that needs confirmation."""
+    rng = types.Range(
+        start=position(line, character),
+        end=position(line if end_line is None else end_line, character if end_character is None else end_character),
+    )
+    if not annotations:
+        return types.WorkspaceEdit(changes={uri: [types.TextEdit(range=rng, new_text=text)]})
+    return types.WorkspaceEdit(
+        document_changes=[
+            types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
+                edits=[types.AnnotatedTextEdit(range=rng, new_text=text, annotation_id=REVIEW_ANNOTATION)],
+            )
+        ],
+        change_annotations={
+            REVIEW_ANNOTATION: types.ChangeAnnotation(label=label, needs_confirmation=True, description=description)
+        },
+    )
+
+
+def held_actions(
+    diagnostic: types.Diagnostic,
+    pending: dict[str, Any],
+    version: int | None,
+    *,
+    annotations: bool,
+) -> list[types.CodeAction]:
+    """'Review and insert…' and 'Discard' for a held suggestion (`pending` as in pending_json)."""
+    token = pending["token"]
+    start = pending["range"]["start"]
+    end = pending["range"]["end"]
+    edit = review_edit(
+        pending["uri"],
+        version,
+        start["line"],
+        start["character"],
+        pending["text"],
+        "Insert an AI suggestion held for review",
+        _reason_summary(pending.get("reasons", [])),
+        annotations=annotations,
+        end_line=end["line"],
+        end_character=end["character"],
+    )
+    return [
+        types.CodeAction(
+            title="Review and insert…",
+            kind=types.CodeActionKind.QuickFix,
+            diagnostics=[diagnostic],
+            edit=edit,
+            command=types.Command(title="Approve", command=CMD_APPROVE, arguments=[{"token": token}]),
+        ),
+        types.CodeAction(
+            title="Discard",
+            kind=types.CodeActionKind.QuickFix,
+            diagnostics=[diagnostic],
+            command=types.Command(title="Discard", command=CMD_DISCARD, arguments=[{"token": token}]),
+        ),
+    ]
+
+
+def fix_action(diagnostic: types.Diagnostic, pending: dict[str, Any], version: int | None, *, annotations: bool) -> types.CodeAction:
+    """The approval action for a vetted AI fix; its title says what was verified."""
+    start, end = pending["range"]["start"], pending["range"]["end"]
+    verified = pending.get("verified") or "vetted"
+    return types.CodeAction(
+        title=f"Apply AI fix ({verified})",
+        kind=types.CodeActionKind.QuickFix,
+        diagnostics=[diagnostic],
+        edit=review_edit(
+            pending["uri"],
+            version,
+            start["line"],
+            start["character"],
+            pending["text"],
+            "Apply an AI fix vetted by Sandgate",
+            verified,
+            annotations=annotations,
+            end_line=end["line"],
+            end_character=end["character"],
+        ),
+        command=types.Command(title="Approve", command=CMD_APPROVE, arguments=[{"token": pending["token"]}]),
+    )
+
+
+# -- quick fixes on findings ---------------------------------------------------------------
+
+
+def suppress_edit_text(line_text: str, rule: str) -> tuple[int, str]:
+    """(column, text) to insert at the end of `line_text` so bandit skips `rule` there."""
+    stripped = line_text.rstrip()
+    if "# nosec" in stripped:
+        head, _, tail = stripped.partition("# nosec")
+        ids = [t.strip() for t in tail.replace(",", " ").split() if t.strip()]
+        if rule in ids:
+            return len(stripped), ""
+        return len(stripped), ("," if ids else "") + f" {rule}"
+    return len(stripped), f"  # nosec {rule}"
+
+
+def suppress_action(uri: str, diagnostic: types.Diagnostic, line_index: int, line_text: str) -> types.CodeAction | None:
+    data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
+    rule = str(data.get("rule") or diagnostic.code or "")
+    if data.get("source") != "bandit" or not rule:
+        return None
+    column, text = suppress_edit_text(line_text, rule)
+    if not text:
+        return None
+    at = position(line_index, column)
+    return types.CodeAction(
+        title=f"Suppress {rule} for this line",
+        kind=types.CodeActionKind.QuickFix,
+        diagnostics=[diagnostic],
+        edit=types.WorkspaceEdit(changes={uri: [types.TextEdit(range=types.Range(start=at, end=at), new_text=text)]}),
+    )
+
+
+def fix_request_action(uri: str, version: int | None, diagnostic: types.Diagnostic) -> types.CodeAction:
+    data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
+    return types.CodeAction(
+        title=f"Fix with AI… ({data.get('rule') or diagnostic.code})",
+        kind=types.CodeActionKind.QuickFix,
+        diagnostics=[diagnostic],
+        command=types.Command(
+            title="Fix with AI",
+            command=CMD_FIX_WITH_AI,
+            arguments=[{"uri": uri, "version": version, "finding": data}],
+        ),
+    )
+
+
+# -- inline items --------------------------------------------------------------------------
+
+
+def inline_item(item_id: str, text: str, line: int, character: int) -> types.InlineCompletionItem:
+    at = position(line, character)
+    return types.InlineCompletionItem(
+        insert_text=text,
+        range=types.Range(start=at, end=at),
+        command=types.Command(title="Accept suggestion", command=CMD_ACCEPT_INLINE, arguments=[{"id": item_id}]),
+    )
+
+
+# -- policy --------------------------------------------------------------------------------
+
+
+def policy_error_diagnostic(line: int, key: str, message: str) -> types.Diagnostic:
+    at = max(0, line - 1)
+    return types.Diagnostic(
+        range=types.Range(start=position(at, 0), end=position(at, 10_000)),
+        message=(f"{key}: " if key else "") + message + " (the strict preset applies until this is fixed)",
+        severity=types.DiagnosticSeverity.Error,
+        code=POLICY_CODE,
+        source=SOURCE,
+    )
+
+
+def path_excluded(relpath: str, patterns: Iterable[str]) -> bool:
+    """Whether a workspace-relative path matches a `files.exclude` glob (`**/` also matches the root)."""
+    relpath = relpath.replace("\\", "/")
+    for pattern in patterns:
+        if fnmatch.fnmatchcase(relpath, pattern):
+            return True
+        if pattern.startswith("**/") and fnmatch.fnmatchcase(relpath, pattern[3:]):
+            return True
+    return False
+
+
+def endpoint_allowed(url: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(url, p) for p in patterns)
+
+
+# -- custom messages -----------------------------------------------------------------------
+
+
+def status_payload(
+    *,
+    preset: str,
+    backend: str,
+    pending: int,
+    trusted: bool,
+    fail_closed: Sequence[str],
+    provider_configured: bool,
+    provider_error: dict[str, Any] | None = None,
+    policy_digest: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "preset": preset,
+        "backend": backend,
+        "pending": pending,
+        "trusted": trusted,
+        "failClosed": list(fail_closed),
+        "provider": "configured" if provider_configured else "missing",
+        "providerError": provider_error,
+        "policyDigest": policy_digest,
+    }
+
+
+def range_json(line: int, character: int, end_line: int, end_character: int) -> dict[str, Any]:
+    return {"start": {"line": line, "character": character}, "end": {"line": end_line, "character": end_character}}

@@ -1,0 +1,20 @@
+"""The model provider: an OpenAI-compatible chat-completions client, its configuration and prompts."""
+
+from sandgate.provider.client import ChatClient
+from sandgate.provider.config import HOW_TO_CONFIGURE, ProviderConfig, provider_config
+from sandgate.provider.errors import ErrorKind, ProviderError
+from sandgate.provider.prompt import CompletionContext, clean_candidate, completion_messages, fix_messages, strip_fences
+
+__all__ = [
+    "ChatClient",
+    "CompletionContext",
+    "ErrorKind",
+    "HOW_TO_CONFIGURE",
+    "ProviderConfig",
+    "ProviderError",
+    "clean_candidate",
+    "completion_messages",
+    "fix_messages",
+    "provider_config",
+    "strip_fences",
+]

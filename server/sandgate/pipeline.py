@@ -184,10 +184,13 @@ class Vetter:
                             stdout=result.stdout, stderr=result.stderr)
         findings = findings_from_run(result, request)
         for finding in findings:
-            if finding.rule.startswith("network."):
+            if finding.rule in ("network.allowed", "network.denied"):
+                # One event per finding: the proxy's carry the rule that decided (its findings are
+                # one per distinct decision); the monitor's a connection the closed network refused.
+                proxied = finding.detail("family") == "proxy"
                 tel.network_decision(request_id=request_id, host=str(finding.detail("host", "")),
                                      port=finding.detail("port"), allowed=finding.rule == "network.allowed",
-                                     rule="network.allow_hosts")
+                                     rule=str(finding.detail("rule")) if proxied else "network.allow_hosts")
         return result, findings, None
 
     # -- the whole vet --------------------------------------------------------------------

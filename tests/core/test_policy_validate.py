@@ -39,7 +39,15 @@ def test_shipped_presets_are_valid(name):
         ("version = 1\n[sandbox]\nbackends = [\"docker\", \"firecracker\"]\n",
          'p.toml:3: sandbox.backends[1]: must be one of "docker", "bwrap", not "firecracker"'),
         ("version = 1\n[network]\nallow_hosts = [\"*\"]\n",
-         'p.toml:3: network.allow_hosts[0]: "*" is not valid here; expected a host name such as "api.example.com" or "*.example.com"'),
+         'p.toml:3: network.allow_hosts[0]: "*" is not valid here; expected a host name such as "api.example.com" or "*.example.com", optionally with a port ("127.0.0.1:8080")'),
+        ("version = 1\n[network]\nallow_hosts = [\"api.example.com:http\"]\n",
+         'p.toml:3: network.allow_hosts[0]: "api.example.com:http" is not valid here; expected a host name such as '
+         '"api.example.com" or "*.example.com", optionally with a port ("127.0.0.1:8080")'),
+        ("version = 1\n[network]\nallow_hosts = [\"127.0.0.1:70000\"]\n",
+         "p.toml:3: network.allow_hosts[0]: '127.0.0.1:70000': the port must be 1-65535"),
+        ("version = 1\n[network]\nallow_hosts = [\"*.co.uk:443\"]\n",
+         "p.toml:3: network.allow_hosts[0]: '*.co.uk' covers a whole public suffix (co.uk); name a domain under it, "
+         "e.g. \"*.example.co.uk\""),
         ("version = 1\n[network]\nallow_hosts = [\"*.com\"]\n",
          "p.toml:3: network.allow_hosts[0]: '*.com' covers a whole top-level domain; name the domain, e.g. \"*.example.com\""),
         ("version = 1\n[network]\nmodel_endpoints = [\"api.openai.com\"]\n",

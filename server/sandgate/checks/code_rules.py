@@ -21,16 +21,18 @@ _NETWORK_CALLS = re.compile(r"(?:^|\.)(?:connect|create_connection|getaddrinfo|g
 
 
 def host_allowed(host: str, network: NetworkPolicy) -> bool:
-    """Deny wins over allow; patterns are exact names or `*.domain` (which covers subdomains only)."""
-    host = host.lower().rstrip(".")
+    """Deny wins over allow; patterns are exact names or `*.domain` (which covers subdomains only),
+    as the egress proxy reads them (`sandgate.egress.rules`). A literal names no port, so an allow
+    entry matches whatever its port (`127.0.0.1:8080` allows "127.0.0.1"); a deny entry denies
+    the host only without a port (with one, other ports stay open to the host)."""
+    from sandgate.egress.rules import normalise_host, parse_pattern
 
-    def matches(pattern: str) -> bool:
-        pattern = pattern.lower()
-        return host == pattern or (pattern.startswith("*.") and fnmatch.fnmatchcase(host, pattern))
-
-    if any(matches(p) for p in network.deny_hosts):
-        return False
-    return any(matches(p) for p in network.allow_hosts)
+    host = normalise_host(host)
+    for text in network.deny_hosts:
+        pattern = parse_pattern(text)
+        if pattern.port is None and pattern.matches_host(host):
+            return False
+    return any(parse_pattern(text).matches_host(host) for text in network.allow_hosts)
 
 
 class _Visitor(ast.NodeVisitor):

@@ -98,6 +98,32 @@ def _covered(lower: Any, managed: Any) -> tuple[Any, Any]:
     return kept, (refused or None)
 
 
+def _host_covers(managed: str, lower: str) -> bool:
+    """Whether managed host entry `managed` allows everything `lower` does (`host[:port]`, see
+    `sandgate.egress.rules`): its host covers the lower host (exact, or `*.domain` over a
+    subdomain or a narrower wildcard), and its port every port of the lower entry (no port: 80
+    and 443; `host:port`: that port)."""
+    from sandgate.egress.rules import DEFAULT_PORTS, parse_pattern
+
+    m, low = parse_pattern(managed), parse_pattern(lower)
+    if low.port is not None and low.port < 0:
+        return False
+    host_ok = m.host == low.host or (m.wildcard and low.host.endswith(m.host[1:]) and len(low.host) > len(m.host) - 1)
+    if not host_ok:
+        return False
+    if m.port is None:
+        return low.port is None or low.port in DEFAULT_PORTS
+    return low.port == m.port
+
+
+def _hosts_covered(lower: Any, managed: Any) -> tuple[Any, Any]:
+    """Keep lower host entries that a managed entry covers (`api.example.com` by `*.example.com`,
+    `api.example.com:443` by `api.example.com`; not `api.example.com:8080` by either)."""
+    kept = [v for v in lower if any(_host_covers(m, v) for m in managed)]
+    refused = [v for v in lower if v not in kept]
+    return kept, (refused or None)
+
+
 def _subset(lower: Any, managed: Any) -> tuple[Any, Any]:
     kept = [v for v in lower if v in managed]
     refused = [v for v in lower if v not in managed]
@@ -120,7 +146,7 @@ _MANAGED_COMBINE: dict[KeyPath, Callable[[Any, Any], tuple[Any, Any]]] = {
     ("sandbox", "required"): _true_wins,
     ("sandbox", "backends"): _subset,
     ("sandbox", "image"): _equal,
-    ("network", "allow_hosts"): _covered,
+    ("network", "allow_hosts"): _hosts_covered,
     ("network", "deny_hosts"): _union,
     ("network", "model_endpoints"): _covered,
     ("code", "deny_imports"): _union,

@@ -84,7 +84,7 @@ def _describe(error: ValidationError) -> tuple[tuple[str | int, ...], str]:
     if kind == "pattern":
         hint = _subschema(path).get("description", "")
         if path and path[-2:-1] and path[-2] in ("allow_hosts", "deny_hosts"):
-            hint = 'a host name such as "api.example.com" or "*.example.com"'
+            hint = 'a host name such as "api.example.com" or "*.example.com", optionally with a port ("127.0.0.1:8080")'
         return path, f"{json.dumps(value)} is not valid here" + (f"; expected {hint}" if hint else "")
     if kind == "uniqueItems":
         return path, "lists each value once; remove the duplicate"
@@ -116,8 +116,11 @@ def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], 
             seen.setdefault(rule_id, index)
     network = data.get("network", {}) or {}
     for key in ("allow_hosts", "deny_hosts"):
-        for index, host in enumerate(network.get(key, []) or []):
-            if isinstance(host, str) and host.startswith("*.") and "." not in host[2:]:
+        for index, entry in enumerate(network.get(key, []) or []):
+            host, port = _split_port(entry) if isinstance(entry, str) else (entry, None)
+            if port is not None and not 0 < port < 65536:
+                problems.append((("network", key, index), f"{entry!r}: the port must be 1-65535"))
+            elif isinstance(host, str) and host.startswith("*.") and "." not in host[2:]:
                 problems.append((("network", key, index),
                                  f"{host!r} covers a whole top-level domain; name the domain, e.g. \"*.example{host[1:]}\""))
             elif isinstance(host, str) and host.startswith("*.") and _public_suffix(host[2:]):
@@ -126,6 +129,12 @@ def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], 
                                  f"{host!r} covers a whole public suffix ({suffix}); name a domain under it, "
                                  f"e.g. \"*.example.{suffix}\""))
     return problems
+
+
+def _split_port(entry: str) -> tuple[str, int | None]:
+    """`host:port` as the schema admits it (the wildcard checks judge the host alone)."""
+    host, sep, port = entry.rpartition(":")
+    return (host, int(port)) if sep and port.isdigit() and host else (entry, None)
 
 
 @lru_cache(maxsize=1)

@@ -2,12 +2,14 @@
 # It is shipped as the `-c` argument, so it must stay self-contained (stdlib only, no sandgate imports).
 #
 # Protocol: stdin carries one JSON header line, then the program's source until EOF.
-# Header: {"relpath", "workspace", "scratch", "events_fd", "marker", "runtime"}.
+# Header: {"relpath", "workspace", "scratch", "events_fd", "marker", "runtime"}, and "egress":
+# {"unix", "port", "source"} when the run may reach allowed hosts through the egress proxy.
 # Events are written to `events_fd` as lines `marker + json + "\n"`.
 #
 # The monitor only REPORTS. The sandbox around this process enforces every limit; the
 # program can remove or fool these hooks and nothing is lost but the report.
 import sys, os, json
+from _thread import get_ident as _get_ident
 
 _raw = sys.stdin.buffer.read()  # a warm container waits here until a run is handed in
 _nl = _raw.find(b"\n")
@@ -30,7 +32,7 @@ _FILE = _WS + "/" + _hdr["relpath"].lstrip("/")
 _QUIET_READ = ("/dev/null", "/dev/urandom", "/dev/random", "/dev/zero", "/dev/tty", "/proc/self/", "/etc/localtime",
                "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/usr/share/zoneinfo/")
 _MAX_EVENTS = 200
-_state = {"n": 0, "busy": False, "seen": set()}
+_state = {"n": 0, "busy": set(), "seen": set(), "egress": None}
 
 
 def _under(path, roots):
@@ -91,15 +93,18 @@ def _is_numeric_host(host):
 
 
 def _hook(event, args):
-    if _state["busy"]:
+    # Per thread: the hook must not see its own work, but a thread in the hook (the program's,
+    # or the forwarder's) must not blind another.
+    me = _get_ident()
+    if me in _state["busy"]:
         return
-    _state["busy"] = True
+    _state["busy"].add(me)
     try:
         _handle(event, args)
     except Exception:
         pass
     finally:
-        _state["busy"] = False
+        _state["busy"].discard(me)
 
 
 def _handle(event, args):
@@ -119,6 +124,8 @@ def _handle(event, args):
         if addr is None:
             return
         fam, host, port = _sockaddr(sock, addr)
+        if _state["egress"] and port is None and host == _state["egress"][0]:
+            return  # the forwarder relaying to the proxy, whose decisions are the record
         _emit({"kind": "connect", "family": fam, "host": host, "port": port, "via": event.split(".")[1]})
     elif event == "socket.getaddrinfo":
         host, port = args[0], args[1]
@@ -171,6 +178,21 @@ except (SyntaxError, ValueError) as _e:
     _emit({"kind": "syntax-error", "msg": getattr(_e, "msg", str(_e)), "line": getattr(_e, "lineno", 0) or 0,
            "col": getattr(_e, "offset", 0) or 0})
     sys.exit(3)
+
+# The way out, when there is one: the egress forwarder (stdlib source sent in the header) on this
+# sandbox's own 127.0.0.1, relaying to the proxy's socket bound in by the backend. Started before
+# the audit hooks, so its own start is not the program's doing. If it cannot start, the program
+# runs with no network at all: the sandbox has no interface but lo.
+_EG = _hdr.get("egress")
+if _EG:
+    try:
+        _fwd = {"__name__": "sandgate_egress_forwarder", "__builtins__": __builtins__}
+        exec(_EG["source"], _fwd)
+        _fwd["start"](_EG["unix"], port=int(_EG.get("port") or 3128))
+        _state["egress"] = (_EG["unix"], int(_EG.get("port") or 3128))
+    except Exception as _e:
+        _emit({"kind": "egress-unavailable", "where": "sandbox", "reason": type(_e).__name__ + ": " + str(_e)[:200]})
+    del _EG
 
 sys.addaudithook(_hook)
 import atexit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from sandgate.sandbox import protocol
+from sandgate.sandbox import egress, protocol
 from sandgate.sandbox.runtime import Runtime
 
 SANDBOX_UID = 65534
@@ -17,7 +17,10 @@ def bwrap_argv(
     workspace: str | None,
     bwrap: str = "bwrap",
     python_argv: list[str] | None = None,
+    egress_dir: str | None = None,
 ) -> list[str]:
+    """`egress_dir`: the host directory holding the run's egress proxy socket (docs/network.md),
+    bound read-only at `egress.INSIDE_DIR`, with the proxy variables set; None: no way out."""
     argv = [
         bwrap,
         # Every namespace, network included: only `lo` exists inside.
@@ -29,7 +32,10 @@ def bwrap_argv(
         "--new-session",
         "--clearenv",
     ]
-    for key, value in sorted(protocol.ENV.items()):
+    env = dict(protocol.ENV)
+    if egress_dir:
+        env.update(egress.environment())
+    for key, value in sorted(env.items()):
         argv += ["--setenv", key, value]
     argv += [
         "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
@@ -53,6 +59,9 @@ def bwrap_argv(
         argv += ["--ro-bind", workspace, protocol.WORKSPACE]
     else:
         argv += ["--dir", protocol.WORKSPACE]
+    if egress_dir:
+        # The network namespace stays empty (only lo): the proxy's socket is the one way out.
+        argv += ["--ro-bind", egress_dir, egress.INSIDE_DIR]
     # The root tmpfs bwrap builds last: read-only, so nothing outside scratch is writable.
     argv += ["--remount-ro", "/", "--chdir", protocol.WORKSPACE if workspace else protocol.SCRATCH, "--"]
     argv += python_argv if python_argv is not None else protocol.python_argv()

@@ -13,7 +13,8 @@ import time
 import uuid
 
 from sandgate.policy.model import SandboxLimits
-from sandgate.sandbox import cgroup, lifecycle, limits, protocol, runtime
+from sandgate.egress.proxy import Resolver
+from sandgate.sandbox import cgroup, egress, lifecycle, limits, protocol, runtime
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
 from sandgate.sandbox.bwrap_args import bwrap_argv
 
@@ -56,8 +57,11 @@ def _user_process_count() -> int:
 class BwrapBackend:
     name = "bwrap"
 
-    def __init__(self, bwrap: str | None = None) -> None:
+    def __init__(self, bwrap: str | None = None, egress_resolver: Resolver | None = None) -> None:
         self.bwrap = bwrap or shutil.which("bwrap") or "bwrap"
+        # How the egress proxy resolves names (None: the system resolver). Set by tests only,
+        # from the host process; nothing inside a sandbox can reach it.
+        self.egress_resolver = egress_resolver
         self._etc_dir: str | None = None
         self._lock = threading.Lock()
 
@@ -117,13 +121,17 @@ class BwrapBackend:
         ev_r, ev_w = os.pipe()
         marker = protocol.new_marker()
         workspace = str(request.workspace) if request.workspace else None
-        argv = prlimit_args(lim, cg is not None) + bwrap_argv(rt, self._etc(), workspace, self.bwrap)
-        if cg is not None:
-            argv = ["/bin/sh", "-c", cg.join_script(), "sh", *argv]
         key = f"bwrap:{uuid.uuid4().hex}"
         result = RunResult(backend=self.name)
         proc = None
+        net: egress.EgressRun | None = None
         try:
+            # The sandbox runs as this user (uid-mapped): the proxy's socket stays 0600.
+            net = egress.open_run(request.network, 0o600, self.egress_resolver)
+            argv = prlimit_args(lim, cg is not None) + bwrap_argv(
+                rt, self._etc(), workspace, self.bwrap, egress_dir=net.socket_dir if net and net.active else None)
+            if cg is not None:
+                argv = ["/bin/sh", "-c", cg.join_script(), "sh", *argv]
             proc = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 pass_fds=(ev_w,), start_new_session=True, env=dict(protocol.ENV), close_fds=True,
@@ -133,7 +141,8 @@ class BwrapBackend:
             ev_w = -1
             lifecycle.register(key, lambda: _kill(proc, cg))
             # The events pipe keeps its number inside (pass_fds): tell the bootstrap which it is.
-            data = protocol.payload(request.code, request.relpath, ev_w_num, marker)
+            data = protocol.payload(request.code, request.relpath, ev_w_num, marker,
+                                    egress.header() if net and net.active else None)
             out = _pump(proc, data, ev_r, marker, started + lim.wall_time_s, lim.output_bytes)
             result.stdout, result.stderr = out.stdout, out.stderr
             result.output_truncated = out.truncated
@@ -157,6 +166,8 @@ class BwrapBackend:
             if proc is not None and proc.returncode is None:
                 _kill(proc, cg)
                 proc.wait()
+            if net is not None:
+                result.events.extend(net.finish())
             for fd in (ev_r, ev_w):
                 if fd >= 0:
                     os.close(fd)

@@ -16,12 +16,14 @@ import select
 import socket
 import struct
 import tarfile
+import tempfile
 import threading
 import time
 import uuid
 from typing import Any
 
-from sandgate.sandbox import lifecycle, limits, protocol
+from sandgate.egress.proxy import Resolver
+from sandgate.sandbox import egress, lifecycle, limits, protocol
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
 from sandgate.sandbox.docker_spec import LABEL, ContainerSpec, create_kwargs
 from sandgate.sandbox.image import DEFAULT_IMAGE
@@ -30,6 +32,11 @@ from sandgate.sandbox.pool import WarmPool
 log = logging.getLogger(__name__)
 
 LABEL_OWNER = "sandgate.owner"
+# The host directory made for a container's egress socket: removed with the container, or by the
+# reaper when a Sandgate died first.
+LABEL_EGRESS_DIR = "sandgate.egress-dir"
+REMOTE_NO_EGRESS = ("the Docker engine is remote (DOCKER_HOST): a host socket cannot be bound into its "
+                    "containers, so the run has no network")
 API_TIMEOUT_S = 15
 # Remote workspace upload: skip what never helps an import and would bloat the tar.
 WS_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules", ".tox", ".mypy_cache"}
@@ -70,8 +77,12 @@ class DockerBackend:
     name = "docker"
 
     def __init__(self, image: str | None = None, pool_size: int = 2, remote: bool | None = None,
-                 client: Any = None) -> None:
+                 client: Any = None, egress_resolver: Resolver | None = None) -> None:
         self.image = image or DEFAULT_IMAGE
+        # How the egress proxy resolves names (None: the system resolver). Set by tests only,
+        # from the host process; nothing inside a container can reach it.
+        self.egress_resolver = egress_resolver
+        self._egress_dirs: dict[str, str] = {}  # container id -> D (its socket directory is D/egress)
         self._client = client
         self._remote = remote
         self._owner = owner_label()
@@ -119,6 +130,7 @@ class DockerBackend:
             mine_but_lost = owner == self._owner and not lifecycle.is_live(f"docker:{c.id}")
             if mine_but_lost or (owner != self._owner and not _owner_alive(owner)):
                 self._remove(c)
+                egress.remove_socket_dir(_reapable_egress_dir(c.labels.get(LABEL_EGRESS_DIR, "")))
                 n += 1
         if n:
             log.info("reaped %d orphaned sandbox containers", n)
@@ -126,11 +138,13 @@ class DockerBackend:
 
     def spec_for(self, request: RunRequest) -> ContainerSpec:
         ws = str(request.workspace) if request.workspace else None
+        # A remote engine cannot bind our socket: such runs get no network (see _run_in).
+        net = egress.wanted(request.network) and not self.is_remote()
         # The sandbox user (65534) cannot read through a bind mount of a private folder (a home
         # directory, pytest's 0700 temporary folders): send those over the API like a remote engine.
         if ws and (self.is_remote() or not readable_by_others(ws)):
-            return ContainerSpec(self.image, request.limits, None, True)
-        return ContainerSpec(self.image, request.limits, ws, False)
+            return ContainerSpec(self.image, request.limits, None, True, egress=net)
+        return ContainerSpec(self.image, request.limits, ws, False, egress=net)
 
     def warm(self, request: RunRequest) -> None:
         """Start filling the pool for runs like `request` (e.g. when a workspace opens)."""
@@ -144,8 +158,21 @@ class DockerBackend:
 
     # -- containers -----------------------------------------------------------------------------
     def _start_container(self, spec: ContainerSpec) -> Any:
-        kwargs = create_kwargs(spec, {LABEL_OWNER: self._owner})
-        container = self.client.containers.create(**kwargs)
+        labels = {LABEL_OWNER: self._owner}
+        top = inner = None
+        if spec.egress:
+            # Each container its own directory, made with it: the run that takes the container
+            # starts its proxy there. Nothing else of the host is bound in.
+            top, inner = egress.make_socket_dir()
+            labels[LABEL_EGRESS_DIR] = top
+        try:
+            container = self.client.containers.create(**create_kwargs(spec, labels, egress_dir=inner))
+        except Exception:
+            egress.remove_socket_dir(top)
+            raise
+        if top:
+            with self._lock:
+                self._egress_dirs[container.id] = top
         lifecycle.register(f"docker:{container.id}", lambda: self._remove(container))
         try:
             container.start()
@@ -161,6 +188,14 @@ class DockerBackend:
         except Exception as exc:  # noqa: BLE001 - gone already, or the engine is; reaped next start
             if "No such container" not in str(exc) and "already in progress" not in str(exc):
                 log.debug("removing %s failed: %s", container.id[:12], exc)
+        with self._lock:
+            top = self._egress_dirs.pop(container.id, None)
+        egress.remove_socket_dir(top)
+
+    def _egress_socket_dir(self, container: Any) -> str | None:
+        with self._lock:
+            top = self._egress_dirs.get(container.id)
+        return os.path.join(top, "egress") if top else None
 
     # -- running --------------------------------------------------------------------------------
     def run(self, request: RunRequest) -> RunResult:
@@ -190,7 +225,20 @@ class DockerBackend:
         lim = request.limits
         result = RunResult(backend=self.name)
         stopped: str | None = None
+        net: egress.EgressRun | None = None
         try:
+            if spec.egress:
+                # The container runs as another uid: the socket is world-connectable, inside the
+                # one directory this container is given (D itself is 0700).
+                socket_dir = self._egress_socket_dir(container)
+                if socket_dir is None:
+                    net = egress.EgressRun(request.network, "")
+                    net.fail("host", "the container was made without an egress directory")
+                else:
+                    net = egress.open_run(request.network, 0o666, self.egress_resolver, socket_dir=socket_dir)
+            elif egress.wanted(request.network):
+                net = egress.EgressRun(request.network, "")
+                net.fail("host", REMOTE_NO_EGRESS)
             if spec.workspace_tmpfs and request.workspace:
                 self._upload_workspace(container, str(request.workspace))
             if warm:
@@ -206,7 +254,8 @@ class DockerBackend:
             raw = getattr(sock, "_sock", sock)
             marker = protocol.new_marker()
             try:
-                raw.sendall(protocol.payload(request.code, request.relpath, 2, marker))
+                raw.sendall(protocol.payload(request.code, request.relpath, 2, marker,
+                                             egress.header() if net and net.active else None))
                 raw.shutdown(socket.SHUT_WR)  # EOF on the program's stdin (StdinOnce)
                 out = _read_frames(raw, marker, started + lim.wall_time_s, lim.output_bytes)
             finally:
@@ -236,9 +285,13 @@ class DockerBackend:
                 self._classify(result, container)
             if result.killed == "memory":
                 result.peak_memory_kb = lim.memory_mb * 1024
+            if net is not None:
+                result.events.extend(net.finish())
             result.duration_ms = (time.monotonic() - started) * 1000
             return result
         finally:
+            if net is not None:
+                net.finish()  # idempotent; stops the proxy when the run failed part way
             self._remove(container)
 
     def _pids_at_limit(self, container: Any, spec: ContainerSpec) -> bool:
@@ -303,6 +356,17 @@ def _hang_up(sock: Any, raw: Any) -> None:
 
 class _StaleContainer(Exception):
     pass
+
+
+def _reapable_egress_dir(path: str) -> str | None:
+    """A dead Sandgate's egress directory, if the label names one of ours (never anything else)."""
+    if not path:
+        return None
+    real = os.path.realpath(path)
+    parent = os.path.realpath(tempfile.gettempdir())
+    if os.path.dirname(real) == parent and os.path.basename(real).startswith(egress.DIR_PREFIX):
+        return real
+    return None
 
 
 def readable_by_others(path: str) -> bool:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandgate.policy.model import SandboxLimits
-from sandgate.sandbox import protocol
+from sandgate.sandbox import egress, protocol
 
 SANDBOX_USER = "65534:65534"
 SCRATCH_TMPFS = "rw,nosuid,nodev,noexec,size=16m,mode=1777"
@@ -26,10 +26,19 @@ class ContainerSpec:
     limits: SandboxLimits
     workspace: str | None = None  # host path bound read-only (local engine only)
     workspace_tmpfs: bool = False  # remote engine: the workspace travels as a tar
+    # The policy allows hosts: the container carries a directory of its own for the run's egress
+    # proxy socket (bound read-only at egress.INSIDE_DIR) and the proxy variables. Still no
+    # network of its own (network_mode "none"): the socket is the one way out.
+    egress: bool = False
 
 
-def create_kwargs(spec: ContainerSpec, labels: dict[str, str], python: str = protocol.PYTHON) -> dict[str, Any]:
+def create_kwargs(spec: ContainerSpec, labels: dict[str, str], python: str = protocol.PYTHON,
+                  egress_dir: str | None = None) -> dict[str, Any]:
+    """`egress_dir`: the host directory for the egress proxy's socket (required when `spec.egress`)."""
     from docker.types import LogConfig, Ulimit
+
+    if spec.egress and not egress_dir:
+        raise ValueError("an egress container needs a directory for the proxy socket")
 
     lim = spec.limits
     cpu = max(1, int(lim.cpu_time_s + 0.999))
@@ -40,7 +49,7 @@ def create_kwargs(spec: ContainerSpec, labels: dict[str, str], python: str = pro
         "image": spec.image,
         "command": protocol.python_argv(python),
         "user": SANDBOX_USER,
-        "environment": dict(protocol.ENV),
+        "environment": {**protocol.ENV, **(egress.environment() if spec.egress else {})},
         "working_dir": protocol.SCRATCH,
         "hostname": "sandbox",
         "labels": {LABEL: "1", **labels},
@@ -69,6 +78,12 @@ def create_kwargs(spec: ContainerSpec, labels: dict[str, str], python: str = pro
         # Output comes over the attach stream; nothing needs to be kept on the daemon's disk.
         "log_config": LogConfig(type="none"),
     }
+    volumes: dict[str, dict[str, str]] = {}
     if spec.workspace:
-        kwargs["volumes"] = {spec.workspace: {"bind": protocol.WORKSPACE, "mode": "ro"}}
+        volumes[spec.workspace] = {"bind": protocol.WORKSPACE, "mode": "ro"}
+    if spec.egress and egress_dir:
+        # Connecting to a socket on a read-only bind works (sockets are exempt from EROFS).
+        volumes[egress_dir] = {"bind": egress.INSIDE_DIR, "mode": "ro"}
+    if volumes:
+        kwargs["volumes"] = volumes
     return kwargs

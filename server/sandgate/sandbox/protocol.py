@@ -47,7 +47,7 @@ def new_marker() -> str:
     return "\x1esandgate-event:" + secrets.token_hex(6) + ":"
 
 
-def payload(code: str, relpath: str, events_fd: int, marker: str) -> bytes:
+def payload(code: str, relpath: str, events_fd: int, marker: str, egress: dict[str, Any] | None = None) -> bytes:
     header = {
         "relpath": relpath,
         "workspace": WORKSPACE,
@@ -56,6 +56,9 @@ def payload(code: str, relpath: str, events_fd: int, marker: str) -> bytes:
         "marker": marker,
         "runtime": list(RUNTIME_HINTS),
     }
+    if egress:
+        # {"unix", "port", "source"}: the bootstrap starts the forwarder before the program.
+        header["egress"] = egress
     return json.dumps(header).encode() + b"\n" + code.encode("utf-8", "surrogatepass")
 
 

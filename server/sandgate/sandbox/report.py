@@ -3,12 +3,13 @@ does not compile). The policy maps the rule ids to decisions; keep them stable."
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from typing import Any
 
+from sandgate.egress import decide_host, decision_finding
+from sandgate.egress.rules import normalise_host, parse_pattern
 from sandgate.findings import Finding, Level, details
-from sandgate.sandbox import limits
+from sandgate.sandbox import egress, limits
 from sandgate.sandbox.base import RunRequest, RunResult
 
 SOURCE = "sandbox"
@@ -33,11 +34,24 @@ def _finding(rule: str, severity: Level, message: str, source: str = SOURCE, **k
                    details=details(**kw))
 
 
-def host_allowed(host: str, request: RunRequest) -> bool:
+def host_allowed(host: str, request: RunRequest, port: object = None) -> bool:
+    """The proxy's own rules (`sandgate.egress.decide_host`): a bare entry covers ports 80 and
+    443, `host:port` exactly that port, deny wins. Without a port (a name look-up), whether any
+    allow entry names the host and no port-less deny entry does."""
     net = request.network
-    if any(fnmatch.fnmatchcase(host, p) for p in net.deny_hosts):
-        return False
-    return any(fnmatch.fnmatchcase(host, p) for p in net.allow_hosts)
+    if isinstance(port, int) and not isinstance(port, bool):
+        return decide_host(host, port, net).allowed
+    name = normalise_host(host)
+    for text in net.deny_hosts:
+        pattern = parse_pattern(text)
+        if pattern.port is None and pattern.matches_host(name):
+            return False
+    return any(parse_pattern(text).matches_host(name) for text in net.allow_hosts)
+
+
+def _is_forwarder(ev: dict[str, Any]) -> bool:
+    """The program talking to the egress forwarder (its proxy variables point there)."""
+    return str(ev.get("host", "")) == "127.0.0.1" and ev.get("port") == egress.FORWARDER_PORT
 
 
 def is_secret_path(path: str) -> bool:
@@ -59,8 +73,23 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
             out.append(f)
 
     syntax = False
+    # With the proxy up, the network findings come from its decisions; the forwarder is not a host.
+    proxied = any(ev.get("kind") == egress.EV_PROXY for ev in result.events)
     for ev in result.events:
         kind = ev.get("kind")
+        if kind == egress.EV_DECISION:
+            decision = egress.decision_of(ev)
+            if decision is not None:
+                add(decision_finding(decision))
+            continue
+        if kind == egress.EV_UNAVAILABLE:
+            reason = str(ev.get("reason", ""))
+            add(_finding("egress.unavailable", Level.LOW,
+                         f"The policy allows hosts, but the run had no network: {reason}".rstrip(": "),
+                         where=ev.get("where"), reason=reason))
+            continue
+        if kind == "connect" and proxied and _is_forwarder(ev):
+            continue
         if kind == "syntax-error":
             syntax = True
             line = int(ev.get("line") or 0)
@@ -69,9 +98,7 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
                         col=max(int(ev.get("col") or 1) - 1, 0), details=details(msg=ev.get("msg", ""))))
         elif kind in ("connect", "dns"):
             host = str(ev.get("host", ""))
-            if kind == "dns" or not host_allowed(host, request):
-                if kind == "dns" and host_allowed(host, request):
-                    continue
+            if not host_allowed(host, request, ev.get("port") if kind == "connect" else None):
                 family = ev.get("family", "dns" if kind == "dns" else "?")
                 what = "looked up" if kind == "dns" else "connected to"
                 target = f"{host}:{ev.get('port')}" if ev.get("port") is not None else host

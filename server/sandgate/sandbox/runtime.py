@@ -18,6 +18,11 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 # Large and never needed to run a suggestion.
 STDLIB_SKIP = ("test", "idlelib", "tkinter", "turtledemo", "lib2to3/tests", "ensurepip")
 _LDD_LINE = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x")
+# Loaded at run time by dlopen, so ldd does not list them. glibc's pthread_exit needs libgcc_s
+# to unwind: without it a Python process that still has threads at exit (the egress forwarder,
+# or the program's own daemon threads) aborts with status 139.
+DLOPENED = ("libgcc_s.so.1",)
+_LDCONFIG_LINE = re.compile(r"^\s*(\S+)\s+\(([^)]*)\)\s+=>\s+(/\S+)$")
 
 
 class RuntimeMissing(RuntimeError):
@@ -52,8 +57,31 @@ def discover(python: str = SYSTEM_PYTHON) -> Runtime:
             m = _LDD_LINE.search(line)
             if m:
                 libs.add(m.group(1))
+    libs.update(_dlopened(DLOPENED))
     mapped = {_under_usr(lib): os.path.realpath(lib) for lib in libs}
     return Runtime(python=real, stdlib=stdlib, libs=tuple(sorted(mapped.items())))
+
+
+def _dlopened(names: tuple[str, ...]) -> set[str]:
+    """Where the dynamic linker finds `names` (native architecture only); missing ones are skipped."""
+    try:
+        out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    machine = os.uname().machine.replace("_", "-")  # x86_64 -> x86-64, as ldconfig writes it
+    found: dict[str, str] = {}
+    for line in out.splitlines():
+        m = _LDCONFIG_LINE.match(line)
+        if m and m.group(1) in names and m.group(1) not in found and (machine in m.group(2) or "," not in m.group(2)):
+            found[m.group(1)] = m.group(3)
+    for name in names:
+        if name not in found:
+            for d in ("/usr/lib/" + os.uname().machine + "-linux-gnu", "/lib/" + os.uname().machine + "-linux-gnu",
+                      "/usr/lib64", "/lib64"):
+                if os.path.exists(os.path.join(d, name)):
+                    found[name] = os.path.join(d, name)
+                    break
+    return set(found.values())
 
 
 def _under_usr(path: str) -> str:

@@ -1,0 +1,82 @@
+// Which Python runs `sandgate serve`, and whether Sandgate is installed in it.
+import { execFile } from "node:child_process";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as vscode from "vscode";
+
+export interface Interpreter {
+  path: string;
+  /** Where the choice came from, for messages. */
+  source: string;
+}
+
+export type InstallCheck =
+  | { ok: true; version: string }
+  | { ok: false; kind: "no-interpreter" | "not-installed"; detail: string };
+
+/** `sandgate.interpreter`, else the Python extension's selected interpreter, else `python3`. */
+export async function resolveInterpreter(): Promise<Interpreter> {
+  const configured = vscode.workspace.getConfiguration("sandgate").get<string>("interpreter", "").trim();
+  if (configured) {
+    return { path: configured.replace(/^~(?=$|\/)/, os.homedir()), source: "setting sandgate.interpreter" };
+  }
+  const selected = await pythonExtensionInterpreter();
+  // A restricted workspace must not pick the program we run (e.g. its own .venv/bin/python).
+  if (selected && (vscode.workspace.isTrusted || !insideWorkspace(selected))) {
+    return { path: selected, source: "the Python extension's selected interpreter" };
+  }
+  return { path: "python3", source: "default" };
+}
+
+async function pythonExtensionInterpreter(): Promise<string | undefined> {
+  const ext = vscode.extensions.getExtension("ms-python.python");
+  if (!ext) return undefined;
+  try {
+    const api = ext.isActive ? ext.exports : await ext.activate();
+    const environments = api?.environments;
+    const resource = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const active = environments?.getActiveEnvironmentPath(resource);
+    if (!active) return undefined;
+    const resolved = await environments.resolveEnvironment(active);
+    return resolved?.executable?.uri?.fsPath ?? active.path;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fires when the Python extension's selection changes (no-op without that extension). */
+export function onPythonInterpreterChanged(listener: () => void): vscode.Disposable {
+  const ext = vscode.extensions.getExtension("ms-python.python");
+  const event = ext?.isActive ? ext.exports?.environments?.onDidChangeActiveEnvironmentPath : undefined;
+  return typeof event === "function" ? event(listener) : new vscode.Disposable(() => undefined);
+}
+
+function insideWorkspace(file: string): boolean {
+  return (vscode.workspace.workspaceFolders ?? []).some((f) => {
+    const rel = path.relative(f.uri.fsPath, file);
+    return !rel.startsWith("..") && !path.isAbsolute(rel);
+  });
+}
+
+/**
+ * Environment for anything we run with the interpreter: PYTHONSAFEPATH keeps the working
+ * directory off sys.path, so a workspace cannot shadow the `sandgate` package.
+ */
+export function pythonEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, PYTHONSAFEPATH: "1", ...extra };
+}
+
+/** Runs `<python> -c "import sandgate"` outside the workspace. */
+export function checkInstalled(python: string, cwd: string): Promise<InstallCheck> {
+  const code = "import sandgate; print(getattr(sandgate, '__version__', '?'))";
+  return new Promise((resolve) => {
+    execFile(python, ["-c", code], { cwd, env: pythonEnv(), timeout: 30_000 }, (error, stdout, stderr) => {
+      if (!error) return resolve({ ok: true, version: stdout.trim() });
+      const errno = (error as NodeJS.ErrnoException).code;
+      if (errno === "ENOENT" || errno === "EACCES") {
+        return resolve({ ok: false, kind: "no-interpreter", detail: String(error.message) });
+      }
+      resolve({ ok: false, kind: "not-installed", detail: (stderr || error.message).trim() });
+    });
+  });
+}

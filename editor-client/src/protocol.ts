@@ -1,0 +1,71 @@
+// The custom parts of docs/protocol.md that the extension uses. Shapes are read leniently:
+// the server owns them, the extension only displays them.
+import { NotificationType, RequestType } from "vscode-languageclient/node";
+
+export interface LspPosition {
+  line: number;
+  character: number;
+}
+
+export interface LspRange {
+  start: LspPosition;
+  end: LspPosition;
+}
+
+export interface Finding {
+  source?: string;
+  rule?: string;
+  severity?: string;
+  message?: string;
+  line?: number;
+}
+
+export interface Suggestion {
+  /** null for a blocked suggestion: it is never handed over. */
+  token: string | null;
+  uri: string;
+  range: LspRange;
+  text: string | null;
+  kind?: "suggestion" | "fix";
+  decision: string;
+  reasons?: unknown[];
+  findings?: Finding[];
+  createdAt?: string;
+  outcome?: string;
+}
+
+export interface PendingSuggestions {
+  items: Suggestion[];
+  recent: Suggestion[];
+}
+
+export interface ServerStatus {
+  preset?: string;
+  backend?: string;
+  pending?: number;
+  trusted?: boolean;
+  failClosed?: string[];
+  provider?: "configured" | "missing";
+  providerError?: { kind?: string; message?: string; status?: number } | null;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  message: string;
+}
+
+// Sent with `{}` as params: "no params" in the protocol, but some servers (pygls 2.1) reject a request without them.
+export const pendingSuggestionsRequest = new RequestType<Record<string, never>, PendingSuggestions, void>("sandgate/pendingSuggestions");
+export const statusNotification = new NotificationType<ServerStatus>("sandgate/status");
+
+/** A reason may be a plain string or an object with a message; show either as one line. */
+export function reasonText(reason: unknown): string {
+  if (typeof reason === "string") return reason;
+  if (reason && typeof reason === "object") {
+    const r = reason as Record<string, unknown>;
+    for (const key of ["message", "reason", "description", "rule", "id"]) {
+      if (typeof r[key] === "string") return r[key] as string;
+    }
+  }
+  return JSON.stringify(reason);
+}

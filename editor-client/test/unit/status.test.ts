@@ -1,0 +1,31 @@
+// Unit tests for the pure status-bar presentation (bundled by esbuild.mjs --unit, run with node --test).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { presentStatus } from "../../src/status";
+
+test("shows preset, backend and pending count", () => {
+  const view = presentStatus({ kind: "running", status: { preset: "balanced", backend: "bwrap", pending: 2, trusted: true, failClosed: [] } }, true);
+  assert.equal(view.text, "$(shield) Sandgate: balanced · bwrap · 2 pending");
+  assert.equal(view.level, "normal");
+});
+
+test("warns and says why when failing closed", () => {
+  const view = presentStatus({ kind: "running", status: { preset: "strict", backend: "docker", pending: 0, failClosed: ["no sandbox backend available", "no model provider configured"] } }, true);
+  assert.equal(view.level, "warning");
+  assert.match(view.text, /^\$\(warning\) /);
+  assert.match(view.tooltip, /no sandbox backend available/);
+  assert.match(view.tooltip, /no model provider configured/);
+});
+
+test("says restricted when the workspace is not trusted, from either side", () => {
+  const status = { preset: "strict", backend: "bwrap", pending: 0 };
+  assert.match(presentStatus({ kind: "running", status }, false).text, /Sandgate \(restricted\): strict/);
+  assert.match(presentStatus({ kind: "running", status: { ...status, trusted: false } }, true).text, /restricted/);
+  assert.doesNotMatch(presentStatus({ kind: "running", status: { ...status, trusted: true } }, true).text, /restricted/);
+});
+
+test("an interpreter without Sandgate is an error state", () => {
+  const view = presentStatus({ kind: "not-installed", detail: "Sandgate is not installed in /usr/bin/python3" }, true);
+  assert.equal(view.level, "error");
+  assert.match(view.text, /not installed/);
+});

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the editor end-to-end tests: the Sandgate .vsix in real VS Code (code-server) driven by headless Chromium.
+#
+#   scripts/test-editor.sh [PYTHON]
+#
+# PYTHON (or $SANDGATE_PYTHON; default .venv/bin/python) must have sandgate installed. Run
+# scripts/setup-editor-tests.sh first. Screenshots and logs go to artifacts/e2e/.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PYTHON=${1:-${SANDGATE_PYTHON:-$ROOT/.venv/bin/python}}
+CACHE=${SANDGATE_E2E_CACHE:-/opt/sandgate-e2e}
+
+[[ -x $CACHE/bin/code-server ]] || { echo "code-server missing in $CACHE: run scripts/setup-editor-tests.sh" >&2; exit 2; }
+PYTHON=$(command -v "$PYTHON") || { echo "python not found: ${1:-${SANDGATE_PYTHON:-}}" >&2; exit 2; }
+"$PYTHON" -c "import sandgate" || { echo "sandgate is not importable from $PYTHON" >&2; exit 2; }
+
+cd "$ROOT/editor-client"
+[[ -d node_modules ]] || npm ci --no-audit --no-fund
+npm run package >/dev/null
+export SANDGATE_PYTHON=$PYTHON SANDGATE_E2E_CACHE=$CACHE
+exec node --test --test-concurrency=1 --test-reporter=spec test/e2e/editor.test.mjs

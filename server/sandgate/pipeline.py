@@ -109,6 +109,12 @@ class Vetter:
     def policy(self):
         return self.loaded.policy
 
+    @property
+    def backend_name(self) -> str | None:
+        """The name of the sandbox backend `backend()` opened; None when none is open (yet)."""
+        backend = self._backend
+        return backend.name if backend is not None else None
+
     # -- static checks ------------------------------------------------------------------
 
     def static_findings(self, code: str) -> tuple[list[Finding], list[Reason]]:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
+import os
+import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable, Union
 
 from lsprotocol import types
-from pytest_lsp import LanguageClient
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+SERVER_COMMAND = [sys.executable, "-m", "sandgate", "serve"]
+SERVER_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SANDGATE_"))}
+SERVER_ENV["SANDGATE_DEBOUNCE_MS"] = "30"
 
 
 async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
@@ -135,3 +142,88 @@ def plain(value: Any) -> Any:
 
 async def pending(client: LanguageClient) -> dict[str, Any]:
     return plain(await client.protocol.send_request_async("sandgate/pendingSuggestions", None))
+
+
+# -- starting the server -------------------------------------------------------------------
+
+
+def fix_code_action_union(lsp_client: LanguageClient) -> None:
+    """lsprotocol 2025.0.0 structures every `Command | CodeAction` as a Command on the client side
+    (a CodeAction's `command` object becomes a string). Real editors parse JSON themselves; the
+    test client gets a hook that tells the two apart by the type of `command`."""
+    converter = lsp_client.protocol._converter
+
+    def structure(obj: Any, _: Any) -> Any:
+        if isinstance(obj, dict) and isinstance(obj.get("command"), str):
+            return converter.structure(obj, types.Command)
+        return converter.structure(obj, types.CodeAction)
+
+    converter.register_structure_hook(Union[types.Command, types.CodeAction], structure)
+
+
+def base_settings(fake_model: Any) -> dict[str, Any]:
+    return {
+        "model": {"baseUrl": fake_model.base_url, "name": "fake-model", "candidates": 1, "timeoutSeconds": 1.0, "retries": 1},
+        "policy": {"preset": "permissive"},
+        "sandbox": {"backend": "bwrap"},
+        "inline": {"enabled": True},
+    }
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+async def start_session(
+    lsp_client: LanguageClient, profile: str, options: dict[str, Any], workspace: Path, fake_model: Any
+) -> None:
+    """Initialize the server the way `tests/lsp/conftest.py` documents `@pytest.mark.lsp` options."""
+    fake_model.set_script(options.get("script", {}))
+    settings = _merge(base_settings(fake_model), options.get("settings", {}))
+    if options.get("model") is False:
+        settings.pop("model")
+    lsp_client.set_configuration({"sandgate": settings})
+    lsp_client.statuses = []  # type: ignore[attr-defined]
+    lsp_client.profile = profile  # type: ignore[attr-defined]
+    lsp_client.workspace = workspace  # type: ignore[attr-defined]
+
+    @lsp_client.feature("sandgate/status")
+    def on_status(params):
+        lsp_client.statuses.append(plain(params))
+
+    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def on_register(params):
+        return None
+
+    fix_code_action_union(lsp_client)
+    capabilities = client_capabilities(profile)
+    capabilities.text_document.inline_completion = types.InlineCompletionClientCapabilities(dynamic_registration=False)
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities,
+            root_uri=workspace.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
+            initialization_options={"trusted": options.get("trusted", True), "clientName": f"pytest-{profile}"},
+        )
+    )
+    await wait_for(lambda: lsp_client.statuses, timeout=30)
+
+
+@contextlib.asynccontextmanager
+async def session(
+    workspace: Path, fake_model: Any, env: dict[str, str], options: dict[str, Any] | None = None,
+    profile: str = "visual-studio-code",
+) -> AsyncIterator[LanguageClient]:
+    """The real server started with extra environment `env` (known only at run time), initialized;
+    shut down (and its exit awaited) on leaving."""
+    config = ClientServerConfig(server_command=SERVER_COMMAND, server_env={**SERVER_ENV, **env})
+    client = await config.start()
+    try:
+        await start_session(client, profile, options or {}, workspace, fake_model)
+        yield client
+        await client.shutdown_session()
+    finally:
+        await client.stop()

@@ -57,7 +57,7 @@ async def test_allowed_candidates_are_returned_and_acceptance_recorded(client: L
     assert (await command(client, "sandgate.acceptInline", accepted))["ok"] is True
     with pytest.raises(Exception, match="already accepted"):
         await command(client, "sandgate.acceptInline", accepted)
-    records = await wait_for(lambda: [r for r in audit_records(client.workspace) if r["event"] == "accepted-inline"])
+    records = await wait_for(lambda: [r for r in audit_records(client.workspace) if r["event"] == "acceptance"])
     assert records[0]["content_sha256"] == sha256("return a + b")
     decisions = [r for r in audit_records(client.workspace) if r["event"] == "decision"]
     assert {r["decision"] for r in decisions} == {"allow"} and len(decisions) == 2

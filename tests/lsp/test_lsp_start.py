@@ -44,7 +44,8 @@ async def test_no_provider_one_plain_message_and_diagnostics_still_work(client: 
 async def test_endpoint_refused_by_policy_fails_closed(client: LanguageClient, fake_model):
     status = client.statuses[-1]
     assert status["provider"] == "missing"
-    assert any("does not allow the model endpoint" in reason for reason in status["failClosed"])
+    (reason,) = [r for r in status["failClosed"] if "model endpoint" in r]
+    assert "https://evil.example.com/v1 refused by network.model_endpoints (policy)" in reason
     doc = Doc(client, client.workspace / "a.py", "x = 1\n")
     assert await inline(client, doc) is None
     assert fake_model.requests == []

@@ -33,6 +33,11 @@ class AuditSink:
         self.actor = {"user": current_user(), "client": client_name or "unknown"}
         self.last_error: str | None = None
 
+    @property
+    def decided_by(self) -> str:
+        """Who decides when the user does, as audit records and telemetry name them."""
+        return f"user:{self.actor['user']}"
+
     def append(self, record: dict[str, Any]) -> dict[str, Any] | None:
         if self._log is None:
             return None
@@ -49,7 +54,7 @@ class AuditSink:
     def verify(self) -> dict[str, Any]:
         if self.path is None:
             return {"ok": False, "message": "no workspace folder: there is no audit log"}
-        if not self.path.exists():
-            return {"ok": True, "message": f"{self.path} has no records yet"}
+        # Always verify: a missing live file with rotated files (or a head file) beside it is
+        # damage, not an empty log; `verify` reports a truly empty log as ok with 0 records.
         report = verify(self.path)
         return {"ok": report.ok, "message": report.message, "records": report.records}

@@ -8,7 +8,6 @@ code points; the server maps them to the client's encoding.
 
 from __future__ import annotations
 
-import fnmatch
 from typing import Any, Iterable, Sequence
 
 from lsprotocol import types
@@ -356,21 +355,6 @@ def policy_error_diagnostic(line: int, key: str, message: str) -> types.Diagnost
     )
 
 
-def path_excluded(relpath: str, patterns: Iterable[str]) -> bool:
-    """Whether a workspace-relative path matches a `files.exclude` glob (`**/` also matches the root)."""
-    relpath = relpath.replace("\\", "/")
-    for pattern in patterns:
-        if fnmatch.fnmatchcase(relpath, pattern):
-            return True
-        if pattern.startswith("**/") and fnmatch.fnmatchcase(relpath, pattern[3:]):
-            return True
-    return False
-
-
-def endpoint_allowed(url: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(url, p) for p in patterns)
-
-
 # -- custom messages -----------------------------------------------------------------------
 
 
@@ -384,6 +368,7 @@ def status_payload(
     provider_configured: bool,
     provider_error: dict[str, Any] | None = None,
     policy_digest: str | None = None,
+    context: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "preset": preset,
@@ -394,7 +379,15 @@ def status_payload(
         "provider": "configured" if provider_configured else "missing",
         "providerError": provider_error,
         "policyDigest": policy_digest,
+        "context": context,
     }
+
+
+def context_note(uri: str, path: str, status: str | None, excluded_by: str | None, redactions: int) -> dict[str, Any] | None:
+    """The status's `context`: what the model guard held back from the last request, or None."""
+    if status is None:
+        return None
+    return {"uri": uri, "path": path, "message": status, "excludedBy": excluded_by, "redactions": redactions}
 
 
 def range_json(line: int, character: int, end_line: int, end_character: int) -> dict[str, Any]:

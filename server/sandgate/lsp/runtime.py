@@ -10,11 +10,13 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandgate.lsp import convert
+from sandgate.egress.model_guard import endpoint_allowed
 from sandgate.lsp.settings import Settings
 from sandgate.pipeline import Vetter
 from sandgate.policy.load import WORKSPACE_POLICY, LoadedPolicy, load_effective
 from sandgate.provider import ChatClient
+from sandgate.provider.config import ProviderConfig
+from sandgate.telemetry import DISABLED, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +40,28 @@ def policy_file(workspace: Path | None) -> Path | None:
     return workspace / WORKSPACE_POLICY if workspace else None
 
 
-def build_runtime(workspace: Path | None, trusted: bool, settings: Settings) -> Runtime:
-    """Blocking: call from a worker thread."""
+MANAGED_SOURCE_PREFIX = "managed:"
+
+
+def endpoint_decision(config: ProviderConfig, loaded: LoadedPolicy) -> tuple[bool, str]:
+    """Whether the policy lets requests go to the provider's endpoint, and the sentence naming
+    the rule. `managed` when the managed policy set `network.model_endpoints` (it pinned them)."""
+    managed = loaded.sources.get("network.model_endpoints", "").startswith(MANAGED_SOURCE_PREFIX)
+    network = loaded.policy.network
+    ok, message = endpoint_allowed(config.base_url, network, managed=managed)
+    if not ok and config.chat_url != config.base_url:
+        # A pattern may name the full chat URL; the authority is checked the same way.
+        ok_chat, message_chat = endpoint_allowed(config.chat_url, network, managed=managed)
+        if ok_chat:
+            return ok_chat, message_chat
+    return ok, message
+
+
+def build_runtime(workspace: Path | None, trusted: bool, settings: Settings, telemetry: Telemetry = DISABLED) -> Runtime:
+    """Blocking: call from a worker thread. The vetter reports to `telemetry` (and sets its
+    `export_content` from this policy)."""
     loaded = load_effective(workspace, preset=None if not trusted else settings.preset, trusted=trusted)
-    vetter = Vetter(loaded, backend=settings.backend, workspace=workspace if trusted else None)
+    vetter = Vetter(loaded, backend=settings.backend, workspace=workspace if trusted else None, telemetry=telemetry)
     fail_closed: list[str] = []
     for error in loaded.errors:
         fail_closed.append(f"policy error, the strict preset applies: {error}")
@@ -51,11 +71,9 @@ def build_runtime(workspace: Path | None, trusted: bool, settings: Settings) -> 
     refused = None
     config = settings.provider
     if config is not None:
-        if not convert.endpoint_allowed(config.chat_url, loaded.policy.network.model_endpoints):
-            refused = (
-                f"the policy does not allow the model endpoint {config.base_url} "
-                "(network.model_endpoints); no inline suggestions"
-            )
+        allowed, message = endpoint_decision(config, loaded)
+        if not allowed:
+            refused = f"{message}; no inline suggestions"
             fail_closed.append(refused)
         else:
             provider = ChatClient(config)
@@ -73,3 +91,52 @@ def probe_backend(runtime: Runtime) -> str | None:
         why = "; ".join(f"{p.name}: {p.detail}" for p in probes) or "no backend allowed"
         return f"no sandbox backend runs here ({why}); suggestions are held for review"
     return None
+
+
+def _layer_source(name: str) -> str:
+    """A layer's name as telemetry's `sandgate.policy.source`: preset, workspace, managed or file."""
+    return name.split(":", 1)[0]
+
+
+def _shown_path(path: str | None, workspace: Path | None) -> str | None:
+    """Workspace-relative when inside the workspace (no home directories in telemetry)."""
+    if not path or workspace is None:
+        return path
+    try:
+        return Path(path).resolve().relative_to(workspace).as_posix()
+    except (ValueError, OSError):
+        return path
+
+
+def _error_text(error) -> str:
+    where = f"line {error.line}: " if error.line else ""
+    return where + (f"{error.key}: " if error.key else "") + error.message
+
+
+def policy_events(loaded: LoadedPolicy, workspace: Path | None) -> list[tuple[str, dict[str, str | None]]]:
+    """The telemetry events of one policy load, pure: `policy.loaded` (digest, the strongest
+    layer's source and path, the preset) and one `policy.error` per error."""
+    from sandgate.telemetry import names
+
+    top = loaded.layers[-1] if loaded.layers else None
+    events: list[tuple[str, dict[str, str | None]]] = [
+        (
+            names.EVENT_POLICY_LOADED,
+            {
+                "digest": loaded.digest,
+                "source": _layer_source(top.name) if top else "default",
+                "path": _shown_path(top.path, workspace) if top and not top.name.startswith("preset:") else None,
+                "preset": loaded.preset,
+            },
+        )
+    ]
+    by_path = {layer.path: _layer_source(layer.name) for layer in loaded.layers}
+    for error in loaded.errors:
+        source = by_path.get(error.path)
+        if source is None:
+            workspace_file = policy_file(workspace)
+            source = "workspace" if workspace_file is not None and error.path == str(workspace_file) else "settings"
+        events.append(
+            (names.EVENT_POLICY_ERROR, {"message": _error_text(error), "path": _shown_path(error.path, workspace), "source": source})
+        )
+    return events

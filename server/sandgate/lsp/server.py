@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, TypeVar
+from urllib.parse import urlsplit
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcServerError
@@ -22,17 +24,20 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from sandgate import __version__
+from sandgate.audit.records import decision_record
 from sandgate.findings import Verdict
 from sandgate.lsp import convert
-from sandgate.lsp.audit import AuditSink
+from sandgate.lsp.audit import AuditSink, current_user
 from sandgate.lsp.fix import compare_fix
-from sandgate.lsp.runtime import Runtime, build_runtime, policy_file, probe_backend
+from sandgate.lsp.runtime import Runtime, build_runtime, policy_events, policy_file, probe_backend
 from sandgate.lsp.settings import read_settings
-from sandgate.lsp.state import ApprovalRefused, Held, SuggestionStore, new_token, sha256_text
+from sandgate.lsp.state import ApprovalRefused, Held, SuggestionStore, new_request_id, new_token, sha256_text
 from sandgate.policy.evaluate import decide_finding
-from sandgate.provider import HOW_TO_CONFIGURE, CompletionContext, ProviderError, clean_candidate
-from sandgate.provider import completion_messages, fix_messages
+from sandgate.provider import HOW_TO_CONFIGURE, ChatResponse, CompletionContext, ProviderError, clean_candidate
+from sandgate.provider import completion_messages, fix_messages, guard_completion, guard_document, guard_messages
 from sandgate.suggestion import Suggestion
+from sandgate.telemetry import DISABLED, Telemetry, configure
+from sandgate.telemetry import names as tn
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,6 +45,8 @@ T = TypeVar("T")
 DEBOUNCE_S = float(os.environ.get("SANDGATE_DEBOUNCE_MS", "250")) / 1000
 READY_TIMEOUT_S = 60.0
 APPROVAL_ERROR_CODE = -32001
+# `gen_ai.provider.name` of the model calls: the chat-completions API is OpenAI's.
+PROVIDER_NAME = "openai"
 
 
 class SandgateServer(LanguageServer):
@@ -66,11 +73,20 @@ class SandgateServer(LanguageServer):
         self.reload_lock = asyncio.Lock()
         self._progress_ids = itertools.count(1)
         self._background: set[asyncio.Task] = set()
+        # Configured once, at the first policy load (the endpoint setting is known then).
+        self.telemetry: Telemetry = DISABLED
+        self.telemetry_endpoint: str | None = None
+        self._telemetry_configured = False
+        # What the model guard held back from the last inline request (the status's `context`).
+        self.context_note: dict[str, Any] | None = None
 
     # -- plumbing --------------------------------------------------------------------------
 
     async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+        # In the caller's context (as asyncio.to_thread does): spans started in the worker
+        # nest under the request's span.
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self.pool, context.run, fn, *args)
 
     def spawn(self, coro) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
@@ -149,6 +165,8 @@ class SandgateServer(LanguageServer):
             fail_closed.append(self.audit.last_error)
         if rt and rt.settings.problems:
             fail_closed.extend(f"setting ignored: {p}" for p in rt.settings.problems)
+        if self.context_note and self.context_note.get("excludedBy"):
+            fail_closed.append(self.context_note["message"])
         payload = convert.status_payload(
             preset=rt.loaded.preset if rt else "strict",
             backend=self.backend_name,
@@ -158,6 +176,7 @@ class SandgateServer(LanguageServer):
             provider_configured=bool(rt and rt.provider is not None),
             provider_error=self.provider_error,
             policy_digest=rt.digest if rt else None,
+            context=self.context_note,
         )
         if force or payload != self.last_status:
             self.last_status = payload
@@ -187,17 +206,20 @@ class SandgateServer(LanguageServer):
             if settings is None:
                 settings = read_settings(await self.read_client_settings())
             old = self.runtime
+            await self.configure_telemetry(settings.telemetry_endpoint)
             try:
-                runtime = await self.blocking(build_runtime, self.workspace_path, self.trusted, settings)
+                runtime = await self.blocking(build_runtime, self.workspace_path, self.trusted, settings, self.telemetry)
             except Exception as exc:  # a shipped preset missing: keep the old runtime if any
                 log.exception("could not build the policy runtime")
                 self.tell(f"Sandgate could not load its policy: {exc}", types.MessageType.Error)
                 return
             self.runtime = runtime
+            # The vetter set it already; said here too: content export follows every reload.
+            self.telemetry.export_content = runtime.loaded.policy.telemetry.export_content
+            self.report_policy(runtime)
             problem = await self.blocking(probe_backend, runtime)
             self.sandbox_problem = problem
-            backend = runtime.vetter._backend
-            self.backend_name = backend.name if backend is not None else "none"
+            self.backend_name = runtime.vetter.backend_name or "none"
             if old is not None:
                 # Requests still running on the old runtime finish on it; close it afterwards.
                 self.spawn(self.retire(old))
@@ -209,6 +231,34 @@ class SandgateServer(LanguageServer):
             if old is not None and old.digest != runtime.digest:
                 for uri in list(self.workspace.text_documents):
                     self.schedule_check(uri, delay=0)
+
+    async def configure_telemetry(self, endpoint: str | None) -> None:
+        """Once per server: the setting `sandgate.telemetry.endpoint` wins over the environment."""
+        if self._telemetry_configured:
+            if endpoint != self.telemetry_endpoint:
+                log.info("sandgate.telemetry.endpoint changed; it takes effect when the server restarts")
+            return
+        self._telemetry_configured = True
+        self.telemetry_endpoint = endpoint
+        try:
+            self.telemetry = await self.blocking(lambda: configure(endpoint=endpoint))
+        except Exception:  # a broken exporter must not take the server down: no telemetry
+            log.exception("telemetry could not be configured; none is exported")
+            self.telemetry = DISABLED
+
+    def report_policy(self, runtime: Runtime) -> None:
+        for name, attributes in policy_events(runtime.loaded, self.workspace_path):
+            if name == tn.EVENT_POLICY_LOADED:
+                self.telemetry.policy_loaded(**attributes)
+            else:
+                self.telemetry.policy_error(**attributes)
+
+    async def close_telemetry(self) -> None:
+        telemetry, self.telemetry = self.telemetry, DISABLED
+        try:
+            await self.blocking(telemetry.shutdown)
+        except Exception:
+            log.exception("telemetry shutdown failed")
 
     async def retire(self, old: Runtime, grace_s: float = 60.0) -> None:
         try:
@@ -331,9 +381,6 @@ class SandgateServer(LanguageServer):
         if rt.provider is None:
             self.announce_provider()
             return None
-        relpath = self.relpath(uri)
-        if convert.path_excluded(relpath, rt.loaded.policy.files.exclude):
-            return None  # the policy says this file's content never goes to a model
         task = asyncio.ensure_future(self._complete(rt, params, doc))
         self.inflight.setdefault(uri, set()).add(task)
         try:
@@ -346,15 +393,37 @@ class SandgateServer(LanguageServer):
         finally:
             self.inflight.get(uri, set()).discard(task)
 
-    async def _complete(self, rt: Runtime, params: types.InlineCompletionParams, doc) -> types.InlineCompletionList:
+    async def _complete(self, rt: Runtime, params: types.InlineCompletionParams, doc) -> types.InlineCompletionList | None:
+        request_id = new_request_id()
+        relpath = self.relpath(doc.uri)
+        language = doc.language_id or "python"
+        trigger = "invoked" if params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked else "automatic"
+        with self.telemetry.suggestion_span(request_id=request_id, file=relpath, language=language, trigger=trigger) as span:
+            return await self._complete_request(rt, params, doc, request_id, relpath, language, trigger, span)
+
+    async def _complete_request(
+        self, rt: Runtime, params: types.InlineCompletionParams, doc, request_id: str, relpath: str, language: str,
+        trigger: str, span: Any,
+    ) -> types.InlineCompletionList | None:
         uri, version = doc.uri, doc.version
         pos = doc.position_codec.position_from_client_units(doc.lines, params.position)
         text = doc.source
         offset = doc.offset_at_position(params.position)
-        ctx = CompletionContext(text[:offset], text[offset:], doc.language_id or "python", self.relpath(uri))
+        # Nothing of an excluded file, and no secret, joins the request.
+        guarded = await self.blocking(guard_completion, relpath, text[:offset], text[offset:], rt.loaded.policy.files)
+        self.note_context(uri, relpath, guarded.status, guarded.excluded_by, guarded.redactions)
+        if not guarded.allowed:
+            self.telemetry.suggestion_requested(request_id=request_id, file=relpath, language=language, trigger=trigger)
+            log.info("no suggestion for %s: %s", relpath, guarded.status)
+            return None
+        ctx = CompletionContext(guarded.before, guarded.after, language, relpath)
+        messages, _ = await self.blocking(guard_messages, completion_messages(ctx))
+        prompt = messages[-1]["content"]
+        span.set_content(tn.PROMPT, prompt)
+        self.telemetry.suggestion_requested(request_id=request_id, file=relpath, language=language, trigger=trigger, prompt=prompt)
         async with self.progress("Sandgate", "asking the model", params.work_done_token) as report:
             try:
-                answers = await rt.provider.complete(completion_messages(ctx))
+                reply = await self.ask_model(rt, messages, request_id)
             except ProviderError as err:
                 self.provider_failed(err)
                 return types.InlineCompletionList(items=[])
@@ -363,8 +432,9 @@ class SandgateServer(LanguageServer):
                 self.provider_failed(ProviderError("connection", f"{exc.__class__.__name__}: {exc}"))
                 return types.InlineCompletionList(items=[])
             self.provider_ok()
+            model = reply.model or rt.provider.config.model
             candidates: list[str] = []
-            for answer in answers:
+            for answer in reply.texts:
                 cleaned = clean_candidate(answer, ctx.after)
                 if cleaned.strip() and cleaned not in candidates:
                     candidates.append(cleaned)
@@ -372,9 +442,11 @@ class SandgateServer(LanguageServer):
                 return types.InlineCompletionList(items=[])
             report(f"vetting {len(candidates)} suggestion(s)")
             suggestions = [
-                Suggestion(c, document=text, line=pos.line, character=pos.character, path=ctx.path) for c in candidates
+                Suggestion(c, document=text, line=pos.line, character=pos.character, path=relpath) for c in candidates
             ]
-            results = await asyncio.gather(*(self.blocking(rt.vetter.vet, s) for s in suggestions), return_exceptions=True)
+            results = await asyncio.gather(
+                *(self.blocking(rt.vetter.vet, s, request_id) for s in suggestions), return_exceptions=True
+            )
         current = self.workspace.text_documents.get(uri)
         if current is None or current.version != version:
             return types.InlineCompletionList(items=[])
@@ -388,9 +460,9 @@ class SandgateServer(LanguageServer):
             verdict = result.verdict
             reasons = [r.to_json() for r in result.reasons if r.verdict > Verdict.ALLOW]
             findings = [f.to_json() for f in result.findings]
-            records.append(self.decision_record("inline", uri, result))
+            records.append(decision_record(result, request_id=request_id, model=model, kind="inline", uri=uri))
             if verdict is Verdict.ALLOW:
-                item = self.store.add_inline(uri, suggestion.text, result.policy_digest, findings)
+                item = self.store.add_inline(uri, suggestion.text, result.policy_digest, findings, request_id, model)
                 at = current.position_codec.position_to_client_units(current.lines, pos)
                 items.append(convert.inline_item(item.id, suggestion.text, at.line, at.character))
                 continue
@@ -408,31 +480,49 @@ class SandgateServer(LanguageServer):
                 findings=findings,
                 sha256=result.content_sha256,
                 policy_digest=result.policy_digest,
+                request_id=request_id,
+                model=model,
             )
             if verdict is Verdict.REVIEW:
                 self.store.hold(held)
             else:
                 blocked.append(held)
+                # Blocked: discarded by the policy (or the managed policy) that decided.
+                self.telemetry.discard(request_id=request_id, decided_by=result.decided_by,
+                                       content_sha256=result.content_sha256, policy_digest=result.policy_digest)
         self.store.set_blocked(uri, blocked)
         self.spawn(self.write_audit(records))
         self.publish(uri)
         self.send_status()
         return types.InlineCompletionList(items=items)
 
-    def decision_record(self, kind: str, uri: str, result) -> dict[str, Any]:
-        data = result.to_json()
-        return {
-            "event": "decision",
-            "kind": kind,
-            "uri": uri,
-            "path": data["path"],
-            "decision": data["decision"],
-            "content_sha256": data["content_sha256"],
-            "policy_digest": data["policy_digest"],
-            "reasons": data["reasons"],
-            "findings": data["findings"],
-            "sandbox": data["sandbox"],
-        }
+    async def ask_model(self, rt: Runtime, messages: list[dict[str, str]], request_id: str, n: int | None = None) -> ChatResponse:
+        """One model call as a GenAI CLIENT span (under the request's span), then its event."""
+        provider = rt.provider
+        assert provider is not None
+        config = provider.config
+        count = n or config.candidates
+        host, port = endpoint_address(config.base_url)
+        tel = self.telemetry
+        with tel.model_span(provider=PROVIDER_NAME, request_model=config.model, server_address=host, server_port=port,
+                            max_tokens=config.max_tokens, temperature=provider.temperature_for(count)) as call:
+            reply = await provider.chat(messages, count)
+            call.set_model_response(response_model=reply.model, response_id=reply.response_id,
+                                    input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
+                                    finish_reasons=list(reply.finish_reasons) or None)
+        tel.model_response(request_id=request_id, model=reply.model, text="\n".join(reply.texts),
+                           finish_reasons=reply.finish_reasons, input_tokens=reply.input_tokens,
+                           output_tokens=reply.output_tokens)
+        return reply
+
+    def note_context(self, uri: str, relpath: str, status: str | None, excluded_by: str | None, redactions: int) -> None:
+        note = convert.context_note(uri, relpath, status, excluded_by, redactions)
+        if note != self.context_note:
+            self.context_note = note
+            self.send_status()
+
+    def user_decider(self) -> str:
+        return self.audit.decided_by if self.audit else f"user:{current_user()}"
 
     async def write_audit(self, records: list[dict[str, Any]]) -> None:
         if self.audit is None:
@@ -486,16 +576,14 @@ class SandgateServer(LanguageServer):
                 self.publish(refused.record.uri)
             self.send_status()
             raise JsonRpcServerError(str(refused), APPROVAL_ERROR_CODE, data={"reason": refused.reason}) from None
+        decided_by = self.user_decider()
+        self.telemetry.approval(request_id=record.request_id, decided_by=decided_by,
+                                content_sha256=record.sha256, policy_digest=record.policy_digest)
         stored = await self.blocking(
             self._audit,
             {
-                "event": "approval",
-                "kind": record.kind,
-                "uri": record.uri,
-                "path": self.relpath(record.uri),
+                **self.outcome_record("approval", record, decided_by),
                 "decision": str(record.decision),
-                "content_sha256": record.sha256,
-                "policy_digest": record.policy_digest,
                 "findings": record.findings,
                 "reasons": record.reasons,
                 "verified": record.verified or None,
@@ -511,6 +599,20 @@ class SandgateServer(LanguageServer):
     def _audit(self, record: dict[str, Any]) -> dict[str, Any] | None:
         return self.audit.append(record) if self.audit else None
 
+    def outcome_record(self, event: str, record: Held, decided_by: str) -> dict[str, Any]:
+        """The common part of an approval or discard record (docs/audit.md)."""
+        return {
+            "event": event,
+            "kind": record.kind,
+            "uri": record.uri,
+            "file": self.relpath(record.uri),
+            "request_id": record.request_id,
+            "model": record.model,
+            "content_sha256": record.sha256,
+            "policy_digest": record.policy_digest,
+            "decided_by": decided_by,
+        }
+
     def _audit_refusal(self, refused: ApprovalRefused, token: str) -> None:
         record = refused.record
         self._audit(
@@ -519,8 +621,10 @@ class SandgateServer(LanguageServer):
                 "reason": refused.reason,
                 "message": str(refused),
                 "uri": record.uri if record else None,
+                "request_id": record.request_id if record else None,
                 "content_sha256": record.sha256 if record else None,
                 "policy_digest": record.policy_digest if record else None,
+                "decided_by": self.user_decider(),
                 "token_sha256": sha256_text(token),
             }
         )
@@ -531,9 +635,11 @@ class SandgateServer(LanguageServer):
             record = self.store.discard(token)
         except ApprovalRefused as refused:
             raise JsonRpcServerError(str(refused), APPROVAL_ERROR_CODE, data={"reason": refused.reason}) from None
+        decided_by = self.user_decider()
+        self.telemetry.discard(request_id=record.request_id, decided_by=decided_by,
+                               content_sha256=record.sha256, policy_digest=record.policy_digest)
         await self.blocking(
-            self._audit,
-            {"event": "discard", "uri": record.uri, "content_sha256": record.sha256, "policy_digest": record.policy_digest, "token_sha256": sha256_text(token)},
+            self._audit, {**self.outcome_record("discard", record, decided_by), "token_sha256": sha256_text(token)}
         )
         self.publish(record.uri)
         self.send_status()
@@ -544,9 +650,25 @@ class SandgateServer(LanguageServer):
             item = self.store.accept_inline(str(args.get("id") or ""))
         except ApprovalRefused as refused:
             raise JsonRpcServerError(str(refused), APPROVAL_ERROR_CODE, data={"reason": refused.reason}) from None
+        decided_by = self.user_decider()
+        # The user let an allowed suggestion in: an approval by the user, as telemetry counts it.
+        self.telemetry.approval(request_id=item.request_id, decided_by=decided_by,
+                                content_sha256=item.sha256, policy_digest=item.policy_digest)
         await self.blocking(
             self._audit,
-            {"event": "accepted-inline", "uri": item.uri, "path": self.relpath(item.uri), "decision": "allow", "content_sha256": item.sha256, "policy_digest": item.policy_digest, "findings": item.findings},
+            {
+                "event": "acceptance",
+                "kind": "inline",
+                "uri": item.uri,
+                "file": self.relpath(item.uri),
+                "request_id": item.request_id,
+                "model": item.model,
+                "decision": "allow",
+                "decided_by": decided_by,
+                "content_sha256": item.sha256,
+                "policy_digest": item.policy_digest,
+                "findings": item.findings,
+            },
         )
         return {"ok": True}
 
@@ -577,23 +699,41 @@ class SandgateServer(LanguageServer):
         lines = doc.source.splitlines(keepends=True)
         if not 1 <= first <= last <= len(lines) or not finding.get("rule"):
             return no("No fix offered: the finding does not point at lines of this document.")
-        target_key = f"{finding.get('source')}:{finding.get('rule')}"
         relpath = self.relpath(uri)
-        if convert.path_excluded(relpath, rt.loaded.policy.files.exclude):
-            return no("No fix offered: the policy never sends this file to a model.")
+        request_id = new_request_id()
+        language = doc.language_id or "python"
+        with self.telemetry.suggestion_span(request_id=request_id, file=relpath, language=language, trigger="fix") as span:
+            return await self._fix(rt, doc, finding, lines, first, last, relpath, language, request_id, span, no)
+
+    async def _fix(self, rt: Runtime, doc, finding: dict[str, Any], lines: list[str], first: int, last: int,
+                   relpath: str, language: str, request_id: str, span: Any, no: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+        uri = doc.uri
+        target_key = f"{finding.get('source')}:{finding.get('rule')}"
         version, text = doc.version, doc.source
+        # Nothing of an excluded file, and no secret, joins the request.
+        guarded = await self.blocking(guard_document, relpath, text, rt.loaded.policy.files)
+        if guarded.text is None:
+            self.telemetry.suggestion_requested(request_id=request_id, file=relpath, language=language, trigger="fix")
+            return no(f"No fix offered: {guarded.status}.")
+        if len(guarded.text.splitlines()) != len(text.splitlines()):
+            return no("No fix offered: a private key in this file was redacted, so its lines cannot be given to the model.")
+        messages, _ = await self.blocking(
+            guard_messages,
+            fix_messages(guarded.text, language, relpath, first, last, f"{finding.get('rule')}: {finding.get('message', '')}"),
+        )
+        prompt = messages[-1]["content"]
+        span.set_content(tn.PROMPT, prompt)
+        self.telemetry.suggestion_requested(request_id=request_id, file=relpath, language=language, trigger="fix", prompt=prompt)
         original = "".join(lines[first - 1 : last])
         async with self.progress("Sandgate", f"asking the model to fix {finding.get('rule')}") as report:
             try:
-                answers = await rt.provider.complete(
-                    fix_messages(text, doc.language_id or "python", relpath, first, last, f"{finding.get('rule')}: {finding.get('message', '')}"),
-                    n=1,
-                )
+                reply = await self.ask_model(rt, messages, request_id, n=1)
             except ProviderError as err:
                 self.provider_failed(err)
                 return no(f"No fix offered: {err.user_message}")
             self.provider_ok()
-            fix = clean_candidate(answers[0] if answers else "")
+            model = reply.model or rt.provider.config.model
+            fix = clean_candidate(reply.texts[0] if reply.texts else "")
             if not fix.strip():
                 return no("No fix offered: the model proposed nothing.")
             if original.endswith("\n") and not fix.endswith("\n"):
@@ -603,11 +743,12 @@ class SandgateServer(LanguageServer):
             report("vetting the fix and the original")
             place = dict(document=text, line=first - 1, character=0, end_line=last, end_character=0, path=relpath)
             before, after = await asyncio.gather(
-                self.blocking(rt.vetter.vet, Suggestion(original, **place)),
-                self.blocking(rt.vetter.vet, Suggestion(fix, **place)),
+                self.blocking(rt.vetter.vet, Suggestion(original, **place), request_id),
+                self.blocking(rt.vetter.vet, Suggestion(fix, **place), request_id),
             )
         check = compare_fix(before, after, target_key)
-        self.spawn(self.write_audit([{**self.decision_record("fix", uri, after), "fix_check": check.message}]))
+        record = decision_record(after, request_id=request_id, model=model, kind="fix", uri=uri, fix_check=check.message)
+        self.spawn(self.write_audit([record]))
         current = self.workspace.text_documents.get(uri)
         if current is None or current.version != version:
             return no("No fix offered: the document changed while the fix was vetted; ask again.")
@@ -629,6 +770,8 @@ class SandgateServer(LanguageServer):
             kind="fix",
             verified=check.message,
             finding_key=f"{target_key}:{first}",
+            request_id=request_id,
+            model=model,
         )
         self.store.hold(held)
         self.send_status()
@@ -669,6 +812,18 @@ class SandgateServer(LanguageServer):
             elif rt is not None and rt.provider is not None and self.trusted and data.get("source") in ("bandit", "policy"):
                 actions.append(convert.fix_request_action(uri, version, diagnostic))
         return actions
+
+
+def endpoint_address(url: str) -> tuple[str | None, int | None]:
+    """`server.address` and `server.port` of a model endpoint URL (the port defaulted by scheme)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None, None
+    if port is None:
+        port = {"https": 443, "http": 80}.get(parts.scheme.lower())
+    return parts.hostname, port
 
 
 def _args(arguments: Any) -> dict[str, Any]:
@@ -723,6 +878,7 @@ def build_server() -> SandgateServer:
             task.cancel()
         if ls.runtime and ls.runtime.provider:
             await ls.runtime.provider.aclose()
+        await ls.close_telemetry()  # flushes what is batched: nothing is lost at exit
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: SandgateServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -748,6 +904,9 @@ def build_server() -> SandgateServer:
         ls.doc_diagnostics.pop(uri, None)
         ls.store.drop_uri(uri)
         ls.publish(uri)
+        if ls.context_note and ls.context_note.get("uri") == uri:
+            ls.context_note = None
+            ls.send_status()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     async def watched(ls: SandgateServer, params: types.DidChangeWatchedFilesParams) -> None:

@@ -62,6 +62,8 @@ class Held:
     kind: str = "suggestion"  # or "fix"
     verified: str = ""  # for a fix: what was verified
     finding_key: str = ""  # for a fix: the diagnostic it fixes (rule:line)
+    request_id: str | None = None  # the suggestion request: links decision, approval and telemetry
+    model: str | None = None  # the model that wrote it
     created_at: str = field(default_factory=now_iso)
     created_mono: float = field(default_factory=time.monotonic)
     outcome: str | None = None
@@ -83,6 +85,7 @@ class Held:
             "kind": self.kind,
             "sha256": self.sha256,
             "policyDigest": self.policy_digest,
+            "requestId": self.request_id,
         }
         if self.verified:
             data["verified"] = self.verified
@@ -99,6 +102,8 @@ class InlineItem:
     sha256: str
     policy_digest: str
     findings: list[dict[str, Any]]
+    request_id: str | None = None
+    model: str | None = None
     accepted: bool = False
 
 
@@ -140,8 +145,16 @@ class SuggestionStore:
                 record.outcome = "blocked"
                 self._recent.append(record)
 
-    def add_inline(self, uri: str, text: str, policy_digest: str, findings: list[dict[str, Any]]) -> InlineItem:
-        item = InlineItem(new_token(), uri, text, sha256_text(text), policy_digest, findings)
+    def add_inline(
+        self,
+        uri: str,
+        text: str,
+        policy_digest: str,
+        findings: list[dict[str, Any]],
+        request_id: str | None = None,
+        model: str | None = None,
+    ) -> InlineItem:
+        item = InlineItem(new_token(), uri, text, sha256_text(text), policy_digest, findings, request_id, model)
         with self._lock:
             self._inline[item.id] = item
             while len(self._inline) > MAX_INLINE:
@@ -263,3 +276,8 @@ class SuggestionStore:
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+def new_request_id() -> str:
+    """A suggestion request's id: in audit records and telemetry, never a secret."""
+    return f"req-{secrets.token_hex(8)}"

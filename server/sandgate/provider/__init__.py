@@ -1,12 +1,15 @@
 """The model provider: an OpenAI-compatible chat-completions client, its configuration and prompts."""
 
-from sandgate.provider.client import ChatClient
+from sandgate.provider.client import ChatClient, ChatResponse
 from sandgate.provider.config import HOW_TO_CONFIGURE, ProviderConfig, provider_config
 from sandgate.provider.errors import ErrorKind, ProviderError
+from sandgate.provider.guard import GuardedContext, guard_completion, guard_document, guard_messages
 from sandgate.provider.prompt import CompletionContext, clean_candidate, completion_messages, fix_messages, strip_fences
 
 __all__ = [
     "ChatClient",
+    "ChatResponse",
+    "GuardedContext",
     "CompletionContext",
     "ErrorKind",
     "HOW_TO_CONFIGURE",
@@ -15,6 +18,9 @@ __all__ = [
     "clean_candidate",
     "completion_messages",
     "fix_messages",
+    "guard_completion",
+    "guard_document",
+    "guard_messages",
     "provider_config",
     "strip_fences",
 ]

@@ -14,6 +14,7 @@ import json
 import logging
 import random
 import time
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 import httpx
@@ -54,7 +55,58 @@ def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | No
     return delay * (0.8 + 0.4 * random.random())
 
 
-def _choices_from_json(body: bytes) -> list[str]:
+@dataclass(frozen=True)
+class ChatResponse:
+    """One answered request: the candidates (raw text, by choice index) and what the endpoint
+    said about them (for telemetry): model, response id, finish reasons, token usage."""
+
+    texts: list[str]
+    model: str | None = None
+    response_id: str | None = None
+    finish_reasons: tuple[str, ...] = ()
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _usage(data: Any) -> tuple[int | None, int | None]:
+    """(input, output) tokens from an OpenAI `usage` object (either naming); None when absent."""
+    if not isinstance(data, dict):
+        return None, None
+
+    def count(*keys: str) -> int | None:
+        for key in keys:
+            value = data.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                return value
+        return None
+
+    return count("prompt_tokens", "input_tokens"), count("completion_tokens", "output_tokens")
+
+
+def _response_from_json(body: bytes) -> ChatResponse:
+    texts, data = _choices_from_json(body)
+    finish: dict[int, str] = {}
+    for position, choice in enumerate(data["choices"]):
+        index = choice.get("index", position)
+        reason = choice.get("finish_reason")
+        if isinstance(reason, str) and reason:
+            finish[index if isinstance(index, int) else position] = reason
+    input_tokens, output_tokens = _usage(data.get("usage"))
+    return ChatResponse(
+        texts,
+        model=_str_or_none(data.get("model")),
+        response_id=_str_or_none(data.get("id")),
+        finish_reasons=tuple(finish[i] for i in sorted(finish)),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+    )
+
+
+def _choices_from_json(body: bytes) -> tuple[list[str], dict[str, Any]]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -78,7 +130,7 @@ def _choices_from_json(body: bytes) -> list[str]:
             raise ProviderError(ErrorKind.MALFORMED, "a choice's content is not a string")
         index = choice.get("index", position)
         texts[index if isinstance(index, int) else position] = content
-    return [texts[i] for i in sorted(texts)]
+    return [texts[i] for i in sorted(texts)], data
 
 
 def _error_text(data: Any) -> str:
@@ -98,6 +150,10 @@ class SSEAccumulator:
         self.texts: dict[int, list[str]] = {}
         self.done = False
         self.finished: set[int] = set()
+        self.finish_reasons: dict[int, str] = {}
+        self.model: str | None = None
+        self.response_id: str | None = None
+        self.usage: tuple[int | None, int | None] = (None, None)
         self._buffer = b""
 
     def feed(self, chunk: bytes) -> None:
@@ -131,6 +187,10 @@ class SSEAccumulator:
         choices = data.get("choices")
         if not isinstance(choices, list):
             raise ProviderError(ErrorKind.MALFORMED, "a streamed event has no `choices` list")
+        self.model = self.model or _str_or_none(data.get("model"))
+        self.response_id = self.response_id or _str_or_none(data.get("id"))
+        if isinstance(data.get("usage"), dict):  # the last event, with stream_options.include_usage
+            self.usage = _usage(data["usage"])
         for position, choice in enumerate(choices):
             if not isinstance(choice, dict):
                 raise ProviderError(ErrorKind.MALFORMED, "a streamed choice is not an object")
@@ -145,9 +205,21 @@ class SSEAccumulator:
                 parts.append(content)
             if choice.get("finish_reason"):
                 self.finished.add(index)
+                if isinstance(choice["finish_reason"], str):
+                    self.finish_reasons[index] = choice["finish_reason"]
 
     def result(self) -> list[str]:
         return ["".join(self.texts[i]) for i in sorted(self.texts)]
+
+    def response(self) -> ChatResponse:
+        return ChatResponse(
+            self.result(),
+            model=self.model,
+            response_id=self.response_id,
+            finish_reasons=tuple(self.finish_reasons[i] for i in sorted(self.finish_reasons)),
+            input_tokens=self.usage[0],
+            output_tokens=self.usage[1],
+        )
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -179,15 +251,23 @@ class ChatClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def temperature_for(self, n: int) -> float:
+        """The sampling temperature sent for `n` candidates (several need some spread)."""
+        return self.config.temperature if n == 1 else max(self.config.temperature, 0.6)
+
     async def complete(self, messages: list[dict[str, str]], n: int | None = None, *, stream: bool | None = None) -> list[str]:
         """Up to `n` candidate answers (raw text). Raises ProviderError; CancelledError passes through."""
+        return (await self.chat(messages, n, stream=stream)).texts
+
+    async def chat(self, messages: list[dict[str, str]], n: int | None = None, *, stream: bool | None = None) -> ChatResponse:
+        """Like `complete`, with what the endpoint said about the answer (model, usage, finish reasons)."""
         n = n or self.config.candidates
         stream = self.config.stream if stream is None else stream
         body: dict[str, Any] = {
             "model": self.config.model,
             "messages": messages,
             "n": n,
-            "temperature": self.config.temperature if n == 1 else max(self.config.temperature, 0.6),
+            "temperature": self.temperature_for(n),
             "max_tokens": self.config.max_tokens,
             "stream": stream,
         }
@@ -207,7 +287,7 @@ class ChatClient:
                 log.info("model call failed (%s); retry %d in %.2fs", err.kind.value, attempt, delay)
                 await self._sleep(delay)
 
-    async def _attempt(self, body: dict[str, Any], stream: bool) -> list[str]:
+    async def _attempt(self, body: dict[str, Any], stream: bool) -> ChatResponse:
         cap = self.config.max_response_bytes
         try:
             # The per-read time-out does not bound a server that trickles bytes: bound the whole attempt.
@@ -232,14 +312,14 @@ class ChatClient:
                         acc.close()
                         if not acc.done:
                             raise ProviderError(ErrorKind.CONNECTION, "the stream ended before [DONE]")
-                        return acc.result()
+                        return acc.response()
                     parts: list[bytes] = []
                     async for chunk in response.aiter_raw():
                         received += len(chunk)
                         if received > cap:
                             raise ProviderError(ErrorKind.TOO_LARGE, f"more than {cap} bytes")
                         parts.append(chunk)
-                    return _choices_from_json(b"".join(parts))
+                    return _response_from_json(b"".join(parts))
         except TimeoutError:
             raise ProviderError(ErrorKind.TIMEOUT, f"no complete answer within {self.config.timeout_s:g}s") from None
         except httpx.TimeoutException:

@@ -1,0 +1,131 @@
+"""What reaches the model (issue 6): only an endpoint the policy allows, never an excluded
+file's text, never a secret. The fake model server records every request body it receives."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from lsprotocol import types
+from lsp_helpers import Doc, command, inline, session, wait_for
+from pytest_lsp import LanguageClient
+
+AWS_KEY = "AKIAZ3MSJV7WQLPX4TQB"
+PASSWORD = "hX9#kq2Lm8vZ4pQw7rT1"
+BEFORE = f'import os\n\nAWS_ACCESS_KEY_ID = "{AWS_KEY}"\n\n\ndef add(a, b):\n    '
+AFTER = f'\n\n\ndb_password = "{PASSWORD}"\n'
+EXCLUDED_TEXT = "EXCLUDED-FILE-CONTENT-4471"
+BALANCED = {"policy": {"preset": "balanced"}}
+
+
+def bodies(fake_model) -> str:
+    return json.dumps(fake_model.requests)
+
+
+@pytest.mark.lsp(script={"def add(a, b)": "return a + b"}, settings=BALANCED)
+async def test_secrets_before_and_after_the_cursor_never_reach_the_model(client: LanguageClient, fake_model):
+    doc = Doc(client, client.workspace / "calc.py", BEFORE + AFTER)
+    at = types.Position(line=BEFORE.count("\n"), character=4)
+    result = await inline(client, doc, at)
+    assert [item.insert_text for item in result.items] == ["return a + b"]
+    (request,) = fake_model.requests
+    sent = bodies(fake_model)
+    assert AWS_KEY not in sent and PASSWORD not in sent
+    prompt = request["messages"][-1]["content"]
+    assert "<redacted:aws-access-key>" in prompt and "def add(a, b):\n    <CURSOR>" in prompt
+    context = (await wait_for(lambda: client.statuses[-1]["context"]))
+    assert context["redactions"] == 2 and "2 secret(s) redacted" in context["message"]
+    assert context["excludedBy"] is None and not any("redacted" in r for r in client.statuses[-1]["failClosed"])
+
+
+@pytest.mark.lsp(script={"*": "x = 1"}, settings=BALANCED)
+async def test_a_secret_around_the_cursor_is_not_sent_in_halves(client: LanguageClient, fake_model):
+    head, tail = AWS_KEY[:9], AWS_KEY[9:]
+    text = f'def f():\n    return 1\n\nKEY = "{head}{tail}"\n'
+    doc = Doc(client, client.workspace / "k.py", text)
+    await inline(client, doc, types.Position(line=3, character=len('KEY = "') + len(head)))
+    sent = bodies(fake_model)
+    assert fake_model.requests and head not in sent and tail not in sent
+    assert "def f():" in sent  # the rest of the file still goes
+
+
+@pytest.mark.lsp(script={"*": "x = 1"}, settings=BALANCED)
+@pytest.mark.parametrize("name", ["secrets/config.py", ".env", "deploy/.env.production"])
+async def test_excluded_files_are_never_sent(vscode_client: LanguageClient, fake_model, name):
+    client = vscode_client
+    doc = Doc(client, client.workspace / name, f'TOKEN = "{EXCLUDED_TEXT}"\n')
+    assert await inline(client, doc) is None
+    status = await wait_for(lambda: client.statuses[-1]["context"] and client.statuses[-1])
+    assert status["context"]["path"] == name and status["context"]["excludedBy"] in ("**/secrets/**", "**/.env", "**/.env.*")
+    (reason,) = [r for r in status["failClosed"] if "files.exclude" in r]
+    assert reason.startswith("no suggestions here: files.exclude") and "keeps this file from the model" in reason
+    # "Fix with AI" on the same file: refused, and still nothing sent.
+    result = await command(client, "sandgate.fixWithAI",
+                           {"uri": doc.uri, "version": 1, "finding": {"source": "bandit", "rule": "B105", "line": 1, "endLine": 1}})
+    assert result["offered"] is False and "files.exclude" in result["message"]
+    assert fake_model.requests == [] and EXCLUDED_TEXT not in bodies(fake_model)
+    # A file that is not excluded clears the reason.
+    other = Doc(client, client.workspace / "ok.py", "x = 1\n")
+    await inline(client, other)
+    await wait_for(lambda: not any("files.exclude" in r for r in client.statuses[-1]["failClosed"]))
+    assert EXCLUDED_TEXT not in bodies(fake_model)
+
+
+@pytest.mark.lsp(script={"Problem on lines": "    return len(cmd)\n"}, settings=BALANCED)
+async def test_fix_prompts_are_redacted(vscode_client: LanguageClient, fake_model):
+    client = vscode_client
+    text = f'import subprocess\n\nAWS = "{AWS_KEY}"\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n'
+    doc = Doc(client, client.workspace / "run.py", text)
+    finding = {"source": "bandit", "rule": "B602", "line": 7, "endLine": 7, "message": "shell=True"}
+    await command(client, "sandgate.fixWithAI", {"uri": doc.uri, "version": 1, "finding": finding})
+    assert fake_model.requests and AWS_KEY not in bodies(fake_model)
+    assert "shell=True" in bodies(fake_model)
+
+
+@pytest.mark.lsp(settings={"model": {"baseUrl": "https://evil.example.com/v1"}, **BALANCED})
+async def test_endpoint_outside_the_policy_is_refused_naming_the_rule(client: LanguageClient, fake_model):
+    status = client.statuses[-1]
+    assert status["provider"] == "missing"
+    (reason,) = [r for r in status["failClosed"] if "model endpoint" in r]
+    assert reason.startswith("model endpoint https://evil.example.com/v1 refused by network.model_endpoints (policy); allowed: ")
+    assert "https://api.openai.com/*" in reason
+    warned = [m.message for m in client.messages if "network.model_endpoints" in m.message]
+    assert len(warned) == 1
+    doc = Doc(client, client.workspace / "a.py", "x = 1\n")
+    assert await inline(client, doc) is None
+    assert fake_model.requests == []
+
+
+@pytest.mark.lsp(settings={"model": {"baseUrl": "http://127.0.0.1:80@evil.example/v1"}, **BALANCED})
+async def test_credentials_in_the_endpoint_cannot_smuggle_another_host(vscode_client: LanguageClient, fake_model):
+    status = vscode_client.statuses[-1]
+    assert status["provider"] == "missing"
+    (reason,) = [r for r in status["failClosed"] if "model endpoint" in r]
+    assert "refused by network.model_endpoints (policy)" in reason and "credentials" in reason
+    assert "127.0.0.1:80@" not in reason  # the credentials part is not repeated
+    doc = Doc(vscode_client, vscode_client.workspace / "a.py", "x = 1\n")
+    assert await inline(vscode_client, doc) is None
+    assert fake_model.requests == []
+
+
+@pytest.mark.lsp(settings={"model": {"baseUrl": "http://[::1]:8000/v1"}, **BALANCED})
+async def test_ipv6_loopback_endpoint_is_allowed(vscode_client: LanguageClient):
+    status = vscode_client.statuses[-1]
+    assert status["provider"] == "configured"
+    assert not any("model endpoint" in r for r in status["failClosed"])
+
+
+async def test_managed_policy_pins_the_endpoint(tmp_path, fake_model):
+    managed = tmp_path / "managed.toml"
+    managed.write_text('version = 1\n[network]\nmodel_endpoints = ["https://llm.corp.example/*"]\n')
+    workspace = tmp_path / "ws"
+    (workspace / ".sandgate").mkdir(parents=True)
+    fake_model.set_script({"*": "x = 1"})
+    async with session(workspace, fake_model, {"SANDGATE_MANAGED_POLICY": str(managed)}) as client:
+        status = client.statuses[-1]
+        assert status["provider"] == "missing"
+        (reason,) = [r for r in status["failClosed"] if r.startswith("model endpoint")]
+        assert f"model endpoint {fake_model.base_url} refused by network.model_endpoints (managed policy)" in reason
+        doc = Doc(client, workspace / "a.py", "x = 1\n")
+        assert await inline(client, doc) is None
+    assert fake_model.requests == []

@@ -224,18 +224,9 @@ def _drain_events(fd: int, marker: str) -> list[dict]:
     return splitter.events
 
 
-class _Pumped:
-    def __init__(self) -> None:
-        self.stdout = ""
-        self.stderr = ""
-        self.truncated = False
-        self.stopped: str | None = None
-        self.events: list[dict] = []
-
-
-def _pump(proc: subprocess.Popen, data: bytes, ev_fd: int, marker: str, deadline: float, cap: int) -> _Pumped:
+def _pump(proc: subprocess.Popen, data: bytes, ev_fd: int, marker: str, deadline: float, cap: int) -> protocol.Captured:
     """Feed stdin, collect stdout/stderr/events until EOF, the deadline or the output cap."""
-    res = _Pumped()
+    res = protocol.Captured()
     splitter = protocol.EventSplitter(marker)
     bufs = {"stdout": bytearray(), "stderr": bytearray()}
     total = 0

@@ -421,18 +421,9 @@ def _wait(api: Any, cid: str, timeout: float = 10.0) -> int | None:
         return None
 
 
-class _Frames:
-    def __init__(self) -> None:
-        self.stdout = ""
-        self.stderr = ""
-        self.truncated = False
-        self.stopped: str | None = None
-        self.events: list[dict] = []
-
-
-def _read_frames(raw: Any, marker: str, deadline: float, cap: int) -> _Frames:
+def _read_frames(raw: Any, marker: str, deadline: float, cap: int) -> protocol.Captured:
     """Demultiplex the attach stream (8-byte headers: stream, 0, 0, 0, big-endian size)."""
-    res = _Frames()
+    res = protocol.Captured()
     splitter = protocol.EventSplitter(marker)
     bufs = {1: bytearray(), 2: bytearray()}
     total = 0

@@ -120,3 +120,14 @@ def _partial_suffix(data: bytes, mark: bytes) -> int:
         if data.endswith(mark[:n]):
             return n
     return 0
+
+
+@dataclass
+class Captured:
+    """What a backend read back from a run: output (capped), monitor events, why it stopped."""
+
+    stdout: str = ""
+    stderr: str = ""
+    truncated: bool = False
+    stopped: str | None = None
+    events: list[dict] = field(default_factory=list)

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from sandgate.egress import decide_host, decision_finding
-from sandgate.egress.rules import normalise_host, parse_pattern
+from sandgate.checks.code_rules import host_allowed as host_named
 from sandgate.findings import Finding, Level, details
 from sandgate.sandbox import egress, limits
 from sandgate.sandbox.base import RunRequest, RunResult
@@ -41,12 +41,7 @@ def host_allowed(host: str, request: RunRequest, port: object = None) -> bool:
     net = request.network
     if isinstance(port, int) and not isinstance(port, bool):
         return decide_host(host, port, net).allowed
-    name = normalise_host(host)
-    for text in net.deny_hosts:
-        pattern = parse_pattern(text)
-        if pattern.port is None and pattern.matches_host(name):
-            return False
-    return any(parse_pattern(text).matches_host(name) for text in net.allow_hosts)
+    return host_named(host, net)
 
 
 def _is_forwarder(ev: dict[str, Any]) -> bool:

@@ -49,6 +49,11 @@ APPROVAL_ERROR_CODE = -32001
 PROVIDER_NAME = "openai"
 
 
+def refusal_error(refused: ApprovalRefused) -> JsonRpcServerError:
+    """The JSON-RPC error every approval, discard or acceptance refusal answers with."""
+    return JsonRpcServerError(str(refused), APPROVAL_ERROR_CODE, data={"reason": refused.reason})
+
+
 class SandgateServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("sandgate", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
@@ -575,7 +580,7 @@ class SandgateServer(LanguageServer):
             if refused.record is not None:
                 self.publish(refused.record.uri)
             self.send_status()
-            raise JsonRpcServerError(str(refused), APPROVAL_ERROR_CODE, data={"reason": refused.reason}) from None
+            raise refusal_error(refused) from None
         decided_by = self.user_decider()
         self.telemetry.approval(request_id=record.request_id, decided_by=decided_by,
                                 content_sha256=record.sha256, policy_digest=record.policy_digest)
@@ -634,7 +639,7 @@ class SandgateServer(LanguageServer):
         try:
             record = self.store.discard(token)
         except ApprovalRefused as refused:
-            raise JsonRpcServerError(str(refused), APPROVAL_ERROR_CODE, data={"reason": refused.reason}) from None
+            raise refusal_error(refused) from None
         decided_by = self.user_decider()
         self.telemetry.discard(request_id=record.request_id, decided_by=decided_by,
                                content_sha256=record.sha256, policy_digest=record.policy_digest)
@@ -649,7 +654,7 @@ class SandgateServer(LanguageServer):
         try:
             item = self.store.accept_inline(str(args.get("id") or ""))
         except ApprovalRefused as refused:
-            raise JsonRpcServerError(str(refused), APPROVAL_ERROR_CODE, data={"reason": refused.reason}) from None
+            raise refusal_error(refused) from None
         decided_by = self.user_decider()
         # The user let an allowed suggestion in: an approval by the user, as telemetry counts it.
         self.telemetry.approval(request_id=item.request_id, decided_by=decided_by,

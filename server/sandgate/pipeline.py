@@ -164,6 +164,17 @@ class Vetter:
                 self._backend, self._probes = open_backend(self.backend_choice, self.policy.sandbox)
             return self._backend, self._probes
 
+    def _request(self, code: str, relpath: str, run_document: bool) -> RunRequest:
+        return RunRequest(code=code, relpath=relpath, workspace=self.workspace if run_document else None,
+                          limits=self.policy.sandbox.limits, network=self.policy.network)
+
+    def warm(self) -> None:
+        """Have the backend start sandboxes for this workspace's runs now, so that even the first
+        vet finds one waiting (a no-op when no backend runs)."""
+        backend, _ = self.backend()
+        if backend is not None:
+            backend.warm(self._request("", "suggestion.py", self.loaded.trusted))
+
     def _run(self, placed: Placed, suggestion: Suggestion, run_document: bool,
              request_id: str | None) -> tuple[RunResult | None, list[Finding], str | None]:
         backend, probes = self.backend()
@@ -172,13 +183,7 @@ class Vetter:
             return None, [], f"no sandbox could run ({why})"
         from sandgate.sandbox.report import findings_from_run
 
-        request = RunRequest(
-            code=placed.code if run_document else suggestion.text,
-            relpath=suggestion.path,
-            workspace=self.workspace if run_document else None,
-            limits=self.policy.sandbox.limits,
-            network=self.policy.network,
-        )
+        request = self._request(placed.code if run_document else suggestion.text, suggestion.path, run_document)
         tel = self.telemetry
         with tel.sandbox_span(backend=backend.name, request_id=request_id) as span:
             result = backend.run(request)

@@ -339,3 +339,26 @@ def test_concurrent_runs(backend):
     assert sorted(r.stdout for r in results) == sorted(f"{i * 2}\n" for i in range(4))
     assert all(r.error is None for r in results)
     assert_host_clean(backend)
+
+
+def test_a_forged_exit_event_gains_no_time(backend):
+    # The bootstrap's `exit` event lets the Docker backend stop reading before the engine notices
+    # the exit. The program can forge it (it shares the process): it may then hide what it does
+    # next from the report, but never outlives the run's deadline.
+    token = "forged-exit-" + uuid.uuid4().hex
+    result, _findings, _rules = run(backend, code(f"""
+        import json, sys, time
+        boot = sys.modules["__main__"]
+        line = boot._MARK + json.dumps({{"kind": "exit", "status": 0}}).encode() + b"\\n"
+        sys.stdout.flush(); sys.stderr.flush()
+        sys.stdout.buffer.write(line); sys.stdout.flush()
+        sys.stderr.buffer.write(line); sys.stderr.flush()
+        # {token}
+        time.sleep(60)
+    """), limits=with_limits(wall_time_s=2.0))
+    deadline = time.monotonic() + 2.0 + 8.0  # the wall time, and the engine's time to remove it
+    while procs_with(token) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert procs_with(token) == [], "a program that forged its exit outlived the deadline"
+    assert result.error is None
+    assert_host_clean(backend, token)

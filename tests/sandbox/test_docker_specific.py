@@ -50,9 +50,9 @@ def test_runs_share_no_state():
         assert first.error is None and second.stdout == "False\n"
     finally:
         b.close()
-    mine = b.client.containers.list(all=True, filters={"label": f"{LABEL_OWNER}={b._owner}"})
+    mine = b.client.api.containers(all=True, filters={"label": f"{LABEL_OWNER}={b._owner}"})
     # Only containers other live backends of this process hold (their pools) may remain.
-    assert all(lifecycle.is_live(f"docker:{c.id}") for c in mine)
+    assert all(lifecycle.is_live(f"docker:{c['Id']}") for c in mine)
 
 
 def test_orphans_of_a_killed_sandgate_are_reaped():
@@ -71,9 +71,9 @@ def test_orphans_of_a_killed_sandgate_are_reaped():
     assert cid, out.stderr
     b = DockerBackend(pool_size=1)
     try:
-        assert cid in {c.id for c in b.client.containers.list(all=True, filters={"label": "sandgate"})}
+        assert cid in {c["Id"] for c in b.client.api.containers(all=True, filters={"label": "sandgate"})}
         assert b.reap_orphans() >= 1
-        assert cid not in {c.id for c in b.client.containers.list(all=True, filters={"label": "sandgate"})}
+        assert cid not in {c["Id"] for c in b.client.api.containers(all=True, filters={"label": "sandgate"})}
     finally:
         b.close()
 
@@ -93,7 +93,7 @@ def test_sigterm_cleans_up_live_containers():
     proc.terminate()
     proc.wait(timeout=30)
     b = DockerBackend()
-    assert cid and cid not in {c.id for c in b.client.containers.list(all=True, filters={"label": "sandgate"})}
+    assert cid and cid not in {c["Id"] for c in b.client.api.containers(all=True, filters={"label": "sandgate"})}
 
 
 def test_missing_image_gives_a_clear_error():

@@ -100,10 +100,13 @@ def made_dirs(monkeypatch) -> list[str]:
 
 
 def _left_over(backend, made: list[str]) -> list[str]:
-    """Directories still there that no idle pooled container holds (the pool may be making one)."""
+    """Directories still there that no idle pooled sandbox holds (the pool may be making one)."""
     deadline = time.monotonic() + 10
     while True:
-        held = set(getattr(backend, "_egress_dirs", {}).values())
+        if backend.name == "docker":
+            held = set(backend._egress_dirs.values())
+        else:
+            held = {p.egress_top for p in backend.pool.idle()}
         left = [d for d in made if os.path.exists(d) and d not in held]
         if not left or time.monotonic() > deadline:
             return left
@@ -141,7 +144,7 @@ def test_allowed_host_is_reached_through_the_proxy_and_nothing_else(resolving, s
     assert not any(f.detail("port") == egress.FORWARDER_PORT for f in findings)
     rebind = next(f for f in findings if f.detail("host") == PUBLIC_LOOKING)
     assert "127.0.0.1" in rebind.detail("reason")
-    # The run's socket directory is gone (a pooled Docker container holds its own until used).
+    # The run's socket directory is gone (a pooled sandbox holds its own until used).
     assert made_dirs and _left_over(backend, made_dirs) == []
     assert_host_clean(backend)
 

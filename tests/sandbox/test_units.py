@@ -157,3 +157,29 @@ def test_open_backend_auto_prefers_docker_and_caches():
 def test_open_backend_missing_image_explains():
     backend, probes = open_backend("docker", SandboxPolicy(image="no-such-image:0"))
     assert backend is None and "missing" in probes[0].detail and probes[0].remedy
+
+
+def test_runtime_discovery_is_cached_on_disk_and_a_tampered_cache_is_refused(tmp_path, monkeypatch):
+    from sandgate.sandbox import runtime
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    runtime.discover.cache_clear()
+    try:
+        first = runtime.discover()
+        [cache] = list((tmp_path / "sandgate").glob("runtime-*.json"))
+        runtime.discover.cache_clear()
+        calls = []
+        monkeypatch.setattr(runtime, "_discover", lambda real: calls.append(real))
+        assert runtime.discover() == first and calls == []  # answered from the file
+
+        # A path outside the system's directories is never bound in, whatever the file says.
+        import json
+
+        data = json.loads(cache.read_text())
+        data["libs"].append(["/usr/lib/evil.so", str(cache)])
+        cache.write_text(json.dumps(data))
+        runtime.discover.cache_clear()
+        monkeypatch.setattr(runtime, "_discover", lambda real: calls.append(real) or first)
+        assert runtime.discover() == first and len(calls) == 1  # discovered again
+    finally:
+        runtime.discover.cache_clear()

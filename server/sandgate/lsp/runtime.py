@@ -81,7 +81,8 @@ def build_runtime(workspace: Path | None, trusted: bool, settings: Settings, tel
 
 
 def probe_backend(runtime: Runtime) -> str | None:
-    """Open the sandbox backend now (so the first vet is not the slow one); a reason when none runs."""
+    """Open the sandbox backend and start its warm pool now (so the first vet is not a cold one); a
+    reason when no backend runs."""
     try:
         backend, probes = runtime.vetter.backend()
     except Exception as exc:  # a broken backend module must not take the server down
@@ -90,6 +91,10 @@ def probe_backend(runtime: Runtime) -> str | None:
     if backend is None:
         why = "; ".join(f"{p.name}: {p.detail}" for p in probes) or "no backend allowed"
         return f"no sandbox backend runs here ({why}); suggestions are held for review"
+    try:
+        runtime.vetter.warm()
+    except Exception:  # warming is an optimisation: a failure here shows up on the first run
+        log.exception("warming the sandbox pool failed")
     return None
 
 

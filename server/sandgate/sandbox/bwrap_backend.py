@@ -1,4 +1,10 @@
-"""The bubblewrap backend: one short-lived bwrap per run, limits from cgroups or rlimits."""
+"""The bubblewrap backend: one single-use bwrap per run, limits from cgroups or rlimits.
+
+Sandboxes are started ahead of need by a warm pool (as the Docker backend's containers are): a
+pooled sandbox has bwrap's namespaces and mounts set up, sits in its cgroup, and its Python has
+started the bootstrap, which waits for the program on stdin. A run hands it the program and the
+deadline starts then; the sandbox is discarded afterwards.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,14 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 
 from sandgate.policy.model import SandboxLimits
 from sandgate.egress.proxy import Resolver
 from sandgate.sandbox import cgroup, egress, lifecycle, limits, protocol, runtime
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
 from sandgate.sandbox.bwrap_args import bwrap_argv
+from sandgate.sandbox.pool import WarmPool
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +65,17 @@ def _user_process_count() -> int:
 class BwrapBackend:
     name = "bwrap"
 
-    def __init__(self, bwrap: str | None = None, egress_resolver: Resolver | None = None) -> None:
+    def __init__(self, bwrap: str | None = None, egress_resolver: Resolver | None = None, pool_size: int = 2) -> None:
         self.bwrap = bwrap or shutil.which("bwrap") or "bwrap"
         # How the egress proxy resolves names (None: the system resolver). Set by tests only,
         # from the host process; nothing inside a sandbox can reach it.
         self.egress_resolver = egress_resolver
         self._etc_dir: str | None = None
         self._lock = threading.Lock()
+        # Sandboxes started ahead of need: a run then skips bwrap's and Python's start-up (most
+        # of its cost). One per run, never reused; runs with network access are made per run.
+        self.pool: WarmPool[SpawnKey, Parked] = WarmPool(self._spawn, self._discard, size=pool_size,
+                                                         name="sandgate-bwrap-pool")
 
     # -- probing -----------------------------------------------------------------------------
     def probe(self) -> Probe:
@@ -85,6 +97,7 @@ class BwrapBackend:
         return Probe("bwrap", True, f"bubblewrap works ({mode}, {result.duration_ms:.0f} ms a run)")
 
     def close(self) -> None:
+        self.pool.close()
         with self._lock:
             if self._etc_dir:
                 shutil.rmtree(self._etc_dir, ignore_errors=True)
@@ -101,7 +114,67 @@ class BwrapBackend:
                 self._etc_dir = d
             return self._etc_dir
 
+    # -- sandboxes ---------------------------------------------------------------------------
+    def _spawn(self, key: SpawnKey) -> Parked:
+        """Start a sandbox: bwrap, Python and the bootstrap, which then waits for its program on
+        stdin. Everything costly about a run happens here, so a pooled one is ready at once."""
+        rt = runtime.discover()
+        lim = key.limits
+        # A networked sandbox gets a directory of its own, bound in now; the run that takes it
+        # starts its egress proxy there (as the Docker backend's pooled containers do).
+        top, inner = egress.make_socket_dir() if key.egress else (None, None)
+        cg = None
+        ev_r = ev_w = -1
+        try:
+            if cgroup.available():
+                # A few pids for bwrap's own two processes and the shell wrapper.
+                cg = cgroup.RunCgroup.create(lim.processes + 3, lim.memory_mb * 1024 * 1024)
+            ev_r, ev_w = os.pipe()
+            argv = prlimit_args(lim, cg is not None) + bwrap_argv(
+                rt, self._etc(), key.workspace, self.bwrap, egress_dir=inner)
+            if cg is not None:
+                argv = ["/bin/sh", "-c", cg.join_script(), "sh", *argv]
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=(ev_w,), start_new_session=True, env=dict(protocol.ENV), close_fds=True,
+            )
+        except BaseException:
+            if ev_r >= 0:
+                os.close(ev_r)
+            if cg is not None:
+                cg.destroy()
+            egress.remove_socket_dir(top)
+            raise
+        finally:
+            if ev_w >= 0:
+                os.close(ev_w)
+        # The events pipe keeps its number inside (pass_fds): the header tells the bootstrap.
+        parked = Parked(proc, cg, ev_r, ev_w, f"bwrap:{uuid.uuid4().hex}", top, inner)
+        lifecycle.register(parked.lifecycle_key, lambda: _kill(proc, cg))
+        return parked
+
+    def _discard(self, parked: Parked) -> None:
+        lifecycle.unregister(parked.lifecycle_key)
+        if parked.proc.returncode is None:  # once reaped, its pid may be another's: hands off
+            _kill(parked.proc, parked.cg)
+            parked.proc.wait()
+        for stream in (parked.proc.stdin, parked.proc.stdout, parked.proc.stderr):
+            if stream is not None:
+                stream.close()
+        os.close(parked.ev_r)
+        if parked.cg is not None:
+            parked.cg.destroy()
+        egress.remove_socket_dir(parked.egress_top)
+
+    def idle_cgroups(self) -> set[str]:
+        """The cgroups that waiting pooled sandboxes hold (for diagnostics and tests)."""
+        return {p.cg.name for p in self.pool.idle() if p.cg is not None}
+
     # -- running -----------------------------------------------------------------------------
+    def warm(self, request: RunRequest) -> None:
+        """Start filling the pool for runs like `request` (e.g. when a workspace opens)."""
+        self.pool.want(_spawn_key(request))
+
     def run(self, request: RunRequest) -> RunResult:
         started = time.monotonic()
         try:
@@ -112,38 +185,28 @@ class BwrapBackend:
                              duration_ms=(time.monotonic() - started) * 1000)
 
     def _run(self, request: RunRequest, started: float) -> RunResult:
-        lim = request.limits
-        rt = runtime.discover()
-        cg = None
-        if cgroup.available():
-            # A few pids for bwrap's own two processes and the shell wrapper.
-            cg = cgroup.RunCgroup.create(lim.processes + 3, lim.memory_mb * 1024 * 1024)
-        ev_r, ev_w = os.pipe()
-        marker = protocol.new_marker()
-        workspace = str(request.workspace) if request.workspace else None
-        key = f"bwrap:{uuid.uuid4().hex}"
-        result = RunResult(backend=self.name)
-        proc = None
-        net: egress.EgressRun | None = None
-        try:
+        key = _spawn_key(request)
+        parked = self.pool.take(key)
+        if parked is not None and parked.proc.poll() is not None:
+            self._discard(parked)  # died while waiting (killed from outside): run cold
+            parked = None
+        if parked is None:
+            parked = self._spawn(key)
+        net = None
+        if key.egress:
             # The sandbox runs as this user (uid-mapped): the proxy's socket stays 0600.
-            net = egress.open_run(request.network, 0o600, self.egress_resolver)
-            argv = prlimit_args(lim, cg is not None) + bwrap_argv(
-                rt, self._etc(), workspace, self.bwrap, egress_dir=net.socket_dir if net and net.active else None)
-            if cg is not None:
-                argv = ["/bin/sh", "-c", cg.join_script(), "sh", *argv]
-            proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=(ev_w,), start_new_session=True, env=dict(protocol.ENV), close_fds=True,
-            )
-            ev_w_num = ev_w
-            os.close(ev_w)
-            ev_w = -1
-            lifecycle.register(key, lambda: _kill(proc, cg))
-            # The events pipe keeps its number inside (pass_fds): tell the bootstrap which it is.
-            data = protocol.payload(request.code, request.relpath, ev_w_num, marker,
+            net = egress.open_run(request.network, 0o600, self.egress_resolver, socket_dir=parked.egress_dir)
+        return self._run_in(parked, request, started, net)
+
+    def _run_in(self, parked: Parked, request: RunRequest, started: float, net: egress.EgressRun | None) -> RunResult:
+        lim = request.limits
+        proc, cg = parked.proc, parked.cg
+        marker = protocol.new_marker()
+        result = RunResult(backend=self.name)
+        try:
+            data = protocol.payload(request.code, request.relpath, parked.ev_w_num, marker,
                                     egress.header() if net and net.active else None)
-            out = _pump(proc, data, ev_r, marker, started + lim.wall_time_s, lim.output_bytes)
+            out = _pump(proc, data, parked.ev_r, marker, started + lim.wall_time_s, lim.output_bytes)
             result.stdout, result.stderr = out.stdout, out.stderr
             result.output_truncated = out.truncated
             result.events = out.events
@@ -155,26 +218,46 @@ class BwrapBackend:
             result.peak_memory_kb = (cg.peak_kb() if cg else None) or usage.ru_maxrss
             if out.stopped:
                 # Events written before the kill are still in the pipe.
-                out.events.extend(_drain_events(ev_r, marker))
+                out.events.extend(_drain_events(parked.ev_r, marker))
             result.killed = out.stopped
             result.timed_out = out.stopped == "time"
             if out.stopped == "time" and cg is not None and cg.pids_hit_max():
                 result.killed = "processes"  # a fork bomb: the process limit is the story
             _classify(result, cg, lim)
         finally:
-            lifecycle.unregister(key)
-            if proc is not None and proc.returncode is None:
-                _kill(proc, cg)
-                proc.wait()
             if net is not None:
                 result.events.extend(net.finish())
-            for fd in (ev_r, ev_w):
-                if fd >= 0:
-                    os.close(fd)
-            if cg is not None:
-                cg.destroy()
+            self._discard(parked)
             result.duration_ms = (time.monotonic() - started) * 1000
         return result
+
+
+@dataclass(frozen=True)
+class SpawnKey:
+    """What a sandbox is made with, before its program is known: runs that agree on it can take a
+    sandbox from the pool."""
+
+    workspace: str | None
+    limits: SandboxLimits
+    egress: bool = False  # a way out through a proxy socket (docs/network.md)
+
+
+def _spawn_key(request: RunRequest) -> SpawnKey:
+    return SpawnKey(str(request.workspace) if request.workspace else None, request.limits,
+                    egress.wanted(request.network))
+
+
+@dataclass
+class Parked:
+    """A started sandbox, its bootstrap waiting for a program on stdin. Used once."""
+
+    proc: subprocess.Popen
+    cg: cgroup.RunCgroup | None
+    ev_r: int
+    ev_w_num: int  # the events pipe's descriptor number inside the sandbox
+    lifecycle_key: str
+    egress_top: str | None = None  # D, removed with the sandbox
+    egress_dir: str | None = None  # D/egress, bound in: where the run's proxy listens
 
 
 def _exit_code(code: int) -> int:

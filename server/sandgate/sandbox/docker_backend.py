@@ -88,6 +88,8 @@ class DockerBackend:
         self._owner = owner_label()
         self._lock = threading.Lock()
         self._reaped = False
+        self._creating = 0  # containers being created, not yet recorded in `lifecycle`
+        self._retiring: set[threading.Thread] = set()  # used containers being removed
         self.pool: WarmPool[ContainerSpec, Any] = WarmPool(self._start_container, self._remove, size=pool_size,
                                                             name="sandgate-docker-pool")
 
@@ -125,12 +127,16 @@ class DockerBackend:
         """Remove containers left by a Sandgate that died without cleaning up, and our own that an
         engine failure kept us from removing (no live run or pool holds them)."""
         n = 0
-        for c in self.client.containers.list(all=True, filters={"label": LABEL}):
-            owner = c.labels.get(LABEL_OWNER, "")
-            mine_but_lost = owner == self._owner and not lifecycle.is_live(f"docker:{c.id}")
+        # The low-level listing: the SDK's `containers.list` inspects each one, and a container
+        # being removed in the background meanwhile would fail the whole listing.
+        for info in self.client.api.containers(all=True, filters={"label": LABEL}):
+            cid, labels = info["Id"], info.get("Labels") or {}
+            owner = labels.get(LABEL_OWNER, "")
+            # Ours and not recorded: lost, unless one is being created right now (not recorded yet).
+            mine_but_lost = owner == self._owner and not self._creating and not lifecycle.is_live(f"docker:{cid}")
             if mine_but_lost or (owner != self._owner and not _owner_alive(owner)):
-                self._remove(c)
-                egress.remove_socket_dir(_reapable_egress_dir(c.labels.get(LABEL_EGRESS_DIR, "")))
+                self._remove(self.client.containers.prepare_model({"Id": cid}))
+                egress.remove_socket_dir(_reapable_egress_dir(labels.get(LABEL_EGRESS_DIR, "")))
                 n += 1
         if n:
             log.info("reaped %d orphaned sandbox containers", n)
@@ -155,6 +161,10 @@ class DockerBackend:
 
     def close(self) -> None:
         self.pool.close()
+        with self._lock:
+            retiring = list(self._retiring)
+        for thread in retiring:  # used containers still being removed
+            thread.join(timeout=10)
 
     # -- containers -----------------------------------------------------------------------------
     def _start_container(self, spec: ContainerSpec) -> Any:
@@ -165,15 +175,20 @@ class DockerBackend:
             # starts its proxy there. Nothing else of the host is bound in.
             top, inner = egress.make_socket_dir()
             labels[LABEL_EGRESS_DIR] = top
+        with self._lock:
+            self._creating += 1
         try:
             container = self.client.containers.create(**create_kwargs(spec, labels, egress_dir=inner))
+            lifecycle.register(f"docker:{container.id}", lambda: self._remove(container))
         except Exception:
             egress.remove_socket_dir(top)
             raise
+        finally:
+            with self._lock:
+                self._creating -= 1
         if top:
             with self._lock:
                 self._egress_dirs[container.id] = top
-        lifecycle.register(f"docker:{container.id}", lambda: self._remove(container))
         try:
             container.start()
         except Exception:
@@ -225,6 +240,7 @@ class DockerBackend:
         lim = request.limits
         result = RunResult(backend=self.name)
         stopped: str | None = None
+        exiting = False  # the program said it is done and was not stopped: the container is exiting
         net: egress.EgressRun | None = None
         try:
             if spec.egress:
@@ -255,12 +271,13 @@ class DockerBackend:
             marker = protocol.new_marker()
             try:
                 raw.sendall(protocol.payload(request.code, request.relpath, 2, marker,
-                                             egress.header() if net and net.active else None))
+                                             egress.header() if net and net.active else None, end=True))
                 raw.shutdown(socket.SHUT_WR)  # EOF on the program's stdin (StdinOnce)
                 out = _read_frames(raw, marker, started + lim.wall_time_s, lim.output_bytes)
             finally:
                 _hang_up(sock, raw)
             stopped = out.stopped
+            exiting = out.exit_status is not None and not stopped
             if stopped == "time" and self._pids_at_limit(container, spec):
                 stopped = "processes"
                 result.timed_out = True
@@ -269,7 +286,9 @@ class DockerBackend:
                     container.kill()
                 except Exception:  # noqa: BLE001 - it may have exited in the meantime
                     pass
-            status = _wait(api, container.id)
+            # The exit event spares waiting for the engine to notice the exit (the container is
+            # removed in the background; what is left of the process has nothing more to say).
+            status = out.exit_status if out.exit_status is not None else _wait(api, container.id)
             if status is None:
                 raise EngineError("the engine stopped answering before the program's exit status was known")
             result.exit_code = status
@@ -292,7 +311,28 @@ class DockerBackend:
         finally:
             if net is not None:
                 net.finish()  # idempotent; stops the proxy when the run failed part way
+            # Off the run's time: removal is ~15 ms of engine work. The container stays recorded
+            # in `lifecycle` until it is gone, so an exit meanwhile still removes it.
+            retire = threading.Thread(target=self._retire, name="sandgate-docker-remove", daemon=True,
+                                      args=(container, started + lim.wall_time_s if exiting else None))
+            with self._lock:
+                self._retiring.add(retire)
+            retire.start()
+
+    def _retire(self, container: Any, exiting_until: float | None) -> None:
+        """Remove a used container; one whose program said it is done may finish exiting first
+        (removing a running container, a kill, costs the engine far more than an exited one),
+        but never past the run's deadline: a program that forged its exit event gains no time."""
+        try:
+            left = exiting_until - time.monotonic() if exiting_until is not None else 0
+            if left > 0:
+                _wait(self.client.api, container.id, timeout=min(left, 5.0))
+        except Exception:  # noqa: BLE001 - gone already, or the engine is: remove (or reap) it anyway
+            pass
+        finally:
             self._remove(container)
+            with self._lock:
+                self._retiring.discard(threading.current_thread())
 
     def _pids_at_limit(self, container: Any, spec: ContainerSpec) -> bool:
         try:
@@ -422,9 +462,15 @@ def _wait(api: Any, cid: str, timeout: float = 10.0) -> int | None:
 
 
 def _read_frames(raw: Any, marker: str, deadline: float, cap: int) -> protocol.Captured:
-    """Demultiplex the attach stream (8-byte headers: stream, 0, 0, 0, big-endian size)."""
+    """Demultiplex the attach stream (8-byte headers: stream, 0, 0, 0, big-endian size).
+
+    Stops at EOF, or as soon as the bootstrap's `exit` event has come on both streams (each
+    stream is in order, so all the program's output is in by then) if the program started no
+    process that could outlive it: those runs wait for the container to stop, as all did before."""
     res = protocol.Captured()
     splitter = protocol.EventSplitter(marker)
+    # stdout carries only the `exit` event (anything else marked there is the program's own).
+    out_splitter = protocol.EventSplitter(marker)
     bufs = {1: bytearray(), 2: bytearray()}
     total = 0
     pending = b""
@@ -453,12 +499,19 @@ def _read_frames(raw: Any, marker: str, deadline: float, cap: int) -> protocol.C
             body, pending = pending[8 : 8 + size], pending[8 + size :]
             if kind == 2:
                 body = splitter.feed(body)
-            elif kind != 1:
+            elif kind == 1:
+                body = out_splitter.feed(body)
+            else:
                 continue
             bufs[kind] += body[: max(cap + 1 - total, 0)]
             total += len(body)
         if total > cap:
             res.truncated, res.stopped = True, "output"
+            break
+        status = _exit_status(splitter.events)
+        if (status is not None and _exit_status(out_splitter.events) is not None
+                and not any(ev.get("kind") == "spawn" for ev in splitter.events)):
+            res.exit_status = status
             break
     bufs[2] += splitter.flush()[: max(cap - total, 0)] if not res.stopped else b""
     if res.truncated:
@@ -468,6 +521,13 @@ def _read_frames(raw: Any, marker: str, deadline: float, cap: int) -> protocol.C
     res.stderr = bytes(bufs[2]).decode("utf-8", "replace")
     res.events = splitter.events
     return res
+
+
+def _exit_status(events: list[dict]) -> int | None:
+    for ev in reversed(events):
+        if ev.get("kind") == "exit" and isinstance(ev.get("status"), int):
+            return ev["status"]
+    return None
 
 
 def _short(exc: BaseException) -> str:

@@ -47,7 +47,8 @@ def new_marker() -> str:
     return "\x1esandgate-event:" + secrets.token_hex(6) + ":"
 
 
-def payload(code: str, relpath: str, events_fd: int, marker: str, egress: dict[str, Any] | None = None) -> bytes:
+def payload(code: str, relpath: str, events_fd: int, marker: str, egress: dict[str, Any] | None = None,
+            end: bool = False) -> bytes:
     header = {
         "relpath": relpath,
         "workspace": WORKSPACE,
@@ -59,6 +60,10 @@ def payload(code: str, relpath: str, events_fd: int, marker: str, egress: dict[s
     if egress:
         # {"unix", "port", "source"}: the bootstrap starts the forwarder before the program.
         header["egress"] = egress
+    if end:
+        # An `exit` event ({"kind": "exit", "status": N}) on stdout and stderr once the program
+        # and its exit handlers are done (see bootstrap.py).
+        header["end"] = True
     return json.dumps(header).encode() + b"\n" + code.encode("utf-8", "surrogatepass")
 
 
@@ -131,3 +136,6 @@ class Captured:
     truncated: bool = False
     stopped: str | None = None
     events: list[dict] = field(default_factory=list)
+    # The program's exit status from its `exit` event, when reading stopped there (the process
+    # may still be finishing: the backend kills what is left).
+    exit_status: int | None = None

@@ -7,9 +7,12 @@ same interpreter.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +25,8 @@ _LDD_LINE = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x")
 # to unwind: without it a Python process that still has threads at exit (the egress forwarder,
 # or the program's own daemon threads) aborts with status 139.
 DLOPENED = ("libgcc_s.so.1",)
+# Where a runtime's files may come from (checked on every cached answer).
+SYSTEM_PREFIXES = ("/usr/", "/lib/", "/lib64/", "/lib32/", "/libx32/")
 _LDCONFIG_LINE = re.compile(r"^\s*(\S+)\s+\(([^)]*)\)\s+=>\s+(/\S+)$")
 
 
@@ -40,15 +45,71 @@ class Runtime:
 
 @lru_cache(maxsize=1)
 def discover(python: str = SYSTEM_PYTHON) -> Runtime:
+    """The runtime, from the on-disk cache while the interpreter, its extension modules and the
+    linker's cache are unchanged (finding it takes ldd on ~70 files: ~0.5 s, paid once a machine)."""
     if not os.path.exists(python):
         raise RuntimeMissing(f"{python} not found: install Debian's python3 (apt-get install python3)")
     real = os.path.realpath(python)
+    path = _cache_path(real)
+    cached = _load_cached(path) if path else None
+    if cached is not None:
+        return cached
+    found = _discover(real)
+    if path:
+        _store(path, found)
+    return found
+
+
+def _cache_path(real: str) -> str | None:
+    """A file named by everything the answer depends on, so a changed system misses it."""
+    parts = [real]
+    dynload = os.path.join(os.path.dirname(os.path.dirname(real)), "lib", os.path.basename(real), "lib-dynload")
+    for p in (real, "/etc/ld.so.cache", dynload):
+        try:
+            st = os.stat(p)
+            parts.append(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            parts.append("-")
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    return os.path.join(base, "sandgate", f"runtime-{digest}.json")
+
+
+def _load_cached(path: str) -> Runtime | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        rt = Runtime(python=data["python"], stdlib=data["stdlib"],
+                     libs=tuple((str(a), str(b)) for a, b in data["libs"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    # Only system files may be bound into a sandbox, whatever the file says; all must still exist.
+    hosts = [rt.python, rt.stdlib, *(h for _, h in rt.libs)]
+    if not all(h.startswith(SYSTEM_PREFIXES) and os.path.exists(h) for h in hosts):
+        return None
+    if not all(inside.startswith("/usr/") for inside, _ in rt.libs):
+        return None
+    return rt
+
+
+def _store(path: str, rt: Runtime) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".runtime-")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"python": rt.python, "stdlib": rt.stdlib, "libs": [list(x) for x in rt.libs]}, f)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home: discover again next time
+
+
+def _discover(real: str) -> Runtime:
     stdlib = subprocess.run(
         [real, "-I", "-S", "-c", "import os; print(os.path.dirname(os.__file__))"],
         capture_output=True, text=True, timeout=20, check=True, env={},
     ).stdout.strip()
     if stdlib.startswith(("/root", "/home")):
-        raise RuntimeMissing(f"{python}'s stdlib is under a home directory ({stdlib}); use the system python")
+        raise RuntimeMissing(f"{real}'s stdlib is under a home directory ({stdlib}); use the system python")
     objects = [real] + sorted(str(p) for p in Path(stdlib, "lib-dynload").glob("*.so"))
     libs: set[str] = set()
     for chunk in _chunks(objects, 40):

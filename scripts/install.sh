@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Install Sandgate into ./.venv (Python >= 3.11). As root on Debian it also installs and starts
 # what the sandboxes need (Docker engine, bubblewrap) and builds the sandbox image.
-# Usage: scripts/install.sh [--with-test-deps]
+# Usage: scripts/install.sh [--with-test-deps | --with-bench-deps]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
 extras=""
-[[ "${1:-}" == "--with-test-deps" ]] && extras="[test]"
+case "${1:-}" in
+    --with-test-deps) extras="[test]" ;;
+    --with-bench-deps) extras="[bench]" ;;
+esac
 
 if [[ ! -x .venv/bin/python ]]; then
     "$PYTHON" -m venv .venv

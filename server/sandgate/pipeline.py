@@ -92,6 +92,12 @@ def _floor(verdict: Verdict, rule_id: str, text: str) -> Reason:
     return Reason(verdict, rule_id, "sandgate", None, f"{verdict}: {text} [sandgate {rule_id}]")
 
 
+# CPython before 3.11.8/3.12.1 can fail `ast.parse` when threads parse at once and a collection
+# runs finalizers meanwhile ("AST constructor recursion depth mismatch", gh-106905). The checks
+# are GIL-bound anyway, so serialising the parses costs nothing.
+_AST_LOCK = threading.Lock()
+
+
 class Vetter:
     def __init__(self, loaded: LoadedPolicy, backend: str = "auto", workspace: Path | None = None,
                  telemetry: Telemetry = DISABLED):
@@ -125,7 +131,8 @@ class Vetter:
             findings = find_secrets(code)
             span.set_findings(len(findings))
         try:
-            tree = ast.parse(code)
+            with _AST_LOCK:
+                tree = ast.parse(code)
         except SyntaxError as exc:
             # Partial code is normal while typing: information, not a threat. It cannot run either.
             findings.append(Finding("syntax", "syntax.error", Level.INFO, Level.HIGH,
@@ -138,7 +145,8 @@ class Vetter:
         findings.extend(rules)
         with tel.check_span("bandit") as span:
             try:
-                issues = self._bandit.check(code)
+                with _AST_LOCK:  # bandit parses too
+                    issues = self._bandit.check(code)
             except (BanditError, SyntaxError) as exc:  # bandit failed where Python parsed: fail closed
                 issues = []
                 floors.append(_floor(Verdict.REVIEW, "bandit-failed", f"bandit could not check the code: {exc}"))
@@ -252,7 +260,7 @@ class Vetter:
         return VetResult(suggestion, decision, findings, result, skipped, self.loaded.digest, placed)
 
     def close(self) -> None:
+        """Forget the backend. Backends are shared by every vetter of the process (their warm
+        pools outlive a policy reload): `sandbox.select.close_all()` closes them."""
         with self._backend_lock:
-            if self._backend is not None:
-                self._backend.close()
             self._backend, self._probes = None, None

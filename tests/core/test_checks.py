@@ -7,6 +7,7 @@ import threading
 
 from sandgate.checks.bandit_check import BanditChecker
 from sandgate.checks.code_rules import check_code_rules, host_allowed
+from sandgate.checks import secrets as secrets_mod
 from sandgate.checks.secrets import find_secrets, redact
 from sandgate.findings import Level
 from sandgate.policy.model import CodePolicy, NetworkPolicy
@@ -117,3 +118,26 @@ def test_host_patterns():
     assert not host_allowed("corp.example", network)  # *.domain covers subdomains only
     assert not host_allowed("x.corp.example", network)  # deny wins
     assert not host_allowed("anything", NetworkPolicy())  # nothing allowed by default
+
+
+def test_secrets_line_prefilter_changes_nothing(monkeypatch):
+    # One line per plugin family, some matching only at a line's start or end (`^`/`$` patterns).
+    corpus = "\n".join([
+        'AKCp8abcdefghijklmnopq',
+        'key = "AKIAZ7QRSTUVWXYZ2345"',
+        'url = "https://user:hunter2pass@example.com/x"',
+        'token = "ghp_' + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8" + '"',
+        'slack = "xoxb-123456789012-abcdefghijkl"',
+        'stripe = "sk_live_' + "4eC39HqLyjWDarjtT1zdp7dc" + '"',
+        '-----BEGIN RSA PRIVATE KEY-----',
+        'jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"',
+        'api_key = "Zx81Qw0pLm7Rt3Vb9Nc2Ks5Hd"',
+        'print("nothing to see")',
+        'cloudant_password = "abcdefghijklmnopqrstuvwx"',
+        "def f(x):\n    return x + 1",
+    ])
+    with_prefilter = secrets_mod.find_secrets(corpus)
+    monkeypatch.setattr(secrets_mod, "_any_pattern", lambda: None)
+    without = secrets_mod.find_secrets(corpus)
+    assert with_prefilter == without
+    assert len({f.rule for f in without}) >= 6  # the corpus does exercise the plugins

@@ -48,6 +48,9 @@ class BanditChecker:
         manager = self._manager()
         manager.results, manager.skipped, manager.scores = [], [], []
         manager.metrics = b_metrics.Metrics()
+        # bandit tokenizes the whole file to find `# nosec` comments (~15% of its time); with no
+        # "nosec" in the code every comment would map to "none", so skip the scan. Same results.
+        manager.ignore_nosec = "nosec" not in code
         files = [_FILENAME]
         manager.files_list = files
         manager._parse_file(_FILENAME, io.BytesIO(code.encode("utf-8")), files)

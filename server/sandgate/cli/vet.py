@@ -13,6 +13,7 @@ from sandgate.cli.common import add_policy_options, load_for, report_policy_prob
 from sandgate.cli.main import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from sandgate.findings import Verdict
 from sandgate.pipeline import Vetter
+from sandgate.sandbox.select import close_all
 from sandgate.report.json_report import render_json
 from sandgate.report.sarif import build_sarif
 from sandgate.report.text_report import render_text
@@ -96,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
                 audit.append(decision_record(result, client="sandgate-cli"))
     finally:
         vetter.close()
+        close_all()  # a one-shot command: stop the pools filling
         telemetry.shutdown()
     data = [r.to_json() for r in results]
     if args.format == "json":

@@ -30,6 +30,7 @@ from sandgate.lsp import convert
 from sandgate.lsp.audit import AuditSink, current_user
 from sandgate.lsp.fix import compare_fix
 from sandgate.lsp.runtime import Runtime, build_runtime, policy_events, policy_file, probe_backend
+from sandgate.sandbox.select import close_all
 from sandgate.lsp.settings import read_settings
 from sandgate.lsp.state import ApprovalRefused, Held, SuggestionStore, new_request_id, new_token, sha256_text
 from sandgate.policy.evaluate import decide_finding
@@ -883,6 +884,7 @@ def build_server() -> SandgateServer:
             task.cancel()
         if ls.runtime and ls.runtime.provider:
             await ls.runtime.provider.aclose()
+        await ls.blocking(close_all)  # the warm pools: their sandboxes go now, not at exit
         await ls.close_telemetry()  # flushes what is batched: nothing is lost at exit
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)

@@ -13,8 +13,6 @@ import os
 import selectors
 import shutil
 import subprocess
-import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -70,8 +68,6 @@ class BwrapBackend:
         # How the egress proxy resolves names (None: the system resolver). Set by tests only,
         # from the host process; nothing inside a sandbox can reach it.
         self.egress_resolver = egress_resolver
-        self._etc_dir: str | None = None
-        self._lock = threading.Lock()
         # Sandboxes started ahead of need: a run then skips bwrap's and Python's start-up (most
         # of its cost). One per run, never reused; runs with network access are made per run.
         self.pool: WarmPool[SpawnKey, Parked] = WarmPool(self._spawn, self._discard, size=pool_size,
@@ -98,21 +94,6 @@ class BwrapBackend:
 
     def close(self) -> None:
         self.pool.close()
-        with self._lock:
-            if self._etc_dir:
-                shutil.rmtree(self._etc_dir, ignore_errors=True)
-                self._etc_dir = None
-
-    def _etc(self) -> str:
-        with self._lock:
-            if self._etc_dir is None:
-                d = tempfile.mkdtemp(prefix="sandgate-etc-")
-                os.chmod(d, 0o755)
-                for rel, text in runtime.etc_files().items():
-                    with open(os.path.join(d, os.path.basename(rel)), "w") as f:
-                        f.write(text)
-                self._etc_dir = d
-            return self._etc_dir
 
     # -- sandboxes ---------------------------------------------------------------------------
     def _spawn(self, key: SpawnKey) -> Parked:
@@ -131,7 +112,7 @@ class BwrapBackend:
                 cg = cgroup.RunCgroup.create(lim.processes + 3, lim.memory_mb * 1024 * 1024)
             ev_r, ev_w = os.pipe()
             argv = prlimit_args(lim, cg is not None) + bwrap_argv(
-                rt, self._etc(), key.workspace, self.bwrap, egress_dir=inner)
+                rt, runtime.etc_dir(), key.workspace, self.bwrap, egress_dir=inner)
             if cg is not None:
                 argv = ["/bin/sh", "-c", cg.join_script(), "sh", *argv]
             proc = subprocess.Popen(

@@ -7,10 +7,12 @@ same interpreter.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -70,9 +72,13 @@ def _cache_path(real: str) -> str | None:
             parts.append(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
         except OSError:
             parts.append("-")
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-    return os.path.join(base, "sandgate", f"runtime-{digest}.json")
+    return os.path.join(_cache_dir(), f"runtime-{digest}.json")
+
+
+def _cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "sandgate")
 
 
 def _load_cached(path: str) -> Runtime | None:
@@ -151,6 +157,53 @@ def _under_usr(path: str) -> str:
 
 def _chunks(items: list[str], n: int) -> list[list[str]]:
     return [items[i : i + n] for i in range(0, len(items), n)]
+
+
+@lru_cache(maxsize=1)
+def etc_dir() -> str:
+    """A directory holding `etc_files()` (bound read-only into bubblewrap sandboxes). Named by its
+    content in the cache, so every process shares it and none leaves one behind; checked before
+    use. Falls back to a temporary directory removed at exit where the cache is not writable."""
+    files = {os.path.basename(rel): text for rel, text in etc_files().items()}
+    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+    path = os.path.join(_cache_dir(), f"etc-{digest}")
+    if _holds(path, files):
+        return path
+    try:
+        os.makedirs(_cache_dir(), mode=0o700, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=_cache_dir(), prefix=".etc-")
+        _fill(tmp, files)
+        try:
+            os.rename(tmp, path)
+        except OSError:  # another process made it first (or a stale one is in the way)
+            shutil.rmtree(tmp, ignore_errors=True)
+        if _holds(path, files):
+            return path
+    except OSError:
+        pass
+    tmp = tempfile.mkdtemp(prefix="sandgate-etc-")
+    _fill(tmp, files)
+    atexit.register(shutil.rmtree, tmp, True)
+    return tmp
+
+
+def _fill(directory: str, files: dict[str, str]) -> None:
+    os.chmod(directory, 0o755)  # traversable by the sandbox user
+    for name, text in files.items():
+        with open(os.path.join(directory, name), "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(os.path.join(directory, name), 0o644)
+
+
+def _holds(directory: str, files: dict[str, str]) -> bool:
+    try:
+        for name, text in files.items():
+            with open(os.path.join(directory, name), encoding="utf-8") as f:
+                if f.read() != text:
+                    return False
+        return True
+    except OSError:
+        return False
 
 
 def etc_files() -> dict[str, str]:

@@ -172,3 +172,18 @@ def test_status_context_note():
     assert note == {"uri": "file:///.env", "path": ".env", "message": "no suggestions here", "excludedBy": "**/.env", "redactions": 0}
     assert convert.status_payload(preset="strict", backend="none", pending=0, trusted=True, fail_closed=[],
                                   provider_configured=True, context=note)["context"] == note
+
+
+def test_finished_notification_futures_are_dropped():
+    # pygls files a future for each notification its generator handlers run and never removes
+    # it (a leak per keystroke); the protocol drops finished ones, keeps those still running.
+    from concurrent.futures import Future
+
+    from sandgate.lsp.server import build_server
+
+    protocol = build_server().protocol
+    done, running = Future(), Future()
+    done.set_result(None)
+    protocol._request_futures.update({"a-notification": done, "a-request": running})
+    protocol._handle_notification("$/sandgate-unknown", None)
+    assert protocol._request_futures == {"a-request": running}

@@ -112,3 +112,21 @@ def test_image_is_built_from_this_machine():
     assert img.labels.get("sandgate.runtime")
     assert not any(p.startswith("/root") for p in create_kwargs(ContainerSpec(DEFAULT_IMAGE, FAST), {})["command"][:1])
     assert os.path.exists("/usr/bin/python3")
+
+
+def test_a_project_in_a_private_folder_is_bind_mounted(tmp_path):
+    # tmp_path is 0700, like a home directory; the project folder in it is 0755.
+    assert tmp_path.stat().st_mode & 0o077 == 0
+    ws = tmp_path / "project"
+    ws.mkdir(mode=0o755)
+    ws.chmod(0o755)
+    (ws / "helper.py").write_text("VALUE = 41\n")
+    (ws / "helper.py").chmod(0o644)
+    b = DockerBackend(pool_size=0)
+    try:
+        request = RunRequest(code="import helper\nprint(helper.VALUE + 1)\n", workspace=ws, limits=FAST)
+        assert b.spec_for(request).workspace_tmpfs is False  # bound, not copied on every run
+        result = b.run(request)
+        assert result.error is None and result.stdout == "42\n", (result.error, result.stderr)
+    finally:
+        b.close()

@@ -68,11 +68,12 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout = sys.stderr  # nothing but JSON-RPC reaches the real stdout
 
     from sandgate.lsp.server import build_server
+    from sandgate.lsp.stdio import serve_stdio
 
     server = build_server()
     if args.tcp:
         host, port = args.tcp
         server.start_tcp(host, port)
     else:
-        server.start_io(protocol_in, protocol_out)
+        serve_stdio(server, protocol_in, protocol_out)
     return EXIT_OK

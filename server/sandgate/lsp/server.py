@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from lsprotocol import types
 from pygls.exceptions import JsonRpcServerError
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
 
 from sandgate import __version__
@@ -55,10 +56,24 @@ def refusal_error(refused: ApprovalRefused) -> JsonRpcServerError:
     return JsonRpcServerError(str(refused), APPROVAL_ERROR_CODE, data={"reason": refused.reason})
 
 
+class SandgateProtocol(LanguageServerProtocol):
+    def _handle_notification(self, method_name: str, params: Any) -> None:
+        super()._handle_notification(method_name, params)
+        # pygls 2.1.1 files the future of every notification its generator handlers (document
+        # sync: didOpen, didChange...) run under a fresh id and never removes it: ~5 KiB per
+        # edit, forever. A finished future there has been answered, or is a notification's.
+        for key in [k for k, f in self._request_futures.items() if f.done()]:
+            self._request_futures.pop(key, None)
+
+
 class SandgateServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("sandgate", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__("sandgate", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         protocol_cls=SandgateProtocol)
+        # Vets (sandbox runs: tens of ms to seconds) get their own workers, so document checks,
+        # guards and audit writes (`quick_pool`) never queue behind them.
         self.pool = ThreadPoolExecutor(max_workers=max(4, min(8, (os.cpu_count() or 2))), thread_name_prefix="sandgate-vet")
+        self.quick_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandgate-quick")
         self.store = SuggestionStore()
         self.trusted = True
         self.client_name: str | None = None
@@ -89,10 +104,18 @@ class SandgateServer(LanguageServer):
     # -- plumbing --------------------------------------------------------------------------
 
     async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run short blocking work (checks, guards, audit writes) off the event loop."""
+        return await self._in(self.quick_pool, fn, *args)
+
+    async def vetting(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a vet, or anything else that may wait on a sandbox, off the event loop."""
+        return await self._in(self.pool, fn, *args)
+
+    async def _in(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         # In the caller's context (as asyncio.to_thread does): spans started in the worker
         # nest under the request's span.
         context = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(self.pool, context.run, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(pool, context.run, fn, *args)
 
     def spawn(self, coro) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
@@ -152,6 +175,8 @@ class SandgateServer(LanguageServer):
         finally:
             if created:
                 self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="done"))
+                # pygls keeps every token's future (openlawlibrary/pygls#607): one per request.
+                self.work_done_progress.tokens.pop(token, None)
 
     async def runtime_ready(self) -> Runtime | None:
         try:
@@ -223,7 +248,7 @@ class SandgateServer(LanguageServer):
             # The vetter set it already; said here too: content export follows every reload.
             self.telemetry.export_content = runtime.loaded.policy.telemetry.export_content
             self.report_policy(runtime)
-            problem = await self.blocking(probe_backend, runtime)
+            problem = await self.vetting(probe_backend, runtime)
             self.sandbox_problem = problem
             self.backend_name = runtime.vetter.backend_name or "none"
             if old is not None:
@@ -272,7 +297,7 @@ class SandgateServer(LanguageServer):
         finally:
             if old.provider is not None:
                 await old.provider.aclose()
-            self.pool.submit(old.vetter.close)
+            self.quick_pool.submit(old.vetter.close)
 
     def announce_provider(self) -> None:
         rt = self.runtime
@@ -451,7 +476,7 @@ class SandgateServer(LanguageServer):
                 Suggestion(c, document=text, line=pos.line, character=pos.character, path=relpath) for c in candidates
             ]
             results = await asyncio.gather(
-                *(self.blocking(rt.vetter.vet, s, request_id) for s in suggestions), return_exceptions=True
+                *(self.vetting(rt.vetter.vet, s, request_id) for s in suggestions), return_exceptions=True
             )
         current = self.workspace.text_documents.get(uri)
         if current is None or current.version != version:
@@ -749,8 +774,8 @@ class SandgateServer(LanguageServer):
             report("vetting the fix and the original")
             place = dict(document=text, line=first - 1, character=0, end_line=last, end_character=0, path=relpath)
             before, after = await asyncio.gather(
-                self.blocking(rt.vetter.vet, Suggestion(original, **place), request_id),
-                self.blocking(rt.vetter.vet, Suggestion(fix, **place), request_id),
+                self.vetting(rt.vetter.vet, Suggestion(original, **place), request_id),
+                self.vetting(rt.vetter.vet, Suggestion(fix, **place), request_id),
             )
         check = compare_fix(before, after, target_key)
         record = decision_record(after, request_id=request_id, model=model, kind="fix", uri=uri, fix_check=check.message)

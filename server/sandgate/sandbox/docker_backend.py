@@ -410,18 +410,13 @@ def _reapable_egress_dir(path: str) -> str | None:
 
 
 def readable_by_others(path: str) -> bool:
-    """Can a user who is neither owner nor group list `path` and traverse every folder above it?"""
+    """Can a user who is neither owner nor group list and enter `path`? The folders above it do
+    not matter: a bind mount makes `path` the container's /workspace, and nothing above it is
+    walked (a project in a 0700 home directory binds fine)."""
     try:
-        current = os.path.realpath(path)
-        if os.stat(current).st_mode & 0o005 != 0o005:
-            return False
-        while current != os.path.dirname(current):
-            current = os.path.dirname(current)
-            if not os.stat(current).st_mode & 0o001:
-                return False
+        return os.stat(os.path.realpath(path)).st_mode & 0o005 == 0o005
     except OSError:
         return False
-    return True
 
 
 def workspace_tar(root: str) -> bytes:

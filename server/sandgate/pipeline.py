@@ -11,6 +11,7 @@ the pipeline fails closed: a built-in floor holds the suggestion for review with
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -145,8 +146,8 @@ class Vetter:
         findings.extend(rules)
         with tel.check_span("bandit") as span:
             try:
-                with _AST_LOCK:  # bandit parses too
-                    issues = self._bandit.check(code)
+                with _AST_LOCK if "nosec" in code else contextlib.nullcontext():  # bandit parses then
+                    issues = self._bandit.check(code, tree)
             except (BanditError, SyntaxError) as exc:  # bandit failed where Python parsed: fail closed
                 issues = []
                 floors.append(_floor(Verdict.REVIEW, "bandit-failed", f"bandit could not check the code: {exc}"))

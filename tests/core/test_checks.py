@@ -141,3 +141,19 @@ def test_secrets_line_prefilter_changes_nothing(monkeypatch):
     without = secrets_mod.find_secrets(corpus)
     assert with_prefilter == without
     assert len({f.rule for f in without}) >= 6  # the corpus does exercise the plugins
+
+
+def test_bandit_on_the_callers_tree_finds_what_its_own_pass_finds():
+    from pathlib import Path
+
+    checker = BanditChecker()
+    sources = [p.read_text() for p in sorted(Path(__file__).resolve().parents[2].glob("examples/*.py"))]
+    sources.append("import subprocess as sp, hashlib, yaml\n"
+                   "def f(c, p):\n    sp.call(c, shell=True)\n    hashlib.md5(p)\n    return yaml.load(p)\n"
+                   "password = 'hunter2hunter2'\nexec(c)\n")
+    assert len(sources) > 3
+    for code in sources:
+        own = checker.check(code)
+        walked = checker.check(code, ast.parse(code))
+        assert walked == own and own is not None
+    assert {f.rule for f in checker.check(sources[-1], ast.parse(sources[-1]))} >= {"B602", "B324", "B506", "B102"}

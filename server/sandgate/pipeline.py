@@ -10,8 +10,6 @@ the pipeline fails closed: a built-in floor holds the suggestion for review with
 
 from __future__ import annotations
 
-import ast
-import contextlib
 import dataclasses
 import logging
 import threading
@@ -21,6 +19,7 @@ from typing import Any
 
 from sandgate.checks.bandit_check import BanditChecker, BanditError
 from sandgate.checks.code_rules import check_code_rules
+from sandgate.checks.parsing import parse
 from sandgate.checks.secrets import find_secrets
 from sandgate.findings import Finding, Level, Origin, Verdict
 from sandgate.policy.evaluate import Decision, Reason, decide
@@ -93,12 +92,6 @@ def _floor(verdict: Verdict, rule_id: str, text: str) -> Reason:
     return Reason(verdict, rule_id, "sandgate", None, f"{verdict}: {text} [sandgate {rule_id}]")
 
 
-# CPython before 3.11.8/3.12.1 can fail `ast.parse` when threads parse at once and a collection
-# runs finalizers meanwhile ("AST constructor recursion depth mismatch", gh-106905). The checks
-# are GIL-bound anyway, so serialising the parses costs nothing.
-_AST_LOCK = threading.Lock()
-
-
 class Vetter:
     def __init__(self, loaded: LoadedPolicy, backend: str = "auto", workspace: Path | None = None,
                  telemetry: Telemetry = DISABLED):
@@ -132,8 +125,7 @@ class Vetter:
             findings = find_secrets(code)
             span.set_findings(len(findings))
         try:
-            with _AST_LOCK:
-                tree = ast.parse(code)
+            tree = parse(code)
         except SyntaxError as exc:
             # Partial code is normal while typing: information, not a threat. It cannot run either.
             findings.append(Finding("syntax", "syntax.error", Level.INFO, Level.HIGH,
@@ -146,8 +138,7 @@ class Vetter:
         findings.extend(rules)
         with tel.check_span("bandit") as span:
             try:
-                with _AST_LOCK if "nosec" in code else contextlib.nullcontext():  # bandit parses then
-                    issues = self._bandit.check(code, tree)
+                issues = self._bandit.check(code, tree)
             except (BanditError, SyntaxError) as exc:  # bandit failed where Python parsed: fail closed
                 issues = []
                 floors.append(_floor(Verdict.REVIEW, "bandit-failed", f"bandit could not check the code: {exc}"))

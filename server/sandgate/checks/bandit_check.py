@@ -22,6 +22,7 @@ from bandit.core import manager as b_manager
 from bandit.core import metrics as b_metrics
 from bandit.core import node_visitor as b_node_visitor
 
+from sandgate.checks.parsing import AST_LOCK
 from sandgate.checks.secrets import redact
 from sandgate.findings import Finding, Level
 
@@ -71,7 +72,8 @@ class BanditChecker:
             return [_finding(issue) for issue in visitor.tester.results]
         files = [_FILENAME]
         manager.files_list = files
-        manager._parse_file(_FILENAME, io.BytesIO(data), files)
+        with AST_LOCK:  # bandit's own pass parses the code
+            manager._parse_file(_FILENAME, io.BytesIO(data), files)
         if manager.skipped:
             reason = manager.skipped[0][1]
             if "syntax error" in reason:

@@ -8,6 +8,7 @@ the limit so the report can say how far off it is.
 from __future__ import annotations
 
 import gc
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -84,6 +85,19 @@ class Section:
     plots: list[str] = field(default_factory=list)  # PNG file names in Context.out_dir
     notes: list[str] = field(default_factory=list)  # what the figures mean, what bounds them
     raw: dict[str, Any] = field(default_factory=dict)  # everything measured, for results.json
+
+
+def machine_cpu() -> tuple[float, float] | None:
+    """(busy, total) CPU seconds the whole machine has spent since boot, from /proc/stat; None
+    where there is none. Busy: user, nice, system, irq, softirq — not idle, iowait, nor steal
+    (another guest's); guest time is already inside user."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields[:3]) + sum(fields[5:7])) / tick, sum(fields) / tick
 
 
 def percentile(samples: list[float], q: float) -> float:

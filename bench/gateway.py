@@ -35,7 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO, Context, Section, Series, Target, bar_plot, fmt, line_plot, percentile
+from bench.common import REPO, Context, Section, Series, Target, bar_plot, fmt, line_plot, machine_cpu, percentile
 
 # The end-to-end tests' helpers: the server command and environment, the session start-up
 # (settings, trust, workspace folder, client profile), documents and requests.
@@ -555,14 +555,6 @@ async def _probes(client, probe: Doc, state: dict[str, Any], n: int, budget_s: f
     return out
 
 
-def _machine_cpu() -> tuple[int, int]:
-    """(busy, total) jiffies of the whole machine, from /proc/stat."""
-    with open("/proc/stat") as f:
-        values = [int(x) for x in f.readline().split()[1:]]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
-    return sum(values) - idle, sum(values)
-
-
 def _proc_cpu(pid: int) -> tuple[float, float]:
     """(own, waited-for children) CPU seconds of a process, from /proc/PID/stat."""
     with open(f"/proc/{pid}/stat") as f:
@@ -580,7 +572,7 @@ class _CpuWindow:
         self.start = self._read()
 
     def _read(self) -> dict[str, float]:
-        busy, total = _machine_cpu()
+        busy, total = machine_cpu() or (0.0, 0.0)
         own, children = _proc_cpu(self.pids["server"])
         t = os.times()
         return {"wall": time.monotonic(), "busy": busy, "total": total, "server": own, "sandboxes": children,

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.common import Context, Section, Series, fmt
+from bench.common import Context, Section, Series, fmt, machine_cpu
 from bench.sandbox_runs import TakeCounter, background_settled, benign_suggestion, pool_full
 
 STATIC = "static only (no sandbox)"
@@ -56,19 +56,6 @@ class Outcome:
         return self.vets / self.elapsed_s if self.elapsed_s else 0.0
 
 
-def machine_cpu_s() -> float | None:
-    """CPU seconds the whole machine has spent busy (all processes: ours, the engine's, the
-    sandboxes'), from /proc/stat; None where there is none."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    # user, nice, system, (idle, iowait,) irq, softirq; not steal (another guest's) nor guest (in user)
-    busy = sum(fields[:3]) + sum(fields[5:7])
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
 def _drive(vetter: Any, label: str, budget_s: float, workers: int, seeds: itertools.count,
            with_sandbox: bool, cpu_s: list[float] | None = None) -> tuple[int, float, list[float]]:
     """Vet distinct suggestions from `workers` threads until `budget_s` has passed; every thread
@@ -95,7 +82,7 @@ def _drive(vetter: Any, label: str, budget_s: float, workers: int, seeds: iterto
             return "a sandbox ran in a static-only vet"
         return None
 
-    cpu0 = machine_cpu_s()
+    cpu0 = machine_cpu()
     start = time.perf_counter()
     deadline = start + budget_s
 
@@ -121,8 +108,8 @@ def _drive(vetter: Any, label: str, budget_s: float, workers: int, seeds: iterto
         for f in [pool.submit(worker) for _ in range(workers)]:
             f.result()
     elapsed = time.perf_counter() - start
-    cpu1 = machine_cpu_s()
-    cpu_s[0] = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else float("nan")
+    cpu1 = machine_cpu()
+    cpu_s[0] = cpu1[0] - cpu0[0] if cpu0 is not None and cpu1 is not None else float("nan")
     if failures:
         raise RuntimeError(f"{label}: a vet did not go as expected: {failures[0]}")
     return len(latencies), elapsed, latencies

@@ -12,11 +12,22 @@ log() { echo "setup-sandbox: $*" >&2; }
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+# The sandboxes' seccomp filters are built with libseccomp.
+ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' || missing+=(libseccomp2)
 if ((${#missing[@]})); then
     log "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}"
+fi
+
+# bubblewrap started by root would map its sandbox to host root: Sandgate starts it as this
+# unprivileged system user instead (no home, no shell, no groups).
+if ! getent passwd sandgate-sandbox >/dev/null; then
+    log "creating the sandbox user sandgate-sandbox"
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+        --user-group sandgate-sandbox
 fi
 
 # A daemon may already answer (systemd, a remote DOCKER_HOST, an earlier run of this script).

@@ -14,30 +14,65 @@ from sandgate.sandbox.docker_backend import LABEL_OWNER, DockerBackend
 from sandgate.sandbox.docker_spec import ContainerSpec, create_kwargs
 from sandgate.sandbox.image import DEFAULT_IMAGE
 from sandgate.sandbox.report import findings_from_run
+from sandgate.findings import Verdict
+
+
+def decision_of(findings) -> Verdict:
+    from sandgate.policy.evaluate import decide
+    from sandgate.policy.load import load_effective
+
+    return decide(load_effective(None, preset="balanced").policy, findings).verdict
 
 FAST = SandboxLimits(wall_time_s=3.0)
 
 
-def test_remote_engine_mode_sends_workspace_over_the_api(tmp_path):
+def test_a_private_workspace_goes_over_the_api_with_its_modes_and_without_excluded_files(tmp_path):
     ws = tmp_path / "proj"
     ws.mkdir()
+    ws.chmod(0o700)  # the sandbox user could not read a bind of it: the view is copied in
     (ws / "helper.py").write_text("VALUE = 'from the tar'\n")
-    b = DockerBackend(remote=True, pool_size=1)
+    (ws / "private.py").write_text("TOKEN = 'only the owner reads this'\n")
+    (ws / "private.py").chmod(0o600)
+    (ws / ".env").write_text("API_KEY=sk-live-0123456789abcdef\n")
+    (ws / ".env").chmod(0o644)
+    (ws / "secrets").mkdir()
+    (ws / "secrets" / "db.txt").write_text("hunter2\n")
+    b = DockerBackend(pool_size=1)
     try:
         req = RunRequest(code=textwrap.dedent("""
             import helper, os
             print(helper.VALUE)
+            print(sorted(os.listdir("/workspace")))
+            try:
+                open("/workspace/private.py").read(); print("READ private")
+            except OSError as e:
+                print("private", e.errno)
             try:
                 open("/workspace/helper.py", "a")
             except OSError as e:
                 print("ro", e.errno)
-        """), workspace=ws, limits=FAST)
+        """), workspace=ws, limits=FAST, exclude=("**/.env", "**/secrets/**"))
+        spec = b.spec_for(req)
+        assert spec.workspace is None and spec.workspace_tmpfs  # no bind of the private folder
         result = b.run(req)
         assert result.error is None, result.error
-        assert result.stdout == "from the tar\nro 13\n", (result.stdout, result.stderr)
-        spec = b.spec_for(req)
-        assert spec.workspace is None and spec.workspace_tmpfs  # no bind of a local path
+        assert result.stdout == "from the tar\n['helper.py', 'private.py']\nprivate 13\nro 13\n", (result.stdout,
+                                                                                                 result.stderr)
         assert "fs.write-outside-scratch" in {f.rule for f in findings_from_run(result, req)}
+    finally:
+        b.close()
+
+
+def test_a_remote_engine_cannot_be_supervised_so_runs_fail_closed(tmp_path):
+    b = DockerBackend(remote=True, pool_size=1)
+    try:
+        req = RunRequest(code="print('ran')", limits=FAST)
+        result = b.run(req)
+        assert result.error is None and "ran" not in result.stdout  # the bootstrap ran nothing
+        findings = findings_from_run(result, req)
+        lost = [f for f in findings if f.rule == "monitor.lost"]
+        assert lost and lost[0].severity.name == "HIGH" and "remote" in lost[0].message
+        assert decision_of(findings) is Verdict.REVIEW
     finally:
         b.close()
 
@@ -110,7 +145,8 @@ def test_image_is_built_from_this_machine():
     b = DockerBackend()
     img = b.client.images.get(DEFAULT_IMAGE)
     assert img.labels.get("sandgate.runtime")
-    assert not any(p.startswith("/root") for p in create_kwargs(ContainerSpec(DEFAULT_IMAGE, FAST), {})["command"][:1])
+    kwargs = create_kwargs(ContainerSpec(DEFAULT_IMAGE, FAST), {}, control_dir="/run/x")
+    assert not any(p.startswith("/root") for p in kwargs["command"][:1])
     assert os.path.exists("/usr/bin/python3")
 
 

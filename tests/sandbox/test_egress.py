@@ -16,7 +16,7 @@ import pytest
 from sandgate.egress import EgressProxy, default_resolver, rules
 from sandgate.policy.model import NetworkPolicy, SandboxLimits, SandboxPolicy
 from sandgate.sandbox import egress
-from sandgate.sandbox.docker_backend import REMOTE_NO_EGRESS
+from sandgate.sandbox.docker_backend import REMOTE_NO_EGRESS, REMOTE_NO_MONITOR
 from sandgate.sandbox.select import open_backend
 from tests.egress.helpers import HttpServer
 from tests.sandbox.conftest import assert_host_clean, run
@@ -90,8 +90,8 @@ def made_dirs(monkeypatch) -> list[str]:
     made: list[str] = []
     real = egress.make_socket_dir
 
-    def recording() -> tuple[str, str]:
-        top, inner = real()
+    def recording(base=None) -> tuple[str, str]:
+        top, inner = real(base)
         made.append(top)
         return top, inner
 
@@ -104,7 +104,7 @@ def _left_over(backend, made: list[str]) -> list[str]:
     deadline = time.monotonic() + 10
     while True:
         if backend.name == "docker":
-            held = set(backend._egress_dirs.values())
+            held = {h.top for h in backend._hosted.values()}
         else:
             held = {p.egress_top for p in backend.pool.idle()}
         left = [d for d in made if os.path.exists(d) and d not in held]
@@ -200,9 +200,11 @@ def test_remote_docker_engine_gets_no_network(server, monkeypatch):
     network = NetworkPolicy(allow_hosts=(f"127.0.0.1:{server.port}",))
     result, findings, _ = run(backend, f"import os\nprint(os.path.exists({egress.INSIDE_DIR!r}))", LIMITS,
                               network=network)
-    assert result.exit_code == 0 and result.stdout.strip() == "False", result.stderr
+    # Nothing runs there at all (no supervisor can reach a remote engine), and the result says both.
+    assert result.stdout == "", result.stdout
     reasons = [f.detail("reason") for f in findings if f.rule == "egress.unavailable"]
     assert reasons == [REMOTE_NO_EGRESS]
+    assert [f.detail("reason") for f in findings if f.rule == "monitor.lost"] == [REMOTE_NO_MONITOR]
 
 
 VET_CODE = '''import http.client

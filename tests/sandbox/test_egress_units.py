@@ -11,7 +11,7 @@ from sandgate.sandbox.base import RunRequest, RunResult
 from sandgate.sandbox.bwrap_args import bwrap_argv
 from sandgate.sandbox.docker_spec import ContainerSpec, create_kwargs
 from sandgate.sandbox.report import findings_from_run, host_allowed
-from tests.sandbox.test_units import PY, RT
+from tests.sandbox.test_units import CLEAN, DONE, PY, RT
 
 PROXY_ENV = {
     "HTTP_PROXY": "http://127.0.0.1:3128", "HTTPS_PROXY": "http://127.0.0.1:3128", "ALL_PROXY": "http://127.0.0.1:3128",
@@ -22,12 +22,12 @@ PROXY_ENV = {
 
 def test_bwrap_argv_with_egress_keeps_unshare_all_and_binds_the_socket_dir():
     plain = bwrap_argv(RT, "/e", None, "bwrap", PY)
-    argv = bwrap_argv(RT, "/e", None, "bwrap", PY, egress_dir="/tmp/sg-x/egress")
+    argv = bwrap_argv(RT, "/e", None, "bwrap", PY, egress_fd=11)
     assert argv[:2] == ["bwrap", "--unshare-all"] and "--share-net" not in argv
     env = {argv[i + 1]: argv[i + 2] for i, a in enumerate(argv) if a == "--setenv"}
     assert env == {**protocol.ENV, **PROXY_ENV}
-    i = argv.index("--remount-ro")
-    assert argv[i - 3 : i] == ["--ro-bind", "/tmp/sg-x/egress", "/run/sandgate-egress"]
+    i = argv.index("--remount-ro", argv.index("--tmpfs"))
+    assert argv[i - 3 : i] == ["--ro-bind-fd", "11", "/run/sandgate-egress"]
     # Nothing else differs.
     stripped = [a for a in argv]
     del stripped[i - 3 : i]
@@ -39,13 +39,15 @@ def test_bwrap_argv_with_egress_keeps_unshare_all_and_binds_the_socket_dir():
 
 def test_docker_create_kwargs_with_egress_exact_differences():
     lim = SandboxLimits()
-    base = create_kwargs(ContainerSpec("img:1", lim, "/home/u/proj"), {"o": "1"}, python="python3")
+    base = create_kwargs(ContainerSpec("img:1", lim, "/home/u/proj"), {"o": "1"}, python="python3",
+                         control_dir="/tmp/sg-y/control")
     kw = create_kwargs(ContainerSpec("img:1", lim, "/home/u/proj", egress=True), {"o": "1"}, python="python3",
-                       egress_dir="/tmp/sg-y/egress")
+                       egress_dir="/tmp/sg-y/egress", control_dir="/tmp/sg-y/control")
     assert kw["network_mode"] == "none"
     assert kw["environment"] == {**protocol.ENV, **PROXY_ENV}
     assert kw["volumes"] == {"/home/u/proj": {"bind": "/workspace", "mode": "ro"},
-                             "/tmp/sg-y/egress": {"bind": "/run/sandgate-egress", "mode": "ro"}}
+                             "/tmp/sg-y/egress": {"bind": "/run/sandgate-egress", "mode": "ro"},
+                             "/tmp/sg-y/control": {"bind": "/run/sandgate-ctl", "mode": "ro"}}
     assert {k: v for k, v in kw.items() if k not in ("environment", "volumes")} == \
         {k: v for k, v in base.items() if k not in ("environment", "volumes")}
 
@@ -69,13 +71,15 @@ def test_decisions_become_findings_and_the_forwarder_is_not_a_host():
               {"kind": "egress-proxy", "socket": egress.INSIDE_SOCKET, "port": 3128},
               *egress.decision_events(decisions)]
     assert events[2]["count"] == 3 and len(events) == 4
-    findings = findings_from_run(RunResult("x", exit_code=0, events=events), RunRequest("", network=net))
+    findings = findings_from_run(RunResult("x", exit_code=0, events=events + [DONE], outside=CLEAN),
+                                 RunRequest("", network=net))
     assert [(f.rule, f.severity, f.detail("host"), f.detail("port"), f.detail("rule")) for f in findings] == [
         ("network.allowed", Level.INFO, "127.0.0.1", 8080, "network.allow_hosts:127.0.0.1:8080"),
         ("network.denied", Level.HIGH, "evil.example", 443, "network.default-deny"),
     ]
     # Without a proxy, 127.0.0.1:3128 is just a port the code tried.
-    bare = findings_from_run(RunResult("x", exit_code=0, events=events[:1]), RunRequest("", network=net))
+    bare = findings_from_run(RunResult("x", exit_code=0, events=events[:1] + [DONE], outside=CLEAN),
+                             RunRequest("", network=net))
     assert [(f.rule, f.detail("port")) for f in bare] == [("network.denied", 3128)]
 
 
@@ -101,7 +105,8 @@ def test_report_host_matching_is_the_proxys():
 
 
 def test_unavailable_egress_is_a_finding():
-    res = RunResult("x", exit_code=0, events=[egress.unavailable_event("sandbox", "FileNotFoundError: gone")])
+    res = RunResult("x", exit_code=0, events=[egress.unavailable_event("sandbox", "FileNotFoundError: gone"), DONE],
+                    outside=CLEAN)
     [f] = findings_from_run(res, RunRequest("", network=NetworkPolicy(allow_hosts=("a.example",))))
     assert (f.rule, f.severity, f.detail("where")) == ("egress.unavailable", Level.LOW, "sandbox")
 
@@ -129,7 +134,7 @@ class _FakeBackend:
         self.events = events
 
     def run(self, request):
-        return RunResult("fake", exit_code=0, events=list(self.events))
+        return RunResult("fake", exit_code=0, events=list(self.events) + [DONE], outside=CLEAN)
 
     def close(self):
         pass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from docker.types import LogConfig, Ulimit
+from docker.types import LogConfig, Mount, Ulimit
 
 from sandgate.findings import Level
 from sandgate.policy.model import NetworkPolicy, SandboxLimits, SandboxPolicy
@@ -14,6 +14,7 @@ from sandgate.sandbox.docker_spec import ContainerSpec, create_kwargs
 from sandgate.sandbox.report import findings_from_run
 from sandgate.sandbox.runtime import Runtime
 from sandgate.sandbox.select import open_backend
+from sandgate.sandbox.supervision import Record
 
 RT = Runtime(python="/usr/bin/python3.11", stdlib="/usr/lib/python3.11",
              libs=(("/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6"),))
@@ -21,28 +22,31 @@ PY = ["python3", "-c", "pass"]
 
 
 def test_bwrap_argv_exact():
-    assert bwrap_argv(RT, "/etc-dir", "/home/u/proj", "bwrap", PY) == [
+    argv = bwrap_argv(RT, "/etc-dir", 7, "bwrap", PY, seccomp_fd=9, hidden=[(".env", False), ("secrets", True)])
+    assert argv == [
         "bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--clearenv",
         "--setenv", "HOME", "/nonexistent", "--setenv", "LANG", "C.UTF-8",
         "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "PYTHONIOENCODING", "utf-8",
         "--setenv", "TMPDIR", "/tmp",
         "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL", "--disable-userns", "--hostname", "sandbox",
+        "--seccomp", "9",
         "--ro-bind", "/usr/bin/python3.11", "/usr/bin/python3.11", "--symlink", "python3.11", "/usr/bin/python3",
         "--ro-bind", "/usr/lib/python3.11", "/usr/lib/python3.11",
         "--ro-bind", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6",
         "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
         "--ro-bind", "/etc-dir/passwd", "/etc/passwd", "--ro-bind", "/etc-dir/group", "/etc/group",
         "--ro-bind", "/etc-dir/nsswitch.conf", "/etc/nsswitch.conf", "--ro-bind", "/etc-dir/hosts", "/etc/hosts",
-        "--proc", "/proc", "--dev", "/dev",
+        "--proc", "/proc", "--remount-ro", "/proc", "--dev", "/dev",
         "--size", str(16 * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp",
-        "--ro-bind", "/home/u/proj", "/workspace",
+        "--ro-bind-fd", "7", "/workspace",
+        "--ro-bind", "/etc-dir/empty", "/workspace/.env", "--ro-bind", "/etc-dir/void", "/workspace/secrets",
         "--remount-ro", "/", "--chdir", "/workspace", "--", *PY,
     ]
 
 
 def test_bwrap_argv_without_workspace_has_an_empty_one():
     argv = bwrap_argv(RT, "/e", None, "bwrap", PY)
-    assert argv[argv.index("--remount-ro") - 2 :][:2] == ["--dir", "/workspace"]
+    assert argv[argv.index("/", argv.index("--dir")) - 3 :][:2] == ["--dir", "/workspace"]
     assert argv[argv.index("--chdir") + 1] == "/tmp"
 
 
@@ -56,10 +60,11 @@ def test_prlimit_args_exact():
 
 def test_docker_create_kwargs_exact():
     lim = SandboxLimits()
-    kw = create_kwargs(ContainerSpec("img:1", lim, "/home/u/proj"), {"sandgate.owner": "h:1:2"}, python="python3")
+    kw = create_kwargs(ContainerSpec("img:1", lim, "/home/u/proj"), {"sandgate.owner": "h:1:2"}, python="python3",
+                       control_dir="/run/x/control", hidden=[("/workspace/.env", "/etc-dir/empty")])
     assert kw == {
         "image": "img:1",
-        "command": ["python3", "-I", "-S", "-B", "-c", protocol.bootstrap_source()],
+        "command": ["python3", "-I", "-S", "-B", "-c", protocol.bootstrap_source(), "unix:/run/sandgate-ctl/ctl.sock"],
         "user": "65534:65534",
         "environment": dict(protocol.ENV),
         "working_dir": "/tmp",
@@ -81,13 +86,16 @@ def test_docker_create_kwargs_exact():
         "ulimits": [Ulimit(name="nofile", soft=128, hard=128), Ulimit(name="fsize", soft=8 << 20, hard=8 << 20),
                     Ulimit(name="cpu", soft=3, hard=4), Ulimit(name="core", soft=0, hard=0)],
         "log_config": LogConfig(type="none"),
-        "volumes": {"/home/u/proj": {"bind": "/workspace", "mode": "ro"}},
+        "volumes": {"/home/u/proj": {"bind": "/workspace", "mode": "ro"},
+                    "/run/x/control": {"bind": "/run/sandgate-ctl", "mode": "ro"}},
+        "mounts": [Mount(target="/workspace/.env", source="/etc-dir/empty", type="bind", read_only=True)],
     }
 
 
 def test_docker_remote_workspace_goes_to_a_tmpfs_not_a_bind():
-    kw = create_kwargs(ContainerSpec("img", SandboxLimits(), None, True), {})
+    kw = create_kwargs(ContainerSpec("img", SandboxLimits(), None, True, supervised=False), {})
     assert "volumes" not in kw and kw["tmpfs"]["/workspace"].endswith("mode=755")
+    assert kw["command"][-2] == "-c"  # no supervisor named: the bootstrap refuses to run a program
 
 
 def test_event_splitter_handles_split_markers():
@@ -96,6 +104,11 @@ def test_event_splitter_handles_split_markers():
     got = b"".join(sp.feed(stream[i : i + 3]) for i in range(0, len(stream), 3)) + sp.flush()
     assert got == b"out1out2end"
     assert sp.events == [{"kind": "dns", "host": "a"}, {"kind": "spawn"}]
+
+
+# A run the supervisor recorded with nothing to say, and an in-process report that ended properly.
+CLEAN = Record(armed=True, hangup=True, exited=True, main_exit=0)
+DONE = {"kind": "rusage", "maxrss_kb": 9000}
 
 
 def _rules(result, request=RunRequest(code="")):
@@ -109,7 +122,7 @@ def test_report_backend_error_is_high_and_alone():
 
 def test_report_maps_events_and_limits():
     res = RunResult(backend="bwrap", exit_code=137, killed="memory", timed_out=True, output_truncated=True,
-                    stderr="OSError: [Errno 24] Too many open files", events=[
+                    outside=CLEAN, stderr="OSError: [Errno 24] Too many open files", events=[
                         {"kind": "connect", "family": "AF_INET", "host": "1.2.3.4", "port": 80},
                         {"kind": "open-write", "path": "/tmp/x", "in_scratch": True},
                         {"kind": "open-write", "path": "/dev/null", "in_scratch": False},
@@ -132,8 +145,8 @@ def test_report_maps_events_and_limits():
 
 def test_report_allowed_host_is_not_denied():
     req = RunRequest(code="", network=NetworkPolicy(allow_hosts=("*.example.com",)))
-    res = RunResult(backend="x", exit_code=0, events=[{"kind": "dns", "host": "api.example.com"},
-                                                      {"kind": "connect", "host": "evil.test", "port": 1}])
+    res = RunResult(backend="x", exit_code=0, outside=CLEAN, events=[
+        {"kind": "dns", "host": "api.example.com"}, {"kind": "connect", "host": "evil.test", "port": 1}, DONE])
     assert [f.detail("host") for f in findings_from_run(res, req)] == ["evil.test"]
 
 

@@ -24,6 +24,10 @@ class RunRequest:
     workspace: Path | None = None
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
+    # files.exclude: workspace files the sandbox never sees (workspace_view.py).
+    exclude: tuple[str, ...] = ()
+    # sandbox.user: the host user bubblewrap runs as when Sandgate is root (identity.py).
+    user: str | None = None
 
 
 @dataclass
@@ -43,6 +47,8 @@ class RunResult:
     events: list[dict[str, Any]] = field(default_factory=list)
     # Set when the backend itself failed (daemon gone, image missing): the run proves nothing.
     error: str | None = None
+    # What the supervisor outside the sandbox recorded (supervision.Record); None: not asked.
+    outside: Any = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +61,7 @@ class RunResult:
             "output_truncated": self.output_truncated,
             "events": self.events,
             "error": self.error,
+            "outside": self.outside.to_json() if self.outside is not None else None,
         }
 
 

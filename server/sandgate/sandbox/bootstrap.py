@@ -1,26 +1,111 @@
 # sandgate-bootstrap: runs inside the sandbox, before the suggestion, under /usr/bin/python3 -I -S -B.
 # It is shipped as the `-c` argument, so it must stay self-contained (stdlib only, no sandgate imports).
 #
+# Start: argv[1] names the supervisor's control connection ("fd:N", or "unix:PATH" in a container).
+# The supervisor sends one JSON line {"bpf", "nr"}: the monitor filter (classic BPF) and seccomp(2)'s
+# number. The bootstrap loads the filter with a listener, hands the listener to the supervisor, and
+# proves it armed with one notified call; a bootstrap that cannot arm exits (status 4) before any
+# program runs. It then waits for the program; if the control connection closes first (Sandgate is
+# gone), it exits.
+#
 # Protocol: stdin carries one JSON header line, then the program's source until EOF.
 # Header: {"relpath", "workspace", "scratch", "events_fd", "marker", "runtime"}, and "egress":
 # {"unix", "port", "source"} when the run may reach allowed hosts through the egress proxy, and
 # "end": true when the host wants an `exit` event on stdout and stderr after the program's output.
 # Events are written to `events_fd` as lines `marker + json + "\n"`.
 #
-# The monitor only REPORTS. The sandbox around this process enforces every limit; the
-# program can remove or fool these hooks and nothing is lost but the report.
-import sys, os, json, atexit
-from _thread import get_ident as _get_ident
+# The audit hooks here only REPORT, for detail. The sandbox around this process enforces every
+# limit, and the supervisor outside records what the program does whatever it does to these hooks.
+import sys, os, json, atexit, socket, select
+from _thread import get_ident as _get_ident, start_new_thread as _start_thread, allocate_lock as _lock
 try:
     import resource as _resource  # loaded now, while a pooled sandbox waits, not on the run's time
 except ImportError:
     _resource = None
+_write, _dumps = os.write, json.dumps  # the program may replace os.write or json.dumps; not ours
 
+
+def _arm(where):
+    """Load the monitor filter and hand its listener to the supervisor. Returns the control socket."""
+    import ctypes
+    if where.startswith("fd:"):
+        ctl = socket.socket(fileno=int(where[3:]))
+    else:
+        ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        ctl.connect(where[5:])
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = ctl.recv(65536)
+        if not chunk:
+            raise OSError("the supervisor closed the connection")
+        line += chunk
+    hello = json.loads(line)
+    prog = bytes.fromhex(hello["bpf"])
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+
+    class _Fprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    code = ctypes.create_string_buffer(prog, len(prog))
+    fprog = _Fprog(len(prog) // 8, ctypes.cast(code, ctypes.c_void_p))
+    # A thread started before the filter is not under it: it passes the listener on with
+    # sendmsg(2), which the filter would otherwise report to the listener still on its way.
+    go, done, box = _lock(), _lock(), []
+    go.acquire()
+    done.acquire()
+
+    def courier():
+        go.acquire()
+        try:
+            socket.send_fds(ctl, [b"L"], [box[0]])
+            box.append(None)
+        except OSError as exc:
+            box.append(exc)
+        done.release()
+
+    _start_thread(courier, ())
+    listener = libc.syscall(int(hello["nr"]), 1, 8, ctypes.byref(fprog))  # SET_MODE_FILTER, NEW_LISTENER
+    if listener < 0:
+        raise OSError(ctypes.get_errno(), "seccomp(2) refused the monitor filter")
+    box.append(listener)
+    go.release()
+    done.acquire()
+    os.close(listener)
+    if box[1] is not None:
+        raise box[1]
+    # The first notified call: it waits until the supervisor holds the listener (so nothing runs
+    # unrecorded), and fails with ENOSYS when no one does.
+    os.close(os.dup(0))
+    return ctl
+
+
+try:
+    _ctl = _arm(sys.argv[1]) if len(sys.argv) > 1 else None
+    if _ctl is None:
+        raise OSError("no supervisor was named")
+except Exception as _e:
+    sys.stderr.write("sandgate: the sandbox monitor could not be armed: %s: %s\n" % (type(_e).__name__, _e))
+    os._exit(4)
+
+# Parked until a program arrives; the supervisor closing our line means Sandgate is gone.
+while True:
+    _r = select.select([0, _ctl], [], [])[0]
+    if 0 in _r:
+        break
+    try:
+        if not _ctl.recv(1):
+            os._exit(0)
+    except OSError:
+        os._exit(0)
 _raw = sys.stdin.buffer.read()  # a warm container waits here until a run is handed in
 _nl = _raw.find(b"\n")
 _hdr = json.loads(_raw[:_nl])
 _code = _raw[_nl + 1:].decode("utf-8", "replace")
 del _raw
+_ctl.close()
 try:
     _dn = os.open("/dev/null", os.O_RDONLY)
     os.dup2(_dn, 0)
@@ -36,7 +121,9 @@ _RUNTIME = tuple(p.rstrip("/") for p in list(_hdr.get("runtime", ())) + [p for p
 _FILE = _WS + "/" + _hdr["relpath"].lstrip("/")
 _QUIET_READ = ("/dev/null", "/dev/urandom", "/dev/random", "/dev/zero", "/dev/tty", "/proc/self/", "/etc/localtime",
                "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/usr/share/zoneinfo/")
-_MAX_EVENTS = 200
+# Distinct reportable events (writes in scratch and quiet reads are not reported, so they
+# cannot use the budget up); one past it is reported as `events-truncated`.
+_MAX_EVENTS = 1000
 _state = {"n": 0, "busy": set(), "seen": set(), "egress": None}
 
 
@@ -45,7 +132,7 @@ def _under(path, roots):
 
 
 def _emit(ev):
-    key = json.dumps(ev, sort_keys=True, default=str)
+    key = _dumps(ev, sort_keys=True, default=str)
     if key in _state["seen"]:
         return
     _state["seen"].add(key)
@@ -56,7 +143,7 @@ def _emit(ev):
         else:
             return
     try:
-        os.write(_FD, _MARK + key.encode() + b"\n")
+        _write(_FD, _MARK + key.encode() + b"\n")
     except OSError:
         pass
 
@@ -121,7 +208,8 @@ def _handle(event, args):
         writing = (mode is not None and any(c in str(mode) for c in "wax+")) or (
             mode is None and flags is not None and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC))
         if writing:
-            _emit({"kind": "open-write", "path": p, "in_scratch": _under(p, (_SCRATCH,))})
+            if not _under(p, (_SCRATCH,)):
+                _emit({"kind": "open-write", "path": p, "in_scratch": False})
         elif not (_under(p, (_WS, _SCRATCH) + _RUNTIME) or any(p == q or p.startswith(q) for q in _QUIET_READ)):
             _emit({"kind": "open-read", "path": p})
     elif event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
@@ -172,7 +260,7 @@ def _at_exit():
     try:
         me = _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss
         kids = _resource.getrusage(_resource.RUSAGE_CHILDREN).ru_maxrss
-        os.write(_FD, _MARK + json.dumps({"kind": "rusage", "maxrss_kb": max(me, kids)}).encode() + b"\n")
+        _write(_FD, _MARK + _dumps({"kind": "rusage", "maxrss_kb": max(me, kids)}).encode() + b"\n")
     except Exception:
         pass
     if _hdr.get("end") and "status" in _state:
@@ -183,10 +271,10 @@ def _at_exit():
             sys.stderr.flush()
         except Exception:
             pass
-        line = _MARK + json.dumps({"kind": "exit", "status": _state["status"]}).encode() + b"\n"
+        line = _MARK + _dumps({"kind": "exit", "status": _state["status"]}).encode() + b"\n"
         for fd in (1, 2):
             try:
-                os.write(fd, line)
+                _write(fd, line)
             except OSError:
                 pass
 
@@ -215,6 +303,7 @@ if _EG:
 
 sys.addaudithook(_hook)
 atexit.register(_at_exit)
+_emit({"kind": "monitor", "state": "ready"})
 sys.argv = [_FILE]
 sys.path.insert(0, os.path.dirname(_FILE))
 if os.path.isdir(_WS):

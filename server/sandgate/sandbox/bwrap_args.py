@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from sandgate.sandbox import egress, protocol
+from sandgate.sandbox import runtime as runtime_mod
 from sandgate.sandbox.runtime import Runtime
 
 SANDBOX_UID = 65534
@@ -14,13 +15,21 @@ SCRATCH_BYTES = 16 * 1024 * 1024
 def bwrap_argv(
     runtime: Runtime,
     etc_dir: str,
-    workspace: str | None,
+    workspace_fd: int | None,
     bwrap: str = "bwrap",
     python_argv: list[str] | None = None,
-    egress_dir: str | None = None,
+    egress_fd: int | None = None,
+    seccomp_fd: int | None = None,
+    hidden: list[tuple[str, bool]] | tuple = (),
 ) -> list[str]:
-    """`egress_dir`: the host directory holding the run's egress proxy socket (docs/network.md),
-    bound read-only at `egress.INSIDE_DIR`, with the proxy variables set; None: no way out."""
+    """The bwrap command line.
+
+    `workspace_fd`: an open (O_PATH) descriptor of the folder shown read-only at /workspace —
+    by descriptor, so the sandbox user needs no right to the folders above it, and nothing can
+    swap a link into the path in between; None: an empty /workspace. `hidden`: paths under it
+    covered by an empty file or folder (`workspace_view.py`). `egress_fd`: the folder holding the
+    run's egress proxy socket (docs/network.md), shown at `egress.INSIDE_DIR` with the proxy
+    variables set; None: no way out. `seccomp_fd`: the confinement filter (`syscall_filter.py`)."""
     argv = [
         bwrap,
         # Every namespace, network included: only `lo` exists inside.
@@ -33,7 +42,7 @@ def bwrap_argv(
         "--clearenv",
     ]
     env = dict(protocol.ENV)
-    if egress_dir:
+    if egress_fd is not None:
         env.update(egress.environment())
     for key, value in sorted(env.items()):
         argv += ["--setenv", key, value]
@@ -42,6 +51,10 @@ def bwrap_argv(
         "--cap-drop", "ALL",
         "--disable-userns",
         "--hostname", "sandbox",
+    ]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
+    argv += [
         # The runtime only: the interpreter, its stdlib, the shared libraries they load.
         "--ro-bind", runtime.python, runtime.python,
         "--symlink", os.path.basename(runtime.python), protocol.PYTHON,
@@ -52,17 +65,21 @@ def bwrap_argv(
     argv += ["--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin"]
     for name in ("passwd", "group", "nsswitch.conf", "hosts"):
         argv += ["--ro-bind", f"{etc_dir}/{name}", f"/etc/{name}"]
-    argv += ["--proc", "/proc", "--dev", "/dev"]
+    # /proc read-only as a whole: no sysctl, no sysrq, nothing of the kernel's to write.
+    argv += ["--proc", "/proc", "--remount-ro", "/proc", "--dev", "/dev"]
     # Scratch: a small tmpfs, the only writable place.
     argv += ["--size", str(SCRATCH_BYTES), "--perms", "1777", "--tmpfs", protocol.SCRATCH]
-    if workspace:
-        argv += ["--ro-bind", workspace, protocol.WORKSPACE]
+    if workspace_fd is not None:
+        argv += ["--ro-bind-fd", str(workspace_fd), protocol.WORKSPACE]
+        for rel, is_dir in hidden:
+            cover = f"{etc_dir}/{runtime_mod.EMPTY_DIR if is_dir else runtime_mod.EMPTY_FILE}"
+            argv += ["--ro-bind", cover, f"{protocol.WORKSPACE}/{rel}"]
     else:
         argv += ["--dir", protocol.WORKSPACE]
-    if egress_dir:
+    if egress_fd is not None:
         # The network namespace stays empty (only lo): the proxy's socket is the one way out.
-        argv += ["--ro-bind", egress_dir, egress.INSIDE_DIR]
+        argv += ["--ro-bind-fd", str(egress_fd), egress.INSIDE_DIR]
     # The root tmpfs bwrap builds last: read-only, so nothing outside scratch is writable.
-    argv += ["--remount-ro", "/", "--chdir", protocol.WORKSPACE if workspace else protocol.SCRATCH, "--"]
+    argv += ["--remount-ro", "/", "--chdir", protocol.WORKSPACE if workspace_fd is not None else protocol.SCRATCH, "--"]
     argv += python_argv if python_argv is not None else protocol.python_argv()
     return argv

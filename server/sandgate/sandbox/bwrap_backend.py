@@ -12,14 +12,17 @@ import logging
 import os
 import selectors
 import shutil
+import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 
 from sandgate.policy.model import SandboxLimits
 from sandgate.egress.proxy import Resolver
-from sandgate.sandbox import cgroup, egress, lifecycle, limits, protocol, runtime
+from sandgate.sandbox import cgroup, egress, identity, lifecycle, limits, protocol, runtime, supervision
+from sandgate.sandbox import syscall_filter, workspace_view
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
 from sandgate.sandbox.bwrap_args import bwrap_argv
 from sandgate.sandbox.pool import WarmPool
@@ -28,9 +31,11 @@ log = logging.getLogger(__name__)
 
 # Python and bwrap themselves need this much address space on top of the program's budget.
 AS_OVERHEAD_MB = 96
+# How long the supervisor may take to see a finished sandbox's last process go.
+OUTSIDE_WAIT_S = 2.0
 
 
-def prlimit_args(lim: SandboxLimits, use_cgroup: bool, prlimit: str = "prlimit") -> list[str]:
+def prlimit_args(lim: SandboxLimits, use_cgroup: bool, prlimit: str = "prlimit", uid: int | None = None) -> list[str]:
     """rlimits set on bwrap and inherited by everything inside (pure; tested by equality)."""
     cpu = max(1, int(lim.cpu_time_s + 0.999))
     args = [
@@ -44,12 +49,12 @@ def prlimit_args(lim: SandboxLimits, use_cgroup: bool, prlimit: str = "prlimit")
         # No cgroup: memory by address space; processes by RLIMIT_NPROC, which counts every
         # process of the (real) user, so it is only a backstop there.
         args.append(f"--as={(lim.memory_mb + AS_OVERHEAD_MB) * 1024 * 1024}")
-        args.append(f"--nproc={lim.processes + _user_process_count()}")
+        args.append(f"--nproc={lim.processes + _user_process_count(os.getuid() if uid is None else uid)}")
     return args + ["--"]
 
 
-def _user_process_count() -> int:
-    uid, n = os.getuid(), 0
+def _user_process_count(uid: int) -> int:
+    n = 0
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -97,55 +102,89 @@ class BwrapBackend:
 
     # -- sandboxes ---------------------------------------------------------------------------
     def _spawn(self, key: SpawnKey) -> Parked:
-        """Start a sandbox: bwrap, Python and the bootstrap, which then waits for its program on
-        stdin. Everything costly about a run happens here, so a pooled one is ready at once."""
+        """Start a sandbox: bwrap, Python and the bootstrap, which arms the supervisor's monitor
+        and then waits for its program on stdin. Everything costly about a run happens here, so
+        a pooled one is ready at once."""
         rt = runtime.discover()
         lim = key.limits
-        # A networked sandbox gets a directory of its own, bound in now; the run that takes it
-        # starts its egress proxy there (as the Docker backend's pooled containers do).
-        top, inner = egress.make_socket_dir() if key.egress else (None, None)
-        cg = None
-        ev_r = ev_w = -1
+        who = identity.sandbox_identity(key.user)
+        confinement = syscall_filter.programs().confinement
+        parked = Parked(lifecycle_key=f"bwrap:{uuid.uuid4().hex}")
+        child_fds: list[int] = []
         try:
+            etc = runtime.etc_dir()
+            hidden: list[tuple[str, bool]] = []
+            if key.workspace:
+                shown, hidden, parked.snapshot, parked.withheld = _workspace_for(key, who)
+                if shown is not None:
+                    child_fds.append(os.open(shown, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+            ws_fd = child_fds[-1] if child_fds else None
+            egress_fd = None
+            if key.egress:
+                # A networked sandbox gets a directory of its own, bound in now; the run that
+                # takes it starts its egress proxy there (as Docker's pooled containers do).
+                parked.egress_top, parked.egress_dir = egress.make_socket_dir(
+                    runtime.sandbox_run_dir() if who.dropped else None)
+                egress_fd = os.open(parked.egress_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+                child_fds.append(egress_fd)
+            seccomp_fd = os.memfd_create("sandgate-seccomp", os.MFD_CLOEXEC)
+            child_fds.append(seccomp_fd)
+            os.write(seccomp_fd, confinement)
+            os.lseek(seccomp_fd, 0, os.SEEK_SET)
+            # The supervisor's line into this sandbox: it arms the monitor before any program.
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            ctl_fd = theirs.detach()
+            child_fds.append(ctl_fd)
+            try:
+                parked.sid = supervision.shared().watch(ours, supervision.watch_config(lim.open_files))
+            finally:
+                ours.close()
             if cgroup.available():
                 # A few pids for bwrap's own two processes and the shell wrapper.
-                cg = cgroup.RunCgroup.create(lim.processes + 3, lim.memory_mb * 1024 * 1024)
-            ev_r, ev_w = os.pipe()
-            argv = prlimit_args(lim, cg is not None) + bwrap_argv(
-                rt, runtime.etc_dir(), key.workspace, self.bwrap, egress_dir=inner)
-            if cg is not None:
-                argv = ["/bin/sh", "-c", cg.join_script(), "sh", *argv]
-            proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=(ev_w,), start_new_session=True, env=dict(protocol.ENV), close_fds=True,
+                parked.cg = cgroup.RunCgroup.create(lim.processes + 3, lim.memory_mb * 1024 * 1024)
+            parked.ev_r, ev_w = os.pipe()
+            child_fds.append(ev_w)
+            parked.ev_w_num = ev_w
+            argv = identity.drop_args(who) + prlimit_args(lim, parked.cg is not None, uid=who.uid) + bwrap_argv(
+                rt, etc, ws_fd, self.bwrap, egress_fd=egress_fd, seccomp_fd=seccomp_fd, hidden=hidden,
+                python_argv=protocol.python_argv(control=f"fd:{ctl_fd}"))
+            if parked.cg is not None:
+                argv = ["/bin/sh", "-c", parked.cg.join_script(), "sh", *argv]
+            # cwd "/": nothing of ours (the server's working folder) shows in the sandbox's /proc.
+            parked.proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/",
+                pass_fds=tuple(child_fds), start_new_session=True, env=dict(protocol.ENV), close_fds=True,
             )
         except BaseException:
-            if ev_r >= 0:
-                os.close(ev_r)
-            if cg is not None:
-                cg.destroy()
-            egress.remove_socket_dir(top)
+            self._discard(parked)
             raise
         finally:
-            if ev_w >= 0:
-                os.close(ev_w)
-        # The events pipe keeps its number inside (pass_fds): the header tells the bootstrap.
-        parked = Parked(proc, cg, ev_r, ev_w, f"bwrap:{uuid.uuid4().hex}", top, inner)
+            for fd in child_fds:
+                os.close(fd)
+        proc, cg = parked.proc, parked.cg
         lifecycle.register(parked.lifecycle_key, lambda: _kill(proc, cg))
         return parked
 
     def _discard(self, parked: Parked) -> None:
         lifecycle.unregister(parked.lifecycle_key)
-        if parked.proc.returncode is None:  # once reaped, its pid may be another's: hands off
-            _kill(parked.proc, parked.cg)
-            parked.proc.wait()
-        for stream in (parked.proc.stdin, parked.proc.stdout, parked.proc.stderr):
-            if stream is not None:
-                stream.close()
-        os.close(parked.ev_r)
+        proc = parked.proc
+        if proc is not None:
+            if proc.returncode is None:  # once reaped, its pid may be another's: hands off
+                _kill(proc, parked.cg)
+                proc.wait()
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+        if parked.ev_r >= 0:
+            os.close(parked.ev_r)
+            parked.ev_r = -1
+        if parked.sid:
+            supervision.shared().forget(parked.sid)
         if parked.cg is not None:
             parked.cg.destroy()
         egress.remove_socket_dir(parked.egress_top)
+        if parked.snapshot:
+            shutil.rmtree(parked.snapshot, ignore_errors=True)
 
     def idle_cgroups(self) -> set[str]:
         """The cgroups that waiting pooled sandboxes hold (for diagnostics and tests)."""
@@ -168,7 +207,7 @@ class BwrapBackend:
     def _run(self, request: RunRequest, started: float) -> RunResult:
         key = _spawn_key(request)
         parked = self.pool.take(key)
-        if parked is not None and parked.proc.poll() is not None:
+        if parked is not None and (parked.proc is None or parked.proc.poll() is not None):
             self._discard(parked)  # died while waiting (killed from outside): run cold
             parked = None
         if parked is None:
@@ -176,7 +215,9 @@ class BwrapBackend:
         net = None
         if key.egress:
             # The sandbox runs as this user (uid-mapped): the proxy's socket stays 0600.
-            net = egress.open_run(request.network, 0o600, self.egress_resolver, socket_dir=parked.egress_dir)
+            # The sandbox user may be another host user (Sandgate runs as root): the socket is
+            # world-connectable inside the one directory only this sandbox is given.
+            net = egress.open_run(request.network, 0o666, self.egress_resolver, socket_dir=parked.egress_dir)
         return self._run_in(parked, request, started, net)
 
     def _run_in(self, parked: Parked, request: RunRequest, started: float, net: egress.EgressRun | None) -> RunResult:
@@ -200,6 +241,11 @@ class BwrapBackend:
             if out.stopped:
                 # Events written before the kill are still in the pipe.
                 out.events.extend(_drain_events(parked.ev_r, marker))
+            # bwrap is gone, and with it its pid namespace: the record is complete at once.
+            result.outside = supervision.shared().finish(parked.sid, OUTSIDE_WAIT_S)
+            parked.sid = None
+            if parked.withheld:
+                result.events.append({"kind": "workspace-withheld", "reason": parked.withheld})
             result.killed = out.stopped
             result.timed_out = out.stopped == "time"
             if out.stopped == "time" and cg is not None and cg.pids_hit_max():
@@ -221,24 +267,48 @@ class SpawnKey:
     workspace: str | None
     limits: SandboxLimits
     egress: bool = False  # a way out through a proxy socket (docs/network.md)
+    exclude: tuple[str, ...] = ()  # files.exclude: hidden from the sandbox
+    user: str | None = None  # sandbox.user: the host user when Sandgate runs as root
 
 
 def _spawn_key(request: RunRequest) -> SpawnKey:
     return SpawnKey(str(request.workspace) if request.workspace else None, request.limits,
-                    egress.wanted(request.network))
+                    egress.wanted(request.network), tuple(request.exclude), request.user)
 
 
 @dataclass
 class Parked:
     """A started sandbox, its bootstrap waiting for a program on stdin. Used once."""
 
-    proc: subprocess.Popen
-    cg: cgroup.RunCgroup | None
-    ev_r: int
-    ev_w_num: int  # the events pipe's descriptor number inside the sandbox
     lifecycle_key: str
+    proc: subprocess.Popen | None = None
+    cg: cgroup.RunCgroup | None = None
+    ev_r: int = -1
+    ev_w_num: int = -1  # the events pipe's descriptor number inside the sandbox
+    sid: str | None = None  # the supervisor's name for it
     egress_top: str | None = None  # D, removed with the sandbox
     egress_dir: str | None = None  # D/egress, bound in: where the run's proxy listens
+    snapshot: str | None = None  # a copied workspace view, removed with the sandbox
+    withheld: str | None = None  # why the workspace is not shown, when it is not
+
+
+def _workspace_for(key: SpawnKey, who: identity.HostIdentity) -> tuple[str | None, list[tuple[str, bool]], str | None, str | None]:
+    """(folder to show, paths to cover in it, a snapshot folder to remove later, why nothing is
+    shown). The workspace itself when the sandbox user may read it, else a copy of what it may."""
+    assert key.workspace is not None
+    view = workspace_view.plan(key.workspace, key.exclude)
+    if view.withheld:
+        return None, [], None, view.withheld
+    if not who.dropped or workspace_view.reachable_by(key.workspace, who.uid, who.gid):
+        return key.workspace, [(rel, is_dir) for rel, is_dir in view.hidden
+                               if not os.path.islink(os.path.join(key.workspace, rel))], None, None
+    snapshot = tempfile.mkdtemp(prefix=f"ws-{os.getpid()}-", dir=runtime.sandbox_run_dir())
+    try:
+        workspace_view.copy_into(view, snapshot)
+    except BaseException:
+        shutil.rmtree(snapshot, ignore_errors=True)
+        raise
+    return snapshot, [], snapshot, None
 
 
 def _exit_code(code: int) -> int:

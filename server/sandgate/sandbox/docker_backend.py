@@ -9,39 +9,39 @@ local paths on a remote daemon.
 
 from __future__ import annotations
 
-import io
+import dataclasses
 import logging
 import os
 import select
 import socket
 import struct
-import tarfile
 import tempfile
 import threading
 import time
-import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sandgate.egress.proxy import Resolver
-from sandgate.sandbox import egress, lifecycle, limits, protocol
+from sandgate.sandbox import egress, lifecycle, limits, protocol, runtime, supervision, workspace_view
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
-from sandgate.sandbox.docker_spec import LABEL, ContainerSpec, create_kwargs
+from sandgate.sandbox.docker_spec import CONTROL_SOCKET, LABEL, ContainerSpec, create_kwargs
 from sandgate.sandbox.image import DEFAULT_IMAGE
 from sandgate.sandbox.pool import WarmPool
 
 log = logging.getLogger(__name__)
 
 LABEL_OWNER = "sandgate.owner"
-# The host directory made for a container's egress socket: removed with the container, or by the
-# reaper when a Sandgate died first.
-LABEL_EGRESS_DIR = "sandgate.egress-dir"
+# The host directory made for a container's sockets (supervisor, egress): removed with the
+# container, or by the reaper when a Sandgate died first.
+LABEL_HOST_DIR = "sandgate.host-dir"
 REMOTE_NO_EGRESS = ("the Docker engine is remote (DOCKER_HOST): a host socket cannot be bound into its "
                     "containers, so the run has no network")
+REMOTE_NO_MONITOR = ("the Docker engine is remote (DOCKER_HOST): the supervisor cannot reach its containers, "
+                     "so nothing a run does can be recorded outside it")
+# How long the supervisor may take to see the last process of a finished container go.
+OUTSIDE_WAIT_S = 2.0
 API_TIMEOUT_S = 15
 # Remote workspace upload: skip what never helps an import and would bloat the tar.
-WS_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules", ".tox", ".mypy_cache"}
-WS_MAX_FILE = 1 << 20
-WS_MAX_TOTAL = 48 << 20
 _EXTRACT = (
     "import sys,tarfile;t=tarfile.open(fileobj=sys.stdin.buffer,mode='r|');"
     "t.extractall('/workspace')"  # our own tar (regular files, relative names); 3.11.2 has no filter=
@@ -82,7 +82,7 @@ class DockerBackend:
         # How the egress proxy resolves names (None: the system resolver). Set by tests only,
         # from the host process; nothing inside a container can reach it.
         self.egress_resolver = egress_resolver
-        self._egress_dirs: dict[str, str] = {}  # container id -> D (its socket directory is D/egress)
+        self._hosted: dict[str, _Hosted] = {}  # container id -> its host directory and supervisor id
         self._client = client
         self._remote = remote
         self._owner = owner_label()
@@ -136,7 +136,7 @@ class DockerBackend:
             mine_but_lost = owner == self._owner and not self._creating and not lifecycle.is_live(f"docker:{cid}")
             if mine_but_lost or (owner != self._owner and not _owner_alive(owner)):
                 self._remove(self.client.containers.prepare_model({"Id": cid}))
-                egress.remove_socket_dir(_reapable_egress_dir(labels.get(LABEL_EGRESS_DIR, "")))
+                egress.remove_socket_dir(_reapable_host_dir(labels.get(LABEL_HOST_DIR, "")))
                 n += 1
         if n:
             log.info("reaped %d orphaned sandbox containers", n)
@@ -148,9 +148,12 @@ class DockerBackend:
         net = egress.wanted(request.network) and not self.is_remote()
         # The sandbox user (65534) cannot read through a bind mount of a private folder (a home
         # directory, pytest's 0700 temporary folders): send those over the API like a remote engine.
-        if ws and (self.is_remote() or not readable_by_others(ws)):
-            return ContainerSpec(self.image, request.limits, None, True, egress=net)
-        return ContainerSpec(self.image, request.limits, ws, False, egress=net)
+        remote = self.is_remote()
+        exclude = tuple(request.exclude)
+        if ws and (remote or not workspace_view.readable_by_others(ws)):
+            return ContainerSpec(self.image, request.limits, None, True, egress=net, exclude=exclude,
+                                 supervised=not remote)
+        return ContainerSpec(self.image, request.limits, ws, False, egress=net, exclude=exclude, supervised=not remote)
 
     def warm(self, request: RunRequest) -> None:
         """Start filling the pool for runs like `request` (e.g. when a workspace opens)."""
@@ -169,26 +172,56 @@ class DockerBackend:
     # -- containers -----------------------------------------------------------------------------
     def _start_container(self, spec: ContainerSpec) -> Any:
         labels = {LABEL_OWNER: self._owner}
-        top = inner = None
-        if spec.egress:
-            # Each container its own directory, made with it: the run that takes the container
-            # starts its proxy there. Nothing else of the host is bound in.
-            top, inner = egress.make_socket_dir()
-            labels[LABEL_EGRESS_DIR] = top
+        hosted = _Hosted()
+        hidden: list[tuple[str, str]] = []
+        try:
+            if spec.supervised or spec.egress:
+                # Each container its own directory, made with it: the supervisor's socket, and the
+                # run's egress proxy (started by the run that takes it). Nothing else of the host.
+                hosted.top, egress_dir = egress.make_socket_dir()
+                labels[LABEL_HOST_DIR] = hosted.top
+            if spec.supervised:
+                control_dir = os.path.join(hosted.top, "control")
+                os.mkdir(control_dir)
+                os.chmod(control_dir, 0o711)
+                listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    listening.bind(os.path.join(control_dir, CONTROL_SOCKET))
+                    # The container's user is another uid: connectable by all, inside a directory
+                    # only this container is given.
+                    os.chmod(os.path.join(control_dir, CONTROL_SOCKET), 0o666)
+                    listening.listen(1)
+                    hosted.sid = supervision.shared().watch(listening, supervision.watch_config(spec.limits.open_files),
+                                                            listening=True)
+                finally:
+                    listening.close()
+            if spec.workspace:
+                view = workspace_view.plan(spec.workspace, spec.exclude)
+                hosted.withheld = view.withheld
+                etc = runtime.etc_dir()
+                hidden = [(f"{protocol.WORKSPACE}/{rel}", os.path.join(etc, runtime.EMPTY_DIR if is_dir else runtime.EMPTY_FILE))
+                          for rel, is_dir in view.hidden if not os.path.islink(os.path.join(spec.workspace, rel))]
+                if view.withheld:
+                    spec, hidden = dataclasses.replace(spec, workspace=None), []
+        except BaseException:
+            self._release(hosted)
+            raise
         with self._lock:
             self._creating += 1
         try:
-            container = self.client.containers.create(**create_kwargs(spec, labels, egress_dir=inner))
+            kwargs = create_kwargs(spec, labels, egress_dir=os.path.join(hosted.top, "egress") if spec.egress else None,
+                                   control_dir=os.path.join(hosted.top, "control") if spec.supervised else None,
+                                   hidden=hidden)
+            container = self.client.containers.create(**kwargs)
             lifecycle.register(f"docker:{container.id}", lambda: self._remove(container))
         except Exception:
-            egress.remove_socket_dir(top)
+            self._release(hosted)
             raise
         finally:
             with self._lock:
                 self._creating -= 1
-        if top:
-            with self._lock:
-                self._egress_dirs[container.id] = top
+        with self._lock:
+            self._hosted[container.id] = hosted
         try:
             container.start()
         except Exception:
@@ -204,13 +237,20 @@ class DockerBackend:
             if "No such container" not in str(exc) and "already in progress" not in str(exc):
                 log.debug("removing %s failed: %s", container.id[:12], exc)
         with self._lock:
-            top = self._egress_dirs.pop(container.id, None)
-        egress.remove_socket_dir(top)
+            hosted = self._hosted.pop(container.id, None)
+        self._release(hosted)
 
-    def _egress_socket_dir(self, container: Any) -> str | None:
+    @staticmethod
+    def _release(hosted: "_Hosted | None") -> None:
+        if hosted is None:
+            return
+        if hosted.sid:
+            supervision.shared().forget(hosted.sid)
+        egress.remove_socket_dir(hosted.top)
+
+    def _hosted_for(self, container: Any) -> "_Hosted":
         with self._lock:
-            top = self._egress_dirs.get(container.id)
-        return os.path.join(top, "egress") if top else None
+            return self._hosted.get(container.id) or _Hosted()
 
     # -- running --------------------------------------------------------------------------------
     def run(self, request: RunRequest) -> RunResult:
@@ -246,7 +286,8 @@ class DockerBackend:
             if spec.egress:
                 # The container runs as another uid: the socket is world-connectable, inside the
                 # one directory this container is given (D itself is 0700).
-                socket_dir = self._egress_socket_dir(container)
+                hosted = self._hosted_for(container)
+                socket_dir = os.path.join(hosted.top, "egress") if hosted.top else None
                 if socket_dir is None:
                     net = egress.EgressRun(request.network, "")
                     net.fail("host", "the container was made without an egress directory")
@@ -256,7 +297,11 @@ class DockerBackend:
                 net = egress.EgressRun(request.network, "")
                 net.fail("host", REMOTE_NO_EGRESS)
             if spec.workspace_tmpfs and request.workspace:
-                self._upload_workspace(container, str(request.workspace))
+                withheld = self._upload_workspace(container, str(request.workspace), spec.exclude)
+                if withheld:
+                    result.events.append({"kind": "workspace-withheld", "reason": withheld})
+            elif spec.workspace and self._hosted_for(container).withheld:
+                result.events.append({"kind": "workspace-withheld", "reason": self._hosted_for(container).withheld})
             if warm:
                 # A pooled container may have died with an engine restart; attaching to a stopped
                 # one "succeeds" with an empty stream, so ask first (a few ms on a local socket).
@@ -294,12 +339,13 @@ class DockerBackend:
             result.exit_code = status
             result.stdout, result.stderr = out.stdout, out.stderr
             result.output_truncated = out.truncated
-            result.events = out.events
+            result.events = result.events + out.events
             result.killed = stopped
             result.timed_out = result.timed_out or stopped == "time"
             rusage = [e for e in out.events if e.get("kind") == "rusage"]
             if rusage:
                 result.peak_memory_kb = int(rusage[-1].get("maxrss_kb") or 0) or None
+            result.outside = self._outside_record(container, spec, started + lim.wall_time_s, stopped is not None)
             if not stopped:
                 self._classify(result, container)
             if result.killed == "memory":
@@ -361,10 +407,32 @@ class DockerBackend:
         elif "processes" in seen:
             result.killed = "processes"
 
-    def _upload_workspace(self, container: Any, workspace: str) -> None:
-        """Unpack the workspace into the container's root-owned /workspace tmpfs via a root exec."""
+    def _outside_record(self, container: Any, spec: ContainerSpec, deadline: float, killed: bool) -> supervision.Record:
+        """The supervisor's record of the run, once the container's last process is gone (a
+        program that left processes behind is stopped at its deadline first)."""
+        if not spec.supervised:
+            return supervision.lost(REMOTE_NO_MONITOR)
+        sid = self._hosted_for(container).sid
+        if sid is None:
+            return supervision.lost("the container was made without a supervisor")
+        shared = supervision.shared()
+        record = shared.finish(sid, OUTSIDE_WAIT_S if killed else max(0.0, min(deadline - time.monotonic(), 10.0)))
+        if not record.hangup and not record.lost:
+            try:
+                container.kill()
+            except Exception:  # noqa: BLE001 - it may have exited in the meantime
+                pass
+            record = shared.finish(sid, OUTSIDE_WAIT_S)
+        return record
+
+    def _upload_workspace(self, container: Any, workspace: str, exclude: tuple[str, ...]) -> str | None:
+        """Unpack the workspace view into the container's root-owned /workspace tmpfs via a root
+        exec. Returns why nothing was sent, when nothing was."""
         api = self.client.api
-        data = workspace_tar(workspace)
+        view = workspace_view.plan(workspace, exclude)
+        if view.withheld:
+            return view.withheld
+        data = workspace_view.tar_bytes(view)
         exec_id = api.exec_create(container.id, [protocol.PYTHON, "-I", "-S", "-c", _EXTRACT], stdin=True,
                                   user="0", environment=dict(protocol.ENV))["Id"]
         sock = api.exec_start(exec_id, socket=True)
@@ -382,6 +450,7 @@ class DockerBackend:
         if code not in (0, None):
             tail = said.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
             raise EngineError(f"unpacking the workspace failed (exit {code}): {tail[0][:200]}")
+        return None
 
 
 def _hang_up(sock: Any, raw: Any) -> None:
@@ -398,8 +467,17 @@ class _StaleContainer(Exception):
     pass
 
 
-def _reapable_egress_dir(path: str) -> str | None:
-    """A dead Sandgate's egress directory, if the label names one of ours (never anything else)."""
+@dataclass
+class _Hosted:
+    """What a container has on this machine: its socket directory and its supervisor id."""
+
+    top: str | None = None
+    sid: str | None = None
+    withheld: str | None = None  # why the workspace is not shown, when it is not
+
+
+def _reapable_host_dir(path: str) -> str | None:
+    """A dead Sandgate's container directory, if the label names one of ours (never anything else)."""
     if not path:
         return None
     real = os.path.realpath(path)
@@ -407,43 +485,6 @@ def _reapable_egress_dir(path: str) -> str | None:
     if os.path.dirname(real) == parent and os.path.basename(real).startswith(egress.DIR_PREFIX):
         return real
     return None
-
-
-def readable_by_others(path: str) -> bool:
-    """Can a user who is neither owner nor group list and enter `path`? The folders above it do
-    not matter: a bind mount makes `path` the container's /workspace, and nothing above it is
-    walked (a project in a 0700 home directory binds fine)."""
-    try:
-        return os.stat(os.path.realpath(path)).st_mode & 0o005 == 0o005
-    except OSError:
-        return False
-
-
-def workspace_tar(root: str) -> bytes:
-    buf = io.BytesIO()
-    total = 0
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if d not in WS_SKIP_DIRS and not d.startswith("."))
-            for fn in sorted(filenames):
-                path = os.path.join(dirpath, fn)
-                try:
-                    st = os.lstat(path)
-                except OSError:
-                    continue
-                if not os.path.isfile(path) or os.path.islink(path) or st.st_size > WS_MAX_FILE:
-                    continue
-                if total + st.st_size > WS_MAX_TOTAL:
-                    log.warning("workspace larger than %d MB: the rest is not sent", WS_MAX_TOTAL >> 20)
-                    continue
-                total += st.st_size
-                info = tar.gettarinfo(path, arcname=os.path.relpath(path, root))
-                info.uid = info.gid = 0
-                info.uname = info.gname = "root"
-                info.mode = 0o644
-                with open(path, "rb") as f:
-                    tar.addfile(info, f)
-    return buf.getvalue()
 
 
 def _wait(api: Any, cid: str, timeout: float = 10.0) -> int | None:

@@ -14,6 +14,10 @@ SCRATCH_TMPFS = "rw,nosuid,nodev,noexec,size=16m,mode=1777"
 # sandbox user can read but not write it) by a root exec before the run.
 WORKSPACE_TMPFS = "rw,nosuid,nodev,noexec,size=64m,mode=755"
 LABEL = "sandgate"
+# Where the supervisor's socket appears inside (a host directory of the container's own).
+CONTROL_INSIDE = "/run/sandgate-ctl"
+CONTROL_SOCKET = "ctl.sock"
+CONTROL_ADDRESS = f"unix:{CONTROL_INSIDE}/{CONTROL_SOCKET}"
 # init + the bootstrap itself on top of the program's budget.
 PIDS_OVERHEAD = 2
 
@@ -30,15 +34,24 @@ class ContainerSpec:
     # proxy socket (bound read-only at egress.INSIDE_DIR) and the proxy variables. Still no
     # network of its own (network_mode "none"): the socket is the one way out.
     egress: bool = False
+    # files.exclude: workspace files never shown (covered in a bind, left out of a copy).
+    exclude: tuple[str, ...] = ()
+    # The engine can bind this machine's paths: the supervisor's control socket goes in.
+    supervised: bool = True
 
 
 def create_kwargs(spec: ContainerSpec, labels: dict[str, str], python: str = protocol.PYTHON,
-                  egress_dir: str | None = None) -> dict[str, Any]:
-    """`egress_dir`: the host directory for the egress proxy's socket (required when `spec.egress`)."""
-    from docker.types import LogConfig, Ulimit
+                  egress_dir: str | None = None, control_dir: str | None = None,
+                  hidden: list[tuple[str, str]] | tuple = ()) -> dict[str, Any]:
+    """`egress_dir`: the host directory for the egress proxy's socket (required when `spec.egress`).
+    `control_dir`: the host directory holding the supervisor's socket (required when
+    `spec.supervised`). `hidden`: (path inside, host file or folder to cover it with)."""
+    from docker.types import LogConfig, Mount, Ulimit
 
     if spec.egress and not egress_dir:
         raise ValueError("an egress container needs a directory for the proxy socket")
+    if spec.supervised and not control_dir:
+        raise ValueError("a supervised container needs a directory for the supervisor's socket")
 
     lim = spec.limits
     cpu = max(1, int(lim.cpu_time_s + 0.999))
@@ -47,7 +60,7 @@ def create_kwargs(spec: ContainerSpec, labels: dict[str, str], python: str = pro
         tmpfs[protocol.WORKSPACE] = WORKSPACE_TMPFS
     kwargs: dict[str, Any] = {
         "image": spec.image,
-        "command": protocol.python_argv(python),
+        "command": protocol.python_argv(python, control=CONTROL_ADDRESS if spec.supervised else None),
         "user": SANDBOX_USER,
         "environment": {**protocol.ENV, **(egress.environment() if spec.egress else {})},
         "working_dir": protocol.SCRATCH,
@@ -84,6 +97,11 @@ def create_kwargs(spec: ContainerSpec, labels: dict[str, str], python: str = pro
     if spec.egress and egress_dir:
         # Connecting to a socket on a read-only bind works (sockets are exempt from EROFS).
         volumes[egress_dir] = {"bind": egress.INSIDE_DIR, "mode": "ro"}
+    if spec.supervised and control_dir:
+        volumes[control_dir] = {"bind": CONTROL_INSIDE, "mode": "ro"}
     if volumes:
         kwargs["volumes"] = volumes
+    if hidden:
+        # Mounts, not volumes: many covers share one host file.
+        kwargs["mounts"] = [Mount(target=inside, source=cover, type="bind", read_only=True) for inside, cover in hidden]
     return kwargs

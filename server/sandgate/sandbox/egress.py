@@ -51,10 +51,14 @@ def environment() -> dict[str, str]:
     return proxy_environment(FORWARDER_URL)
 
 
-def make_socket_dir() -> tuple[str, str]:
+def make_socket_dir(base: str | None = None) -> tuple[str, str]:
     """`(D, D/egress)`: D private to us (0700), D/egress traversable (0711) for a sandbox user of
-    another uid, who is given that one directory and nothing above it."""
-    top = tempfile.mkdtemp(prefix=DIR_PREFIX)
+    another uid, who is given that one directory and nothing above it. With `base` (a folder others
+    may pass through but not list), D is made there and passable too (0711), for a sandbox user
+    that must reach D/egress by its path (bubblewrap started as another user)."""
+    top = tempfile.mkdtemp(prefix=DIR_PREFIX, dir=base)
+    if base is not None:
+        os.chmod(top, 0o711)
     inner = os.path.join(top, "egress")
     os.mkdir(inner)
     os.chmod(inner, 0o711)

@@ -36,10 +36,12 @@ def bootstrap_source() -> str:
     return resources.files("sandgate.sandbox").joinpath("bootstrap.py").read_text(encoding="utf-8")
 
 
-def python_argv(python: str = PYTHON) -> list[str]:
+def python_argv(python: str = PYTHON, control: str | None = None) -> list[str]:
+    """The sandbox's command. `control`: how the bootstrap reaches the supervisor ("fd:N" or
+    "unix:PATH", see bootstrap.py); without one the bootstrap refuses to run anything."""
     # -I: no env vars, no user site, no cwd on sys.path; -S: no site (faster, nothing extra on
     # sys.path); -B: no .pyc writes (root is read-only anyway).
-    return [python, "-I", "-S", "-B", "-c", bootstrap_source()]
+    return [python, "-I", "-S", "-B", "-c", bootstrap_source()] + ([control] if control else [])
 
 
 def new_marker() -> str:

@@ -1,5 +1,11 @@
 """One pure function from a sandbox run to findings (source "sandbox"; "syntax" for code that
-does not compile). The policy maps the rule ids to decisions; keep them stable."""
+does not compile). The policy maps the rule ids to decisions; keep them stable.
+
+Two accounts of a run feed it: the in-process monitor's events (Python's view, with detail) and
+the supervisor's record (the system calls, out of the program's reach). Both become findings the
+same way; where they disagree, `monitor.tampered` says so; where the record is missing,
+`monitor.lost` holds the suggestion.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from typing import Any
 from sandgate.egress import decide_host, decision_finding
 from sandgate.checks.code_rules import host_allowed as host_named
 from sandgate.findings import Finding, Level, details
-from sandgate.sandbox import egress, limits
+from sandgate.sandbox import egress, limits, tampering
 from sandgate.sandbox.base import RunRequest, RunResult
 
 SOURCE = "sandbox"
@@ -26,7 +32,9 @@ LIMIT_TEXT = {
     "processes": "hit the process limit",
     "output": "hit the output limit",
     "open-files": "hit the open-files limit",
+    "scratch": "filled its scratch space",
 }
+ARM_FAILED = "sandgate: the sandbox monitor could not be armed"
 
 
 def _finding(rule: str, severity: Level, message: str, source: str = SOURCE, **kw: Any) -> Finding:
@@ -53,6 +61,47 @@ def is_secret_path(path: str) -> bool:
     return bool(SECRET_PATHS.search(path))
 
 
+def _monitor_findings(result: RunResult, syntax: bool) -> list[Finding]:
+    """`monitor.lost` when nothing outside recorded the run, `monitor.tampered` when the in-process
+    report disagrees with what was recorded."""
+    outside = result.outside
+    if outside is None or outside.lost or not outside.armed:
+        if outside is not None and outside.error:
+            why = outside.error
+        elif ARM_FAILED in result.stderr:
+            why = limits.last_line(result.stderr[result.stderr.index(ARM_FAILED):])
+        else:
+            why = "no supervisor recorded this run"
+        return [_finding("monitor.lost", Level.HIGH, f"Nothing outside the sandbox recorded what the code did: {why}",
+                         reason=why)]
+    found = tampering.reasons(result.events, outside, stopped=bool(result.killed or result.timed_out),
+                              syntax_error=syntax, secret_path=is_secret_path)
+    if not found:
+        return []
+    return [_finding("monitor.tampered", Level.HIGH,
+                     "The code interfered with the sandbox's in-process monitor: " + "; ".join(found),
+                     reasons=tuple(found))]
+
+
+def _outside_events(result: RunResult) -> list[dict[str, Any]]:
+    """The supervisor's events in the in-process vocabulary (connect, open-write, open-read, spawn)."""
+    outside = result.outside
+    if outside is None or outside.lost:
+        return []
+    events = []
+    for ev in outside.events:
+        kind = ev.get("kind")
+        if kind == "connect" and not tampering.expected_connect(ev):
+            events.append({"kind": "connect", "family": ev.get("family"), "host": ev.get("host"), "port": ev.get("port")})
+        elif kind in ("open-write", "open-read"):
+            events.append(ev)
+        elif kind == "fs-change":
+            events.append({"kind": "fs-change", "op": ev.get("op"), "path": ev.get("path")})
+        elif kind == "execve":
+            events.append({"kind": "spawn", "argv": tampering.command_of(ev)})
+    return events
+
+
 def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
     if result.error:
         # The run proves nothing: HIGH so that the policy holds the suggestion.
@@ -60,6 +109,7 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
                          backend=result.backend, error=result.error)]
     out: list[Finding] = []
     seen: set[tuple] = set()
+    spawns: set[tuple[str, ...]] = set()
 
     def add(f: Finding) -> None:
         key = (f.source, f.rule, repr(f.details))
@@ -70,7 +120,7 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
     syntax = False
     # With the proxy up, the network findings come from its decisions; the forwarder is not a host.
     proxied = any(ev.get("kind") == egress.EV_PROXY for ev in result.events)
-    for ev in result.events:
+    for ev in [*result.events, *_outside_events(result)]:
         kind = ev.get("kind")
         if kind == egress.EV_DECISION:
             decision = egress.decision_of(ev)
@@ -107,10 +157,20 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
             path = str(ev.get("path", ""))
             sev = Level.HIGH if is_secret_path(path) else Level.LOW
             add(_finding("fs.read-outside-workspace", sev, f"The code read {path}", path=path))
+        elif kind == "fs-change":
+            path = str(ev.get("path", ""))
+            add(_finding("fs.write-outside-scratch", Level.HIGH, f"The code tried to {ev.get('op', 'change')} {path}",
+                         path=path))
         elif kind == "spawn":
             argv = [str(a) for a in ev.get("argv") or []]
+            if tampering.spawn_key(argv) in spawns:
+                continue  # the same launch, told by the program and by the system call
+            spawns.add(tampering.spawn_key(argv))
             add(_finding("process.spawn", Level.LOW, f"The code started a process: {' '.join(argv)[:200]}",
                          argv=tuple(argv)))  # a tuple: findings stay hashable
+        elif kind == "workspace-withheld":
+            add(_finding("workspace.withheld", Level.INFO, f"The run did not see the workspace: {ev.get('reason', '')}",
+                         reason=str(ev.get("reason", ""))))
         elif kind == "exec":
             add(_finding("exec.dynamic", Level.LOW, "The code runs dynamically built code",
                          how=ev.get("how"), snippet=ev.get("snippet", "")))
@@ -123,8 +183,14 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
     if result.output_truncated:
         hit.append("output")
     hit += sorted(limits.from_stderr(result.stderr))
+    # Seen from outside, so they count even when the code caught the error.
+    if result.outside is not None and not result.outside.lost:
+        hit += sorted(result.outside.limits)
     for name in dict.fromkeys(hit):
         add(_finding(f"limit.{name}", Level.MEDIUM, f"The code {LIMIT_TEXT.get(name, 'hit a limit')}", limit=name))
+
+    for finding in _monitor_findings(result, syntax):
+        add(finding)
 
     if result.exit_code not in (0, None) and not result.killed and not syntax:
         last = limits.last_line(result.stderr)

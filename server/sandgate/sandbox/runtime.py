@@ -159,19 +159,45 @@ def _chunks(items: list[str], n: int) -> list[list[str]]:
     return [items[i : i + n] for i in range(0, len(items), n)]
 
 
+# Bound into every bubblewrap sandbox beside the /etc files: what hides a file or a folder.
+EMPTY_FILE = "empty"
+EMPTY_DIR = "void"
+
+
+def sandbox_readable_dir() -> str:
+    """Where files bound into sandboxes live. bubblewrap opens them as the sandbox user, who (when
+    Sandgate runs as root) is not us and cannot enter root's home: a system folder then."""
+    return "/var/cache/sandgate" if os.geteuid() == 0 else _cache_dir()
+
+
+def sandbox_run_dir() -> str | None:
+    """Where per-sandbox host folders go when the sandbox user is another user (Sandgate runs as
+    root): a folder others may pass through but not list, so the random names inside stay
+    unknown. None: the temporary folder will do (we are the sandbox user)."""
+    if os.geteuid() != 0:
+        return None
+    path = os.path.join(sandbox_readable_dir(), "run")
+    os.makedirs(path, mode=0o711, exist_ok=True)
+    os.chmod(path, 0o711)
+    return path
+
+
 @lru_cache(maxsize=1)
 def etc_dir() -> str:
-    """A directory holding `etc_files()` (bound read-only into bubblewrap sandboxes). Named by its
-    content in the cache, so every process shares it and none leaves one behind; checked before
-    use. Falls back to a temporary directory removed at exit where the cache is not writable."""
+    """A directory holding `etc_files()`, an empty file and an empty folder (bound read-only into
+    bubblewrap sandboxes). Named by its content, so every process shares it and none leaves one
+    behind; checked before use. Falls back to a temporary directory removed at exit where the
+    cache is not writable."""
     files = {os.path.basename(rel): text for rel, text in etc_files().items()}
+    files[EMPTY_FILE] = ""
     digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
-    path = os.path.join(_cache_dir(), f"etc-{digest}")
+    base = sandbox_readable_dir()
+    path = os.path.join(base, f"etc-{digest}")
     if _holds(path, files):
         return path
     try:
-        os.makedirs(_cache_dir(), mode=0o700, exist_ok=True)
-        tmp = tempfile.mkdtemp(dir=_cache_dir(), prefix=".etc-")
+        os.makedirs(base, mode=0o755 if os.geteuid() == 0 else 0o700, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=base, prefix=".etc-")
         _fill(tmp, files)
         try:
             os.rename(tmp, path)
@@ -192,7 +218,8 @@ def _fill(directory: str, files: dict[str, str]) -> None:
     for name, text in files.items():
         with open(os.path.join(directory, name), "w", encoding="utf-8") as f:
             f.write(text)
-        os.chmod(os.path.join(directory, name), 0o644)
+        os.chmod(os.path.join(directory, name), 0o444)
+    os.mkdir(os.path.join(directory, EMPTY_DIR), 0o555)
 
 
 def _holds(directory: str, files: dict[str, str]) -> bool:
@@ -201,7 +228,10 @@ def _holds(directory: str, files: dict[str, str]) -> bool:
             with open(os.path.join(directory, name), encoding="utf-8") as f:
                 if f.read() != text:
                     return False
-        return True
+        # Owned by us and not writable by others: nothing another user could swap in.
+        st = os.stat(directory)
+        return (os.path.isdir(os.path.join(directory, EMPTY_DIR)) and st.st_uid == os.geteuid()
+                and not st.st_mode & 0o022 and not os.listdir(os.path.join(directory, EMPTY_DIR)))
     except OSError:
         return False
 

@@ -25,6 +25,7 @@ from sandgate.findings import Finding, Level, Origin, Verdict
 from sandgate.policy.evaluate import Decision, Reason, decide
 from sandgate.policy.load import LoadedPolicy
 from sandgate.sandbox.base import Backend, Probe, RunRequest, RunResult
+from sandgate.sandbox.redact import redact_run
 from sandgate.suggestion import Placed, Suggestion, place
 from sandgate.telemetry import DISABLED, Telemetry
 
@@ -166,7 +167,8 @@ class Vetter:
 
     def _request(self, code: str, relpath: str, run_document: bool) -> RunRequest:
         return RunRequest(code=code, relpath=relpath, workspace=self.workspace if run_document else None,
-                          limits=self.policy.sandbox.limits, network=self.policy.network)
+                          limits=self.policy.sandbox.limits, network=self.policy.network,
+                          exclude=self.policy.files.exclude)
 
     def warm(self) -> None:
         """Have the backend start sandboxes for this workspace's runs now, so that even the first
@@ -186,7 +188,8 @@ class Vetter:
         request = self._request(placed.code if run_document else suggestion.text, suggestion.path, run_document)
         tel = self.telemetry
         with tel.sandbox_span(backend=backend.name, request_id=request_id) as span:
-            result = backend.run(request)
+            # Redacted at once: nothing the run printed reaches a finding, a record or telemetry whole.
+            result = redact_run(backend.run(request))
             outcome = _outcome(result)
             span.set_sandbox_outcome(outcome, exit_code=result.exit_code, duration_ms=result.duration_ms,
                                      killed=result.killed)

@@ -91,14 +91,17 @@ def test_runs_share_no_state():
 
 
 def test_orphans_of_a_killed_sandgate_are_reaped():
-    # A child Sandgate starts a pooled container, then dies by SIGKILL (no cleanup at all).
+    # A child Sandgate starts a pooled container, then dies by SIGKILL with its supervisor (which
+    # would otherwise remove the container itself): no cleanup at all.
     script = textwrap.dedent("""
         import os, signal
+        from sandgate.sandbox import supervision
         from sandgate.sandbox.docker_backend import DockerBackend
         from sandgate.sandbox.base import RunRequest
         b = DockerBackend(pool_size=1)
         c = b._start_container(b.spec_for(RunRequest(code="")))
         print(c.id, flush=True)
+        os.kill(supervision.shared().pid(), signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)

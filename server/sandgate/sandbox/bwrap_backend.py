@@ -136,7 +136,7 @@ class BwrapBackend:
             ctl_fd = theirs.detach()
             child_fds.append(ctl_fd)
             try:
-                parked.sid = supervision.shared().watch(ours, supervision.watch_config(lim.open_files))
+                parked.sid = supervision.shared().watch(ours, supervision.watch_config(lim))
             finally:
                 ours.close()
             if cgroup.available():

@@ -191,7 +191,7 @@ class DockerBackend:
                     # only this container is given.
                     os.chmod(os.path.join(control_dir, CONTROL_SOCKET), 0o666)
                     listening.listen(1)
-                    hosted.sid = supervision.shared().watch(listening, supervision.watch_config(spec.limits.open_files),
+                    hosted.sid = supervision.shared().watch(listening, supervision.watch_config(spec.limits),
                                                             listening=True)
                 finally:
                     listening.close()
@@ -214,6 +214,8 @@ class DockerBackend:
                                    hidden=hidden)
             container = self.client.containers.create(**kwargs)
             lifecycle.register(f"docker:{container.id}", lambda: self._remove(container))
+            if hosted.sid:
+                supervision.shared().adopt(hosted.sid, container.id)
         except Exception:
             self._release(hosted)
             raise

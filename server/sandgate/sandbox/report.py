@@ -33,6 +33,7 @@ LIMIT_TEXT = {
     "output": "hit the output limit",
     "open-files": "hit the open-files limit",
     "scratch": "filled its scratch space",
+    "file-size": "hit the file-size limit",
 }
 ARM_FAILED = "sandgate: the sandbox monitor could not be armed"
 

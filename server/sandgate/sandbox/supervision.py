@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandgate.policy.model import SandboxLimits
 from sandgate.sandbox import protocol
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,11 @@ def lost(reason: str) -> Record:
     return Record(lost=True, error=reason)
 
 
-def watch_config(open_files: int) -> dict[str, Any]:
+def watch_config(limits: SandboxLimits) -> dict[str, Any]:
+    """What the supervisor needs to know of a sandbox: where scratch is, what is not worth
+    recording, and the limits it checks from outside (open files, file size)."""
     return {"scratch": [protocol.SCRATCH], "quiet_reads": list(QUIET_READS), "harmless_writes": list(HARMLESS_WRITES),
-            "open_files": open_files}
+            "open_files": limits.open_files, "file_size": limits.file_size_mb * 1024 * 1024}
 
 
 class SupervisorUnavailable(RuntimeError):
@@ -160,6 +163,13 @@ class Supervision:
         sid = uuid.uuid4().hex
         self._send({"op": "watch", "id": sid, "config": config, "listening": listening}, (conn.fileno(),))
         return sid
+
+    def adopt(self, sid: str, container: str) -> None:
+        """The container the sandbox `sid` runs in: the supervisor removes it if Sandgate dies."""
+        try:
+            self._send({"op": "adopt", "id": sid, "container": container})
+        except SupervisorUnavailable:
+            pass
 
     def finish(self, sid: str, wait: float) -> Record:
         """The sandbox's record, once its processes are gone or `wait` seconds have passed."""

@@ -96,13 +96,18 @@ class Memory:
         return fd
 
     def read(self, tid: int, addr: int, size: int) -> bytes | None:
-        fd = self.fd(tid)
-        if fd is None or addr == 0 or size <= 0:
+        if addr == 0 or size <= 0:
             return None
-        try:
-            return os.pread(fd, size, addr)
-        except OSError:
-            return None
+        for _ in range(2):
+            fd = self.fd(tid)
+            if fd is None:
+                return None
+            try:
+                return os.pread(fd, size, addr)
+            except OSError:
+                # A descriptor opened before the task exec'd reads the old image: open anew once.
+                self.forget(tid)
+        return None
 
     def cstr(self, tid: int, addr: int, limit: int = MAX_STR) -> str | None:
         if not addr:
@@ -173,6 +178,7 @@ class Watch:
         self.finish_at: float | None = None  # a pending finish: reply at hangup or then
         self.greeted = False
         self.error: str | None = None
+        self.container: str | None = None  # a Docker container to remove if Sandgate dies
 
     # -- the record -------------------------------------------------------------------------
     def add(self, event: dict) -> None:
@@ -253,6 +259,10 @@ class Supervisor:
                 self.maybe_reply(watch)
         elif op == "forget":
             self.unwatch(message["id"])
+        elif op == "adopt":
+            watch = self.watches.get(message["id"])
+            if watch is not None:
+                watch.container = str(message.get("container") or "") or None
         for fd in fds if op != "watch" else ():
             os.close(fd)
         return True
@@ -390,6 +400,8 @@ class Supervisor:
             else:
                 path = self.path(tid, args[0], args[1], empty_ok=bool(args[4] & AT_EMPTY_PATH))
                 argv = self.argv(tid, args[2])
+            # After the exec the task has a new memory image: our descriptor would read the old one.
+            self.memory.forget(tid)
             return {"kind": "execve", "path": path or "?", "argv": argv}
         if name in ("open", "openat", "openat2", "creat"):
             self.count_fds(watch, tid, 1)
@@ -469,13 +481,40 @@ class Supervisor:
             watch.limits.add("open-files")
 
     def scratch_full(self, watch: Watch, tid: int) -> None:
+        """At the main process's exit, while its mounts still exist: is scratch full, or a file
+        there as large as the file-size limit allows? (Both errors are easy to catch inside.)"""
+        file_size = int(watch.config.get("file_size") or 0)
         for root in watch.config.get("scratch", ()):
+            base = f"/proc/{tid}/root{root}"
             try:
-                st = os.statvfs(f"/proc/{tid}/root{root}")
+                st = os.statvfs(base)
             except OSError:
                 continue
             if st.f_blocks and st.f_bavail * st.f_frsize < 64 * 1024:
                 watch.limits.add("scratch")
+            if file_size and _largest_file(base, 256) >= file_size:
+                watch.limits.add("file-size")
+
+    # -- the end ------------------------------------------------------------------------------------
+    def shut_down(self) -> None:
+        """Sandgate is gone (or done): every sandbox loses its line (a parked bootstrap exits on
+        that), and the containers it left are removed (a SIGKILLed Sandgate cleans nothing up)."""
+        containers = [w.container for w in self.watches.values() if w.container]
+        for sid in list(self.watches):
+            self.unwatch(sid)
+        if not containers:
+            return
+        try:
+            import docker
+
+            api = docker.from_env(timeout=15).api
+        except Exception:  # noqa: BLE001 - no engine: the next Sandgate's reaper removes them
+            return
+        for cid in containers:
+            try:
+                api.remove_container(cid, force=True, v=True)
+            except Exception:  # noqa: BLE001 - gone already
+                pass
 
     # -- the loop -----------------------------------------------------------------------------------
     def run(self) -> None:
@@ -491,6 +530,7 @@ class Supervisor:
             for fd, revents in ready:
                 if fd == self.channel.fileno():
                     if not self.on_channel():
+                        self.shut_down()
                         return
                     continue
                 entry = self.by_fd.get(fd)
@@ -503,6 +543,20 @@ class Supervisor:
                     self.on_listener(watch, revents)
             for watch in list(self.watches.values()):
                 self.maybe_reply(watch)
+
+
+def _largest_file(root: str, budget: int) -> int:
+    largest = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            budget -= 1
+            if budget < 0:
+                return largest
+            try:
+                largest = max(largest, os.lstat(os.path.join(dirpath, name)).st_size)
+            except OSError:
+                pass
+    return largest
 
 
 def _readlink(path: str) -> str | None:

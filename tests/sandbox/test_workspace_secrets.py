@@ -1,0 +1,117 @@
+"""Workspace secrets never leave: files `files.exclude` names are not visible in a sandbox (bound or
+copied workspace, both backends), a file only its owner may read stays unreadable there, and what
+a run prints passes the secret detector before it reaches a finding, the audit log or SARIF."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sandgate.policy.load import load_effective
+from tests.sandbox.conftest import run
+
+KEY = "AKIAIOSFODNN7EXAMPLE"
+ENV_SECRET = "sk-live-9f8e7d6c5b4a39281706"
+EXCLUDE = tuple(load_effective(None, preset="balanced").policy.files.exclude)
+LOOK = textwrap.dedent("""
+    import os
+    print(sorted(os.listdir("/workspace")))
+    for rel in (".env", ".env.local", "secrets/db.txt", "deploy.pem", "private.txt", "app.py"):
+        try:
+            print(rel, "->", repr(open("/workspace/" + rel).read()))
+        except OSError as e:
+            print(rel, "-> error", e.errno)
+""")
+
+
+def _fill(ws: Path) -> None:
+    (ws / "app.py").write_text("VALUE = 1\n")
+    (ws / ".env").write_text(f"API_KEY={ENV_SECRET}\n")
+    (ws / ".env").chmod(0o600)
+    (ws / ".env.local").write_text(f"TOKEN={ENV_SECRET}\n")
+    (ws / ".env.local").chmod(0o644)  # readable by all on the host: still excluded
+    (ws / "secrets").mkdir()
+    (ws / "secrets" / "db.txt").write_text(f"password={ENV_SECRET}\n")
+    (ws / "deploy.pem").write_text(f"-----BEGIN PRIVATE KEY-----\n{ENV_SECRET}\n-----END PRIVATE KEY-----\n")
+    (ws / "private.txt").write_text(f"only mine {ENV_SECRET}\n")
+    (ws / "private.txt").chmod(0o600)  # not excluded, but only its owner (root) may read it
+
+
+@pytest.fixture(params=["bound", "copied"])
+def workspace(request, tmp_path):
+    """A workspace the sandbox user may enter (bound in) and one it may not (copied in)."""
+    if request.param == "bound":
+        top = Path(tempfile.mkdtemp(prefix="sg-ws-test-", dir="/tmp"))
+        top.chmod(0o755)
+        ws = top / "proj"
+    else:
+        ws = tmp_path / "proj"
+    ws.mkdir()
+    ws.chmod(0o755 if request.param == "bound" else 0o700)
+    _fill(ws)
+    yield ws
+    if request.param == "bound":
+        shutil.rmtree(ws.parent, ignore_errors=True)
+
+
+def test_excluded_files_are_never_visible_and_private_files_stay_private(backend, workspace):
+    result, _, _ = run(backend, LOOK, workspace=workspace, exclude=EXCLUDE)
+    out = result.stdout
+    assert result.exit_code == 0, result.stderr
+    assert ENV_SECRET not in out, out
+    assert "app.py -> 'VALUE = 1\\n'" in out
+    assert "private.txt -> error 13" in out  # EACCES: the owner's bits hold inside too
+    for rel in (".env", ".env.local", "secrets/db.txt", "deploy.pem"):
+        line = next(x for x in out.splitlines() if x.startswith(rel + " ->"))
+        # Absent from a copy; covered by an empty file (or folder) in a bind.
+        assert line in (f"{rel} -> error 2", f"{rel} -> ''"), line
+    listing = eval(out.splitlines()[0])  # noqa: S307 - the sandbox's own repr of a list of names
+    assert "app.py" in listing and ".git" not in listing
+
+
+def test_version_control_and_environments_are_not_visible(backend, tmp_path):
+    ws = tmp_path / "proj"
+    (ws / ".git").mkdir(parents=True)
+    (ws / ".git" / "config").write_text(f"[remote]\nurl = https://x:{ENV_SECRET}@git.example/r\n")
+    (ws / ".venv" / "lib").mkdir(parents=True)
+    (ws / "app.py").write_text("pass\n")
+    result, _, _ = run(backend, "import os\nfor r, d, f in os.walk('/workspace'):\n    print(r, sorted(d), sorted(f))\n"
+                                "try:\n    print(open('/workspace/.git/config').read())\nexcept OSError as e:\n"
+                                "    print('error', e.errno)\n", workspace=ws, exclude=EXCLUDE)
+    assert ENV_SECRET not in result.stdout
+    assert "app.py" in result.stdout
+
+
+def test_a_printed_secret_is_redacted_in_findings_json_sarif_and_the_audit_log(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    # Built at run time, so the static secret check cannot see it: only the run's output holds it.
+    (ws / "leak.py").write_text(textwrap.dedent("""
+        key = "AKIA" + "IOSFODNN7" + "EXAMPLE"
+        print("the key is", key)
+        print("API_SECRET=" + "q8Zr" + "T2vLx9Wm4Kp7")
+        raise SystemExit("failing with " + key)
+    """))
+    env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
+    env["SANDGATE_MANAGED_POLICY"] = str(tmp_path / "none.toml")
+    (tmp_path / "none.toml").write_text("version = 1\n")
+    outputs = []
+    for fmt in ("json", "sarif", "text"):
+        done = subprocess.run([sys.executable, "-m", "sandgate", "vet", "--format", fmt, "--backend", "bwrap",
+                               "leak.py"], cwd=ws, env=env, capture_output=True, text=True, timeout=120)
+        outputs.append(done.stdout + done.stderr)
+    data = json.loads(outputs[0])
+    [result] = data["results"] if isinstance(data, dict) else data
+    assert any(f["rule"] == "run.error" for f in result["findings"]), result["findings"]
+    audit = (ws / ".sandgate" / "audit.jsonl").read_text()
+    for text in (*outputs, audit):
+        assert KEY not in text and "q8ZrT2vLx9Wm4Kp7" not in text
+    assert "<redacted:aws-access-key>" in json.dumps(result["findings"])

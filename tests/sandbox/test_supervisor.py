@@ -373,3 +373,18 @@ def test_kill_9_of_sandgate_vet_leaves_nothing_running(name, tmp_path):
                 break
             time.sleep(0.2)
         assert left == [], "containers (warm or used) outlived their Sandgate"
+
+
+def test_doctor_says_how_each_backend_confines_a_run():
+    done = subprocess.run([sys.executable, "-m", "sandgate", "sandbox", "doctor"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    for name in ("docker", "bwrap"):
+        at = next(i for i, line in enumerate(lines) if line.startswith(f"ok  {name}"))
+        confined, supervised = lines[at + 1], lines[at + 2]
+        assert "capabilities none" in confined and "no new privileges yes" in confined, confined
+        assert "network closed" in confined and "/proc/sys read-only" in confined, confined
+        assert supervised.strip().startswith("supervised:"), supervised
+    bwrap = next(line for line in lines if "runs as host uid" in line)
+    assert "host uid 0 " not in bwrap

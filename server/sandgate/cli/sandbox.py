@@ -47,6 +47,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from sandgate.policy.model import BACKENDS, SandboxPolicy
+    from sandgate.sandbox.confinement import describe
     from sandgate.sandbox.select import close_all, open_backend
 
     policy = SandboxPolicy(image=getattr(args, "image", None))
@@ -59,7 +60,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 print(f"{mark} {probe.name:7} {probe.detail}")
                 if not probe.available and probe.remedy:
                     print(f"            fix: {probe.remedy}")
-            working += backend is not None
+            if backend is not None:
+                # How it confines a run, measured from inside one (and whether the supervisor saw it).
+                confined, lines = describe(backend)
+                for line in lines:
+                    print(f"            {line}")
+                working += confined
         chosen, _ = open_backend("auto", policy)
         print(f"auto -> {chosen.name if chosen else 'nothing: suggestions that need a run are held for review'}")
     finally:

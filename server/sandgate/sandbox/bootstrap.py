@@ -76,9 +76,9 @@ def _arm(where):
     os.close(listener)
     if box[1] is not None:
         raise box[1]
-    # The first notified call: it waits until the supervisor holds the listener (so nothing runs
-    # unrecorded), and fails with ENOSYS when no one does.
-    os.close(os.dup(0))
+    # The first notified call (openat(2), on every architecture): it waits until the supervisor
+    # holds the listener (so nothing runs unrecorded), and fails with ENOSYS when no one does.
+    os.close(os.open("/usr", os.O_RDONLY | os.O_DIRECTORY))
     return ctl
 
 

@@ -112,6 +112,9 @@ def test_a_printed_secret_is_redacted_in_findings_json_sarif_and_the_audit_log(t
     [result] = data["results"] if isinstance(data, dict) else data
     assert any(f["rule"] == "run.error" for f in result["findings"]), result["findings"]
     audit = (ws / ".sandgate" / "audit.jsonl").read_text()
-    for text in (*outputs, audit):
+    exported = subprocess.run([sys.executable, "-m", "sandgate", "audit", "export", "--format", "sarif"], cwd=ws,
+                              env=env, capture_output=True, text=True, timeout=60)
+    assert exported.returncode == 0 and '"runs"' in exported.stdout, exported.stderr
+    for text in (*outputs, audit, exported.stdout):
         assert KEY not in text and "q8ZrT2vLx9Wm4Kp7" not in text
     assert "<redacted:aws-access-key>" in json.dumps(result["findings"])

@@ -196,3 +196,26 @@ def test_runtime_discovery_is_cached_on_disk_and_a_tampered_cache_is_refused(tmp
         assert runtime.discover() == first and len(calls) == 1  # discovered again
     finally:
         runtime.discover.cache_clear()
+
+
+def test_pool_replaces_items_older_than_its_max_age():
+    import itertools
+    import time as _time
+
+    from sandgate.sandbox.pool import WarmPool
+
+    made, discarded = itertools.count(), []
+    pool = WarmPool(lambda key: next(made), discarded.append, size=1, max_age_s=0.3)
+    try:
+        pool.want("k")
+        deadline = _time.monotonic() + 5
+        while not pool.idle() and _time.monotonic() < deadline:
+            _time.sleep(0.01)
+        first = pool.idle()
+        assert first == [0]
+        _time.sleep(0.6)  # the filler replaces it on its own, without a take
+        assert 0 in discarded and pool.idle() and pool.idle()[0] > 0
+        item = pool.take("k")
+        assert item is not None and item > 0  # never the stale one
+    finally:
+        pool.close()

@@ -118,3 +118,34 @@ def test_a_printed_secret_is_redacted_in_findings_json_sarif_and_the_audit_log(t
     for text in (*outputs, audit, exported.stdout):
         assert KEY not in text and "q8ZrT2vLx9Wm4Kp7" not in text
     assert "<redacted:aws-access-key>" in json.dumps(result["findings"])
+
+
+@pytest.mark.parametrize("name", ["docker", "bwrap"])
+def test_a_secret_file_created_after_a_sandbox_was_pooled_is_hidden_once_that_sandbox_ages_out(name):
+    from sandgate.sandbox.base import RunRequest
+    from sandgate.sandbox.bwrap_backend import BwrapBackend
+    from sandgate.sandbox.docker_backend import DockerBackend
+
+    top = Path(tempfile.mkdtemp(prefix="sg-ws-test-", dir="/tmp"))
+    top.chmod(0o755)
+    ws = top / "proj"
+    ws.mkdir(mode=0o755)
+    (ws / "app.py").write_text("pass\n")
+    backend = DockerBackend(pool_size=1) if name == "docker" else BwrapBackend(pool_size=1)
+    backend.pool.max_age_s = 1.0
+    request = RunRequest(code="import os\nprint(os.path.getsize('/workspace/.env'))\n", workspace=ws, exclude=EXCLUDE)
+    try:
+        backend.warm(request)
+        import time
+
+        deadline = time.monotonic() + 30
+        while not backend.pool.idle() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert backend.pool.idle(), "the pool never filled"
+        (ws / ".env").write_text(f"API_KEY={ENV_SECRET}\n")  # after the pooled sandbox was made
+        time.sleep(2.5)  # it ages out and is replaced by one made now
+        result = backend.run(request)
+        assert result.stdout == "0\n", (result.stdout, result.stderr[-300:])  # covered by an empty file
+    finally:
+        backend.close()
+        shutil.rmtree(top, ignore_errors=True)

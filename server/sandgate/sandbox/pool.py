@@ -1,12 +1,15 @@
 """A warm pool: items made ahead of need by one background thread, each handed out once.
 
-Items are never returned: a used container is discarded, so no run sees another's state.
+Items are never returned: a used container is discarded, so no run sees another's state. Items
+older than `max_age_s` are replaced: what a sandbox was made with (the workspace files it hides,
+a copy of the workspace) is never older than that when a run takes it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict, deque
 from typing import Callable, Generic, Hashable, TypeVar
 
@@ -18,10 +21,11 @@ T = TypeVar("T")
 
 class WarmPool(Generic[K, T]):
     def __init__(self, make: Callable[[K], T], discard: Callable[[T], None], size: int = 2, max_keys: int = 2,
-                 name: str = "sandgate-pool") -> None:
+                 name: str = "sandgate-pool", max_age_s: float = 60.0) -> None:
         self._make, self._discard = make, discard
-        self.size, self.max_keys = size, max_keys
-        self._items: OrderedDict[K, deque[T]] = OrderedDict()  # insertion order = least recently wanted first
+        self.size, self.max_keys, self.max_age_s = size, max_keys, max_age_s
+        # insertion order = least recently wanted first; each item with the time it was made
+        self._items: OrderedDict[K, deque[tuple[float, T]]] = OrderedDict()
         self._cond = threading.Condition()
         self._closed = False
         self._failures = 0
@@ -34,10 +38,13 @@ class WarmPool(Generic[K, T]):
             if self._closed:
                 return None
             self._want(key)
+            stale = self._expire()
             items = self._items[key]
-            item = items.popleft() if items else None
+            item = items.popleft()[1] if items else None
             self._cond.notify_all()
-            return item
+        for old in stale:
+            self._safe_discard(old)
+        return item
 
     def want(self, key: K) -> None:
         with self._cond:
@@ -47,12 +54,12 @@ class WarmPool(Generic[K, T]):
 
     def idle(self) -> list[T]:
         with self._cond:
-            return [item for items in self._items.values() for item in items]
+            return [item for items in self._items.values() for _, item in items]
 
     def drain(self) -> None:
         """Discard every idle item (they stay wanted and are refilled)."""
         with self._cond:
-            items = [item for q in self._items.values() for item in q]
+            items = [item for q in self._items.values() for _, item in q]
             for q in self._items.values():
                 q.clear()
         for item in items:
@@ -61,7 +68,7 @@ class WarmPool(Generic[K, T]):
     def close(self) -> None:
         with self._cond:
             self._closed = True
-            items = [item for q in self._items.values() for item in q]
+            items = [item for q in self._items.values() for _, item in q]
             self._items.clear()
             self._cond.notify_all()
         for item in items:
@@ -77,7 +84,7 @@ class WarmPool(Generic[K, T]):
             self._items[key] = deque()
             while len(self._items) > self.max_keys:
                 _, old = self._items.popitem(last=False)
-                for item in old:
+                for _, item in old:
                     threading.Thread(target=self._safe_discard, args=(item,), daemon=True).start()
         if self._thread is None:
             self._thread = threading.Thread(target=self._fill_loop, name=self._name, daemon=True)
@@ -89,15 +96,36 @@ class WarmPool(Generic[K, T]):
                 return key
         return None
 
+    def _expire(self) -> list[T]:
+        """Take out items older than `max_age_s` (the caller discards them, outside the lock)."""
+        cutoff = time.monotonic() - self.max_age_s
+        stale: list[T] = []
+        for q in self._items.values():
+            while q and q[0][0] < cutoff:
+                stale.append(q.popleft()[1])
+        return stale
+
+    def _next_expiry(self) -> float | None:
+        oldest = [q[0][0] for q in self._items.values() if q]
+        return min(oldest) + self.max_age_s - time.monotonic() if oldest else None
+
     def _fill_loop(self) -> None:
         while True:
             with self._cond:
-                while not self._closed and self._next_missing() is None:
-                    self._cond.wait()
+                stale = self._expire()
+                while not stale and not self._closed and self._next_missing() is None:
+                    self._cond.wait(timeout=self._next_expiry())
+                    stale = self._expire()
                 if self._closed:
+                    for old in stale:
+                        self._safe_discard(old)
                     return
                 key = self._next_missing()
-                backoff = min(0.2 * (2 ** self._failures), 10.0) if self._failures else 0.0
+            for old in stale:
+                self._safe_discard(old)
+            if key is None:
+                continue
+            backoff = min(0.2 * (2 ** self._failures), 10.0) if self._failures else 0.0
             if backoff:
                 with self._cond:
                     self._cond.wait(timeout=backoff)
@@ -114,7 +142,7 @@ class WarmPool(Generic[K, T]):
                 if self._closed or key not in self._items or len(self._items[key]) >= self.size:
                     keep = False
                 else:
-                    self._items[key].append(item)
+                    self._items[key].append((time.monotonic(), item))
                     keep = True
             if not keep:
                 self._safe_discard(item)

@@ -295,6 +295,8 @@ class Supervisor:
         if watch.hangup or not watch.armed or time.monotonic() >= watch.finish_at:
             watch.finish_at = None
             self.send(watch.record())
+            if watch.hangup or not watch.armed:
+                self.unwatch(watch.sid)  # complete: nothing more will be asked of it
 
     # -- the sandbox's side ---------------------------------------------------------------------
     def greet(self, watch: Watch) -> None:
@@ -331,10 +333,6 @@ class Supervisor:
             return
         watch.listener, watch.armed = fds[0], True
         self.track(watch.listener, "listener", watch)
-        try:
-            watch.conn.sendall(b"ok\n")
-        except OSError:
-            pass
 
     def on_listener(self, watch: Watch, revents: int) -> None:
         if revents & select.POLLIN:

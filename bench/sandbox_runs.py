@@ -105,11 +105,12 @@ def pool_full(backend: Any, timeout: float = POOL_WAIT_S) -> bool:
 def background_settled(timeout: float = POOL_WAIT_S) -> bool:
     """Wait (untimed) for a backend's one-off background work (e.g. removing a used container)
     to end, so it lands on the sample that caused it, not on the next contender's. Threads named
-    `sandgate-*`, except the long-lived pool fillers (`*-pool`)."""
+    `sandgate-*`, except the long-lived ones: the pool fillers (`*-pool`) and the supervisor's reader."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         busy = [t for t in threading.enumerate()
-                if t.name.startswith("sandgate-") and not t.name.endswith("-pool") and t.is_alive()]
+                if t.name.startswith("sandgate-") and not t.name.endswith("-pool")
+                and t.name != "sandgate-supervision" and t.is_alive()]
         if not busy:
             return True
         busy[0].join(timeout=max(deadline - time.monotonic(), 0))

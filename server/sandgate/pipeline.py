@@ -168,7 +168,7 @@ class Vetter:
     def _request(self, code: str, relpath: str, run_document: bool) -> RunRequest:
         return RunRequest(code=code, relpath=relpath, workspace=self.workspace if run_document else None,
                           limits=self.policy.sandbox.limits, network=self.policy.network,
-                          exclude=self.policy.files.exclude)
+                          exclude=self.policy.files.exclude, user=self.policy.sandbox.user)
 
     def warm(self) -> None:
         """Have the backend start sandboxes for this workspace's runs now, so that even the first

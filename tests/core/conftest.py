@@ -7,7 +7,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 # Static-only policy: no sandbox backend may be used and none is required, so these tests
-# exercise the checks and the policy alone. The sandbox suites cover runs.
+# exercise the checks and the policy alone. The sandbox suites cover runs. It is the user's own
+# file (`--policy`): a repository's `.sandgate/policy.toml` may not turn the run off.
+STATIC_POLICY = "static-policy.toml"
 STATIC_ONLY = """
 version = 1
 extends = "balanced"
@@ -33,5 +35,11 @@ def workspace(tmp_path) -> Path:
 
 @pytest.fixture
 def static_workspace(workspace) -> Path:
-    (workspace / ".sandgate" / "policy.toml").write_text(STATIC_ONLY)
+    (workspace / STATIC_POLICY).write_text(STATIC_ONLY)
     return workspace
+
+
+def static_policy(workspace: Path):
+    from sandgate.policy.load import load_effective
+
+    return load_effective(workspace, explicit=workspace / STATIC_POLICY)

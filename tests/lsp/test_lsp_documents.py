@@ -107,6 +107,18 @@ async def test_policy_errors_as_diagnostics_and_live_reload(client: LanguageClie
 
 
 LOOSE_POLICY = 'version = 1\n\n[decision]\ndefault = "allow"\n'
+WEAKER_BACKEND_POLICY = 'version = 1\n\n[sandbox]\nbackends = ["bwrap"]\nrequired = false\n'
+
+
+@pytest.mark.lsp(policy=WEAKER_BACKEND_POLICY, settings={"policy": {"preset": None}})
+async def test_refused_policy_values_are_warnings_on_the_policy_file(client: LanguageClient):
+    uri = (client.workspace / ".sandgate" / "policy.toml").as_uri()
+    found = await wait_for(lambda: len(client.diagnostics.get(uri, [])) == 2 and client.diagnostics[uri])
+    by_line = {d.range.start.line: d for d in found}
+    assert set(by_line) == {3, 4}  # backends, required (0-based)
+    assert all(d.severity == types.DiagnosticSeverity.Warning and d.code == "policy-refused" for d in found)
+    assert "weaker backend" in by_line[3].message and "balanced.toml" in by_line[3].message
+    assert any("policy value refused" in r for r in client.statuses[-1]["failClosed"])
 
 
 @pytest.mark.lsp(trusted=False, policy=LOOSE_POLICY + "oops = [\n", script={"def run(cmd)": "return subprocess.call(cmd)"})

@@ -164,7 +164,9 @@ def test_open_backend_auto_prefers_docker_and_caches():
     b, _ = open_backend("auto", SandboxPolicy())
     assert a is b and a.name == "docker" and probes[0].available
     c, _ = open_backend("auto", SandboxPolicy(backends=("bwrap", "docker")))
-    assert c.name == "bwrap"
+    assert c.name == "docker"  # the strongest allowed, whatever the order
+    d, _ = open_backend("auto", SandboxPolicy(backends=("bwrap",)))
+    assert d.name == "bwrap"
 
 
 def test_open_backend_missing_image_explains():

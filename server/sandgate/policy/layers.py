@@ -17,6 +17,7 @@ from sandgate.findings import Level, Verdict
 from sandgate.policy.errors import PolicyError, dotted
 from sandgate.policy.locate import line_of
 from sandgate.policy.model import (
+    BACKENDS,
     CodePolicy,
     FilesPolicy,
     NetworkPolicy,
@@ -61,6 +62,7 @@ def _default_leaves() -> dict[KeyPath, Any]:
         ("sandbox", "required"): policy.sandbox.required,
         ("sandbox", "backends"): list(policy.sandbox.backends),
         ("sandbox", "image"): "",
+        ("sandbox", "user"): "",
         **{("sandbox", "limits", k): v for k, v in vars(policy.sandbox.limits).items()},
         ("network", "allow_hosts"): [],
         ("network", "deny_hosts"): [],
@@ -124,10 +126,10 @@ def _hosts_covered(lower: Any, managed: Any) -> tuple[Any, Any]:
     return kept, (refused or None)
 
 
-def _subset(lower: Any, managed: Any) -> tuple[Any, Any]:
-    kept = [v for v in lower if v in managed]
-    refused = [v for v in lower if v not in managed]
-    return kept, (refused or None)
+def _same_set(lower: Any, managed: Any) -> tuple[Any, Any]:
+    """The managed list exactly: fewer entries could leave no backend to run on (no run: a
+    managed block becomes a hold), more would allow what the managed policy does not."""
+    return (managed, None) if set(lower) == set(managed) else (managed, lower)
 
 
 def _equal(lower: Any, managed: Any) -> tuple[Any, Any]:
@@ -144,8 +146,9 @@ def _verdict_at_least(lower: Any, managed: Any) -> tuple[Any, Any]:
 _MANAGED_COMBINE: dict[KeyPath, Callable[[Any, Any], tuple[Any, Any]]] = {
     ("decision", "default"): _verdict_at_least,
     ("sandbox", "required"): _true_wins,
-    ("sandbox", "backends"): _subset,
+    ("sandbox", "backends"): _same_set,
     ("sandbox", "image"): _equal,
+    ("sandbox", "user"): _equal,
     ("network", "allow_hosts"): _hosts_covered,
     ("network", "deny_hosts"): _union,
     ("network", "model_endpoints"): _covered,
@@ -168,24 +171,76 @@ class Merged:
     leaves: dict[KeyPath, Any]
     sources: dict[KeyPath, Layer | None]  # None: built-in default
     rules: dict[str, tuple[dict[str, Any], Layer]]
-    floor_rules: list[dict[str, Any]]
+    floor_rules: list[tuple[dict[str, Any], Layer]]
     floor_default: str | None
     refusals: list[PolicyError]
 
 
-def merge(lower: list[Layer], managed: Layer | None) -> Merged:
+# What a repository's own policy file may not do to the sandbox (the key, why).
+_WORKSPACE_SANDBOX = ("sandbox", "backends"), ("sandbox", "required"), ("sandbox", "user")
+
+
+def _workspace_refusal(key: KeyPath, value: Any, before: Any) -> str | None:
+    """Why the workspace file's `value` for `key` is refused (None: it stands). `before`: the
+    value the layers below it gave."""
+    if key == ("sandbox", "backends"):
+        kept = [b for b in BACKENDS if b in value]
+        allowed = [b for b in BACKENDS if b in before]
+        # Narrowing drops the weakest first: what is kept is the strongest part of what was allowed.
+        if value and set(value) <= set(allowed) and kept == allowed[: len(kept)]:
+            return None
+        what = "no backend at all (no run)" if not value else "a weaker backend than the layers below allow"
+        return f"{_show(value)} would leave {what}; a workspace policy may only drop the weaker backends"
+    if key == ("sandbox", "required"):
+        if value or not before:
+            return None
+        return "false would let suggestions be shown without a run; only your own --policy file may say so"
+    if key == ("sandbox", "user") and value != before:
+        return "the sandbox's host user is chosen by a managed policy or your own --policy file, not by a workspace"
+    return None
+
+
+def _workspace_guard(layer: Layer, leaves: dict[KeyPath, Any], sources: dict[KeyPath, Layer | None],
+                     before: dict[KeyPath, Any], before_sources: dict[KeyPath, Layer | None]) -> list[PolicyError]:
+    refusals = []
+    for key in _WORKSPACE_SANDBOX:
+        if sources.get(key) is not layer:
+            continue
+        why = _workspace_refusal(key, leaves[key], before[key])
+        if why is None:
+            continue
+        origin = before_sources[key]
+        where = f"{origin.path}:{origin.line(key)}" if origin is not None else "Sandgate's default"
+        refusals.append(PolicyError(layer.path, layer.line(key), dotted(key),
+                                    f"{why}; {_show(before[key])} applies ({where})"))
+        leaves[key], sources[key] = before[key], before_sources[key]
+    return refusals
+
+
+def merge(lower: list[Layer], managed: Layer | None, floor: Layer | None = None) -> Merged:
+    """`floor`: the preset the managed layer extends (its rules join the managed floor)."""
     leaves = _default_leaves()
     sources: dict[KeyPath, Layer | None] = {k: None for k in leaves}
     rules: dict[str, tuple[dict[str, Any], Layer]] = {}
+    refusals: list[PolicyError] = []
+    managed_ids = {rule["id"]: rule for rule in managed.data.get("rules", [])} if managed is not None else {}
     for layer in lower:
+        before, before_sources = dict(leaves), dict(sources)
         for key, value in _leaves(layer.data).items():
             leaves[key] = value
             sources[key] = layer
-        for rule in layer.data.get("rules", []):
+        if layer.name == "workspace":
+            refusals.extend(_workspace_guard(layer, leaves, sources, before, before_sources))
+        for index, rule in enumerate(layer.data.get("rules", [])):
+            if rule["id"] in managed_ids and managed is not None:
+                refusals.append(PolicyError(
+                    layer.path, layer.line(("rules", index, "id")), f"rules.{rule['id']}",
+                    f"the id {rule['id']!r} is the managed policy's own rule "
+                    f"({managed.path}:{_rule_line(managed, rule['id'])}); this rule is ignored: give it another id"))
+                continue
             rules[rule["id"]] = (rule, layer)
 
-    refusals: list[PolicyError] = []
-    floor_rules: list[dict[str, Any]] = []
+    floor_rules: list[tuple[dict[str, Any], Layer]] = []
     floor_default = None
     if managed is not None:
         for key, managed_value in _leaves(managed.data).items():
@@ -196,9 +251,21 @@ def merge(lower: list[Layer], managed: Layer | None) -> Merged:
             leaves[key] = value
             if refused is not None or value == managed_value:
                 sources[key] = managed
-        floor_rules = list(managed.data.get("rules", []))
-        floor_default = managed.data.get("decision", {}).get("default")
+        by_id: dict[str, tuple[dict[str, Any], Layer]] = {}
+        if floor is not None:
+            by_id.update({rule["id"]: (rule, floor) for rule in floor.data.get("rules", [])})
+        by_id.update({rule["id"]: (rule, managed) for rule in managed.data.get("rules", [])})
+        floor_rules = list(by_id.values())
+        floor_default = managed.data.get("decision", {}).get("default") or (
+            floor.data.get("decision", {}).get("default") if floor is not None else None)
     return Merged(leaves, sources, rules, floor_rules, floor_default, refusals)
+
+
+def _rule_line(layer: Layer, rule_id: str) -> int:
+    for index, rule in enumerate(layer.data.get("rules", [])):
+        if rule.get("id") == rule_id:
+            return layer.line(("rules", index, "id"))
+    return 0
 
 
 def _refusal(key: KeyPath, refused: Any, managed_value: Any, source: Layer, managed: Layer) -> PolicyError:
@@ -240,12 +307,13 @@ def to_policy(merged: Merged) -> Policy:
     return Policy(
         rules=tuple(_rule(r) for r, _ in merged.rules.values()),
         default=Verdict.parse(leaf[("decision", "default")]),
-        floor_rules=tuple(_rule(r) for r in merged.floor_rules),
+        floor_rules=tuple(_rule(r) for r, _ in merged.floor_rules),
         floor_default=Verdict.parse(merged.floor_default) if merged.floor_default else Verdict.ALLOW,
         sandbox=SandboxPolicy(
             required=leaf[("sandbox", "required")],
             backends=tuple(leaf[("sandbox", "backends")]),
             image=leaf[("sandbox", "image")] or None,
+            user=leaf[("sandbox", "user")] or None,
             limits=limits,
         ),
         network=NetworkPolicy(

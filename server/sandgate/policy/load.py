@@ -141,12 +141,14 @@ def load_effective(
             errors.extend(managed_errors)
             managed = Layer("managed", str(managed_path), "", _preset_layer("strict").data)
 
-    merged = merge(lower, managed)
+    # The managed policy's floor holds its preset's rules too (balanced when it names none).
+    floor = _preset_layer(managed.data.get("extends") or DEFAULT_PRESET) if managed is not None else None
+    merged = merge(lower, managed, floor)
     policy = to_policy(merged)
     sources = {dotted(k): _label(layer) for k, layer in merged.sources.items()}
     sources.update({f"rules.{rule_id}": _label(layer) for rule_id, (_, layer) in merged.rules.items()})
     if managed is not None:
-        sources.update({f"managed-rules.{rule['id']}": _label(managed) for rule in merged.floor_rules})
+        sources.update({f"managed-rules.{rule['id']}": _label(layer) for rule, layer in merged.floor_rules})
     return LoadedPolicy(
         policy=policy,
         digest=policy_digest(policy),

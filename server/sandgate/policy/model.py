@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from sandgate.findings import Finding, Level, Verdict
 
+# Strongest first: `auto` tries them in this order, whatever order a policy lists them in.
 BACKENDS = ("docker", "bwrap")
 
 
@@ -60,6 +61,8 @@ class SandboxPolicy:
     backends: tuple[str, ...] = BACKENDS
     # A Docker image the user names is used as is; None means the one `sandgate sandbox init` builds.
     image: str | None = None
+    # The host user bubblewrap runs as when Sandgate is root; None: sandgate-sandbox, else nobody.
+    user: str | None = None
     limits: SandboxLimits = field(default_factory=SandboxLimits)
 
 

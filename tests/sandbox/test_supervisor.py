@@ -74,7 +74,8 @@ def test_no_sysctl_is_writable_and_core_pattern_stays(backend, balanced):
     assert_host_clean(backend)
 
 
-def test_the_sandbox_is_never_host_root(backend):
+def _host_uids_of_a_run(backend, **request) -> list[list[str]]:
+    """The uids (real, effective, saved, fs) the host sees for a sandboxed process of a run."""
     token = f"uid-probe-{uuid.uuid4().hex}"
     seen: list[list[str]] = []
 
@@ -86,20 +87,41 @@ def test_the_sandbox_is_never_host_root(backend):
                     status = Path(f"/proc/{pid}/status").read_text()
                 except OSError:
                     continue
-                uid = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
-                seen.append(uid)
+                seen.append(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:])
             time.sleep(0.05)
 
     watcher = threading.Thread(target=look)
     watcher.start()
     # The program's text arrives on stdin: it puts the token where the host can see it, its argv.
     result, _, _ = run(backend, "import os, sys\nos.execv(sys.executable, [sys.executable, '-c', "
-                                f"'import time; time.sleep(1.5)', {token!r}])\n", with_limits(wall_time_s=4))
+                                f"'import time; time.sleep(1.5)', {token!r}])\n", with_limits(wall_time_s=4),
+                       **request)
     watcher.join()
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 0, (result.error, result.stderr)
     assert seen, "the sandboxed process was not found on the host"
-    # Real, effective, saved and filesystem uid, as the host sees them: none is root.
+    return seen
+
+
+def test_the_sandbox_is_never_host_root(backend):
+    seen = _host_uids_of_a_run(backend)
     assert all(int(u) != 0 for uid in seen for u in uid), seen
+    if backend.name == "bwrap":
+        import pwd
+
+        assert int(seen[0][0]) == pwd.getpwnam("sandgate-sandbox").pw_uid  # the set-up made it
+
+
+def test_the_policy_may_name_the_bubblewrap_user_but_never_root():
+    from sandgate.sandbox.base import RunRequest
+    from sandgate.sandbox.bwrap_backend import BwrapBackend
+
+    backend = BwrapBackend(pool_size=0)
+    try:
+        assert {u for uid in _host_uids_of_a_run(backend, user="nobody") for u in uid} == {"65534"}
+        refused = backend.run(RunRequest(code="print('ran')", user="root"))
+        assert refused.stdout == "" and "root" in (refused.error or ""), refused
+    finally:
+        backend.close()
 
 
 def _syscall_numbers(*names: str) -> dict[str, int]:

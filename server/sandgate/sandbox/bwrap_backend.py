@@ -114,12 +114,12 @@ class BwrapBackend:
         try:
             etc = runtime.etc_dir()
             hidden: list[tuple[str, bool]] = []
+            ws_fd = egress_fd = None
             if key.workspace:
                 shown, hidden, parked.snapshot, parked.withheld = _workspace_for(key, who)
                 if shown is not None:
-                    child_fds.append(os.open(shown, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
-            ws_fd = child_fds[-1] if child_fds else None
-            egress_fd = None
+                    ws_fd = os.open(shown, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+                    child_fds.append(ws_fd)
             if key.egress:
                 # A networked sandbox gets a directory of its own, bound in now; the run that
                 # takes it starts its egress proxy there (as Docker's pooled containers do).

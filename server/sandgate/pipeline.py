@@ -5,11 +5,18 @@ static checks already block, the code runs in a sandbox and what it did becomes 
 too. The policy turns findings into the decision. Where a check or the sandbox cannot run,
 the pipeline fails closed: a built-in floor holds the suggestion for review with the reason.
 
+The suggestion's language unit (`sandgate.languages`) supplies the syntax and the checks; a
+language without one is never allowed unvetted (policy `languages.unvetted`). When the
+document with the suggestion in place does not compile, the region around the suggestion
+that does is vetted instead (`sandgate.regions`), and the result says so; where none does,
+or the vet fails, the suggestion is held with the reason.
+
 `Vetter` is long-lived and thread-safe: the language server calls `vet` from worker threads.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import logging
 import threading
@@ -22,10 +29,12 @@ from sandgate.checks.code_rules import check_code_rules
 from sandgate.checks.parsing import parse
 from sandgate.checks.secrets import find_secrets
 from sandgate.findings import Finding, Level, Origin, Verdict
+from sandgate.languages import language_for, language_name
 from sandgate.policy.evaluate import Decision, Reason, decide
 from sandgate.policy.load import LoadedPolicy
 from sandgate.sandbox.base import Backend, Probe, RunRequest, RunResult
 from sandgate.sandbox.redact import redact_run
+from sandgate.regions import CannotVet, find_region
 from sandgate.suggestion import Placed, Suggestion, place
 from sandgate.telemetry import DISABLED, Telemetry
 
@@ -42,6 +51,9 @@ class VetResult:
     sandbox_skipped: str | None
     policy_digest: str
     placed: Placed = field(repr=False, default=None)  # type: ignore[assignment]
+    # What was vetted when it was not the document with the suggestion in place (a region, the
+    # suggestion completed...), or why nothing could be: for people, in records and diagnostics.
+    vetted: str | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -76,6 +88,7 @@ class VetResult:
             "sandbox": sandbox,
             "content_sha256": self.content_sha256,
             "policy_digest": self.policy_digest,
+            "vetted": self.vetted,
         }
 
 
@@ -118,15 +131,16 @@ class Vetter:
 
     # -- static checks ------------------------------------------------------------------
 
-    def static_findings(self, code: str) -> tuple[list[Finding], list[Reason]]:
-        """Findings of the in-process checks on `code`, and floors for checks that could not run."""
+    def static_findings(self, code: str, tree: ast.Module | None = None) -> tuple[list[Finding], list[Reason]]:
+        """Findings of the in-process checks on `code` (parsed already: `tree`), and floors for checks
+        that could not run."""
         tel = self.telemetry
         floors: list[Reason] = []
         with tel.check_span("secrets") as span:
             findings = find_secrets(code)
             span.set_findings(len(findings))
         try:
-            tree = parse(code)
+            tree = parse(code) if tree is None else tree
         except SyntaxError as exc:
             # Partial code is normal while typing: information, not a threat. It cannot run either.
             findings.append(Finding("syntax", "syntax.error", Level.INFO, Level.HIGH,
@@ -211,7 +225,12 @@ class Vetter:
 
     def vet(self, suggestion: Suggestion, request_id: str | None = None) -> VetResult:
         with self.telemetry.vet_span(file=suggestion.path, content=suggestion.text, request_id=request_id) as span:
-            result = self._vet(suggestion, request_id)
+            try:
+                result = self._vet(suggestion, request_id)
+            except Exception as exc:  # a bug or odd input (a lone surrogate): held and said, never silent
+                _LOG.exception("vet failed for %s", suggestion.path)
+                result = self._held_unvetted(suggestion, "vet-failed",
+                                             f"could not be vetted: {exc.__class__.__name__}: {exc}")
             span.set_decision(result.verdict, result.decided_by)
         self._report(result, request_id)
         return result
@@ -228,21 +247,36 @@ class Vetter:
                      file=result.suggestion.path)
 
     def _vet(self, suggestion: Suggestion, request_id: str | None) -> VetResult:
+        unit = language_for(suggestion.language, suggestion.path)
+        if unit is None:
+            return self._unvetted_language(suggestion)
+        shown, note = suggestion, None
         placed = place(suggestion)
-        raw, floors = self.static_findings(placed.code)
+        try:
+            tree = parse(placed.code)
+        except (SyntaxError, ValueError) as exc:
+            error = exc if isinstance(exc, SyntaxError) else SyntaxError(f"{exc.__class__.__name__}: {exc}")
+            region = find_region(unit.syntax, suggestion, error)
+            if isinstance(region, CannotVet):
+                return self._held_unvetted(suggestion, "not-vetted", region.reason,
+                                           Finding("syntax", "syntax.error", Level.INFO, Level.HIGH, region.reason))
+            shown, suggestion, note = dataclasses.replace(suggestion, text=region.shown), region.suggestion, region.note
+            # Same lines as the placed document: findings map back to it as they would.
+            placed = dataclasses.replace(region.placed, code=region.code)
+            tree = parse(placed.code)
+        raw, floors = unit.static_checks(self, placed.code, tree)
         findings = [
             f if placed.in_suggestion(f.line, f.end_line) else dataclasses.replace(f, origin=Origin.DOCUMENT)
             for f in raw
         ]
-        compiles = not any(f.rule == "syntax.error" for f in findings)
+        if note is not None:
+            findings.append(Finding("syntax", "syntax.region", Level.INFO, Level.HIGH, note))
         static = decide(self.policy, findings, floors)
 
         result: RunResult | None = None
         skipped: str | None = None
         if static.verdict is Verdict.BLOCK:
             skipped = "not run: the static checks already block this suggestion"
-        elif not compiles:
-            skipped = "not run: the code does not compile yet"
         else:
             # An untrusted workspace's own code is never executed: the suggestion runs alone.
             result, run_findings, skipped = self._run(placed, suggestion, self.loaded.trusted, request_id)
@@ -252,7 +286,31 @@ class Vetter:
             elif result is not None and result.error and self.policy.sandbox.required:
                 floors.append(_floor(Verdict.REVIEW, "sandbox-required", f"the sandbox run failed: {result.error}"))
         decision = decide(self.policy, findings, floors)
-        return VetResult(suggestion, decision, findings, result, skipped, self.loaded.digest, placed)
+        return VetResult(shown, decision, findings, result, skipped, self.loaded.digest, placed, note)
+
+    def _held_unvetted(self, suggestion: Suggestion, rule_id: str, why: str, *noted: Finding) -> VetResult:
+        """Held for review because nothing could be vetted; a secret in the text still blocks."""
+        findings = find_secrets(suggestion.text)
+        decision = decide(self.policy, findings, [_floor(Verdict.REVIEW, rule_id, why)])
+        findings.extend(noted)
+        return VetResult(suggestion, decision, findings, None, f"not run: {why}", self.loaded.digest,
+                         place(suggestion), why)
+
+    def _unvetted_language(self, suggestion: Suggestion) -> VetResult:
+        """A language without a unit: held (`languages.unvetted` = skip or review), or allowed with a
+        `not-vetted` finding (= allow). A secret in the text is found and decided all the same."""
+        name = language_name(suggestion.language, suggestion.path)
+        handling = self.policy.languages.unvetted
+        why = f"{name} is not vetted: Sandgate has no vetting pipeline for it"
+        if handling != "allow":
+            return self._held_unvetted(suggestion, "not-vetted", why)
+        findings = find_secrets(suggestion.text)
+        decision = decide(self.policy, findings)
+        # Decided apart from the rules: the policy's own key chose to show it.
+        findings.append(Finding("policy", "not-vetted", Level.INFO, Level.HIGH,
+                                f"{why} (languages.unvetted = \"allow\")"))
+        return VetResult(suggestion, decision, findings, None, f"not run: {why}", self.loaded.digest,
+                         place(suggestion), why)
 
     def close(self) -> None:
         """Forget the backend. Backends are shared by every vetter of the process (their warm

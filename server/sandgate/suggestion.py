@@ -1,13 +1,22 @@
 """A suggestion and the text it is vetted as: alone, or in place inside its document.
 
-Positions are LSP-style (0-based line and character). Characters are counted in code points;
-the language server converts from the client's encoding before building a `Suggestion`.
+Positions are LSP-style (0-based line and character) over `sandgate.lines` (only `\r\n`, `\r`
+and `\n` end a line). Characters are counted in code points; the language server converts from
+the client's encoding before building a `Suggestion`. A line past the last means the end of
+the document, a character past the end of its line the end of that line.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+
+from sandgate.lines import Lines
+
+
+def sha256_text(text: str) -> str:
+    """SHA-256 of the UTF-8 text; a lone surrogate (a broken document or answer) is hashed, not an error."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -20,10 +29,12 @@ class Suggestion:
     # End of the range the suggestion replaces; None: it is inserted at (line, character).
     end_line: int | None = None
     end_character: int | None = None
+    # The LSP language id (`python`, `javascript`...); None: from the path's extension.
+    language: str | None = None
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        return sha256_text(self.text)
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,9 @@ class Placed:
     last_line: int
     # Lines the suggestion added (positive) or removed (negative): maps later lines back.
     shift: int
+    # Where the suggestion's text is in `code` (offsets).
+    start: int = 0
+    end: int = 0
 
     def in_suggestion(self, line: int, end_line: int) -> bool:
         """Does a finding on [line, end_line] touch the suggestion? Runtime findings (line 0) do."""
@@ -47,24 +61,17 @@ class Placed:
         return line - self.shift if line > self.last_line else line
 
 
-def _offset(lines: list[str], line: int, character: int) -> int:
-    """Offset of (line, character) in the text `lines` came from, clamped to the text."""
-    if line >= len(lines):
-        return sum(len(x) for x in lines)
-    return sum(len(x) for x in lines[:line]) + min(character, len(lines[line].rstrip("\r\n")))
-
-
 def place(suggestion: Suggestion) -> Placed:
     if suggestion.document is None:
-        return Placed(suggestion.text, 1, max(1, suggestion.text.count("\n") + 1), 0)
-    lines = suggestion.document.splitlines(keepends=True)
-    start = _offset(lines, suggestion.line, suggestion.character)
+        return Placed(suggestion.text, 1, Lines.of(suggestion.text).count, 0, 0, len(suggestion.text))
+    document = suggestion.document
+    lines = Lines.of(document)
+    start = lines.offset(suggestion.line, suggestion.character)
     end_line = suggestion.line if suggestion.end_line is None else suggestion.end_line
     end_char = suggestion.character if suggestion.end_character is None else suggestion.end_character
-    end = max(start, _offset(lines, end_line, end_char))
-    document = suggestion.document
+    end = max(start, lines.offset(end_line, end_char))
     code = document[:start] + suggestion.text + document[end:]
-    first = document.count("\n", 0, start) + 1
-    added = suggestion.text.count("\n")
-    removed = document.count("\n", start, end)
-    return Placed(code, first, first + added, added - removed)
+    first = lines.position(start)[0] + 1
+    added = Lines.of(suggestion.text).count - 1
+    removed = lines.position(end)[0] + 1 - first
+    return Placed(code, first, first + added, added - removed, start, start + len(suggestion.text))

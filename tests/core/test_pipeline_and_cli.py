@@ -59,11 +59,13 @@ def test_suggestion_inside_document_is_blamed(static_workspace):
     assert result.reasons[0].rule_id == "bandit-high"
 
 
-def test_partial_code_is_information_not_a_threat(static_workspace):
+def test_partial_code_that_nothing_makes_compile_is_held_never_allowed(static_workspace):
     vetter = Vetter(static_policy(static_workspace))
     result = vetter.vet(Suggestion("def f(x:\n"))
     assert [(f.source, f.rule, str(f.severity)) for f in result.findings] == [("syntax", "syntax.error", "info")]
-    assert result.verdict is Verdict.ALLOW
+    assert result.verdict is Verdict.REVIEW
+    assert result.reasons[0].rule_id == "not-vetted" and "could not be vetted" in result.reasons[0].text
+    assert result.to_json()["vetted"].startswith("could not be vetted: no part of the code")
 
 
 def test_required_sandbox_that_cannot_run_holds_for_review(workspace):

@@ -57,7 +57,7 @@ def test_shipped_presets_are_valid(name):
         ("version = 1\n[telemetry]\nexport_content = 1\n",
          "p.toml:3: telemetry.export_content: must be true or false, not 1"),
         ("version = 1\nfrobnicate = true\n",
-         "p.toml:2: frobnicate: unknown key 'frobnicate'; allowed here: code, decision, extends, files, network, rules, sandbox, telemetry, version"),
+         "p.toml:2: frobnicate: unknown key 'frobnicate'; allowed here: code, decision, extends, files, languages, network, rules, sandbox, telemetry, version"),
         ("version = 1\n[sandbox.limits]\nwall_time_s = 0\n",
          "p.toml:3: sandbox.limits.wall_time_s: must be greater than 0, not 0"),
         ("version = 1\n[network]\ndeny_hosts = [\"a.example.com\", \"a.example.com\"]\n",

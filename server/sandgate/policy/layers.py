@@ -20,6 +20,7 @@ from sandgate.policy.model import (
     BACKENDS,
     CodePolicy,
     FilesPolicy,
+    LanguagesPolicy,
     NetworkPolicy,
     Policy,
     Rule,
@@ -72,6 +73,7 @@ def _default_leaves() -> dict[KeyPath, Any]:
         ("files", "exclude"): [],
         ("files", "protected"): [],
         ("telemetry", "export_content"): False,
+        ("languages", "unvetted"): policy.languages.unvetted,
     }
 
 
@@ -143,6 +145,13 @@ def _verdict_at_least(lower: Any, managed: Any) -> tuple[Any, Any]:
     return (lower, None) if _VERDICTS[lower] >= _VERDICTS[managed] else (managed, lower)
 
 
+def _unvetted_at_most(lower: Any, managed: Any) -> tuple[Any, Any]:
+    """Languages without vetting: skip < review < allow; the managed choice is the loosest allowed."""
+    from sandgate.languages import UNVETTED_CHOICES as order
+
+    return (lower, None) if order.index(lower) <= order.index(managed) else (managed, lower)
+
+
 _MANAGED_COMBINE: dict[KeyPath, Callable[[Any, Any], tuple[Any, Any]]] = {
     ("decision", "default"): _verdict_at_least,
     ("sandbox", "required"): _true_wins,
@@ -157,6 +166,7 @@ _MANAGED_COMBINE: dict[KeyPath, Callable[[Any, Any], tuple[Any, Any]]] = {
     ("files", "exclude"): _union,
     ("files", "protected"): _union,
     ("telemetry", "export_content"): _false_wins,
+    ("languages", "unvetted"): _unvetted_at_most,
 }
 
 
@@ -330,4 +340,5 @@ def to_policy(merged: Merged) -> Policy:
             protected=tuple(leaf[("files", "protected")]),
         ),
         telemetry=TelemetryPolicy(export_content=leaf[("telemetry", "export_content")]),
+        languages=LanguagesPolicy(unvetted=leaf[("languages", "unvetted")]),
     )

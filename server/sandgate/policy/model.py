@@ -97,6 +97,13 @@ class TelemetryPolicy:
 
 
 @dataclass(frozen=True)
+class LanguagesPolicy:
+    # Suggestions in a language Sandgate cannot vet: "skip" (the model is not asked), "review"
+    # (each one held for a person), "allow" (shown, with a `not-vetted` finding).
+    unvetted: str = "skip"
+
+
+@dataclass(frozen=True)
 class Policy:
     rules: tuple[Rule, ...] = ()
     default: Verdict = Verdict.ALLOW
@@ -109,3 +116,4 @@ class Policy:
     code: CodePolicy = field(default_factory=CodePolicy)
     files: FilesPolicy = field(default_factory=FilesPolicy)
     telemetry: TelemetryPolicy = field(default_factory=TelemetryPolicy)
+    languages: LanguagesPolicy = field(default_factory=LanguagesPolicy)

@@ -229,7 +229,7 @@ class Vetter:
                 result = self._vet(suggestion, request_id)
             except Exception as exc:  # a bug or odd input (a lone surrogate): held and said, never silent
                 _LOG.exception("vet failed for %s", suggestion.path)
-                result = self._held_unvetted(suggestion, "vet-failed",
+                result = self.held_unvetted(suggestion, "vet-failed",
                                              f"could not be vetted: {exc.__class__.__name__}: {exc}")
             span.set_decision(result.verdict, result.decided_by)
         self._report(result, request_id)
@@ -258,7 +258,7 @@ class Vetter:
             error = exc if isinstance(exc, SyntaxError) else SyntaxError(f"{exc.__class__.__name__}: {exc}")
             region = find_region(unit.syntax, suggestion, error)
             if isinstance(region, CannotVet):
-                return self._held_unvetted(suggestion, "not-vetted", region.reason,
+                return self.held_unvetted(suggestion, "not-vetted", region.reason,
                                            Finding("syntax", "syntax.error", Level.INFO, Level.HIGH, region.reason))
             shown, suggestion, note = dataclasses.replace(suggestion, text=region.shown), region.suggestion, region.note
             # Same lines as the placed document: findings map back to it as they would.
@@ -288,7 +288,7 @@ class Vetter:
         decision = decide(self.policy, findings, floors)
         return VetResult(shown, decision, findings, result, skipped, self.loaded.digest, placed, note)
 
-    def _held_unvetted(self, suggestion: Suggestion, rule_id: str, why: str, *noted: Finding) -> VetResult:
+    def held_unvetted(self, suggestion: Suggestion, rule_id: str, why: str, *noted: Finding) -> VetResult:
         """Held for review because nothing could be vetted; a secret in the text still blocks."""
         findings = find_secrets(suggestion.text)
         decision = decide(self.policy, findings, [_floor(Verdict.REVIEW, rule_id, why)])
@@ -303,7 +303,7 @@ class Vetter:
         handling = self.policy.languages.unvetted
         why = f"{name} is not vetted: Sandgate has no vetting pipeline for it"
         if handling != "allow":
-            return self._held_unvetted(suggestion, "not-vetted", why)
+            return self.held_unvetted(suggestion, "not-vetted", why)
         findings = find_secrets(suggestion.text)
         decision = decide(self.policy, findings)
         # Decided apart from the rules: the policy's own key chose to show it.

@@ -33,7 +33,7 @@ async def hold_one(client: LanguageClient, name: str = "run.py") -> tuple[Doc, t
 
 
 def review_action(actions: list[types.CodeAction]) -> types.CodeAction:
-    (action,) = [a for a in actions if a.title == "Review and insert…"]
+    (action,) = [a for a in actions if a.title.startswith("Review and insert")]
     return action
 
 
@@ -72,12 +72,13 @@ async def test_review_candidate_is_held_with_actions(client: LanguageClient):
     assert diagnostic.source == "sandgate"
     assert diagnostic.message.startswith("AI suggestion held for review")
     assert "B602" in diagnostic.message
-    assert diagnostic.range.start == doc.end()
+    # The whole line: a client whose cursor cannot sit past the last character reaches it too.
+    assert diagnostic.range == types.Range(start=types.Position(line=4, character=0), end=doc.end())
     token = diagnostic.data["token"]
     assert isinstance(token, str) and len(token) >= 24
 
     actions = await code_actions(client, doc, [diagnostic])
-    assert [a.title for a in actions] == ["Review and insert…", "Discard"]
+    assert [a.title for a in actions] == [f"Review and insert “{RISKY}”…", f"Discard “{RISKY}”"]
     review, discard = actions
     assert review.command.command == "sandgate.approve" and list(review.command.arguments) == [{"token": token}]
     assert discard.command.command == "sandgate.discard" and list(discard.command.arguments) == [{"token": token}]
@@ -130,15 +131,27 @@ async def test_approval_inserts_exactly_the_vetted_text_and_is_recorded(client: 
 async def test_altered_text_is_refused(client: LanguageClient):
     doc, diagnostic = await hold_one(client)
     review = review_action(await code_actions(client, doc, [diagnostic]))
-    (edit,) = edits_of(review.edit, doc.uri)
-    edit.new_text = RISKY.replace("cmd", "cmd + '; rm -rf ~'")
-    doc.apply([edit])
+    doc.apply(edits_of(review.edit, doc.uri))
+    doc.replace(RUN_DOC + RISKY.replace("cmd", "cmd + '; rm -rf ~'"))  # the inserted suggestion, edited
     with pytest.raises(Exception, match=r"altered.*SHA-256"):
         await command(client, "sandgate.approve", *review.command.arguments)
-    # Nothing approved, the suggestion is still held; the vetted text approves.
+    # Nothing approved, the suggestion is still held; undone to the vetted text, it approves.
     assert (await pending(client))["items"][0]["token"] == diagnostic.data["token"]
     doc.replace(RUN_DOC + RISKY)
     assert (await command(client, "sandgate.approve", *review.command.arguments))["ok"] is True
+
+
+@pytest.mark.lsp(script=SCRIPT)
+async def test_something_else_written_at_the_spot_drops_the_suggestion(client: LanguageClient):
+    doc, diagnostic = await hold_one(client)
+    review = review_action(await code_actions(client, doc, [diagnostic]))
+    (edit,) = edits_of(review.edit, doc.uri)
+    edit.new_text = RISKY.replace("cmd", "cmd + '; rm -rf ~'")
+    doc.apply([edit])
+    await wait_for(lambda: not held_diagnostics(doc))
+    with pytest.raises(Exception, match=r"stale.*superseded"):
+        await command(client, "sandgate.approve", *review.command.arguments)
+    assert (await pending(client))["recent"][0]["outcome"] == "superseded"
 
 
 @pytest.mark.lsp(script=SCRIPT)

@@ -11,6 +11,7 @@ from lsprotocol import types
 from sandgate.findings import Finding, Level, Origin, Verdict
 from sandgate.lsp import convert
 from sandgate.lsp.fix import compare_fix
+from sandgate.lsp.anchors import anchor_in
 from sandgate.lsp.state import ApprovalRefused, Held, SuggestionStore, new_token, sha256_text
 
 B602 = Finding("bandit", "B602", Level.HIGH, Level.HIGH, "shell=True", line=2, end_line=2, col=4, end_col=20, cwe=78,
@@ -47,12 +48,9 @@ def test_review_edit_with_and_without_annotations():
     assert plain.change_annotations is None and plain.changes["file:///a.py"][0].new_text == "x"
 
 
-def test_end_of_insertion():
-    assert convert.end_of_insertion(2, 4, "a\nbc") == (3, 2) and convert.end_of_insertion(2, 4, "ab") == (2, 6)
-
-
 def held(text: str = "x = 1", digest: str = "d1") -> Held:
-    return Held(new_token(), "file:///a.py", 0, 0, 0, 0, text, Verdict.REVIEW, [], [], sha256_text(text), digest)
+    return Held(new_token(), "file:///a.py", anchor_in("", 0, 0), {}, text, Verdict.REVIEW, [], [], sha256_text(text),
+                digest)
 
 
 def test_store_approval_rules():

@@ -40,7 +40,7 @@ async def approve_one(client, seed: str) -> tuple[Doc, str]:
     result = await inline(client, doc)
     assert list(result.items) == []
     (held,) = await wait_for(lambda: by_code(doc.diagnostics(), "held-for-review"))
-    (review,) = [a for a in await code_actions(client, doc, [held]) if a.title == "Review and insert…"]
+    (review,) = [a for a in await code_actions(client, doc, [held]) if a.title.startswith("Review and insert")]
     doc.apply(edits_of(review.edit, doc.uri))
     assert (await command(client, review.command.command, *review.command.arguments))["ok"] is True
     return doc, client.statuses[-1]["policyDigest"]

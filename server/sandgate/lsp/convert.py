@@ -2,8 +2,9 @@
 
 Nothing here touches the server, the network or the disk: each function takes plain data
 and returns lsprotocol objects (or JSON-ready dicts for the custom messages), so they are
-unit-testable and the handlers stay thin. Positions are 0-based LSP positions counted in
-code points; the server maps them to the client's encoding.
+unit-testable and the handlers stay thin. Ranges built from findings are 0-based LSP positions
+counted in code points over `sandgate.lines` (the server maps them to the client's encoding with
+`positions`); functions that take a `types.Range` or `types.Position` take it in client units.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from typing import Any, Iterable, Sequence
 from lsprotocol import types
 
 from sandgate.findings import Finding, Level, Verdict
+from sandgate.lines import split_lines
 
 SOURCE = "sandgate"
 HELD_CODE = "held-for-review"
 BLOCKED_CODE = "blocked"
 POLICY_CODE = "policy-error"
 POLICY_REFUSED_CODE = "policy-refused"
+CHECK_FAILED_CODE = "check-failed"
 REVIEW_ANNOTATION = "sandgate.review"
 
 CMD_ACCEPT_INLINE = "sandgate.acceptInline"
@@ -41,14 +44,6 @@ _SOURCE_DOCS = {
 
 def position(line: int, character: int) -> types.Position:
     return types.Position(line=max(0, line), character=max(0, character))
-
-
-def end_of_insertion(line: int, character: int, text: str) -> tuple[int, int]:
-    """Where inserted `text` ends when it starts at (line, character)."""
-    parts = text.split("\n")
-    if len(parts) == 1:
-        return line, character + len(text)
-    return line + len(parts) - 1, len(parts[-1])
 
 
 def finding_range(finding: Finding, lines: Sequence[str]) -> types.Range:
@@ -134,7 +129,7 @@ def finding_diagnostic(finding: Finding, verdict: Verdict, lines: Sequence[str])
 
 
 def findings_to_diagnostics(findings: Iterable[tuple[Finding, Verdict]], text: str) -> list[types.Diagnostic]:
-    lines = text.split("\n")
+    lines = split_lines(text)
     out = []
     seen = set()
     for finding, verdict in findings:
@@ -162,15 +157,28 @@ def _reason_summary(reasons: Sequence[dict[str, Any]], limit: int = 3) -> str:
     return summary or "the policy's default decision"
 
 
+def check_failed_diagnostic(message: str) -> types.Diagnostic:
+    """A document check that failed: said on the document, never silent."""
+    return types.Diagnostic(
+        range=types.Range(start=position(0, 0), end=position(0, 0)),
+        message=f"Sandgate could not check this document: {message}",
+        severity=types.DiagnosticSeverity.Warning,
+        code=CHECK_FAILED_CODE,
+        source=SOURCE,
+    )
+
+
 def suggestion_diagnostic(
-    verdict: Verdict, line: int, character: int, reasons: Sequence[dict[str, Any]], token: str | None
+    verdict: Verdict, rng: types.Range, reasons: Sequence[dict[str, Any]], token: str | None, vetted: str | None = None
 ) -> types.Diagnostic:
-    """The diagnostic for a withheld suggestion: held (with its token) or blocked."""
-    at = position(line, character)
+    """The diagnostic for a withheld suggestion: held (with its token) or blocked. `rng`: the whole
+    line it belongs on (a cursor anywhere on the line reaches it)."""
     summary = _reason_summary(reasons)
+    if vetted and vetted not in summary:
+        summary += f" ({vetted})"
     if verdict is Verdict.BLOCK:
         return types.Diagnostic(
-            range=types.Range(start=at, end=at),
+            range=rng,
             message=f"AI suggestion blocked: {summary}",
             severity=types.DiagnosticSeverity.Error,
             code=BLOCKED_CODE,
@@ -178,7 +186,7 @@ def suggestion_diagnostic(
             data={"kind": "blocked"},
         )
     return types.Diagnostic(
-        range=types.Range(start=at, end=at),
+        range=rng,
         message=f"AI suggestion held for review: {summary}",
         severity=types.DiagnosticSeverity.Warning,
         code=HELD_CODE,
@@ -220,14 +228,30 @@ def review_edit(
     )
 
 
+def held_labels(texts: Sequence[str], width: int = 40) -> list[str]:
+    """A label per held suggestion, all different: its first line (shortened), numbered on a tie."""
+    labels = []
+    for text in texts:
+        first = next((line.strip() for line in split_lines(text) if line.strip()), "(blank)")
+        labels.append(first if len(first) <= width else first[: width - 1] + "…")
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if labels.count(label) == 1 else f"{label} ({seen[label]})")
+    return out
+
+
 def held_actions(
     diagnostic: types.Diagnostic,
     pending: dict[str, Any],
     version: int | None,
     *,
     annotations: bool,
+    label: str,
 ) -> list[types.CodeAction]:
-    """'Review and insert…' and 'Discard' for a held suggestion (`pending` as in pending_json)."""
+    """'Review and insert “label”…' and 'Discard “label”' for a held suggestion (`pending` as in
+    `Held.to_json`, its range in client units); `label` tells it from the others held."""
     token = pending["token"]
     start = pending["range"]["start"]
     end = pending["range"]["end"]
@@ -245,14 +269,14 @@ def held_actions(
     )
     return [
         types.CodeAction(
-            title="Review and insert…",
+            title=f"Review and insert “{label}”…",
             kind=types.CodeActionKind.QuickFix,
             diagnostics=[diagnostic],
             edit=edit,
             command=types.Command(title="Approve", command=CMD_APPROVE, arguments=[{"token": token}]),
         ),
         types.CodeAction(
-            title="Discard",
+            title=f"Discard “{label}”",
             kind=types.CodeActionKind.QuickFix,
             diagnostics=[diagnostic],
             command=types.Command(title="Discard", command=CMD_DISCARD, arguments=[{"token": token}]),
@@ -299,15 +323,18 @@ def suppress_edit_text(line_text: str, rule: str) -> tuple[int, str]:
     return len(stripped), f"  # nosec {rule}"
 
 
-def suppress_action(uri: str, diagnostic: types.Diagnostic, line_index: int, line_text: str) -> types.CodeAction | None:
+def suppress_rule(diagnostic: types.Diagnostic) -> str | None:
+    """The bandit rule a "Suppress for this line" action would name, or None."""
     data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
     rule = str(data.get("rule") or diagnostic.code or "")
-    if data.get("source") != "bandit" or not rule:
+    return rule if data.get("source") == "bandit" and rule else None
+
+
+def suppress_action(uri: str, diagnostic: types.Diagnostic, at: types.Position, text: str) -> types.CodeAction | None:
+    """Insert `text` (from `suppress_edit_text`) at `at` (client units)."""
+    rule = suppress_rule(diagnostic)
+    if rule is None or not text:
         return None
-    column, text = suppress_edit_text(line_text, rule)
-    if not text:
-        return None
-    at = position(line_index, column)
     return types.CodeAction(
         title=f"Suppress {rule} for this line",
         kind=types.CodeActionKind.QuickFix,
@@ -333,8 +360,7 @@ def fix_request_action(uri: str, version: int | None, diagnostic: types.Diagnost
 # -- inline items --------------------------------------------------------------------------
 
 
-def inline_item(item_id: str, text: str, line: int, character: int) -> types.InlineCompletionItem:
-    at = position(line, character)
+def inline_item(item_id: str, text: str, at: types.Position) -> types.InlineCompletionItem:
     return types.InlineCompletionItem(
         insert_text=text,
         range=types.Range(start=at, end=at),
@@ -382,6 +408,8 @@ def status_payload(
     provider_error: dict[str, Any] | None = None,
     policy_digest: str | None = None,
     context: dict[str, Any] | None = None,
+    languages: Sequence[dict[str, Any]] = (),
+    vet_error: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "preset": preset,
@@ -393,6 +421,8 @@ def status_payload(
         "providerError": provider_error,
         "policyDigest": policy_digest,
         "context": context,
+        "languages": list(languages),
+        "vetError": vet_error,
     }
 
 
@@ -403,5 +433,12 @@ def context_note(uri: str, path: str, status: str | None, excluded_by: str | Non
     return {"uri": uri, "path": path, "message": status, "excludedBy": excluded_by, "redactions": redactions}
 
 
-def range_json(line: int, character: int, end_line: int, end_character: int) -> dict[str, Any]:
-    return {"start": {"line": line, "character": character}, "end": {"line": end_line, "character": end_character}}
+def unvetted_language(language: str, handling: str) -> dict[str, Any]:
+    """The status's entry for a language Sandgate cannot vet, and what the policy does about it."""
+    what = {
+        "skip": "no suggestions are asked for",
+        "review": "every suggestion is held for review",
+        "allow": "suggestions are shown marked not-vetted",
+    }.get(handling, "no suggestions are asked for")
+    return {"language": language, "handling": handling,
+            "message": f"{language}: Sandgate cannot vet it yet, so {what} (policy languages.unvetted = \"{handling}\")"}

@@ -87,10 +87,11 @@ class Edit:
 
 @dataclass
 class Applied:
-    """What one `didChange` did: the new text, its edits in order, and what had to be mended."""
+    """What one `didChange` did: the new text, its edits in order (each with the text after it),
+    and what had to be mended."""
 
     text: str
-    edits: list[Edit] = field(default_factory=list)
+    steps: list[tuple[Edit, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -128,7 +129,7 @@ def apply_changes(text: str, changes: list[Any], encoding: str) -> Applied:
         else:
             edit = smallest_edit(applied.text, change.text)
         applied.text = applied.text[: edit.start] + edit.text + applied.text[edit.end :]
-        applied.edits.append(edit)
+        applied.steps.append((edit, applied.text))
     return applied
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import copy
 import itertools
 import logging
 import os
@@ -22,12 +23,16 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcServerError
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
-from pygls.uris import from_fs_path, to_fs_path
+from pygls.protocol.language_server import lsp_method
+from pygls.uris import to_fs_path
 
 from sandgate import __version__
 from sandgate.audit.records import decision_record
 from sandgate.findings import Verdict
-from sandgate.lsp import convert
+from sandgate.languages import language_for, language_name
+from sandgate.lines import Lines
+from sandgate.lsp import convert, documents, positions
+from sandgate.lsp.anchors import Anchor, anchor_in, intact, text_at
 from sandgate.lsp.audit import AuditSink, current_user
 from sandgate.lsp.fix import compare_fix
 from sandgate.lsp.runtime import Runtime, build_runtime, policy_events, policy_file, probe_backend
@@ -57,6 +62,13 @@ def refusal_error(refused: ApprovalRefused) -> JsonRpcServerError:
 
 
 class SandgateProtocol(LanguageServerProtocol):
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
+        """pygls applies a range as given (an inverted one diverges from the editor): Sandgate applies
+        changes itself (`documents.change_document`), then its held suggestions follow them."""
+        self._server.document_changed(params)
+        yield from ()
+
     def _handle_notification(self, method_name: str, params: Any) -> None:
         super()._handle_notification(method_name, params)
         # pygls 2.1.1 files the future of every notification its generator handlers (document
@@ -100,6 +112,10 @@ class SandgateServer(LanguageServer):
         self._telemetry_configured = False
         # What the model guard held back from the last inline request (the status's `context`).
         self.context_note: dict[str, Any] | None = None
+        # Languages asked about that Sandgate cannot vet (the status's `languages`), by name.
+        self.unvetted_languages: dict[str, dict[str, Any]] = {}
+        # The last vet that failed, until one succeeds (the status's `vetError`).
+        self.vet_error: dict[str, Any] | None = None
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -135,13 +151,19 @@ class SandgateServer(LanguageServer):
         self.window_log_message(types.LogMessageParams(type=kind, message=message))
 
     def relpath(self, uri: str) -> str:
-        path = to_fs_path(uri)
-        if path and self.workspace_path:
-            try:
-                return Path(path).resolve().relative_to(self.workspace_path).as_posix()
-            except ValueError:
-                pass
-        return Path(path).name if path else "untitled.py"
+        return documents.relpath(uri, self.workspace_path)
+
+    def document(self, uri: str) -> Any | None:
+        """The open document `uri` names, whatever its escaping (`documents.find`)."""
+        return documents.find(self.workspace, uri)
+
+    @property
+    def encoding(self) -> str:
+        """The position encoding negotiated with the client (announced in `initialize`)."""
+        return positions.encoding_name(self.workspace.position_encoding)
+
+    def anchor_range(self, lines: Lines, anchor: Anchor) -> dict[str, Any]:
+        return positions.range_json(positions.range_to_client(lines, anchor.start, anchor.end, self.encoding))
 
     def annotations_supported(self) -> bool:
         caps = self.client_capabilities
@@ -198,6 +220,8 @@ class SandgateServer(LanguageServer):
             fail_closed.extend(f"setting ignored: {p}" for p in rt.settings.problems)
         if self.context_note and self.context_note.get("excludedBy"):
             fail_closed.append(self.context_note["message"])
+        if self.vet_error:
+            fail_closed.append(f"the last vet failed ({self.vet_error['path']}): {self.vet_error['message']}")
         payload = convert.status_payload(
             preset=rt.loaded.preset if rt else "strict",
             backend=self.backend_name,
@@ -208,6 +232,8 @@ class SandgateServer(LanguageServer):
             provider_error=self.provider_error,
             policy_digest=rt.digest if rt else None,
             context=self.context_note,
+            languages=list(self.unvetted_languages.values()),
+            vet_error=self.vet_error,
         )
         if force or payload != self.last_status:
             self.last_status = payload
@@ -260,8 +286,8 @@ class SandgateServer(LanguageServer):
             self.announce_provider()
             self.send_status(force=reread_settings)
             if old is not None and old.digest != runtime.digest:
-                for uri in list(self.workspace.text_documents):
-                    self.schedule_check(uri, delay=0)
+                for doc in list(self.workspace.text_documents.values()):
+                    self.schedule_check(doc.uri, delay=0)
 
     async def configure_telemetry(self, endpoint: str | None) -> None:
         """Once per server: the setting `sandgate.telemetry.endpoint` wins over the environment."""
@@ -323,7 +349,7 @@ class SandgateServer(LanguageServer):
                 except OSError:
                     same = False
                 if same:
-                    uri = from_fs_path(str(target))
+                    uri = self.client_uri(target.as_uri())
                     fresh.setdefault(uri, []).append(diagnostic(error.line, error.key, error.message))
         for uri in set(self.policy_diagnostics) | set(fresh):
             self.policy_diagnostics[uri] = fresh.get(uri, [])
@@ -346,74 +372,100 @@ class SandgateServer(LanguageServer):
 
     # -- diagnostics -----------------------------------------------------------------------
 
-    def publish(self, uri: str) -> None:
-        diagnostics = list(self.policy_diagnostics.get(uri, []))
-        diagnostics.extend(self.doc_diagnostics.get(uri, []))
-        for held in self.store.held_for(uri):
-            if held.kind == "suggestion":
-                diagnostics.append(
-                    convert.suggestion_diagnostic(held.decision, held.line, held.character, held.reasons, held.token)
-                )
-        for blocked in self.store.blocked_for(uri):
-            diagnostics.append(convert.suggestion_diagnostic(Verdict.BLOCK, blocked.line, blocked.character, blocked.reasons, None))
-        doc = self.workspace.text_documents.get(uri)
-        if doc is not None:
-            diagnostics = [self.to_client(doc, d) for d in diagnostics]
-        self.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=doc.version if doc else None)
-        )
+    def client_uri(self, uri: str) -> str:
+        """`uri` as the client spelled it when it opened the document (itself when not open)."""
+        doc = self.document(uri)
+        return doc.uri if doc is not None else uri
 
-    @staticmethod
-    def to_client(doc, diagnostic: types.Diagnostic) -> types.Diagnostic:
-        lines = doc.lines
-        try:
-            diagnostic.range = doc.position_codec.range_to_client_units(lines, diagnostic.range)
-        except Exception:  # a range past the end: leave it, the client clamps
-            pass
-        return diagnostic
+    def publish(self, uri: str) -> None:
+        """Every diagnostic Sandgate has for a document, in the client's units and spelling."""
+        doc = self.document(uri)
+        lines = Lines.of(doc.source) if doc is not None else None
+        enc = self.encoding
+        ours = list(self.policy_diagnostics.get(self.client_uri(uri), [])) + self.doc_diagnostics.get(documents.key(uri), [])
+        if lines is not None:
+            # Copies: the stored ones stay in server units for the next publish.
+            ours = [copy.copy(d) for d in ours]
+            for diagnostic in ours:
+                diagnostic.range = positions.server_range_to_client(lines, diagnostic.range, enc)
+            for held in self.store.held_for(uri):
+                if held.kind == "suggestion":
+                    ours.append(convert.suggestion_diagnostic(held.decision, positions.line_range(lines, held.anchor.start, enc),
+                                                              held.reasons, held.token, held.vetted))
+            for blocked in self.store.blocked_for(uri):
+                ours.append(convert.suggestion_diagnostic(Verdict.BLOCK, positions.line_range(lines, blocked.anchor.start, enc),
+                                                          blocked.reasons, None, blocked.vetted))
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+            uri=doc.uri if doc is not None else uri, diagnostics=ours, version=doc.version if doc is not None else None))
+
+    def document_changed(self, params: types.DidChangeTextDocumentParams) -> None:
+        """A `didChange`: applied exactly (what had to be mended is reported), then held suggestions
+        follow it (or are dropped where their anchor is gone), a check is scheduled."""
+        found = documents.change_document(self.workspace, params)
+        if found is None:
+            log.warning("didChange for a document that is not open: %s", params.text_document.uri)
+            return
+        doc, applied = found
+        for problem in applied.problems:
+            log.warning("%s: %s", doc.uri, problem)
+            self.log_client(f"Sandgate: a change to {self.relpath(doc.uri)} was not well formed: {problem}.",
+                            types.MessageType.Warning)
+        lines = Lines.of(applied.text)
+        tracked = self.store.held_for(doc.uri) or self.store.blocked_for(doc.uri)
+        dropped = self.store.follow(doc.uri, applied.steps, lambda anchor: self.anchor_range(lines, anchor))
+        self.cancel_inflight(doc.uri)
+        self.schedule_check(doc.uri)
+        if tracked:
+            self.publish(doc.uri)
+        if dropped:
+            self.send_status()
 
     def schedule_check(self, uri: str, delay: float = DEBOUNCE_S) -> None:
-        if self.is_policy_uri(uri) or not uri.endswith((".py", ".pyw", ".pyi")) and not self._is_python(uri):
+        doc = self.document(uri)
+        if doc is None or self.is_policy_uri(uri) or language_for(doc.language_id, self.relpath(uri)) is None:
             return
-        previous = self.debounce.pop(uri, None)
+        previous = self.debounce.pop(documents.key(uri), None)
         if previous is not None:
             previous.cancel()
-        self.debounce[uri] = self.spawn(self.check_document(uri, delay))
-
-    def _is_python(self, uri: str) -> bool:
-        doc = self.workspace.text_documents.get(uri)
-        return bool(doc and doc.language_id == "python")
+        self.debounce[documents.key(uri)] = self.spawn(self.check_document(uri, delay))
 
     async def check_document(self, uri: str, delay: float) -> None:
         await asyncio.sleep(delay)
         rt = await self.runtime_ready()
-        doc = self.workspace.text_documents.get(uri)
+        doc = self.document(uri)
         if rt is None or doc is None:
             return
         version, text = doc.version, doc.source
         try:
             findings = await self.blocking(rt.vetter.check_document, text, self.relpath(uri))
-        except Exception:
+        except Exception as exc:  # said on the document: a check that did not run is not a clean one
             log.exception("document check failed for %s", uri)
-            return
-        doc = self.workspace.text_documents.get(uri)
+            findings, failed = [], convert.check_failed_diagnostic(f"{exc.__class__.__name__}: {exc}")
+        else:
+            failed = None
+        doc = self.document(uri)
         if doc is None or doc.version != version or self.runtime is not rt:
             return  # stale: a newer check is scheduled
         decided = [(f, decide_finding(rt.loaded.policy, f).verdict) for f in findings if f.source != "syntax"]
-        self.doc_diagnostics[uri] = convert.findings_to_diagnostics(decided, text)
+        self.doc_diagnostics[documents.key(uri)] = convert.findings_to_diagnostics(decided, text) + ([failed] if failed else [])
         self.publish(uri)
 
     # -- inline completion -----------------------------------------------------------------
 
     async def inline_completion(self, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
         rt = await self.runtime_ready()
-        uri = params.text_document.uri
-        doc = self.workspace.text_documents.get(uri)
+        uri = documents.key(params.text_document.uri)
+        doc = self.document(uri)
         if rt is None or doc is None or not rt.settings.inline_enabled:
             return None
         if rt.provider is None:
             self.announce_provider()
             return None
+        if language_for(doc.language_id, self.relpath(doc.uri)) is None:
+            handling = rt.loaded.policy.languages.unvetted
+            self.note_unvetted(language_name(doc.language_id, self.relpath(doc.uri)), handling)
+            if handling == "skip":
+                return None  # the model is not asked: nothing it wrote could be vetted
         task = asyncio.ensure_future(self._complete(rt, params, doc))
         self.inflight.setdefault(uri, set()).add(task)
         try:
@@ -438,10 +490,15 @@ class SandgateServer(LanguageServer):
         self, rt: Runtime, params: types.InlineCompletionParams, doc, request_id: str, relpath: str, language: str,
         trigger: str, span: Any,
     ) -> types.InlineCompletionList | None:
-        uri, version = doc.uri, doc.version
-        pos = doc.position_codec.position_from_client_units(doc.lines, params.position)
-        text = doc.source
-        offset = doc.offset_at_position(params.position)
+        uri, version, text = doc.uri, doc.version, doc.source
+        lines = Lines.of(text)
+        located = positions.locate(lines, params.position, self.encoding)
+        if located.outside:
+            log.info("no suggestion for %s: position %s:%s is outside the document (%d lines)", relpath,
+                     params.position.line, params.position.character, lines.count)
+            return types.InlineCompletionList(items=[])
+        offset = located.offset
+        line, character = lines.position(offset)
         # Nothing of an excluded file, and no secret, joins the request.
         guarded = await self.blocking(guard_completion, relpath, text[:offset], text[offset:], rt.loaded.policy.files)
         self.note_context(uri, relpath, guarded.status, guarded.excluded_by, guarded.redactions)
@@ -475,38 +532,41 @@ class SandgateServer(LanguageServer):
                 return types.InlineCompletionList(items=[])
             report(f"vetting {len(candidates)} suggestion(s)")
             suggestions = [
-                Suggestion(c, document=text, line=pos.line, character=pos.character, path=relpath) for c in candidates
+                Suggestion(c, document=text, line=line, character=character, path=relpath, language=doc.language_id)
+                for c in candidates
             ]
             results = await asyncio.gather(
                 *(self.vetting(rt.vetter.vet, s, request_id) for s in suggestions), return_exceptions=True
             )
-        current = self.workspace.text_documents.get(uri)
+        current = self.document(uri)
         if current is None or current.version != version:
             return types.InlineCompletionList(items=[])
         items: list[types.InlineCompletionItem] = []
         blocked: list[Held] = []
         records: list[dict[str, Any]] = []
+        at = positions.to_client(lines, offset, self.encoding)
+        anchor = anchor_in(text, offset, offset)
         for suggestion, result in zip(suggestions, results):
-            if isinstance(result, BaseException):
+            if isinstance(result, BaseException):  # the worker itself failed: held and said, never dropped
                 log.error("vet failed", exc_info=result)
-                continue
+                result = rt.vetter.held_unvetted(suggestion, "vet-failed", f"could not be vetted: {result!r}")
+            self.note_vet(uri, relpath, result)
             verdict = result.verdict
             reasons = [r.to_json() for r in result.reasons if r.verdict > Verdict.ALLOW]
             findings = [f.to_json() for f in result.findings]
             records.append(decision_record(result, request_id=request_id, model=model, kind="inline", uri=uri))
             if verdict is Verdict.ALLOW:
-                item = self.store.add_inline(uri, suggestion.text, result.policy_digest, findings, request_id, model)
-                at = current.position_codec.position_to_client_units(current.lines, pos)
-                items.append(convert.inline_item(item.id, suggestion.text, at.line, at.character))
+                shown = result.suggestion.text  # the vetted text: the candidate, or its vetted part
+                item = self.store.add_inline(uri, shown, result.policy_digest, findings, request_id, model)
+                items.append(convert.inline_item(item.id, shown, at))
+                if result.vetted:
+                    self.log_client(f"Sandgate: a suggestion for {relpath} was {result.vetted}.")
                 continue
-            end_line, end_char = convert.end_of_insertion(pos.line, pos.character, "")
             held = Held(
                 token=new_token(),
                 uri=uri,
-                line=pos.line,
-                character=pos.character,
-                end_line=end_line,
-                end_character=end_char,
+                anchor=anchor,
+                range=self.anchor_range(lines, anchor),
                 text=suggestion.text,
                 decision=verdict,
                 reasons=reasons,
@@ -515,6 +575,7 @@ class SandgateServer(LanguageServer):
                 policy_digest=result.policy_digest,
                 request_id=request_id,
                 model=model,
+                vetted=result.vetted,
             )
             if verdict is Verdict.REVIEW:
                 self.store.hold(held)
@@ -548,6 +609,22 @@ class SandgateServer(LanguageServer):
                            output_tokens=reply.output_tokens)
         return reply
 
+    def note_unvetted(self, language: str, handling: str) -> None:
+        """Said once per language in the status (and again when the policy's answer changes)."""
+        entry = convert.unvetted_language(language, handling)
+        if self.unvetted_languages.get(language) != entry:
+            self.unvetted_languages[language] = entry
+            log.info("%s", entry["message"])
+            self.send_status()
+
+    def note_vet(self, uri: str, relpath: str, result: Any) -> None:
+        """A vet that failed is in the status until one succeeds."""
+        failed = next((r for r in result.reasons if r.rule_id == "vet-failed"), None)
+        note = {"uri": uri, "path": relpath, "message": result.vetted or failed.text} if failed else None
+        if note != self.vet_error and (note is not None or self.vet_error is not None):
+            self.vet_error = note
+            self.send_status()
+
     def note_context(self, uri: str, relpath: str, status: str | None, excluded_by: str | None, redactions: int) -> None:
         note = convert.context_note(uri, relpath, status, excluded_by, redactions)
         if note != self.context_note:
@@ -579,30 +656,23 @@ class SandgateServer(LanguageServer):
             self.send_status()
 
     def cancel_inflight(self, uri: str) -> None:
-        for task in list(self.inflight.get(uri, ())):
+        for task in list(self.inflight.get(documents.key(uri), ())):
             task.cancel()
 
     # -- approvals -------------------------------------------------------------------------
-
-    def text_at(self, held: Held) -> str | None:
-        doc = self.workspace.text_documents.get(held.uri)
-        if doc is None:
-            return None
-        lines = doc.source.splitlines(keepends=True)
-        if held.line >= len(lines) and not (held.line == len(lines) and held.character == 0):
-            return None
-        start = sum(len(x) for x in lines[: held.line]) + held.character
-        return doc.source[start : start + len(held.text)]
 
     async def approve(self, args: dict[str, Any]) -> dict[str, Any]:
         rt = await self.runtime_ready()
         token = str(args.get("token") or "")
         held = self.store.get(token)
-        text_now = self.text_at(held) if held else None
+        doc = self.document(held.uri) if held else None
+        # What sits at the suggestion's spot now, and whether the text around it is the vetted one.
+        text_now = text_at(held.anchor, doc.source) if held and doc else None
+        anchored = held is None or (doc is not None and intact(held.anchor, doc.source))
         try:
             if rt is None:
                 raise ApprovalRefused("stale", "Approval refused: the server has no policy loaded.")
-            record = self.store.approve(token, text_now, rt.digest)
+            record = self.store.approve(token, text_now, rt.digest, anchored)
         except ApprovalRefused as refused:
             await self.blocking(self._audit_refusal, refused, token)
             if refused.record is not None:
@@ -680,9 +750,12 @@ class SandgateServer(LanguageServer):
 
     async def accept_inline(self, args: dict[str, Any]) -> dict[str, Any]:
         try:
-            item = self.store.accept_inline(str(args.get("id") or ""))
+            item, siblings = self.store.accept_inline(str(args.get("id") or ""))
         except ApprovalRefused as refused:
             raise refusal_error(refused) from None
+        if siblings:  # held candidates of the same reply: the user chose another one for that spot
+            self.publish(item.uri)
+            self.send_status()
         decided_by = self.user_decider()
         # The user let an allowed suggestion in: an approval by the user, as telemetry counts it.
         self.telemetry.approval(request_id=item.request_id, decided_by=decided_by,
@@ -711,7 +784,7 @@ class SandgateServer(LanguageServer):
         rt = await self.runtime_ready()
         uri = str(args.get("uri") or "")
         finding = args.get("finding") if isinstance(args.get("finding"), dict) else {}
-        doc = self.workspace.text_documents.get(uri)
+        doc = self.document(uri)
 
         def no(message: str) -> dict[str, Any]:
             self.tell(f"Sandgate: {message}")
@@ -729,16 +802,16 @@ class SandgateServer(LanguageServer):
             first, last = int(finding.get("line") or 0), int(finding.get("endLine") or finding.get("line") or 0)
         except (TypeError, ValueError):
             first = last = 0
-        lines = doc.source.splitlines(keepends=True)
-        if not 1 <= first <= last <= len(lines) or not finding.get("rule"):
+        lines = Lines.of(doc.source)
+        if not 1 <= first <= last <= lines.count or not finding.get("rule"):
             return no("No fix offered: the finding does not point at lines of this document.")
-        relpath = self.relpath(uri)
+        relpath = self.relpath(doc.uri)
         request_id = new_request_id()
         language = doc.language_id or "python"
         with self.telemetry.suggestion_span(request_id=request_id, file=relpath, language=language, trigger="fix") as span:
             return await self._fix(rt, doc, finding, lines, first, last, relpath, language, request_id, span, no)
 
-    async def _fix(self, rt: Runtime, doc, finding: dict[str, Any], lines: list[str], first: int, last: int,
+    async def _fix(self, rt: Runtime, doc, finding: dict[str, Any], lines: Lines, first: int, last: int,
                    relpath: str, language: str, request_id: str, span: Any, no: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
         uri = doc.uri
         target_key = f"{finding.get('source')}:{finding.get('rule')}"
@@ -748,7 +821,7 @@ class SandgateServer(LanguageServer):
         if guarded.text is None:
             self.telemetry.suggestion_requested(request_id=request_id, file=relpath, language=language, trigger="fix")
             return no(f"No fix offered: {guarded.status}.")
-        if len(guarded.text.splitlines()) != len(text.splitlines()):
+        if Lines.of(guarded.text).count != lines.count:
             return no("No fix offered: a private key in this file was redacted, so its lines cannot be given to the model.")
         messages, _ = await self.blocking(
             guard_messages,
@@ -757,7 +830,8 @@ class SandgateServer(LanguageServer):
         prompt = messages[-1]["content"]
         span.set_content(tn.PROMPT, prompt)
         self.telemetry.suggestion_requested(request_id=request_id, file=relpath, language=language, trigger="fix", prompt=prompt)
-        original = "".join(lines[first - 1 : last])
+        start, end = lines.start(first - 1), lines.end_with_break(last - 1)
+        original = text[start:end]
         async with self.progress("Sandgate", f"asking the model to fix {finding.get('rule')}") as report:
             try:
                 reply = await self.ask_model(rt, messages, request_id, n=1)
@@ -774,7 +848,8 @@ class SandgateServer(LanguageServer):
             if fix == original:
                 return no("No fix offered: the model proposed the same lines.")
             report("vetting the fix and the original")
-            place = dict(document=text, line=first - 1, character=0, end_line=last, end_character=0, path=relpath)
+            place = dict(document=text, line=first - 1, character=0, end_line=last, end_character=0, path=relpath,
+                         language=doc.language_id)
             before, after = await asyncio.gather(
                 self.vetting(rt.vetter.vet, Suggestion(original, **place), request_id),
                 self.vetting(rt.vetter.vet, Suggestion(fix, **place), request_id),
@@ -782,18 +857,17 @@ class SandgateServer(LanguageServer):
         check = compare_fix(before, after, target_key)
         record = decision_record(after, request_id=request_id, model=model, kind="fix", uri=uri, fix_check=check.message)
         self.spawn(self.write_audit([record]))
-        current = self.workspace.text_documents.get(uri)
+        current = self.document(uri)
         if current is None or current.version != version:
             return no("No fix offered: the document changed while the fix was vetted; ask again.")
         if not check.ok:
             return no(check.message)
+        anchor = anchor_in(text, start, end)
         held = Held(
             token=new_token(),
             uri=uri,
-            line=first - 1,
-            character=0,
-            end_line=last,
-            end_character=0,
+            anchor=anchor,
+            range=self.anchor_range(lines, anchor),
             text=fix,
             decision=after.verdict,
             reasons=[r.to_json() for r in after.reasons if r.verdict > Verdict.ALLOW],
@@ -815,11 +889,14 @@ class SandgateServer(LanguageServer):
     # -- code actions ----------------------------------------------------------------------
 
     def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction]:
-        uri = params.text_document.uri
-        doc = self.workspace.text_documents.get(uri)
-        version = doc.version if doc else None
+        doc = self.document(params.text_document.uri)
+        if doc is None:
+            return []
+        uri, version, lines = doc.uri, doc.version, Lines.of(doc.source)
         annotations = self.annotations_supported()
         rt = self.runtime
+        held_here = [h for h in self.store.held_for(uri) if h.kind == "suggestion"]
+        labels = dict(zip((h.token for h in held_here), convert.held_labels([h.text for h in held_here])))
         actions: list[types.CodeAction] = []
         for diagnostic in params.context.diagnostics:
             if diagnostic.source != convert.SOURCE:
@@ -827,15 +904,18 @@ class SandgateServer(LanguageServer):
             data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
             if diagnostic.code == convert.HELD_CODE:
                 held = self.store.get(str(data.get("token") or ""))
-                if held is not None and held.kind == "suggestion":
-                    actions.extend(convert.held_actions(diagnostic, held.to_json(), version, annotations=annotations))
+                if held is not None and held.kind == "suggestion" and held.token in labels:
+                    actions.extend(convert.held_actions(diagnostic, held.to_json(), version, annotations=annotations,
+                                                        label=labels[held.token]))
                 continue
-            if data.get("kind") != "finding" or doc is None:
+            if data.get("kind") != "finding":
                 continue
             line = int(data.get("line") or 0)
-            lines = doc.lines
-            if 1 <= line <= len(lines):
-                suppress = convert.suppress_action(uri, diagnostic, line - 1, lines[line - 1].rstrip("\r\n"))
+            rule = convert.suppress_rule(diagnostic)
+            if rule and 1 <= line <= lines.count:
+                column, text = convert.suppress_edit_text(lines.line_text(line - 1), rule)
+                at = positions.to_client(lines, lines.offset(line - 1, column), self.encoding)
+                suppress = convert.suppress_action(uri, diagnostic, at, text)
                 if suppress is not None:
                     actions.append(suppress)
             key = f"{data.get('source')}:{data.get('rule')}:{line}"
@@ -918,11 +998,6 @@ def build_server() -> SandgateServer:
     def did_open(ls: SandgateServer, params: types.DidOpenTextDocumentParams) -> None:
         ls.schedule_check(params.text_document.uri, delay=0)
 
-    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: SandgateServer, params: types.DidChangeTextDocumentParams) -> None:
-        ls.cancel_inflight(params.text_document.uri)
-        ls.schedule_check(params.text_document.uri)
-
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls: SandgateServer, params: types.DidSaveTextDocumentParams) -> None:
         if ls.is_policy_uri(params.text_document.uri):
@@ -932,14 +1007,17 @@ def build_server() -> SandgateServer:
     def did_close(ls: SandgateServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.cancel_inflight(uri)
-        task = ls.debounce.pop(uri, None)
+        task = ls.debounce.pop(documents.key(uri), None)
         if task:
             task.cancel()
-        ls.doc_diagnostics.pop(uri, None)
-        ls.store.drop_uri(uri)
+        ls.doc_diagnostics.pop(documents.key(uri), None)
+        # What was held for it expires: a reopened document is another one.
+        dropped = ls.store.drop_uri(uri)
         ls.publish(uri)
-        if ls.context_note and ls.context_note.get("uri") == uri:
+        if ls.context_note and documents.key(ls.context_note.get("uri") or "") == documents.key(uri):
             ls.context_note = None
+            ls.send_status()
+        elif dropped:
             ls.send_status()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)

@@ -2,32 +2,32 @@
 ones (shown as diagnostics), allowed inline items awaiting acceptance, and recent outcomes.
 
 An approval is bound to what was vetted: the token is issued here, used once, and accepted
-only when the text now in the document has the SHA-256 of the vetted text and the policy in
-force has the digest that vetted it. Nothing the model writes can approve anything: tokens
+only when the text now in the document has the SHA-256 of the vetted text, the text around it
+is the one it was vetted in (`anchors`), and the policy in force has the digest that vetted it.
+A suggestion whose anchor is gone (the user's edits, the document closed, a sibling candidate
+of the same reply accepted) is dropped. Nothing the model writes can approve anything: tokens
 are random server secrets, never derived from the suggestion.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from sandgate.findings import Verdict
+from sandgate.lsp.anchors import Anchor, follow
+from sandgate.lsp.documents import Edit, key
+from sandgate.suggestion import sha256_text
 
 TOKEN_TTL_S = 3600.0
 MAX_HELD_PER_URI = 5
 MAX_RECENT = 50
 MAX_INLINE = 200
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def now_iso() -> str:
@@ -48,11 +48,9 @@ class Held:
     """A suggestion withheld from the editor (review or block), or a vetted AI fix."""
 
     token: str
-    uri: str
-    line: int
-    character: int
-    end_line: int
-    end_character: int
+    uri: str  # as the client spells it
+    anchor: Anchor  # where it goes, followed through the edits
+    range: dict[str, Any]  # the anchor in the client's units, kept current by the server
     text: str
     decision: Verdict
     reasons: list[dict[str, Any]]
@@ -67,15 +65,17 @@ class Held:
     created_at: str = field(default_factory=now_iso)
     created_mono: float = field(default_factory=time.monotonic)
     outcome: str | None = None
+    vetted: str | None = None  # what was vetted, when not the document as it was (a region...)
+
+    @property
+    def doc_key(self) -> str:
+        return key(self.uri)
 
     def to_json(self) -> dict[str, Any]:
         data = {
             "token": None if self.decision is Verdict.BLOCK else self.token,
             "uri": self.uri,
-            "range": {
-                "start": {"line": self.line, "character": self.character},
-                "end": {"line": self.end_line, "character": self.end_character},
-            },
+            "range": self.range,
             # A blocked suggestion is never handed to the editor, not even here.
             "text": None if self.decision is Verdict.BLOCK else self.text,
             "decision": str(self.decision),
@@ -89,6 +89,8 @@ class Held:
         }
         if self.verified:
             data["verified"] = self.verified
+        if self.vetted:
+            data["vetted"] = self.vetted
         if self.outcome is not None:
             data["outcome"] = self.outcome
         return data
@@ -140,7 +142,7 @@ class SuggestionStore:
 
     def set_blocked(self, uri: str, records: list[Held]) -> None:
         with self._lock:
-            self._blocked[uri] = records
+            self._blocked[key(uri)] = records
             for record in records:
                 record.outcome = "blocked"
                 self._recent.append(record)
@@ -166,11 +168,11 @@ class SuggestionStore:
     def held_for(self, uri: str) -> list[Held]:
         with self._lock:
             self._expire()
-            return [h for h in self._held.values() if h.uri == uri]
+            return [h for h in self._held.values() if h.doc_key == key(uri)]
 
     def blocked_for(self, uri: str) -> list[Held]:
         with self._lock:
-            return list(self._blocked.get(uri, []))
+            return list(self._blocked.get(key(uri), []))
 
     def get(self, token: str) -> Held | None:
         with self._lock:
@@ -190,14 +192,12 @@ class SuggestionStore:
                 "recent": [h.to_json() for h in reversed(self._recent)],
             }
 
-    def uris(self) -> set[str]:
-        with self._lock:
-            return {h.uri for h in self._held.values()} | set(self._blocked)
 
     # -- deciding --------------------------------------------------------------------------
 
-    def approve(self, token: str, text_now: str | None, policy_digest: str) -> Held:
-        """Consume `token` if the text in the document is the vetted one and the policy is unchanged."""
+    def approve(self, token: str, text_now: str | None, policy_digest: str, anchored: bool = True) -> Held:
+        """Consume `token` if the text in the document is the vetted one, in the text it was vetted in
+        (`anchored`), and the policy is unchanged."""
         with self._lock:
             self._expire()
             record = self._held.get(token)
@@ -218,6 +218,14 @@ class SuggestionStore:
                     "policy-changed",
                     "Approval refused (policy changed): the policy in force is not the one that vetted this "
                     "suggestion; ask for it again.",
+                    record,
+                )
+            if not anchored:
+                del self._held[token]
+                self._finish(record, "superseded")
+                raise ApprovalRefused(
+                    "stale",
+                    "Approval refused (stale): the document around the suggestion is not the one it was vetted in.",
                     record,
                 )
             if text_now is None or sha256_text(text_now) != record.sha256:
@@ -245,7 +253,9 @@ class SuggestionStore:
             if self._held.pop(record.token, None) is not None:
                 self._finish(record, "refused")
 
-    def accept_inline(self, item_id: str) -> InlineItem:
+    def accept_inline(self, item_id: str) -> tuple[InlineItem, list[Held]]:
+        """Record an acceptance; the held siblings of the same reply in that document are dropped
+        (superseded: the user chose another candidate for that spot)."""
         with self._lock:
             item = self._inline.get(item_id)
             if item is None:
@@ -253,11 +263,47 @@ class SuggestionStore:
             if item.accepted:
                 raise ApprovalRefused("replayed", "This inline suggestion was already accepted.")
             item.accepted = True
-            return item
+            siblings = [h for h in self._held.values() if h.kind == "suggestion" and item.request_id is not None
+                        and h.request_id == item.request_id and h.doc_key == key(item.uri)]
+            for held in siblings:
+                del self._held[held.token]
+                self._finish(held, "superseded")
+            return item, siblings
 
-    def drop_uri(self, uri: str) -> None:
+    def drop_uri(self, uri: str) -> list[Held]:
+        """The document closed: what was held for it expires (a reopened document is another one)."""
         with self._lock:
-            self._blocked.pop(uri, None)
+            self._blocked.pop(key(uri), None)
+            gone = [h for h in self._held.values() if h.doc_key == key(uri)]
+            for held in gone:
+                del self._held[held.token]
+                self._finish(held, "expired")
+            return gone
+
+    def follow(self, uri: str, steps: Iterable[tuple[Edit, str]],
+               relocate: Callable[[Anchor], dict[str, Any]]) -> list[Held]:
+        """Move the anchors of `uri`'s held and blocked suggestions through a change (each edit with
+        the text after it); drop those whose anchor is gone. Returns the dropped ones."""
+        steps = list(steps)
+        dropped: list[Held] = []
+        with self._lock:
+            blocked = self._blocked.get(key(uri), [])
+            for record in [h for h in self._held.values() if h.doc_key == key(uri)] + blocked:
+                anchor: Anchor | None = record.anchor
+                for edit, text in steps:
+                    anchor = follow(anchor, edit.start, edit.end, edit.text, text, record.text)
+                    if anchor is None:
+                        break
+                if anchor is None:
+                    dropped.append(record)
+                    if record.decision is not Verdict.BLOCK and self._held.pop(record.token, None) is not None:
+                        self._finish(record, "superseded")
+                    continue
+                record.anchor = anchor
+                record.range = relocate(anchor)
+            if blocked:
+                self._blocked[key(uri)] = [h for h in blocked if h not in dropped]
+        return dropped
 
     # -- internals -------------------------------------------------------------------------
 

@@ -47,6 +47,10 @@ export interface ServerStatus {
   failClosed?: string[];
   provider?: "configured" | "missing";
   providerError?: { kind?: string; message?: string; status?: number } | null;
+  /** Languages asked about that Sandgate cannot vet yet, and what the policy does about them. */
+  languages?: { language?: string; handling?: string; message?: string }[];
+  /** The last vet that failed (or found nothing it could vet), until one succeeds. */
+  vetError?: { uri?: string; path?: string; message?: string } | null;
 }
 
 export interface VerifyResult {

@@ -109,10 +109,9 @@ export class ServerController implements vscode.Disposable {
       options: { cwd, env },
     };
     const clientOptions: LanguageClientOptions = {
-      documentSelector: [
-        { scheme: "file", language: "python" },
-        { scheme: "untitled", language: "python" },
-      ],
+      // Every language: the server vets Python and, for the others, says in the status that it does
+      // not (the policy's `languages.unvetted` decides whether it asks the model at all).
+      documentSelector: [{ scheme: "file" }, { scheme: "untitled" }, { scheme: "vscode-notebook-cell", language: "python" }],
       synchronize: { configurationSection: "sandgate" },
       initializationOptions: { trusted: vscode.workspace.isTrusted, clientName: vscode.env.appName },
       outputChannel: this.output,

@@ -58,5 +58,9 @@ function presentRunning(status: ServerStatus, workspaceTrusted: boolean): Status
   if (providerError) {
     lines.push("", `**Model provider error** (${providerError.kind ?? "error"}): ${providerError.message ?? ""}`);
   }
+  const languages = status.languages ?? [];
+  if (languages.length) {
+    lines.push("", "**Not vetted** — Sandgate cannot vet these languages yet:", ...languages.map((l) => `- ${l.message ?? l.language ?? "?"}`));
+  }
   return { text, tooltip: lines.join("\n"), level: warn ? "warning" : "normal" };
 }

@@ -303,7 +303,7 @@ class Vetter:
         handling = self.policy.languages.unvetted
         why = f"{name} is not vetted: Sandgate has no vetting pipeline for it"
         if handling != "allow":
-            return self.held_unvetted(suggestion, "not-vetted", why)
+            return self.held_unvetted(suggestion, "language-not-vetted", why)
         findings = find_secrets(suggestion.text)
         decision = decide(self.policy, findings)
         # Decided apart from the rules: the policy's own key chose to show it.

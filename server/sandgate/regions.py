@@ -68,8 +68,10 @@ def _doc_line(placed: Placed, line: int) -> int:
 
 def _where(placed: Placed, error: SyntaxError | None) -> str:
     """`line 14 does not compile yet (…)`, in the document's numbering, for the first error."""
-    if error is None or not error.lineno:
+    if error is None:
         return "the code does not compile yet"
+    if not error.lineno:
+        return f"the code does not compile ({error.msg})"
     if placed.in_suggestion(error.lineno, error.lineno):
         return f"the suggestion does not compile ({error.msg})"
     return f"line {_doc_line(placed, error.lineno)} does not compile yet ({error.msg})"

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -35,26 +36,64 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class Doc:
-    """An open document on the client side, kept in step with the server."""
+_BREAK = re.compile(r"\r\n|\r|\n")
 
-    def __init__(self, client: LanguageClient, path: Path, text: str) -> None:
+
+def units(text: str, encoding: str = "utf-16") -> int:
+    """Code units of `text` as a client counting in `encoding` does (the tests' own oracle)."""
+    if encoding == "utf-8":
+        return len(text.encode("utf-8", "surrogatepass"))
+    if encoding == "utf-32":
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def client_position(text: str, offset: int, encoding: str = "utf-16") -> types.Position:
+    """The LSP position of `offset` in `text` (lines end at \\r\\n, \\r or \\n), in `encoding`."""
+    starts = [0] + [m.end() for m in _BREAK.finditer(text)]
+    line = max(i for i, start in enumerate(starts) if start <= offset)
+    return types.Position(line=line, character=units(text[starts[line] : offset], encoding))
+
+
+def client_offset(text: str, position: types.Position, encoding: str = "utf-16") -> int:
+    starts = [0] + [m.end() for m in _BREAK.finditer(text)]
+    start = starts[position.line]
+    line_end = _BREAK.search(text, start)
+    end = line_end.start() if line_end else len(text)
+    used = 0
+    for index in range(start, end):
+        if used >= position.character:
+            return index
+        used += units(text[index], encoding)
+    return end
+
+
+class Doc:
+    """An open document on the client side, kept in step with the server, counting positions in the
+    client's `encoding`."""
+
+    def __init__(self, client: LanguageClient, path: Path, text: str, language: str = "python",
+                 encoding: str = "utf-16", uri: str | None = None, write: bool = True) -> None:
         self.client = client
         self.path = path
-        self.uri = path.as_uri()
+        self.uri = uri or path.as_uri()
         self.text = text
         self.version = 1
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        self.encoding = encoding
+        if write and (uri is None or uri.startswith("file:")):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, newline="")
         client.text_document_did_open(
             types.DidOpenTextDocumentParams(
-                text_document=types.TextDocumentItem(uri=self.uri, language_id="python", version=1, text=text)
+                text_document=types.TextDocumentItem(uri=self.uri, language_id=language, version=1, text=text)
             )
         )
 
     def end(self) -> types.Position:
-        lines = self.text.split("\n")
-        return types.Position(line=len(lines) - 1, character=len(lines[-1]))
+        return self.at(len(self.text))
+
+    def at(self, offset: int) -> types.Position:
+        return client_position(self.text, offset, self.encoding)
 
     def replace(self, text: str) -> None:
         self.version += 1
@@ -68,15 +107,26 @@ class Doc:
 
     def apply(self, edits: list[types.TextEdit]) -> None:
         """Apply text edits the way an editor does (from the end backwards), then send didChange."""
-        lines = self.text.split("\n")
-
-        def offset(pos: types.Position) -> int:
-            return sum(len(x) + 1 for x in lines[: pos.line]) + pos.character
-
         text = self.text
         for edit in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
-            text = text[: offset(edit.range.start)] + edit.new_text + text[offset(edit.range.end) :]
+            start, end = client_offset(text, edit.range.start, self.encoding), client_offset(text, edit.range.end, self.encoding)
+            text = text[:start] + edit.new_text + text[end:]
         self.replace(text)
+
+    def change(self, rng: types.Range, new_text: str, expected: str) -> None:
+        """Send one ranged change as given (however odd); the client's copy becomes `expected`."""
+        self.version += 1
+        self.text = expected
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=self.uri, version=self.version),
+                content_changes=[types.TextDocumentContentChangePartial(range=rng, text=new_text)],
+            )
+        )
+
+    def close(self) -> None:
+        self.client.text_document_did_close(
+            types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=self.uri)))
 
     def diagnostics(self) -> list[types.Diagnostic]:
         return list(self.client.diagnostics.get(self.uri, []))
@@ -201,7 +251,10 @@ async def start_session(
     fix_code_action_union(lsp_client)
     capabilities = client_capabilities(profile)
     capabilities.text_document.inline_completion = types.InlineCompletionClientCapabilities(dynamic_registration=False)
-    await lsp_client.initialize_session(
+    if options.get("encodings"):
+        capabilities.general = capabilities.general or types.GeneralClientCapabilities()
+        capabilities.general.position_encodings = options["encodings"]
+    lsp_client.init_result = await lsp_client.initialize_session(  # type: ignore[attr-defined]
         types.InitializeParams(
             capabilities=capabilities,
             root_uri=workspace.as_uri(),
@@ -221,9 +274,13 @@ async def session(
     shut down (and its exit awaited) on leaving."""
     config = ClientServerConfig(server_command=SERVER_COMMAND, server_env={**SERVER_ENV, **env})
     client = await config.start()
+    started = False
     try:
         await start_session(client, profile, options or {}, workspace, fake_model)
+        started = True
         yield client
-        await client.shutdown_session()
     finally:
+        if started:  # also when the test failed: a server never told to exit keeps `stop` waiting
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.shutdown_session(), 30)
         await client.stop()

@@ -29,3 +29,18 @@ test("an interpreter without Sandgate is an error state", () => {
   assert.equal(view.level, "error");
   assert.match(view.text, /not installed/);
 });
+
+test("lists the languages Sandgate cannot vet, without a warning of their own", () => {
+  const languages = [{ language: "javascript", handling: "skip", message: "javascript: Sandgate cannot vet it yet, so no suggestions are asked for" }];
+  const view = presentStatus({ kind: "running", status: { preset: "balanced", backend: "bwrap", pending: 0, failClosed: [], languages } }, true);
+  assert.equal(view.level, "normal");
+  assert.match(view.tooltip, /Not vetted/);
+  assert.match(view.tooltip, /javascript: Sandgate cannot vet it yet, so no suggestions are asked for/);
+});
+
+test("a failed vet is a warning, with the reason", () => {
+  const status = { preset: "balanced", backend: "bwrap", pending: 1, failClosed: ["the last vet failed (odd.py): could not be vetted"], vetError: { path: "odd.py", message: "could not be vetted" } };
+  const view = presentStatus({ kind: "running", status }, true);
+  assert.equal(view.level, "warning");
+  assert.match(view.tooltip, /the last vet failed \(odd.py\)/);
+});

@@ -22,6 +22,7 @@ def decision_record(result: "VetResult", *, request_id: str | None = None, model
         "reasons": data["reasons"],
         "findings": data["findings"],
         "sandbox": {k: data["sandbox"].get(k) for k in ("backend", "exit_code", "timed_out", "killed", "error", "skipped")},
+        "vetted": data["vetted"],
         "model": model,
         "request_id": request_id,
         **extra,

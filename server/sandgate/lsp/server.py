@@ -618,8 +618,8 @@ class SandgateServer(LanguageServer):
             self.send_status()
 
     def note_vet(self, uri: str, relpath: str, result: Any) -> None:
-        """A vet that failed is in the status until one succeeds."""
-        failed = next((r for r in result.reasons if r.rule_id == "vet-failed"), None)
+        """A vet that failed, or found nothing it could vet, is in the status until one succeeds."""
+        failed = next((r for r in result.reasons if r.rule_id in ("vet-failed", "not-vetted")), None)
         note = {"uri": uri, "path": relpath, "message": result.vetted or failed.text} if failed else None
         if note != self.vet_error and (note is not None or self.vet_error is not None):
             self.vet_error = note

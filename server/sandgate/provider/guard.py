@@ -11,6 +11,7 @@ left out of the context altogether.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sandgate.egress.model_guard import GuardedText, guard_text, redact_context
@@ -71,12 +72,20 @@ def guard_document(relpath: str, text: str, files: FilesPolicy) -> GuardedText:
     return guard_text(relpath, text, files)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(text: str) -> str:
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
 def guard_messages(messages: list[dict[str, str]]) -> tuple[list[dict[str, str]], int]:
-    """Every message's content redacted once more, just before the request leaves."""
+    """Every message's content redacted once more, just before the request leaves (a lone surrogate,
+    which no request can carry, as U+FFFD)."""
     out: list[dict[str, str]] = []
     total = 0
     for message in messages:
-        content, count = redact_context(message.get("content", ""))
+        content, count = redact_context(_encodable(message.get("content", "")))
         total += count
         out.append({**message, "content": content})
     return out, total

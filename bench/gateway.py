@@ -638,7 +638,7 @@ async def _responsiveness(ctx: Context, fake: _Model, backend: str) -> dict[str,
                 state["outstanding"] += 1
                 try:
                     while not state["stop"]:
-                        ms, items = await _ask(client, doc, position)
+                        ms, items = await _ask(client, doc)
                         if not items:
                             state["empty"] += 1
                             state["why"].append(await _why_empty(client))

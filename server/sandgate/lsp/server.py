@@ -38,7 +38,7 @@ from sandgate.lsp.fix import compare_fix
 from sandgate.lsp.runtime import Runtime, build_runtime, policy_events, policy_file, probe_backend
 from sandgate.sandbox.select import close_all
 from sandgate.lsp.settings import read_settings
-from sandgate.lsp.state import ApprovalRefused, Held, SuggestionStore, new_request_id, new_token, sha256_text
+from sandgate.lsp.state import ApprovalRefused, Held, SuggestionStore, held_from, new_request_id, sha256_text
 from sandgate.policy.evaluate import decide_finding
 from sandgate.provider import HOW_TO_CONFIGURE, ChatResponse, CompletionContext, ProviderError, clean_candidate
 from sandgate.provider import completion_messages, fix_messages, guard_completion, guard_document, guard_messages
@@ -551,33 +551,18 @@ class SandgateServer(LanguageServer):
                 log.error("vet failed", exc_info=result)
                 result = rt.vetter.held_unvetted(suggestion, "vet-failed", f"could not be vetted: {result!r}")
             self.note_vet(uri, relpath, result)
-            verdict = result.verdict
-            reasons = [r.to_json() for r in result.reasons if r.verdict > Verdict.ALLOW]
-            findings = [f.to_json() for f in result.findings]
             records.append(decision_record(result, request_id=request_id, model=model, kind="inline", uri=uri))
-            if verdict is Verdict.ALLOW:
+            if result.verdict is Verdict.ALLOW:
                 shown = result.suggestion.text  # the vetted text: the candidate, or its vetted part
-                item = self.store.add_inline(uri, shown, result.policy_digest, findings, request_id, model)
+                item = self.store.add_inline(uri, shown, result.policy_digest, [f.to_json() for f in result.findings],
+                                             request_id, model)
                 items.append(convert.inline_item(item.id, shown, at))
                 if result.vetted:
                     self.log_client(f"Sandgate: a suggestion for {relpath} was {result.vetted}.")
                 continue
-            held = Held(
-                token=new_token(),
-                uri=uri,
-                anchor=anchor,
-                range=self.anchor_range(lines, anchor),
-                text=suggestion.text,
-                decision=verdict,
-                reasons=reasons,
-                findings=findings,
-                sha256=result.content_sha256,
-                policy_digest=result.policy_digest,
-                request_id=request_id,
-                model=model,
-                vetted=result.vetted,
-            )
-            if verdict is Verdict.REVIEW:
+            held = held_from(result, uri=uri, anchor=anchor, range=self.anchor_range(lines, anchor),
+                             request_id=request_id, model=model)
+            if result.verdict is Verdict.REVIEW:
                 self.store.hold(held)
             else:
                 blocked.append(held)
@@ -863,23 +848,8 @@ class SandgateServer(LanguageServer):
         if not check.ok:
             return no(check.message)
         anchor = anchor_in(text, start, end)
-        held = Held(
-            token=new_token(),
-            uri=uri,
-            anchor=anchor,
-            range=self.anchor_range(lines, anchor),
-            text=fix,
-            decision=after.verdict,
-            reasons=[r.to_json() for r in after.reasons if r.verdict > Verdict.ALLOW],
-            findings=[f.to_json() for f in after.findings],
-            sha256=after.content_sha256,
-            policy_digest=after.policy_digest,
-            kind="fix",
-            verified=check.message,
-            finding_key=f"{target_key}:{first}",
-            request_id=request_id,
-            model=model,
-        )
+        held = held_from(after, uri=uri, anchor=anchor, range=self.anchor_range(lines, anchor), request_id=request_id,
+                         model=model, kind="fix", verified=check.message, finding_key=f"{target_key}:{first}")
         self.store.hold(held)
         self.send_status()
         message = f"AI fix ready ({check.message}): choose “Apply AI fix” on the diagnostic."

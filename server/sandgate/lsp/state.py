@@ -320,6 +320,28 @@ class SuggestionStore:
                 self._finish(record, "expired")
 
 
+def held_from(result: Any, *, uri: str, anchor: Anchor, range: dict[str, Any], request_id: str | None,
+              model: str | None, **extra: Any) -> Held:
+    """A held (or blocked) record of a vet result (`pipeline.VetResult`): the text that was vetted,
+    with a new token."""
+    return Held(
+        token=new_token(),
+        uri=uri,
+        anchor=anchor,
+        range=range,
+        text=result.suggestion.text,
+        decision=result.verdict,
+        reasons=[r.to_json() for r in result.reasons if r.verdict > Verdict.ALLOW],
+        findings=[f.to_json() for f in result.findings],
+        sha256=result.content_sha256,
+        policy_digest=result.policy_digest,
+        request_id=request_id,
+        model=model,
+        vetted=result.vetted,
+        **extra,
+    )
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(24)
 

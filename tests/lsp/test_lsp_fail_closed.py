@@ -179,6 +179,19 @@ async def test_files_whose_path_needs_escaping(folder: str, vscode_client: Langu
     await wait_for(lambda: by_code(doc.diagnostics(), "B602"))  # the document's own findings too
 
 
+@pytest.mark.lsp(settings=BALANCED)
+async def test_untitled_documents_and_notebook_cells(vscode_client: LanguageClient, fake_model):
+    client = vscode_client
+    cell_uri = (client.workspace / "nb.ipynb").as_uri().replace("file://", "vscode-notebook-cell:") + "#W0sZmlsZQ%3D%3D"
+    for uri, name in [("untitled:Untitled-1", "Untitled-1"), (cell_uri, "nb.ipynb")]:
+        doc = Doc(client, client.workspace / name, "import subprocess\n\n\ndef add(a, b):\n    ", uri=uri, write=False)
+        result = await ask(client, doc, {"def add(a, b)": "return a + b"}, None, fake_model)
+        assert texts(result) == ["return a + b"] and decisions(client)[-1]["file"] == name
+        result = await ask(client, doc, {"def add(a, b)": RISKY}, None, fake_model)
+        assert texts(result) == []
+        await wait_for(lambda: blocked(doc))
+
+
 # -- code that does not compile yet ------------------------------------------------------------------
 
 BELOW = "import subprocess\n\n\ndef restart(a):\n    \n\n\ndef later(x):\n    return x +\n"
@@ -334,9 +347,10 @@ async def test_approval_after_a_sibling_was_accepted(client: LanguageClient, fak
     (item,) = doc.result.items
     assert item.insert_text == "return sum((a, b))"
     review = [a for a in await code_actions(client, doc, [diagnostic]) if a.title.startswith("Review")][0]
-    doc.replace(HOLD_DOC + item.insert_text)  # the editor inserts the accepted item...
-    await command(client, item.command.command, *item.command.arguments)  # ...and runs its command
+    # The acceptance alone drops the held sibling (the editor's insertion, which also would, comes after).
+    await command(client, item.command.command, *item.command.arguments)
     await wait_for(lambda: not held(doc))
+    doc.replace(HOLD_DOC + item.insert_text)
     with pytest.raises(Exception, match=r"stale.*superseded"):
         await command(client, "sandgate.approve", *review.command.arguments)
     state = await pending(client)

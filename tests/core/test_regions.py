@@ -174,3 +174,8 @@ def test_cli_does_not_vet_other_languages_as_python(static_workspace):
     result = json.loads(done.stdout)["results"][0]
     assert done.returncode == 1 and result["decision"] == "review" and "javascript" not in result["vetted"]
     assert result["vetted"] == "js is not vetted: Sandgate has no vetting pipeline for it"
+
+
+def test_policy_show_names_the_key_and_its_layer(workspace):
+    shown = sandgate("policy", "show", cwd=workspace)
+    assert 'languages.unvetted = "skip"    # preset:balanced' in shown.stdout

@@ -48,7 +48,7 @@ def show_policy(args: argparse.Namespace) -> int:
                           "refusals": [e.to_json() for e in loaded.refusals]}, indent=2))
         return EXIT_USAGE if broken else EXIT_OK
     print(f"# effective policy (preset {loaded.preset}, digest {loaded.digest[:16]})")
-    for section in ("sandbox", "network", "code", "files", "telemetry"):
+    for section in ("sandbox", "network", "code", "files", "telemetry", "languages"):
         for key, value in _flatten(data[section], section):
             print(f"{key} = {json.dumps(value)}    # {loaded.sources.get(key, 'default')}")
     print(f"decision.default = {json.dumps(data['default'])}    # {loaded.sources.get('decision.default')}")

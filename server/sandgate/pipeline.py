@@ -253,7 +253,7 @@ class Vetter:
         shown, note = suggestion, None
         placed = place(suggestion)
         try:
-            tree = parse(placed.code)
+            tree = unit.syntax.parse(placed.code)
         except (SyntaxError, ValueError) as exc:
             error = exc if isinstance(exc, SyntaxError) else SyntaxError(f"{exc.__class__.__name__}: {exc}")
             region = find_region(unit.syntax, suggestion, error)
@@ -263,7 +263,7 @@ class Vetter:
             shown, suggestion, note = dataclasses.replace(suggestion, text=region.shown), region.suggestion, region.note
             # Same lines as the placed document: findings map back to it as they would.
             placed = dataclasses.replace(region.placed, code=region.code)
-            tree = parse(placed.code)
+            tree = unit.syntax.parse(placed.code)
         raw, floors = unit.static_checks(self, placed.code, tree)
         findings = [
             f if placed.in_suggestion(f.line, f.end_line) else dataclasses.replace(f, origin=Origin.DOCUMENT)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sandgate.lines import Lines, split_lines
 from sandgate.suggestion import Placed, Suggestion, place
@@ -30,6 +30,7 @@ MAX_ATTEMPTS = 24
 
 
 class Syntax(Protocol):
+    def parse(self, code: str) -> Any: ...
     def parses(self, code: str) -> bool: ...
     def compile_error(self, code: str) -> SyntaxError | None: ...
     def chunk_compiles(self, code: str) -> bool: ...

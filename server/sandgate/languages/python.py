@@ -26,6 +26,10 @@ _OPEN, _CLOSE = "([{", ")]}"
 
 
 class PythonSyntax:
+    def parse(self, code: str) -> Any:
+        """The tree the static checks take; raises SyntaxError (or ValueError) when it does not parse."""
+        return parse(code)
+
     def parses(self, code: str) -> bool:
         try:
             parse(code)

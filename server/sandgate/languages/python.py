@@ -5,8 +5,8 @@ Regions are found with CPython itself (its error locations point at the broken l
 line-level split into top-level statements; completing a cut suggestion scans it for open
 brackets and an open string. Measured: vetting a region costs about one more compile of the
 document (~7 ms for a 1,000-line file here; the statements' verdicts are cached between
-requests), and the gateway benchmark's row for a document that does not compile stays within
-the same targets (docs/benchmarks.md). No error-tolerant parser is needed for Python.
+requests), and the inline-overhead benchmark's row for a document that does not compile
+(`bench/gateway.py`) stays within the same targets. No error-tolerant parser is needed for Python.
 """
 
 from __future__ import annotations

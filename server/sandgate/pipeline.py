@@ -19,6 +19,7 @@ from typing import Any
 
 from sandgate.checks.bandit_check import BanditChecker, BanditError
 from sandgate.checks.code_rules import check_code_rules
+from sandgate.checks.names import scan
 from sandgate.checks.parsing import parse
 from sandgate.checks.secrets import find_secrets
 from sandgate.findings import Finding, Level, Origin, Verdict
@@ -132,8 +133,9 @@ class Vetter:
                                     f"the code does not compile yet: {exc.msg}",
                                     line=exc.lineno or 0, end_line=exc.end_lineno or exc.lineno or 0))
             return findings, floors
+        names = scan(tree)
         with tel.check_span("policy") as span:
-            rules = check_code_rules(tree, self.policy.code, self.policy.network)
+            rules = check_code_rules(names, self.policy.code, self.policy.network)
             span.set_findings(len(rules))
         findings.extend(rules)
         with tel.check_span("bandit") as span:

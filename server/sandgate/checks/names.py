@@ -117,6 +117,10 @@ class Names:
             return self._call(node)
         if kind is ast.Subscript:
             return self._subscript(node)
+        if kind is ast.IfExp:  # `os.system if x else print`: whichever branch names something
+            return self.ref(node.body) or self.ref(node.orelse)
+        if kind is ast.BoolOp:
+            return next((r for r in map(self.ref, node.values) if r is not None), None)
         return None
 
     def _call(self, node: ast.Call) -> Ref | None:
@@ -257,6 +261,9 @@ class Names:
             return text[slice(*bounds)]
         if kind is ast.Call:
             return self._string_call(node, depth)
+        if kind is ast.Attribute:
+            ref = self.ref(node)
+            return _KNOWN_STRINGS.get(ref.name) if ref is not None else None
         return None
 
     @staticmethod
@@ -317,7 +324,7 @@ class Names:
             return _decode(name, text, self.string(args[1], depth + 1) if len(args) > 1 else None) if text else None
         if name == "chr" and args:
             return _chr(self._int(args[0]))
-        if name in ("str", "shlex.quote", "os.fsdecode", "os.fsencode") and len(args) == 1:
+        if name in ("str", "shlex.quote", "os.fsdecode", "os.fsencode", "shutil.which") and args:
             return self.string(args[0], depth + 1)
         if name in ("bytes", "bytearray") and args:
             items = args[0].elts if type(args[0]) in (ast.List, ast.Tuple) else None
@@ -387,6 +394,8 @@ class Names:
 
 
 _NOT_INT = object()
+# Attributes whose value is known well enough to read a command: the interpreter running the code.
+_KNOWN_STRINGS = {"sys.executable": "python3"}
 
 
 def _chr(number: object) -> str:

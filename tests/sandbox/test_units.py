@@ -151,7 +151,9 @@ def test_open_backend_auto_prefers_docker_and_caches():
     b, _ = open_backend("auto", SandboxPolicy())
     assert a is b and a.name == "docker" and probes[0].available
     c, _ = open_backend("auto", SandboxPolicy(backends=("bwrap", "docker")))
-    assert c.name == "bwrap"
+    assert c is a  # strongest first, whatever the order the policy lists them in
+    d, _ = open_backend("auto", SandboxPolicy(backends=("bwrap",)))
+    assert d.name == "bwrap"
 
 
 def test_open_backend_missing_image_explains():

@@ -48,12 +48,11 @@ def place(case: dict) -> Placed:
 @pytest.fixture(scope="module")
 def vetter(tmp_path_factory) -> Vetter:
     root = tmp_path_factory.mktemp("corpus")
-    (root / ".sandgate").mkdir()
-    (root / ".sandgate" / "policy.toml").write_text(STATIC_ONLY)  # balanced, static checks only
-    (root / "managed.toml").write_text("version = 1\n")
+    for name in ("managed.toml", "static.toml"):  # balanced, static checks only (see conftest)
+        (root / name).write_text(STATIC_ONLY)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SANDGATE_MANAGED_POLICY", str(root / "managed.toml"))
-        loaded = load_effective(root)
+        loaded = load_effective(root, explicit=root / "static.toml")
     assert loaded.preset == "balanced" and loaded.ok
     return Vetter(loaded, workspace=root)
 

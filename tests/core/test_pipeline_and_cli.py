@@ -17,7 +17,7 @@ from sandgate.pipeline import Vetter
 from sandgate.policy.load import load_effective
 from sandgate.suggestion import Suggestion
 
-from .conftest import REPO
+from .conftest import REPO, STATIC_POLICY, load_static
 
 DOC = '''import subprocess
 
@@ -41,7 +41,7 @@ def sandgate(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_existing_code_findings_are_reported_not_blamed(static_workspace):
-    vetter = Vetter(load_effective(static_workspace), workspace=static_workspace)
+    vetter = Vetter(load_static(static_workspace), workspace=static_workspace)
     result = vetter.vet(Suggestion("return open(path).read()", document=DOC, line=8, character=4, path="mod.py"))
     b602 = [f for f in result.findings if f.rule == "B602"]
     assert b602 and b602[0].origin is Origin.DOCUMENT
@@ -50,7 +50,7 @@ def test_existing_code_findings_are_reported_not_blamed(static_workspace):
 
 
 def test_suggestion_inside_document_is_blamed(static_workspace):
-    vetter = Vetter(load_effective(static_workspace), workspace=static_workspace)
+    vetter = Vetter(load_static(static_workspace), workspace=static_workspace)
     result = vetter.vet(Suggestion("return subprocess.check_output(path, shell=True)", document=DOC,
                                    line=8, character=4, path="mod.py"))
     blamed = [f for f in result.findings if f.origin is Origin.SUGGESTION and f.source == "bandit"]
@@ -60,14 +60,15 @@ def test_suggestion_inside_document_is_blamed(static_workspace):
 
 
 def test_partial_code_is_information_not_a_threat(static_workspace):
-    vetter = Vetter(load_effective(static_workspace))
+    vetter = Vetter(load_static(static_workspace))
     result = vetter.vet(Suggestion("def f(x:\n"))
     assert [(f.source, f.rule, str(f.severity)) for f in result.findings] == [("syntax", "syntax.error", "info")]
     assert result.verdict is Verdict.ALLOW
 
 
-def test_required_sandbox_that_cannot_run_holds_for_review(workspace):
-    (workspace / ".sandgate" / "policy.toml").write_text('version = 1\n[sandbox]\nrequired = true\nbackends = []\n')
+def test_required_sandbox_that_cannot_run_holds_for_review(workspace, tmp_path, monkeypatch):
+    (tmp_path / "managed.toml").write_text('version = 1\n[sandbox]\nrequired = true\nbackends = []\n')
+    monkeypatch.setenv("SANDGATE_MANAGED_POLICY", str(tmp_path / "managed.toml"))
     result = Vetter(load_effective(workspace)).vet(Suggestion("print('hi')\n"))
     assert result.verdict is Verdict.REVIEW
     assert result.reasons[0].rule_id == "sandbox-required" and result.reasons[0].layer == "sandgate"
@@ -76,7 +77,7 @@ def test_required_sandbox_that_cannot_run_holds_for_review(workspace):
 def test_vet_json_shape_and_exit_status(static_workspace):
     (static_workspace / "ok.py").write_text("print(sum(range(10)))\n")
     (static_workspace / "bad.py").write_text(COMPLETE)
-    done = sandgate("vet", "--format", "json", "ok.py", "bad.py", cwd=static_workspace)
+    done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "ok.py", "bad.py", cwd=static_workspace)
     assert done.returncode == 1, done.stderr
     results = json.loads(done.stdout)["results"]
     assert [(r["path"], r["decision"]) for r in results] == [("ok.py", "allow"), ("bad.py", "block")]
@@ -87,14 +88,14 @@ def test_vet_json_shape_and_exit_status(static_workspace):
     assert {"backend", "exit_code", "duration_ms", "timed_out", "events"} <= set(results[1]["sandbox"])
     assert "[1/2] vetting ok.py" in done.stderr  # progress on stderr, never stdout
 
-    only_ok = sandgate("vet", "--format", "json", "--no-audit", "ok.py", cwd=static_workspace)
+    only_ok = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "--no-audit", "ok.py", cwd=static_workspace)
     assert only_ok.returncode == 0, only_ok.stderr
 
 
 def test_vet_appends_its_decisions_to_the_audit_log(static_workspace):
     (static_workspace / "bad.py").write_text(COMPLETE)
-    sandgate("vet", "bad.py", cwd=static_workspace)
-    sandgate("vet", "--no-audit", "bad.py", cwd=static_workspace)
+    sandgate("vet", "--policy", STATIC_POLICY, "bad.py", cwd=static_workspace)
+    sandgate("vet", "--policy", STATIC_POLICY, "--no-audit", "bad.py", cwd=static_workspace)
     lines = (static_workspace / ".sandgate" / "audit.jsonl").read_text().splitlines()
     assert len(lines) == 1
     record = json.loads(lines[0])
@@ -108,7 +109,7 @@ def test_vet_appends_its_decisions_to_the_audit_log(static_workspace):
 def test_vet_into_document_at_position(static_workspace):
     (static_workspace / "doc.py").write_text(DOC)
     (static_workspace / "s.py").write_text("return subprocess.check_output(path, shell=True)")
-    done = sandgate("vet", "--format", "json", "--into", "doc.py", "--at", "9:5", "s.py", cwd=static_workspace)
+    done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "--into", "doc.py", "--at", "9:5", "s.py", cwd=static_workspace)
     result = json.loads(done.stdout)["results"][0]
     origins = {(f["rule"], f["line"]): f["origin"] for f in result["findings"] if f["source"] == "bandit"}
     assert origins[("B602", 5)] == "document" and origins[("B602", 9)] == "suggestion"
@@ -117,12 +118,12 @@ def test_vet_into_document_at_position(static_workspace):
 
 def test_bad_usage_exits_2(static_workspace):
     (static_workspace / "s.py").write_text("x = 1\n")
-    assert sandgate("vet", "--at", "3:1", "s.py", cwd=static_workspace).returncode == 2
-    bad_at = sandgate("vet", "--into", "s.py", "--at", "zero", "s.py", cwd=static_workspace)
+    assert sandgate("vet", "--policy", STATIC_POLICY, "--at", "3:1", "s.py", cwd=static_workspace).returncode == 2
+    bad_at = sandgate("vet", "--policy", STATIC_POLICY, "--into", "s.py", "--at", "zero", "s.py", cwd=static_workspace)
     assert bad_at.returncode == 2 and "--at takes LINE:COL" in bad_at.stderr
-    missing = sandgate("vet", "absent.py", cwd=static_workspace)
+    missing = sandgate("vet", "--policy", STATIC_POLICY, "absent.py", cwd=static_workspace)
     assert missing.returncode == 2 and "cannot read absent.py" in missing.stderr
-    assert sandgate("vet", "--format", "xml", "s.py", cwd=static_workspace).returncode == 2
+    assert sandgate("vet", "--policy", STATIC_POLICY, "--format", "xml", "s.py", cwd=static_workspace).returncode == 2
 
 
 def test_broken_policy_exits_2_naming_file_line_and_key(workspace):
@@ -136,7 +137,7 @@ def test_broken_policy_exits_2_naming_file_line_and_key(workspace):
 
 def test_sarif_output_validates_against_the_schema(static_workspace):
     (static_workspace / "bad.py").write_text(COMPLETE)
-    done = sandgate("vet", "--format", "sarif", "bad.py", cwd=static_workspace)
+    done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "sarif", "bad.py", cwd=static_workspace)
     sarif = json.loads(done.stdout)
     schema = json.loads((REPO / "tests" / "audit" / "sarif-schema-2.1.0.json").read_text())
     jsonschema.validate(sarif, schema)
@@ -151,11 +152,11 @@ def test_sarif_output_validates_against_the_schema(static_workspace):
 
 def test_text_format_is_a_table_without_colour_when_piped(static_workspace):
     (static_workspace / "bad.py").write_text(COMPLETE)
-    done = sandgate("vet", "bad.py", cwd=static_workspace)
+    done = sandgate("vet", "--policy", STATIC_POLICY, "bad.py", cwd=static_workspace)
     assert done.stdout.startswith("BLOCK   bad.py")
     assert "bandit:B602" in done.stdout and "\x1b[" not in done.stdout
     assert done.stdout.rstrip().endswith("0 allow, 0 review, 1 block")
-    coloured = sandgate("vet", "--color", "always", "bad.py", cwd=static_workspace)
+    coloured = sandgate("vet", "--policy", STATIC_POLICY, "--color", "always", "bad.py", cwd=static_workspace)
     assert "\x1b[" in coloured.stdout
 
 

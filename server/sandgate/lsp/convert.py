@@ -18,6 +18,7 @@ SOURCE = "sandgate"
 HELD_CODE = "held-for-review"
 BLOCKED_CODE = "blocked"
 POLICY_CODE = "policy-error"
+POLICY_REFUSED_CODE = "policy-refused"
 REVIEW_ANNOTATION = "sandgate.review"
 
 CMD_ACCEPT_INLINE = "sandgate.acceptInline"
@@ -351,6 +352,19 @@ def policy_error_diagnostic(line: int, key: str, message: str) -> types.Diagnost
         message=(f"{key}: " if key else "") + message + " (the strict preset applies until this is fixed)",
         severity=types.DiagnosticSeverity.Error,
         code=POLICY_CODE,
+        source=SOURCE,
+    )
+
+
+def policy_refusal_diagnostic(line: int, key: str, message: str) -> types.Diagnostic:
+    """A value of the workspace policy that a managed (or preset) rule refused: the message names
+    that rule and says which value applies."""
+    at = max(0, line - 1)
+    return types.Diagnostic(
+        range=types.Range(start=position(at, 0), end=position(at, 10_000)),
+        message=(f"{key}: " if key else "") + message,
+        severity=types.DiagnosticSeverity.Warning,
+        code=POLICY_REFUSED_CODE,
         source=SOURCE,
     )
 

@@ -66,7 +66,7 @@ def build_runtime(workspace: Path | None, trusted: bool, settings: Settings, tel
     for error in loaded.errors:
         fail_closed.append(f"policy error, the strict preset applies: {error}")
     for refusal in loaded.refusals:
-        fail_closed.append(f"refused by the managed policy: {refusal}")
+        fail_closed.append(f"policy value refused: {refusal}")
     provider = None
     refused = None
     config = settings.provider

@@ -315,14 +315,16 @@ class SandgateServer(LanguageServer):
         target = policy_file(self.workspace_path) if self.trusted else None
         fresh: dict[str, list[types.Diagnostic]] = {}
         if rt is not None and target is not None:
-            for error in rt.loaded.errors:
+            problems = [(e, convert.policy_error_diagnostic) for e in rt.loaded.errors]
+            problems += [(r, convert.policy_refusal_diagnostic) for r in rt.loaded.refusals]
+            for error, diagnostic in problems:
                 try:
                     same = Path(error.path).resolve() == target.resolve()
                 except OSError:
                     same = False
                 if same:
                     uri = from_fs_path(str(target))
-                    fresh.setdefault(uri, []).append(convert.policy_error_diagnostic(error.line, error.key, error.message))
+                    fresh.setdefault(uri, []).append(diagnostic(error.line, error.key, error.message))
         for uri in set(self.policy_diagnostics) | set(fresh):
             self.policy_diagnostics[uri] = fresh.get(uri, [])
             self.publish(uri)

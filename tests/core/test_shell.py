@@ -167,3 +167,21 @@ def test_shell_command(argv, command):
 ])
 def test_stdin_interpreter(argv, name):
     assert stdin_interpreter(argv) == name
+
+
+def test_never_raises_and_stays_fast_on_noise():
+    import random
+    import time
+
+    pieces = list("()<>|&;$`'\"\\{} \n\tabc-") + ["curl ", "http://h ", "$(", "<(", "<<", "EOF\n", "sh",
+                                                "bash -c ", "|sh", "wget -O- ", "eval ", "echo '", "${IFS}"]
+    rng = random.Random(12)
+    slowest = 0.0
+    for _ in range(3000):
+        command = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 80)))
+        started = time.perf_counter()
+        download_and_run(command)
+        slowest = max(slowest, time.perf_counter() - started)
+    assert slowest < 0.25
+    for nested in ("$(" * 2000, "(" * 2000, "{ " * 2000, "eval " * 2000, "bash -c '" * 500):
+        download_and_run(nested)

@@ -200,17 +200,24 @@ class _Parser:
                 word.quoted = True
                 self.i += 1
                 self._double_quoted(word)
-            elif c == "$":
-                self._dollar(word, in_quotes=False)
-            elif c == "`":
-                self.i += 1
-                script, raw = self._backtick()
-                word.subs.append(script)
-                word.text += f"`{raw}`"
-            else:
+            elif not self._expansion(word, in_quotes=False):
                 word.text += c
                 self.i += 1
         return word
+
+    def _expansion(self, word: Word, in_quotes: bool) -> bool:
+        """At `$` or a backtick: read the expansion into `word`; False at any other character."""
+        c = self.s[self.i]
+        if c == "$":
+            self._dollar(word, in_quotes)
+            return True
+        if c == "`":
+            self.i += 1
+            script, raw = self._backtick()
+            word.subs.append(script)
+            word.text += f"`{raw}`"
+            return True
+        return False
 
     def _double_quoted(self, word: Word) -> None:
         s = self.s
@@ -220,14 +227,7 @@ class _Parser:
                 if s[self.i + 1] != "\n":
                     word.text += s[self.i + 1]
                 self.i += 2
-            elif c == "$":
-                self._dollar(word, in_quotes=True)
-            elif c == "`":
-                self.i += 1
-                script, raw = self._backtick()
-                word.subs.append(script)
-                word.text += f"`{raw}`"
-            else:
+            elif not self._expansion(word, in_quotes=True):
                 word.text += c
                 self.i += 1
         self.i += 1

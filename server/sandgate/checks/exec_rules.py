@@ -164,11 +164,10 @@ def _api(name: str, names: Names) -> tuple[str, _Api | None]:
 
 
 def _arg(call: ast.Call, index: int, keyword: str | None = None) -> ast.AST | None:
+    """The argument at `index`, or given as `keyword=`."""
     if index < len(call.args) and type(call.args[index]) is not ast.Starred:
         return call.args[index]
-    if keyword:
-        return next((k.value for k in call.keywords if k.arg == keyword), None)
-    return None
+    return _keyword(call, keyword) if keyword else None
 
 
 def _keyword(call: ast.Call, name: str) -> ast.AST | None:

@@ -4,11 +4,12 @@ Three contenders on the same code, interleaved round by round so the machine's d
 all of them alike:
 
 * Sandgate's static checks — `Vetter.static_findings`, everything the pipeline runs before the
-  sandbox: secret detection, parsing plus the policy's code rules, and bandit in-process;
+  sandbox: secret detection, parsing plus the code rules (the policy's and Sandgate's own), and
+  bandit in-process;
 * bandit alone, in-process (`BanditChecker.check`, the manager reused per thread);
 * the bandit CLI (`bandit -q -f json FILE`) as a subprocess on the same code in a file.
 
-Secrets alone and parse + code rules alone are timed in the same rounds, to show where the
+Secrets alone and parse + code rules (both) alone are timed in the same rounds, to show where the
 in-process time goes. Suggestions are generated deterministically: realistic functions with a
 few things bandit flags (md5, `shell=True`, `yaml.load`), at 10, 60 and 300 lines.
 """
@@ -130,6 +131,8 @@ def _bandit_cli() -> str:
 def run(ctx: Context) -> list[Section]:
     from sandgate.checks.bandit_check import BanditChecker
     from sandgate.checks.code_rules import check_code_rules
+    from sandgate.checks.exec_rules import check_exec_rules
+    from sandgate.checks.names import scan
     from sandgate.checks.secrets import find_secrets
     from sandgate.pipeline import Vetter
     from sandgate.policy.load import load_effective
@@ -166,7 +169,9 @@ def run(ctx: Context) -> list[Section]:
                     raise RuntimeError(f"bandit CLI failed ({proc.returncode}): {proc.stderr[-500:]}")
 
             def rules(code: str = code) -> None:
-                check_code_rules(ast.parse(code), policy.code, policy.network)
+                names = scan(ast.parse(code))
+                check_code_rules(names, policy.code, policy.network)
+                check_exec_rules(names)
 
             ctx.log(f"static checks: {lines} lines, {n} rounds")
             results[lines] = interleaved({
@@ -206,7 +211,8 @@ def run(ctx: Context) -> list[Section]:
     notes = [
         f"Each size: {n} interleaved rounds of every contender on the same code (p50 / p95 in ms). "
         "*Static checks* is `Vetter.static_findings`: everything the pipeline runs before the sandbox "
-        "(secret detection, parse + the policy's code rules, bandit in-process), on the balanced preset. "
+        "(secret detection, parse + the code rules — the policy's and Sandgate's own — and bandit in-process), "
+        "on the balanced preset. "
         "*bandit CLI* is `bandit -q -f json FILE` as a subprocess on the same code in a file "
         f"({cli}); both report the same bandit issues (checked before timing).",
         f"What bounds it: the CLI pays a Python start and bandit's import and plugin loading on every run "

@@ -53,7 +53,7 @@ class Origin(str, enum.Enum):
 class Finding:
     """One thing a check noticed.
 
-    `source` names the check family (`bandit`, `secrets`, `policy`, `sandbox`, `syntax`);
+    `source` names the check family (`bandit`, `secrets`, `policy`, `rules`, `sandbox`, `syntax`);
     `rule` is the id within it (`B602`, `aws-access-key`, `network.denied`, ...).
     Lines are 1-based and inclusive, columns 0-based, all relative to the text that was
     vetted (the document with the suggestion in place, or the suggestion alone).

@@ -1,6 +1,6 @@
 """The vetting pipeline: one suggestion in, one decision with its reasons out.
 
-Static checks run in-process (bandit, secrets, the policy's code rules); then, unless the
+Static checks run in-process (bandit, secrets, the policy's code rules, Sandgate's own rules); then, unless the
 static checks already block, the code runs in a sandbox and what it did becomes findings
 too. The policy turns findings into the decision. Where a check or the sandbox cannot run,
 the pipeline fails closed: a built-in floor holds the suggestion for review with the reason.
@@ -26,6 +26,8 @@ from typing import Any
 
 from sandgate.checks.bandit_check import BanditChecker, BanditError
 from sandgate.checks.code_rules import check_code_rules
+from sandgate.checks.exec_rules import check_exec_rules
+from sandgate.checks.names import scan
 from sandgate.checks.parsing import parse
 from sandgate.checks.secrets import find_secrets
 from sandgate.findings import Finding, Level, Origin, Verdict
@@ -147,10 +149,15 @@ class Vetter:
                                     f"the code does not compile yet: {exc.msg}",
                                     line=exc.lineno or 0, end_line=exc.end_lineno or exc.lineno or 0))
             return findings, floors
+        names = scan(tree)  # one walk, shared by the policy's code rules and Sandgate's own
         with tel.check_span("policy") as span:
-            rules = check_code_rules(tree, self.policy.code, self.policy.network)
+            rules = check_code_rules(names, self.policy.code, self.policy.network)
             span.set_findings(len(rules))
         findings.extend(rules)
+        with tel.check_span("rules") as span:
+            own = check_exec_rules(names)
+            span.set_findings(len(own))
+        findings.extend(own)
         with tel.check_span("bandit") as span:
             try:
                 issues = self._bandit.check(code, tree)

@@ -7,9 +7,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 # Static-only policy: no sandbox backend may be used and none is required, so these tests
-# exercise the checks and the policy alone. The sandbox suites cover runs. It is the user's own
-# file (`--policy`): a repository's `.sandgate/policy.toml` may not turn the run off.
-STATIC_POLICY = "static-policy.toml"
+# exercise the checks and the policy alone. The sandbox suites cover runs. A workspace's own file
+# cannot turn the run off, and a managed policy's floor requires it: `static_workspace` installs
+# this as the managed policy and as the user's own `--policy static.toml` (what `load_static`
+# and the CLI tests name), the two layers that together may.
+STATIC_POLICY = "static.toml"
 STATIC_ONLY = """
 version = 1
 extends = "balanced"
@@ -21,7 +23,8 @@ backends = []
 
 @pytest.fixture(autouse=True)
 def no_managed_policy(monkeypatch, tmp_path):
-    """Tests choose their managed policy explicitly; the machine's /etc never leaks in."""
+    """Tests choose their managed policy explicitly; the machine's /etc never leaks in. The default
+    one sets nothing, so its floor is the balanced preset (see `sandgate.policy.layers`)."""
     monkeypatch.setenv("SANDGATE_MANAGED_POLICY", str(tmp_path / "no-managed-policy.toml"))
     (tmp_path / "no-managed-policy.toml").write_text("version = 1\n")
 
@@ -34,12 +37,15 @@ def workspace(tmp_path) -> Path:
 
 
 @pytest.fixture
-def static_workspace(workspace) -> Path:
+def static_workspace(workspace, monkeypatch, tmp_path) -> Path:
+    (tmp_path / "static-managed.toml").write_text(STATIC_ONLY)
+    monkeypatch.setenv("SANDGATE_MANAGED_POLICY", str(tmp_path / "static-managed.toml"))
     (workspace / STATIC_POLICY).write_text(STATIC_ONLY)
     return workspace
 
 
-def static_policy(workspace: Path):
+def load_static(workspace: Path):
+    """The static-only policy for `workspace` (in a `static_workspace`)."""
     from sandgate.policy.load import load_effective
 
     return load_effective(workspace, explicit=workspace / STATIC_POLICY)

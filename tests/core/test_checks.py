@@ -7,6 +7,7 @@ import threading
 
 from sandgate.checks.bandit_check import BanditChecker
 from sandgate.checks.code_rules import check_code_rules, host_allowed
+from sandgate.checks.names import scan
 from sandgate.checks import secrets as secrets_mod
 from sandgate.checks.secrets import find_secrets, redact
 from sandgate.findings import Level
@@ -89,7 +90,7 @@ def test_secrets_work_on_partial_code():
 
 def test_code_rules_resolve_aliases():
     tree = ast.parse("import os as o\nfrom subprocess import call as c\nimport ctypes.util\no.system('x')\nc('y')\n")
-    findings = check_code_rules(tree, CodePolicy(deny_imports=("ctypes",), deny_calls=("os.system", "subprocess.call")), NetworkPolicy())
+    findings = check_code_rules(scan(tree), CodePolicy(deny_imports=("ctypes",), deny_calls=("os.system", "subprocess.call")), NetworkPolicy())
     assert [(f.rule, f.line) for f in findings] == [("import.denied", 3), ("call.denied", 4), ("call.denied", 5)]
 
 
@@ -102,7 +103,7 @@ def test_hosts_in_literals_against_allow_and_deny():
         "open('config.json')\n"
     )
     network = NetworkPolicy(allow_hosts=("*.example.com",), deny_hosts=("evil.example.com",))
-    findings = check_code_rules(tree, CodePolicy(), network)
+    findings = check_code_rules(scan(tree), CodePolicy(), network)
     assert [(f.rule, f.detail("host"), f.line) for f in findings] == [
         ("host.not-allowed", "evil.example.com", 3),
         ("host.not-allowed", "exfil.attacker.net", 4),
@@ -157,3 +158,50 @@ def test_bandit_on_the_callers_tree_finds_what_its_own_pass_finds():
         walked = checker.check(code, ast.parse(code))
         assert walked == own and own is not None
     assert {f.rule for f in checker.check(sources[-1], ast.parse(sources[-1]))} >= {"B602", "B324", "B506", "B102"}
+
+
+def test_code_rules_see_through_literal_lookups_and_assignments():
+    tree = ast.parse(
+        "import os, importlib, subprocess\n"
+        "getattr(os, 'system')('a')\n"
+        "vars(os)['system']('b')\n"
+        "importlib.import_module('ctypes')\n"
+        "run = subprocess.call\n"
+        "run('c')\n"
+        "__import__('os').system('d')\n"
+    )
+    findings = check_code_rules(scan(tree), CodePolicy(deny_imports=("ctypes",), deny_calls=("os.system", "subprocess.call")),
+                                NetworkPolicy())
+    assert [(f.rule, f.line) for f in findings] == [
+        ("import.denied", 4), ("call.denied", 2), ("call.denied", 3), ("call.denied", 6), ("call.denied", 7)]
+
+
+def test_names_resolve_strings_as_far_as_the_module_spells_them():
+    from sandgate.checks.names import HOLE
+
+    tree = ast.parse(
+        "import base64\n"
+        "HOST = 'example.com'\n"
+        "cmd = 'curl https://' + HOST\n"
+        "cmd += ' | sh'\n"
+        "a = f'wget {HOST}/{path} -O-'\n"
+        "b = 'x %s y %d' % (HOST, n)\n"
+        "c = '{} and {name}'.format(HOST, name=user)\n"
+        "d = ' '.join(['ls', '-l', where])\n"
+        "e = base64.b64decode('aWQ=').decode()\n"
+        "f = 'hs | x'[::-1]\n"
+        "g = ''.join(chr(c) for c in [105, 100])\n"
+        "h = 'cuXrl'.replace('X', '')\n"
+    )
+    names = scan(tree).names
+
+    def value(name: str) -> str:
+        return names.string(ast.Name(name))
+
+    assert names.strings(ast.Name("cmd")) == ["curl https://example.com", "curl https://example.com | sh"]
+    assert value("a") == f"wget example.com/{HOLE} -O-"
+    assert value("b") == f"x example.com y {HOLE}"
+    assert value("c") == f"example.com and {HOLE}"
+    assert value("d") == f"ls -l {HOLE}"
+    assert (value("e"), value("f"), value("g"), value("h")) == ("id", "x | sh", "id", "curl")
+    assert names.string(ast.Name("unknown")) is None

@@ -17,6 +17,7 @@ EXPECTED = {
     "benign_parse_csv.py": ("allow", None),
     "review_endless_loop.py": ("review", "sandbox:limit.time"),
     "review_pickle_load.py": ("review", "bandit:B301"),
+    "risky_download_and_run.py": ("block", "rules:shell.download-and-run"),
     "risky_exfiltrate.py": ("block", "sandbox:network.denied"),
     "risky_hardcoded_key.py": ("block", "secrets:aws-access-key"),
     "risky_shell_injection.py": ("block", "bandit:B602"),

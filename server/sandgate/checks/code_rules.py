@@ -1,7 +1,8 @@
 """The policy's own code rules: denied imports, denied calls, and hosts named in string literals.
 
-Calls are resolved through the file's imports (`import os as o; o.system(...)` is
-`os.system`), so an alias does not slip past a rule.
+Calls are resolved through the file's imports, assignments and literal lookups (`import os as o;
+o.system(...)`, `getattr(os, "system")(...)` are `os.system`; see `checks.names`), so an alias
+does not slip past a rule.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import fnmatch
 import re
 from urllib.parse import urlsplit
 
+from sandgate.checks.names import Scan
 from sandgate.findings import Finding, Level, details
 from sandgate.policy.model import CodePolicy, NetworkPolicy
 
@@ -33,58 +35,6 @@ def host_allowed(host: str, network: NetworkPolicy) -> bool:
         if pattern.port is None and pattern.matches_host(host):
             return False
     return any(parse_pattern(text).matches_host(host) for text in network.allow_hosts)
-
-
-class _Visitor(ast.NodeVisitor):
-    def __init__(self) -> None:
-        self.aliases: dict[str, str] = {}
-        self.imports: list[tuple[str, ast.AST]] = []
-        self.calls: list[tuple[str, ast.Call]] = []
-        self.hosts: list[tuple[str, ast.AST]] = []
-
-    def visit_Import(self, node: ast.Import) -> None:
-        for alias in node.names:
-            self.imports.append((alias.name, node))
-            if alias.asname:
-                self.aliases[alias.asname] = alias.name
-            else:  # `import a.b` binds `a`
-                top = alias.name.split(".")[0]
-                self.aliases[top] = top
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        module = node.module or ""
-        if node.level == 0:
-            self.imports.append((module, node))
-        for alias in node.names:
-            self.aliases[alias.asname or alias.name] = f"{module}.{alias.name}" if module else alias.name
-
-    def _dotted(self, node: ast.AST) -> str | None:
-        if isinstance(node, ast.Name):
-            return self.aliases.get(node.id, node.id)
-        if isinstance(node, ast.Attribute):
-            base = self._dotted(node.value)
-            return f"{base}.{node.attr}" if base else None
-        return None
-
-    def visit_Call(self, node: ast.Call) -> None:
-        name = self._dotted(node.func)
-        if name:
-            self.calls.append((name, node))
-            if _NETWORK_CALLS.search(name):
-                for arg in node.args:
-                    for const in _string_constants(arg):
-                        if _HOSTNAME.match(const.value):
-                            self.hosts.append((const.value, const))
-        if name == "__import__" and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-            self.imports.append((node.args[0].value, node))
-        self.generic_visit(node)
-
-    def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str):
-            for match in _URL.finditer(node.value):
-                host = urlsplit(match.group(0)).hostname
-                if host:
-                    self.hosts.append((host, node))
 
 
 def _string_constants(node: ast.AST) -> list[ast.Constant]:
@@ -118,20 +68,40 @@ def _denied(name: str, patterns: tuple[str, ...]) -> str | None:
     return None
 
 
-def check_code_rules(tree: ast.AST, code: CodePolicy, network: NetworkPolicy) -> list[Finding]:
-    visitor = _Visitor()
-    visitor.visit(tree)
+def _hosts(scan: Scan) -> list[tuple[str, ast.AST]]:
+    """Host names the code names: URLs in any string, bare host names given to network calls."""
+    hosts: list[tuple[str, ast.AST]] = []
+    for ref, call in scan.calls:
+        if ref is not None and _NETWORK_CALLS.search(ref.name):
+            for arg in call.args:
+                for const in _string_constants(arg):
+                    if _HOSTNAME.match(const.value):
+                        hosts.append((const.value, const))
+    for const in scan.strings:
+        for match in _URL.finditer(const.value):
+            host = urlsplit(match.group(0)).hostname
+            if host:
+                hosts.append((host, const))
+    hosts.sort(key=lambda h: (h[1].lineno, h[1].col_offset))  # type: ignore[attr-defined]
+    return hosts
+
+
+def check_code_rules(scan: Scan, code: CodePolicy, network: NetworkPolicy) -> list[Finding]:
+    """Denied imports and calls, and hosts the network policy does not allow, in one scanned module."""
     findings: list[Finding] = []
-    for module, node in visitor.imports:
+    for module, node in scan.imports:
         pattern = _denied(module, code.deny_imports)
         if pattern:
             findings.append(_finding("import.denied", Level.MEDIUM, f"import of {module!r} is denied by the policy (code.deny_imports: {pattern!r})", node, module=module))
-    for name, node in visitor.calls:
+    for ref, node in scan.calls:
+        if ref is None:
+            continue
+        name = ref.name
         pattern = _denied(name, code.deny_calls)
         if pattern:
             findings.append(_finding("call.denied", Level.MEDIUM, f"call to {name!r} is denied by the policy (code.deny_calls: {pattern!r})", node, call=name))
     reported: set[tuple[str, int]] = set()
-    for host, node in visitor.hosts:
+    for host, node in _hosts(scan):
         key = (host.lower(), getattr(node, "lineno", 0))
         if key in reported or host_allowed(host, network):
             continue

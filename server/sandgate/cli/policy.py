@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sandgate.cli.common import add_policy_options, load_for, report_policy_problems
 from sandgate.cli.main import EXIT_OK, EXIT_USAGE
-from sandgate.policy.load import load_effective
+from sandgate.policy.load import WORKSPACE_POLICY, load_effective
 from sandgate.policy.validate import parse_policy
 
 
@@ -54,8 +54,12 @@ def show_policy(args: argparse.Namespace) -> int:
     print(f"decision.default = {json.dumps(data['default'])}    # {loaded.sources.get('decision.default')}")
     for rule in data["rules"]:
         print(_rule_line(rule, loaded.sources.get(f"rules.{rule['id']}", "?")))
+    if data["floor_rules"] or any(layer.name == "managed" for layer in loaded.layers):
+        print(f"# the managed floor, evaluated apart (the stricter decision stands); default {json.dumps(data['floor_default'])}")
     for rule in data["floor_rules"]:
-        print(_rule_line(rule, loaded.sources.get(f"managed-rules.{rule['id']}", "managed")) + " (managed floor)")
+        print(_rule_line(rule, loaded.sources.get(f"managed-rules.{rule['id']}", "managed")))
+    for refusal in loaded.refusals:
+        print(f"# refused: {refusal}")
     return EXIT_USAGE if broken else EXIT_OK
 
 
@@ -87,8 +91,12 @@ def validate_policy(args: argparse.Namespace) -> int:
         if errors:
             status = EXIT_USAGE
             continue
-        # Valid on its own; also show what the managed policy in force would refuse.
-        loaded = load_effective(None, explicit=path)
+        # Valid on its own; also show what would be refused: by the managed policy in force, and, for
+        # a workspace's `.sandgate/policy.toml`, by the rules a repository's own policy is held to.
+        if path.name == WORKSPACE_POLICY.name and path.parent.name == WORKSPACE_POLICY.parent.name:
+            loaded = load_effective(path.resolve().parent.parent)
+        else:
+            loaded = load_effective(None, explicit=path)
         for refusal in loaded.refusals:
             print(f"{refusal} (warning)")
         print(f"{path}: ok")

@@ -383,7 +383,8 @@ def policy_error_diagnostic(line: int, key: str, message: str) -> types.Diagnost
 
 
 def policy_refusal_diagnostic(line: int, key: str, message: str) -> types.Diagnostic:
-    """A value of the workspace's policy that a stronger layer refused (it does not apply)."""
+    """A value of the workspace policy that a managed (or preset) rule refused: the message names
+    that rule and says which value applies."""
     at = max(0, line - 1)
     return types.Diagnostic(
         range=types.Range(start=position(at, 0), end=position(at, 10_000)),

@@ -60,7 +60,9 @@ def endpoint_decision(config: ProviderConfig, loaded: LoadedPolicy) -> tuple[boo
 def build_runtime(workspace: Path | None, trusted: bool, settings: Settings, telemetry: Telemetry = DISABLED) -> Runtime:
     """Blocking: call from a worker thread. The vetter reports to `telemetry` (and sets its
     `export_content` from this policy)."""
-    loaded = load_effective(workspace, preset=None if not trusted else settings.preset, trusted=trusted)
+    choices = {"languages": {"unvetted": settings.unvetted}} if settings.unvetted and trusted else None
+    loaded = load_effective(workspace, preset=None if not trusted else settings.preset, trusted=trusted,
+                            user_choices=choices)
     vetter = Vetter(loaded, backend=settings.backend, workspace=workspace if trusted else None, telemetry=telemetry)
     fail_closed: list[str] = []
     for error in loaded.errors:

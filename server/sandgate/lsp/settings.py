@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from sandgate.languages import UNVETTED_CHOICES
 from sandgate.policy.resources import PRESETS
 from sandgate.provider.config import ProviderConfig, provider_config, setting
 
@@ -19,6 +20,8 @@ class Settings:
     telemetry_endpoint: str | None = None
     provider: ProviderConfig | None = None
     problems: tuple[str, ...] = field(default=())
+    # languages.unvetted as the user chose it (None: the policy's); a workspace file may not say "allow".
+    unvetted: str | None = None
 
 
 def read_settings(raw: Any, env: Mapping[str, str] | None = None) -> Settings:
@@ -43,6 +46,11 @@ def read_settings(raw: Any, env: Mapping[str, str] | None = None) -> Settings:
     if endpoint is not None and not isinstance(endpoint, str):
         problems.append("`sandgate.telemetry.endpoint` must be a string; ignored")
         endpoint = None
+    unvetted = setting(settings, "languages.unvetted")
+    if unvetted is not None and unvetted not in UNVETTED_CHOICES:
+        problems.append(f"`sandgate.languages.unvetted` must be one of {', '.join(UNVETTED_CHOICES)}, "
+                        f"not {unvetted!r}; the policy's choice applies")
+        unvetted = None
     provider, provider_problems = provider_config(settings, env)
     problems.extend(provider_problems)
-    return Settings(preset, backend, inline, endpoint or None, provider, tuple(problems))
+    return Settings(preset, backend, inline, endpoint or None, provider, tuple(problems), unvetted)

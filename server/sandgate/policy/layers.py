@@ -1,10 +1,18 @@
 """Combine policy layers into one `Policy`, and hold every lower layer to the managed one.
 
-Layers, weakest first: built-in defaults, a preset, the workspace file, the managed file.
-Lower layers merge key by key (rules merge by id). The managed layer is different: it is a
-floor. A lower value that is looser than the managed one is refused (named, with both
-places) and the managed value applies; a tighter one stands. The managed rules are kept
-apart and evaluated on their own, so no lower rule can loosen a managed decision.
+Layers, weakest first: built-in defaults, a preset, the workspace file (or a file the user
+names), the managed file. Lower layers merge key by key (rules merge by id), with one guard: a
+*workspace* file (the repository's own `.sandgate/policy.toml`) may narrow the sandbox backends
+only by dropping weaker ones and cannot turn the run off; a file the user names may.
+
+The managed layer is a floor. Its floor is the preset it `extends` (balanced when it names none)
+with the managed file on top: the floor's rules and default are kept apart and evaluated on
+their own (the stricter decision stands, `policy.evaluate`), so no lower rule, whatever its id,
+can loosen a decision the floor makes, also one that comes from a managed setting
+(`deny_calls` findings are decided by the floor preset's rules). A lower value looser than the
+managed one, the floor's sandbox run (`required`, `backends`) included, is refused and the
+managed value applies; a lower rule cannot reuse a managed rule's id. Every refusal names the
+rule that refused it and both places (file:line).
 """
 
 from __future__ import annotations
@@ -84,11 +92,11 @@ def _at_most(lower: Any, managed: Any) -> tuple[Any, Any]:
 
 
 def _true_wins(lower: Any, managed: Any) -> tuple[Any, Any]:
-    return (True, None) if lower or not managed else (True, lower)
+    return (lower, None) if lower or not managed else (True, lower)
 
 
 def _false_wins(lower: Any, managed: Any) -> tuple[Any, Any]:
-    return (False, None) if not lower or managed else (False, lower)
+    return (lower, None) if not lower or managed else (False, lower)
 
 
 def _union(lower: Any, managed: Any) -> tuple[Any, Any]:
@@ -128,10 +136,14 @@ def _hosts_covered(lower: Any, managed: Any) -> tuple[Any, Any]:
     return kept, (refused or None)
 
 
-def _same_set(lower: Any, managed: Any) -> tuple[Any, Any]:
-    """The managed list exactly: fewer entries could leave no backend to run on (no run: a
-    managed block becomes a hold), more would allow what the managed policy does not."""
-    return (managed, None) if set(lower) == set(managed) else (managed, lower)
+def _same_backends(lower: Any, managed: Any) -> tuple[Any, Any]:
+    """The managed backends stand as they are: a lower list may neither add one (a backend the
+    administrator did not allow) nor drop one (fewer backends, fewer runs: `[]` skips the run and
+    every run-time finding with it)."""
+    extra = [v for v in lower if v not in managed]
+    if extra:
+        return list(managed), extra
+    return list(managed), (lower if set(lower) != set(managed) else None)
 
 
 def _equal(lower: Any, managed: Any) -> tuple[Any, Any]:
@@ -155,7 +167,7 @@ def _unvetted_at_most(lower: Any, managed: Any) -> tuple[Any, Any]:
 _MANAGED_COMBINE: dict[KeyPath, Callable[[Any, Any], tuple[Any, Any]]] = {
     ("decision", "default"): _verdict_at_least,
     ("sandbox", "required"): _true_wins,
-    ("sandbox", "backends"): _same_set,
+    ("sandbox", "backends"): _same_backends,
     ("sandbox", "image"): _equal,
     ("sandbox", "user"): _equal,
     ("network", "allow_hosts"): _hosts_covered,
@@ -176,116 +188,198 @@ def _combine_for(key: KeyPath) -> Callable[[Any, Any], tuple[Any, Any]]:
     return _MANAGED_COMBINE[key]
 
 
+# -- the workspace guard ----------------------------------------------------------------------
+# A repository's own policy must not weaken the run its suggestions get. Each guard returns why a
+# workspace value is refused (the value before it, from the preset, then applies), or None.
+
+
+def _backends_guard(value: Any, current: Any) -> str | None:
+    if not value:
+        return "would skip the sandbox run: a workspace policy cannot empty the backends"
+    allowed = [b for b in BACKENDS if b in current]  # BACKENDS is strongest first
+    if set(value) != set(allowed[: len(set(value))]):
+        return ("picks a weaker backend than the preset allows: a workspace policy may narrow the "
+                "backends only by dropping weaker ones (docker before bwrap)")
+    return None
+
+
+def _required_guard(value: Any, current: Any) -> str | None:
+    if current and not value:
+        return "would show suggestions that never ran: a workspace policy cannot turn off a required run"
+    return None
+
+
+def _user_guard(value: Any, current: Any) -> str | None:
+    if value != current:
+        return "would choose the sandbox's host user: only a managed policy or your own --policy file may"
+    return None
+
+
+def _unvetted_guard(value: Any, current: Any) -> str | None:
+    if value == "allow" and current != "allow":
+        return ("would show suggestions in languages Sandgate cannot vet: only you may choose that (the "
+                "editor setting sandgate.languages.unvetted, or your own --policy file)")
+    return None
+
+
+_WORKSPACE_GUARDS: dict[KeyPath, Callable[[Any, Any], str | None]] = {
+    ("sandbox", "backends"): _backends_guard,
+    ("sandbox", "required"): _required_guard,
+    ("sandbox", "user"): _user_guard,
+    ("languages", "unvetted"): _unvetted_guard,
+}
+
+# What the floor preset binds under a managed policy even where the managed file says nothing: the
+# run itself (without it, no run-time finding a managed rule blocks is ever seen) and the default.
+FLOOR_KEYS: tuple[KeyPath, ...] = (("sandbox", "required"), ("sandbox", "backends"), ("decision", "default"))
+
+
 @dataclass
 class Merged:
     leaves: dict[KeyPath, Any]
     sources: dict[KeyPath, Layer | None]  # None: built-in default
     rules: dict[str, tuple[dict[str, Any], Layer]]
-    floor_rules: list[tuple[dict[str, Any], Layer]]
+    # The managed floor: the preset the managed file extends, the managed file's own rules on top.
+    floor_rules: dict[str, tuple[dict[str, Any], Layer]]
     floor_default: str | None
     refusals: list[PolicyError]
 
 
-# What a repository's own policy file may not do to the sandbox (the key, why).
-_WORKSPACE_SANDBOX = ("sandbox", "backends"), ("sandbox", "required"), ("sandbox", "user")
-
-
-def _workspace_refusal(key: KeyPath, value: Any, before: Any) -> str | None:
-    """Why the workspace file's `value` for `key` is refused (None: it stands). `before`: the
-    value the layers below it gave."""
-    if key == ("sandbox", "backends"):
-        kept = [b for b in BACKENDS if b in value]
-        allowed = [b for b in BACKENDS if b in before]
-        # Narrowing drops the weakest first: what is kept is the strongest part of what was allowed.
-        if value and set(value) <= set(allowed) and kept == allowed[: len(kept)]:
-            return None
-        what = "no backend at all (no run)" if not value else "a weaker backend than the layers below allow"
-        return f"{_show(value)} would leave {what}; a workspace policy may only drop the weaker backends"
-    if key == ("sandbox", "required"):
-        if value or not before:
-            return None
-        return "false would let suggestions be shown without a run; only your own --policy file may say so"
-    if key == ("sandbox", "user") and value != before:
-        return "the sandbox's host user is chosen by a managed policy or your own --policy file, not by a workspace"
-    return None
-
-
-def _workspace_guard(layer: Layer, leaves: dict[KeyPath, Any], sources: dict[KeyPath, Layer | None],
-                     before: dict[KeyPath, Any], before_sources: dict[KeyPath, Layer | None]) -> list[PolicyError]:
-    refusals = []
-    for key in _WORKSPACE_SANDBOX:
-        if sources.get(key) is not layer:
-            continue
-        why = _workspace_refusal(key, leaves[key], before[key])
-        if why is None:
-            continue
-        origin = before_sources[key]
-        where = f"{origin.path}:{origin.line(key)}" if origin is not None else "Sandgate's default"
-        refusals.append(PolicyError(layer.path, layer.line(key), dotted(key),
-                                    f"{why}; {_show(before[key])} applies ({where})"))
-        leaves[key], sources[key] = before[key], before_sources[key]
-    return refusals
-
-
-def merge(lower: list[Layer], managed: Layer | None, floor: Layer | None = None) -> Merged:
-    """`floor`: the preset the managed layer extends (its rules join the managed floor)."""
+def merge(lower: list[Layer], managed: Layer | None, floor_preset: Layer | None = None) -> Merged:
+    """Merge `lower` (weakest first), then hold it to `managed` and its `floor_preset`."""
     leaves = _default_leaves()
     sources: dict[KeyPath, Layer | None] = {k: None for k in leaves}
     rules: dict[str, tuple[dict[str, Any], Layer]] = {}
     refusals: list[PolicyError] = []
-    managed_ids = {rule["id"]: rule for rule in managed.data.get("rules", [])} if managed is not None else {}
+    managed_ids = {r["id"]: i for i, r in enumerate(managed.data.get("rules", []))} if managed else {}
     for layer in lower:
-        before, before_sources = dict(leaves), dict(sources)
         for key, value in _leaves(layer.data).items():
+            guard = _WORKSPACE_GUARDS.get(key) if layer.name == "workspace" else None
+            why = guard(value, leaves[key]) if guard else None
+            if why:
+                refusals.append(_refusal(key, value, leaves[key], layer, sources[key], why))
+                continue
             leaves[key] = value
             sources[key] = layer
-        if layer.name == "workspace":
-            refusals.extend(_workspace_guard(layer, leaves, sources, before, before_sources))
         for index, rule in enumerate(layer.data.get("rules", [])):
-            if rule["id"] in managed_ids and managed is not None:
-                refusals.append(PolicyError(
-                    layer.path, layer.line(("rules", index, "id")), f"rules.{rule['id']}",
-                    f"the id {rule['id']!r} is the managed policy's own rule "
-                    f"({managed.path}:{_rule_line(managed, rule['id'])}); this rule is ignored: give it another id"))
+            if managed is not None and rule["id"] in managed_ids:
+                if not layer.name.startswith("preset:"):
+                    refusals.append(_reused_id(layer, index, rule["id"], managed, managed_ids[rule["id"]]))
                 continue
             rules[rule["id"]] = (rule, layer)
 
-    floor_rules: list[tuple[dict[str, Any], Layer]] = []
+    floor_rules: dict[str, tuple[dict[str, Any], Layer]] = {}
     floor_default = None
     if managed is not None:
-        for key, managed_value in _leaves(managed.data).items():
+        floor = _floor_leaves(managed, floor_preset)
+        for key, (managed_value, origin) in floor.items():
             value, refused = _combine_for(key)(leaves[key], managed_value)
             source = sources[key]
             if refused is not None and source is not None:
-                refusals.append(_refusal(key, refused, managed_value, source, managed))
+                refusals.append(_refusal(key, refused, managed_value, source, origin,
+                                         "is looser than the managed policy allows", managed))
             leaves[key] = value
             if refused is not None or value == managed_value:
-                sources[key] = managed
-        by_id: dict[str, tuple[dict[str, Any], Layer]] = {}
-        if floor is not None:
-            by_id.update({rule["id"]: (rule, floor) for rule in floor.data.get("rules", [])})
-        by_id.update({rule["id"]: (rule, managed) for rule in managed.data.get("rules", [])})
-        floor_rules = list(by_id.values())
-        floor_default = managed.data.get("decision", {}).get("default") or (
-            floor.data.get("decision", {}).get("default") if floor is not None else None)
+                sources[key] = origin
+        for layer in ([floor_preset] if floor_preset else []) + [managed]:
+            for rule in layer.data.get("rules", []):
+                floor_rules[rule["id"]] = (rule, layer)
+        floor_default = floor.get(("decision", "default"), (None, None))[0]
+        refusals.extend(_undercut(rules, floor_rules, managed))
     return Merged(leaves, sources, rules, floor_rules, floor_default, refusals)
 
 
+def _floor_leaves(managed: Layer, floor_preset: Layer | None) -> dict[KeyPath, tuple[Any, Layer]]:
+    """Each value the managed policy holds lower layers to, and the layer that set it."""
+    floor: dict[KeyPath, tuple[Any, Layer]] = {}
+    if floor_preset is not None:
+        preset = _leaves(floor_preset.data)
+        floor.update({k: (preset[k], floor_preset) for k in FLOOR_KEYS if k in preset})
+    floor.update({k: (v, managed) for k, v in _leaves(managed.data).items()})
+    return floor
+
+
+def _undercut(rules: dict[str, tuple[dict[str, Any], Layer]], floor_rules: dict[str, tuple[dict[str, Any], Layer]],
+              managed: Layer) -> list[PolicyError]:
+    """A lower rule (of a file, not a preset) that would loosen what a floor rule decides: it stays (it
+    may decide other findings), but the floor's decision applies, and the author is told so."""
+    out: list[PolicyError] = []
+    for rule_id, (rule, layer) in rules.items():
+        if layer.name.startswith("preset:"):
+            continue
+        verdict = _VERDICTS[rule["decision"]]
+        # The managed file's own rules first (they come last): the administrator's rule is the one to name.
+        for floor_id, (floor_rule, floor_layer) in reversed(floor_rules.items()):
+            if _VERDICTS[floor_rule["decision"]] > verdict and _overlap(rule, floor_rule):
+                index = next(i for i, r in enumerate(layer.data["rules"]) if r["id"] == rule_id)
+                key = ("rules", index, "decision")
+                out.append(PolicyError(
+                    layer.path, layer.line(key), dotted(key),
+                    f'"{rule["decision"]}" for {_selector(rule)} would loosen {_rule_owner(floor_layer, managed)} '
+                    f'{floor_id} ({_selector(floor_rule)} -> {floor_rule["decision"]}) '
+                    f'({_where(floor_layer, _rule_line(floor_layer, floor_id), managed)}); the managed decision applies'))
+                break
+    return out
+
+
+def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two rules can match one finding (severity and confidence are minimums: they always can)."""
+    if a.get("source") and b.get("source") and a["source"] != b["source"]:
+        return False
+    glob_a, glob_b = a.get("rule"), b.get("rule")
+    return not (glob_a and glob_b) or fnmatch.fnmatchcase(glob_a, glob_b) or fnmatch.fnmatchcase(glob_b, glob_a)
+
+
+def _selector(rule: dict[str, Any]) -> str:
+    parts = [f"{k} {rule[k]}" for k in ("source", "rule", "severity", "confidence") if rule.get(k)]
+    return ", ".join(parts) or "any finding"
+
+
 def _rule_line(layer: Layer, rule_id: str) -> int:
-    for index, rule in enumerate(layer.data.get("rules", [])):
-        if rule.get("id") == rule_id:
-            return layer.line(("rules", index, "id"))
-    return 0
+    index = next(i for i, r in enumerate(layer.data.get("rules", [])) if r["id"] == rule_id)
+    return layer.line(("rules", index, "id"))
 
 
-def _refusal(key: KeyPath, refused: Any, managed_value: Any, source: Layer, managed: Layer) -> PolicyError:
-    where = f"{managed.path}:{managed.line(key)}"
+def _rule_owner(layer: Layer, managed: Layer | None) -> str:
+    """How a refusal names the layer whose rule refused: the managed file, the preset it extends
+    (the managed floor), or the preset a workspace file sits on."""
+    if layer.name == "managed":
+        return "the managed rule"
+    if managed is not None:
+        return "the managed floor's rule"
+    return f"the preset {layer.name.split(':', 1)[-1]}'s rule"
+
+
+def _where(layer: Layer, line: int, managed: Layer | None) -> str:
+    """file:line of a refusing rule; for the managed floor's preset, also whose floor it is."""
+    where = f"{layer.path}:{line}"
+    if managed is not None and layer is not managed:
+        where += f", the preset {managed.path} extends"
+    return where
+
+
+def _reused_id(layer: Layer, index: int, rule_id: str, managed: Layer, managed_index: int) -> PolicyError:
+    key = ("rules", index, "id")
+    where = f"{managed.path}:{managed.line(('rules', managed_index, 'id'))}"
+    return PolicyError(layer.path, layer.line(key), dotted(key),
+                       f'"{rule_id}" is the id of the managed rule {rule_id} ({where}); a lower layer cannot '
+                       "reuse it: this rule is dropped and the managed rule applies")
+
+
+def _refusal(key: KeyPath, refused: Any, kept: Any, source: Layer, rule_layer: Layer | None, why: str,
+             managed: Layer | None = None) -> PolicyError:
+    """`source`'s value at `key` refused because of `rule_layer`'s value `kept`, which applies."""
+    if rule_layer is None:
+        owner, where = "Sandgate's default", "built in"
+    else:
+        owner, where = _rule_owner(rule_layer, managed), _where(rule_layer, rule_layer.line(key), managed)
+    applies = "managed" if managed is not None else "preset's"
     return PolicyError(
         source.path,
         source.line(key),
         dotted(key),
-        f"{_show(refused)} is looser than the managed policy allows; refused by the managed rule "
-        f"{dotted(key)} = {_show(managed_value)} ({where})",
+        f"{_show(refused)} {why}; refused by {owner} {dotted(key)} = {_show(kept)} ({where}); "
+        f"the {applies} value applies",
     )
 
 
@@ -317,7 +411,7 @@ def to_policy(merged: Merged) -> Policy:
     return Policy(
         rules=tuple(_rule(r) for r, _ in merged.rules.values()),
         default=Verdict.parse(leaf[("decision", "default")]),
-        floor_rules=tuple(_rule(r) for r, _ in merged.floor_rules),
+        floor_rules=tuple(_rule(r) for r, _ in merged.floor_rules.values()),
         floor_default=Verdict.parse(merged.floor_default) if merged.floor_default else Verdict.ALLOW,
         sandbox=SandboxPolicy(
             required=leaf[("sandbox", "required")],

@@ -89,9 +89,11 @@ def policy_digest(policy: Policy) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _label(layer: Layer | None) -> str:
+def _label(layer: Layer | None, floor: Layer | None = None) -> str:
     if layer is None:
         return "default"
+    if layer is floor:
+        return f"{layer.name} (managed floor)"
     return layer.name if layer.name.startswith("preset:") else f"{layer.name}:{layer.path}"
 
 
@@ -109,8 +111,12 @@ def load_effective(
     preset: str | None = None,
     trusted: bool = True,
     explicit: Path | None = None,
+    user_choices: dict[str, Any] | None = None,
 ) -> LoadedPolicy:
-    """The policy in force for `workspace`. Never raises on bad files: see `.errors`."""
+    """The policy in force for `workspace`. Never raises on bad files: see `.errors`.
+
+    `user_choices`: policy values the user set in the editor's settings (already validated),
+    applied above the workspace file as the user's own (like `explicit`), under the managed policy."""
     errors: list[PolicyError] = []
     if preset is not None and preset not in PRESETS:
         errors.append(PolicyError("<settings>", 0, "preset", f"unknown preset {preset!r}; one of {', '.join(PRESETS)}"))
@@ -132,23 +138,26 @@ def load_effective(
 
     chosen = preset or DEFAULT_PRESET
     lower = [_preset_layer(chosen)] + ([own] if own else [])
+    if user_choices:
+        lower.append(Layer("settings", "<editor settings>", "", user_choices))
 
     managed: Layer | None = None
+    floor_preset: Layer | None = None
     managed_path, named = managed_policy_path()
     if named or managed_path.is_file():
         managed, managed_errors = _read_layer("managed", managed_path)
         if managed_errors:
             errors.extend(managed_errors)
             managed = Layer("managed", str(managed_path), "", _preset_layer("strict").data)
+        # The managed floor starts from the preset the managed file extends (see policy.layers).
+        floor_preset = _preset_layer(managed.data.get("extends") or DEFAULT_PRESET)
 
-    # The managed policy's floor holds its preset's rules too (balanced when it names none).
-    floor = _preset_layer(managed.data.get("extends") or DEFAULT_PRESET) if managed is not None else None
-    merged = merge(lower, managed, floor)
+    merged = merge(lower, managed, floor_preset)
     policy = to_policy(merged)
-    sources = {dotted(k): _label(layer) for k, layer in merged.sources.items()}
+    sources = {dotted(k): _label(layer, floor_preset) for k, layer in merged.sources.items()}
     sources.update({f"rules.{rule_id}": _label(layer) for rule_id, (_, layer) in merged.rules.items()})
-    if managed is not None:
-        sources.update({f"managed-rules.{rule['id']}": _label(layer) for rule, layer in merged.floor_rules})
+    sources.update({f"managed-rules.{rule_id}": _label(layer, floor_preset)
+                    for rule_id, (_, layer) in merged.floor_rules.items()})
     return LoadedPolicy(
         policy=policy,
         digest=policy_digest(policy),

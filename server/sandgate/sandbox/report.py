@@ -14,6 +14,8 @@ from typing import Any
 
 from sandgate.egress import decide_host, decision_finding
 from sandgate.checks.code_rules import host_allowed as host_named
+from sandgate.checks.shell import download_and_run, shell_command
+from sandgate.checks.shell import join as shell_join
 from sandgate.findings import Finding, Level, details
 from sandgate.sandbox import egress, limits, tampering
 from sandgate.sandbox.base import RunRequest, RunResult
@@ -60,6 +62,23 @@ def _is_forwarder(ev: dict[str, Any]) -> bool:
 
 def is_secret_path(path: str) -> bool:
     return bool(SECRET_PATHS.search(path))
+
+
+def _spawn_findings(argv: list[str]) -> list[Finding]:
+    """What a started process was, read like the static rules read a command (checks/shell.py): a
+    command that downloads and runs code, or any command through a shell. The sandbox has no shell
+    and no network, so the command itself failed: these findings say what the code meant to do,
+    whichever way it reached the spawn (a computed name, a blinded monitor)."""
+    command = shell_command(argv)
+    fetched = download_and_run(command if command is not None else shell_join(argv))
+    found = []
+    if fetched:
+        found.append(_finding("process.download-and-run", Level.HIGH,
+                              f"The code ran a command that {fetched}: {' '.join(argv)[:200]}", argv=tuple(argv)))
+    if command is not None:
+        found.append(_finding("process.shell", Level.MEDIUM, f"The code ran a shell command: {command[:200]}",
+                              command=command[:500]))
+    return found
 
 
 def _monitor_findings(result: RunResult, syntax: bool) -> list[Finding]:
@@ -169,6 +188,8 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
             spawns.add(tampering.spawn_key(argv))
             add(_finding("process.spawn", Level.LOW, f"The code started a process: {' '.join(argv)[:200]}",
                          argv=tuple(argv)))  # a tuple: findings stay hashable
+            for finding in _spawn_findings(argv):
+                add(finding)
         elif kind == "workspace-withheld":
             add(_finding("workspace.withheld", Level.INFO, f"The run did not see the workspace: {ev.get('reason', '')}",
                          reason=str(ev.get("reason", ""))))

@@ -373,7 +373,7 @@ def _refusal(key: KeyPath, refused: Any, kept: Any, source: Layer, rule_layer: L
         owner, where = "Sandgate's default", "built in"
     else:
         owner, where = _rule_owner(rule_layer, managed), _where(rule_layer, rule_layer.line(key), managed)
-    applies = "managed" if managed is not None else "preset's"
+    applies = "managed" if managed is not None else "preset's" if rule_layer is not None else "default"
     return PolicyError(
         source.path,
         source.line(key),

@@ -129,3 +129,25 @@ async def test_managed_policy_pins_the_endpoint(tmp_path, fake_model):
         doc = Doc(client, workspace / "a.py", "x = 1\n")
         assert await inline(client, doc) is None
     assert fake_model.requests == []
+
+
+async def test_a_changed_managed_policy_applies_without_a_restart(tmp_path, fake_model):
+    managed = tmp_path / "managed.toml"
+    managed.write_text('version = 1\n[network]\nmodel_endpoints = ["https://llm.corp.example/*"]\n')
+    workspace = tmp_path / "ws"
+    (workspace / ".sandgate").mkdir(parents=True)
+    fake_model.set_script({"*": "x = 1"})
+    env = {"SANDGATE_MANAGED_POLICY": str(managed), "SANDGATE_MANAGED_POLL_MS": "100"}
+    async with session(workspace, fake_model, env) as client:
+        assert client.statuses[-1]["provider"] == "missing"
+        digest = client.statuses[-1]["policyDigest"]
+        managed.write_text('version = 1\n[network]\nmodel_endpoints = ["http://127.0.0.1:*"]\n')
+        status = await wait_for(lambda: client.statuses[-1]["provider"] == "configured" and client.statuses[-1])
+        assert status["policyDigest"] != digest
+        assert not any(r.startswith("model endpoint") for r in status["failClosed"])
+        doc = Doc(client, workspace / "a.py", "x = 1\n")
+        result = await inline(client, doc)
+        assert result is not None and fake_model.requests
+        # A managed file that turns unreadable: the strict preset applies, said on the status.
+        managed.write_text("version = [\n")
+        await wait_for(lambda: any("policy error" in r for r in client.statuses[-1]["failClosed"]))

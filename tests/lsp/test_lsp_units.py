@@ -10,9 +10,10 @@ from lsprotocol import types
 
 from sandgate.findings import Finding, Level, Origin, Verdict
 from sandgate.lsp import convert
-from sandgate.lsp.fix import compare_fix
 from sandgate.lsp.anchors import anchor_in
-from sandgate.lsp.state import ApprovalRefused, Held, SuggestionStore, new_token, sha256_text
+from sandgate.lsp.flows.fix_check import compare_fix
+from sandgate.lsp.ledger import ApprovalRefused, Held, Ledger
+from sandgate.suggestion import sha256_text
 
 B602 = Finding("bandit", "B602", Level.HIGH, Level.HIGH, "shell=True", line=2, end_line=2, col=4, end_col=20, cwe=78,
                more_info="https://bandit.readthedocs.io/b602.html")
@@ -40,21 +41,23 @@ def test_suppress_text():
 
 
 def test_review_edit_with_and_without_annotations():
-    annotated = convert.review_edit("file:///a.py", 3, 1, 4, "x", "label", "why", annotations=True)
+    at = types.Range(start=types.Position(line=1, character=4), end=types.Position(line=1, character=4))
+    annotated = convert.review_edit("file:///a.py", 3, at, "x", "label", "why", annotations=True)
     (change,) = annotated.document_changes
     assert change.text_document.version == 3 and change.edits[0].annotation_id == convert.REVIEW_ANNOTATION
     assert annotated.change_annotations[convert.REVIEW_ANNOTATION].needs_confirmation is True
-    plain = convert.review_edit("file:///a.py", 3, 1, 4, "x", "label", "why", annotations=False)
+    plain = convert.review_edit("file:///a.py", 3, at, "x", "label", "why", annotations=False)
     assert plain.change_annotations is None and plain.changes["file:///a.py"][0].new_text == "x"
 
 
 def held(text: str = "x = 1", digest: str = "d1") -> Held:
-    return Held(new_token(), "file:///a.py", anchor_in("", 0, 0), {}, text, Verdict.REVIEW, [], [], sha256_text(text),
-                digest)
+    nowhere = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
+    return Held(uri="file:///a.py", anchor=anchor_in("", 0, 0), range=nowhere, text=text, decision=Verdict.REVIEW,
+                reasons=(), findings=(), sha256=sha256_text(text), policy_digest=digest)
 
 
 def test_store_approval_rules():
-    store = SuggestionStore()
+    store = Ledger()
     record = held()
     store.hold(record)
     with pytest.raises(ApprovalRefused) as info:
@@ -75,12 +78,12 @@ def test_store_approval_rules():
 
 
 def test_store_expiry_and_cap():
-    store = SuggestionStore(ttl_s=0)
+    store = Ledger(ttl_s=0)
     record = held()
     store.hold(record)
     with pytest.raises(ApprovalRefused, match="expired"):
         store.approve(record.token, "x = 1", "d1")
-    store = SuggestionStore()
+    store = Ledger()
     records = [held(f"x = {i}") for i in range(7)]
     for r in records:
         store.hold(r)
@@ -156,7 +159,7 @@ def test_policy_events_name_digest_source_and_errors(tmp_path, monkeypatch):
 
 
 def test_endpoint_address():
-    from sandgate.lsp.server import endpoint_address
+    from sandgate.lsp.flows.model_call import endpoint_address
 
     assert endpoint_address("http://127.0.0.1:8080/v1") == ("127.0.0.1", 8080)
     assert endpoint_address("https://api.openai.com/v1") == ("api.openai.com", 443)

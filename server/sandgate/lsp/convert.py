@@ -15,6 +15,9 @@ from lsprotocol import types
 
 from sandgate.findings import Finding, Level, Verdict
 from sandgate.lines import split_lines
+from sandgate.lsp.ledger import Held, Withheld
+from sandgate.lsp.positions import range_json
+from sandgate.policy.evaluate import Reason
 
 SOURCE = "sandgate"
 HELD_CODE = "held-for-review"
@@ -29,9 +32,7 @@ CMD_APPROVE = "sandgate.approve"
 CMD_DISCARD = "sandgate.discard"
 CMD_VERIFY_AUDIT = "sandgate.verifyAudit"
 CMD_FIX_WITH_AI = "sandgate.fixWithAI"
-COMMANDS = (CMD_ACCEPT_INLINE, CMD_APPROVE, CMD_DISCARD, CMD_VERIFY_AUDIT, CMD_FIX_WITH_AI)
-
-ACTION_KIND_FIX = f"{types.CodeActionKind.QuickFix.value}.{SOURCE}"
+PENDING_REQUEST = "sandgate/pendingSuggestions"
 
 # Documentation for rule families that carry no link of their own.
 _SOURCE_DOCS = {
@@ -144,12 +145,9 @@ def findings_to_diagnostics(findings: Iterable[tuple[Finding, Verdict]], text: s
 # -- held and blocked suggestions ----------------------------------------------------------
 
 
-def _reason_summary(reasons: Sequence[dict[str, Any]], limit: int = 3) -> str:
-    deciding = [r for r in reasons if r.get("decision") in ("review", "block")] or list(reasons)
-    parts = []
-    for reason in deciding[:limit]:
-        text = str(reason.get("text") or reason.get("finding") or "")
-        parts.append(text)
+def _reason_summary(reasons: Sequence[Reason], limit: int = 3) -> str:
+    deciding = [r for r in reasons if r.verdict > Verdict.ALLOW] or list(reasons)
+    parts = [r.text or (r.finding.key if r.finding else "") for r in deciding[:limit]]
     more = len(deciding) - limit
     summary = "; ".join(p for p in parts if p)
     if more > 0:
@@ -169,7 +167,7 @@ def check_failed_diagnostic(message: str) -> types.Diagnostic:
 
 
 def suggestion_diagnostic(
-    verdict: Verdict, rng: types.Range, reasons: Sequence[dict[str, Any]], token: str | None, vetted: str | None = None
+    verdict: Verdict, rng: types.Range, reasons: Sequence[Reason], token: str | None, vetted: str | None = None
 ) -> types.Diagnostic:
     """The diagnostic for a withheld suggestion: held (with its token) or blocked. `rng`: the whole
     line it belongs on (a cursor anywhere on the line reaches it)."""
@@ -198,21 +196,15 @@ def suggestion_diagnostic(
 def review_edit(
     uri: str,
     version: int | None,
-    line: int,
-    character: int,
+    rng: types.Range,
     text: str,
     label: str,
     description: str,
     *,
     annotations: bool,
-    end_line: int | None = None,
-    end_character: int | None = None,
 ) -> types.WorkspaceEdit:
-    """Insert `text` at a position; with change-annotation support, one that needs confirmation."""
-    rng = types.Range(
-        start=position(line, character),
-        end=position(line if end_line is None else end_line, character if end_character is None else end_character),
-    )
+    """Put `text` in place of `rng` (client units); with change-annotation support, an edit that
+    needs confirmation."""
     if not annotations:
         return types.WorkspaceEdit(changes={uri: [types.TextEdit(range=rng, new_text=text)]})
     return types.WorkspaceEdit(
@@ -244,67 +236,43 @@ def held_labels(texts: Sequence[str], width: int = 40) -> list[str]:
 
 def held_actions(
     diagnostic: types.Diagnostic,
-    pending: dict[str, Any],
+    held: Held,
     version: int | None,
     *,
     annotations: bool,
     label: str,
 ) -> list[types.CodeAction]:
-    """'Review and insert “label”…' and 'Discard “label”' for a held suggestion (`pending` as in
-    `Held.to_json`, its range in client units); `label` tells it from the others held."""
-    token = pending["token"]
-    start = pending["range"]["start"]
-    end = pending["range"]["end"]
-    edit = review_edit(
-        pending["uri"],
-        version,
-        start["line"],
-        start["character"],
-        pending["text"],
-        "Insert an AI suggestion held for review",
-        _reason_summary(pending.get("reasons", [])),
-        annotations=annotations,
-        end_line=end["line"],
-        end_character=end["character"],
-    )
+    """'Review and insert “label”…' and 'Discard “label”' for a held suggestion; `label` tells it
+    from the others held."""
+    edit = review_edit(held.uri, version, held.range, held.text, "Insert an AI suggestion held for review",
+                       _reason_summary(held.reasons), annotations=annotations)
     return [
         types.CodeAction(
             title=f"Review and insert “{label}”…",
             kind=types.CodeActionKind.QuickFix,
             diagnostics=[diagnostic],
             edit=edit,
-            command=types.Command(title="Approve", command=CMD_APPROVE, arguments=[{"token": token}]),
+            command=types.Command(title="Approve", command=CMD_APPROVE, arguments=[{"token": held.token}]),
         ),
         types.CodeAction(
             title=f"Discard “{label}”",
             kind=types.CodeActionKind.QuickFix,
             diagnostics=[diagnostic],
-            command=types.Command(title="Discard", command=CMD_DISCARD, arguments=[{"token": token}]),
+            command=types.Command(title="Discard", command=CMD_DISCARD, arguments=[{"token": held.token}]),
         ),
     ]
 
 
-def fix_action(diagnostic: types.Diagnostic, pending: dict[str, Any], version: int | None, *, annotations: bool) -> types.CodeAction:
+def fix_action(diagnostic: types.Diagnostic, fix: Held, version: int | None, *, annotations: bool) -> types.CodeAction:
     """The approval action for a vetted AI fix; its title says what was verified."""
-    start, end = pending["range"]["start"], pending["range"]["end"]
-    verified = pending.get("verified") or "vetted"
+    verified = fix.verified or "vetted"
     return types.CodeAction(
         title=f"Apply AI fix ({verified})",
         kind=types.CodeActionKind.QuickFix,
         diagnostics=[diagnostic],
-        edit=review_edit(
-            pending["uri"],
-            version,
-            start["line"],
-            start["character"],
-            pending["text"],
-            "Apply an AI fix vetted by Sandgate",
-            verified,
-            annotations=annotations,
-            end_line=end["line"],
-            end_character=end["character"],
-        ),
-        command=types.Command(title="Approve", command=CMD_APPROVE, arguments=[{"token": pending["token"]}]),
+        edit=review_edit(fix.uri, version, fix.range, fix.text, "Apply an AI fix vetted by Sandgate", verified,
+                         annotations=annotations),
+        command=types.Command(title="Approve", command=CMD_APPROVE, arguments=[{"token": fix.token}]),
     )
 
 
@@ -396,6 +364,34 @@ def policy_refusal_diagnostic(line: int, key: str, message: str) -> types.Diagno
 
 
 # -- custom messages -----------------------------------------------------------------------
+
+
+def withheld_json(record: Withheld) -> dict[str, Any]:
+    """A held or blocked suggestion as `sandgate/pendingSuggestions` lists it (docs/protocol.md)."""
+    held = record if isinstance(record, Held) else None
+    data: dict[str, Any] = {
+        # A blocked suggestion is never handed to the editor, not even here.
+        "token": held.token if held else None,
+        "uri": record.uri,
+        "range": range_json(record.range),
+        "text": record.text if held else None,
+        "decision": str(record.decision),
+        "reasons": [r.to_json() for r in record.reasons],
+        "findings": [f.to_json() for f in record.findings],
+        "createdAt": record.created_at,
+        "kind": held.kind if held else "suggestion",
+        "sha256": record.sha256,
+        "policyDigest": record.policy_digest,
+        "requestId": record.request_id,
+    }
+    if held and held.verified:
+        data["verified"] = held.verified
+    if record.vetted:
+        data["vetted"] = record.vetted
+    if record.outcome is not None:
+        data["outcome"] = record.outcome
+    return data
+
 
 
 def status_payload(

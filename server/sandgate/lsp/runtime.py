@@ -10,6 +10,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pygls.uris import to_fs_path
+
 from sandgate.egress.model_guard import endpoint_allowed
 from sandgate.lsp.settings import Settings
 from sandgate.pipeline import Vetter
@@ -38,6 +40,18 @@ class Runtime:
 
 def policy_file(workspace: Path | None) -> Path | None:
     return workspace / WORKSPACE_POLICY if workspace else None
+
+
+def is_policy_uri(uri: str, workspace: Path | None) -> bool:
+    """Whether a document is the workspace's policy file."""
+    target = policy_file(workspace)
+    path = to_fs_path(uri)
+    if not target or not path:
+        return False
+    try:
+        return Path(path).resolve() == target.resolve()
+    except OSError:
+        return False
 
 
 MANAGED_SOURCE_PREFIX = "managed:"

@@ -1,8 +1,9 @@
-"""The pygls server: thin handlers over the pipeline, the provider and the suggestion store.
+"""The server core: where work runs, what the server keeps, and the features it serves.
 
-Blocking work (vets, document checks, policy loads, audit writes) runs in a thread pool; the
-event loop only waits, so other requests are answered while vets run. Failures are logged
-and reported, never raised into the loop.
+Blocking work (vets, document checks, policy loads, audit writes) runs in thread pools; the event
+loop only waits, so other requests are answered while vets run. Failures are logged and
+reported, never raised into the loop. The handlers live in `features/`, one module per feature;
+the request flows they call live in `flows/`.
 """
 
 from __future__ import annotations
@@ -10,72 +11,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import copy
 import itertools
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any, Callable, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, AsyncIterator, Callable, TypeVar
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcServerError
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
-from pygls.protocol.language_server import lsp_method
-from pygls.uris import to_fs_path
 
 from sandgate import __version__
-from sandgate.audit.records import decision_record
-from sandgate.findings import Verdict
-from sandgate.languages import language_for, language_name
 from sandgate.lines import Lines
-from sandgate.lsp import convert, documents, positions
-from sandgate.lsp.anchors import Anchor, anchor_in, intact, text_at
+from sandgate.lsp import documents, positions, snapshot
+from sandgate.lsp.anchors import Anchor
 from sandgate.lsp.audit import AuditSink, current_user
-from sandgate.lsp.fix import compare_fix
-from sandgate.lsp.runtime import Runtime, build_runtime, policy_events, policy_file, probe_backend
-from sandgate.sandbox.select import close_all
-from sandgate.lsp.settings import read_settings
-from sandgate.lsp.state import ApprovalRefused, Held, SuggestionStore, held_from, new_request_id, sha256_text
-from sandgate.policy.evaluate import decide_finding
-from sandgate.provider import HOW_TO_CONFIGURE, ChatResponse, CompletionContext, ProviderError, clean_candidate
-from sandgate.provider import completion_messages, fix_messages, guard_completion, guard_document, guard_messages
-from sandgate.suggestion import Suggestion
-from sandgate.telemetry import DISABLED, Telemetry, configure
-from sandgate.telemetry import names as tn
+from sandgate.lsp.features import actions, approvals, diagnostics, fix, inline, lifecycle, pending, policy, sync
+from sandgate.lsp.flows.workers import Workers
+from sandgate.lsp.ledger import Ledger
+from sandgate.lsp.pygls_fixes import SandgateProtocol, forget_progress_token
+from sandgate.lsp.session import Session
+from sandgate.lsp.snapshot import Snapshot
+from sandgate.lsp.status import StatusBoard
+from sandgate.provider import GuardedContext, ProviderError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-DEBOUNCE_S = float(os.environ.get("SANDGATE_DEBOUNCE_MS", "250")) / 1000
-READY_TIMEOUT_S = 60.0
-APPROVAL_ERROR_CODE = -32001
-# `gen_ai.provider.name` of the model calls: the chat-completions API is OpenAI's.
-PROVIDER_NAME = "openai"
-
-
-def refusal_error(refused: ApprovalRefused) -> JsonRpcServerError:
-    """The JSON-RPC error every approval, discard or acceptance refusal answers with."""
-    return JsonRpcServerError(str(refused), APPROVAL_ERROR_CODE, data={"reason": refused.reason})
-
-
-class SandgateProtocol(LanguageServerProtocol):
-    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
-    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
-        """pygls applies a range as given (an inverted one diverges from the editor): Sandgate applies
-        changes itself (`documents.change_document`), then its held suggestions follow them."""
-        self._server.document_changed(params)
-        yield from ()
-
-    def _handle_notification(self, method_name: str, params: Any) -> None:
-        super()._handle_notification(method_name, params)
-        # pygls 2.1.1 files the future of every notification its generator handlers (document
-        # sync: didOpen, didChange...) run under a fresh id and never removes it: ~5 KiB per
-        # edit, forever. A finished future there has been answered, or is a notification's.
-        for key in [k for k, f in self._request_futures.items() if f.done()]:
-            self._request_futures.pop(key, None)
 
 
 class SandgateServer(LanguageServer):
@@ -86,38 +46,18 @@ class SandgateServer(LanguageServer):
         # guards and audit writes (`quick_pool`) never queue behind them.
         self.pool = ThreadPoolExecutor(max_workers=max(4, min(8, (os.cpu_count() or 2))), thread_name_prefix="sandgate-vet")
         self.quick_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandgate-quick")
-        self.store = SuggestionStore()
-        self.trusted = True
-        self.client_name: str | None = None
-        self.workspace_path: Path | None = None
-        self.runtime: Runtime | None = None
+        self.session = Session()
+        self.ledger = Ledger()
+        self.status = StatusBoard()
         self.audit: AuditSink | None = None
-        self.ready = asyncio.Event()
-        self.backend_name = "none"
-        self.sandbox_problem: str | None = None
-        self.provider_error: dict[str, Any] | None = None
-        self.doc_diagnostics: dict[str, list[types.Diagnostic]] = {}
-        self.policy_diagnostics: dict[str, list[types.Diagnostic]] = {}
-        self.debounce: dict[str, asyncio.Task] = {}
+        self.diagnostics = diagnostics.DiagnosticsState()
+        # Inline requests in flight per document: cancelled when the document moves on.
         self.inflight: dict[str, set[asyncio.Task]] = {}
-        self.told_missing = False
-        self.told_errors: set[str] = set()
-        self.last_status: dict[str, Any] | None = None
-        self.reload_lock = asyncio.Lock()
-        self._progress_ids = itertools.count(1)
         self._background: set[asyncio.Task] = set()
-        # Configured once, at the first policy load (the endpoint setting is known then).
-        self.telemetry: Telemetry = DISABLED
-        self.telemetry_endpoint: str | None = None
-        self._telemetry_configured = False
-        # What the model guard held back from the last inline request (the status's `context`).
-        self.context_note: dict[str, Any] | None = None
-        # Languages asked about that Sandgate cannot vet (the status's `languages`), by name.
-        self.unvetted_languages: dict[str, dict[str, Any]] = {}
-        # The last vet that failed, until one succeeds (the status's `vetError`).
-        self.vet_error: dict[str, Any] | None = None
+        self.change_handler: Callable[[types.DidChangeTextDocumentParams], None] | None = None
+        self._progress_ids = itertools.count(1)
 
-    # -- plumbing --------------------------------------------------------------------------
+    # -- where work runs -------------------------------------------------------------------
 
     async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
         """Run short blocking work (checks, guards, audit writes) off the event loop."""
@@ -133,7 +73,7 @@ class SandgateServer(LanguageServer):
         context = contextvars.copy_context()
         return await asyncio.get_running_loop().run_in_executor(pool, context.run, fn, *args)
 
-    def spawn(self, coro) -> asyncio.Task:
+    def spawn(self, coro: Any) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background_done)
@@ -144,26 +84,22 @@ class SandgateServer(LanguageServer):
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
 
+    def cancel_background(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+
+    def workers(self, progress: Callable[[str], None], guarded: Callable[[GuardedContext], None] | None = None) -> Workers:
+        """What a flow needs from the server; what it says on the way goes to the status."""
+        return Workers(self.blocking, self.vetting, self.session.telemetry, guarded=guarded or (lambda _: None),
+                       provider_failed=self.provider_failed, provider_ok=self.provider_ok, progress=progress)
+
+    # -- the client ------------------------------------------------------------------------
+
     def tell(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
     def log_client(self, message: str, kind: types.MessageType = types.MessageType.Log) -> None:
         self.window_log_message(types.LogMessageParams(type=kind, message=message))
-
-    def relpath(self, uri: str) -> str:
-        return documents.relpath(uri, self.workspace_path)
-
-    def document(self, uri: str) -> Any | None:
-        """The open document `uri` names, whatever its escaping (`documents.find`)."""
-        return documents.find(self.workspace, uri)
-
-    @property
-    def encoding(self) -> str:
-        """The position encoding negotiated with the client (announced in `initialize`)."""
-        return positions.encoding_name(self.workspace.position_encoding)
-
-    def anchor_range(self, lines: Lines, anchor: Anchor) -> dict[str, Any]:
-        return positions.range_json(positions.range_to_client(lines, anchor.start, anchor.end, self.encoding))
 
     def annotations_supported(self) -> bool:
         caps = self.client_capabilities
@@ -175,7 +111,7 @@ class SandgateServer(LanguageServer):
         return bool(caps and caps.window and caps.window.work_done_progress)
 
     @contextlib.asynccontextmanager
-    async def progress(self, title: str, message: str | None = None, token: Any = None):
+    async def progress(self, title: str, message: str | None = None, token: Any = None) -> AsyncIterator[Callable[[str], None]]:
         """`$/progress` begin/end around a long run; a no-op for clients without support."""
         created = token is not None
         if token is None and self.supports_progress():
@@ -197,427 +133,70 @@ class SandgateServer(LanguageServer):
         finally:
             if created:
                 self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="done"))
-                # pygls keeps every token's future (openlawlibrary/pygls#607): one per request.
-                self.work_done_progress.tokens.pop(token, None)
+                forget_progress_token(self, token)
 
-    async def runtime_ready(self) -> Runtime | None:
-        try:
-            await asyncio.wait_for(self.ready.wait(), READY_TIMEOUT_S)
-        except asyncio.TimeoutError:
-            return None
-        return self.runtime
+    # -- documents -------------------------------------------------------------------------
+
+    def snapshot(self, uri: str) -> Snapshot | None:
+        """The open document `uri` names (any escaping), as it is now."""
+        return snapshot.take(self.workspace, uri, self.session.workspace_path)
+
+    def is_current(self, snap: Snapshot) -> bool:
+        return snapshot.is_current(self.workspace, snap)
+
+    def relpath(self, uri: str) -> str:
+        return documents.relpath(uri, self.session.workspace_path)
+
+    def client_uri(self, uri: str) -> str:
+        """`uri` as the client spelled it when it opened the document (itself when not open)."""
+        doc = documents.find(self.workspace, uri)
+        return doc.uri if doc is not None else uri
+
+    @property
+    def encoding(self) -> str:
+        """The position encoding negotiated with the client (announced in `initialize`)."""
+        return positions.encoding_name(self.workspace.position_encoding)
+
+    def anchor_range(self, lines: Lines, anchor: Anchor) -> types.Range:
+        return positions.range_to_client(lines, anchor.start, anchor.end, self.encoding)
+
+    def document_changed(self, params: types.DidChangeTextDocumentParams) -> None:
+        """Routed here by the protocol (`pygls_fixes`); the sync feature sets the handler."""
+        if self.change_handler is not None:
+            self.change_handler(params)
+
+    def cancel_inflight(self, uri: str) -> None:
+        for task in list(self.inflight.get(documents.key(uri), ())):
+            task.cancel()
 
     # -- status ----------------------------------------------------------------------------
 
     def send_status(self, force: bool = False) -> None:
-        rt = self.runtime
-        fail_closed = list(rt.fail_closed) if rt else ["starting"]
-        if self.sandbox_problem:
-            fail_closed.append(self.sandbox_problem)
-        if self.audit and self.audit.last_error:
-            fail_closed.append(self.audit.last_error)
-        if rt and rt.settings.problems:
-            fail_closed.extend(f"setting ignored: {p}" for p in rt.settings.problems)
-        if self.context_note and self.context_note.get("excludedBy"):
-            fail_closed.append(self.context_note["message"])
-        if self.vet_error:
-            fail_closed.append(f"the last vet failed ({self.vet_error['path']}): {self.vet_error['message']}")
-        payload = convert.status_payload(
-            preset=rt.loaded.preset if rt else "strict",
-            backend=self.backend_name,
-            pending=self.store.pending_count(),
-            trusted=self.trusted,
-            fail_closed=fail_closed,
-            provider_configured=bool(rt and rt.provider is not None),
-            provider_error=self.provider_error,
-            policy_digest=rt.digest if rt else None,
-            context=self.context_note,
-            languages=list(self.unvetted_languages.values()),
-            vet_error=self.vet_error,
-        )
-        if force or payload != self.last_status:
-            self.last_status = payload
+        s = self.session
+        payload = self.status.payload(runtime=s.runtime, backend=s.backend_name, sandbox_problem=s.sandbox_problem,
+                                      audit_error=self.audit.last_error if self.audit else None,
+                                      pending=self.ledger.pending_count(), trusted=s.trusted)
+        if self.status.changed(payload, force):
             self.protocol.notify("sandgate/status", payload)
 
-    # -- runtime (policy, vetter, provider) ------------------------------------------------
-
-    async def read_client_settings(self) -> Any:
-        caps = self.client_capabilities
-        if not (caps and caps.workspace and caps.workspace.configuration):
-            return None
-        try:
-            result = await asyncio.wait_for(
-                self.workspace_configuration_async(
-                    types.ConfigurationParams(items=[types.ConfigurationItem(section="sandgate")])
-                ),
-                10,
-            )
-        except Exception as exc:
-            log.warning("workspace/configuration failed: %s", exc)
-            return None
-        return result[0] if result else None
-
-    async def reload(self, reason: str, reread_settings: bool = False) -> None:
-        async with self.reload_lock:
-            settings = self.runtime.settings if self.runtime and not reread_settings else None
-            if settings is None:
-                settings = read_settings(await self.read_client_settings())
-            old = self.runtime
-            await self.configure_telemetry(settings.telemetry_endpoint)
-            try:
-                runtime = await self.blocking(build_runtime, self.workspace_path, self.trusted, settings, self.telemetry)
-            except Exception as exc:  # a shipped preset missing: keep the old runtime if any
-                log.exception("could not build the policy runtime")
-                self.tell(f"Sandgate could not load its policy: {exc}", types.MessageType.Error)
-                return
-            self.runtime = runtime
-            # The vetter set it already; said here too: content export follows every reload.
-            self.telemetry.export_content = runtime.loaded.policy.telemetry.export_content
-            self.report_policy(runtime)
-            problem = await self.vetting(probe_backend, runtime)
-            self.sandbox_problem = problem
-            self.backend_name = runtime.vetter.backend_name or "none"
-            if old is not None:
-                # Requests still running on the old runtime finish on it; close it afterwards.
-                self.spawn(self.retire(old))
-            log.info("policy loaded (%s): preset %s, digest %s", reason, runtime.loaded.preset, runtime.digest[:12])
-            self.publish_policy_diagnostics()
-            self.ready.set()
-            self.announce_provider()
-            self.send_status(force=reread_settings)
-            if old is not None and old.digest != runtime.digest:
-                for doc in list(self.workspace.text_documents.values()):
-                    self.schedule_check(doc.uri, delay=0)
-
-    async def configure_telemetry(self, endpoint: str | None) -> None:
-        """Once per server: the setting `sandgate.telemetry.endpoint` wins over the environment."""
-        if self._telemetry_configured:
-            if endpoint != self.telemetry_endpoint:
-                log.info("sandgate.telemetry.endpoint changed; it takes effect when the server restarts")
-            return
-        self._telemetry_configured = True
-        self.telemetry_endpoint = endpoint
-        try:
-            self.telemetry = await self.blocking(lambda: configure(endpoint=endpoint))
-        except Exception:  # a broken exporter must not take the server down: no telemetry
-            log.exception("telemetry could not be configured; none is exported")
-            self.telemetry = DISABLED
-
-    def report_policy(self, runtime: Runtime) -> None:
-        for name, attributes in policy_events(runtime.loaded, self.workspace_path):
-            if name == tn.EVENT_POLICY_LOADED:
-                self.telemetry.policy_loaded(**attributes)
-            else:
-                self.telemetry.policy_error(**attributes)
-
-    async def close_telemetry(self) -> None:
-        telemetry, self.telemetry = self.telemetry, DISABLED
-        try:
-            await self.blocking(telemetry.shutdown)
-        except Exception:
-            log.exception("telemetry shutdown failed")
-
-    async def retire(self, old: Runtime, grace_s: float = 60.0) -> None:
-        try:
-            await asyncio.sleep(grace_s)
-        finally:
-            if old.provider is not None:
-                await old.provider.aclose()
-            self.quick_pool.submit(old.vetter.close)
-
-    def announce_provider(self) -> None:
-        rt = self.runtime
-        if rt is None or not rt.settings.inline_enabled:
-            return
-        if rt.provider is None and rt.provider_refused is None and not self.told_missing:
-            self.told_missing = True
-            self.tell(HOW_TO_CONFIGURE)
-        elif rt.provider_refused and rt.provider_refused not in self.told_errors:
-            self.told_errors.add(rt.provider_refused)
-            self.tell(f"Sandgate: {rt.provider_refused}.", types.MessageType.Warning)
-
-    def publish_policy_diagnostics(self) -> None:
-        rt = self.runtime
-        target = policy_file(self.workspace_path) if self.trusted else None
-        fresh: dict[str, list[types.Diagnostic]] = {}
-        if rt is not None and target is not None:
-            problems = [(e, convert.policy_error_diagnostic) for e in rt.loaded.errors]
-            problems += [(r, convert.policy_refusal_diagnostic) for r in rt.loaded.refusals]
-            for error, diagnostic in problems:
-                try:
-                    same = Path(error.path).resolve() == target.resolve()
-                except OSError:
-                    same = False
-                if same:
-                    uri = self.client_uri(target.as_uri())
-                    fresh.setdefault(uri, []).append(diagnostic(error.line, error.key, error.message))
-        for uri in set(self.policy_diagnostics) | set(fresh):
-            self.policy_diagnostics[uri] = fresh.get(uri, [])
-            self.publish(uri)
-        for error in rt.loaded.errors if rt else []:
-            key = str(error)
-            if key not in self.told_errors:
-                self.told_errors.add(key)
-                self.log_client(f"Sandgate policy error (the strict preset applies): {error}", types.MessageType.Warning)
-
-    def is_policy_uri(self, uri: str) -> bool:
-        target = policy_file(self.workspace_path)
-        path = to_fs_path(uri)
-        if not target or not path:
-            return False
-        try:
-            return Path(path).resolve() == target.resolve()
-        except OSError:
-            return False
-
-    # -- diagnostics -----------------------------------------------------------------------
-
-    def client_uri(self, uri: str) -> str:
-        """`uri` as the client spelled it when it opened the document (itself when not open)."""
-        doc = self.document(uri)
-        return doc.uri if doc is not None else uri
-
-    def publish(self, uri: str) -> None:
-        """Every diagnostic Sandgate has for a document, in the client's units and spelling."""
-        doc = self.document(uri)
-        lines = Lines.of(doc.source) if doc is not None else None
-        enc = self.encoding
-        ours = list(self.policy_diagnostics.get(self.client_uri(uri), [])) + self.doc_diagnostics.get(documents.key(uri), [])
-        if lines is not None:
-            # Copies: the stored ones stay in server units for the next publish.
-            ours = [copy.copy(d) for d in ours]
-            for diagnostic in ours:
-                diagnostic.range = positions.server_range_to_client(lines, diagnostic.range, enc)
-            for held in self.store.held_for(uri):
-                if held.kind == "suggestion":
-                    ours.append(convert.suggestion_diagnostic(held.decision, positions.line_range(lines, held.anchor.start, enc),
-                                                              held.reasons, held.token, held.vetted))
-            for blocked in self.store.blocked_for(uri):
-                ours.append(convert.suggestion_diagnostic(Verdict.BLOCK, positions.line_range(lines, blocked.anchor.start, enc),
-                                                          blocked.reasons, None, blocked.vetted))
-        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-            uri=doc.uri if doc is not None else uri, diagnostics=ours, version=doc.version if doc is not None else None))
-
-    def document_changed(self, params: types.DidChangeTextDocumentParams) -> None:
-        """A `didChange`: applied exactly (what had to be mended is reported), then held suggestions
-        follow it (or are dropped where their anchor is gone), a check is scheduled."""
-        found = documents.change_document(self.workspace, params)
-        if found is None:
-            log.warning("didChange for a document that is not open: %s", params.text_document.uri)
-            return
-        doc, applied = found
-        for problem in applied.problems:
-            log.warning("%s: %s", doc.uri, problem)
-            self.log_client(f"Sandgate: a change to {self.relpath(doc.uri)} was not well formed: {problem}.",
-                            types.MessageType.Warning)
-        lines = Lines.of(applied.text)
-        tracked = self.store.held_for(doc.uri) or self.store.blocked_for(doc.uri)
-        dropped = self.store.follow(doc.uri, applied.steps, lambda anchor: self.anchor_range(lines, anchor))
-        self.cancel_inflight(doc.uri)
-        self.schedule_check(doc.uri)
-        if tracked:
-            self.publish(doc.uri)
-        if dropped:
-            self.send_status()
-
-    def schedule_check(self, uri: str, delay: float = DEBOUNCE_S) -> None:
-        doc = self.document(uri)
-        if doc is None or self.is_policy_uri(uri) or language_for(doc.language_id, self.relpath(uri)) is None:
-            return
-        previous = self.debounce.pop(documents.key(uri), None)
-        if previous is not None:
-            previous.cancel()
-        self.debounce[documents.key(uri)] = self.spawn(self.check_document(uri, delay))
-
-    async def check_document(self, uri: str, delay: float) -> None:
-        await asyncio.sleep(delay)
-        rt = await self.runtime_ready()
-        doc = self.document(uri)
-        if rt is None or doc is None:
-            return
-        version, text = doc.version, doc.source
-        try:
-            findings = await self.blocking(rt.vetter.check_document, text, self.relpath(uri))
-        except Exception as exc:  # said on the document: a check that did not run is not a clean one
-            log.exception("document check failed for %s", uri)
-            findings, failed = [], convert.check_failed_diagnostic(f"{exc.__class__.__name__}: {exc}")
-        else:
-            failed = None
-        doc = self.document(uri)
-        if doc is None or doc.version != version or self.runtime is not rt:
-            return  # stale: a newer check is scheduled
-        decided = [(f, decide_finding(rt.loaded.policy, f).verdict) for f in findings if f.source != "syntax"]
-        self.doc_diagnostics[documents.key(uri)] = convert.findings_to_diagnostics(decided, text) + ([failed] if failed else [])
-        self.publish(uri)
-
-    # -- inline completion -----------------------------------------------------------------
-
-    async def inline_completion(self, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
-        rt = await self.runtime_ready()
-        uri = documents.key(params.text_document.uri)
-        doc = self.document(uri)
-        if rt is None or doc is None or not rt.settings.inline_enabled:
-            return None
-        if rt.provider is None:
-            self.announce_provider()
-            return None
-        if language_for(doc.language_id, self.relpath(doc.uri)) is None:
-            handling = rt.loaded.policy.languages.unvetted
-            self.note_unvetted(language_name(doc.language_id, self.relpath(doc.uri)), handling)
-            if handling == "skip":
-                return None  # the model is not asked: nothing it wrote could be vetted
-        task = asyncio.ensure_future(self._complete(rt, params, doc))
-        self.inflight.setdefault(uri, set()).add(task)
-        try:
-            return await task
-        except asyncio.CancelledError:
-            me = asyncio.current_task()
-            if me is not None and me.cancelling():
-                raise  # the client cancelled ($/cancelRequest)
-            return types.InlineCompletionList(items=[])  # the document moved on
-        finally:
-            self.inflight.get(uri, set()).discard(task)
-
-    async def _complete(self, rt: Runtime, params: types.InlineCompletionParams, doc) -> types.InlineCompletionList | None:
-        request_id = new_request_id()
-        relpath = self.relpath(doc.uri)
-        language = doc.language_id or "python"
-        trigger = "invoked" if params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked else "automatic"
-        with self.telemetry.suggestion_span(request_id=request_id, file=relpath, language=language, trigger=trigger) as span:
-            return await self._complete_request(rt, params, doc, request_id, relpath, language, trigger, span)
-
-    async def _complete_request(
-        self, rt: Runtime, params: types.InlineCompletionParams, doc, request_id: str, relpath: str, language: str,
-        trigger: str, span: Any,
-    ) -> types.InlineCompletionList | None:
-        uri, version, text = doc.uri, doc.version, doc.source
-        lines = Lines.of(text)
-        located = positions.locate(lines, params.position, self.encoding)
-        if located.outside:
-            log.info("no suggestion for %s: position %s:%s is outside the document (%d lines)", relpath,
-                     params.position.line, params.position.character, lines.count)
-            return types.InlineCompletionList(items=[])
-        offset = located.offset
-        line, character = lines.position(offset)
-        # Nothing of an excluded file, and no secret, joins the request.
-        guarded = await self.blocking(guard_completion, relpath, text[:offset], text[offset:], rt.loaded.policy.files)
-        self.note_context(uri, relpath, guarded.status, guarded.excluded_by, guarded.redactions)
-        if not guarded.allowed:
-            self.telemetry.suggestion_requested(request_id=request_id, file=relpath, language=language, trigger=trigger)
-            log.info("no suggestion for %s: %s", relpath, guarded.status)
-            return None
-        ctx = CompletionContext(guarded.before, guarded.after, language, relpath)
-        messages, _ = await self.blocking(guard_messages, completion_messages(ctx))
-        prompt = messages[-1]["content"]
-        span.set_content(tn.PROMPT, prompt)
-        self.telemetry.suggestion_requested(request_id=request_id, file=relpath, language=language, trigger=trigger, prompt=prompt)
-        async with self.progress("Sandgate", "asking the model", params.work_done_token) as report:
-            try:
-                reply = await self.ask_model(rt, messages, request_id)
-            except ProviderError as err:
-                self.provider_failed(err)
-                return types.InlineCompletionList(items=[])
-            except Exception as exc:  # a bug or a closed client: report, never crash the request
-                log.exception("model call failed unexpectedly")
-                self.provider_failed(ProviderError("connection", f"{exc.__class__.__name__}: {exc}"))
-                return types.InlineCompletionList(items=[])
-            self.provider_ok()
-            model = reply.model or rt.provider.config.model
-            candidates: list[str] = []
-            for answer in reply.texts:
-                cleaned = clean_candidate(answer, ctx.after)
-                if cleaned.strip() and cleaned not in candidates:
-                    candidates.append(cleaned)
-            if not candidates:
-                return types.InlineCompletionList(items=[])
-            report(f"vetting {len(candidates)} suggestion(s)")
-            suggestions = [
-                Suggestion(c, document=text, line=line, character=character, path=relpath, language=doc.language_id)
-                for c in candidates
-            ]
-            results = await asyncio.gather(
-                *(self.vetting(rt.vetter.vet, s, request_id) for s in suggestions), return_exceptions=True
-            )
-        current = self.document(uri)
-        if current is None or current.version != version:
-            return types.InlineCompletionList(items=[])
-        items: list[types.InlineCompletionItem] = []
-        blocked: list[Held] = []
-        records: list[dict[str, Any]] = []
-        at = positions.to_client(lines, offset, self.encoding)
-        anchor = anchor_in(text, offset, offset)
-        for suggestion, result in zip(suggestions, results):
-            if isinstance(result, BaseException):  # the worker itself failed: held and said, never dropped
-                log.error("vet failed", exc_info=result)
-                result = rt.vetter.held_unvetted(suggestion, "vet-failed", f"could not be vetted: {result!r}")
-            self.note_vet(uri, relpath, result)
-            records.append(decision_record(result, request_id=request_id, model=model, kind="inline", uri=uri))
-            if result.verdict is Verdict.ALLOW:
-                shown = result.suggestion.text  # the vetted text: the candidate, or its vetted part
-                item = self.store.add_inline(uri, shown, result.policy_digest, [f.to_json() for f in result.findings],
-                                             request_id, model)
-                items.append(convert.inline_item(item.id, shown, at))
-                if result.vetted:
-                    self.log_client(f"Sandgate: a suggestion for {relpath} was {result.vetted}.")
-                continue
-            held = held_from(result, uri=uri, anchor=anchor, range=self.anchor_range(lines, anchor),
-                             request_id=request_id, model=model)
-            if result.verdict is Verdict.REVIEW:
-                self.store.hold(held)
-            else:
-                blocked.append(held)
-                # Blocked: discarded by the policy (or the managed policy) that decided.
-                self.telemetry.discard(request_id=request_id, decided_by=result.decided_by,
-                                       content_sha256=result.content_sha256, policy_digest=result.policy_digest)
-        self.store.set_blocked(uri, blocked)
-        self.spawn(self.write_audit(records))
-        self.publish(uri)
+    def provider_failed(self, err: ProviderError) -> None:
+        log.warning("model call failed: %s", err.user_message)
+        if self.status.provider_failed(err):
+            self.tell(f"Sandgate: {err.user_message} No suggestion was shown.", types.MessageType.Warning)
         self.send_status()
-        return types.InlineCompletionList(items=items)
 
-    async def ask_model(self, rt: Runtime, messages: list[dict[str, str]], request_id: str, n: int | None = None) -> ChatResponse:
-        """One model call as a GenAI CLIENT span (under the request's span), then its event."""
-        provider = rt.provider
-        assert provider is not None
-        config = provider.config
-        count = n or config.candidates
-        host, port = endpoint_address(config.base_url)
-        tel = self.telemetry
-        with tel.model_span(provider=PROVIDER_NAME, request_model=config.model, server_address=host, server_port=port,
-                            max_tokens=config.max_tokens, temperature=provider.temperature_for(count)) as call:
-            reply = await provider.chat(messages, count)
-            call.set_model_response(response_model=reply.model, response_id=reply.response_id,
-                                    input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
-                                    finish_reasons=list(reply.finish_reasons) or None)
-        tel.model_response(request_id=request_id, model=reply.model, text="\n".join(reply.texts),
-                           finish_reasons=reply.finish_reasons, input_tokens=reply.input_tokens,
-                           output_tokens=reply.output_tokens)
-        return reply
-
-    def note_unvetted(self, language: str, handling: str) -> None:
-        """Said once per language in the status (and again when the policy's answer changes)."""
-        entry = convert.unvetted_language(language, handling)
-        if self.unvetted_languages.get(language) != entry:
-            self.unvetted_languages[language] = entry
-            log.info("%s", entry["message"])
+    def provider_ok(self) -> None:
+        if self.status.provider_ok():
             self.send_status()
 
-    def note_vet(self, uri: str, relpath: str, result: Any) -> None:
-        """A vet that failed, or found nothing it could vet, is in the status until one succeeds."""
-        failed = next((r for r in result.reasons if r.rule_id in ("vet-failed", "not-vetted")), None)
-        note = {"uri": uri, "path": relpath, "message": result.vetted or failed.text} if failed else None
-        if note != self.vet_error and (note is not None or self.vet_error is not None):
-            self.vet_error = note
-            self.send_status()
-
-    def note_context(self, uri: str, relpath: str, status: str | None, excluded_by: str | None, redactions: int) -> None:
-        note = convert.context_note(uri, relpath, status, excluded_by, redactions)
-        if note != self.context_note:
-            self.context_note = note
-            self.send_status()
+    # -- audit -----------------------------------------------------------------------------
 
     def user_decider(self) -> str:
         return self.audit.decided_by if self.audit else f"user:{current_user()}"
+
+    def audit_now(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Blocking: append one record (call through `blocking`)."""
+        return self.audit.append(record) if self.audit else None
 
     async def write_audit(self, records: list[dict[str, Any]]) -> None:
         if self.audit is None:
@@ -627,415 +206,12 @@ class SandgateServer(LanguageServer):
         if self.audit.last_error:
             self.send_status()
 
-    def provider_failed(self, err: ProviderError) -> None:
-        log.warning("model call failed: %s", err.user_message)
-        first = self.provider_error is None or self.provider_error.get("kind") != err.kind.value
-        self.provider_error = err.to_json()
-        if first:
-            self.tell(f"Sandgate: {err.user_message} No suggestion was shown.", types.MessageType.Warning)
-        self.send_status()
 
-    def provider_ok(self) -> None:
-        if self.provider_error is not None:
-            self.provider_error = None
-            self.send_status()
-
-    def cancel_inflight(self, uri: str) -> None:
-        for task in list(self.inflight.get(documents.key(uri), ())):
-            task.cancel()
-
-    # -- approvals -------------------------------------------------------------------------
-
-    async def approve(self, args: dict[str, Any]) -> dict[str, Any]:
-        rt = await self.runtime_ready()
-        token = str(args.get("token") or "")
-        held = self.store.get(token)
-        doc = self.document(held.uri) if held else None
-        # What sits at the suggestion's spot now, and whether the text around it is the vetted one.
-        text_now = text_at(held.anchor, doc.source) if held and doc else None
-        anchored = held is None or (doc is not None and intact(held.anchor, doc.source))
-        try:
-            if rt is None:
-                raise ApprovalRefused("stale", "Approval refused: the server has no policy loaded.")
-            record = self.store.approve(token, text_now, rt.digest, anchored)
-        except ApprovalRefused as refused:
-            await self.blocking(self._audit_refusal, refused, token)
-            if refused.record is not None:
-                self.publish(refused.record.uri)
-            self.send_status()
-            raise refusal_error(refused) from None
-        decided_by = self.user_decider()
-        self.telemetry.approval(request_id=record.request_id, decided_by=decided_by,
-                                content_sha256=record.sha256, policy_digest=record.policy_digest)
-        stored = await self.blocking(
-            self._audit,
-            {
-                **self.outcome_record("approval", record, decided_by),
-                "decision": str(record.decision),
-                "findings": record.findings,
-                "reasons": record.reasons,
-                "verified": record.verified or None,
-                "token_sha256": sha256_text(token),
-            },
-        )
-        if record.kind == "fix":
-            self.schedule_check(record.uri, delay=0)
-        self.publish(record.uri)
-        self.send_status()
-        return {"ok": True, "sha256": record.sha256, "recorded": stored is not None, "message": "Approved and recorded."}
-
-    def _audit(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        return self.audit.append(record) if self.audit else None
-
-    def outcome_record(self, event: str, record: Held, decided_by: str) -> dict[str, Any]:
-        """The common part of an approval or discard record (docs/audit.md)."""
-        return {
-            "event": event,
-            "kind": record.kind,
-            "uri": record.uri,
-            "file": self.relpath(record.uri),
-            "request_id": record.request_id,
-            "model": record.model,
-            "content_sha256": record.sha256,
-            "policy_digest": record.policy_digest,
-            "decided_by": decided_by,
-        }
-
-    def _audit_refusal(self, refused: ApprovalRefused, token: str) -> None:
-        record = refused.record
-        self._audit(
-            {
-                "event": "approval-refused",
-                "reason": refused.reason,
-                "message": str(refused),
-                "uri": record.uri if record else None,
-                "request_id": record.request_id if record else None,
-                "content_sha256": record.sha256 if record else None,
-                "policy_digest": record.policy_digest if record else None,
-                "decided_by": self.user_decider(),
-                "token_sha256": sha256_text(token),
-            }
-        )
-
-    async def discard(self, args: dict[str, Any]) -> dict[str, Any]:
-        token = str(args.get("token") or "")
-        try:
-            record = self.store.discard(token)
-        except ApprovalRefused as refused:
-            raise refusal_error(refused) from None
-        decided_by = self.user_decider()
-        self.telemetry.discard(request_id=record.request_id, decided_by=decided_by,
-                               content_sha256=record.sha256, policy_digest=record.policy_digest)
-        await self.blocking(
-            self._audit, {**self.outcome_record("discard", record, decided_by), "token_sha256": sha256_text(token)}
-        )
-        self.publish(record.uri)
-        self.send_status()
-        return {"ok": True, "message": "Discarded."}
-
-    async def accept_inline(self, args: dict[str, Any]) -> dict[str, Any]:
-        try:
-            item, siblings = self.store.accept_inline(str(args.get("id") or ""))
-        except ApprovalRefused as refused:
-            raise refusal_error(refused) from None
-        if siblings:  # held candidates of the same reply: the user chose another one for that spot
-            self.publish(item.uri)
-            self.send_status()
-        decided_by = self.user_decider()
-        # The user let an allowed suggestion in: an approval by the user, as telemetry counts it.
-        self.telemetry.approval(request_id=item.request_id, decided_by=decided_by,
-                                content_sha256=item.sha256, policy_digest=item.policy_digest)
-        await self.blocking(
-            self._audit,
-            {
-                "event": "acceptance",
-                "kind": "inline",
-                "uri": item.uri,
-                "file": self.relpath(item.uri),
-                "request_id": item.request_id,
-                "model": item.model,
-                "decision": "allow",
-                "decided_by": decided_by,
-                "content_sha256": item.sha256,
-                "policy_digest": item.policy_digest,
-                "findings": item.findings,
-            },
-        )
-        return {"ok": True}
-
-    # -- fix with AI -----------------------------------------------------------------------
-
-    async def fix_with_ai(self, args: dict[str, Any]) -> dict[str, Any]:
-        rt = await self.runtime_ready()
-        uri = str(args.get("uri") or "")
-        finding = args.get("finding") if isinstance(args.get("finding"), dict) else {}
-        doc = self.document(uri)
-
-        def no(message: str) -> dict[str, Any]:
-            self.tell(f"Sandgate: {message}")
-            return {"offered": False, "message": message}
-
-        if rt is None or doc is None:
-            return no("No fix offered: the document is not open.")
-        if rt.provider is None:
-            return no("No fix offered: no model provider is configured.")
-        if not self.trusted:
-            return no("No fix offered: the workspace is not trusted, so nothing from it is run to vet a fix.")
-        if args.get("version") is not None and args.get("version") != doc.version:
-            return no("No fix offered: the document changed; ask again.")
-        try:
-            first, last = int(finding.get("line") or 0), int(finding.get("endLine") or finding.get("line") or 0)
-        except (TypeError, ValueError):
-            first = last = 0
-        lines = Lines.of(doc.source)
-        if not 1 <= first <= last <= lines.count or not finding.get("rule"):
-            return no("No fix offered: the finding does not point at lines of this document.")
-        relpath = self.relpath(doc.uri)
-        request_id = new_request_id()
-        language = doc.language_id or "python"
-        with self.telemetry.suggestion_span(request_id=request_id, file=relpath, language=language, trigger="fix") as span:
-            return await self._fix(rt, doc, finding, lines, first, last, relpath, language, request_id, span, no)
-
-    async def _fix(self, rt: Runtime, doc, finding: dict[str, Any], lines: Lines, first: int, last: int,
-                   relpath: str, language: str, request_id: str, span: Any, no: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
-        uri = doc.uri
-        target_key = f"{finding.get('source')}:{finding.get('rule')}"
-        version, text = doc.version, doc.source
-        # Nothing of an excluded file, and no secret, joins the request.
-        guarded = await self.blocking(guard_document, relpath, text, rt.loaded.policy.files)
-        if guarded.text is None:
-            self.telemetry.suggestion_requested(request_id=request_id, file=relpath, language=language, trigger="fix")
-            return no(f"No fix offered: {guarded.status}.")
-        if Lines.of(guarded.text).count != lines.count:
-            return no("No fix offered: a private key in this file was redacted, so its lines cannot be given to the model.")
-        messages, _ = await self.blocking(
-            guard_messages,
-            fix_messages(guarded.text, language, relpath, first, last, f"{finding.get('rule')}: {finding.get('message', '')}"),
-        )
-        prompt = messages[-1]["content"]
-        span.set_content(tn.PROMPT, prompt)
-        self.telemetry.suggestion_requested(request_id=request_id, file=relpath, language=language, trigger="fix", prompt=prompt)
-        start, end = lines.start(first - 1), lines.end_with_break(last - 1)
-        original = text[start:end]
-        async with self.progress("Sandgate", f"asking the model to fix {finding.get('rule')}") as report:
-            try:
-                reply = await self.ask_model(rt, messages, request_id, n=1)
-            except ProviderError as err:
-                self.provider_failed(err)
-                return no(f"No fix offered: {err.user_message}")
-            self.provider_ok()
-            model = reply.model or rt.provider.config.model
-            fix = clean_candidate(reply.texts[0] if reply.texts else "")
-            if not fix.strip():
-                return no("No fix offered: the model proposed nothing.")
-            if original.endswith("\n") and not fix.endswith("\n"):
-                fix += "\n"
-            if fix == original:
-                return no("No fix offered: the model proposed the same lines.")
-            report("vetting the fix and the original")
-            place = dict(document=text, line=first - 1, character=0, end_line=last, end_character=0, path=relpath,
-                         language=doc.language_id)
-            before, after = await asyncio.gather(
-                self.vetting(rt.vetter.vet, Suggestion(original, **place), request_id),
-                self.vetting(rt.vetter.vet, Suggestion(fix, **place), request_id),
-            )
-        check = compare_fix(before, after, target_key)
-        record = decision_record(after, request_id=request_id, model=model, kind="fix", uri=uri, fix_check=check.message)
-        self.spawn(self.write_audit([record]))
-        current = self.document(uri)
-        if current is None or current.version != version:
-            return no("No fix offered: the document changed while the fix was vetted; ask again.")
-        if not check.ok:
-            return no(check.message)
-        anchor = anchor_in(text, start, end)
-        held = held_from(after, uri=uri, anchor=anchor, range=self.anchor_range(lines, anchor), request_id=request_id,
-                         model=model, kind="fix", verified=check.message, finding_key=f"{target_key}:{first}")
-        self.store.hold(held)
-        self.send_status()
-        message = f"AI fix ready ({check.message}): choose “Apply AI fix” on the diagnostic."
-        self.tell(f"Sandgate: {message}")
-        return {"offered": True, "message": message, "token": held.token, "verified": check.message}
-
-    # -- code actions ----------------------------------------------------------------------
-
-    def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction]:
-        doc = self.document(params.text_document.uri)
-        if doc is None:
-            return []
-        uri, version, lines = doc.uri, doc.version, Lines.of(doc.source)
-        annotations = self.annotations_supported()
-        rt = self.runtime
-        held_here = [h for h in self.store.held_for(uri) if h.kind == "suggestion"]
-        labels = dict(zip((h.token for h in held_here), convert.held_labels([h.text for h in held_here])))
-        actions: list[types.CodeAction] = []
-        for diagnostic in params.context.diagnostics:
-            if diagnostic.source != convert.SOURCE:
-                continue
-            data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
-            if diagnostic.code == convert.HELD_CODE:
-                held = self.store.get(str(data.get("token") or ""))
-                if held is not None and held.kind == "suggestion" and held.token in labels:
-                    actions.extend(convert.held_actions(diagnostic, held.to_json(), version, annotations=annotations,
-                                                        label=labels[held.token]))
-                continue
-            if data.get("kind") != "finding":
-                continue
-            line = int(data.get("line") or 0)
-            rule = convert.suppress_rule(diagnostic)
-            if rule and 1 <= line <= lines.count:
-                column, text = convert.suppress_edit_text(lines.line_text(line - 1), rule)
-                at = positions.to_client(lines, lines.offset(line - 1, column), self.encoding)
-                suppress = convert.suppress_action(uri, diagnostic, at, text)
-                if suppress is not None:
-                    actions.append(suppress)
-            key = f"{data.get('source')}:{data.get('rule')}:{line}"
-            ready = [h for h in self.store.held_for(uri) if h.kind == "fix" and h.finding_key == key]
-            if ready:
-                actions.append(convert.fix_action(diagnostic, ready[-1].to_json(), version, annotations=annotations))
-            elif rt is not None and rt.provider is not None and self.trusted and data.get("source") in ("bandit", "policy"):
-                actions.append(convert.fix_request_action(uri, version, diagnostic))
-        return actions
-
-
-def endpoint_address(url: str) -> tuple[str | None, int | None]:
-    """`server.address` and `server.port` of a model endpoint URL (the port defaulted by scheme)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None, None
-    if port is None:
-        port = {"https": 443, "http": 80}.get(parts.scheme.lower())
-    return parts.hostname, port
-
-
-def _args(arguments: Any) -> dict[str, Any]:
-    """The first argument of a command, as a dict; `{}` for anything else."""
-    if isinstance(arguments, (list, tuple)) and arguments and isinstance(arguments[0], dict):
-        return arguments[0]
-    if isinstance(arguments, dict):
-        return arguments
-    return {}
+FEATURES = (lifecycle, policy, sync, diagnostics, inline, actions, approvals, fix, pending)
 
 
 def build_server() -> SandgateServer:
     server = SandgateServer()
-
-    @server.feature(types.INITIALIZE)
-    def initialize(ls: SandgateServer, params: types.InitializeParams) -> None:
-        options = params.initialization_options if isinstance(params.initialization_options, dict) else {}
-        trusted = options.get("trusted", True)
-        ls.trusted = trusted if isinstance(trusted, bool) else False  # anything odd: untrusted
-        name = options.get("clientName")
-        ls.client_name = name if isinstance(name, str) else (params.client_info.name if params.client_info else None)
-        root = ls.workspace.root_path
-        ls.workspace_path = Path(root).resolve() if root else None
-        ls.audit = AuditSink(ls.workspace_path, ls.client_name)
-
-    @server.feature(types.INITIALIZED)
-    async def initialized(ls: SandgateServer, params: types.InitializedParams) -> None:
-        await ls.reload("start-up", reread_settings=True)
-        caps = ls.client_capabilities
-        watched = caps.workspace.did_change_watched_files if caps and caps.workspace else None
-        if watched and watched.dynamic_registration:
-            try:
-                await ls.client_register_capability_async(
-                    types.RegistrationParams(
-                        registrations=[
-                            types.Registration(
-                                id="sandgate-policy-watch",
-                                method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-                                register_options=types.DidChangeWatchedFilesRegistrationOptions(
-                                    watchers=[types.FileSystemWatcher(glob_pattern="**/.sandgate/policy.toml")]
-                                ),
-                            )
-                        ]
-                    )
-                )
-            except Exception as exc:
-                log.info("file watcher not registered: %s", exc)
-
-    @server.feature(types.SHUTDOWN)
-    async def shutdown(ls: SandgateServer, params: None) -> None:
-        for task in list(ls._background):
-            task.cancel()
-        if ls.runtime and ls.runtime.provider:
-            await ls.runtime.provider.aclose()
-        await ls.blocking(close_all)  # the warm pools: their sandboxes go now, not at exit
-        await ls.close_telemetry()  # flushes what is batched: nothing is lost at exit
-
-    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls: SandgateServer, params: types.DidOpenTextDocumentParams) -> None:
-        ls.schedule_check(params.text_document.uri, delay=0)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    async def did_save(ls: SandgateServer, params: types.DidSaveTextDocumentParams) -> None:
-        if ls.is_policy_uri(params.text_document.uri):
-            await ls.reload("policy saved")
-
-    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def did_close(ls: SandgateServer, params: types.DidCloseTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        ls.cancel_inflight(uri)
-        task = ls.debounce.pop(documents.key(uri), None)
-        if task:
-            task.cancel()
-        ls.doc_diagnostics.pop(documents.key(uri), None)
-        # What was held for it expires: a reopened document is another one.
-        dropped = ls.store.drop_uri(uri)
-        ls.publish(uri)
-        if ls.context_note and documents.key(ls.context_note.get("uri") or "") == documents.key(uri):
-            ls.context_note = None
-            ls.send_status()
-        elif dropped:
-            ls.send_status()
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    async def watched(ls: SandgateServer, params: types.DidChangeWatchedFilesParams) -> None:
-        if any(ls.is_policy_uri(change.uri) for change in params.changes):
-            await ls.reload("policy file changed")
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def configuration_changed(ls: SandgateServer, params: types.DidChangeConfigurationParams) -> None:
-        if ls.ready.is_set():
-            await ls.reload("settings changed", reread_settings=True)
-
-    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    async def inline_completion(ls: SandgateServer, params: types.InlineCompletionParams):
-        return await ls.inline_completion(params)
-
-    @server.feature(
-        types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
-    )
-    def code_action(ls: SandgateServer, params: types.CodeActionParams):
-        return ls.code_actions(params)
-
-    @server.feature("sandgate/pendingSuggestions")
-    def pending(ls: SandgateServer, params: Any) -> dict[str, Any]:
-        return ls.store.snapshot()
-
-    @server.command(convert.CMD_APPROVE)
-    async def approve(ls: SandgateServer, *args: Any) -> dict[str, Any]:
-        return await ls.approve(_args(args))
-
-    @server.command(convert.CMD_DISCARD)
-    async def discard(ls: SandgateServer, *args: Any) -> dict[str, Any]:
-        return await ls.discard(_args(args))
-
-    @server.command(convert.CMD_ACCEPT_INLINE)
-    async def accept_inline(ls: SandgateServer, *args: Any) -> dict[str, Any]:
-        return await ls.accept_inline(_args(args))
-
-    @server.command(convert.CMD_VERIFY_AUDIT)
-    async def verify_audit(ls: SandgateServer, *args: Any) -> dict[str, Any]:
-        if ls.audit is None:
-            return {"ok": False, "message": "no workspace folder: there is no audit log"}
-        async with ls.progress("Sandgate", "verifying the audit log"):
-            return await ls.blocking(ls.audit.verify)
-
-    @server.command(convert.CMD_FIX_WITH_AI)
-    async def fix_with_ai(ls: SandgateServer, *args: Any) -> dict[str, Any]:
-        return await ls.fix_with_ai(_args(args))
-
+    for feature in FEATURES:
+        feature.register(server)
     return server

@@ -1,5 +1,7 @@
-"""The server's memory of suggestions: held ones with their one-time approval tokens, blocked
-ones (shown as diagnostics), allowed inline items awaiting acceptance, and recent outcomes.
+"""The server's ledger of suggestions: held ones with their one-time approval tokens, blocked
+ones (shown as diagnostics, never handed over), allowed inline items awaiting acceptance, and
+recent outcomes. Every record is built from a `pipeline.VetResult` and keeps its typed findings
+and reasons; JSON is made only where a record leaves the process (`convert`, audit records).
 
 An approval is bound to what was vetted: the token is issued here, used once, and accepted
 only when the text now in the document has the SHA-256 of the vetted text, the text around it
@@ -17,12 +19,18 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from sandgate.findings import Verdict
+from lsprotocol import types
+
+from sandgate.findings import Finding, Verdict
 from sandgate.lsp.anchors import Anchor, follow
 from sandgate.lsp.documents import Edit, key
+from sandgate.policy.evaluate import Reason
 from sandgate.suggestion import sha256_text
+
+if TYPE_CHECKING:
+    from sandgate.pipeline import VetResult
 
 TOKEN_TTL_S = 3600.0
 MAX_HELD_PER_URI = 5
@@ -43,83 +51,105 @@ class ApprovalRefused(Exception):
         super().__init__(message)
 
 
-@dataclass
-class Held:
-    """A suggestion withheld from the editor (review or block), or a vetted AI fix."""
+@dataclass(frozen=True)
+class FindingRef:
+    """A finding of the document as the fix flow names it: `source:rule` and its first line."""
 
-    token: str
+    key: str
+    line: int
+
+
+@dataclass(kw_only=True)
+class Withheld:
+    """A vetted suggestion the editor did not get as ghost text: its spot, text and decision."""
+
     uri: str  # as the client spells it
     anchor: Anchor  # where it goes, followed through the edits
-    range: dict[str, Any]  # the anchor in the client's units, kept current by the server
+    range: types.Range  # the anchor in the client's units, kept current by the server
     text: str
     decision: Verdict
-    reasons: list[dict[str, Any]]
-    findings: list[dict[str, Any]]
+    reasons: tuple[Reason, ...]  # those that did not allow
+    findings: tuple[Finding, ...]
     sha256: str
     policy_digest: str
-    kind: str = "suggestion"  # or "fix"
-    verified: str = ""  # for a fix: what was verified
-    finding_key: str = ""  # for a fix: the diagnostic it fixes (rule:line)
     request_id: str | None = None  # the suggestion request: links decision, approval and telemetry
     model: str | None = None  # the model that wrote it
+    vetted: str | None = None  # what was vetted, when not the document as it was (a region...)
     created_at: str = field(default_factory=now_iso)
     created_mono: float = field(default_factory=time.monotonic)
     outcome: str | None = None
-    vetted: str | None = None  # what was vetted, when not the document as it was (a region...)
 
     @property
     def doc_key(self) -> str:
         return key(self.uri)
 
-    def to_json(self) -> dict[str, Any]:
-        data = {
-            "token": None if self.decision is Verdict.BLOCK else self.token,
-            "uri": self.uri,
-            "range": self.range,
-            # A blocked suggestion is never handed to the editor, not even here.
-            "text": None if self.decision is Verdict.BLOCK else self.text,
-            "decision": str(self.decision),
-            "reasons": self.reasons,
-            "findings": self.findings,
-            "createdAt": self.created_at,
-            "kind": self.kind,
-            "sha256": self.sha256,
-            "policyDigest": self.policy_digest,
-            "requestId": self.request_id,
-        }
-        if self.verified:
-            data["verified"] = self.verified
-        if self.vetted:
-            data["vetted"] = self.vetted
-        if self.outcome is not None:
-            data["outcome"] = self.outcome
-        return data
+    @staticmethod
+    def fields_of(result: "VetResult") -> dict[str, object]:
+        """What every record takes from a vet result: the text that was vetted and its decision."""
+        return dict(
+            text=result.suggestion.text,
+            decision=result.verdict,
+            reasons=tuple(r for r in result.reasons if r.verdict > Verdict.ALLOW),
+            findings=tuple(result.findings),
+            sha256=result.content_sha256,
+            policy_digest=result.policy_digest,
+            vetted=result.vetted,
+        )
+
+
+@dataclass(kw_only=True)
+class Held(Withheld):
+    """Held for review (or a vetted AI fix): a person may approve it with its one-time token."""
+
+    token: str = field(default_factory=lambda: new_token())
+    kind: str = "suggestion"  # or "fix"
+    verified: str = ""  # for a fix: what was verified
+    fixes: FindingRef | None = None  # for a fix: the finding it removes
+
+    @classmethod
+    def of(cls, result: "VetResult", *, uri: str, anchor: Anchor, range: types.Range, request_id: str | None,
+           model: str | None, **extra: object) -> "Held":
+        return cls(uri=uri, anchor=anchor, range=range, request_id=request_id, model=model,
+                   **cls.fields_of(result), **extra)  # type: ignore[arg-type]
+
+
+@dataclass(kw_only=True)
+class Blocked(Withheld):
+    """Blocked by the policy: shown as a diagnostic with its reasons, never handed to the editor."""
+
+    @classmethod
+    def of(cls, result: "VetResult", *, uri: str, anchor: Anchor, range: types.Range, request_id: str | None,
+           model: str | None) -> "Blocked":
+        return cls(uri=uri, anchor=anchor, range=range, request_id=request_id, model=model,
+                   **cls.fields_of(result))  # type: ignore[arg-type]
 
 
 @dataclass
-class InlineItem:
+class Offered:
+    """An allowed suggestion handed to the editor as ghost text, until the user accepts it."""
+
     id: str
     uri: str
     text: str
     sha256: str
     policy_digest: str
-    findings: list[dict[str, Any]]
+    findings: tuple[Finding, ...]
     request_id: str | None = None
     model: str | None = None
     accepted: bool = False
 
 
-class SuggestionStore:
+class Ledger:
     """Thread-safe; every method is short."""
 
     def __init__(self, ttl_s: float = TOKEN_TTL_S) -> None:
         self._lock = threading.Lock()
         self._ttl = ttl_s
         self._held: OrderedDict[str, Held] = OrderedDict()
-        self._blocked: dict[str, list[Held]] = {}
+        self._blocked: dict[str, list[Blocked]] = {}
         self._used: dict[str, str] = {}  # token -> outcome
-        self._recent: deque[Held] = deque(maxlen=MAX_RECENT)
-        self._inline: OrderedDict[str, InlineItem] = OrderedDict()
+        self._recent: deque[Withheld] = deque(maxlen=MAX_RECENT)
+        self._offered: OrderedDict[str, Offered] = OrderedDict()
 
     # -- issuing ---------------------------------------------------------------------------
 
@@ -134,33 +164,28 @@ class SuggestionStore:
                 self._finish(old, "superseded")
                 dropped.append(old)
             if record.kind == "fix":
-                for old in [h for h in same if h is not record and h.finding_key == record.finding_key]:
+                for old in [h for h in same if h is not record and h.fixes == record.fixes]:
                     self._held.pop(old.token, None)
                     self._finish(old, "superseded")
                     dropped.append(old)
         return dropped
 
-    def set_blocked(self, uri: str, records: list[Held]) -> None:
+    def set_blocked(self, uri: str, records: list[Blocked]) -> None:
         with self._lock:
             self._blocked[key(uri)] = records
             for record in records:
                 record.outcome = "blocked"
                 self._recent.append(record)
 
-    def add_inline(
-        self,
-        uri: str,
-        text: str,
-        policy_digest: str,
-        findings: list[dict[str, Any]],
-        request_id: str | None = None,
-        model: str | None = None,
-    ) -> InlineItem:
-        item = InlineItem(new_token(), uri, text, sha256_text(text), policy_digest, findings, request_id, model)
+    def offer(self, result: "VetResult", uri: str, request_id: str | None = None, model: str | None = None) -> Offered:
+        """An allowed suggestion handed out as ghost text: the vetted text, under a new id."""
+        text = result.suggestion.text
+        item = Offered(new_token(), uri, text, sha256_text(text), result.policy_digest, tuple(result.findings),
+                       request_id, model)
         with self._lock:
-            self._inline[item.id] = item
-            while len(self._inline) > MAX_INLINE:
-                self._inline.popitem(last=False)
+            self._offered[item.id] = item
+            while len(self._offered) > MAX_INLINE:
+                self._offered.popitem(last=False)
         return item
 
     # -- reading ---------------------------------------------------------------------------
@@ -170,7 +195,7 @@ class SuggestionStore:
             self._expire()
             return [h for h in self._held.values() if h.doc_key == key(uri)]
 
-    def blocked_for(self, uri: str) -> list[Held]:
+    def blocked_for(self, uri: str) -> list[Blocked]:
         with self._lock:
             return list(self._blocked.get(key(uri), []))
 
@@ -184,14 +209,11 @@ class SuggestionStore:
             self._expire()
             return len(self._held)
 
-    def snapshot(self) -> dict[str, Any]:
+    def listing(self) -> tuple[list[Held], list[Withheld]]:
+        """What is pending, oldest first, and the recent outcomes, newest first."""
         with self._lock:
             self._expire()
-            return {
-                "items": [h.to_json() for h in self._held.values()],
-                "recent": [h.to_json() for h in reversed(self._recent)],
-            }
-
+            return list(self._held.values()), list(reversed(self._recent))
 
     # -- deciding --------------------------------------------------------------------------
 
@@ -248,16 +270,11 @@ class SuggestionStore:
             self._finish(record, "discarded")
             return record
 
-    def refuse(self, record: Held) -> None:
-        with self._lock:
-            if self._held.pop(record.token, None) is not None:
-                self._finish(record, "refused")
-
-    def accept_inline(self, item_id: str) -> tuple[InlineItem, list[Held]]:
+    def accept(self, item_id: str) -> tuple[Offered, list[Held]]:
         """Record an acceptance; the held siblings of the same reply in that document are dropped
         (superseded: the user chose another candidate for that spot)."""
         with self._lock:
-            item = self._inline.get(item_id)
+            item = self._offered.get(item_id)
             if item is None:
                 raise ApprovalRefused("stale", "Unknown inline suggestion id.")
             if item.accepted:
@@ -281,14 +298,15 @@ class SuggestionStore:
             return gone
 
     def follow(self, uri: str, steps: Iterable[tuple[Edit, str]],
-               relocate: Callable[[Anchor], dict[str, Any]]) -> list[Held]:
+               relocate: Callable[[Anchor], types.Range]) -> list[Withheld]:
         """Move the anchors of `uri`'s held and blocked suggestions through a change (each edit with
         the text after it); drop those whose anchor is gone. Returns the dropped ones."""
         steps = list(steps)
-        dropped: list[Held] = []
+        dropped: list[Withheld] = []
         with self._lock:
             blocked = self._blocked.get(key(uri), [])
-            for record in [h for h in self._held.values() if h.doc_key == key(uri)] + blocked:
+            records: list[Withheld] = [h for h in self._held.values() if h.doc_key == key(uri)]
+            for record in records + list(blocked):
                 anchor: Anchor | None = record.anchor
                 for edit, text in steps:
                     anchor = follow(anchor, edit.start, edit.end, edit.text, text, record.text)
@@ -296,13 +314,13 @@ class SuggestionStore:
                         break
                 if anchor is None:
                     dropped.append(record)
-                    if record.decision is not Verdict.BLOCK and self._held.pop(record.token, None) is not None:
+                    if isinstance(record, Held) and self._held.pop(record.token, None) is not None:
                         self._finish(record, "superseded")
                     continue
                 record.anchor = anchor
                 record.range = relocate(anchor)
             if blocked:
-                self._blocked[key(uri)] = [h for h in blocked if h not in dropped]
+                self._blocked[key(uri)] = [b for b in blocked if b not in dropped]
         return dropped
 
     # -- internals -------------------------------------------------------------------------
@@ -318,28 +336,6 @@ class SuggestionStore:
             if record.created_mono < cutoff:
                 del self._held[token]
                 self._finish(record, "expired")
-
-
-def held_from(result: Any, *, uri: str, anchor: Anchor, range: dict[str, Any], request_id: str | None,
-              model: str | None, **extra: Any) -> Held:
-    """A held (or blocked) record of a vet result (`pipeline.VetResult`): the text that was vetted,
-    with a new token."""
-    return Held(
-        token=new_token(),
-        uri=uri,
-        anchor=anchor,
-        range=range,
-        text=result.suggestion.text,
-        decision=result.verdict,
-        reasons=[r.to_json() for r in result.reasons if r.verdict > Verdict.ALLOW],
-        findings=[f.to_json() for f in result.findings],
-        sha256=result.content_sha256,
-        policy_digest=result.policy_digest,
-        request_id=request_id,
-        model=model,
-        vetted=result.vetted,
-        **extra,
-    )
 
 
 def new_token() -> str:

@@ -1,0 +1,154 @@
+"""Inline completion (LSP 3.18 `textDocument/inlineCompletion`) and the acceptance of its items.
+
+Allowed candidates come back as ghost text; held ones go to the ledger (a diagnostic with an
+approval action), blocked ones are shown as a diagnostic with the reasons and never handed over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from sandgate.audit.records import decision_record
+from sandgate.findings import Verdict
+from sandgate.languages import language_for, language_name
+from sandgate.lsp import convert, positions
+from sandgate.lsp.anchors import anchor_in
+from sandgate.lsp.features import diagnostics
+from sandgate.lsp.features.commands import command_args, refusal_error
+from sandgate.lsp.features.policy import announce_provider
+from sandgate.lsp.flows.inline import InlineAnswer, InlineAsk, run_inline
+from sandgate.lsp.ledger import ApprovalRefused, Blocked, Held, new_request_id
+from sandgate.lsp.records import acceptance_record
+from sandgate.lsp.runtime import Runtime
+
+if TYPE_CHECKING:
+    from sandgate.lsp.server import SandgateServer
+
+log = logging.getLogger(__name__)
+
+EMPTY = types.InlineCompletionList(items=[])
+
+
+def register(server: "SandgateServer") -> None:
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(ls, params: types.InlineCompletionParams):
+        return await complete(ls, params)
+
+    @server.command(convert.CMD_ACCEPT_INLINE)
+    async def accept_inline(ls, *args: Any) -> dict[str, Any]:
+        return await accept(ls, command_args(args))
+
+
+async def complete(server: "SandgateServer", params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
+    rt = await server.session.runtime_ready()
+    snap = server.snapshot(params.text_document.uri)
+    if rt is None or snap is None or not rt.settings.inline_enabled:
+        return None
+    if rt.provider is None:
+        announce_provider(server)
+        return None
+    if language_for(snap.language_id, snap.path) is None:
+        handling = rt.loaded.policy.languages.unvetted
+        entry = server.status.note_unvetted(language_name(snap.language_id, snap.path), handling)
+        if entry is not None:
+            log.info("%s", entry["message"])
+            server.send_status()
+        if handling == "skip":
+            return None  # the model is not asked: nothing it wrote could be vetted
+    located = positions.locate(snap.lines, params.position, server.encoding)
+    if located.outside:
+        log.info("no suggestion for %s: position %s:%s is outside the document (%d lines)", snap.path,
+                 params.position.line, params.position.character, snap.lines.count)
+        return EMPTY
+    trigger = "invoked" if params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked else "automatic"
+    ask = InlineAsk(snap, located.offset, trigger, new_request_id())
+    task = asyncio.ensure_future(_ask_and_record(server, rt, ask, params.work_done_token))
+    server.inflight.setdefault(snap.key, set()).add(task)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        me = asyncio.current_task()
+        if me is not None and me.cancelling():
+            raise  # the client cancelled ($/cancelRequest)
+        return EMPTY  # the document moved on
+    finally:
+        server.inflight.get(snap.key, set()).discard(task)
+
+
+async def _ask_and_record(server: "SandgateServer", rt: Runtime, ask: InlineAsk,
+                          token: Any) -> types.InlineCompletionList | None:
+    snap = ask.snapshot
+    telemetry = server.session.telemetry
+    language = snap.language_id or "python"
+
+    def guarded(context: Any) -> None:
+        if server.status.note_context(snap.uri, snap.path, context.status, context.excluded_by, context.redactions):
+            server.send_status()
+
+    with telemetry.suggestion_span(request_id=ask.request_id, file=snap.path, language=language,
+                                   trigger=ask.trigger) as span:
+        async with server.progress("Sandgate", "asking the model", token) as report:
+            answer = await run_inline(rt, ask, server.workers(report, guarded), span)
+        if answer.refused:
+            return None
+        if not answer.results or not server.is_current(snap):
+            return EMPTY
+        return record(server, ask, answer)
+
+
+def record(server: "SandgateServer", ask: InlineAsk, answer: InlineAnswer) -> types.InlineCompletionList:
+    """Allowed results become ghost text; held and blocked ones go to the ledger; all are audited."""
+    snap = ask.snapshot
+    telemetry = server.session.telemetry
+    items: list[types.InlineCompletionItem] = []
+    blocked: list[Blocked] = []
+    records: list[dict[str, Any]] = []
+    at = positions.to_client(snap.lines, ask.offset, server.encoding)
+    anchor = anchor_in(snap.text, ask.offset, ask.offset)
+    where = dict(uri=snap.uri, anchor=anchor, range=server.anchor_range(snap.lines, anchor),
+                 request_id=ask.request_id, model=answer.model)
+    for result in answer.results:
+        if server.status.note_vet(snap.uri, snap.path, result):
+            server.send_status()
+        records.append(decision_record(result, request_id=ask.request_id, model=answer.model, kind="inline",
+                                       uri=snap.uri))
+        if result.verdict is Verdict.ALLOW:
+            # The vetted text: the candidate, or its vetted part.
+            offered = server.ledger.offer(result, snap.uri, ask.request_id, answer.model)
+            items.append(convert.inline_item(offered.id, offered.text, at))
+            if result.vetted:
+                server.log_client(f"Sandgate: a suggestion for {snap.path} was {result.vetted}.")
+        elif result.verdict is Verdict.REVIEW:
+            server.ledger.hold(Held.of(result, **where))  # type: ignore[arg-type]
+        else:
+            blocked.append(Blocked.of(result, **where))  # type: ignore[arg-type]
+            # Blocked: discarded by the policy (or the managed policy) that decided.
+            telemetry.discard(request_id=ask.request_id, decided_by=result.decided_by,
+                              content_sha256=result.content_sha256, policy_digest=result.policy_digest)
+    server.ledger.set_blocked(snap.uri, blocked)
+    server.spawn(server.write_audit(records))
+    diagnostics.publish(server, snap.uri)
+    server.send_status()
+    return types.InlineCompletionList(items=items)
+
+
+async def accept(server: "SandgateServer", args: dict[str, Any]) -> dict[str, Any]:
+    try:
+        item, siblings = server.ledger.accept(str(args.get("id") or ""))
+    except ApprovalRefused as refused:
+        raise refusal_error(refused) from None
+    if siblings:  # held candidates of the same reply: the user chose another one for that spot
+        diagnostics.publish(server, item.uri)
+        server.send_status()
+    decided_by = server.user_decider()
+    # The user let an allowed suggestion in: an approval by the user, as telemetry counts it.
+    server.session.telemetry.approval(request_id=item.request_id, decided_by=decided_by,
+                                      content_sha256=item.sha256, policy_digest=item.policy_digest)
+    await server.blocking(server.audit_now, acceptance_record(item, server.relpath(item.uri), decided_by))
+    return {"ok": True}
+
+

@@ -27,7 +27,7 @@ import ast
 import re
 import sys
 from dataclasses import dataclass, replace
-from typing import Iterator
+from typing import Any, Iterator
 
 from sandgate.checks import shell
 from sandgate.checks.names import HOLE, Computed, Names, Ref, Scan, scan
@@ -335,6 +335,7 @@ def _passed_spawn(call: ast.Call, names: Names) -> Iterator[Finding]:
     """A spawn API handed over as a value: `map(os.system, cmds)`, `Thread(target=os.system, …)`,
     `functools.partial(os.system, "…")`. Its command is among the call's other string arguments."""
     values = [*call.args, *(k.value for k in call.keywords)]
+    value: Any  # dispatched on its exact type (see names.Node)
     for value in values:
         kind = type(value)
         # Only a name that may be bound to an API, or an attribute named like one, is resolved.

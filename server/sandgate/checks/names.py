@@ -27,6 +27,7 @@ import binascii
 import codecs
 import re
 import shlex
+from typing import Any
 from dataclasses import dataclass, field
 
 from sandgate.checks.shell import HOLE
@@ -34,6 +35,9 @@ from sandgate.checks.shell import HOLE
 __all__ = ["HOLE", "Computed", "Ref", "Names", "Scan", "scan"]
 
 _MAX_DEPTH = 24
+# An AST node the walkers dispatch on by exact type (`type(node) is ast.Name`: cheaper than
+# isinstance in the hot path), which mypy cannot narrow: typed loosely on purpose.
+Node = Any
 _MAX_VALUES = 8  # string values kept per name
 
 
@@ -98,7 +102,7 @@ class Names:
         self._refs[name] = found
         return found
 
-    def ref(self, node: ast.AST) -> Ref | None:
+    def ref(self, node: Node) -> Ref | None:
         """The dotted name `node` reaches, or None when it names nothing (a literal, a lambda, …)."""
         kind = type(node)
         if kind is ast.Name:
@@ -215,7 +219,7 @@ class Names:
             self._resolving.discard(name)
         return values[-_MAX_VALUES:]
 
-    def string(self, node: ast.AST, depth: int = 0) -> str | None:
+    def string(self, node: Node, depth: int = 0) -> str | None:
         """What is known of a string expression: literal parts as they are, HOLE for the rest; None
         when nothing is known."""
         if depth > _MAX_DEPTH:
@@ -247,9 +251,9 @@ class Names:
                 if template is None:
                     return None
                 items = node.right.elts if type(node.right) is ast.Tuple else [node.right]
-                values = iter([self.string(v, depth + 1) or HOLE for v in items])
+                filled = iter([self.string(v, depth + 1) or HOLE for v in items])
                 return re.sub(r"%[-#0 +]*\d*(?:\.\d+)?[sdrifxXoeEgGca%]",
-                              lambda m: "%" if m.group() == "%%" else next(values, HOLE), template)
+                              lambda m: "%" if m.group() == "%%" else next(filled, HOLE), template)
             return None
         if kind is ast.Subscript:
             text = self.string(node.value, depth + 1)
@@ -289,7 +293,7 @@ class Names:
             if method == "replace" and len(args) == 2:
                 text = self.string(func.value, depth + 1)
                 old, new = (self.string(a, depth + 1) for a in args)
-                return text.replace(old, new) if None not in (text, old, new) else text
+                return text.replace(old, new) if text is not None and old is not None and new is not None else text
             if method == "format":
                 template = self.string(func.value, depth + 1)
                 if template is None:
@@ -327,7 +331,8 @@ class Names:
         if name in ("str", "shlex.quote", "os.fsdecode", "os.fsencode", "shutil.which") and args:
             return self.string(args[0], depth + 1)
         if name in ("bytes", "bytearray") and args:
-            items = args[0].elts if type(args[0]) in (ast.List, ast.Tuple) else None
+            first: Node = args[0]
+            items = first.elts if type(first) in (ast.List, ast.Tuple) else None
             if items is not None:
                 return "".join(chr(v) if type(v) is int and 0 <= v < 256 else HOLE for v in map(self._int, items))
             return self.string(args[0], depth + 1)
@@ -338,7 +343,7 @@ class Names:
             return " ".join(shlex.quote(i) for i in items) if items is not None else HOLE
         return None
 
-    def sequence(self, node: ast.AST, depth: int = 0) -> list[str] | None:
+    def sequence(self, node: Node, depth: int = 0) -> list[str] | None:
         """A list of strings (an argv): each item as far as known, HOLE for unknown items; None when
         the expression is no list that can be read."""
         if depth > _MAX_DEPTH:
@@ -534,7 +539,7 @@ def scan(tree: ast.AST) -> Scan:
     return result
 
 
-def _bind_target(names: Names, target: ast.AST, node: ast.AST, value: ast.AST) -> None:
+def _bind_target(names: Names, target: Node, node: ast.AST, value: Node) -> None:
     kind = type(target)
     if kind is ast.Name:
         names.bind(target.id, node, value)
@@ -548,7 +553,7 @@ def _bind_target(names: Names, target: ast.AST, node: ast.AST, value: ast.AST) -
             _bind_target(names, inner, node, item)
 
 
-def _raw(node: ast.AST) -> str | None:
+def _raw(node: Node) -> str | None:
     """`a.b.c` as written, for a chain of names; None for anything else."""
     parts = []
     while type(node) is ast.Attribute:
@@ -565,6 +570,6 @@ def _bind_defaults(names: Names, args: ast.arguments) -> None:
     positional = args.posonlyargs + args.args
     for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
         names.bind(arg.arg, default, default)
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
-        if default is not None:
-            names.bind(arg.arg, default, default)
+    for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults):
+        if kw_default is not None:
+            names.bind(arg.arg, kw_default, kw_default)

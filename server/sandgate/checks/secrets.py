@@ -55,9 +55,8 @@ def shannon_entropy(text: str) -> float:
 
 @lru_cache(maxsize=1)
 def _plugins() -> tuple:
-    return tuple(
-        cls() for cls in get_mapping_from_secret_type_to_class().values() if cls.__name__ not in _SKIP_PLUGINS
-    )
+    classes: list[type] = list(get_mapping_from_secret_type_to_class().values())
+    return tuple(cls() for cls in classes if cls.__name__ not in _SKIP_PLUGINS)
 
 
 @lru_cache(maxsize=1)

@@ -624,14 +624,14 @@ def _pipeline(pipeline: list[Command], depth: int) -> str | None:
     fetched = netcat = shell = printed = None
     for command in pipeline:
         interp = _interpreter(command.words)
-        stdin = interp is not None and interp.stdin and not any(r.op.startswith("<") for r in command.redirects)
+        reader = interp if interp is not None and interp.stdin and not any(r.op.startswith("<") for r in command.redirects) else None
         name = _program(command.words)[0]
-        if stdin and fetched:
-            return f"downloads with {fetched} and pipes it into {interp.name}"
-        if (stdin or name in ("crontab", "at", "batch")) and printed:
-            return f"feeds a command that downloads and runs code ({printed}) to {interp.name if stdin else name}"
-        if stdin and interp.family == "shell":
-            shell = interp.name
+        if reader and fetched:
+            return f"downloads with {fetched} and pipes it into {reader.name}"
+        if (reader or name in ("crontab", "at", "batch")) and printed:
+            return f"feeds a command that downloads and runs code ({printed}) to {reader.name if reader else name}"
+        if reader and reader.family == "shell":
+            shell = reader.name
         found = _stage_fetcher(command, depth)
         if found:
             fetched = fetched or found
@@ -777,7 +777,7 @@ def _downloaded_then_run(script: Script) -> str | None:
         interp = _interpreter(words)
         if interp is not None and interp.script is None:
             continue
-        file, how = (interp.script.text, interp.name) if interp is not None else (words[0].text, "")
+        file, how = (interp.script.text, interp.name) if interp is not None and interp.script else (words[0].text, "")
         base = posixpath.basename(file)
         # A download of unknown name matches a file run by an interpreter, or one made executable.
         fetcher = downloaded.get(base) or (downloaded.get(_UNKNOWN) if how or base in executable else None)

@@ -309,9 +309,7 @@ class Ledger:
             for record in records + list(blocked):
                 anchor: Anchor | None = record.anchor
                 for edit, text in steps:
-                    anchor = follow(anchor, edit.start, edit.end, edit.text, text, record.text)
-                    if anchor is None:
-                        break
+                    anchor = follow(anchor, edit.start, edit.end, edit.text, text, record.text) if anchor else None
                 if anchor is None:
                     dropped.append(record)
                     if isinstance(record, Held) and self._held.pop(record.token, None) is not None:

@@ -20,7 +20,8 @@ from pygls.protocol.language_server import lsp_method
 class SandgateProtocol(LanguageServerProtocol):
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
-        self._server.document_changed(params)
+        server: Any = self._server  # a SandgateServer: it applies changes itself
+        server.document_changed(params)
         yield from ()
 
     def _handle_notification(self, method_name: str, params: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pygls.uris import to_fs_path
 
@@ -19,6 +20,7 @@ from sandgate.policy.load import WORKSPACE_POLICY, LoadedPolicy, load_effective
 from sandgate.provider import ChatClient
 from sandgate.provider.config import ProviderConfig
 from sandgate.telemetry import DISABLED, Telemetry
+from sandgate.telemetry import names
 
 log = logging.getLogger(__name__)
 
@@ -134,13 +136,11 @@ def _error_text(error) -> str:
     return where + (f"{error.key}: " if error.key else "") + error.message
 
 
-def policy_events(loaded: LoadedPolicy, workspace: Path | None) -> list[tuple[str, dict[str, str | None]]]:
+def policy_events(loaded: LoadedPolicy, workspace: Path | None) -> list[tuple[str, dict[str, Any]]]:
     """The telemetry events of one policy load, pure: `policy.loaded` (digest, the strongest
     layer's source and path, the preset) and one `policy.error` per error."""
-    from sandgate.telemetry import names
-
     top = loaded.layers[-1] if loaded.layers else None
-    events: list[tuple[str, dict[str, str | None]]] = [
+    events: list[tuple[str, dict[str, Any]]] = [
         (
             names.EVENT_POLICY_LOADED,
             {

@@ -111,7 +111,7 @@ class SandgateServer(LanguageServer):
         return bool(caps and caps.window and caps.window.work_done_progress)
 
     @contextlib.asynccontextmanager
-    async def progress(self, title: str, message: str | None = None, token: Any = None) -> AsyncIterator[Callable[[str], None]]:
+    async def work_done(self, title: str, message: str | None = None, token: Any = None) -> AsyncIterator[Callable[[str], None]]:
         """`$/progress` begin/end around a long run; a no-op for clients without support."""
         created = token is not None
         if token is None and self.supports_progress():

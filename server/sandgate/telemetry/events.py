@@ -56,7 +56,7 @@ class EventHelpers:
     ) -> None:
         if not self._events_on:
             return
-        attributes = {n.REQUEST_ID: request_id, n.CODE_FILE_PATH: file, n.LANGUAGE: language, n.TRIGGER: trigger}
+        attributes: dict[str, Any] = {n.REQUEST_ID: request_id, n.CODE_FILE_PATH: file, n.LANGUAGE: language, n.TRIGGER: trigger}
         attributes.update(self._text(n.PROMPT, prompt))
         self.emit(n.EVENT_SUGGESTION_REQUESTED, attributes)
 
@@ -72,7 +72,7 @@ class EventHelpers:
     ) -> None:
         if not self._events_on:
             return
-        attributes = {
+        attributes: dict[str, Any] = {
             n.REQUEST_ID: request_id,
             n.GEN_AI_RESPONSE_MODEL: model,
             n.GEN_AI_RESPONSE_FINISH_REASONS: list(finish_reasons) or None,
@@ -87,7 +87,7 @@ class EventHelpers:
         if not self._events_on:
             return
         data = finding if isinstance(finding, Mapping) else finding.to_json()
-        attributes = {
+        attributes: dict[str, Any] = {
             n.REQUEST_ID: request_id,
             n.FINDING_SOURCE: data.get("source"),
             n.FINDING_RULE: data.get("rule"),
@@ -116,7 +116,7 @@ class EventHelpers:
         """`outcome`: completed, timed_out, killed or denied."""
         if not self._events_on:
             return
-        attributes = {
+        attributes: dict[str, Any] = {
             n.REQUEST_ID: request_id,
             n.SANDBOX_BACKEND: backend,
             n.SANDBOX_OUTCOME: outcome,
@@ -133,7 +133,7 @@ class EventHelpers:
     ) -> None:
         if not self._events_on:
             return
-        attributes = {
+        attributes: dict[str, Any] = {
             n.REQUEST_ID: request_id,
             n.NETWORK_HOST: host,
             n.NETWORK_PORT: port,
@@ -156,7 +156,7 @@ class EventHelpers:
         """The verdict on a suggestion (`allow`, `review`, `block`) and what produced it."""
         if not self._events_on:
             return
-        attributes = {
+        attributes: dict[str, Any] = {
             n.REQUEST_ID: request_id,
             n.DECISION: str(decision),
             n.DECIDED_BY: decided_by,
@@ -194,7 +194,7 @@ class EventHelpers:
     ) -> None:
         if not self._events_on:
             return
-        attributes = {
+        attributes: dict[str, Any] = {
             n.REQUEST_ID: request_id,
             n.DECIDED_BY: decided_by,
             n.DECISION_SOURCE: decision_source(decided_by),
@@ -209,11 +209,11 @@ class EventHelpers:
         """`source`: workspace, user, preset or managed."""
         if not self._events_on:
             return
-        attributes = {n.POLICY_DIGEST: digest, n.POLICY_SOURCE: source, n.POLICY_PATH: path, n.POLICY_PRESET: preset}
+        attributes: dict[str, Any] = {n.POLICY_DIGEST: digest, n.POLICY_SOURCE: source, n.POLICY_PATH: path, n.POLICY_PRESET: preset}
         self.emit(n.EVENT_POLICY_LOADED, attributes)
 
     def policy_error(self, *, message: str, path: str | None = None, source: str | None = None) -> None:
         if not self._events_on:
             return
-        attributes = {n.ERROR_MESSAGE: message, n.POLICY_PATH: path, n.POLICY_SOURCE: source}
+        attributes: dict[str, Any] = {n.ERROR_MESSAGE: message, n.POLICY_PATH: path, n.POLICY_SOURCE: source}
         self.emit(n.EVENT_POLICY_ERROR, attributes, severity=ERROR)

@@ -14,6 +14,8 @@ asked for through `OTEL_TRACES_EXPORTER=console` is refused with a warning on th
 
 from __future__ import annotations
 
+from typing import Any
+
 import logging
 import os
 
@@ -68,7 +70,7 @@ def configure(*, export_content: bool = False, endpoint: str | None = None, serv
 
     resource = Resource.create({SERVICE_NAME: _env("OTEL_SERVICE_NAME") or service_name, SERVICE_VERSION: __version__})
     tracer = logger = None
-    providers = []
+    providers: list[Any] = []  # tracer and logger providers: each is shut down at exit
     if traces:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.trace import TracerProvider

@@ -39,8 +39,8 @@ class NoopSpan:
     def __enter__(self) -> "NoopSpan":
         return self
 
-    def __exit__(self, *exc: object) -> bool:
-        return False
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        return None
 
     def set(self, key: str, value: Any) -> None:
         pass
@@ -51,13 +51,28 @@ class NoopSpan:
     def set_content(self, prefix: str, text: str | None) -> None:
         pass
 
-    def set_model_response(self, **kwargs: Any) -> None:
+    def set_model_response(
+        self,
+        *,
+        response_model: str | None = None,
+        response_id: str | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        finish_reasons: Sequence[str] | None = None,
+    ) -> None:
         pass
 
     def set_findings(self, count: int) -> None:
         pass
 
-    def set_sandbox_outcome(self, outcome: str, **kwargs: Any) -> None:
+    def set_sandbox_outcome(
+        self,
+        outcome: str,
+        *,
+        exit_code: int | None = None,
+        duration_ms: float | None = None,
+        killed: str | None = None,
+    ) -> None:
         pass
 
     def set_decision(self, decision: Any, decided_by: str | None = None) -> None:
@@ -77,16 +92,16 @@ class SpanHandle(NoopSpan):
             name, kind=kind, attributes=_clean(attributes), record_exception=True, set_status_on_exception=True
         )
         self._export_content = export_content
-        self.span = None
+        self.span: Any = None  # the OpenTelemetry span, once entered
 
     def __enter__(self) -> "SpanHandle":
         self.span = self._cm.__enter__()
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc is not None and self.span is not None:
             self.span.set_attribute(n.ERROR_TYPE, type(exc).__qualname__)
-        return bool(self._cm.__exit__(exc_type, exc, tb))
+        self._cm.__exit__(exc_type, exc, tb)  # never swallows: the exception goes on
 
     def set(self, key: str, value: Any) -> None:
         if value is not None:
@@ -166,7 +181,8 @@ class SpanHelpers:
         """One suggestion request, from the editor's ask to the answer (a SERVER span)."""
         if not self._spans_on:
             return NOOP_SPAN
-        attributes = {n.REQUEST_ID: request_id, n.CODE_FILE_PATH: file, n.LANGUAGE: language, n.TRIGGER: trigger}
+        attributes: dict[str, Any] = {n.REQUEST_ID: request_id, n.CODE_FILE_PATH: file, n.LANGUAGE: language,
+                                      n.TRIGGER: trigger}
         attributes.update(text_attributes(n.PROMPT, prompt, self.export_content))
         return self._span(n.SPAN_SUGGESTION, "SERVER", attributes)
 
@@ -199,7 +215,7 @@ class SpanHelpers:
         """Vetting one text: every check and sandbox run nests under it."""
         if not self._spans_on:
             return NOOP_SPAN
-        attributes = {n.REQUEST_ID: request_id, n.CODE_FILE_PATH: file}
+        attributes: dict[str, Any] = {n.REQUEST_ID: request_id, n.CODE_FILE_PATH: file}
         attributes.update(text_attributes(n.CONTENT, content, self.export_content))
         return self._span(n.SPAN_VET, "INTERNAL", attributes)
 

@@ -30,7 +30,7 @@ def register(server: "SandgateServer") -> None:
 async def fix(server: "SandgateServer", args: dict[str, Any]) -> dict[str, Any]:
     rt = await server.session.runtime_ready()
     snap = server.snapshot(str(args.get("uri") or ""))
-    named = args.get("finding") if isinstance(args.get("finding"), dict) else {}
+    named: dict[str, Any] = args["finding"] if isinstance(args.get("finding"), dict) else {}
 
     def no(message: str) -> dict[str, Any]:
         server.tell(f"Sandgate: {message}")
@@ -56,7 +56,7 @@ async def fix(server: "SandgateServer", args: dict[str, Any]) -> dict[str, Any]:
     language = snap.language_id or "python"
     with server.session.telemetry.suggestion_span(request_id=ask.request_id, file=snap.path, language=language,
                                                   trigger="fix") as span:
-        async with server.progress("Sandgate", f"asking the model to fix {finding.rule}") as report:
+        async with server.work_done("Sandgate", f"asking the model to fix {finding.rule}") as report:
             answer = await run_fix(rt, ask, server.workers(report), span)
         if answer.result is not None:
             server.spawn(server.write_audit([decision_record(

@@ -91,7 +91,7 @@ async def _ask_and_record(server: "SandgateServer", rt: Runtime, ask: InlineAsk,
 
     with telemetry.suggestion_span(request_id=ask.request_id, file=snap.path, language=language,
                                    trigger=ask.trigger) as span:
-        async with server.progress("Sandgate", "asking the model", token) as report:
+        async with server.work_done("Sandgate", "asking the model", token) as report:
             answer = await run_inline(rt, ask, server.workers(report, guarded), span)
         if answer.refused:
             return None

@@ -21,5 +21,5 @@ def register(server: "SandgateServer") -> None:
     async def verify_audit(ls, *args: Any) -> dict[str, Any]:
         if ls.audit is None:
             return {"ok": False, "message": "no workspace folder: there is no audit log"}
-        async with ls.progress("Sandgate", "verifying the audit log"):
+        async with ls.work_done("Sandgate", "verifying the audit log"):
             return await ls.blocking(ls.audit.verify)

@@ -60,7 +60,8 @@ def _at(data: dict, path: tuple[str, ...]):
 
 def _rule_line(rule: dict, source: str) -> str:
     match = ", ".join(f"{k}={rule[k]}" for k in ("source", "rule", "severity", "confidence") if rule.get(k))
-    return f"rule {rule['id']}: {match or 'any finding'} -> {rule['decision']}    # {source}"
+    about = f" — {rule['description']}" if rule.get("description") else ""
+    return f"rule {rule['id']}: {match or 'any finding'} -> {rule['decision']}    # {source}{about}"
 
 
 def validate_policy(args: argparse.Namespace) -> int:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 
 def _segment_regex(segment: str) -> str:

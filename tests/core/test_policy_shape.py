@@ -15,7 +15,6 @@ from dataclasses import fields, is_dataclass
 
 import jsonschema
 import pytest
-
 from sandgate.findings import Level, Verdict
 from sandgate.policy import layers
 from sandgate.policy.load import load_effective

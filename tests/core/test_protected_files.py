@@ -7,9 +7,13 @@ import ast
 import json
 
 import pytest
-
 from sandgate.checks.names import scan
-from sandgate.checks.protected_files import RULE_EDIT, RULE_WRITE, check_protected_writes, protected_edit
+from sandgate.checks.protected_files import (
+    RULE_EDIT,
+    RULE_WRITE,
+    check_protected_writes,
+    protected_edit,
+)
 from sandgate.findings import Finding, Level, Verdict
 from sandgate.policy.evaluate import decide
 from sandgate.policy.load import load_effective

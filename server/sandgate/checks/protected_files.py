@@ -11,7 +11,7 @@ them (preset rule `protected-files`).
 from __future__ import annotations
 
 import ast
-from typing import Iterable
+from collections.abc import Iterable
 
 from sandgate.checks.names import HOLE, Scan
 from sandgate.findings import Finding, Level, details

@@ -52,7 +52,7 @@ def _file_leaves(data: dict[str, Any], prefix: KeyPath = ()) -> dict[KeyPath, An
     return out
 
 
-# How to compare a lower value with the managed one, per key. Each returns
+# How to compare a lower value with the managed one, one function per `Combine`. Each returns
 # (value to use, refused parts or None when the lower value is acceptable).
 def _at_most(lower: Any, managed: Any) -> tuple[Any, Any]:
     return (lower, None) if lower <= managed else (managed, lower)

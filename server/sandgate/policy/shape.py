@@ -12,7 +12,7 @@ import enum
 import types
 import typing
 from dataclasses import MISSING, Field, asdict, dataclass, fields, is_dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from sandgate.policy.model import DERIVED, MANAGED, Combine, Policy
@@ -22,8 +22,6 @@ KeyPath = tuple[str, ...]
 
 @dataclass(frozen=True)
 class Leaf:
-    path: KeyPath
-    kind: Any  # the model field's type
     model_default: Any
     managed: Combine
 
@@ -45,7 +43,7 @@ def _table_items(kind: Any) -> Any:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def leaves(cls: type = Policy, prefix: KeyPath = ()) -> dict[KeyPath, Leaf]:
     """Every key of the file under `cls`'s table, in the model's order. Arrays of tables (`rules`)
     and derived fields are not leaves."""
@@ -58,7 +56,7 @@ def leaves(cls: type = Policy, prefix: KeyPath = ()) -> dict[KeyPath, Leaf]:
         if is_dataclass(kind):
             out.update(leaves(kind, prefix + (f.name,)))
         else:
-            out[prefix + (f.name,)] = Leaf(prefix + (f.name,), kind, _default(f), f.metadata[MANAGED])
+            out[prefix + (f.name,)] = Leaf(_default(f), f.metadata[MANAGED])
     return out
 
 

@@ -11,7 +11,7 @@ import enum
 import functools
 import types
 import typing
-from dataclasses import fields, is_dataclass
+from dataclasses import MISSING, fields, is_dataclass
 
 import jsonschema
 import pytest
@@ -96,7 +96,7 @@ def test_rules_items_are_the_rule_fields():
     items = _resolve(schema()["properties"]["rules"]["items"])
     hints = typing.get_type_hints(Rule)
     assert set(items["properties"]) == {f.name for f in fields(Rule)}
-    assert set(items["required"]) == {f.name for f in fields(Rule) if f.default is f.default_factory}
+    assert set(items["required"]) == {f.name for f in fields(Rule) if f.default is MISSING and f.default_factory is MISSING}
     for name, node in items["properties"].items():
         assert _compatible(hints[name], _resolve(node)), name
     assert hints["decision"] is Verdict and typing.get_args(hints["severity"])[0] is Level

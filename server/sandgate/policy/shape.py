@@ -35,12 +35,9 @@ def _default(f: Field) -> Any:
     return f.default_factory() if f.default_factory is not MISSING else f.default  # type: ignore[misc]
 
 
-def _table_items(kind: Any) -> Any:
-    """The dataclass of an array of tables (`tuple[Rule, ...]`), or None."""
-    if typing.get_origin(kind) is tuple:
-        item = typing.get_args(kind)[0]
-        return item if is_dataclass(item) else None
-    return None
+def _is_table_array(kind: Any) -> bool:
+    """Whether the model type `kind` is an array of tables (`tuple[Rule, ...]`)."""
+    return typing.get_origin(kind) is tuple and is_dataclass(typing.get_args(kind)[0])
 
 
 @cache
@@ -51,7 +48,7 @@ def leaves(cls: type = Policy, prefix: KeyPath = ()) -> dict[KeyPath, Leaf]:
     out: dict[KeyPath, Leaf] = {}
     for f in fields(cls):
         kind = hints[f.name]
-        if f.metadata.get(DERIVED) or _table_items(kind) is not None:
+        if f.metadata.get(DERIVED) or _is_table_array(kind):
             continue
         if is_dataclass(kind):
             out.update(leaves(kind, prefix + (f.name,)))

@@ -29,6 +29,7 @@ from sandgate.checks.code_rules import check_code_rules
 from sandgate.checks.exec_rules import check_exec_rules
 from sandgate.checks.names import scan
 from sandgate.checks.parsing import parse
+from sandgate.checks.protected_files import check_protected_writes, protected_edit
 from sandgate.checks.secrets import find_secrets
 from sandgate.findings import Finding, Level, Origin, Verdict
 from sandgate.languages import language_for, language_name
@@ -152,6 +153,7 @@ class Vetter:
         names = scan(tree)  # one walk, shared by the policy's code rules and Sandgate's own
         with tel.check_span("policy") as span:
             rules = check_code_rules(names, self.policy.code, self.policy.network)
+            rules += check_protected_writes(names, self.policy.files, str(self.workspace) if self.workspace else None)
             span.set_findings(len(rules))
         findings.extend(rules)
         with tel.check_span("rules") as span:
@@ -189,7 +191,8 @@ class Vetter:
     def _request(self, code: str, relpath: str, run_document: bool) -> RunRequest:
         return RunRequest(code=code, relpath=relpath, workspace=self.workspace if run_document else None,
                           limits=self.policy.sandbox.limits, network=self.policy.network,
-                          exclude=self.policy.files.exclude, user=self.policy.sandbox.user)
+                          exclude=self.policy.files.exclude, protected=self.policy.files.protected,
+                          user=self.policy.sandbox.user)
 
     def warm(self) -> None:
         """Have the backend start sandboxes for this workspace's runs now, so that even the first
@@ -278,6 +281,7 @@ class Vetter:
         ]
         if note is not None:
             findings.append(Finding("syntax", "syntax.region", Level.INFO, Level.HIGH, note))
+        findings.extend(self._edit_findings(suggestion, placed))
         static = decide(self.policy, findings, floors)
 
         result: RunResult | None = None
@@ -295,9 +299,20 @@ class Vetter:
         decision = decide(self.policy, findings, floors)
         return VetResult(shown, decision, findings, result, skipped, self.loaded.digest, placed, note)
 
+    def _edit_findings(self, suggestion: Suggestion, placed: Placed) -> list[Finding]:
+        """A suggestion placed in a document the policy protects (`files.protected`), whatever its language."""
+        if suggestion.document is None:
+            return []
+        return protected_edit(suggestion.path, self.policy.files, placed.first_line, placed.last_line)
+
+    def _unparsed_findings(self, suggestion: Suggestion) -> list[Finding]:
+        """What is found without parsing the code: a secret, an edit of a protected file."""
+        return find_secrets(suggestion.text) + self._edit_findings(suggestion, place(suggestion))
+
     def held_unvetted(self, suggestion: Suggestion, rule_id: str, why: str, *noted: Finding) -> VetResult:
-        """Held for review because nothing could be vetted; a secret in the text still blocks."""
-        findings = find_secrets(suggestion.text)
+        """Held for review because nothing could be vetted; a secret in the text, or an edit of a
+        protected file, still blocks."""
+        findings = self._unparsed_findings(suggestion)
         decision = decide(self.policy, findings, [_floor(Verdict.REVIEW, rule_id, why)])
         findings.extend(noted)
         return VetResult(suggestion, decision, findings, None, f"not run: {why}", self.loaded.digest,
@@ -311,7 +326,7 @@ class Vetter:
         why = f"{name} is not vetted: Sandgate has no vetting pipeline for it"
         if handling != "allow":
             return self.held_unvetted(suggestion, "language-not-vetted", why)
-        findings = find_secrets(suggestion.text)
+        findings = self._unparsed_findings(suggestion)
         decision = decide(self.policy, findings)
         # Decided apart from the rules: the policy's own key chose to show it.
         findings.append(Finding("policy", "not-vetted", Level.INFO, Level.HIGH,

@@ -9,7 +9,7 @@ import pytest
 
 from sandgate.checks.secrets import find_secrets
 from sandgate.egress import endpoint_allowed, guard_text, is_excluded, redact_context
-from sandgate.egress.model_guard import glob_regex
+from sandgate.workspace_globs import glob_regex
 from sandgate.policy.model import FilesPolicy, NetworkPolicy
 
 AWS = "AKIAIOSFODNN7EXAMPLQ"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
-from enum import Enum
 from pathlib import Path
 
 from sandgate.cli.common import add_policy_options, load_for, report_policy_problems
 from sandgate.cli.main import EXIT_OK, EXIT_USAGE
+from sandgate.policy.errors import dotted
 from sandgate.policy.load import WORKSPACE_POLICY, load_effective
+from sandgate.policy.shape import leaves, plain
 from sandgate.policy.validate import parse_policy
 
 
@@ -28,30 +28,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validate.set_defaults(func=validate_policy)
 
 
-def _plain(value):
-    if isinstance(value, Enum):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def show_policy(args: argparse.Namespace) -> int:
     loaded = load_for(args)
     broken = report_policy_problems(loaded)
-    data = _plain(asdict(loaded.policy))
+    data = plain(loaded.policy)
     if args.format == "json":
         print(json.dumps({"preset": loaded.preset, "digest": loaded.digest, "policy": data,
                           "sources": loaded.sources, "errors": [e.to_json() for e in loaded.errors],
                           "refusals": [e.to_json() for e in loaded.refusals]}, indent=2))
         return EXIT_USAGE if broken else EXIT_OK
     print(f"# effective policy (preset {loaded.preset}, digest {loaded.digest[:16]})")
-    for section in ("sandbox", "network", "code", "files", "telemetry", "languages"):
-        for key, value in _flatten(data[section], section):
-            print(f"{key} = {json.dumps(value)}    # {loaded.sources.get(key, 'default')}")
-    print(f"decision.default = {json.dumps(data['default'])}    # {loaded.sources.get('decision.default')}")
+    for path in leaves():
+        key = dotted(path)
+        print(f"{key} = {json.dumps(_at(data, path))}    # {loaded.sources.get(key, 'default')}")
     for rule in data["rules"]:
         print(_rule_line(rule, loaded.sources.get(f"rules.{rule['id']}", "?")))
     if data["floor_rules"] or any(layer.name == "managed" for layer in loaded.layers):
@@ -63,17 +52,16 @@ def show_policy(args: argparse.Namespace) -> int:
     return EXIT_USAGE if broken else EXIT_OK
 
 
-def _flatten(data: dict, prefix: str):
-    for key, value in data.items():
-        if isinstance(value, dict):
-            yield from _flatten(value, f"{prefix}.{key}")
-        else:
-            yield f"{prefix}.{key}", value
+def _at(data: dict, path: tuple[str, ...]):
+    for part in path:
+        data = data[part]
+    return data
 
 
 def _rule_line(rule: dict, source: str) -> str:
     match = ", ".join(f"{k}={rule[k]}" for k in ("source", "rule", "severity", "confidence") if rule.get(k))
-    return f"rule {rule['id']}: {match or 'any finding'} -> {rule['decision']}    # {source}"
+    about = f" — {rule['description']}" if rule.get("description") else ""
+    return f"rule {rule['id']}: {match or 'any finding'} -> {rule['decision']}    # {source}{about}"
 
 
 def validate_policy(args: argparse.Namespace) -> int:

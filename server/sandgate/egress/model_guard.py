@@ -10,14 +10,13 @@ All three are pure and cheap enough to call on every request.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import urlsplit
 
 from sandgate.checks.secrets import find_secrets
 from sandgate.policy.model import FilesPolicy, NetworkPolicy
+from sandgate.workspace_globs import matching_glob
 
 # -- endpoints ----------------------------------------------------------------------------------
 
@@ -96,90 +95,10 @@ def endpoint_allowed(url: str, network: NetworkPolicy, *, managed: bool = False)
 # -- excluded files -----------------------------------------------------------------------------
 
 
-def _segment_regex(segment: str) -> str:
-    out = []
-    i = 0
-    while i < len(segment):
-        ch = segment[i]
-        if ch == "*":
-            while i + 1 < len(segment) and segment[i + 1] == "*":
-                i += 1
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "[":
-            end = segment.find("]", i + 2 if segment[i + 1:i + 2] in ("!", "]") else i + 1)
-            if end < 0:
-                out.append(re.escape(ch))
-            else:
-                body = segment[i + 1:end].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"(?!/)[{body}]")
-                i = end
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return "".join(out)
-
-
-@lru_cache(maxsize=512)
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """A workspace glob as a regex over a normalised relative path.
-
-    `*`, `?` and `[...]` stay within one path segment; a segment that is exactly `**` matches
-    any number of segments, none included (`**/.env` matches `.env` and `a/b/.env`; `a/**`
-    matches everything under `a`). Like `PurePosixPath.full_match` (Python 3.13), which this
-    stands in for on 3.11, except for the two rules in `is_excluded`.
-    """
-    segments = [s for s in pattern.strip("/").split("/") if s]
-    regex = ""
-    for index, segment in enumerate(segments):
-        last = index == len(segments) - 1
-        if segment == "**":
-            regex += ".*" if last else "(?:[^/]+/)*"
-        else:
-            regex += _segment_regex(segment) + ("" if last else "/")
-    return re.compile(regex + r"\Z", re.IGNORECASE)
-
-
-def _normalise_relpath(relpath: str) -> str:
-    path = posixpath.normpath(relpath.replace("\\", "/")).lstrip("/")
-    return "" if path == "." else path
-
-
 def is_excluded(relpath: str, files: FilesPolicy) -> str | None:
-    """The `files.exclude` glob that keeps `relpath` (workspace-relative) from any model, or None.
-
-    On top of `glob_regex`, and erring on the side of keeping content home:
-    - a pattern without `/` (`*.pem`, `.env`) matches the file's name at any depth, as in
-      `.gitignore`; a leading `/` anchors it to the workspace root instead;
-    - a pattern that matches a directory excludes everything under it (`secrets`, `.aws/`);
-    - matching ignores case (a case-insensitive file system would hand over `.ENV` for `.env`).
-    """
-    path = _normalise_relpath(relpath)
-    if not path:
-        return None
-    segments = path.split("/")
-    prefixes = ["/".join(segments[: i + 1]) for i in range(len(segments))]
-    for pattern in files.exclude:
-        text = pattern.strip().replace("\\", "/")
-        if not text:
-            continue
-        directory_only = text.endswith("/")
-        anchored = text.startswith("/")
-        body = text.strip("/")
-        regex = glob_regex(body)
-        candidates = prefixes[:-1] if directory_only else prefixes
-        if "/" not in body and not anchored:
-            # Any segment along the path: the file's own name, or a directory it sits in.
-            names = segments[:-1] if directory_only else segments
-            if any(regex.match(name) for name in names):
-                return pattern
-            continue
-        if any(regex.match(candidate) for candidate in candidates):
-            return pattern
-    return None
+    """The `files.exclude` glob that keeps `relpath` (workspace-relative) from any model, or None
+    (matched as `sandgate.workspace_globs.matching_glob` reads a workspace glob)."""
+    return matching_glob(relpath, files.exclude)
 
 
 # -- secrets ------------------------------------------------------------------------------------

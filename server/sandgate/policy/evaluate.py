@@ -50,7 +50,7 @@ def _strictest(rules: Iterable[Rule], finding: Finding, default: Verdict) -> tup
 
 
 def decide_finding(policy: Policy, finding: Finding) -> Reason:
-    verdict, rule = _strictest(policy.rules, finding, policy.default)
+    verdict, rule = _strictest(policy.rules, finding, policy.decision.default)
     floor, floor_rule = _strictest(policy.floor_rules, finding, policy.floor_default)
     if floor > verdict:
         rule_id = floor_rule.id if floor_rule else "default"

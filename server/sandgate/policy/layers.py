@@ -21,23 +21,11 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sandgate.findings import Level, Verdict
+from sandgate.findings import Verdict
 from sandgate.policy.errors import PolicyError, dotted
 from sandgate.policy.locate import line_of
-from sandgate.policy.model import (
-    BACKENDS,
-    CodePolicy,
-    FilesPolicy,
-    LanguagesPolicy,
-    NetworkPolicy,
-    Policy,
-    Rule,
-    SandboxLimits,
-    SandboxPolicy,
-    TelemetryPolicy,
-)
-
-KeyPath = tuple[str, ...]
+from sandgate.policy.model import BACKENDS, Combine, Policy
+from sandgate.policy.shape import KeyPath, build, leaves, nest
 
 
 @dataclass(frozen=True)
@@ -51,41 +39,20 @@ class Layer:
         return line_of(self.text, key)
 
 
-def _leaves(data: dict[str, Any], prefix: KeyPath = ()) -> dict[KeyPath, Any]:
-    """Flatten tables to key paths; lists and scalars are leaves; `rules` is handled apart."""
+def _file_leaves(data: dict[str, Any], prefix: KeyPath = ()) -> dict[KeyPath, Any]:
+    """A file's tables flattened to key paths; lists and scalars are leaves; `rules` is handled apart."""
     out: dict[KeyPath, Any] = {}
     for key, value in data.items():
         if key in ("rules", "version", "extends") and not prefix:
             continue
         if isinstance(value, dict):
-            out.update(_leaves(value, prefix + (key,)))
+            out.update(_file_leaves(value, prefix + (key,)))
         else:
             out[prefix + (key,)] = value
     return out
 
 
-def _default_leaves() -> dict[KeyPath, Any]:
-    policy = Policy()
-    return {
-        ("decision", "default"): str(policy.default),
-        ("sandbox", "required"): policy.sandbox.required,
-        ("sandbox", "backends"): list(policy.sandbox.backends),
-        ("sandbox", "image"): "",
-        ("sandbox", "user"): "",
-        **{("sandbox", "limits", k): v for k, v in vars(policy.sandbox.limits).items()},
-        ("network", "allow_hosts"): [],
-        ("network", "deny_hosts"): [],
-        ("network", "model_endpoints"): [],
-        ("code", "deny_imports"): [],
-        ("code", "deny_calls"): [],
-        ("files", "exclude"): [],
-        ("files", "protected"): [],
-        ("telemetry", "export_content"): False,
-        ("languages", "unvetted"): policy.languages.unvetted,
-    }
-
-
-# How to compare a lower value with the managed one, per key. Each returns
+# How to compare a lower value with the managed one, one function per `Combine`. Each returns
 # (value to use, refused parts or None when the lower value is acceptable).
 def _at_most(lower: Any, managed: Any) -> tuple[Any, Any]:
     return (lower, None) if lower <= managed else (managed, lower)
@@ -164,28 +131,22 @@ def _unvetted_at_most(lower: Any, managed: Any) -> tuple[Any, Any]:
     return (lower, None) if order.index(lower) <= order.index(managed) else (managed, lower)
 
 
-_MANAGED_COMBINE: dict[KeyPath, Callable[[Any, Any], tuple[Any, Any]]] = {
-    ("decision", "default"): _verdict_at_least,
-    ("sandbox", "required"): _true_wins,
-    ("sandbox", "backends"): _same_backends,
-    ("sandbox", "image"): _equal,
-    ("sandbox", "user"): _equal,
-    ("network", "allow_hosts"): _hosts_covered,
-    ("network", "deny_hosts"): _union,
-    ("network", "model_endpoints"): _covered,
-    ("code", "deny_imports"): _union,
-    ("code", "deny_calls"): _union,
-    ("files", "exclude"): _union,
-    ("files", "protected"): _union,
-    ("telemetry", "export_content"): _false_wins,
-    ("languages", "unvetted"): _unvetted_at_most,
+_COMBINE: dict[Combine, Callable[[Any, Any], tuple[Any, Any]]] = {
+    Combine.AT_MOST: _at_most,
+    Combine.STRICTER_VERDICT: _verdict_at_least,
+    Combine.TRUE_WINS: _true_wins,
+    Combine.FALSE_WINS: _false_wins,
+    Combine.UNION: _union,
+    Combine.COVERED: _covered,
+    Combine.HOSTS_COVERED: _hosts_covered,
+    Combine.SAME_BACKENDS: _same_backends,
+    Combine.EQUAL: _equal,
+    Combine.UNVETTED_AT_MOST: _unvetted_at_most,
 }
 
 
 def _combine_for(key: KeyPath) -> Callable[[Any, Any], tuple[Any, Any]]:
-    if key[:2] == ("sandbox", "limits"):
-        return _at_most
-    return _MANAGED_COMBINE[key]
+    return _COMBINE[leaves()[key].managed]
 
 
 # -- the workspace guard ----------------------------------------------------------------------
@@ -247,19 +208,19 @@ class Merged:
 
 def merge(lower: list[Layer], managed: Layer | None, floor_preset: Layer | None = None) -> Merged:
     """Merge `lower` (weakest first), then hold it to `managed` and its `floor_preset`."""
-    leaves = _default_leaves()
-    sources: dict[KeyPath, Layer | None] = {k: None for k in leaves}
+    values = {key: leaf.default for key, leaf in leaves().items()}
+    sources: dict[KeyPath, Layer | None] = {k: None for k in values}
     rules: dict[str, tuple[dict[str, Any], Layer]] = {}
     refusals: list[PolicyError] = []
     managed_ids = {r["id"]: i for i, r in enumerate(managed.data.get("rules", []))} if managed else {}
     for layer in lower:
-        for key, value in _leaves(layer.data).items():
+        for key, value in _file_leaves(layer.data).items():
             guard = _WORKSPACE_GUARDS.get(key) if layer.name == "workspace" else None
-            why = guard(value, leaves[key]) if guard else None
+            why = guard(value, values[key]) if guard else None
             if why:
-                refusals.append(_refusal(key, value, leaves[key], layer, sources[key], why))
+                refusals.append(_refusal(key, value, values[key], layer, sources[key], why))
                 continue
-            leaves[key] = value
+            values[key] = value
             sources[key] = layer
         for index, rule in enumerate(layer.data.get("rules", [])):
             if managed is not None and rule["id"] in managed_ids:
@@ -273,12 +234,12 @@ def merge(lower: list[Layer], managed: Layer | None, floor_preset: Layer | None 
     if managed is not None:
         floor = _floor_leaves(managed, floor_preset)
         for key, (managed_value, origin) in floor.items():
-            value, refused = _combine_for(key)(leaves[key], managed_value)
+            value, refused = _combine_for(key)(values[key], managed_value)
             source = sources[key]
             if refused is not None and source is not None:
                 refusals.append(_refusal(key, refused, managed_value, source, origin,
                                          "is looser than the managed policy allows", managed))
-            leaves[key] = value
+            values[key] = value
             if refused is not None or value == managed_value:
                 sources[key] = origin
         for layer in ([floor_preset] if floor_preset else []) + [managed]:
@@ -286,16 +247,16 @@ def merge(lower: list[Layer], managed: Layer | None, floor_preset: Layer | None 
                 floor_rules[rule["id"]] = (rule, layer)
         floor_default = floor.get(("decision", "default"), (None, None))[0]
         refusals.extend(_undercut(rules, floor_rules, managed))
-    return Merged(leaves, sources, rules, floor_rules, floor_default, refusals)
+    return Merged(values, sources, rules, floor_rules, floor_default, refusals)
 
 
 def _floor_leaves(managed: Layer, floor_preset: Layer | None) -> dict[KeyPath, tuple[Any, Layer]]:
     """Each value the managed policy holds lower layers to, and the layer that set it."""
     floor: dict[KeyPath, tuple[Any, Layer]] = {}
     if floor_preset is not None:
-        preset = _leaves(floor_preset.data)
+        preset = _file_leaves(floor_preset.data)
         floor.update({k: (preset[k], floor_preset) for k in FLOOR_KEYS if k in preset})
-    floor.update({k: (v, managed) for k, v in _leaves(managed.data).items()})
+    floor.update({k: (v, managed) for k, v in _file_leaves(managed.data).items()})
     return floor
 
 
@@ -393,46 +354,10 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _rule(data: dict[str, Any]) -> Rule:
-    return Rule(
-        id=data["id"],
-        decision=Verdict.parse(data["decision"]),
-        source=data.get("source"),
-        rule=data.get("rule"),
-        severity=Level.parse(data["severity"]) if "severity" in data else None,
-        confidence=Level.parse(data["confidence"]) if "confidence" in data else None,
-        description=data.get("description", ""),
-    )
-
-
 def to_policy(merged: Merged) -> Policy:
-    leaf = merged.leaves
-    limits = SandboxLimits(**{k[2]: v for k, v in leaf.items() if k[:2] == ("sandbox", "limits")})
-    return Policy(
-        rules=tuple(_rule(r) for r, _ in merged.rules.values()),
-        default=Verdict.parse(leaf[("decision", "default")]),
-        floor_rules=tuple(_rule(r) for r, _ in merged.floor_rules.values()),
-        floor_default=Verdict.parse(merged.floor_default) if merged.floor_default else Verdict.ALLOW,
-        sandbox=SandboxPolicy(
-            required=leaf[("sandbox", "required")],
-            backends=tuple(leaf[("sandbox", "backends")]),
-            image=leaf[("sandbox", "image")] or None,
-            user=leaf[("sandbox", "user")] or None,
-            limits=limits,
-        ),
-        network=NetworkPolicy(
-            allow_hosts=tuple(leaf[("network", "allow_hosts")]),
-            deny_hosts=tuple(leaf[("network", "deny_hosts")]),
-            model_endpoints=tuple(leaf[("network", "model_endpoints")]),
-        ),
-        code=CodePolicy(
-            deny_imports=tuple(leaf[("code", "deny_imports")]),
-            deny_calls=tuple(leaf[("code", "deny_calls")]),
-        ),
-        files=FilesPolicy(
-            exclude=tuple(leaf[("files", "exclude")]),
-            protected=tuple(leaf[("files", "protected")]),
-        ),
-        telemetry=TelemetryPolicy(export_content=leaf[("telemetry", "export_content")]),
-        languages=LanguagesPolicy(unvetted=leaf[("languages", "unvetted")]),
-    )
+    table = nest(merged.leaves)
+    table["rules"] = [rule for rule, _ in merged.rules.values()]
+    table["floor_rules"] = [rule for rule, _ in merged.floor_rules.values()]
+    if merged.floor_default:
+        table["floor_default"] = merged.floor_default
+    return build(Policy, table)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
-from enum import Enum
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from sandgate.policy.errors import PolicyError, PolicyLoadError, dotted
 from sandgate.policy.layers import Layer, merge, to_policy
 from sandgate.policy.model import Policy
 from sandgate.policy.resources import DEFAULT_PRESET, PRESETS, preset_path
+from sandgate.policy.shape import plain
 from sandgate.policy.validate import parse_policy
 
 WORKSPACE_POLICY = Path(".sandgate") / "policy.toml"
@@ -76,16 +76,7 @@ def _preset_layer(name: str) -> Layer:
 
 
 def policy_digest(policy: Policy) -> str:
-    def plain(value: Any) -> Any:
-        if isinstance(value, Enum):
-            return str(value)
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        return value
-
-    canonical = json.dumps(plain(asdict(policy)), sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(plain(policy), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -26,6 +26,9 @@ class RunRequest:
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
     # files.exclude: workspace files the sandbox never sees (workspace_view.py).
     exclude: tuple[str, ...] = ()
+    # files.protected: workspace files a run's writes to are findings (report.py); the workspace is
+    # read-only in every sandbox, so the write itself fails.
+    protected: tuple[str, ...] = ()
     # sandbox.user: the host user bubblewrap runs as when Sandgate is root (identity.py).
     user: str | None = None
 

@@ -14,11 +14,13 @@ from typing import Any
 
 from sandgate.egress import decide_host, decision_finding
 from sandgate.checks.code_rules import host_allowed as host_named
+from sandgate.checks.protected_files import RULE_WRITE as PROTECTED_WRITE
 from sandgate.checks.shell import download_and_run, shell_command
 from sandgate.checks.shell import join as shell_join
 from sandgate.findings import Finding, Level, details
-from sandgate.sandbox import egress, limits, tampering
+from sandgate.sandbox import egress, limits, protocol, tampering
 from sandgate.sandbox.base import RunRequest, RunResult
+from sandgate.workspace_globs import matching_glob, workspace_relpath
 
 SOURCE = "sandbox"
 # Writes that go nowhere: not a write outside scratch worth holding a suggestion for.
@@ -62,6 +64,18 @@ def _is_forwarder(ev: dict[str, Any]) -> bool:
 
 def is_secret_path(path: str) -> bool:
     return bool(SECRET_PATHS.search(path))
+
+
+def _protected_write(path: str, what: str, request: RunRequest) -> list[Finding]:
+    """A write the run attempted to a workspace file `files.protected` names (the workspace is the
+    sandbox's /workspace)."""
+    relpath = workspace_relpath(path, protocol.WORKSPACE) if request.protected else None
+    pattern = matching_glob(relpath, request.protected) if relpath else None
+    if pattern is None:
+        return []
+    return [_finding(PROTECTED_WRITE, Level.HIGH,
+                     f"The code tried to {what} {relpath}, which the policy protects (files.protected: {pattern!r})",
+                     path=relpath, pattern=pattern)]
 
 
 def _spawn_findings(argv: list[str]) -> list[Finding]:
@@ -173,6 +187,8 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
             path = str(ev.get("path", ""))
             if path not in HARMLESS_WRITES:
                 add(_finding("fs.write-outside-scratch", Level.HIGH, f"The code tried to write {path}", path=path))
+                for finding in _protected_write(path, "write", request):
+                    add(finding)
         elif kind == "open-read":
             path = str(ev.get("path", ""))
             sev = Level.HIGH if is_secret_path(path) else Level.LOW
@@ -181,6 +197,8 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
             path = str(ev.get("path", ""))
             add(_finding("fs.write-outside-scratch", Level.HIGH, f"The code tried to {ev.get('op', 'change')} {path}",
                          path=path))
+            for finding in _protected_write(path, str(ev.get("op", "change")), request):
+                add(finding)
         elif kind == "spawn":
             argv = [str(a) for a in ev.get("argv") or []]
             if tampering.spawn_key(argv) in spawns:

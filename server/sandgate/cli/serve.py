@@ -75,5 +75,5 @@ def run(args: argparse.Namespace) -> int:
         host, port = args.tcp
         server.start_tcp(host, port)
     else:
-        serve_stdio(server, protocol_in, protocol_out)
+        return serve_stdio(server, protocol_in, protocol_out)
     return EXIT_OK

@@ -3,8 +3,11 @@
 pygls 2.1.1 reads stdin in a thread pool, a hop through another thread for every header line
 and body. While vets keep the worker threads (and the GIL) busy, every message waits for those
 hops, so a code action queued behind eight vets took ~80 ms at p95 instead of ~15 ms. Here the
-event loop reads the pipe itself (epoll): a message is parsed as soon as it arrives. pygls's own
-message loop (`pygls.io_.run_async`) then handles it as before.
+event loop reads the pipe itself (epoll): a message is parsed as soon as it arrives. The frames
+are read and checked by `messages` (every request gets an answer), then handled by pygls.
+
+The exit code is LSP's: 0 after `shutdown` then `exit`, 1 when the server stops without
+`shutdown` (an `exit` alone, the client gone), so an editor knows to restart it.
 """
 
 from __future__ import annotations
@@ -14,15 +17,19 @@ import logging
 import os
 import stat
 import threading
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from pygls.io_ import StdoutWriter, run_async
+from pygls.io_ import StdinAsyncReader, StdoutWriter
+
+from sandgate.lsp.messages import FrameReader, FramingError, Gate, LineReader
 
 log = logging.getLogger(__name__)
 
+HEADER_LINE_LIMIT = 2**20
+
 
 class PipeReader:
-    """pygls's reader interface (`readline`, `readexactly`) over an asyncio stream."""
+    """`readline` and `readexactly` over an asyncio stream; a line over the limit is a framing error."""
 
     def __init__(self, stream: asyncio.StreamReader) -> None:
         self._stream = stream
@@ -30,15 +37,15 @@ class PipeReader:
     @classmethod
     async def open(cls, pipe: BinaryIO) -> "PipeReader":
         loop = asyncio.get_running_loop()
-        stream = asyncio.StreamReader(limit=2**20)
+        stream = asyncio.StreamReader(limit=HEADER_LINE_LIMIT)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream), pipe)
         return cls(stream)
 
     async def readline(self) -> bytes:
         try:
             return await self._stream.readline()
-        except ValueError:  # a header line over the limit: not LSP; end as at EOF
-            return b""
+        except ValueError:  # over the limit; the stream has dropped what it buffered of the line
+            raise FramingError(f"a header line over {HEADER_LINE_LIMIT} bytes") from None
 
     async def readexactly(self, n: int) -> bytes:
         try:
@@ -56,24 +63,54 @@ def pollable(pipe: BinaryIO) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
 
 
-def serve_stdio(server, stdin: BinaryIO, stdout: BinaryIO) -> None:
-    """What `LanguageServer.start_io` does, with the pipe read by the event loop."""
-    if not pollable(stdin):
-        server.start_io(stdin, stdout)
-        return
+def error_sender(protocol: Any):
+    def send_error(msg_id: Any, code: int, message: str) -> None:
+        log.warning("answered %s with error %d: %s", msg_id, code, message)
+        protocol._send_data({"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}})
+
+    return send_error
+
+
+async def serve_messages(server: Any, reader: LineReader) -> None:
+    """Read, check and hand over messages until `exit` or the end of the stream."""
+    frames = FrameReader(reader)
+    gate = Gate(server.protocol, error_sender(server.protocol))
+    while not server._stop_event.is_set():
+        try:
+            body = await frames.read()
+        except FramingError as problem:
+            log.error("not an LSP frame (%s); skipping to the next header", problem)
+            if not await frames.resync():
+                break
+            continue
+        if body is None:
+            break
+        try:
+            gate.handle(body)
+        except Exception:  # a bug here must not end the server: the message is lost, said in the log
+            log.exception("a message could not be handled")
+
+
+def serve_stdio(server: Any, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    """Serve until `exit` or the end of stdin; the process's exit code."""
     server._stop_event = threading.Event()  # what pygls's `shutdown`/`exit` handling sets
     server.protocol.set_writer(StdoutWriter(stdout))
+    code = None
 
     async def main() -> None:
-        reader = await PipeReader.open(stdin)
-        await run_async(stop_event=server._stop_event, reader=reader, protocol=server.protocol,
-                        logger=log, error_handler=server.report_server_error)
+        reader: LineReader = await PipeReader.open(stdin) if pollable(stdin) else StdinAsyncReader(stdin)
+        await serve_messages(server, reader)
 
     try:
         asyncio.run(main())
     except BrokenPipeError:
         log.error("the connection to the client is lost; shutting down")
-    except (KeyboardInterrupt, SystemExit):
+    except SystemExit as exit_:  # pygls's `exit` handler: 0 after shutdown, else 1
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    except KeyboardInterrupt:
         pass
     finally:
         server.shutdown()
+    if code is None:
+        code = 0 if getattr(server.protocol, "_shutdown", False) else 1
+    return code

@@ -16,22 +16,18 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 from sandgate.findings import Verdict
 from sandgate.lsp.anchors import Anchor, follow
 from sandgate.lsp.documents import Edit, key
 from sandgate.suggestion import sha256_text
+from sandgate.timestamps import utc_timestamp
 
 TOKEN_TTL_S = 3600.0
 MAX_HELD_PER_URI = 5
 MAX_RECENT = 50
 MAX_INLINE = 200
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class ApprovalRefused(Exception):
@@ -62,7 +58,7 @@ class Held:
     finding_key: str = ""  # for a fix: the diagnostic it fixes (rule:line)
     request_id: str | None = None  # the suggestion request: links decision, approval and telemetry
     model: str | None = None  # the model that wrote it
-    created_at: str = field(default_factory=now_iso)
+    created_at: str = field(default_factory=utc_timestamp)
     created_mono: float = field(default_factory=time.monotonic)
     outcome: str | None = None
     vetted: str | None = None  # what was vetted, when not the document as it was (a region...)

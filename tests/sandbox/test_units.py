@@ -11,12 +11,12 @@ from sandgate.sandbox.base import RunRequest, RunResult
 from sandgate.sandbox.bwrap_args import bwrap_argv
 from sandgate.sandbox.bwrap_backend import prlimit_args
 from sandgate.sandbox.docker_spec import ContainerSpec, create_kwargs
-from sandgate.sandbox.report import findings_from_run
-from sandgate.sandbox.runtime import Runtime
+from sandgate.sandbox.run_findings import findings_from_run
+from sandgate.sandbox.runtime import PythonRuntime
 from sandgate.sandbox.select import open_backend
 from sandgate.sandbox.supervision import Record
 
-RT = Runtime(python="/usr/bin/python3.11", stdlib="/usr/lib/python3.11",
+RT = PythonRuntime(python="/usr/bin/python3.11", stdlib="/usr/lib/python3.11",
              libs=(("/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6"),))
 PY = ["python3", "-c", "pass"]
 

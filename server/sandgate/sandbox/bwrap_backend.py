@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sandgate.policy.model import SandboxLimits
 from sandgate.egress.proxy import Resolver
-from sandgate.sandbox import cgroup, egress, identity, lifecycle, limits, protocol, runtime, supervision
+from sandgate.sandbox import cgroup, identity, lifecycle, limits, protocol, proxy_wiring, runtime, supervision
 from sandgate.sandbox import syscall_filter, workspace_view
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
 from sandgate.sandbox.bwrap_args import bwrap_argv
@@ -123,7 +123,7 @@ class BwrapBackend:
             if key.egress:
                 # A networked sandbox gets a directory of its own, bound in now; the run that
                 # takes it starts its egress proxy there (as Docker's pooled containers do).
-                parked.egress_top, parked.egress_dir = egress.make_socket_dir(
+                parked.egress_top, parked.egress_dir = proxy_wiring.make_socket_dir(
                     runtime.sandbox_run_dir() if who.dropped else None)
                 egress_fd = os.open(parked.egress_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
                 child_fds.append(egress_fd)
@@ -182,7 +182,7 @@ class BwrapBackend:
             supervision.shared().forget(parked.sid)
         if parked.cg is not None:
             parked.cg.destroy()
-        egress.remove_socket_dir(parked.egress_top)
+        proxy_wiring.remove_socket_dir(parked.egress_top)
         if parked.snapshot:
             shutil.rmtree(parked.snapshot, ignore_errors=True)
 
@@ -217,17 +217,17 @@ class BwrapBackend:
             # The sandbox runs as this user (uid-mapped): the proxy's socket stays 0600.
             # The sandbox user may be another host user (Sandgate runs as root): the socket is
             # world-connectable inside the one directory only this sandbox is given.
-            net = egress.open_run(request.network, 0o666, self.egress_resolver, socket_dir=parked.egress_dir)
+            net = proxy_wiring.open_run(request.network, 0o666, self.egress_resolver, socket_dir=parked.egress_dir)
         return self._run_in(parked, request, started, net)
 
-    def _run_in(self, parked: Parked, request: RunRequest, started: float, net: egress.EgressRun | None) -> RunResult:
+    def _run_in(self, parked: Parked, request: RunRequest, started: float, net: proxy_wiring.EgressRun | None) -> RunResult:
         lim = request.limits
         proc, cg = parked.proc, parked.cg
         marker = protocol.new_marker()
         result = RunResult(backend=self.name)
         try:
             data = protocol.payload(request.code, request.relpath, parked.ev_w_num, marker,
-                                    egress.header() if net and net.active else None)
+                                    proxy_wiring.header() if net and net.active else None)
             out = _pump(proc, data, parked.ev_r, marker, started + lim.wall_time_s, lim.output_bytes)
             result.stdout, result.stderr = out.stdout, out.stderr
             result.output_truncated = out.truncated
@@ -273,7 +273,7 @@ class SpawnKey:
 
 def _spawn_key(request: RunRequest) -> SpawnKey:
     return SpawnKey(str(request.workspace) if request.workspace else None, request.limits,
-                    egress.wanted(request.network), tuple(request.exclude), request.user)
+                    proxy_wiring.wanted(request.network), tuple(request.exclude), request.user)
 
 
 @dataclass

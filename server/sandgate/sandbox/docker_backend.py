@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandgate.egress.proxy import Resolver
-from sandgate.sandbox import egress, lifecycle, limits, protocol, runtime, supervision, workspace_view
+from sandgate.sandbox import lifecycle, limits, protocol, proxy_wiring, runtime, supervision, workspace_view
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
 from sandgate.sandbox.docker_spec import CONTROL_SOCKET, LABEL, ContainerSpec, create_kwargs
 from sandgate.sandbox.image import DEFAULT_IMAGE
@@ -136,7 +136,7 @@ class DockerBackend:
             mine_but_lost = owner == self._owner and not self._creating and not lifecycle.is_live(f"docker:{cid}")
             if mine_but_lost or (owner != self._owner and not _owner_alive(owner)):
                 self._remove(self.client.containers.prepare_model({"Id": cid}))
-                egress.remove_socket_dir(_reapable_host_dir(labels.get(LABEL_HOST_DIR, "")))
+                proxy_wiring.remove_socket_dir(_reapable_host_dir(labels.get(LABEL_HOST_DIR, "")))
                 n += 1
         if n:
             log.info("reaped %d orphaned sandbox containers", n)
@@ -145,7 +145,7 @@ class DockerBackend:
     def spec_for(self, request: RunRequest) -> ContainerSpec:
         ws = str(request.workspace) if request.workspace else None
         # A remote engine cannot bind our socket: such runs get no network (see _run_in).
-        net = egress.wanted(request.network) and not self.is_remote()
+        net = proxy_wiring.wanted(request.network) and not self.is_remote()
         # The sandbox user (65534) cannot read through a bind mount of a private folder (a home
         # directory, pytest's 0700 temporary folders): send those over the API like a remote engine.
         remote = self.is_remote()
@@ -178,7 +178,7 @@ class DockerBackend:
             if spec.supervised or spec.egress:
                 # Each container its own directory, made with it: the supervisor's socket, and the
                 # run's egress proxy (started by the run that takes it). Nothing else of the host.
-                hosted.top, egress_dir = egress.make_socket_dir()
+                hosted.top, egress_dir = proxy_wiring.make_socket_dir()
                 labels[LABEL_HOST_DIR] = hosted.top
             if spec.supervised:
                 control_dir = os.path.join(hosted.top, "control")
@@ -248,7 +248,7 @@ class DockerBackend:
             return
         if hosted.sid:
             supervision.shared().forget(hosted.sid)
-        egress.remove_socket_dir(hosted.top)
+        proxy_wiring.remove_socket_dir(hosted.top)
 
     def _hosted_for(self, container: Any) -> "_Hosted":
         with self._lock:
@@ -283,7 +283,7 @@ class DockerBackend:
         result = RunResult(backend=self.name)
         stopped: str | None = None
         exiting = False  # the program said it is done and was not stopped: the container is exiting
-        net: egress.EgressRun | None = None
+        net: proxy_wiring.EgressRun | None = None
         try:
             if spec.egress:
                 # The container runs as another uid: the socket is world-connectable, inside the
@@ -291,12 +291,12 @@ class DockerBackend:
                 hosted = self._hosted_for(container)
                 socket_dir = os.path.join(hosted.top, "egress") if hosted.top else None
                 if socket_dir is None:
-                    net = egress.EgressRun(request.network, "")
+                    net = proxy_wiring.EgressRun(request.network, "")
                     net.fail("host", "the container was made without an egress directory")
                 else:
-                    net = egress.open_run(request.network, 0o666, self.egress_resolver, socket_dir=socket_dir)
-            elif egress.wanted(request.network):
-                net = egress.EgressRun(request.network, "")
+                    net = proxy_wiring.open_run(request.network, 0o666, self.egress_resolver, socket_dir=socket_dir)
+            elif proxy_wiring.wanted(request.network):
+                net = proxy_wiring.EgressRun(request.network, "")
                 net.fail("host", REMOTE_NO_EGRESS)
             if spec.workspace_tmpfs and request.workspace:
                 withheld = self._upload_workspace(container, str(request.workspace), spec.exclude)
@@ -318,7 +318,7 @@ class DockerBackend:
             marker = protocol.new_marker()
             try:
                 raw.sendall(protocol.payload(request.code, request.relpath, 2, marker,
-                                             egress.header() if net and net.active else None, end=True))
+                                             proxy_wiring.header() if net and net.active else None, end=True))
                 raw.shutdown(socket.SHUT_WR)  # EOF on the program's stdin (StdinOnce)
                 out = _read_frames(raw, marker, started + lim.wall_time_s, lim.output_bytes)
             finally:
@@ -484,7 +484,7 @@ def _reapable_host_dir(path: str) -> str | None:
         return None
     real = os.path.realpath(path)
     parent = os.path.realpath(tempfile.gettempdir())
-    if os.path.dirname(real) == parent and os.path.basename(real).startswith(egress.DIR_PREFIX):
+    if os.path.dirname(real) == parent and os.path.basename(real).startswith(proxy_wiring.DIR_PREFIX):
         return real
     return None
 

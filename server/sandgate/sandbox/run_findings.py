@@ -17,7 +17,7 @@ from sandgate.checks.code_rules import host_allowed as host_named
 from sandgate.checks.shell import download_and_run, shell_command
 from sandgate.checks.shell import join as shell_join
 from sandgate.findings import Finding, Level, details
-from sandgate.sandbox import egress, limits, tampering
+from sandgate.sandbox import limits, proxy_wiring, tampering
 from sandgate.sandbox.base import RunRequest, RunResult
 
 SOURCE = "sandbox"
@@ -57,7 +57,7 @@ def host_allowed(host: str, request: RunRequest, port: object = None) -> bool:
 
 def _is_forwarder(ev: dict[str, Any]) -> bool:
     """The program talking to the egress forwarder (its proxy variables point there)."""
-    return str(ev.get("host", "")) == "127.0.0.1" and ev.get("port") == egress.FORWARDER_PORT
+    return str(ev.get("host", "")) == "127.0.0.1" and ev.get("port") == proxy_wiring.FORWARDER_PORT
 
 
 def is_secret_path(path: str) -> bool:
@@ -139,15 +139,15 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
 
     syntax = False
     # With the proxy up, the network findings come from its decisions; the forwarder is not a host.
-    proxied = any(ev.get("kind") == egress.EV_PROXY for ev in result.events)
+    proxied = any(ev.get("kind") == proxy_wiring.EV_PROXY for ev in result.events)
     for ev in [*result.events, *_outside_events(result)]:
         kind = ev.get("kind")
-        if kind == egress.EV_DECISION:
-            decision = egress.decision_of(ev)
+        if kind == proxy_wiring.EV_DECISION:
+            decision = proxy_wiring.decision_of(ev)
             if decision is not None:
                 add(decision_finding(decision))
             continue
-        if kind == egress.EV_UNAVAILABLE:
+        if kind == proxy_wiring.EV_UNAVAILABLE:
             reason = str(ev.get("reason", ""))
             add(_finding("egress.unavailable", Level.LOW,
                          f"The policy allows hosts, but the run had no network: {reason}".rstrip(": "),

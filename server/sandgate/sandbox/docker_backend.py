@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import select
 import socket
 import struct
 import tempfile
@@ -22,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandgate.egress.proxy import Resolver
-from sandgate.sandbox import lifecycle, limits, protocol, proxy_wiring, runtime, supervision, workspace_view
+from sandgate.sandbox import lifecycle, limit_classifier, protocol, proxy_wiring, run_output, runtime, supervision
+from sandgate.sandbox import workspace_view
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
 from sandgate.sandbox.docker_spec import CONTROL_SOCKET, LABEL, ContainerSpec, create_kwargs
 from sandgate.sandbox.image import DEFAULT_IMAGE
@@ -325,9 +325,8 @@ class DockerBackend:
                 _hang_up(sock, raw)
             stopped = out.stopped
             exiting = out.exit_status is not None and not stopped
-            if stopped == "time" and self._pids_at_limit(container, spec):
-                stopped = "processes"
-                result.timed_out = True
+            # Counted before the kill, which ends the processes.
+            pids_hit_max = stopped == "time" and self._pids_at_limit(container, spec)
             if stopped:
                 try:
                     container.kill()
@@ -342,14 +341,14 @@ class DockerBackend:
             result.stdout, result.stderr = out.stdout, out.stderr
             result.output_truncated = out.truncated
             result.events = result.events + out.events
-            result.killed = stopped
-            result.timed_out = result.timed_out or stopped == "time"
             rusage = [e for e in out.events if e.get("kind") == "rusage"]
             if rusage:
                 result.peak_memory_kb = int(rusage[-1].get("maxrss_kb") or 0) or None
             result.outside = self._outside_record(container, spec, started + lim.wall_time_s, stopped is not None)
-            if not stopped:
-                self._classify(result, container)
+            result.killed, result.timed_out = limit_classifier.classify(
+                stopped, status, out.stderr, pids_hit_max=pids_hit_max,
+                # The engine's word, asked only of a SIGKILL we did not send (an engine call).
+                oom_killed=lambda: status == limit_classifier.KILLED and self._oom_killed(container))
             if result.killed == "memory":
                 result.peak_memory_kb = lim.memory_mb * 1024
             if net is not None:
@@ -390,24 +389,11 @@ class DockerBackend:
         except Exception:  # noqa: BLE001
             return False
 
-    def _classify(self, result: RunResult, container: Any) -> None:
-        seen = limits.from_stderr(result.stderr)
-        if result.exit_code == 137:
-            # SIGKILL that we did not send: the cgroup's OOM killer is the only other sender.
-            oom = False
-            try:
-                oom = bool(self.client.api.inspect_container(container.id)["State"].get("OOMKilled"))
-            except Exception:  # noqa: BLE001
-                pass
-            if oom or "processes" not in seen:
-                result.killed = "memory"
-                return
-        if result.exit_code in (128 + 24,):  # SIGXCPU: out of CPU time
-            result.killed, result.timed_out = "time", True
-        elif "memory" in seen:
-            result.killed = "memory"
-        elif "processes" in seen:
-            result.killed = "processes"
+    def _oom_killed(self, container: Any) -> bool:
+        try:
+            return bool(self.client.api.inspect_container(container.id)["State"].get("OOMKilled"))
+        except Exception:  # noqa: BLE001
+            return False
 
     def _outside_record(self, container: Any, spec: ContainerSpec, deadline: float, killed: bool) -> supervision.Record:
         """The supervisor's record of the run, once the container's last process is gone (a
@@ -500,65 +486,48 @@ def _wait(api: Any, cid: str, timeout: float = 10.0) -> int | None:
 
 
 def _read_frames(raw: Any, marker: str, deadline: float, cap: int) -> protocol.Captured:
-    """Demultiplex the attach stream (8-byte headers: stream, 0, 0, 0, big-endian size).
+    """Read the attach stream until EOF, the deadline or the output cap, or as soon as the
+    bootstrap's `exit` event has come on both streams (each stream is in order, so all the
+    program's output is in by then) if the program started no process that could outlive it:
+    those runs wait for the container to stop."""
+    output = run_output.CappedOutput(cap)
+    frames = _Frames(output, marker)
+    stopped = run_output.pump({raw: frames.feed}, output, deadline, done=frames.finished)
+    captured = protocol.Captured(truncated=stopped == "output", stopped=stopped, events=frames.stderr.events)
+    if not stopped:
+        output.add("stderr", frames.stderr.flush())
+        if frames.finished():
+            captured.exit_status = _exit_status(frames.stderr.events)
+    captured.stdout, captured.stderr = output.texts()
+    return captured
 
-    Stops at EOF, or as soon as the bootstrap's `exit` event has come on both streams (each
-    stream is in order, so all the program's output is in by then) if the program started no
-    process that could outlive it: those runs wait for the container to stop, as all did before."""
-    res = protocol.Captured()
-    splitter = protocol.EventSplitter(marker)
-    # stdout carries only the `exit` event (anything else marked there is the program's own).
-    out_splitter = protocol.EventSplitter(marker)
-    bufs = {1: bytearray(), 2: bytearray()}
-    total = 0
-    pending = b""
-    raw.setblocking(False)
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            res.stopped = "time"
-            break
-        ready, _, _ = select.select([raw], [], [], min(left, 0.5))
-        if not ready:
-            continue
-        try:
-            chunk = raw.recv(65536)
-        except (BlockingIOError, InterruptedError):
-            continue
-        except OSError:
-            chunk = b""
-        if not chunk:
-            break
-        pending += chunk
-        while len(pending) >= 8:
-            kind, size = pending[0], struct.unpack(">I", pending[4:8])[0]
-            if len(pending) < 8 + size:
+
+class _Frames:
+    """Demultiplexes the attach stream (8-byte headers: stream, 0, 0, 0, big-endian size) into
+    the program's output and the monitor's events."""
+
+    def __init__(self, output: run_output.CappedOutput, marker: str) -> None:
+        self.output = output
+        self.stderr = protocol.EventSplitter(marker)
+        # stdout carries only the `exit` event (anything else marked there is the program's own).
+        self.stdout = protocol.EventSplitter(marker)
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> None:
+        self._pending += chunk
+        while len(self._pending) >= 8:
+            kind, size = self._pending[0], struct.unpack(">I", self._pending[4:8])[0]
+            if len(self._pending) < 8 + size:
                 break
-            body, pending = pending[8 : 8 + size], pending[8 + size :]
-            if kind == 2:
-                body = splitter.feed(body)
-            elif kind == 1:
-                body = out_splitter.feed(body)
-            else:
-                continue
-            bufs[kind] += body[: max(cap + 1 - total, 0)]
-            total += len(body)
-        if total > cap:
-            res.truncated, res.stopped = True, "output"
-            break
-        status = _exit_status(splitter.events)
-        if (status is not None and _exit_status(out_splitter.events) is not None
-                and not any(ev.get("kind") == "spawn" for ev in splitter.events)):
-            res.exit_status = status
-            break
-    bufs[2] += splitter.flush()[: max(cap - total, 0)] if not res.stopped else b""
-    if res.truncated:
-        out = bytes(bufs[1])[:cap]
-        bufs[1], bufs[2] = bytearray(out), bytearray(bytes(bufs[2])[: max(cap - len(out), 0)])
-    res.stdout = bytes(bufs[1]).decode("utf-8", "replace")
-    res.stderr = bytes(bufs[2]).decode("utf-8", "replace")
-    res.events = splitter.events
-    return res
+            body, self._pending = self._pending[8 : 8 + size], self._pending[8 + size :]
+            if kind == 1:
+                self.output.add("stdout", self.stdout.feed(body))
+            elif kind == 2:
+                self.output.add("stderr", self.stderr.feed(body))
+
+    def finished(self) -> bool:
+        return (_exit_status(self.stderr.events) is not None and _exit_status(self.stdout.events) is not None
+                and not any(ev.get("kind") == "spawn" for ev in self.stderr.events))
 
 
 def _exit_status(events: list[dict]) -> int | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sandgate.policy.model import SandboxLimits
 from sandgate.sandbox import protocol, proxy_wiring
+from sandgate.sandbox.cpu_limit import cpu_rlimit
 
 SANDBOX_USER = "65534:65534"
 SCRATCH_TMPFS = "rw,nosuid,nodev,noexec,size=16m,mode=1777"
@@ -54,7 +55,7 @@ def create_kwargs(spec: ContainerSpec, labels: dict[str, str], python: str = pro
         raise ValueError("a supervised container needs a directory for the supervisor's socket")
 
     lim = spec.limits
-    cpu = max(1, int(lim.cpu_time_s + 0.999))
+    cpu_soft, cpu_hard = cpu_rlimit(lim)
     tmpfs = {protocol.SCRATCH: SCRATCH_TMPFS}
     if spec.workspace_tmpfs:
         tmpfs[protocol.WORKSPACE] = WORKSPACE_TMPFS
@@ -85,7 +86,7 @@ def create_kwargs(spec: ContainerSpec, labels: dict[str, str], python: str = pro
         "ulimits": [
             Ulimit(name="nofile", soft=lim.open_files, hard=lim.open_files),
             Ulimit(name="fsize", soft=lim.file_size_mb * 1024 * 1024, hard=lim.file_size_mb * 1024 * 1024),
-            Ulimit(name="cpu", soft=cpu, hard=cpu + 1),
+            Ulimit(name="cpu", soft=cpu_soft, hard=cpu_hard),
             Ulimit(name="core", soft=0, hard=0),
         ],
         # Output comes over the attach stream; nothing needs to be kept on the daemon's disk.

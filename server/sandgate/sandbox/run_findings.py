@@ -17,8 +17,9 @@ from sandgate.checks.code_rules import host_allowed as host_named
 from sandgate.checks.shell import download_and_run, shell_command
 from sandgate.checks.shell import join as shell_join
 from sandgate.findings import Finding, Level, details
-from sandgate.sandbox import limits, proxy_wiring, tampering
+from sandgate.sandbox import limit_classifier, proxy_wiring, tampering
 from sandgate.sandbox.base import RunRequest, RunResult
+from sandgate.sandbox.run_output import last_line
 
 SOURCE = "sandbox"
 # Writes that go nowhere: not a write outside scratch worth holding a suggestion for.
@@ -89,7 +90,7 @@ def _monitor_findings(result: RunResult, syntax: bool) -> list[Finding]:
         if outside is not None and outside.error:
             why = outside.error
         elif ARM_FAILED in result.stderr:
-            why = limits.last_line(result.stderr[result.stderr.index(ARM_FAILED):])
+            why = last_line(result.stderr[result.stderr.index(ARM_FAILED):])
         else:
             why = "no supervisor recorded this run"
         return [_finding("monitor.lost", Level.HIGH, f"Nothing outside the sandbox recorded what the code did: {why}",
@@ -204,7 +205,7 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
         hit.append("time")
     if result.output_truncated:
         hit.append("output")
-    hit += sorted(limits.from_stderr(result.stderr))
+    hit += sorted(limit_classifier.from_stderr(result.stderr))
     # Seen from outside, so they count even when the code caught the error.
     if result.outside is not None and not result.outside.lost:
         hit += sorted(result.outside.limits)
@@ -215,7 +216,7 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
         add(finding)
 
     if result.exit_code not in (0, None) and not result.killed and not syntax:
-        last = limits.last_line(result.stderr)
+        last = last_line(result.stderr)
         add(_finding("run.error", Level.INFO, f"The code exited with status {result.exit_code}: {last}".rstrip(": "),
                      exit_code=result.exit_code, last_line=last))
     return out

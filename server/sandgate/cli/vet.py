@@ -17,7 +17,7 @@ from sandgate.lines import Lines
 from sandgate.pipeline import Vetter
 from sandgate.sandbox.select import close_all
 from sandgate.report.json_report import render_json
-from sandgate.report.sarif import build_sarif
+from sandgate.report.sarif_report import build_sarif
 from sandgate.report.text_report import render_text
 from sandgate.suggestion import Suggestion
 from sandgate.telemetry import configure

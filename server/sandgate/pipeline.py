@@ -207,7 +207,7 @@ class Vetter:
         if backend is None:
             why = "; ".join(f"{p.name}: {p.detail}" for p in probes) or "no sandbox backend is allowed"
             return None, [], f"no sandbox could run ({why})"
-        from sandgate.sandbox.report import findings_from_run
+        from sandgate.sandbox.run_findings import findings_from_run
 
         request = self._request(placed.code if run_document else suggestion.text, suggestion.path, run_document)
         tel = self.telemetry

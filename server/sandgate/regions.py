@@ -63,10 +63,6 @@ class CannotVet:
     reason: str
 
 
-def _doc_line(placed: Placed, line: int) -> int:
-    return placed.document_line(line)
-
-
 def _where(placed: Placed, error: SyntaxError | None) -> str:
     """`line 14 does not compile yet (…)`, in the document's numbering, for the first error."""
     if error is None:
@@ -75,11 +71,11 @@ def _where(placed: Placed, error: SyntaxError | None) -> str:
         return f"the code does not compile ({error.msg})"
     if placed.in_suggestion(error.lineno, error.lineno):
         return f"the suggestion does not compile ({error.msg})"
-    return f"line {_doc_line(placed, error.lineno)} does not compile yet ({error.msg})"
+    return f"line {placed.document_line(error.lineno)} does not compile yet ({error.msg})"
 
 
 def _lines_text(placed: Placed, lines: list[int]) -> str:
-    numbers = sorted({_doc_line(placed, n + 1) for n in lines})
+    numbers = sorted({placed.document_line(n + 1) for n in lines})
     if not numbers:
         return ""
     spans, first, last = [], numbers[0], numbers[0]

@@ -9,7 +9,8 @@ import jsonschema
 import pytest
 
 from sandgate.audit import AuditLog, verify
-from sandgate.audit.sarif import to_sarif
+from sandgate.audit.sarif_export import to_sarif
+from sandgate.report.sarif_report import build_sarif
 from sandgate.findings import Level, Origin
 
 
@@ -127,6 +128,32 @@ def test_the_schema_really_rejects(validator, audited):
     assert list(validator.iter_errors(sarif))  # an unencoded space is no URI reference
     del sarif["version"]
     assert list(validator.iter_errors(sarif))
+
+
+def test_vet_and_audit_exports_write_a_finding_alike(make_finding, decision_record, validator):
+    # A HIGH finding a policy let through, a runtime finding without a line, and a LOW one: the
+    # level follows the severity in both, whatever was decided.
+    findings = [
+        make_finding(),
+        make_finding("network.denied", source="sandbox", severity=Level.MEDIUM, line=0, end_line=0, col=0,
+                     end_col=0, cwe=None, message="connect to example.com:443 denied"),
+        make_finding("B404", severity=Level.LOW, message="consider the security of subprocess", cwe=78),
+    ]
+    vet = build_sarif([{"path": "pkg/my file.py", "decision": "allow", "reasons": [], "findings": findings,
+                        "content_sha256": f"{1:064x}", "policy_digest": "d" * 64}])
+    audit = to_sarif([decision_record(1, "allow", file="pkg/my file.py", findings=findings)], tool_version="0.1.0")
+    for sarif in (vet, audit):
+        assert not list(validator.iter_errors(sarif))
+
+    def alike(sarif):
+        run = sarif["runs"][0]
+        return ([(r["ruleId"], r["level"], r["message"], r["locations"], r["partialFingerprints"],
+                  run["tool"]["driver"]["rules"][r["ruleIndex"]]) for r in run["results"]],
+                run["tool"]["driver"]["name"])
+
+    assert alike(vet) == alike(audit)
+    assert [r["level"] for r in vet["runs"][0]["results"]] == ["error", "warning", "note"]
+    assert vet["runs"][0]["results"][0]["properties"]["decision"] == "allow"
 
 
 def _records(path):

@@ -155,6 +155,23 @@ def test_sarif_output_validates_against_the_schema(static_workspace):
     assert "external/cwe/cwe-78" in rules[b602["ruleIndex"]]["properties"]["tags"]
 
 
+def test_vet_sarif_and_audit_export_sarif_agree_on_each_finding(static_workspace):
+    (static_workspace / "bad.py").write_text(COMPLETE)
+    vetted = sandgate("vet", "--policy", STATIC_POLICY, "--format", "sarif", "bad.py", cwd=static_workspace)
+    exported = sandgate("audit", "export", "--format", "sarif", cwd=static_workspace)
+    assert exported.returncode == 0, exported.stderr
+    schema = json.loads((REPO / "tests" / "audit" / "sarif-schema-2.1.0.json").read_text())
+    runs = []
+    for done in (vetted, exported):
+        sarif = json.loads(done.stdout)
+        jsonschema.validate(sarif, schema)
+        runs.append(sarif["runs"][0]["results"])
+    said = [[(r["ruleId"], r["level"], r["message"]["text"]) for r in results] for results in runs]
+    assert said[0] == said[1]
+    levels = {rule: level for rule, level, _ in said[0]}
+    assert levels["bandit/B602"] == "error" and levels["bandit/B404"] == "note"  # high and low
+
+
 def test_text_format_is_a_table_without_colour_when_piped(static_workspace):
     (static_workspace / "bad.py").write_text(COMPLETE)
     done = sandgate("vet", "--policy", STATIC_POLICY, "bad.py", cwd=static_workspace)

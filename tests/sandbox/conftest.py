@@ -12,7 +12,7 @@ import pytest
 from sandgate.findings import Verdict
 from sandgate.policy.model import SandboxLimits, SandboxPolicy
 from sandgate.sandbox.base import RunRequest, RunResult
-from sandgate.sandbox.report import findings_from_run
+from sandgate.sandbox.run_findings import findings_from_run
 from sandgate.sandbox.select import open_backend
 
 CANARY_ENV = "SANDGATE_CANARY_SECRET"

@@ -13,7 +13,7 @@ from sandgate.sandbox.base import RunRequest
 from sandgate.sandbox.docker_backend import LABEL_OWNER, DockerBackend
 from sandgate.sandbox.docker_spec import ContainerSpec, create_kwargs
 from sandgate.sandbox.image import DEFAULT_IMAGE
-from sandgate.sandbox.report import findings_from_run
+from sandgate.sandbox.run_findings import findings_from_run
 from sandgate.findings import Verdict
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from sandgate.egress import EgressProxy, default_resolver, rules
 from sandgate.policy.model import NetworkPolicy, SandboxLimits, SandboxPolicy
-from sandgate.sandbox import egress
+from sandgate.sandbox import proxy_wiring
 from sandgate.sandbox.docker_backend import REMOTE_NO_EGRESS, REMOTE_NO_MONITOR
 from sandgate.sandbox.select import open_backend
 from tests.egress.helpers import HttpServer
@@ -88,14 +88,14 @@ print(json.dumps(out))
 def made_dirs(monkeypatch) -> list[str]:
     """Every socket directory `D` made while the test runs (by the run or the warm pool)."""
     made: list[str] = []
-    real = egress.make_socket_dir
+    real = proxy_wiring.make_socket_dir
 
     def recording(base=None) -> tuple[str, str]:
         top, inner = real(base)
         made.append(top)
         return top, inner
 
-    monkeypatch.setattr(egress, "make_socket_dir", recording)
+    monkeypatch.setattr(proxy_wiring, "make_socket_dir", recording)
     return made
 
 
@@ -119,7 +119,7 @@ def test_allowed_host_is_reached_through_the_proxy_and_nothing_else(resolving, s
     result, findings, _rules = run(backend, program(server.port), LIMITS, network=network)
     assert result.error is None and result.exit_code == 0, (result.error, result.stderr)
     out = json.loads(result.stdout)
-    assert out["env"] == out["https_env"] == egress.FORWARDER_URL
+    assert out["env"] == out["https_env"] == proxy_wiring.FORWARDER_URL
     assert out["allowed"] == "hello from /plain"  # HTTP through the proxy
     assert out["tunnel"] == "hello from /tunnel"  # a CONNECT tunnel
     assert out["other_port"].startswith("refused: HTTP Error 403")
@@ -141,7 +141,7 @@ def test_allowed_host_is_reached_through_the_proxy_and_nothing_else(resolving, s
         ("exfil-c2VjcmV0.attacker.example", 80, "dns", None),  # ...and the look-up
     }
     # The forwarder on 127.0.0.1:3128 is the way out, not a host the code reached.
-    assert not any(f.detail("port") == egress.FORWARDER_PORT for f in findings)
+    assert not any(f.detail("port") == proxy_wiring.FORWARDER_PORT for f in findings)
     rebind = next(f for f in findings if f.detail("host") == PUBLIC_LOOKING)
     assert "127.0.0.1" in rebind.detail("reason")
     # The run's socket directory is gone (a pooled sandbox holds its own until used).
@@ -153,7 +153,7 @@ def test_no_allowed_hosts_means_no_network_at_all(backend, server):
     code = f'''
 import os, socket, urllib.request
 print("proxy-env", os.environ.get("HTTP_PROXY"))
-print("egress-dir", os.path.exists("{egress.INSIDE_DIR}"))
+print("egress-dir", os.path.exists("{proxy_wiring.INSIDE_DIR}"))
 for port in ({server.port}, 3128):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=2)
@@ -198,7 +198,7 @@ def test_remote_docker_engine_gets_no_network(server, monkeypatch):
     assert backend is not None, probes
     monkeypatch.setattr(backend, "_remote", True)
     network = NetworkPolicy(allow_hosts=(f"127.0.0.1:{server.port}",))
-    result, findings, _ = run(backend, f"import os\nprint(os.path.exists({egress.INSIDE_DIR!r}))", LIMITS,
+    result, findings, _ = run(backend, f"import os\nprint(os.path.exists({proxy_wiring.INSIDE_DIR!r}))", LIMITS,
                               network=network)
     # Nothing runs there at all (no supervisor can reach a remote engine), and the result says both.
     assert result.stdout == "", result.stdout

@@ -6,11 +6,11 @@ from __future__ import annotations
 from sandgate.egress import ProxyDecision
 from sandgate.findings import Level
 from sandgate.policy.model import NetworkPolicy, SandboxLimits
-from sandgate.sandbox import egress, protocol
+from sandgate.sandbox import protocol, proxy_wiring
 from sandgate.sandbox.base import RunRequest, RunResult
 from sandgate.sandbox.bwrap_args import bwrap_argv
 from sandgate.sandbox.docker_spec import ContainerSpec, create_kwargs
-from sandgate.sandbox.report import findings_from_run, host_allowed
+from sandgate.sandbox.run_findings import findings_from_run, host_allowed
 from tests.sandbox.test_units import CLEAN, DONE, PY, RT
 
 PROXY_ENV = {
@@ -54,7 +54,7 @@ def test_docker_create_kwargs_with_egress_exact_differences():
 
 def test_payload_carries_the_forwarder_only_when_asked():
     assert b'"egress"' not in protocol.payload("x", "a.py", 2, "M")
-    data = protocol.payload("x", "a.py", 2, "M", egress.header())
+    data = protocol.payload("x", "a.py", 2, "M", proxy_wiring.header())
     assert b'"unix": "/run/sandgate-egress/egress.sock"' in data and b'"port": 3128' in data
     assert b"def start(unix_path" in data
 
@@ -68,8 +68,8 @@ def test_decisions_become_findings_and_the_forwarder_is_not_a_host():
     decisions = [_decision("127.0.0.1", 8080, True, "network.allow_hosts:127.0.0.1:8080", "127.0.0.1")] * 3 + [
         _decision("evil.example", 443, False, "network.default-deny")]
     events = [{"kind": "connect", "family": "AF_INET", "host": "127.0.0.1", "port": 3128, "via": "connect"},
-              {"kind": "egress-proxy", "socket": egress.INSIDE_SOCKET, "port": 3128},
-              *egress.decision_events(decisions)]
+              {"kind": "egress-proxy", "socket": proxy_wiring.INSIDE_SOCKET, "port": 3128},
+              *proxy_wiring.decision_events(decisions)]
     assert events[2]["count"] == 3 and len(events) == 4
     findings = findings_from_run(RunResult("x", exit_code=0, events=events + [DONE], outside=CLEAN),
                                  RunRequest("", network=net))
@@ -84,11 +84,11 @@ def test_decisions_become_findings_and_the_forwarder_is_not_a_host():
 
 
 def test_decision_events_are_bounded_and_keep_refusals():
-    many = [_decision(f"h{i}.example", 443, i % 2 == 0, "r") for i in range(egress.MAX_DECISION_EVENTS + 50)]
-    events = egress.decision_events(many)
-    assert len(events) == egress.MAX_DECISION_EVENTS + 1
+    many = [_decision(f"h{i}.example", 443, i % 2 == 0, "r") for i in range(proxy_wiring.MAX_DECISION_EVENTS + 50)]
+    events = proxy_wiring.decision_events(many)
+    assert len(events) == proxy_wiring.MAX_DECISION_EVENTS + 1
     assert events[-1] == {"kind": "egress-truncated", "dropped": 50}
-    assert sum(1 for e in events[:-1] if not e["allowed"]) == (egress.MAX_DECISION_EVENTS + 50) // 2
+    assert sum(1 for e in events[:-1] if not e["allowed"]) == (proxy_wiring.MAX_DECISION_EVENTS + 50) // 2
 
 
 def test_report_host_matching_is_the_proxys():
@@ -105,7 +105,7 @@ def test_report_host_matching_is_the_proxys():
 
 
 def test_unavailable_egress_is_a_finding():
-    res = RunResult("x", exit_code=0, events=[egress.unavailable_event("sandbox", "FileNotFoundError: gone"), DONE],
+    res = RunResult("x", exit_code=0, events=[proxy_wiring.unavailable_event("sandbox", "FileNotFoundError: gone"), DONE],
                     outside=CLEAN)
     [f] = findings_from_run(res, RunRequest("", network=NetworkPolicy(allow_hosts=("a.example",))))
     assert (f.rule, f.severity, f.detail("where")) == ("egress.unavailable", Level.LOW, "sandbox")
@@ -149,8 +149,8 @@ def test_pipeline_emits_one_telemetry_event_per_decision_with_its_rule():
     decisions = [_decision("127.0.0.1", 8080, True, "network.allow_hosts:127.0.0.1:8080", "127.0.0.1")] * 2 + [
         _decision("10.0.0.5", 80, False, "network.private-address", "10.0.0.5")]
     events = [{"kind": "connect", "family": "AF_INET", "host": "127.0.0.1", "port": 3128},
-              {"kind": "egress-proxy", "socket": egress.INSIDE_SOCKET, "port": 3128},
-              *egress.decision_events(decisions),
+              {"kind": "egress-proxy", "socket": proxy_wiring.INSIDE_SOCKET, "port": 3128},
+              *proxy_wiring.decision_events(decisions),
               {"kind": "connect", "family": "AF_INET", "host": "1.1.1.1", "port": 53}]
     tel = _RecordingTelemetry()
     vetter = Vetter(load_effective(None, preset="balanced"), telemetry=tel)

@@ -1,22 +1,31 @@
-"""Pure parts: argument builders (exact equality), the event stream, the findings mapper, selection."""
+"""Pure parts: argument builders (exact equality), the event stream, the output pump, the limit classifier,
+the findings mapper, selection."""
 
 from __future__ import annotations
 
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
 from docker.types import LogConfig, Mount, Ulimit
 
 from sandgate.findings import Level
 from sandgate.policy.model import NetworkPolicy, SandboxLimits, SandboxPolicy
-from sandgate.sandbox import protocol
+from sandgate.sandbox import limit_classifier, protocol, run_output
 from sandgate.sandbox.base import RunRequest, RunResult
 from sandgate.sandbox.bwrap_args import bwrap_argv
 from sandgate.sandbox.bwrap_backend import prlimit_args
+from sandgate.sandbox.cpu_limit import cpu_rlimit
+from sandgate.sandbox.docker_backend import _read_frames
 from sandgate.sandbox.docker_spec import ContainerSpec, create_kwargs
-from sandgate.sandbox.report import findings_from_run
-from sandgate.sandbox.runtime import Runtime
+from sandgate.sandbox.run_findings import findings_from_run
+from sandgate.sandbox.runtime import PythonRuntime
 from sandgate.sandbox.select import open_backend
 from sandgate.sandbox.supervision import Record
 
-RT = Runtime(python="/usr/bin/python3.11", stdlib="/usr/lib/python3.11",
+RT = PythonRuntime(python="/usr/bin/python3.11", stdlib="/usr/lib/python3.11",
              libs=(("/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6"),))
 PY = ["python3", "-c", "pass"]
 
@@ -104,6 +113,77 @@ def test_event_splitter_handles_split_markers():
     got = b"".join(sp.feed(stream[i : i + 3]) for i in range(0, len(stream), 3)) + sp.flush()
     assert got == b"out1out2end"
     assert sp.events == [{"kind": "dns", "host": "a"}, {"kind": "spawn"}]
+
+
+def test_capped_output_keeps_exactly_the_cap_stdout_first():
+    out = run_output.CappedOutput(5)
+    out.add("stderr", b"ee")
+    out.add("stdout", b"ooo")
+    assert not out.over and out.texts() == ("ooo", "ee")
+    out.add("stdout", b"o")
+    assert out.over and out.texts() == ("oooo", "e")
+
+
+def test_pump_feeds_stdin_and_reads_to_the_end():
+    proc = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = run_output.CappedOutput(1 << 20)
+    data = b"x" * 200_000  # more than a pipe holds: writing and reading must interleave
+    stopped = run_output.pump({proc.stdout: lambda c: out.add("stdout", c), proc.stderr: lambda c: out.add("stderr", c)},
+                              out, time.monotonic() + 10, stdin=(proc.stdin, data))
+    proc.wait()
+    assert stopped is None and out.texts() == (data.decode(), "") and proc.stdin.closed
+
+
+def test_pump_stops_at_the_cap_and_at_the_deadline():
+    proc = subprocess.Popen(["yes"], stdout=subprocess.PIPE)
+    out = run_output.CappedOutput(1000)
+    assert run_output.pump({proc.stdout: lambda c: out.add("stdout", c)}, out, time.monotonic() + 10) == "output"
+    assert len(out.texts()[0]) == 1000
+    proc.kill()
+    proc.wait()
+    proc = subprocess.Popen(["sleep", "5"], stdout=subprocess.PIPE)
+    started = time.monotonic()
+    assert run_output.pump({proc.stdout: lambda c: None}, out, started + 0.2) == "time"
+    assert time.monotonic() - started < 2
+    proc.kill()
+    proc.wait()
+
+
+def _frame(kind: int, body: bytes) -> bytes:
+    return bytes([kind, 0, 0, 0]) + struct.pack(">I", len(body)) + body
+
+
+def test_docker_frames_demultiplexed_and_done_at_both_exit_events():
+    ours, theirs = socket.socketpair()
+    exit_event = b'\x1eM:{"kind": "exit", "status": 3}\n'
+    stream = _frame(1, b"out") + _frame(2, b"err\x1eM:{\"kind\": \"dns\"}\n") + _frame(1, exit_event) + _frame(2, exit_event)
+    theirs.sendall(stream[:5])  # a header split across reads
+    theirs.sendall(stream[5:])
+    got = _read_frames(ours, "\x1eM:", time.monotonic() + 5, 100)  # no EOF: the exit events end it
+    assert (got.stdout, got.stderr, got.exit_status, got.stopped) == ("out", "err", 3, None)
+    assert [e["kind"] for e in got.events] == ["dns", "exit"]
+    theirs.close()
+    ours.close()
+
+
+@pytest.mark.parametrize("stopped, exit_code, stderr, pids, oom, expected", [
+    ("time", 137, "", False, False, ("time", True)),
+    ("time", 137, "", True, False, ("processes", True)),  # a fork bomb
+    ("output", 137, "", True, True, ("output", False)),
+    (None, 137, "", False, True, ("memory", False)),
+    (None, 0, "", True, False, ("processes", False)),
+    (None, 137, "", False, False, ("memory", False)),  # a SIGKILL we did not send
+    (None, 137, "BlockingIOError: [Errno 11] Resource temporarily unavailable", False, False, ("processes", False)),
+    (None, 152, "", False, False, ("time", True)),  # SIGXCPU
+    (None, 1, "MemoryError", False, False, ("memory", False)),
+    (None, 0, "", False, False, (None, False)),
+])
+def test_limit_classifier(stopped, exit_code, stderr, pids, oom, expected):
+    assert limit_classifier.classify(stopped, exit_code, stderr, pids_hit_max=pids, oom_killed=lambda: oom) == expected
+
+
+def test_cpu_rlimit_rounds_up_and_kills_a_second_later():
+    assert [cpu_rlimit(SandboxLimits(cpu_time_s=t)) for t in (0.1, 2, 2.5)] == [(1, 2), (2, 3), (3, 4)]
 
 
 # A run the supervisor recorded with nothing to say, and an in-process report that ended properly.

@@ -14,7 +14,7 @@ from pathlib import Path
 from sandgate.policy.model import SandboxLimits
 from sandgate.sandbox.base import RunRequest
 from sandgate.sandbox.docker_backend import DockerBackend
-from sandgate.sandbox.report import findings_from_run
+from sandgate.sandbox.run_findings import findings_from_run
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sandgate.audit import chain, files
 from sandgate.audit.lock import exclusive
+from sandgate.timestamps import utc_timestamp
 
 # Rotate once the live file is this big: small enough to copy and verify quickly.
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
@@ -25,11 +26,6 @@ DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 
 class AuditError(Exception):
     """The log cannot be appended to safely (its last record is unreadable)."""
-
-
-def utc_timestamp(now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _write_all(fd: int, data: bytes) -> None:

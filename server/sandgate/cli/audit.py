@@ -14,7 +14,7 @@ from pathlib import Path
 from sandgate import __version__
 from sandgate.audit import DEFAULT_RELPATH, verify
 from sandgate.audit.query import RecordFilter, iter_records, parse_time, select, summary_line
-from sandgate.audit.sarif import to_sarif
+from sandgate.audit.sarif_export import to_sarif
 
 EXIT_OK, EXIT_BAD, EXIT_USAGE = 0, 1, 2
 

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from sandgate.audit import DEFAULT_RELPATH
 from sandgate.audit.log import AuditLog
 from sandgate.audit.records import decision_record
 from sandgate.cli.common import add_policy_options, load_for, report_policy_problems, warn
@@ -16,7 +17,7 @@ from sandgate.lines import Lines
 from sandgate.pipeline import Vetter
 from sandgate.sandbox.select import close_all
 from sandgate.report.json_report import render_json
-from sandgate.report.sarif import build_sarif
+from sandgate.report.sarif_report import build_sarif
 from sandgate.report.text_report import render_text
 from sandgate.suggestion import Suggestion
 from sandgate.telemetry import configure
@@ -39,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="where the suggestion goes in DOC, 1-based (as editors show it)")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     parser.add_argument("--no-audit", action="store_true",
-                        help="do not append the decisions to the workspace's .sandgate/audit.jsonl")
+                        help=f"do not append the decisions to the workspace's {DEFAULT_RELPATH}")
     parser.add_argument("files", nargs="+", metavar="FILE", type=Path)
     parser.set_defaults(func=run)
 
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     telemetry = configure(export_content=loaded.policy.telemetry.export_content)
     vetter = Vetter(loaded, backend=args.backend, workspace=workspace, telemetry=telemetry)
-    audit = None if args.no_audit else AuditLog(workspace / ".sandgate" / "audit.jsonl")
+    audit = None if args.no_audit else AuditLog(workspace / DEFAULT_RELPATH)
     results = []
     try:
         for number, suggestion in enumerate(suggestions, start=1):

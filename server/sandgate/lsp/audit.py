@@ -11,12 +11,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from sandgate.audit import DEFAULT_RELPATH as AUDIT_RELPATH
 from sandgate.audit.log import AuditLog
 from sandgate.audit.verify import verify
 
 log = logging.getLogger(__name__)
-
-AUDIT_RELPATH = Path(".sandgate") / "audit.jsonl"
 
 
 def current_user() -> str:

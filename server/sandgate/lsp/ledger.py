@@ -18,7 +18,6 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from lsprotocol import types
@@ -28,6 +27,7 @@ from sandgate.lsp.anchors import Anchor, follow
 from sandgate.lsp.documents import Edit, key
 from sandgate.policy.evaluate import Reason
 from sandgate.suggestion import sha256_text
+from sandgate.timestamps import utc_timestamp
 
 if TYPE_CHECKING:
     from sandgate.pipeline import VetResult
@@ -36,10 +36,6 @@ TOKEN_TTL_S = 3600.0
 MAX_HELD_PER_URI = 5
 MAX_RECENT = 50
 MAX_INLINE = 200
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class ApprovalRefused(Exception):
@@ -75,7 +71,7 @@ class Withheld:
     request_id: str | None = None  # the suggestion request: links decision, approval and telemetry
     model: str | None = None  # the model that wrote it
     vetted: str | None = None  # what was vetted, when not the document as it was (a region...)
-    created_at: str = field(default_factory=now_iso)
+    created_at: str = field(default_factory=utc_timestamp)
     created_mono: float = field(default_factory=time.monotonic)
     outcome: str | None = None
 

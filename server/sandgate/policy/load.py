@@ -45,11 +45,6 @@ class LoadedPolicy:
     def ok(self) -> bool:
         return not self.errors
 
-    def require_ok(self) -> "LoadedPolicy":
-        if self.errors:
-            raise PolicyLoadError(self.errors)
-        return self
-
 
 def managed_policy_path() -> tuple[Path, bool]:
     """The managed policy's path, and whether it was named explicitly (then it must exist)."""

@@ -13,8 +13,6 @@ class ErrorKind(str, enum.Enum):
     TOO_LARGE = "too-large"
     CONNECTION = "connection"
     CLIENT_ERROR = "client-error"  # 4xx other than 429: bad key, unknown model, bad request
-    NOT_CONFIGURED = "not-configured"
-    NOT_ALLOWED = "not-allowed"  # the policy does not allow this endpoint
 
 
 _ADVICE = {
@@ -25,8 +23,6 @@ _ADVICE = {
     ErrorKind.TOO_LARGE: "The model's answer exceeded the size limit and was discarded",
     ErrorKind.CONNECTION: "The connection to the model endpoint failed",
     ErrorKind.CLIENT_ERROR: "The model endpoint refused the request",
-    ErrorKind.NOT_CONFIGURED: "No model provider is configured",
-    ErrorKind.NOT_ALLOWED: "The policy does not allow this model endpoint",
 }
 
 

@@ -1,7 +1,7 @@
 """The contract between the vetting pipeline and a sandbox backend.
 
 A backend runs one program under the policy's limits and reports what happened; it never
-decides anything. `sandgate.sandbox.report.findings_from_run` turns a `RunResult` into
+decides anything. `sandgate.sandbox.run_findings.findings_from_run` turns a `RunResult` into
 findings, and the policy turns those into a decision.
 """
 

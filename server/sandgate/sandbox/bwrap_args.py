@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 
-from sandgate.sandbox import egress, protocol
+from sandgate.sandbox import protocol, proxy_wiring
 from sandgate.sandbox import runtime as runtime_mod
-from sandgate.sandbox.runtime import Runtime
+from sandgate.sandbox.runtime import PythonRuntime
 
 SANDBOX_UID = 65534
 SCRATCH_BYTES = 16 * 1024 * 1024
 
 
 def bwrap_argv(
-    runtime: Runtime,
+    runtime: PythonRuntime,
     etc_dir: str,
     workspace_fd: int | None,
     bwrap: str = "bwrap",
@@ -28,7 +28,7 @@ def bwrap_argv(
     by descriptor, so the sandbox user needs no right to the folders above it, and nothing can
     swap a link into the path in between; None: an empty /workspace. `hidden`: paths under it
     covered by an empty file or folder (`workspace_view.py`). `egress_fd`: the folder holding the
-    run's egress proxy socket (docs/network.md), shown at `egress.INSIDE_DIR` with the proxy
+    run's egress proxy socket (docs/network.md), shown at `proxy_wiring.INSIDE_DIR` with the proxy
     variables set; None: no way out. `seccomp_fd`: the confinement filter (`syscall_filter.py`)."""
     argv = [
         bwrap,
@@ -43,7 +43,7 @@ def bwrap_argv(
     ]
     env = dict(protocol.ENV)
     if egress_fd is not None:
-        env.update(egress.environment())
+        env.update(proxy_wiring.environment())
     for key, value in sorted(env.items()):
         argv += ["--setenv", key, value]
     argv += [
@@ -78,7 +78,7 @@ def bwrap_argv(
         argv += ["--dir", protocol.WORKSPACE]
     if egress_fd is not None:
         # The network namespace stays empty (only lo): the proxy's socket is the one way out.
-        argv += ["--ro-bind-fd", str(egress_fd), egress.INSIDE_DIR]
+        argv += ["--ro-bind-fd", str(egress_fd), proxy_wiring.INSIDE_DIR]
     # The root tmpfs bwrap builds last: read-only, so nothing outside scratch is writable.
     argv += ["--remount-ro", "/", "--chdir", protocol.WORKSPACE if workspace_fd is not None else protocol.SCRATCH, "--"]
     argv += python_argv if python_argv is not None else protocol.python_argv()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import selectors
 import shutil
 import socket
 import subprocess
@@ -21,10 +20,11 @@ from dataclasses import dataclass
 
 from sandgate.policy.model import SandboxLimits
 from sandgate.egress.proxy import Resolver
-from sandgate.sandbox import cgroup, egress, identity, lifecycle, limits, protocol, runtime, supervision
-from sandgate.sandbox import syscall_filter, workspace_view
+from sandgate.sandbox import cgroup, identity, lifecycle, limit_classifier, protocol, proxy_wiring, run_output
+from sandgate.sandbox import runtime, supervision, syscall_filter, workspace_view
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
 from sandgate.sandbox.bwrap_args import bwrap_argv
+from sandgate.sandbox.cpu_limit import cpu_rlimit
 from sandgate.sandbox.pool import WarmPool
 
 log = logging.getLogger(__name__)
@@ -37,10 +37,10 @@ OUTSIDE_WAIT_S = 2.0
 
 def prlimit_args(lim: SandboxLimits, use_cgroup: bool, prlimit: str = "prlimit", uid: int | None = None) -> list[str]:
     """rlimits set on bwrap and inherited by everything inside (pure; tested by equality)."""
-    cpu = max(1, int(lim.cpu_time_s + 0.999))
+    cpu_soft, cpu_hard = cpu_rlimit(lim)
     args = [
         prlimit,
-        f"--cpu={cpu}:{cpu + 1}",
+        f"--cpu={cpu_soft}:{cpu_hard}",
         f"--fsize={lim.file_size_mb * 1024 * 1024}",
         f"--nofile={lim.open_files}",
         "--core=0",
@@ -90,7 +90,7 @@ class BwrapBackend:
             return Probe("bwrap", False, f"no system Python runtime: {exc}", "apt-get install python3")
         result = self.run(RunRequest(code="print('ok')"))
         if result.error or result.exit_code != 0 or result.stdout.strip() != "ok":
-            detail = result.error or limits.last_line(result.stderr) or f"exit {result.exit_code}"
+            detail = result.error or run_output.last_line(result.stderr) or f"exit {result.exit_code}"
             return Probe("bwrap", False, f"bubblewrap cannot start a sandbox: {detail}",
                          "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 "
                          "or user.max_user_namespaces>0) or run bwrap setuid")
@@ -123,7 +123,7 @@ class BwrapBackend:
             if key.egress:
                 # A networked sandbox gets a directory of its own, bound in now; the run that
                 # takes it starts its egress proxy there (as Docker's pooled containers do).
-                parked.egress_top, parked.egress_dir = egress.make_socket_dir(
+                parked.egress_top, parked.egress_dir = proxy_wiring.make_socket_dir(
                     runtime.sandbox_run_dir() if who.dropped else None)
                 egress_fd = os.open(parked.egress_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
                 child_fds.append(egress_fd)
@@ -182,7 +182,7 @@ class BwrapBackend:
             supervision.shared().forget(parked.sid)
         if parked.cg is not None:
             parked.cg.destroy()
-        egress.remove_socket_dir(parked.egress_top)
+        proxy_wiring.remove_socket_dir(parked.egress_top)
         if parked.snapshot:
             shutil.rmtree(parked.snapshot, ignore_errors=True)
 
@@ -217,18 +217,18 @@ class BwrapBackend:
             # The sandbox runs as this user (uid-mapped): the proxy's socket stays 0600.
             # The sandbox user may be another host user (Sandgate runs as root): the socket is
             # world-connectable inside the one directory only this sandbox is given.
-            net = egress.open_run(request.network, 0o666, self.egress_resolver, socket_dir=parked.egress_dir)
+            net = proxy_wiring.open_run(request.network, 0o666, self.egress_resolver, socket_dir=parked.egress_dir)
         return self._run_in(parked, request, started, net)
 
-    def _run_in(self, parked: Parked, request: RunRequest, started: float, net: egress.EgressRun | None) -> RunResult:
+    def _run_in(self, parked: Parked, request: RunRequest, started: float, net: proxy_wiring.EgressRun | None) -> RunResult:
         lim = request.limits
         proc, cg = parked.proc, parked.cg
         marker = protocol.new_marker()
         result = RunResult(backend=self.name)
         try:
             data = protocol.payload(request.code, request.relpath, parked.ev_w_num, marker,
-                                    egress.header() if net and net.active else None)
-            out = _pump(proc, data, parked.ev_r, marker, started + lim.wall_time_s, lim.output_bytes)
+                                    proxy_wiring.header() if net and net.active else None)
+            out = _read_run(proc, data, parked.ev_r, marker, started + lim.wall_time_s, lim.output_bytes)
             result.stdout, result.stderr = out.stdout, out.stderr
             result.output_truncated = out.truncated
             result.events = out.events
@@ -246,11 +246,9 @@ class BwrapBackend:
             parked.sid = None
             if parked.withheld:
                 result.events.append({"kind": "workspace-withheld", "reason": parked.withheld})
-            result.killed = out.stopped
-            result.timed_out = out.stopped == "time"
-            if out.stopped == "time" and cg is not None and cg.pids_hit_max():
-                result.killed = "processes"  # a fork bomb: the process limit is the story
-            _classify(result, cg, lim)
+            result.killed, result.timed_out = limit_classifier.classify(
+                out.stopped, result.exit_code, result.stderr, pids_hit_max=cg is not None and cg.pids_hit_max(),
+                oom_killed=lambda: cg is not None and cg.oom_killed())
         finally:
             if net is not None:
                 result.events.extend(net.finish())
@@ -273,7 +271,7 @@ class SpawnKey:
 
 def _spawn_key(request: RunRequest) -> SpawnKey:
     return SpawnKey(str(request.workspace) if request.workspace else None, request.limits,
-                    egress.wanted(request.network), tuple(request.exclude), request.user)
+                    proxy_wiring.wanted(request.network), tuple(request.exclude), request.user)
 
 
 @dataclass
@@ -329,24 +327,6 @@ def _kill(proc: subprocess.Popen, cg: cgroup.RunCgroup | None) -> None:
                 pass
 
 
-def _classify(result: RunResult, cg: cgroup.RunCgroup | None, lim: SandboxLimits) -> None:
-    if result.killed:
-        return
-    seen = limits.from_stderr(result.stderr)
-    if cg is not None and cg.oom_killed():
-        result.killed = "memory"
-    elif cg is not None and cg.pids_hit_max():
-        result.killed = "processes"
-    elif "memory" in seen:
-        result.killed = "memory"
-    elif "processes" in seen:
-        result.killed = "processes"
-    # SIGXCPU (RLIMIT_CPU soft) or the hard SIGKILL after it: out of CPU time.
-    if result.killed is None and result.exit_code in (128 + 24,):
-        result.killed = "time"
-        result.timed_out = True
-
-
 def _drain_events(fd: int, marker: str) -> list[dict]:
     splitter = protocol.EventSplitter(marker)
     os.set_blocking(fd, False)
@@ -358,68 +338,15 @@ def _drain_events(fd: int, marker: str) -> list[dict]:
     return splitter.events
 
 
-def _pump(proc: subprocess.Popen, data: bytes, ev_fd: int, marker: str, deadline: float, cap: int) -> protocol.Captured:
-    """Feed stdin, collect stdout/stderr/events until EOF, the deadline or the output cap."""
-    res = protocol.Captured()
+def _read_run(proc: subprocess.Popen, data: bytes, ev_fd: int, marker: str, deadline: float,
+              cap: int) -> protocol.Captured:
+    """Feed the program on stdin; collect stdout, stderr and the events pipe until EOF, the deadline
+    or the output cap."""
+    output = run_output.CappedOutput(cap)
     splitter = protocol.EventSplitter(marker)
-    bufs = {"stdout": bytearray(), "stderr": bytearray()}
-    total = 0
-    sel = selectors.DefaultSelector()
     assert proc.stdin and proc.stdout and proc.stderr
-    os.set_blocking(proc.stdin.fileno(), False)
-    sel.register(proc.stdin, selectors.EVENT_WRITE, "stdin")
-    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
-    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
-    sel.register(ev_fd, selectors.EVENT_READ, "events")
-    view = memoryview(data)
-    open_reads = 3
-    try:
-        while open_reads:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                res.stopped = "time"
-                break
-            for key, _ in sel.select(timeout=min(left, 0.5)):
-                name = key.data
-                if name == "stdin":
-                    try:
-                        n = os.write(key.fd, view[:65536])
-                    except (BrokenPipeError, OSError):
-                        n = len(view)
-                    view = view[n:]
-                    if not view:
-                        sel.unregister(key.fileobj)
-                        proc.stdin.close()
-                    continue
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    sel.unregister(key.fileobj)
-                    open_reads -= 1
-                    continue
-                if name == "events":
-                    splitter.feed(chunk)
-                    continue
-                room = cap + 1 - total
-                bufs[name] += chunk[:max(room, 0)]
-                total += len(chunk)
-                if total > cap:
-                    res.truncated = True
-                    res.stopped = "output"
-                    break
-            if res.stopped:
-                break
-    finally:
-        sel.close()
-        if proc.stdin and not proc.stdin.closed:
-            try:
-                proc.stdin.close()
-            except OSError:
-                pass
-    if res.truncated:
-        # Keep exactly `cap` bytes of output, stdout first.
-        out = bytes(bufs["stdout"])[:cap]
-        bufs["stdout"], bufs["stderr"] = out, bytes(bufs["stderr"])[: max(cap - len(out), 0)]
-    res.stdout = bytes(bufs["stdout"]).decode("utf-8", "replace")
-    res.stderr = bytes(bufs["stderr"]).decode("utf-8", "replace")
-    res.events = splitter.events
-    return res
+    stopped = run_output.pump({proc.stdout: lambda chunk: output.add("stdout", chunk),
+                               proc.stderr: lambda chunk: output.add("stderr", chunk),
+                               ev_fd: splitter.feed}, output, deadline, stdin=(proc.stdin, data))
+    stdout, stderr = output.texts()
+    return protocol.Captured(stdout, stderr, truncated=stopped == "output", stopped=stopped, events=splitter.events)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import select
 import socket
 import struct
 import tempfile
@@ -22,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandgate.egress.proxy import Resolver
-from sandgate.sandbox import egress, lifecycle, limits, protocol, runtime, supervision, workspace_view
+from sandgate.sandbox import lifecycle, limit_classifier, protocol, proxy_wiring, run_output, runtime, supervision
+from sandgate.sandbox import workspace_view
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
 from sandgate.sandbox.docker_spec import CONTROL_SOCKET, LABEL, ContainerSpec, create_kwargs
 from sandgate.sandbox.image import DEFAULT_IMAGE
@@ -136,7 +136,7 @@ class DockerBackend:
             mine_but_lost = owner == self._owner and not self._creating and not lifecycle.is_live(f"docker:{cid}")
             if mine_but_lost or (owner != self._owner and not _owner_alive(owner)):
                 self._remove(self.client.containers.prepare_model({"Id": cid}))
-                egress.remove_socket_dir(_reapable_host_dir(labels.get(LABEL_HOST_DIR, "")))
+                proxy_wiring.remove_socket_dir(_reapable_host_dir(labels.get(LABEL_HOST_DIR, "")))
                 n += 1
         if n:
             log.info("reaped %d orphaned sandbox containers", n)
@@ -145,7 +145,7 @@ class DockerBackend:
     def spec_for(self, request: RunRequest) -> ContainerSpec:
         ws = str(request.workspace) if request.workspace else None
         # A remote engine cannot bind our socket: such runs get no network (see _run_in).
-        net = egress.wanted(request.network) and not self.is_remote()
+        net = proxy_wiring.wanted(request.network) and not self.is_remote()
         # The sandbox user (65534) cannot read through a bind mount of a private folder (a home
         # directory, pytest's 0700 temporary folders): send those over the API like a remote engine.
         remote = self.is_remote()
@@ -178,7 +178,7 @@ class DockerBackend:
             if spec.supervised or spec.egress:
                 # Each container its own directory, made with it: the supervisor's socket, and the
                 # run's egress proxy (started by the run that takes it). Nothing else of the host.
-                hosted.top, egress_dir = egress.make_socket_dir()
+                hosted.top, egress_dir = proxy_wiring.make_socket_dir()
                 labels[LABEL_HOST_DIR] = hosted.top
             if spec.supervised:
                 control_dir = os.path.join(hosted.top, "control")
@@ -248,7 +248,7 @@ class DockerBackend:
             return
         if hosted.sid:
             supervision.shared().forget(hosted.sid)
-        egress.remove_socket_dir(hosted.top)
+        proxy_wiring.remove_socket_dir(hosted.top)
 
     def _hosted_for(self, container: Any) -> "_Hosted":
         with self._lock:
@@ -283,7 +283,7 @@ class DockerBackend:
         result = RunResult(backend=self.name)
         stopped: str | None = None
         exiting = False  # the program said it is done and was not stopped: the container is exiting
-        net: egress.EgressRun | None = None
+        net: proxy_wiring.EgressRun | None = None
         try:
             if spec.egress:
                 # The container runs as another uid: the socket is world-connectable, inside the
@@ -291,12 +291,12 @@ class DockerBackend:
                 hosted = self._hosted_for(container)
                 socket_dir = os.path.join(hosted.top, "egress") if hosted.top else None
                 if socket_dir is None:
-                    net = egress.EgressRun(request.network, "")
+                    net = proxy_wiring.EgressRun(request.network, "")
                     net.fail("host", "the container was made without an egress directory")
                 else:
-                    net = egress.open_run(request.network, 0o666, self.egress_resolver, socket_dir=socket_dir)
-            elif egress.wanted(request.network):
-                net = egress.EgressRun(request.network, "")
+                    net = proxy_wiring.open_run(request.network, 0o666, self.egress_resolver, socket_dir=socket_dir)
+            elif proxy_wiring.wanted(request.network):
+                net = proxy_wiring.EgressRun(request.network, "")
                 net.fail("host", REMOTE_NO_EGRESS)
             if spec.workspace_tmpfs and request.workspace:
                 withheld = self._upload_workspace(container, str(request.workspace), spec.exclude)
@@ -318,16 +318,15 @@ class DockerBackend:
             marker = protocol.new_marker()
             try:
                 raw.sendall(protocol.payload(request.code, request.relpath, 2, marker,
-                                             egress.header() if net and net.active else None, end=True))
+                                             proxy_wiring.header() if net and net.active else None, end=True))
                 raw.shutdown(socket.SHUT_WR)  # EOF on the program's stdin (StdinOnce)
                 out = _read_frames(raw, marker, started + lim.wall_time_s, lim.output_bytes)
             finally:
                 _hang_up(sock, raw)
             stopped = out.stopped
             exiting = out.exit_status is not None and not stopped
-            if stopped == "time" and self._pids_at_limit(container, spec):
-                stopped = "processes"
-                result.timed_out = True
+            # Counted before the kill, which ends the processes.
+            pids_hit_max = stopped == "time" and self._pids_at_limit(container, spec)
             if stopped:
                 try:
                     container.kill()
@@ -342,14 +341,14 @@ class DockerBackend:
             result.stdout, result.stderr = out.stdout, out.stderr
             result.output_truncated = out.truncated
             result.events = result.events + out.events
-            result.killed = stopped
-            result.timed_out = result.timed_out or stopped == "time"
             rusage = [e for e in out.events if e.get("kind") == "rusage"]
             if rusage:
                 result.peak_memory_kb = int(rusage[-1].get("maxrss_kb") or 0) or None
             result.outside = self._outside_record(container, spec, started + lim.wall_time_s, stopped is not None)
-            if not stopped:
-                self._classify(result, container)
+            result.killed, result.timed_out = limit_classifier.classify(
+                stopped, status, out.stderr, pids_hit_max=pids_hit_max,
+                # The engine's word, asked only of a SIGKILL we did not send (an engine call).
+                oom_killed=lambda: status == limit_classifier.KILLED and self._oom_killed(container))
             if result.killed == "memory":
                 result.peak_memory_kb = lim.memory_mb * 1024
             if net is not None:
@@ -390,24 +389,11 @@ class DockerBackend:
         except Exception:  # noqa: BLE001
             return False
 
-    def _classify(self, result: RunResult, container: Any) -> None:
-        seen = limits.from_stderr(result.stderr)
-        if result.exit_code == 137:
-            # SIGKILL that we did not send: the cgroup's OOM killer is the only other sender.
-            oom = False
-            try:
-                oom = bool(self.client.api.inspect_container(container.id)["State"].get("OOMKilled"))
-            except Exception:  # noqa: BLE001
-                pass
-            if oom or "processes" not in seen:
-                result.killed = "memory"
-                return
-        if result.exit_code in (128 + 24,):  # SIGXCPU: out of CPU time
-            result.killed, result.timed_out = "time", True
-        elif "memory" in seen:
-            result.killed = "memory"
-        elif "processes" in seen:
-            result.killed = "processes"
+    def _oom_killed(self, container: Any) -> bool:
+        try:
+            return bool(self.client.api.inspect_container(container.id)["State"].get("OOMKilled"))
+        except Exception:  # noqa: BLE001
+            return False
 
     def _outside_record(self, container: Any, spec: ContainerSpec, deadline: float, killed: bool) -> supervision.Record:
         """The supervisor's record of the run, once the container's last process is gone (a
@@ -484,7 +470,7 @@ def _reapable_host_dir(path: str) -> str | None:
         return None
     real = os.path.realpath(path)
     parent = os.path.realpath(tempfile.gettempdir())
-    if os.path.dirname(real) == parent and os.path.basename(real).startswith(egress.DIR_PREFIX):
+    if os.path.dirname(real) == parent and os.path.basename(real).startswith(proxy_wiring.DIR_PREFIX):
         return real
     return None
 
@@ -500,65 +486,48 @@ def _wait(api: Any, cid: str, timeout: float = 10.0) -> int | None:
 
 
 def _read_frames(raw: Any, marker: str, deadline: float, cap: int) -> protocol.Captured:
-    """Demultiplex the attach stream (8-byte headers: stream, 0, 0, 0, big-endian size).
+    """Read the attach stream until EOF, the deadline or the output cap, or as soon as the
+    bootstrap's `exit` event has come on both streams (each stream is in order, so all the
+    program's output is in by then) if the program started no process that could outlive it:
+    those runs wait for the container to stop."""
+    output = run_output.CappedOutput(cap)
+    frames = _Frames(output, marker)
+    stopped = run_output.pump({raw: frames.feed}, output, deadline, done=frames.finished)
+    captured = protocol.Captured(truncated=stopped == "output", stopped=stopped, events=frames.stderr.events)
+    if not stopped:
+        output.add("stderr", frames.stderr.flush())
+        if frames.finished():
+            captured.exit_status = _exit_status(frames.stderr.events)
+    captured.stdout, captured.stderr = output.texts()
+    return captured
 
-    Stops at EOF, or as soon as the bootstrap's `exit` event has come on both streams (each
-    stream is in order, so all the program's output is in by then) if the program started no
-    process that could outlive it: those runs wait for the container to stop, as all did before."""
-    res = protocol.Captured()
-    splitter = protocol.EventSplitter(marker)
-    # stdout carries only the `exit` event (anything else marked there is the program's own).
-    out_splitter = protocol.EventSplitter(marker)
-    bufs = {1: bytearray(), 2: bytearray()}
-    total = 0
-    pending = b""
-    raw.setblocking(False)
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            res.stopped = "time"
-            break
-        ready, _, _ = select.select([raw], [], [], min(left, 0.5))
-        if not ready:
-            continue
-        try:
-            chunk = raw.recv(65536)
-        except (BlockingIOError, InterruptedError):
-            continue
-        except OSError:
-            chunk = b""
-        if not chunk:
-            break
-        pending += chunk
-        while len(pending) >= 8:
-            kind, size = pending[0], struct.unpack(">I", pending[4:8])[0]
-            if len(pending) < 8 + size:
+
+class _Frames:
+    """Demultiplexes the attach stream (8-byte headers: stream, 0, 0, 0, big-endian size) into
+    the program's output and the monitor's events."""
+
+    def __init__(self, output: run_output.CappedOutput, marker: str) -> None:
+        self.output = output
+        self.stderr = protocol.EventSplitter(marker)
+        # stdout carries only the `exit` event (anything else marked there is the program's own).
+        self.stdout = protocol.EventSplitter(marker)
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> None:
+        self._pending += chunk
+        while len(self._pending) >= 8:
+            kind, size = self._pending[0], struct.unpack(">I", self._pending[4:8])[0]
+            if len(self._pending) < 8 + size:
                 break
-            body, pending = pending[8 : 8 + size], pending[8 + size :]
-            if kind == 2:
-                body = splitter.feed(body)
-            elif kind == 1:
-                body = out_splitter.feed(body)
-            else:
-                continue
-            bufs[kind] += body[: max(cap + 1 - total, 0)]
-            total += len(body)
-        if total > cap:
-            res.truncated, res.stopped = True, "output"
-            break
-        status = _exit_status(splitter.events)
-        if (status is not None and _exit_status(out_splitter.events) is not None
-                and not any(ev.get("kind") == "spawn" for ev in splitter.events)):
-            res.exit_status = status
-            break
-    bufs[2] += splitter.flush()[: max(cap - total, 0)] if not res.stopped else b""
-    if res.truncated:
-        out = bytes(bufs[1])[:cap]
-        bufs[1], bufs[2] = bytearray(out), bytearray(bytes(bufs[2])[: max(cap - len(out), 0)])
-    res.stdout = bytes(bufs[1]).decode("utf-8", "replace")
-    res.stderr = bytes(bufs[2]).decode("utf-8", "replace")
-    res.events = splitter.events
-    return res
+            body, self._pending = self._pending[8 : 8 + size], self._pending[8 + size :]
+            if kind == 1:
+                self.output.add("stdout", self.stdout.feed(body))
+            elif kind == 2:
+                self.output.add("stderr", self.stderr.feed(body))
+
+    def finished(self) -> bool:
+        return (_exit_status(self.stderr.events) is not None and _exit_status(self.stdout.events) is not None
+                and not any(ev.get("kind") == "spawn" for ev in self.stderr.events))
 
 
 def _exit_status(events: list[dict]) -> int | None:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandgate.policy.model import SandboxLimits
-from sandgate.sandbox import egress, protocol
+from sandgate.sandbox import protocol, proxy_wiring
+from sandgate.sandbox.cpu_limit import cpu_rlimit
 
 SANDBOX_USER = "65534:65534"
 SCRATCH_TMPFS = "rw,nosuid,nodev,noexec,size=16m,mode=1777"
@@ -31,7 +32,7 @@ class ContainerSpec:
     workspace: str | None = None  # host path bound read-only (local engine only)
     workspace_tmpfs: bool = False  # remote engine: the workspace travels as a tar
     # The policy allows hosts: the container carries a directory of its own for the run's egress
-    # proxy socket (bound read-only at egress.INSIDE_DIR) and the proxy variables. Still no
+    # proxy socket (bound read-only at proxy_wiring.INSIDE_DIR) and the proxy variables. Still no
     # network of its own (network_mode "none"): the socket is the one way out.
     egress: bool = False
     # files.exclude: workspace files never shown (covered in a bind, left out of a copy).
@@ -54,7 +55,7 @@ def create_kwargs(spec: ContainerSpec, labels: dict[str, str], python: str = pro
         raise ValueError("a supervised container needs a directory for the supervisor's socket")
 
     lim = spec.limits
-    cpu = max(1, int(lim.cpu_time_s + 0.999))
+    cpu_soft, cpu_hard = cpu_rlimit(lim)
     tmpfs = {protocol.SCRATCH: SCRATCH_TMPFS}
     if spec.workspace_tmpfs:
         tmpfs[protocol.WORKSPACE] = WORKSPACE_TMPFS
@@ -62,7 +63,7 @@ def create_kwargs(spec: ContainerSpec, labels: dict[str, str], python: str = pro
         "image": spec.image,
         "command": protocol.python_argv(python, control=CONTROL_ADDRESS if spec.supervised else None),
         "user": SANDBOX_USER,
-        "environment": {**protocol.ENV, **(egress.environment() if spec.egress else {})},
+        "environment": {**protocol.ENV, **(proxy_wiring.environment() if spec.egress else {})},
         "working_dir": protocol.SCRATCH,
         "hostname": "sandbox",
         "labels": {LABEL: "1", **labels},
@@ -85,7 +86,7 @@ def create_kwargs(spec: ContainerSpec, labels: dict[str, str], python: str = pro
         "ulimits": [
             Ulimit(name="nofile", soft=lim.open_files, hard=lim.open_files),
             Ulimit(name="fsize", soft=lim.file_size_mb * 1024 * 1024, hard=lim.file_size_mb * 1024 * 1024),
-            Ulimit(name="cpu", soft=cpu, hard=cpu + 1),
+            Ulimit(name="cpu", soft=cpu_soft, hard=cpu_hard),
             Ulimit(name="core", soft=0, hard=0),
         ],
         # Output comes over the attach stream; nothing needs to be kept on the daemon's disk.
@@ -96,7 +97,7 @@ def create_kwargs(spec: ContainerSpec, labels: dict[str, str], python: str = pro
         volumes[spec.workspace] = {"bind": protocol.WORKSPACE, "mode": "ro"}
     if spec.egress and egress_dir:
         # Connecting to a socket on a read-only bind works (sockets are exempt from EROFS).
-        volumes[egress_dir] = {"bind": egress.INSIDE_DIR, "mode": "ro"}
+        volumes[egress_dir] = {"bind": proxy_wiring.INSIDE_DIR, "mode": "ro"}
     if spec.supervised and control_dir:
         volumes[control_dir] = {"bind": CONTROL_INSIDE, "mode": "ro"}
     if volumes:

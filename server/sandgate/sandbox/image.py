@@ -17,7 +17,7 @@ import tempfile
 from typing import Any
 
 from sandgate.sandbox import runtime
-from sandgate.sandbox.runtime import Runtime
+from sandgate.sandbox.runtime import PythonRuntime
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ LABEL_RUNTIME = "sandgate.runtime"
 DOCKERFILE = "FROM scratch\nCOPY rootfs/ /\nUSER 65534:65534\nWORKDIR /tmp\n"
 
 
-def runtime_digest(rt: Runtime) -> str:
+def runtime_digest(rt: PythonRuntime) -> str:
     """Identifies the image content: same interpreter, stdlib and libraries → same digest."""
     h = hashlib.sha256()
     for path in [rt.python, *(host for _, host in rt.libs)]:
@@ -43,7 +43,7 @@ def _skip(rel: str) -> bool:
     return any(rel == s or rel.startswith(s + "/") for s in runtime.STDLIB_SKIP)
 
 
-def build_context(rt: Runtime, fileobj: Any) -> None:
+def build_context(rt: PythonRuntime, fileobj: Any) -> None:
     """Write the build context tar (Dockerfile + rootfs/) to `fileobj`."""
     with tarfile.open(fileobj=fileobj, mode="w") as tar:
         def add_bytes(name: str, data: bytes, mode: int = 0o644) -> None:

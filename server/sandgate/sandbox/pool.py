@@ -56,15 +56,6 @@ class WarmPool(Generic[K, T]):
         with self._cond:
             return [item for items in self._items.values() for _, item in items]
 
-    def drain(self) -> None:
-        """Discard every idle item (they stay wanted and are refilled)."""
-        with self._cond:
-            items = [item for q in self._items.values() for _, item in q]
-            for q in self._items.values():
-                q.clear()
-        for item in items:
-            self._safe_discard(item)
-
     def close(self) -> None:
         with self._cond:
             self._closed = True

@@ -37,7 +37,9 @@ class RuntimeMissing(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Runtime:
+class PythonRuntime:
+    """The interpreter a sandbox runs, with the files it needs bound in (bwrap) or copied (Docker image)."""
+
     python: str  # the real binary, e.g. /usr/bin/python3.11
     stdlib: str  # e.g. /usr/lib/python3.11
     # Shared objects incl. ld.so: (path inside the sandbox, real file on the host). Inside, every
@@ -46,7 +48,7 @@ class Runtime:
 
 
 @lru_cache(maxsize=1)
-def discover(python: str = SYSTEM_PYTHON) -> Runtime:
+def discover(python: str = SYSTEM_PYTHON) -> PythonRuntime:
     """The runtime, from the on-disk cache while the interpreter, its extension modules and the
     linker's cache are unchanged (finding it takes ldd on ~70 files: ~0.5 s, paid once a machine)."""
     if not os.path.exists(python):
@@ -81,11 +83,11 @@ def _cache_dir() -> str:
     return os.path.join(base, "sandgate")
 
 
-def _load_cached(path: str) -> Runtime | None:
+def _load_cached(path: str) -> PythonRuntime | None:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-        rt = Runtime(python=data["python"], stdlib=data["stdlib"],
+        rt = PythonRuntime(python=data["python"], stdlib=data["stdlib"],
                      libs=tuple((str(a), str(b)) for a, b in data["libs"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -98,7 +100,7 @@ def _load_cached(path: str) -> Runtime | None:
     return rt
 
 
-def _store(path: str, rt: Runtime) -> None:
+def _store(path: str, rt: PythonRuntime) -> None:
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".runtime-")
@@ -109,7 +111,7 @@ def _store(path: str, rt: Runtime) -> None:
         pass  # a read-only home: discover again next time
 
 
-def _discover(real: str) -> Runtime:
+def _discover(real: str) -> PythonRuntime:
     stdlib = subprocess.run(
         [real, "-I", "-S", "-c", "import os; print(os.path.dirname(os.__file__))"],
         capture_output=True, text=True, timeout=20, check=True, env={},
@@ -126,7 +128,7 @@ def _discover(real: str) -> Runtime:
                 libs.add(m.group(1))
     libs.update(_dlopened(DLOPENED))
     mapped = {_under_usr(lib): os.path.realpath(lib) for lib in libs}
-    return Runtime(python=real, stdlib=stdlib, libs=tuple(sorted(mapped.items())))
+    return PythonRuntime(python=real, stdlib=stdlib, libs=tuple(sorted(mapped.items())))
 
 
 def _dlopened(names: tuple[str, ...]) -> set[str]:

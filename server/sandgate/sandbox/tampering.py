@@ -14,12 +14,12 @@ import ipaddress
 import os
 from typing import Any, Iterable
 
-from sandgate.sandbox import egress
+from sandgate.sandbox import proxy_wiring
 from sandgate.sandbox.supervision import Record
 
 # Connections the runtime makes on its own (not the program's): the egress forwarder to the
 # proxy, glibc asking for a name service cache.
-EXPECTED_UNIX = (egress.INSIDE_SOCKET, "/var/run/nscd/socket", "/run/nscd/socket")
+EXPECTED_UNIX = (proxy_wiring.INSIDE_SOCKET, "/var/run/nscd/socket", "/run/nscd/socket")
 MAX_REASONS = 5
 
 
@@ -38,7 +38,7 @@ def expected_connect(event: dict[str, Any]) -> bool:
         return True
     if family == "AF_UNIX":
         return host in EXPECTED_UNIX
-    return host == "127.0.0.1" and port == egress.FORWARDER_PORT
+    return host == "127.0.0.1" and port == proxy_wiring.FORWARDER_PORT
 
 
 def _connect_seen(event: dict[str, Any], inside: list[dict[str, Any]]) -> bool:

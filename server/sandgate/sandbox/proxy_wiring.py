@@ -5,7 +5,7 @@ Both backends do the same thing. When `request.network.allow_hosts` is not empty
 that directory read-only at `INSIDE_DIR` into a sandbox that keeps no network of its own, and
 sets the proxy variables; the bootstrap starts the stdlib forwarder on the sandbox's
 `127.0.0.1:3128` before the program runs. After the run, the proxy's decisions become
-`{"kind": "egress", ...}` events of the `RunResult`, which `sandbox/report.py` turns into findings.
+`{"kind": "egress", ...}` events of the `RunResult`, which `sandbox/run_findings.py` turns into findings.
 
 Where any of it cannot be set up, the run has no network at all (fail closed) and an
 `egress-unavailable` event says why.

@@ -18,8 +18,9 @@ from sandgate.checks.protected_files import RULE_WRITE as PROTECTED_WRITE
 from sandgate.checks.shell import download_and_run, shell_command
 from sandgate.checks.shell import join as shell_join
 from sandgate.findings import Finding, Level, details
-from sandgate.sandbox import egress, limits, protocol, tampering
+from sandgate.sandbox import limit_classifier, protocol, proxy_wiring, tampering
 from sandgate.sandbox.base import RunRequest, RunResult
+from sandgate.sandbox.run_output import last_line
 from sandgate.workspace_globs import matching_glob, workspace_relpath
 
 SOURCE = "sandbox"
@@ -59,7 +60,7 @@ def host_allowed(host: str, request: RunRequest, port: object = None) -> bool:
 
 def _is_forwarder(ev: dict[str, Any]) -> bool:
     """The program talking to the egress forwarder (its proxy variables point there)."""
-    return str(ev.get("host", "")) == "127.0.0.1" and ev.get("port") == egress.FORWARDER_PORT
+    return str(ev.get("host", "")) == "127.0.0.1" and ev.get("port") == proxy_wiring.FORWARDER_PORT
 
 
 def is_secret_path(path: str) -> bool:
@@ -103,7 +104,7 @@ def _monitor_findings(result: RunResult, syntax: bool) -> list[Finding]:
         if outside is not None and outside.error:
             why = outside.error
         elif ARM_FAILED in result.stderr:
-            why = limits.last_line(result.stderr[result.stderr.index(ARM_FAILED):])
+            why = last_line(result.stderr[result.stderr.index(ARM_FAILED):])
         else:
             why = "no supervisor recorded this run"
         return [_finding("monitor.lost", Level.HIGH, f"Nothing outside the sandbox recorded what the code did: {why}",
@@ -153,15 +154,15 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
 
     syntax = False
     # With the proxy up, the network findings come from its decisions; the forwarder is not a host.
-    proxied = any(ev.get("kind") == egress.EV_PROXY for ev in result.events)
+    proxied = any(ev.get("kind") == proxy_wiring.EV_PROXY for ev in result.events)
     for ev in [*result.events, *_outside_events(result)]:
         kind = ev.get("kind")
-        if kind == egress.EV_DECISION:
-            decision = egress.decision_of(ev)
+        if kind == proxy_wiring.EV_DECISION:
+            decision = proxy_wiring.decision_of(ev)
             if decision is not None:
                 add(decision_finding(decision))
             continue
-        if kind == egress.EV_UNAVAILABLE:
+        if kind == proxy_wiring.EV_UNAVAILABLE:
             reason = str(ev.get("reason", ""))
             add(_finding("egress.unavailable", Level.LOW,
                          f"The policy allows hosts, but the run had no network: {reason}".rstrip(": "),
@@ -222,7 +223,7 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
         hit.append("time")
     if result.output_truncated:
         hit.append("output")
-    hit += sorted(limits.from_stderr(result.stderr))
+    hit += sorted(limit_classifier.from_stderr(result.stderr))
     # Seen from outside, so they count even when the code caught the error.
     if result.outside is not None and not result.outside.lost:
         hit += sorted(result.outside.limits)
@@ -233,7 +234,7 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
         add(finding)
 
     if result.exit_code not in (0, None) and not result.killed and not syntax:
-        last = limits.last_line(result.stderr)
+        last = last_line(result.stderr)
         add(_finding("run.error", Level.INFO, f"The code exited with status {result.exit_code}: {last}".rstrip(": "),
                      exit_code=result.exit_code, last_line=last))
     return out

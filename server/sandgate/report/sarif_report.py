@@ -1,0 +1,25 @@
+"""`--format sarif`: vet results as SARIF 2.1.0, written by `sandgate.sarif` (as the audit export
+is). Each result carries in `properties` the decision its finding drew, the suggestion's decision,
+its content hash and the policy digest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandgate import __version__
+from sandgate.report.verdicts import finding_verdicts
+from sandgate.sarif import SarifLog
+
+
+def build_sarif(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """`results` are vet results' JSON (`VetResult.to_json`)."""
+    log = SarifLog()
+    for result in results:
+        for finding, verdict in zip(result["findings"], finding_verdicts(result)):
+            log.add(finding, result["path"], result.get("content_sha256"), {
+                "decision": verdict,
+                "suggestion_decision": result["decision"],
+                "content_sha256": result.get("content_sha256"),
+                "policy_digest": result.get("policy_digest"),
+            })
+    return log.to_json(__version__)

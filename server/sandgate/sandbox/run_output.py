@@ -1,0 +1,130 @@
+"""A run's output: read back under one cap for stdout and stderr together (the pump both backends
+use), and summed up in a line for messages."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import time
+from collections.abc import Callable
+from typing import Any
+
+CHUNK = 65536
+
+
+class CappedOutput:
+    """stdout and stderr under one cap: `over` once the program wrote more than `cap` bytes in
+    all; `texts` keeps exactly the first `cap`, stdout first when both must be cut."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.total = 0
+        self._bufs = {"stdout": bytearray(), "stderr": bytearray()}
+
+    def add(self, stream: str, data: bytes) -> None:
+        # One byte past the cap is kept, so that `texts` can tell a cut from an exact fit.
+        self._bufs[stream] += data[: max(self.cap + 1 - self.total, 0)]
+        self.total += len(data)
+
+    @property
+    def over(self) -> bool:
+        return self.total > self.cap
+
+    def texts(self) -> tuple[str, str]:
+        out = bytes(self._bufs["stdout"])[: self.cap]
+        err = bytes(self._bufs["stderr"])[: max(self.cap - len(out), 0)]
+        return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def pump(sources: dict[Any, Callable[[bytes], Any]], output: CappedOutput, deadline: float, *,
+         stdin: tuple[Any, bytes] | None = None, done: Callable[[], bool] = lambda: False) -> str | None:
+    """Read every source (a pipe, a socket or a descriptor) and hand each chunk to its handler,
+    which puts the program's bytes into `output`; write `stdin`'s data meanwhile, then close it.
+
+    Returns why reading stopped early, which the caller enforces by killing the run: "time" at
+    the deadline, "output" once `output` is over its cap. None when every source reached its end
+    or `done()` said the run is over."""
+    sel = selectors.DefaultSelector()
+    for source, handler in sources.items():
+        _nonblocking(source)
+        sel.register(source, selectors.EVENT_READ, handler)
+    writing = memoryview(stdin[1]) if stdin else None
+    if stdin:
+        _nonblocking(stdin[0])
+        sel.register(stdin[0], selectors.EVENT_WRITE)
+    open_reads = len(sources)
+    try:
+        while open_reads:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "time"
+            for key, _ in sel.select(timeout=min(left, 0.5)):
+                if key.data is None:  # stdin
+                    writing = _write_some(key.fileobj, writing)
+                    if not writing:
+                        sel.unregister(key.fileobj)
+                        _close(key.fileobj)
+                    continue
+                chunk = _read(key.fileobj)
+                if chunk is None:
+                    continue
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    open_reads -= 1
+                    continue
+                key.data(chunk)
+                if output.over:
+                    return "output"
+            if done():
+                return None
+        return None
+    finally:
+        sel.close()
+        if stdin:
+            _close(stdin[0])
+
+
+def last_line(text: str) -> str:
+    """The last line that says anything (a traceback's error), cut to 300 characters."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def _fd(source: Any) -> int:
+    return source if isinstance(source, int) else source.fileno()
+
+
+def _nonblocking(source: Any) -> None:
+    if hasattr(source, "setblocking"):
+        source.setblocking(False)
+    else:
+        os.set_blocking(_fd(source), False)
+
+
+def _read(source: Any) -> bytes | None:
+    """A chunk; b"" at the end (also when the source failed); None when nothing was there after all."""
+    try:
+        # A socket through its own recv: the Docker SDK's may be TLS, whose bytes only it can read.
+        return source.recv(CHUNK) if hasattr(source, "recv") else os.read(_fd(source), CHUNK)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
+
+
+def _write_some(sink: Any, data: memoryview) -> memoryview:
+    try:
+        n = os.write(_fd(sink), data[:CHUNK])
+    except (BlockingIOError, InterruptedError):
+        return data
+    except OSError:  # the sandbox stopped reading (gone): the rest has nowhere to go
+        return data[len(data):]
+    return data[n:]
+
+
+def _close(sink: Any) -> None:
+    try:
+        if not getattr(sink, "closed", False):
+            sink.close()
+    except OSError:
+        pass

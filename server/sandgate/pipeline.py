@@ -76,6 +76,14 @@ class VetResult:
         top = self.reasons[0] if self.reasons else None
         return "managed-policy" if top is not None and top.layer == "managed" else "policy"
 
+    def finding_decision(self, finding: Finding) -> str:
+        """The decision `finding` drew: "existing" for the user's own code (it never decides), else the
+        decision of the reason that names it ("allow" when none does)."""
+        if finding.origin is Origin.DOCUMENT:
+            return "existing"
+        reason = next((r for r in self.reasons if r.finding is finding), None)
+        return str(reason.verdict) if reason is not None else "allow"
+
     def to_json(self) -> dict[str, Any]:
         sandbox: dict[str, Any] | None
         if self.sandbox is not None:
@@ -87,7 +95,7 @@ class VetResult:
             "path": self.suggestion.path,
             "decision": str(self.verdict),
             "reasons": [r.to_json() for r in self.reasons if r.verdict > Verdict.ALLOW],
-            "findings": [f.to_json() for f in self.findings],
+            "findings": [{**f.to_json(), "decision": self.finding_decision(f)} for f in self.findings],
             "sandbox": sandbox,
             "content_sha256": self.content_sha256,
             "policy_digest": self.policy_digest,

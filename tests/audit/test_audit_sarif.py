@@ -139,7 +139,7 @@ def test_vet_and_audit_exports_write_a_finding_alike(make_finding, decision_reco
                      end_col=0, cwe=None, message="connect to example.com:443 denied"),
         make_finding("B404", severity=Level.LOW, message="consider the security of subprocess", cwe=78),
     ]
-    vet = build_sarif([{"path": "pkg/my file.py", "decision": "allow", "reasons": [], "findings": findings,
+    vet = build_sarif([{"path": "pkg/my file.py", "decision": "allow", "reasons": [], "findings": [{**f, "decision": "allow"} for f in findings],
                         "content_sha256": f"{1:064x}", "policy_digest": "d" * 64}])
     audit = to_sarif([decision_record(1, "allow", file="pkg/my file.py", findings=findings)], tool_version="0.1.0")
     for sarif in (vet, audit):

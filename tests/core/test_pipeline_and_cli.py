@@ -49,6 +49,18 @@ def test_existing_code_findings_are_reported_not_blamed(static_workspace):
     assert result.sandbox is None and "sandbox.backends is empty" in result.sandbox_skipped
 
 
+def test_each_finding_carries_the_decision_it_drew(static_workspace):
+    """The same rule in the user's code and in the suggestion: each finding says its own decision
+    (the user's is "existing"), taken from the reason that names that finding, not from its key."""
+    vetter = Vetter(load_static(static_workspace), workspace=static_workspace)
+    result = vetter.vet(Suggestion("return subprocess.check_output(path, shell=True)", document=DOC,
+                                   line=8, character=4, path="mod.py"))
+    decided = {(f["rule"], f["origin"]): f["decision"] for f in result.to_json()["findings"]}
+    assert decided[("B602", "document")] == "existing"
+    assert decided[("B602", "suggestion")] == "block"
+    assert all(f["decision"] in ("allow", "review", "block", "existing") for f in result.to_json()["findings"])
+
+
 def test_suggestion_inside_document_is_blamed(static_workspace):
     vetter = Vetter(load_static(static_workspace), workspace=static_workspace)
     result = vetter.vet(Suggestion("return subprocess.check_output(path, shell=True)", document=DOC,

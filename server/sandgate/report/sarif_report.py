@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from sandgate import __version__
-from sandgate.report.verdicts import finding_verdicts
 from sandgate.sarif import SarifLog
 
 
@@ -15,9 +14,9 @@ def build_sarif(results: list[dict[str, Any]]) -> dict[str, Any]:
     """`results` are vet results' JSON (`VetResult.to_json`)."""
     log = SarifLog()
     for result in results:
-        for finding, verdict in zip(result["findings"], finding_verdicts(result)):
+        for finding in result["findings"]:
             log.add(finding, result["path"], result.get("content_sha256"), {
-                "decision": verdict,
+                "decision": finding["decision"],
                 "suggestion_decision": result["decision"],
                 "content_sha256": result.get("content_sha256"),
                 "policy_digest": result.get("policy_digest"),

@@ -9,8 +9,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sandgate.report.verdicts import finding_verdicts
-
 _STYLE = {"allow": "green", "review": "yellow", "block": "bold red", "existing": "dim"}
 
 
@@ -41,7 +39,8 @@ def render_text(results: list[dict[str, Any]], color: bool) -> str:
             table = Table(show_edge=False, pad_edge=False, box=None, padding=(0, 1))
             for column in ("decision", "rule", "sev/conf", "line", "finding"):
                 table.add_column(column, overflow="fold")
-            for finding, verdict in zip(result["findings"], finding_verdicts(result)):
+            for finding in result["findings"]:
+                verdict = finding["decision"]
                 table.add_row(
                     Text(verdict, _STYLE[verdict]),
                     f"{finding['source']}:{finding['rule']}",

@@ -37,6 +37,8 @@ from sandgate.policy.evaluate import Decision, Reason, decide
 from sandgate.policy.load import LoadedPolicy
 from sandgate.sandbox.base import Backend, Probe, RunRequest, RunResult
 from sandgate.sandbox.redact import redact_run
+from sandgate.sandbox.run_findings import findings_from_run
+from sandgate.sandbox.select import open_backend
 from sandgate.regions import CannotVet, find_region
 from sandgate.suggestion import Placed, Suggestion, place
 from sandgate.telemetry import DISABLED, Telemetry
@@ -183,8 +185,6 @@ class Vetter:
             if self._probes is None and not self.policy.sandbox.backends:
                 self._probes = [Probe("policy", False, "sandbox.backends is empty: no backend may be used")]
             if self._probes is None:
-                from sandgate.sandbox.select import open_backend
-
                 self._backend, self._probes = open_backend(self.backend_choice, self.policy.sandbox)
             return self._backend, self._probes
 
@@ -207,8 +207,6 @@ class Vetter:
         if backend is None:
             why = "; ".join(f"{p.name}: {p.detail}" for p in probes) or "no sandbox backend is allowed"
             return None, [], f"no sandbox could run ({why})"
-        from sandgate.sandbox.run_findings import findings_from_run
-
         request = self._request(placed.code if run_document else suggestion.text, suggestion.path, run_document)
         tel = self.telemetry
         with tel.sandbox_span(backend=backend.name, request_id=request_id) as span:

@@ -70,7 +70,7 @@ def decide_host(host: str, port: int, network: NetworkPolicy) -> HostDecision:
         if pattern.allows_port(port):
             return HostDecision(True, f"network.allow_hosts:{text}", f"{host}:{port} is allowed by network.allow_hosts {text!r}", pattern)
     if matched:
-        ports = sorted({port for p in matched for port in p.ports()})
+        ports = sorted({allowed for p in matched for allowed in p.ports()})
         return HostDecision(False, RULE_PORT, f"{host} is allowed on port(s) {', '.join(map(str, ports))} only, not {port}")
     if not network.allow_hosts:
         return HostDecision(False, RULE_DEFAULT_DENY, f"{host}:{port}: the policy allows no network (network.allow_hosts is empty)")

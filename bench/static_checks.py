@@ -154,9 +154,9 @@ def run(ctx: Context) -> list[Section]:
             path.write_text(code, encoding="utf-8")
 
             in_process = bandit.check(code)
-            static, floors = vetter.static_findings(code)
-            if floors or any(f.rule == "syntax.error" for f in static):
-                raise RuntimeError(f"the {lines}-line suggestion did not go through the static checks: {floors or static}")
+            static, holds = vetter.static_findings(code)
+            if holds or any(f.rule == "syntax.error" for f in static):
+                raise RuntimeError(f"the {lines}-line suggestion did not go through the static checks: {holds or static}")
             cli_ids = _cli_ids(cli, path)
             if sorted(cli_ids) != sorted(f.rule for f in in_process):
                 raise RuntimeError(f"bandit CLI and in-process disagree on {lines} lines: {sorted(cli_ids)} vs "

@@ -3,7 +3,7 @@
 Static checks run in-process (bandit, secrets, the policy's code rules, Sandgate's own rules); then, unless the
 static checks already block, the code runs in a sandbox and what it did becomes findings
 too. The policy turns findings into the decision. Where a check or the sandbox cannot run,
-the pipeline fails closed: a built-in floor holds the suggestion for review with the reason.
+the pipeline fails closed: Sandgate's own hold keeps the suggestion for review, with the reason.
 
 The suggestion's language unit (`sandgate.languages`) supplies the syntax and the checks; a
 language without one is never allowed unvetted (policy `languages.unvetted`). When the
@@ -37,6 +37,8 @@ from sandgate.policy.evaluate import Decision, Reason, decide
 from sandgate.policy.load import LoadedPolicy
 from sandgate.sandbox.base import Backend, Probe, RunRequest, RunResult
 from sandgate.sandbox.redact import redact_run
+from sandgate.sandbox.run_findings import findings_from_run
+from sandgate.sandbox.select import open_backend
 from sandgate.regions import CannotVet, find_region
 from sandgate.suggestion import Placed, Suggestion, place
 from sandgate.telemetry import DISABLED, Telemetry
@@ -72,7 +74,7 @@ class VetResult:
 
     @property
     def decided_by(self) -> str:
-        """`managed-policy` when the managed floor decided, else `policy` (built-in floors included)."""
+        """`managed-policy` when the managed floor decided, else `policy` (Sandgate's own holds included)."""
         top = self.reasons[0] if self.reasons else None
         return "managed-policy" if top is not None and top.layer == "managed" else "policy"
 
@@ -113,8 +115,9 @@ def _outcome(result: RunResult) -> str:
     return "completed"
 
 
-def _floor(verdict: Verdict, rule_id: str, text: str) -> Reason:
-    return Reason(verdict, rule_id, "sandgate", None, f"{verdict}: {text} [sandgate {rule_id}]")
+def _hold(rule_id: str, text: str) -> Reason:
+    """Sandgate's own reason to hold a suggestion for review: something could not be vetted."""
+    return Reason(Verdict.REVIEW, rule_id, "sandgate", None, f"{Verdict.REVIEW}: {text} [sandgate {rule_id}]")
 
 
 class Vetter:
@@ -143,10 +146,10 @@ class Vetter:
     # -- static checks ------------------------------------------------------------------
 
     def static_findings(self, code: str, tree: ast.Module | None = None) -> tuple[list[Finding], list[Reason]]:
-        """Findings of the in-process checks on `code` (parsed already: `tree`), and floors for checks
+        """Findings of the in-process checks on `code` (parsed already: `tree`), and holds for checks
         that could not run."""
         tel = self.telemetry
-        floors: list[Reason] = []
+        holds: list[Reason] = []
         with tel.check_span("secrets") as span:
             findings = find_secrets(code)
             span.set_findings(len(findings))
@@ -157,7 +160,7 @@ class Vetter:
             findings.append(Finding("syntax", "syntax.error", Level.INFO, Level.HIGH,
                                     f"the code does not compile yet: {exc.msg}",
                                     line=exc.lineno or 0, end_line=exc.end_lineno or exc.lineno or 0))
-            return findings, floors
+            return findings, holds
         names = scan(tree)  # one walk, shared by the policy's code rules and Sandgate's own
         with tel.check_span("policy") as span:
             rules = check_code_rules(names, self.policy.code, self.policy.network)
@@ -173,10 +176,10 @@ class Vetter:
                 issues = self._bandit.check(code, tree)
             except (BanditError, SyntaxError) as exc:  # bandit failed where Python parsed: fail closed
                 issues = []
-                floors.append(_floor(Verdict.REVIEW, "bandit-failed", f"bandit could not check the code: {exc}"))
+                holds.append(_hold("bandit-failed", f"bandit could not check the code: {exc}"))
             span.set_findings(len(issues))
         findings.extend(issues)
-        return findings, floors
+        return findings, holds
 
     def check_document(self, text: str, path: str = "document.py") -> list[Finding]:
         """Static findings on a document the user is editing (diagnostics; no sandbox run)."""
@@ -191,8 +194,6 @@ class Vetter:
             if self._probes is None and not self.policy.sandbox.backends:
                 self._probes = [Probe("policy", False, "sandbox.backends is empty: no backend may be used")]
             if self._probes is None:
-                from sandgate.sandbox.select import open_backend
-
                 self._backend, self._probes = open_backend(self.backend_choice, self.policy.sandbox)
             return self._backend, self._probes
 
@@ -215,8 +216,6 @@ class Vetter:
         if backend is None:
             why = "; ".join(f"{p.name}: {p.detail}" for p in probes) or "no sandbox backend is allowed"
             return None, [], f"no sandbox could run ({why})"
-        from sandgate.sandbox.run_findings import findings_from_run
-
         request = self._request(placed.code if run_document else suggestion.text, suggestion.path, run_document)
         tel = self.telemetry
         with tel.sandbox_span(backend=backend.name, request_id=request_id) as span:
@@ -282,7 +281,7 @@ class Vetter:
             # Same lines as the placed document: findings map back to it as they would.
             placed = dataclasses.replace(region.placed, code=region.code)
             tree = unit.syntax.parse(placed.code)
-        raw, floors = unit.static_checks(self, placed.code, tree)
+        raw, holds = unit.static_checks(self, placed.code, tree)
         findings = [
             f if placed.in_suggestion(f.line, f.end_line) else dataclasses.replace(f, origin=Origin.DOCUMENT)
             for f in raw
@@ -290,7 +289,7 @@ class Vetter:
         if note is not None:
             findings.append(Finding("syntax", "syntax.region", Level.INFO, Level.HIGH, note))
         findings.extend(self._edit_findings(suggestion, placed))
-        static = decide(self.policy, findings, floors)
+        static = decide(self.policy, findings, holds)
 
         result: RunResult | None = None
         skipped: str | None = None
@@ -301,10 +300,10 @@ class Vetter:
             result, run_findings, skipped = self._run(placed, suggestion, self.loaded.trusted, request_id)
             findings.extend(run_findings)
             if skipped and self.policy.sandbox.required:
-                floors.append(_floor(Verdict.REVIEW, "sandbox-required", skipped))
+                holds.append(_hold("sandbox-required", skipped))
             elif result is not None and result.error and self.policy.sandbox.required:
-                floors.append(_floor(Verdict.REVIEW, "sandbox-required", f"the sandbox run failed: {result.error}"))
-        decision = decide(self.policy, findings, floors)
+                holds.append(_hold("sandbox-required", f"the sandbox run failed: {result.error}"))
+        decision = decide(self.policy, findings, holds)
         return VetResult(shown, decision, findings, result, skipped, self.loaded.digest, placed, note)
 
     def _edit_findings(self, suggestion: Suggestion, placed: Placed) -> list[Finding]:
@@ -321,7 +320,7 @@ class Vetter:
         """Held for review because nothing could be vetted; a secret in the text, or an edit of a
         protected file, still blocks."""
         findings = self._unparsed_findings(suggestion)
-        decision = decide(self.policy, findings, [_floor(Verdict.REVIEW, rule_id, why)])
+        decision = decide(self.policy, findings, [_hold(rule_id, why)])
         findings.extend(noted)
         return VetResult(suggestion, decision, findings, None, f"not run: {why}", self.loaded.digest,
                          place(suggestion), why)

@@ -6,11 +6,12 @@ import ast
 import threading
 
 from sandgate.checks.bandit_check import BanditChecker
-from sandgate.checks.code_rules import check_code_rules, host_allowed
+from sandgate.checks.code_rules import check_code_rules
 from sandgate.checks.names import scan
 from sandgate.checks import secrets as secrets_mod
 from sandgate.checks.secrets import find_secrets, redact
 from sandgate.findings import Level
+from sandgate.policy.hosts import host_allowed
 from sandgate.policy.model import CodePolicy, NetworkPolicy
 
 RISKY = '''import subprocess

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandgate.checks.code_rules import host_allowed
-from sandgate.policy.layers import _host_covers
+from sandgate.policy.hosts import covers, host_allowed
 from sandgate.policy.load import load_effective
 from sandgate.policy.model import NetworkPolicy
 
@@ -40,7 +39,7 @@ def test_policy_files_may_name_ports(workspace):
     ("127.0.0.1", "127.0.0.1:99999", False),  # a malformed port never widens anything
 ])
 def test_managed_host_coverage_understands_ports(managed_entry, lower, covered):
-    assert _host_covers(managed_entry, lower) is covered
+    assert covers(managed_entry, lower) is covered
 
 
 def test_managed_layer_keeps_only_covered_host_port_entries(monkeypatch, tmp_path, workspace):

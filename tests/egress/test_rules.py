@@ -6,9 +6,10 @@ import ipaddress
 
 import pytest
 
-from sandgate.checks.code_rules import host_allowed
 from sandgate.egress import rules
-from sandgate.egress.rules import address_problem, check_addresses, decide_host, parse_pattern
+from sandgate.egress.rules import address_problem, check_addresses, decide_host
+from sandgate.policy import hosts
+from sandgate.policy.hosts import host_allowed, parse_pattern
 from sandgate.policy.model import NetworkPolicy
 
 POLICY = NetworkPolicy(
@@ -52,14 +53,14 @@ def test_port_refusal_lists_the_ports_that_are_allowed():
 @pytest.mark.parametrize("host", ["api.example.com", "x.corp.example", "corp.example", "bad.corp.example",
                                   "a.b.corp.example", "other.example", "API.EXAMPLE.COM"])
 def test_bare_entries_on_default_ports_agree_with_the_static_check(host):
-    """The same pattern semantics as `code_rules.host_allowed`, which reports hosts in code."""
+    """The same pattern semantics as `hosts.host_allowed`, which the static check of hosts in code uses."""
     network = NetworkPolicy(allow_hosts=("api.example.com", "*.corp.example"), deny_hosts=("bad.corp.example",))
-    for port in rules.DEFAULT_PORTS:
+    for port in hosts.DEFAULT_PORTS:
         assert decide_host(host, port, network).allowed == host_allowed(host, network)
 
 
 def test_parse_pattern():
-    assert parse_pattern("Api.Example.com.") == rules.HostPattern("Api.Example.com.", "api.example.com", None)
+    assert parse_pattern("Api.Example.com.") == hosts.HostPattern("Api.Example.com.", "api.example.com", None)
     assert parse_pattern("127.0.0.1:8080").port == 8080
     assert parse_pattern("[::1]:9").host == "::1" and parse_pattern("[::1]:9").port == 9
     assert parse_pattern("::1").host == "::1" and parse_pattern("::1").port is None

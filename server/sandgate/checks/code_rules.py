@@ -14,27 +14,13 @@ from urllib.parse import urlsplit
 
 from sandgate.checks.names import Scan
 from sandgate.findings import Finding, Level, details
+from sandgate.policy.hosts import host_allowed
 from sandgate.policy.model import CodePolicy, NetworkPolicy
 
 _URL = re.compile(r"\b(?:https?|wss?|ftp)://[^\s'\"<>]+", re.IGNORECASE)
 _HOSTNAME = re.compile(r"^(?=.{4,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$|^\d{1,3}(?:\.\d{1,3}){3}$")
 # Calls whose string arguments are host names, not file names or keys.
 _NETWORK_CALLS = re.compile(r"(?:^|\.)(?:connect|create_connection|getaddrinfo|gethostbyname\w*|HTTPS?Connection|urlopen|Request|request|get|post|put|delete|head|patch|FTP\w*|SMTP\w*|Telnet)$")
-
-
-def host_allowed(host: str, network: NetworkPolicy) -> bool:
-    """Deny wins over allow; patterns are exact names or `*.domain` (which covers subdomains only),
-    as the egress proxy reads them (`sandgate.egress.rules`). A literal names no port, so an allow
-    entry matches whatever its port (`127.0.0.1:8080` allows "127.0.0.1"); a deny entry denies
-    the host only without a port (with one, other ports stay open to the host)."""
-    from sandgate.egress.rules import normalise_host, parse_pattern
-
-    host = normalise_host(host)
-    for text in network.deny_hosts:
-        pattern = parse_pattern(text)
-        if pattern.port is None and pattern.matches_host(host):
-            return False
-    return any(parse_pattern(text).matches_host(host) for text in network.allow_hosts)
 
 
 def _string_constants(node: ast.AST) -> list[ast.Constant]:

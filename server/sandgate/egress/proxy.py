@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sandgate.egress import rules
+from sandgate.policy.hosts import normalise_host
 from sandgate.policy.model import NetworkPolicy
 
 log = logging.getLogger(__name__)
@@ -443,7 +444,7 @@ class EgressProxy:
             up_writer.close()
 
     async def _decide(self, host: str, port: int) -> tuple[ProxyDecision, list[rules.IPAddress]]:
-        name = rules.normalise_host(host)
+        name = normalise_host(host)
         verdict = rules.decide_host(name, port, self.policy)
         if not verdict.allowed:
             return ProxyDecision(name, port, False, verdict.rule, verdict.reason), []

@@ -1,15 +1,7 @@
 """The egress proxy's decisions, as pure functions: which rule lets a host and port through,
 and which resolved addresses may be connected to.
 
-Host patterns have the same meaning as `sandgate.checks.code_rules.host_allowed`: an exact
-name, or `*.domain`, which covers subdomains only (not `domain` itself). Matching ignores
-case and a trailing dot. Deny wins over allow.
-
-Ports. A pattern may carry a port, `host:port` (an integer 1-65535; IP literals included,
-e.g. `127.0.0.1:8080`). An allow entry without a port allows only `DEFAULT_PORTS` (80 and
-443); with a port, exactly that port. A deny entry without a port denies every port; with a
-port, only that port. (The policy schema accepts bare hosts only today: entries with a port
-reach the proxy only from a policy built in code, until the schema admits them.)
+Host patterns, ports included, mean what `sandgate.policy.hosts` says. Deny wins over allow.
 
 Addresses. The proxy refuses every address that is not plainly public: loopback, private,
 link-local, shared (100.64/10), multicast, unspecified, reserved and documentation ranges,
@@ -26,9 +18,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from sandgate.policy.hosts import HostPattern, normalise_host, parse_pattern
 from sandgate.policy.model import NetworkPolicy
-
-DEFAULT_PORTS: tuple[int, ...] = (80, 443)
 
 # Rule ids in decisions (`ProxyDecision.rule`) that do not come from a policy entry.
 RULE_DEFAULT_DENY = "network.default-deny"
@@ -40,52 +31,6 @@ RULE_BAD_REQUEST = "proxy.bad-request"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
-
-
-@dataclass(frozen=True)
-class HostPattern:
-    text: str  # as written in the policy
-    host: str  # lower-case, no trailing dot, no port
-    port: int | None
-
-    @property
-    def wildcard(self) -> bool:
-        return self.host.startswith("*.")
-
-    def matches_host(self, host: str) -> bool:
-        if self.wildcard:
-            suffix = self.host[1:]  # ".example.com"
-            return host.endswith(suffix) and len(host) > len(suffix)
-        return host == self.host
-
-
-def normalise_host(host: str) -> str:
-    host = host.strip().lower().rstrip(".")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host
-
-
-def parse_pattern(text: str) -> HostPattern:
-    """`api.example.com`, `*.example.com`, `127.0.0.1:8080`, `[::1]:8080`, `::1`."""
-    raw = text.strip()
-    port: int | None = None
-    if raw.startswith("["):
-        end = raw.find("]")
-        host, rest = raw[1:end], raw[end + 1:]
-        if rest.startswith(":") and rest[1:].isdigit():
-            port = int(rest[1:])
-    elif raw.count(":") == 1:
-        host, _, tail = raw.partition(":")
-        if tail.isdigit():
-            port = int(tail)
-        else:
-            host = raw
-    else:
-        host = raw
-    if port is not None and not 0 < port < 65536:
-        port = -1  # matches no port: a malformed entry must not widen anything
-    return HostPattern(text=text, host=normalise_host(host), port=port)
 
 
 def ip_literal(host: str) -> IPAddress | None:
@@ -114,7 +59,7 @@ def decide_host(host: str, port: int, network: NetworkPolicy) -> HostDecision:
     host = normalise_host(host)
     for text in network.deny_hosts:
         pattern = parse_pattern(text)
-        if pattern.matches_host(host) and (pattern.port is None or pattern.port == port):
+        if pattern.matches_host(host) and pattern.denies_port(port):
             return HostDecision(False, f"network.deny_hosts:{text}", f"{host}:{port} is denied by network.deny_hosts {text!r}")
     matched: list[HostPattern] = []
     for text in network.allow_hosts:
@@ -122,10 +67,10 @@ def decide_host(host: str, port: int, network: NetworkPolicy) -> HostDecision:
         if not pattern.matches_host(host):
             continue
         matched.append(pattern)
-        if pattern.port == port or (pattern.port is None and port in DEFAULT_PORTS):
+        if pattern.allows_port(port):
             return HostDecision(True, f"network.allow_hosts:{text}", f"{host}:{port} is allowed by network.allow_hosts {text!r}", pattern)
     if matched:
-        ports = sorted({p.port for p in matched if p.port is not None and p.port > 0} | (set(DEFAULT_PORTS) if any(p.port is None for p in matched) else set()))
+        ports = sorted({allowed for p in matched for allowed in p.ports()})
         return HostDecision(False, RULE_PORT, f"{host} is allowed on port(s) {', '.join(map(str, ports))} only, not {port}")
     if not network.allow_hosts:
         return HostDecision(False, RULE_DEFAULT_DENY, f"{host}:{port}: the policy allows no network (network.allow_hosts is empty)")

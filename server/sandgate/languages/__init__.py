@@ -9,38 +9,18 @@ decides what happens instead).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any, Callable
 
-# What happens to suggestions in a language without a unit (policy `languages.unvetted`),
-# strictest first: the model is not asked; every suggestion is held for review; suggestions are
-# shown with a `not-vetted` finding.
-UNVETTED_CHOICES = ("skip", "review", "allow")
+from sandgate.languages.python import PYTHON
+from sandgate.languages.unit import Language
 
-
-@dataclass(frozen=True)
-class Language:
-    name: str
-    language_ids: frozenset[str]
-    extensions: tuple[str, ...]
-    syntax: Any  # regions.Syntax
-    # (vetter, code, tree) -> (findings, floors): the in-process checks on vetted code.
-    static_checks: Callable[[Any, str, Any], tuple[list, list]]
-    # The sandbox runtime that runs this language's code (the backends run Python).
-    runtime: str
-
-
-def _registry() -> dict[str, Language]:
-    from sandgate.languages.python import PYTHON
-
-    return {unit.name: unit for unit in (PYTHON,)}
+_UNITS: dict[str, Language] = {unit.name: unit for unit in (PYTHON,)}
 
 
 def language_for(language_id: str | None, path: str | None) -> Language | None:
     """The unit for a document: by its LSP language id; by its extension when it has none (or
     `plaintext`, which editors give files they do not recognise)."""
-    units = _registry().values()
+    units = _UNITS.values()
     if language_id and language_id != "plaintext":
         return next((unit for unit in units if language_id in unit.language_ids), None)
     suffix = PurePosixPath(path or "").suffix.lower()

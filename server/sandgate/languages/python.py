@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from sandgate.checks.parsing import parse
-from sandgate.languages import Language
+from sandgate.languages.unit import Language
 
 # A column-0 line that continues the statement before it rather than starting one.
 _CONTINUES = re.compile(r"(else|elif|except|finally)\b|[)\]}]")

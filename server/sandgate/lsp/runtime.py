@@ -13,12 +13,12 @@ from typing import Any
 
 from pygls.uris import to_fs_path
 
-from sandgate.egress.model_guard import endpoint_allowed
 from sandgate.lsp.settings import Settings
 from sandgate.pipeline import Vetter
 from sandgate.policy.load import WORKSPACE_POLICY, LoadedPolicy, load_effective
 from sandgate.provider import ChatClient
 from sandgate.provider.config import ProviderConfig
+from sandgate.provider.guard import endpoint_allowed
 from sandgate.telemetry import DISABLED, Telemetry
 from sandgate.telemetry import names
 

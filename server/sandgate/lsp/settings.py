@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from sandgate.languages import UNVETTED_CHOICES
+from sandgate.policy.model import UNVETTED_CHOICES
 from sandgate.policy.resources import PRESETS
 from sandgate.provider.config import ProviderConfig, provider_config, setting
 

@@ -18,7 +18,7 @@ from sandgate.policy.model import Policy, Rule
 @dataclass(frozen=True)
 class Reason:
     verdict: Verdict
-    # The policy rule that decided ("default" when none matched; "sandgate" for built-in floors).
+    # The policy rule that decided ("default" when none matched), or the id of Sandgate's own hold.
     rule_id: str
     layer: str  # "policy", "managed" or "sandgate"
     finding: Finding | None
@@ -64,10 +64,11 @@ def _text(verdict: Verdict, rule_id: str, layer: str, finding: Finding) -> str:
     return f"{verdict}: {finding.key}{where}: {finding.message} [{layer} rule {rule_id}]"
 
 
-def decide(policy: Policy, findings: Iterable[Finding], floors: Iterable[Reason] = ()) -> Decision:
-    """The suggestion's decision. `floors` are built-in minimums (no sandbox could run, ...)."""
+def decide(policy: Policy, findings: Iterable[Finding], holds: Iterable[Reason] = ()) -> Decision:
+    """The suggestion's decision. `holds` are Sandgate's own reasons to hold it whatever the
+    findings say (a check or the sandbox could not run, ...)."""
     reasons = [decide_finding(policy, f) for f in findings if f.origin is Origin.SUGGESTION]
-    reasons.extend(floors)
+    reasons.extend(holds)
     verdict = max((r.verdict for r in reasons), default=Verdict.ALLOW)
     # Reasons that decided come first; allowed findings stay listed for the record.
     reasons.sort(key=lambda r: -r.verdict)

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from sandgate.findings import Verdict
+from sandgate.policy import endpoints, hosts
 from sandgate.policy.errors import PolicyError, dotted
 from sandgate.policy.locate import line_of
-from sandgate.policy.model import BACKENDS, Combine, Policy
+from sandgate.policy.model import BACKENDS, UNVETTED_CHOICES, Combine, Policy
 from sandgate.policy.shape import KeyPath, build, leaves, nest
 
 
@@ -70,37 +71,16 @@ def _union(lower: Any, managed: Any) -> tuple[Any, Any]:
     return list(dict.fromkeys([*managed, *lower])), None
 
 
-def _covered(lower: Any, managed: Any) -> tuple[Any, Any]:
-    """Keep lower patterns that a managed pattern covers (`api.example.com` by `*.example.com`)."""
-    kept = [v for v in lower if any(fnmatch.fnmatchcase(v, m) for m in managed)]
-    refused = [v for v in lower if v not in kept]
-    return kept, (refused or None)
+def _kept_if_covered(covers: Callable[[str, str], bool]) -> Callable[[Any, Any], tuple[Any, Any]]:
+    """Keep the lower entries that some managed entry covers (`covers(managed, lower)`): for hosts,
+    `api.example.com:443` under `*.example.com`, not `api.example.com:8080`."""
 
+    def combine(lower: Any, managed: Any) -> tuple[Any, Any]:
+        kept = [v for v in lower if any(covers(m, v) for m in managed)]
+        refused = [v for v in lower if v not in kept]
+        return kept, (refused or None)
 
-def _host_covers(managed: str, lower: str) -> bool:
-    """Whether managed host entry `managed` allows everything `lower` does (`host[:port]`, see
-    `sandgate.egress.rules`): its host covers the lower host (exact, or `*.domain` over a
-    subdomain or a narrower wildcard), and its port every port of the lower entry (no port: 80
-    and 443; `host:port`: that port)."""
-    from sandgate.egress.rules import DEFAULT_PORTS, parse_pattern
-
-    m, low = parse_pattern(managed), parse_pattern(lower)
-    if low.port is not None and low.port < 0:
-        return False
-    host_ok = m.host == low.host or (m.wildcard and low.host.endswith(m.host[1:]) and len(low.host) > len(m.host) - 1)
-    if not host_ok:
-        return False
-    if m.port is None:
-        return low.port is None or low.port in DEFAULT_PORTS
-    return low.port == m.port
-
-
-def _hosts_covered(lower: Any, managed: Any) -> tuple[Any, Any]:
-    """Keep lower host entries that a managed entry covers (`api.example.com` by `*.example.com`,
-    `api.example.com:443` by `api.example.com`; not `api.example.com:8080` by either)."""
-    kept = [v for v in lower if any(_host_covers(m, v) for m in managed)]
-    refused = [v for v in lower if v not in kept]
-    return kept, (refused or None)
+    return combine
 
 
 def _same_backends(lower: Any, managed: Any) -> tuple[Any, Any]:
@@ -126,9 +106,8 @@ def _verdict_at_least(lower: Any, managed: Any) -> tuple[Any, Any]:
 
 def _unvetted_at_most(lower: Any, managed: Any) -> tuple[Any, Any]:
     """Languages without vetting: skip < review < allow; the managed choice is the loosest allowed."""
-    from sandgate.languages import UNVETTED_CHOICES as order
-
-    return (lower, None) if order.index(lower) <= order.index(managed) else (managed, lower)
+    loose = UNVETTED_CHOICES.index
+    return (lower, None) if loose(lower) <= loose(managed) else (managed, lower)
 
 
 _COMBINE: dict[Combine, Callable[[Any, Any], tuple[Any, Any]]] = {
@@ -137,8 +116,8 @@ _COMBINE: dict[Combine, Callable[[Any, Any], tuple[Any, Any]]] = {
     Combine.TRUE_WINS: _true_wins,
     Combine.FALSE_WINS: _false_wins,
     Combine.UNION: _union,
-    Combine.COVERED: _covered,
-    Combine.HOSTS_COVERED: _hosts_covered,
+    Combine.ENDPOINTS_COVERED: _kept_if_covered(endpoints.covers),
+    Combine.HOSTS_COVERED: _kept_if_covered(hosts.covers),
     Combine.SAME_BACKENDS: _same_backends,
     Combine.EQUAL: _equal,
     Combine.UNVETTED_AT_MOST: _unvetted_at_most,

@@ -32,7 +32,7 @@ class Combine(enum.Enum):
     TRUE_WINS = "true when the managed value is"
     FALSE_WINS = "false when the managed value is"
     UNION = "the managed entries and the lower ones"
-    COVERED = "entries a managed pattern covers"
+    ENDPOINTS_COVERED = "URL patterns a managed pattern covers"
     HOSTS_COVERED = "host entries a managed entry covers"
     SAME_BACKENDS = "the managed backends, no more, no fewer"
     EQUAL = "the managed value"
@@ -106,12 +106,13 @@ class SandboxPolicy:
 
 @dataclass(frozen=True)
 class NetworkPolicy:
-    # Hosts a sandboxed run may reach (`api.example.com`, `*.example.com`); empty: no network.
+    # Hosts a sandboxed run may reach (`api.example.com`, `*.example.com:8443`; `policy.hosts`);
+    # empty: no network.
     allow_hosts: tuple[str, ...] = setting((), Combine.HOSTS_COVERED)
     # Hosts never reachable, whatever `allow_hosts` says: deny wins.
     deny_hosts: tuple[str, ...] = setting((), Combine.UNION)
-    # URL patterns (fnmatch) the model provider's endpoint must match; empty: no model allowed.
-    model_endpoints: tuple[str, ...] = setting((), Combine.COVERED)
+    # URL patterns the model provider's endpoint must match (`policy.endpoints`); empty: no model allowed.
+    model_endpoints: tuple[str, ...] = setting((), Combine.ENDPOINTS_COVERED)
 
 
 @dataclass(frozen=True)
@@ -134,11 +135,15 @@ class TelemetryPolicy:
     export_content: bool = setting(False, Combine.FALSE_WINS)
 
 
+# What happens to suggestions in a language Sandgate cannot vet (`languages.unvetted`), strictest
+# first: the model is not asked; every suggestion is held for review; suggestions are shown with
+# a `not-vetted` finding.
+UNVETTED_CHOICES = ("skip", "review", "allow")
+
+
 @dataclass(frozen=True)
 class LanguagesPolicy:
-    # Suggestions in a language Sandgate cannot vet: "skip" (the model is not asked), "review"
-    # (each one held for a person), "allow" (shown, with a `not-vetted` finding).
-    unvetted: str = setting("skip", Combine.UNVETTED_AT_MOST)
+    unvetted: str = setting("skip", Combine.UNVETTED_AT_MOST)  # one of UNVETTED_CHOICES
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from sandgate.policy.errors import PolicyError, dotted
+from sandgate.policy.hosts import split_port
 from sandgate.policy.locate import line_of
 from sandgate.policy.resources import schema_path
 
@@ -117,7 +118,7 @@ def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], 
     network = data.get("network", {}) or {}
     for key in ("allow_hosts", "deny_hosts"):
         for index, entry in enumerate(network.get(key, []) or []):
-            host, port = _split_port(entry) if isinstance(entry, str) else (entry, None)
+            host, port = split_port(entry) if isinstance(entry, str) else (entry, None)
             if port is not None and not 0 < port < 65536:
                 problems.append((("network", key, index), f"{entry!r}: the port must be 1-65535"))
             elif isinstance(host, str) and host.startswith("*.") and "." not in host[2:]:
@@ -129,12 +130,6 @@ def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], 
                                  f"{host!r} covers a whole public suffix ({suffix}); name a domain under it, "
                                  f"e.g. \"*.example.{suffix}\""))
     return problems
-
-
-def _split_port(entry: str) -> tuple[str, int | None]:
-    """`host:port` as the schema admits it (the wildcard checks judge the host alone)."""
-    host, sep, port = entry.rpartition(":")
-    return (host, int(port)) if sep and port.isdigit() and host else (entry, None)
 
 
 @lru_cache(maxsize=1)

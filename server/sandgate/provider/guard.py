@@ -1,12 +1,18 @@
-"""What of the editor's text may join a request to the model. Pure functions over the model
-guard (`sandgate.egress.model_guard`): an excluded file gives nothing, every secret the checks
-would find is replaced by `<redacted:RULE>` before a request is built, and each message is
-redacted once more just before it leaves (a secret in the file name or a finding's message).
+"""What may go to the model, and where: the one guard before a request leaves.
+
+- `endpoint_allowed`: the provider's URL against `network.model_endpoints` (`policy.endpoints`).
+- `guard_document`, `guard_completion`: an excluded file (`files.exclude`, `is_excluded`) gives
+  nothing; every secret the checks would find is replaced by `<redacted:RULE>`
+  (`checks.redaction`) before a request is built.
+- `guard_messages`: each message redacted once more just before it leaves (a secret in the file
+  name or a finding's message).
 
 A secret can straddle the cursor (`password = "abc|def"`): neither half alone looks like a
 secret. So the whole text is redacted with a marker at the cursor and split there; if the
 marker went with a secret, or the two halves joined still show one, the cursor's line is
 left out of the context altogether.
+
+All pure, and cheap enough to call on every request.
 """
 
 from __future__ import annotations
@@ -14,8 +20,62 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sandgate.egress.model_guard import GuardedText, guard_text, redact_context
-from sandgate.policy.model import FilesPolicy
+from sandgate.checks.redaction import redact_context
+from sandgate.policy import endpoints
+from sandgate.policy.model import FilesPolicy, NetworkPolicy
+from sandgate.workspace_globs import matching_glob
+
+
+def endpoint_allowed(url: str, network: NetworkPolicy, *, managed: bool = False) -> tuple[bool, str]:
+    """Whether the model endpoint `url` (the provider's base URL) matches one of
+    `network.model_endpoints`, and a message that names the rule either way. `managed` only
+    changes the wording (the managed policy pinned the list)."""
+    layer = "managed policy" if managed else "policy"
+    shown = endpoints.shown(url)
+    target = endpoints.endpoint(url)
+    if isinstance(target, str):
+        return False, f"model endpoint {shown} refused by network.model_endpoints ({layer}): {target}"
+    for pattern in network.model_endpoints:
+        if endpoints.matches(pattern, target):
+            return True, f"model endpoint {shown} allowed by network.model_endpoints {pattern!r} ({layer})"
+    if not network.model_endpoints:
+        return False, f"model endpoint {shown} refused by network.model_endpoints ({layer}): the list is empty, no model is allowed"
+    allowed = ", ".join(network.model_endpoints)
+    return False, f"model endpoint {shown} refused by network.model_endpoints ({layer}); allowed: {allowed}"
+
+
+def is_excluded(relpath: str, files: FilesPolicy) -> str | None:
+    """The `files.exclude` glob that keeps `relpath` (workspace-relative) from any model, or None
+    (matched as `sandgate.workspace_globs.matching_glob` reads a workspace glob)."""
+    return matching_glob(relpath, files.exclude)
+
+
+@dataclass(frozen=True)
+class GuardedText:
+    """What of one file may go to the model: `text` is None when the file is excluded."""
+
+    text: str | None
+    excluded_by: str | None  # the `files.exclude` glob
+    redactions: int
+
+    @property
+    def status(self) -> str | None:
+        """A line for the editor's status when something was held back; None otherwise."""
+        if self.excluded_by is not None:
+            return f"no suggestions here: files.exclude {self.excluded_by!r} keeps this file from the model"
+        if self.redactions:
+            return f"{self.redactions} secret(s) redacted before the request left"
+        return None
+
+
+def guard_document(relpath: str, text: str, files: FilesPolicy) -> GuardedText:
+    """A file's text before it joins a request: excluded → `text` None; else redacted."""
+    pattern = is_excluded(relpath, files)
+    if pattern is not None:
+        return GuardedText(None, pattern, 0)
+    redacted, count = redact_context(text)
+    return GuardedText(redacted, None, count)
+
 
 # Invisible separators around a name no detector flags: never typed, never a secret.
 _CURSOR_MARK = "\u2063\u2063sandgate cursor\u2063\u2063"
@@ -49,7 +109,7 @@ def _clean(text: str) -> bool:
 
 def guard_completion(relpath: str, before: str, after: str, files: FilesPolicy) -> GuardedContext:
     """The text before and after the cursor as it may be sent: excluded → None; else redacted."""
-    guarded = guard_text(relpath, before + _CURSOR_MARK + after, files)
+    guarded = guard_document(relpath, before + _CURSOR_MARK + after, files)
     if guarded.text is None:
         return GuardedContext(None, None, guarded.excluded_by, 0)
     parts = guarded.text.split(_CURSOR_MARK)
@@ -65,11 +125,6 @@ def guard_completion(relpath: str, before: str, after: str, files: FilesPolicy) 
     if not _clean(head + tail):  # nothing should reach this; if it does, nothing leaves
         return GuardedContext(None, None, None, count, "no suggestion: a secret around the cursor could not be redacted")
     return GuardedContext(head, tail, None, count)
-
-
-def guard_document(relpath: str, text: str, files: FilesPolicy) -> GuardedText:
-    """A whole document (for a fix): excluded → `text` None; else redacted."""
-    return guard_text(relpath, text, files)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -2,7 +2,7 @@
 as soon as the backend returns, before it reaches a finding, the audit log, telemetry, SARIF or
 the screen.
 
-The secret detector (`checks/secrets.py`, through the model guard's `redact_context`) replaces
+The secret detector (`checks/secrets.py`, through `checks/redaction.py`) replaces
 known credential formats and quoted high-entropy values with secret-sounding names. Program
 output also holds unquoted `NAME=value` lines (a printed `.env`, `env` output): those values go
 too when the name sounds secret and the value looks random.
@@ -14,8 +14,8 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from sandgate.checks.redaction import placeholder, redact_context
 from sandgate.checks.secrets import ENTROPY_THRESHOLD, shannon_entropy
-from sandgate.egress.model_guard import placeholder, redact_context
 from sandgate.sandbox.base import RunResult
 
 _UNQUOTED = re.compile(

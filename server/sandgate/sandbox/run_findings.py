@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sandgate.egress import decide_host, decision_finding
-from sandgate.checks.code_rules import host_allowed as host_named
 from sandgate.checks.protected_files import RULE_WRITE as PROTECTED_WRITE
 from sandgate.checks.shell import download_and_run, shell_command
 from sandgate.checks.shell import join as shell_join
+from sandgate.egress import decide_host, decision_finding
 from sandgate.findings import Finding, Level, details
+from sandgate.policy import hosts
 from sandgate.sandbox import limit_classifier, protocol, proxy_wiring, tampering
 from sandgate.sandbox.base import RunRequest, RunResult
 from sandgate.sandbox.run_output import last_line
@@ -49,13 +49,12 @@ def _finding(rule: str, severity: Level, message: str, source: str = SOURCE, **k
 
 
 def host_allowed(host: str, request: RunRequest, port: object = None) -> bool:
-    """The proxy's own rules (`sandgate.egress.decide_host`): a bare entry covers ports 80 and
-    443, `host:port` exactly that port, deny wins. Without a port (a name look-up), whether any
-    allow entry names the host and no port-less deny entry does."""
+    """The proxy's own decision on `host:port`; without a port (a name look-up), whether the
+    host is allowed on some port (`sandgate.policy.hosts`)."""
     net = request.network
     if isinstance(port, int) and not isinstance(port, bool):
         return decide_host(host, port, net).allowed
-    return host_named(host, net)
+    return hosts.host_allowed(host, net)
 
 
 def _is_forwarder(ev: dict[str, Any]) -> bool:

@@ -25,8 +25,8 @@ import stat
 import tarfile
 from dataclasses import dataclass, field
 
-from sandgate.egress.model_guard import is_excluded
 from sandgate.policy.model import FilesPolicy
+from sandgate.workspace_globs import matching_glob
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def plan(root: str, exclude: tuple[str, ...]) -> View:
             if os.path.islink(full):
                 continue  # a link resolves inside the sandbox, where the host's tree is not
             # A folder goes whole when a pattern covers everything in it (`secrets/`, `**/.aws/**`).
-            if _hide_dir(d) or is_excluded(os.path.join(rel, _PROBE), files_policy):
+            if _hide_dir(d) or matching_glob(os.path.join(rel, _PROBE), files_policy.exclude):
                 view.hidden.append((rel, True))
             else:
                 keep.append(d)
@@ -83,7 +83,7 @@ def plan(root: str, exclude: tuple[str, ...]) -> View:
                 st = os.lstat(full)
             except OSError:
                 continue
-            if is_excluded(rel, files_policy):
+            if matching_glob(rel, files_policy.exclude):
                 if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
                     view.hidden.append((rel, False))
                 continue

@@ -7,10 +7,11 @@ import json
 import httpx
 import pytest
 
+from sandgate.checks.redaction import redact_context
 from sandgate.checks.secrets import find_secrets
-from sandgate.egress import endpoint_allowed, guard_text, is_excluded, redact_context
-from sandgate.workspace_globs import glob_regex
 from sandgate.policy.model import FilesPolicy, NetworkPolicy
+from sandgate.provider.guard import endpoint_allowed, guard_document, is_excluded
+from sandgate.workspace_globs import glob_regex
 
 AWS = "AKIAIOSFODNN7EXAMPLQ"
 GITHUB = "ghp_1234567890abcdefghijABCDEFGHIJ123456"
@@ -133,14 +134,14 @@ def test_nothing_is_excluded_by_an_empty_list():
     assert is_excluded(".env", FilesPolicy()) is None
 
 
-def test_guard_text_withholds_excluded_files_and_redacts_the_rest():
-    held = guard_text("conf/.env", f"KEY={AWS}", BALANCED)
+def test_guard_document_withholds_excluded_files_and_redacts_the_rest():
+    held = guard_document("conf/.env", f"KEY={AWS}", BALANCED)
     assert held.text is None and held.excluded_by == "**/.env"
     assert held.status == "no suggestions here: files.exclude '**/.env' keeps this file from the model"
-    sent = guard_text("app.py", SEEDED, BALANCED)
+    sent = guard_document("app.py", SEEDED, BALANCED)
     assert sent.excluded_by is None and sent.redactions == 8 and AWS not in sent.text
     assert sent.status == "8 secret(s) redacted before the request left"
-    assert guard_text("app.py", "x = 1\n", BALANCED).status is None
+    assert guard_document("app.py", "x = 1\n", BALANCED).status is None
 
 
 # -- endpoints ----------------------------------------------------------------------------------
@@ -201,7 +202,7 @@ def test_a_model_server_never_receives_a_secret_or_an_excluded_file(http_server)
     assert ok
     with httpx.Client(trust_env=False) as client:
         for relpath, text in workspace.items():
-            guarded = guard_text(relpath, text, BALANCED)
+            guarded = guard_document(relpath, text, BALANCED)
             if guarded.text is None:
                 continue  # excluded: no request at all
             body = {"model": "m", "messages": [{"role": "user", "content": guarded.text}]}

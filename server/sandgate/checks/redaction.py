@@ -1,0 +1,49 @@
+"""Secrets replaced by a named placeholder, wherever text leaves Sandgate: requests to the model
+(`provider.guard`) and what a sandboxed run printed (`sandbox.redact`). The detector is the
+checks' own (`checks.secrets.find_secrets`), so what a check would find never leaves whole.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sandgate.checks.secrets import find_secrets
+
+# A private key's body is not on the line the detector flags: drop the whole block.
+_PEM_BLOCK = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY[A-Z0-9 ]*)-----.*?(?:-----END \1-----|\Z)", re.DOTALL
+)
+_MIN_VALUE = 4
+
+
+def placeholder(rule: str) -> str:
+    return f"<redacted:{rule}>"
+
+
+def redact_context(text: str) -> tuple[str, int]:
+    """`text` with every secret `sandgate.checks.secrets.find_secrets` finds replaced by
+    `<redacted:<rule>>` (every occurrence of the value, wherever it appears), and the number
+    of replacements. Private-key blocks go whole, body included."""
+    count = 0
+
+    def pem(match: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        return placeholder("private-key")
+
+    text = _PEM_BLOCK.sub(pem, text)
+    lines = text.splitlines()
+    values: dict[str, str] = {}
+    for finding in find_secrets(text):
+        if not 1 <= finding.line <= len(lines):
+            continue
+        value = lines[finding.line - 1][finding.col:finding.end_col]
+        if len(value) >= _MIN_VALUE and value not in values:
+            values[value] = finding.rule
+    # Longest first, so a value that contains another is replaced whole.
+    for value in sorted(values, key=len, reverse=True):
+        occurrences = text.count(value)
+        if occurrences:
+            text = text.replace(value, placeholder(values[value]))
+            count += occurrences
+    return text, count

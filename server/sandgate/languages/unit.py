@@ -1,0 +1,18 @@
+"""What a language unit supplies to the pipeline (see `sandgate.languages`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Language:
+    name: str
+    language_ids: frozenset[str]
+    extensions: tuple[str, ...]
+    syntax: Any  # regions.Syntax
+    # (vetter, code, tree) -> (findings, holds): the in-process checks on vetted code.
+    static_checks: Callable[[Any, str, Any], tuple[list, list]]
+    # The sandbox runtime that runs this language's code (the backends run Python).
+    runtime: str

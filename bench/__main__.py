@@ -26,9 +26,16 @@ MODULES = ("bench.static_checks", "bench.sandbox_runs", "bench.supervisor", "ben
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a few iterations each (CI smoke run)")
-    ap.add_argument("--out", type=Path, help="report file (default: docs/benchmarks.md; quick: build/bench-quick/benchmarks.md)")
-    ap.add_argument("--only", action="append", default=[], metavar="MODULE",
-                    help="run only this module (e.g. static_checks); repeatable")
+    ap.add_argument(
+        "--out", type=Path, help="report file (default: docs/benchmarks.md; quick: build/bench-quick/benchmarks.md)"
+    )
+    ap.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="run only this module (e.g. static_checks); repeatable",
+    )
     ap.add_argument("--backends", default="docker,bwrap", help="sandbox backends to measure (default: docker,bwrap)")
     args = ap.parse_args(argv)
 
@@ -57,10 +64,26 @@ def main(argv: list[str] | None = None) -> int:
     from bench.report import write_report
 
     write_report(out, ctx, sections, failed)
-    (plots / "results.json").write_text(json.dumps(
-        {"quick": ctx.quick, "backends": ctx.backends, "failed": failed,
-         "sections": [{"key": s.key, "title": s.title, "targets": [t.__dict__ | {"met": t.met} for t in s.targets],
-                       "raw": s.raw} for s in sections]}, indent=1, default=str))
+    (plots / "results.json").write_text(
+        json.dumps(
+            {
+                "quick": ctx.quick,
+                "backends": ctx.backends,
+                "failed": failed,
+                "sections": [
+                    {
+                        "key": s.key,
+                        "title": s.title,
+                        "targets": [t.__dict__ | {"met": t.met} for t in s.targets],
+                        "raw": s.raw,
+                    }
+                    for s in sections
+                ],
+            },
+            indent=1,
+            default=str,
+        )
+    )
     log(f"wrote {out} and {plots}/")
     missed = [t.what for s in sections for t in s.targets if not t.met]
     if missed:

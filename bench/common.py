@@ -11,9 +11,10 @@ import gc
 import os
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,8 +51,13 @@ class Series:
         return statistics.fmean(self.samples_ms)
 
     def to_json(self) -> dict[str, Any]:
-        return {"label": self.label, "n": len(self.samples_ms), "p50_ms": round(self.p50, 3),
-                "p95_ms": round(self.p95, 3), "samples_ms": [round(x, 3) for x in self.samples_ms]}
+        return {
+            "label": self.label,
+            "n": len(self.samples_ms),
+            "p50_ms": round(self.p50, 3),
+            "p95_ms": round(self.p95, 3),
+            "samples_ms": [round(x, 3) for x in self.samples_ms],
+        }
 
 
 @dataclass
@@ -153,8 +159,9 @@ def interleaved(fns: dict[str, Callable[[], Any]], n: int, warmup: int = 2) -> d
     return {k: Series(k, v) for k, v in samples.items()}
 
 
-def bar_plot(path: Path, title: str, series: list[Series], ylabel: str = "ms", log: bool = False,
-             baseline: str | None = None) -> None:
+def bar_plot(
+    path: Path, title: str, series: list[Series], ylabel: str = "ms", log: bool = False, baseline: str | None = None
+) -> None:
     """p50 bars with a p95 whisker; the baseline bar (if named) drawn grey."""
     import matplotlib
 

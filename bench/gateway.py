@@ -93,8 +93,11 @@ class _Model:
 
         import httpx
 
-        self.proc = subprocess.Popen([sys.executable, str(REPO / "tests/support/openai_server.py"), "--port", "0"],
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(REPO / "tests/support/openai_server.py"), "--port", "0"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         line = self.proc.stdout.readline().strip()
         if not line.startswith("listening on "):
             self.close()
@@ -125,7 +128,7 @@ class _Model:
         if getattr(self, "http", None) is not None:
             self.http.close()
 
-    def __enter__(self) -> "_Model":
+    def __enter__(self) -> _Model:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -181,8 +184,11 @@ async def _serve(workspace: Path, fake: _Model, backend: str, env: dict[str, str
     from pytest_lsp import ClientServerConfig
 
     (workspace / ".sandgate").mkdir(parents=True, exist_ok=True)
-    config = ClientServerConfig(server_command=SERVER_COMMAND + SERVER_ARGS, server_env={**SERVER_ENV, **(env or {})},
-                                client_factory=_client_factory)
+    config = ClientServerConfig(
+        server_command=SERVER_COMMAND + SERVER_ARGS,
+        server_env={**SERVER_ENV, **(env or {})},
+        client_factory=_client_factory,
+    )
     client = await config.start()
     try:
         await start_session(client, PROFILE, {"settings": _settings(backend)}, workspace, fake)
@@ -228,7 +234,9 @@ async def _open(client, path: Path, text: str) -> Doc:
     return doc
 
 
-async def _ask(client, doc: Doc, position: types.Position | None = None) -> tuple[float, list[types.InlineCompletionItem]]:
+async def _ask(
+    client, doc: Doc, position: types.Position | None = None
+) -> tuple[float, list[types.InlineCompletionItem]]:
     t0 = time.perf_counter()
     result = await inline(client, doc, position)
     ms = (time.perf_counter() - t0) * 1000
@@ -252,8 +260,14 @@ def _vetted(workspace: Path, backend: str, region: bool = False) -> tuple[int, i
     """Decision records in the audit log: (all, those that were allowed after a sandbox run on `backend`
     — of a region, when `region`)."""
     decisions = [r for r in audit_records(workspace) if r.get("event") == "decision"]
-    ran = [r for r in decisions if r.get("decision") == "allow" and (r.get("sandbox") or {}).get("backend") == backend
-           and not (r.get("sandbox") or {}).get("skipped") and bool(r.get("vetted")) == region]
+    ran = [
+        r
+        for r in decisions
+        if r.get("decision") == "allow"
+        and (r.get("sandbox") or {}).get("backend") == backend
+        and not (r.get("sandbox") or {}).get("skipped")
+        and bool(r.get("vetted")) == region
+    ]
     return len(decisions), len(ran)
 
 
@@ -286,9 +300,16 @@ class _SpanSink:
                 for rs in req.resource_spans:
                     for ss in rs.scope_spans:
                         for s in ss.spans:
-                            got.append({"name": s.name, "trace": s.trace_id.hex(), "id": s.span_id.hex(),
-                                        "parent": s.parent_span_id.hex(), "start": s.start_time_unix_nano,
-                                        "end": s.end_time_unix_nano})
+                            got.append(
+                                {
+                                    "name": s.name,
+                                    "trace": s.trace_id.hex(),
+                                    "id": s.span_id.hex(),
+                                    "parent": s.parent_span_id.hex(),
+                                    "start": s.start_time_unix_nano,
+                                    "end": s.end_time_unix_nano,
+                                }
+                            )
                 with sink.lock:
                     sink.spans.extend(got)
                 out = pb.ExportTraceServiceResponse().SerializeToString()
@@ -305,8 +326,11 @@ class _SpanSink:
 
     @property
     def env(self) -> dict[str, str]:
-        return {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{self.httpd.server_address[1]}/v1/traces",
-                "OTEL_LOGS_EXPORTER": "none", "OTEL_BSP_SCHEDULE_DELAY": "200"}
+        return {
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{self.httpd.server_address[1]}/v1/traces",
+            "OTEL_LOGS_EXPORTER": "none",
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+        }
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -334,8 +358,17 @@ class _SpanSink:
             vet = ms(lambda n: n == "sandgate.vet")
             static = ms(lambda n: n.startswith("sandgate.check"))
             sandbox = ms(lambda n: n == "sandgate.sandbox.run")
-            out.append({"start": root["start"], "handler": total, "model": model, "static": static, "sandbox": sandbox,
-                        "vet_other": vet - static - sandbox, "handler_other": total - model - vet})
+            out.append(
+                {
+                    "start": root["start"],
+                    "handler": total,
+                    "model": model,
+                    "static": static,
+                    "sandbox": sandbox,
+                    "vet_other": vet - static - sandbox,
+                    "handler_other": total - model - vet,
+                }
+            )
         out.sort(key=lambda d: d["start"])
         return out
 
@@ -343,8 +376,17 @@ class _SpanSink:
 # -- section 3: inline overhead --------------------------------------------------------------
 
 
-async def _inline_pass(ctx: Context, fake: _Model, backend: str, n: int, warmup: int, gap_s: float,
-                       env: dict[str, str] | None = None, private: bool = False, broken: bool = False) -> dict[str, Any]:
+async def _inline_pass(
+    ctx: Context,
+    fake: _Model,
+    backend: str,
+    n: int,
+    warmup: int,
+    gap_s: float,
+    env: dict[str, str] | None = None,
+    private: bool = False,
+    broken: bool = False,
+) -> dict[str, Any]:
     import httpx
 
     position = types.Position(line=BROKEN_CURSOR[0], character=BROKEN_CURSOR[1]) if broken else None
@@ -365,8 +407,10 @@ async def _inline_pass(ctx: Context, fake: _Model, backend: str, n: int, warmup:
                     ms, items = await _ask(client, doc, position)
                     got = [it.insert_text for it in items]
                     if got != [text]:
-                        problem = f"{backend}: inline request {i} returned {got!r}, not the allowed suggestion " \
-                                  f"({await _why_empty(client)})"
+                        problem = (
+                            f"{backend}: inline request {i} returned {got!r}, not the allowed suggestion "
+                            f"({await _why_empty(client)})"
+                        )
                         if measuring or len(warm_failures) >= warmup:
                             raise RuntimeError(problem)
                         # A warm-up request may fail (a first Docker run racing another Sandgate's
@@ -390,11 +434,18 @@ async def _inline_pass(ctx: Context, fake: _Model, backend: str, n: int, warmup:
                 await asyncio.sleep(gap_s * (0.75 + random.random() / 2))
             decisions, ran = _vetted(ws, backend, region=broken)
             if ran != warmup + n or decisions != warmup + n + len(warm_failures):
-                raise RuntimeError(f"{backend}: {ran} of {warmup + n} answered requests have an allow decision after a "
-                                   f"{backend} sandbox run in the audit log ({decisions} decisions)")
+                raise RuntimeError(
+                    f"{backend}: {ran} of {warmup + n} answered requests have an allow decision after a "
+                    f"{backend} sandbox run in the audit log ({decisions} decisions)"
+                )
             body_bytes = len(json.dumps(body))
-    return {"total": total, "baseline": base, "overhead": [t - b for t, b in zip(total, base)], "body_bytes": body_bytes,
-            "warmup_failures": warm_failures}
+    return {
+        "total": total,
+        "baseline": base,
+        "overhead": [t - b for t, b in zip(total, base)],
+        "body_bytes": body_bytes,
+        "warmup_failures": warm_failures,
+    }
 
 
 async def _section_inline(ctx: Context, fake: _Model) -> Section:
@@ -415,11 +466,21 @@ async def _section_inline(ctx: Context, fake: _Model) -> Section:
     for label, backend, private, breakdown, count, broken in variants:
         ctx.log(f"gateway: inline overhead, {label} ({count} requests after {warmup} warm-up)")
         m = await _inline_pass(ctx, fake, backend, count, warmup, gap.get(backend, 0.3), private=private, broken=broken)
-        total, base, over = Series(f"{label}: total", m["total"]), Series(f"{label}: baseline", m["baseline"]), \
-            Series(f"{label}: overhead", m["overhead"])
-        raw[label] = {"backend": backend, "private_workspace": private, "region": broken, "total": total.to_json(),
-                      "baseline": base.to_json(), "overhead": over.to_json(), "model_request_bytes": m["body_bytes"],
-                      "warmup_failures": m["warmup_failures"]}
+        total, base, over = (
+            Series(f"{label}: total", m["total"]),
+            Series(f"{label}: baseline", m["baseline"]),
+            Series(f"{label}: overhead", m["overhead"]),
+        )
+        raw[label] = {
+            "backend": backend,
+            "private_workspace": private,
+            "region": broken,
+            "total": total.to_json(),
+            "baseline": base.to_json(),
+            "overhead": over.to_json(),
+            "model_request_bytes": m["body_bytes"],
+            "warmup_failures": m["warmup_failures"],
+        }
         parts_text = "–"
         if breakdown:
             ctx.log(f"gateway: {label} breakdown pass with telemetry on ({n_tel} requests)")
@@ -431,30 +492,61 @@ async def _section_inline(ctx: Context, fake: _Model) -> Section:
             parts = sink.breakdown()[-n_tel:]
             if len(parts) != n_tel:
                 raise RuntimeError(f"{backend}: {len(parts)} suggestion traces received, {n_tel} expected")
-            med = {k: percentile([p[k] for p in parts], 50)
-                   for k in ("handler", "model", "static", "sandbox", "vet_other", "handler_other")}
+            med = {
+                k: percentile([p[k] for p in parts], 50)
+                for k in ("handler", "model", "static", "sandbox", "vet_other", "handler_other")
+            }
             outside = percentile([c - p["handler"] for c, p in zip(t["total"], parts)], 50)
-            parts_text = (f"{fmt(med['sandbox'])} / {fmt(med['static'])} / {fmt(med['vet_other'])} / "
-                          f"{fmt(med['model'])} / {fmt(med['handler_other'])} / {fmt(outside)}")
-            raw[label]["telemetry_pass"] = {"client_total_p50_ms": percentile(t["total"], 50),
-                                            "outside_handler_p50_ms": outside, "median_parts_ms": med,
-                                            "warmup_failures": t["warmup_failures"], "per_request": parts}
-        rows.append([label, fmt(total.p50), fmt(total.p95), fmt(base.p50), fmt(base.p95), fmt(over.p50), fmt(over.p95),
-                     f"{total.p50 / base.p50:.0f}×", parts_text])
+            parts_text = (
+                f"{fmt(med['sandbox'])} / {fmt(med['static'])} / {fmt(med['vet_other'])} / "
+                f"{fmt(med['model'])} / {fmt(med['handler_other'])} / {fmt(outside)}"
+            )
+            raw[label]["telemetry_pass"] = {
+                "client_total_p50_ms": percentile(t["total"], 50),
+                "outside_handler_p50_ms": outside,
+                "median_parts_ms": med,
+                "warmup_failures": t["warmup_failures"],
+                "per_request": parts,
+            }
+        rows.append(
+            [
+                label,
+                fmt(total.p50),
+                fmt(total.p95),
+                fmt(base.p50),
+                fmt(base.p95),
+                fmt(over.p50),
+                fmt(over.p95),
+                f"{total.p50 / base.p50:.0f}×",
+                parts_text,
+            ]
+        )
         if not private:  # the copy-per-run path is reported, not targeted (see the notes)
             targets.append(Target(f"inline overhead p95, {label}", over.p95, INLINE_P95_MS.get(backend, 150.0), "ms"))
         series += [total, over]
     if series:
         every_baseline = [x for v in raw.values() for x in v["baseline"]["samples_ms"]]
         series.insert(0, Series("baseline (model direct)", every_baseline))
-        bar_plot(ctx.out_dir / "gateway-inline.png", "Inline completion through sandgate serve", series,
-                 baseline="baseline (model direct)")
+        bar_plot(
+            ctx.out_dir / "gateway-inline.png",
+            "Inline completion through sandgate serve",
+            series,
+            baseline="baseline (model direct)",
+        )
     return Section(
         key="gateway-inline",
         title="Inline completion overhead (end to end through `sandgate serve`)",
-        header=["backend", "total p50 (ms)", "total p95", "baseline p50", "baseline p95", "overhead p50", "overhead p95",
-                "total / baseline (p50)",
-                "server p50 parts: sandbox / static checks / vet rest / model call / handler rest / outside handler"],
+        header=[
+            "backend",
+            "total p50 (ms)",
+            "total p95",
+            "baseline p50",
+            "baseline p95",
+            "overhead p50",
+            "overhead p95",
+            "total / baseline (p50)",
+            "server p50 parts: sandbox / static checks / vet rest / model call / handler rest / outside handler",
+        ],
         rows=rows,
         targets=targets,
         plots=["gateway-inline.png"] if series else [],
@@ -463,8 +555,9 @@ async def _section_inline(ctx: Context, fake: _Model) -> Section:
     )
 
 
-def _inline_notes(raw: dict[str, Any], n: int, warmup: int, n_tel: int, n_private: int,
-                  gap: dict[str, float]) -> list[str]:
+def _inline_notes(
+    raw: dict[str, Any], n: int, warmup: int, n_tel: int, n_private: int, gap: dict[str, float]
+) -> list[str]:
     notes = [
         "Total: the client-observed latency of `textDocument/inlineCompletion` (request sent → response received) "
         "through the real `sandgate serve` over stdio, in the VS Code client profile, for a benign two-line function "
@@ -496,16 +589,19 @@ def _inline_notes(raw: dict[str, Any], n: int, warmup: int, n_tel: int, n_privat
             "and the server vets the region around the suggestion instead (the document without the broken "
             "statement: static checks and the sandbox run on it). Each response was checked to carry the suggestion and "
             "the audit log to hold an allow decision after a sandbox run whose record names the region vetted; the "
-            "same p95 target applies.")
+            "same p95 target applies."
+        )
     bounds = []
     for label, v in raw.items():
         tel = v.get("telemetry_pass")
         if tel:
             med = tel["median_parts_ms"]
             rest = med["handler"] - med["sandbox"]
-            bounds.append(f"{label}: the sandbox run is {fmt(med['sandbox'])} ms of the {fmt(med['handler'])} ms the "
-                          f"handler takes (p50); everything else in the server adds {fmt(rest)} ms, of which "
-                          f"{fmt(med['model'])} ms is the model call itself")
+            bounds.append(
+                f"{label}: the sandbox run is {fmt(med['sandbox'])} ms of the {fmt(med['handler'])} ms the "
+                f"handler takes (p50); everything else in the server adds {fmt(rest)} ms, of which "
+                f"{fmt(med['model'])} ms is the model call itself"
+            )
     if bounds:
         notes.append("What bounds it: " + "; ".join(bounds) + ".")
     if "docker, private workspace" in raw and "docker" in raw:
@@ -517,26 +613,29 @@ def _inline_notes(raw: dict[str, Any], n: int, warmup: int, n_tel: int, n_privat
             "private (0700) is copied into each container over the API before the run instead (the "
             f"`docker, private workspace` row, {n_private} requests): p50 {fmt(b)} ms instead of {fmt(a)} ms, growing "
             "with the workspace (here a single small file). No target applies to that row: `chmod o+rx` on the project "
-            "folder, or the bubblewrap backend, avoids the copy.")
-    failures = [f for v in raw.values()
-                for f in v.get("warmup_failures", []) + v.get("telemetry_pass", {}).get("warmup_failures", [])]
+            "folder, or the bubblewrap backend, avoids the copy."
+        )
+    failures = [
+        f
+        for v in raw.values()
+        for f in v.get("warmup_failures", []) + v.get("telemetry_pass", {}).get("warmup_failures", [])
+    ]
     if failures:
-        notes.append(f"{len(failures)} warm-up request(s) were withheld and retried (measured requests may not fail): "
-                     + " | ".join(sorted(set(failures))))
+        notes.append(
+            f"{len(failures)} warm-up request(s) were withheld and retried (measured requests may not fail): "
+            + " | ".join(sorted(set(failures)))
+        )
     return notes
 
 
 # -- section 4: responsiveness under load ----------------------------------------------------
 
-PROBE_DOC = (
-    "import subprocess\n\n\n"
-    "def run(cmd):\n"
-    "    return subprocess.call(cmd, shell=True)\n"
-)
+PROBE_DOC = "import subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n"
 
 
-async def _probes(client, probe: Doc, state: dict[str, Any], n: int, budget_s: float,
-                  loaded: bool) -> dict[str, list[dict]]:
+async def _probes(
+    client, probe: Doc, state: dict[str, Any], n: int, budget_s: float, loaded: bool
+) -> dict[str, list[dict]]:
     """Round-robin: codeAction, didChange → publishDiagnostics (that version), sandgate/pendingSuggestions."""
     out: dict[str, list[dict]] = {"codeAction": [], "diagnostics": [], "pendingSuggestions": []}
     deadline = time.monotonic() + budget_s
@@ -547,13 +646,20 @@ async def _probes(client, probe: Doc, state: dict[str, Any], n: int, budget_s: f
             dips_before = state["dips"]
             t0 = time.perf_counter()
             if kind == "codeAction":
-                findings = [d for d in client.diagnostics.get(probe.uri, []) if isinstance(d.data, dict)
-                            and d.data.get("kind") == "finding" and d.code and "B602" in str(d.code)]
+                findings = [
+                    d
+                    for d in client.diagnostics.get(probe.uri, [])
+                    if isinstance(d.data, dict) and d.data.get("kind") == "finding" and d.code and "B602" in str(d.code)
+                ]
                 if not findings:
                     raise RuntimeError(f"no B602 diagnostic on the probe document: {client.diagnostics.get(probe.uri)}")
-                result = await client.text_document_code_action_async(types.CodeActionParams(
-                    text_document=types.TextDocumentIdentifier(uri=probe.uri), range=findings[0].range,
-                    context=types.CodeActionContext(diagnostics=findings)))
+                result = await client.text_document_code_action_async(
+                    types.CodeActionParams(
+                        text_document=types.TextDocumentIdentifier(uri=probe.uri),
+                        range=findings[0].range,
+                        context=types.CodeActionContext(diagnostics=findings),
+                    )
+                )
                 t1 = time.perf_counter()
                 if not result:
                     raise RuntimeError("the code action request returned nothing for a bandit finding")
@@ -594,13 +700,22 @@ class _CpuWindow:
         busy, total = machine_cpu() or (0.0, 0.0)
         own, children = _proc_cpu(self.pids["server"])
         t = os.times()
-        return {"wall": time.monotonic(), "busy": busy, "total": total, "server": own, "sandboxes": children,
-                "client": t.user + t.system, "model": sum(_proc_cpu(self.pids["model"]))}
+        return {
+            "wall": time.monotonic(),
+            "busy": busy,
+            "total": total,
+            "server": own,
+            "sandboxes": children,
+            "client": t.user + t.system,
+            "model": sum(_proc_cpu(self.pids["model"])),
+        }
 
     def stop(self) -> dict[str, float]:
         end = self._read()
         wall = end["wall"] - self.start["wall"]
-        out = {"machine_busy_pct": 100 * (end["busy"] - self.start["busy"]) / max(1, end["total"] - self.start["total"])}
+        out = {
+            "machine_busy_pct": 100 * (end["busy"] - self.start["busy"]) / max(1, end["total"] - self.start["total"])
+        }
         for k in ("server", "sandboxes", "client", "model"):
             out[f"{k}_pct_of_a_core"] = 100 * (end[k] - self.start[k]) / wall
         return out
@@ -667,19 +782,34 @@ async def _responsiveness(ctx: Context, fake: _Model, backend: str) -> dict[str,
             # The load is background: a rare suggestion withheld under it is reported, not fatal (the
             # probes are what is measured); more than 1% means the load itself is broken.
             if state["empty"]:
-                ctx.log(f"gateway: {state['empty']} of {state['done']} inline requests under load were withheld: "
-                        + " | ".join(state["why"]))
+                ctx.log(
+                    f"gateway: {state['empty']} of {state['done']} inline requests under load were withheld: "
+                    + " | ".join(state["why"])
+                )
             if state["empty"] > max(1, state["done"] // 100):
-                raise RuntimeError(f"{backend}: {state['empty']} of {state['done']} inline requests under load returned "
-                                   f"no suggestion: {' | '.join(state['why'][:5])}")
+                raise RuntimeError(
+                    f"{backend}: {state['empty']} of {state['done']} inline requests under load returned "
+                    f"no suggestion: {' | '.join(state['why'][:5])}"
+                )
             decisions, ran = _vetted(ws, backend)
             if ran != decisions - state["empty"] or decisions < state["done"]:
-                raise RuntimeError(f"{backend}: {ran} of {decisions} decisions were sandboxed allows; {state['done']} requests")
-    return {"idle": idle, "loaded": loaded, "vets_during": done_during, "load_s": load_s, "vets_total": state["done"],
-            "withheld_under_load": state["why"],
-            "inline_under_load": Series("inline under load", state["lat"]).to_json(), "cpu_under_load": usage,
-            "client_loop_lag_ms": {"idle": Series("idle", idle_lag).to_json() | {"samples_ms": []},
-                                   "loaded": Series("loaded", load_lag).to_json() | {"samples_ms": []}}}
+                raise RuntimeError(
+                    f"{backend}: {ran} of {decisions} decisions were sandboxed allows; {state['done']} requests"
+                )
+    return {
+        "idle": idle,
+        "loaded": loaded,
+        "vets_during": done_during,
+        "load_s": load_s,
+        "vets_total": state["done"],
+        "withheld_under_load": state["why"],
+        "inline_under_load": Series("inline under load", state["lat"]).to_json(),
+        "cpu_under_load": usage,
+        "client_loop_lag_ms": {
+            "idle": Series("idle", idle_lag).to_json() | {"samples_ms": []},
+            "loaded": Series("loaded", load_lag).to_json() | {"samples_ms": []},
+        },
+    }
 
 
 async def _section_responsiveness(ctx: Context, fake: _Model) -> Section:
@@ -700,21 +830,43 @@ async def _section_responsiveness(ctx: Context, fake: _Model) -> Section:
             loaded = Series(f"{kind} under load", counted)
             if not counted:
                 raise RuntimeError(f"{backend}: no {kind} probe overlapped {LOAD} outstanding vets")
-            rows.append([backend, kind, fmt(idle.p50), fmt(idle.p95), fmt(loaded.p50), fmt(loaded.p95),
-                         f"{loaded.p95 / idle.p95:.1f}×", f"{len(counted)} of {len(m['loaded'][kind])}"])
+            rows.append(
+                [
+                    backend,
+                    kind,
+                    fmt(idle.p50),
+                    fmt(idle.p95),
+                    fmt(loaded.p50),
+                    fmt(loaded.p95),
+                    f"{loaded.p95 / idle.p95:.1f}×",
+                    f"{len(counted)} of {len(m['loaded'][kind])}",
+                ]
+            )
             targets.append(Target(f"{kind} p95 with {LOAD} vets in flight, {backend}", loaded.p95, OTHER_P95_MS, "ms"))
             if backend == backends[0]:
                 plot += [idle, loaded]
         rate = m["vets_during"] / m["load_s"] if m["load_s"] else float("nan")
         raw[backend]["vets_per_s"] = rate
     if plot:
-        bar_plot(ctx.out_dir / "gateway-responsiveness.png",
-                 f"Other requests, idle vs {LOAD} vets in flight ({backends[0]})", plot, log=True)
+        bar_plot(
+            ctx.out_dir / "gateway-responsiveness.png",
+            f"Other requests, idle vs {LOAD} vets in flight ({backends[0]})",
+            plot,
+            log=True,
+        )
     return Section(
         key="gateway-responsiveness",
         title=f"Responsiveness: other requests while {LOAD} vets are in flight",
-        header=["backend", "request", "idle p50 (ms)", "idle p95", "under load p50", "under load p95", "p95 load / idle",
-                "samples counted"],
+        header=[
+            "backend",
+            "request",
+            "idle p50 (ms)",
+            "idle p95",
+            "under load p50",
+            "under load p95",
+            "p95 load / idle",
+            "samples counted",
+        ],
         rows=rows,
         targets=targets,
         plots=["gateway-responsiveness.png"] if plot else [],
@@ -729,8 +881,8 @@ async def _section_responsiveness(ctx: Context, fake: _Model) -> Section:
             "from the vets), and "
             "the custom request `sandgate/pendingSuggestions` (a cheap event-loop round trip). The server advertises "
             "no hover and no pull diagnostics.",
-            f"Only probes sent and answered while all {LOAD} inline requests were outstanding are counted (\"samples "
-            "counted\"). Baseline: the same probes on the same server before the load starts (idle), same run. "
+            f'Only probes sent and answered while all {LOAD} inline requests were outstanding are counted ("samples '
+            'counted"). Baseline: the same probes on the same server before the load starts (idle), same run. '
             "The server runs with SANDGATE_DEBOUNCE_MS=0, so the diagnostics latency is the server's own; an editor "
             "adds the 250 ms debounce by design.",
             "During the load: " + "; ".join(_load_note(b, raw[b]) for b in backends) + ".",
@@ -751,16 +903,22 @@ def _load_note(backend: str, m: dict[str, Any]) -> str:
     mine = sum(cpu[f"{k}_pct_of_a_core"] for k in ("server", "sandboxes", "client", "model"))
     others = max(0.0, cpu["machine_busy_pct"] * cores - mine)
     lag = m["client_loop_lag_ms"]
-    return (f"{backend}: {m['vets_per_s']:.1f} vets/s answered (inline latency p50 "
-            f"{fmt(m['inline_under_load']['p50_ms'])} ms); CPU: machine {cpu['machine_busy_pct']:.0f}% busy "
-            f"({cores} cores), server {cpu['server_pct_of_a_core']:.0f}% of a core, its reaped sandbox processes "
-            f"{cpu['sandboxes_pct_of_a_core']:.0f}%, client {cpu['client_pct_of_a_core']:.0f}%, model "
-            f"{cpu['model_pct_of_a_core']:.0f}%, the rest {others:.0f}% (sandbox processes that init reaps, "
-            f"containers, the kernel, other tenants of the machine); "
-            f"the client's own event-loop lag p95 {fmt(lag['loaded']['p95_ms'])} ms (idle {fmt(lag['idle']['p95_ms'])} ms), "
-            "so the latency above is the server's"
-            + (f"; {len(m['withheld_under_load'])} of {m['vets_total']} load suggestions were withheld "
-               f"({' | '.join(sorted(set(m['withheld_under_load'])))})" if m["withheld_under_load"] else ""))
+    return (
+        f"{backend}: {m['vets_per_s']:.1f} vets/s answered (inline latency p50 "
+        f"{fmt(m['inline_under_load']['p50_ms'])} ms); CPU: machine {cpu['machine_busy_pct']:.0f}% busy "
+        f"({cores} cores), server {cpu['server_pct_of_a_core']:.0f}% of a core, its reaped sandbox processes "
+        f"{cpu['sandboxes_pct_of_a_core']:.0f}%, client {cpu['client_pct_of_a_core']:.0f}%, model "
+        f"{cpu['model_pct_of_a_core']:.0f}%, the rest {others:.0f}% (sandbox processes that init reaps, "
+        f"containers, the kernel, other tenants of the machine); "
+        f"the client's own event-loop lag p95 {fmt(lag['loaded']['p95_ms'])} ms (idle {fmt(lag['idle']['p95_ms'])} ms), "
+        "so the latency above is the server's"
+        + (
+            f"; {len(m['withheld_under_load'])} of {m['vets_total']} load suggestions were withheld "
+            f"({' | '.join(sorted(set(m['withheld_under_load'])))})"
+            if m["withheld_under_load"]
+            else ""
+        )
+    )
 
 
 # -- section 5: memory -----------------------------------------------------------------------
@@ -805,8 +963,10 @@ async def _section_memory(ctx: Context, fake: _Model) -> Section:
                 fake.set_script({"*": text})
                 ms, items = await _ask(client, doc)
                 if [it.insert_text for it in items] != [text]:
-                    raise RuntimeError(f"memory run: request {i} returned {[it.insert_text for it in items]!r} "
-                                       f"({await _why_empty(client)})")
+                    raise RuntimeError(
+                        f"memory run: request {i} returned {[it.insert_text for it in items]!r} "
+                        f"({await _why_empty(client)})"
+                    )
                 lat.append(ms)
                 if (i + 1) % every == 0:
                     xs.append(i + 1)
@@ -817,25 +977,53 @@ async def _section_memory(ctx: Context, fake: _Model) -> Section:
             hwm = _rss_kib(pid)[1] / 1024
             decisions, ran = _vetted(ws, backend)
     if ran != total:
-        raise RuntimeError(f"memory run: {ran} of {total} requests were allowed after a sandbox run ({decisions} decisions)")
+        raise RuntimeError(
+            f"memory run: {ran} of {total} requests were allowed after a sandbox run ({decisions} decisions)"
+        )
     at_warm = rss[xs.index(warm)]
     at_end = rss[-1]
     after = [(x, y) for x, y in zip(xs, rss) if x >= warm]
     slope_per_1000 = _slope([x for x, _ in after], [y for _, y in after]) * 1000
     growth = at_end - at_warm
-    line_plot(ctx.out_dir / "gateway-memory.png", f"sandgate serve RSS over {total} suggestions ({backend})",
-              xs, {"VmRSS (MB)": rss}, "suggestions vetted", "MB")
-    rows = [[backend, fmt(rss[0]), fmt(at_warm), fmt(at_end), fmt(hwm), f"{growth:+.1f}",
-             f"{growth / at_warm * 100:+.1f}%", f"{slope_per_1000:+.1f}"]]
+    line_plot(
+        ctx.out_dir / "gateway-memory.png",
+        f"sandgate serve RSS over {total} suggestions ({backend})",
+        xs,
+        {"VmRSS (MB)": rss},
+        "suggestions vetted",
+        "MB",
+    )
+    rows = [
+        [
+            backend,
+            fmt(rss[0]),
+            fmt(at_warm),
+            fmt(at_end),
+            fmt(hwm),
+            f"{growth:+.1f}",
+            f"{growth / at_warm * 100:+.1f}%",
+            f"{slope_per_1000:+.1f}",
+        ]
+    ]
     return Section(
         key="gateway-memory",
         title=f"Memory: server RSS over {total} suggestions",
-        header=["backend", "RSS after start (MB)", f"after {warm} (warm-up)", f"after {total}", "peak (VmHWM)",
-                "growth after warm-up (MB)", "growth (%)", "trend after warm-up (MB per 1000)"],
+        header=[
+            "backend",
+            "RSS after start (MB)",
+            f"after {warm} (warm-up)",
+            f"after {total}",
+            "peak (VmHWM)",
+            "growth after warm-up (MB)",
+            "growth (%)",
+            "trend after warm-up (MB per 1000)",
+        ],
         rows=rows,
         targets=[
             Target(f"server RSS after {total} suggestions", at_end, RSS_MAX_MB, "MB"),
-            Target("RSS trend after warm-up (least squares, per 1000 suggestions)", slope_per_1000, FLAT_MB_PER_1000, "MB"),
+            Target(
+                "RSS trend after warm-up (least squares, per 1000 suggestions)", slope_per_1000, FLAT_MB_PER_1000, "MB"
+            ),
         ],
         plots=["gateway-memory.png"],
         notes=[
@@ -845,15 +1033,21 @@ async def _section_memory(ctx: Context, fake: _Model) -> Section:
             f"sandbox run (checked, and in the audit log). VmRSS of the server's own python process "
             f"(/proc/PID/status; the PID was checked to be python running sandgate, not a wrapper) every {every} "
             "suggestions; sandbox processes are children and not counted.",
-            f"\"Flat\" is our threshold: the least-squares trend of RSS over the samples after the first {warm} "
+            f'"Flat" is our threshold: the least-squares trend of RSS over the samples after the first {warm} '
             f"suggestions, per 1000 suggestions, at most {fmt(FLAT_MB_PER_1000)} MB (≈3% of the server's RSS; "
             f"allocator noise stays below it). Measured: {slope_per_1000 / 1000 * 1024:+.1f} KiB per suggestion "
             f"(each with one didChange and one work-done-progress round trip; an editor sends many didChange per "
             f"suggestion). Inline latency over the run: p50 {fmt(percentile(lat, 50))} ms, p95 "
             f"{fmt(percentile(lat, 95))} ms.",
         ],
-        raw={"backend": backend, "suggestions": xs, "rss_mb": rss, "hwm_mb": hwm, "slope_mb_per_1000": slope_per_1000,
-             "inline_ms": Series("inline", lat).to_json()},
+        raw={
+            "backend": backend,
+            "suggestions": xs,
+            "rss_mb": rss,
+            "hwm_mb": hwm,
+            "slope_mb_per_1000": slope_per_1000,
+            "inline_ms": Series("inline", lat).to_json(),
+        },
     )
 
 

@@ -58,8 +58,10 @@ def _machine() -> str:
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     docker = _out(["docker", "version", "--format", "{{.Server.Version}}"])
     bwrap = _out(["bwrap", "--version"])
-    return (f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB, Linux {platform.release()}, "
-            f"Python {platform.python_version()}, Docker engine {docker or 'absent'}, {bwrap or 'no bubblewrap'}")
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB, Linux {platform.release()}, "
+        f"Python {platform.python_version()}, Docker engine {docker or 'absent'}, {bwrap or 'no bubblewrap'}"
+    )
 
 
 def _out(argv: list[str]) -> str:

@@ -26,8 +26,9 @@ import tempfile
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bench.common import REPO, Context, Section, Series, Target, bar_plot, fmt
 
@@ -66,8 +67,10 @@ def benign_suggestion(seed: int = 0) -> tuple[str, str]:
         ''')
     out = io.StringIO()
     # Its own `print` (not redirect_stdout, which swaps sys.stdout for every thread).
-    exec(compile(code, "suggestion.py", "exec"),  # noqa: S102 - our own code
-         {"__name__": "__main__", "print": lambda *a: print(*a, file=out)})
+    exec(
+        compile(code, "suggestion.py", "exec"),  # noqa: S102 - our own code
+        {"__name__": "__main__", "print": lambda *a: print(*a, file=out)},
+    )
     return code, out.getvalue()
 
 
@@ -108,9 +111,14 @@ def background_settled(timeout: float = POOL_WAIT_S) -> bool:
     `sandgate-*`, except the long-lived ones: the pool fillers (`*-pool`) and the supervisor's reader."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        busy = [t for t in threading.enumerate()
-                if t.name.startswith("sandgate-") and not t.name.endswith("-pool")
-                and t.name != "sandgate-supervision" and t.is_alive()]
+        busy = [
+            t
+            for t in threading.enumerate()
+            if t.name.startswith("sandgate-")
+            and not t.name.endswith("-pool")
+            and t.name != "sandgate-supervision"
+            and t.is_alive()
+        ]
         if not busy:
             return True
         busy[0].join(timeout=max(deadline - time.monotonic(), 0))
@@ -168,8 +176,13 @@ class TakeCounter:
         self._undo.clear()
 
 
-def _measure(contenders: dict[str, Callable[[], Any]], n: int, warmup: int, before: Callable[[], None],
-             measuring: Callable[[], None]) -> dict[str, Series]:
+def _measure(
+    contenders: dict[str, Callable[[], Any]],
+    n: int,
+    warmup: int,
+    before: Callable[[], None],
+    measuring: Callable[[], None],
+) -> dict[str, Series]:
     """Round-robin timing like `bench.common.interleaved`, with an untimed `before()` ahead of
     every call (the warm pools refill there, so no sample competes with a refill it did not
     cause); `measuring()` is called once the warm-up rounds are done."""
@@ -212,8 +225,15 @@ def first_runs(backend: str, code: str, expected: str, n: int) -> tuple[Series, 
     """The first and second run of `backend` in a fresh Python process (no probe before it)."""
     first, second = [], []
     for _ in range(n):
-        proc = subprocess.run([sys.executable, "-c", _FIRST_RUN, backend], input=code, capture_output=True,
-                              text=True, timeout=120, cwd=REPO, env=_env())
+        proc = subprocess.run(
+            [sys.executable, "-c", _FIRST_RUN, backend],
+            input=code,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPO,
+            env=_env(),
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"first {backend} run in a fresh process failed: {proc.stderr[-800:]}")
         data = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -223,8 +243,10 @@ def first_runs(backend: str, code: str, expected: str, n: int) -> tuple[Series, 
                 raise RuntimeError(f"{key} {backend} run in a fresh process failed: {data[key]}")
         first.append(data["first_ms"])
         second.append(data["second_ms"])
-    return (Series(f"{backend}, first run in a fresh process", first),
-            Series(f"{backend}, second run in that process", second))
+    return (
+        Series(f"{backend}, first run in a fresh process", first),
+        Series(f"{backend}, second run in that process", second),
+    )
 
 
 def _env() -> dict[str, str]:
@@ -267,6 +289,7 @@ def run(ctx: Context) -> list[Section]:
     def checked(backend: Any, what: str) -> Callable[[], None]:
         def call() -> None:
             check_run(backend.run(request), expected, what)
+
         return call
 
     try:
@@ -335,12 +358,20 @@ def run(ctx: Context) -> list[Section]:
         served = ""
         if label in warm_share:
             w, hits, misses, cold_starts = warm_share[label]
-            served = (f"{max(misses, cold_starts)}/{calls} made in the run" if label in COLD
-                      else f"{w}/{calls} from the pool")
+            served = (
+                f"{max(misses, cold_starts)}/{calls} made in the run" if label in COLD else f"{w}/{calls} from the pool"
+            )
         rows.append([label, fmt(s.p50), fmt(s.p95), f"{fmt(s.p50 / base.p50)}×", served])
     for s in extra:
-        rows.append([s.label, fmt(s.p50), fmt(s.p95), f"{fmt(s.p50 / base.p50)}×",
-                     f"{len(s.samples_ms)} fresh processes (not interleaved)"])
+        rows.append(
+            [
+                s.label,
+                fmt(s.p50),
+                fmt(s.p95),
+                f"{fmt(s.p50 / base.p50)}×",
+                f"{len(s.samples_ms)} fresh processes (not interleaved)",
+            ]
+        )
 
     targets = []
     notes = [
@@ -353,48 +384,79 @@ def run(ctx: Context) -> list[Section]:
         ratio = series[BWRAP].p50 / base.p50
         pooled_bwrap = BWRAP in warm_share
         targets.append(Target("bubblewrap vet ÷ bare Python start (p50)", ratio, TARGET_BWRAP_RATIO, "×"))
-        text = ("Bubblewrap: a run made per run pays the sandbox's set-up (prlimit, a cgroup where one is writable "
-                "and the shell that joins it, bwrap's namespaces and mounts) and a Python start under the monitoring "
-                "bootstrap (audit hooks, the event pipe); `python3 -I -S -c pass` is the interpreter's floor.")
+        text = (
+            "Bubblewrap: a run made per run pays the sandbox's set-up (prlimit, a cgroup where one is writable "
+            "and the shell that joins it, bwrap's namespaces and mounts) and a Python start under the monitoring "
+            "bootstrap (audit hooks, the event pipe); `python3 -I -S -c pass` is the interpreter's floor."
+        )
         if pooled_bwrap:
             w = warm_share[BWRAP][0]
             cold_ratio = series[BWRAP_COLD].p50 / base.p50
             than = "less than" if ratio < 0.95 else "about" if ratio <= 1.05 else "more than"
-            text += (f" The server's runs come from a warm pool ({w} of {calls} here): a pooled sandbox has all that "
-                     f"done and its Python waiting on stdin, so a run is the program itself plus handing it over and "
-                     f"tearing the sandbox down — {than} a bare Python start. Made per run it is {fmt(cold_ratio)}× "
-                     f"a bare start.")
+            text += (
+                f" The server's runs come from a warm pool ({w} of {calls} here): a pooled sandbox has all that "
+                f"done and its Python waiting on stdin, so a run is the program itself plus handing it over and "
+                f"tearing the sandbox down — {than} a bare Python start. Made per run it is {fmt(cold_ratio)}× "
+                f"a bare start."
+            )
         if extra:
-            text += (" The fresh-process rows import the backend in a new process and run twice, with no probe "
-                     "before: the first run pays the backend's one-time set-up (finding the host's Python runtime, "
-                     "writing the sandbox's /etc) and finds the pool empty; the server pays that in its start-up "
-                     "probe and warms the pool there, before any vet.")
+            text += (
+                " The fresh-process rows import the backend in a new process and run twice, with no probe "
+                "before: the first run pays the backend's one-time set-up (finding the host's Python runtime, "
+                "writing the sandbox's /etc) and finds the pool empty; the server pays that in its start-up "
+                "probe and warms the pool there, before any vet."
+            )
         notes.append(text)
     if DOCKER_WARM in series:
         warm, cold = series[DOCKER_WARM], series[DOCKER_COLD]
-        targets.append(Target("Docker warm-pool vet ÷ cold hardened run (p50)", warm.p50 / cold.p50,
-                              round(TARGET_WARM_RATIO, 3), "×"))
+        targets.append(
+            Target(
+                "Docker warm-pool vet ÷ cold hardened run (p50)", warm.p50 / cold.p50, round(TARGET_WARM_RATIO, 3), "×"
+            )
+        )
         w = warm_share[DOCKER_WARM][0]
         notes.append(
             f"Docker: {w} of the {calls} measured warm-pool runs took a pooled container"
-            + (f"; the pools or background work had not settled before {not_full[0]} samples (waited {POOL_WAIT_S:g} s)"
-               if not_full[0] else "")
+            + (
+                f"; the pools or background work had not settled before {not_full[0]} samples (waited {POOL_WAIT_S:g} s)"
+                if not_full[0]
+                else ""
+            )
             + ". A warm run attaches to a container whose Python already waits on stdin, sends the program and "
             "reads its output until the end of the run (the bootstrap's exit event, or the stream's end); removing "
             "the container and refilling the pool happen in the background, and every sample here starts after "
             "they are done. The cold run adds create + start of the hardened container (docker-init, read-only "
-            "root, tmpfs, seccomp, no network) and the Python start inside it.")
+            "root, tmpfs, seccomp, no network) and the Python start inside it."
+        )
     png = "sandbox.png"
-    bar_plot(ctx.out_dir / png, "One sandboxed run of the same suggestion", list(series.values()) + extra,
-             log=True, baseline=BARE)
-    raw = {"rounds": n, "warmup": warmup, "python": python, "expected_stdout": expected,
-           "served": {k: {"warm": v[0], "pool_hits": v[1], "pool_misses": v[2], "cold_starts_in_run": v[3],
-                          "calls": calls} for k, v in warm_share.items()},
-           "pool_not_full_before": not_full[0],
-           "series": {s.label: s.to_json() for s in list(series.values()) + extra}}
-    return [Section(
-        key="sandbox",
-        title="A sandbox run of one suggestion",
-        header=["run", "p50 (ms)", "p95 (ms)", "× bare python3 (p50)", "served"],
-        rows=rows, targets=targets, plots=[png], notes=notes, raw=raw,
-    )]
+    bar_plot(
+        ctx.out_dir / png,
+        "One sandboxed run of the same suggestion",
+        list(series.values()) + extra,
+        log=True,
+        baseline=BARE,
+    )
+    raw = {
+        "rounds": n,
+        "warmup": warmup,
+        "python": python,
+        "expected_stdout": expected,
+        "served": {
+            k: {"warm": v[0], "pool_hits": v[1], "pool_misses": v[2], "cold_starts_in_run": v[3], "calls": calls}
+            for k, v in warm_share.items()
+        },
+        "pool_not_full_before": not_full[0],
+        "series": {s.label: s.to_json() for s in list(series.values()) + extra},
+    }
+    return [
+        Section(
+            key="sandbox",
+            title="A sandbox run of one suggestion",
+            header=["run", "p50 (ms)", "p95 (ms)", "× bare python3 (p50)", "served"],
+            rows=rows,
+            targets=targets,
+            plots=[png],
+            notes=notes,
+            raw=raw,
+        )
+    ]

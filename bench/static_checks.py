@@ -33,21 +33,29 @@ TARGET_RATIO = 30.0
 
 # Each block: (modules it imports, source). Blocks are joined after the imports they need.
 _BLOCKS: list[tuple[tuple[str, ...], str]] = [
-    (("hashlib", "subprocess"), '''
+    (
+        ("hashlib", "subprocess"),
+        '''
 def fingerprint_{i}(path):
     """Digest of a file, and what `file` says it is."""
     with open(path, "rb") as f:
         digest = hashlib.md5(f.read()).hexdigest()
     kind = subprocess.check_output("file -b " + path, shell=True, text=True)
     return digest, kind.strip()
-'''),
-    (("yaml",), '''
+''',
+    ),
+    (
+        ("yaml",),
+        """
 def load_config_{i}(path, section="settings"):
     with open(path) as f:
         config = yaml.load(f, Loader=yaml.Loader)
     return config.get(section, {{}})
-'''),
-    ((), '''
+""",
+    ),
+    (
+        (),
+        """
 def summarise_{i}(records, key="size"):
     total = 0
     for rec in records:
@@ -55,8 +63,11 @@ def summarise_{i}(records, key="size"):
             continue
         total += int(rec[key])
     return {{"count": len(records), "total": total}}
-'''),
-    (("json", "pathlib"), '''
+""",
+    ),
+    (
+        ("json", "pathlib"),
+        '''
 class Cache{i}:
     """A small JSON cache on disk, one file per name."""
 
@@ -70,25 +81,35 @@ class Cache{i}:
     def put(self, name, value):
         self.items[name] = value
         (self.root / f"{{name}}.json").write_text(json.dumps(value))
-'''),
-    (("os",), '''
+''',
+    ),
+    (
+        ("os",),
+        """
 def env_flag_{i}(name, default=False):
     value = os.environ.get(name)
     if value is None:
         return default
     return value.strip().lower() in ("1", "true", "yes", "on")
-'''),
-    (("subprocess",), '''
+""",
+    ),
+    (
+        ("subprocess",),
+        """
 def run_tool_{i}(name, *args):
     cmd = name + " " + " ".join(args)
     out = subprocess.run(cmd, shell=True, capture_output=True, text=True)
     return out.returncode, out.stdout.strip()
-'''),
-    ((), '''
+""",
+    ),
+    (
+        (),
+        '''
 def chunks_{i}(items, size=100):
     """Split a list into lists of at most `size` items."""
     return [items[n:n + size] for n in range(0, len(items), size)]
-'''),
+''',
+    ),
 ]
 _IMPORT_LINE = {"pathlib": "from pathlib import Path"}
 
@@ -156,11 +177,15 @@ def run(ctx: Context) -> list[Section]:
             in_process = bandit.check(code)
             static, holds = vetter.static_findings(code)
             if holds or any(f.rule == "syntax.error" for f in static):
-                raise RuntimeError(f"the {lines}-line suggestion did not go through the static checks: {holds or static}")
+                raise RuntimeError(
+                    f"the {lines}-line suggestion did not go through the static checks: {holds or static}"
+                )
             cli_ids = _cli_ids(cli, path)
             if sorted(cli_ids) != sorted(f.rule for f in in_process):
-                raise RuntimeError(f"bandit CLI and in-process disagree on {lines} lines: {sorted(cli_ids)} vs "
-                                   f"{sorted(f.rule for f in in_process)}")
+                raise RuntimeError(
+                    f"bandit CLI and in-process disagree on {lines} lines: {sorted(cli_ids)} vs "
+                    f"{sorted(f.rule for f in in_process)}"
+                )
             findings[lines] = {"static": len(static), "bandit": len(in_process)}
 
             def cli_run(path: Path = path) -> None:
@@ -174,13 +199,16 @@ def run(ctx: Context) -> list[Section]:
                 check_exec_rules(names)
 
             ctx.log(f"static checks: {lines} lines, {n} rounds")
-            results[lines] = interleaved({
-                "static": lambda code=code: vetter.static_findings(code),
-                "bandit": lambda code=code: bandit.check(code),
-                "cli": cli_run,
-                "secrets": lambda code=code: find_secrets(code),
-                "rules": rules,
-            }, n)
+            results[lines] = interleaved(
+                {
+                    "static": lambda code=code: vetter.static_findings(code),
+                    "bandit": lambda code=code: bandit.check(code),
+                    "cli": cli_run,
+                    "secrets": lambda code=code: find_secrets(code),
+                    "rules": rules,
+                },
+                n,
+            )
     finally:
         for p in workdir.iterdir():
             p.unlink()
@@ -189,20 +217,27 @@ def run(ctx: Context) -> list[Section]:
     rows = []
     for lines in SIZES:
         s = results[lines]
-        rows.append([
-            f"{lines} lines ({findings[lines]['bandit']} bandit findings)",
-            _pp(s["static"]),
-            _pp(s["bandit"]),
-            _pp(s["cli"]),
-            f"{fmt(s['cli'].p50 / s['static'].p50)}×",
-            f"{fmt(s['cli'].p50 / s['bandit'].p50)}×",
-            f"{fmt(s['secrets'].p50)} / {fmt(s['rules'].p50)} / {fmt(s['bandit'].p50)}",
-        ])
+        rows.append(
+            [
+                f"{lines} lines ({findings[lines]['bandit']} bandit findings)",
+                _pp(s["static"]),
+                _pp(s["bandit"]),
+                _pp(s["cli"]),
+                f"{fmt(s['cli'].p50 / s['static'].p50)}×",
+                f"{fmt(s['cli'].p50 / s['bandit'].p50)}×",
+                f"{fmt(s['secrets'].p50)} / {fmt(s['rules'].p50)} / {fmt(s['bandit'].p50)}",
+            ]
+        )
     at = results[TARGET_LINES]
     targets = [
         Target(f"static checks p50, {TARGET_LINES}-line suggestion", at["static"].p50, TARGET_P50_MS, "ms"),
-        Target(f"bandit CLI ÷ static checks, {TARGET_LINES} lines (p50)", at["cli"].p50 / at["static"].p50,
-               TARGET_RATIO, "×", higher_is_better=True),
+        Target(
+            f"bandit CLI ÷ static checks, {TARGET_LINES} lines (p50)",
+            at["cli"].p50 / at["static"].p50,
+            TARGET_RATIO,
+            "×",
+            higher_is_better=True,
+        ),
     ]
     png = "static.png"
     _grouped_plot(ctx.out_dir / png, results)
@@ -228,14 +263,26 @@ def run(ctx: Context) -> list[Section]:
         "findings": findings,
         "series": {str(lines): {k: v.to_json() for k, v in results[lines].items()} for lines in SIZES},
     }
-    return [Section(
-        key="static",
-        title="Static checks: in-process against the bandit CLI",
-        header=["suggestion", "static checks p50 / p95 (ms)", "bandit in-process p50 / p95",
-                "bandit CLI p50 / p95", "CLI ÷ static", "CLI ÷ bandit in-process",
-                "secrets / parse+rules / bandit p50"],
-        rows=rows, targets=targets, plots=[png], notes=notes, raw=raw,
-    )]
+    return [
+        Section(
+            key="static",
+            title="Static checks: in-process against the bandit CLI",
+            header=[
+                "suggestion",
+                "static checks p50 / p95 (ms)",
+                "bandit in-process p50 / p95",
+                "bandit CLI p50 / p95",
+                "CLI ÷ static",
+                "CLI ÷ bandit in-process",
+                "secrets / parse+rules / bandit p50",
+            ],
+            rows=rows,
+            targets=targets,
+            plots=[png],
+            notes=notes,
+            raw=raw,
+        )
+    ]
 
 
 def _pp(s: Series) -> str:
@@ -243,8 +290,13 @@ def _pp(s: Series) -> str:
 
 
 def _cli_ids(cli: str, path: Path) -> list[str]:
-    proc = subprocess.run([cli, "-q", "-f", "json", str(path)], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    proc = subprocess.run(
+        [cli, "-q", "-f", "json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"bandit CLI failed ({proc.returncode}): {proc.stderr[-500:]}")
     report = json.loads(proc.stdout)
@@ -259,8 +311,11 @@ def _grouped_plot(path: Path, results: dict[int, dict[str, Series]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    kinds = [("static", "Sandgate static checks", "#3b6ea8"), ("bandit", "bandit in-process", "#7fa7d4"),
-             ("cli", "bandit CLI", "#9e9e9e")]
+    kinds = [
+        ("static", "Sandgate static checks", "#3b6ea8"),
+        ("bandit", "bandit in-process", "#7fa7d4"),
+        ("cli", "bandit CLI", "#9e9e9e"),
+    ]
     fig, ax = plt.subplots(figsize=(7.5, 3.6), dpi=110)
     width = 0.26
     for k, (key, label, colour) in enumerate(kinds):
@@ -274,7 +329,13 @@ def _grouped_plot(path: Path, results: dict[int, dict[str, Series]]) -> None:
     ax.set_yscale("log")
     ax.set_ylim(top=max(results[s]["cli"].p95 for s in SIZES) * 12)  # room for the legend
     ax.set_ylabel("ms (log)")
-    ax.axhline(TARGET_P50_MS, color="#c0392b", linewidth=0.8, linestyle="--", label=f"target {fmt(TARGET_P50_MS)} ms (60 lines)")
+    ax.axhline(
+        TARGET_P50_MS,
+        color="#c0392b",
+        linewidth=0.8,
+        linestyle="--",
+        label=f"target {fmt(TARGET_P50_MS)} ms (60 lines)",
+    )
     ax.set_title("Static checks per suggestion size  (bar p50, whisker p95)", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")

@@ -16,10 +16,10 @@ The rounds interleave the contenders (bare, then each backend) so drift lands on
 
 from __future__ import annotations
 
-import json
 import subprocess
 import textwrap
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from bench.common import Context, Section, Series, Target, bar_plot, fmt
 
@@ -62,18 +62,23 @@ def run(ctx: Context) -> list[Section]:
 
     def bare(code: str) -> Callable[[], float]:
         def call() -> float:
-            done = subprocess.run([protocol.PYTHON, "-I", "-S", "-c", code], capture_output=True, text=True,
-                                  timeout=60, check=True)
+            done = subprocess.run(
+                [protocol.PYTHON, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=60, check=True
+            )
             return _inner_ms(done.stdout, "bare")
+
         return call
 
     def sandboxed(backend: Any, code: str, label: str) -> Callable[[], float]:
         def call() -> float:
             result = backend.run(RunRequest(code=code, limits=policy.limits))
             if result.error or result.exit_code != 0 or result.outside is None or not result.outside.armed:
-                raise RuntimeError(f"{label}: the run failed or was not supervised: {result.error or result.stderr[-300:]}")
+                raise RuntimeError(
+                    f"{label}: the run failed or was not supervised: {result.error or result.stderr[-300:]}"
+                )
             notified.setdefault(label, []).append(result.outside.notifications)
             return _inner_ms(result.stdout, label)
+
         return call
 
     contenders: dict[str, Callable[[], float]] = {}
@@ -109,14 +114,27 @@ def run(ctx: Context) -> list[Section]:
             mean_calls = sum(calls) / len(calls) if calls else 0
             extra_us = (s.p50 - base.p50) * 1000
             per_call = extra_us / mean_calls if mean_calls else float("nan")
-            rows.append([label, fmt(s.p50), fmt(s.p95), f"{fmt(s.p50 / base.p50)}×",
-                         f"{mean_calls:.0f}" if calls else "–", fmt(per_call) if calls else "–"])
+            rows.append(
+                [
+                    label,
+                    fmt(s.p50),
+                    fmt(s.p95),
+                    f"{fmt(s.p50 / base.p50)}×",
+                    f"{mean_calls:.0f}" if calls else "–",
+                    fmt(per_call) if calls else "–",
+                ]
+            )
             if calls and what.startswith("1,000"):
-                targets.append(Target(f"one notified call, {label.split(', ')[1]} (µs, p50)", per_call,
-                                      TARGET_PER_CALL_US, " µs"))
+                targets.append(
+                    Target(f"one notified call, {label.split(', ')[1]} (µs, p50)", per_call, TARGET_PER_CALL_US, " µs")
+                )
     png = "supervisor.png"
-    bar_plot(ctx.out_dir / png, "The same work timed inside the program", list(series.values()),
-             baseline=f"{next(iter(programs))}, bare python3")
+    bar_plot(
+        ctx.out_dir / png,
+        "The same work timed inside the program",
+        list(series.values()),
+        baseline=f"{next(iter(programs))}, bare python3",
+    )
     notes = [
         f"{n} interleaved rounds after one warm-up; each figure is the program's own timing of its work (sandbox "
         "start-up excluded). “notified” is the supervisor's count of the run's notified calls (the program's and "
@@ -124,10 +142,15 @@ def run(ctx: Context) -> list[Section]:
         "python3 divided by it. The sandboxed rows include everything else a sandbox adds to the same work "
         "(cgroup and rlimits, audit hooks), so they bound the supervisor's share from above.",
     ]
-    return [Section(
-        key="supervisor",
-        title="What the supervisor costs",
-        header=["work", "p50 (ms)", "p95 (ms)", "× bare (p50)", "notified calls", "µs per call (p50)"],
-        rows=rows, targets=targets, plots=[png], notes=notes,
-        raw={"rounds": n, "series": {s.label: s.to_json() for s in series.values()}, "notified": notified},
-    )]
+    return [
+        Section(
+            key="supervisor",
+            title="What the supervisor costs",
+            header=["work", "p50 (ms)", "p95 (ms)", "× bare (p50)", "notified calls", "µs per call (p50)"],
+            rows=rows,
+            targets=targets,
+            plots=[png],
+            notes=notes,
+            raw={"rounds": n, "series": {s.label: s.to_json() for s in series.values()}, "notified": notified},
+        )
+    ]

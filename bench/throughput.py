@@ -56,8 +56,15 @@ class Outcome:
         return self.vets / self.elapsed_s if self.elapsed_s else 0.0
 
 
-def _drive(vetter: Any, label: str, budget_s: float, workers: int, seeds: itertools.count,
-           with_sandbox: bool, cpu_s: list[float] | None = None) -> tuple[int, float, list[float]]:
+def _drive(
+    vetter: Any,
+    label: str,
+    budget_s: float,
+    workers: int,
+    seeds: itertools.count,
+    with_sandbox: bool,
+    cpu_s: list[float] | None = None,
+) -> tuple[int, float, list[float]]:
     """Vet distinct suggestions from `workers` threads until `budget_s` has passed; every thread
     finishes the vet it is in. Returns (vets, elapsed seconds, their latencies in ms); any vet
     that did not go as expected raises. `cpu_s[0]` gets the machine's busy CPU seconds over the run."""
@@ -134,8 +141,12 @@ def run(ctx: Context) -> list[Section]:
 
     outcomes: list[Outcome] = []
     try:
-        no_sandbox = dataclasses.replace(loaded, policy=dataclasses.replace(
-            loaded.policy, sandbox=dataclasses.replace(loaded.policy.sandbox, backends=(), required=False)))
+        no_sandbox = dataclasses.replace(
+            loaded,
+            policy=dataclasses.replace(
+                loaded.policy, sandbox=dataclasses.replace(loaded.policy.sandbox, backends=(), required=False)
+            ),
+        )
         static_vetter = Vetter(no_sandbox, backend="auto", workspace=workspace)
         _drive(static_vetter, STATIC, min(1.0, static_budget), workers, seeds, with_sandbox=False)  # warm-up
         ctx.log(f"throughput: {STATIC}, {static_budget} s, {workers} threads")
@@ -168,8 +179,20 @@ def run(ctx: Context) -> list[Section]:
         close_all()  # every shared backend: pools emptied, containers and sandboxes gone
         shutil.rmtree(workspace, ignore_errors=True)
 
-    rows = [[o.label, str(o.workers), str(o.vets), f"{o.elapsed_s:.1f}", fmt(o.rate), fmt(o.latency.p50),
-             fmt(o.latency.p95), fmt(o.cpu_ms_per_vet), o.served] for o in outcomes]
+    rows = [
+        [
+            o.label,
+            str(o.workers),
+            str(o.vets),
+            f"{o.elapsed_s:.1f}",
+            fmt(o.rate),
+            fmt(o.latency.p50),
+            fmt(o.latency.p95),
+            fmt(o.cpu_ms_per_vet),
+            o.served,
+        ]
+        for o in outcomes
+    ]
     png = "throughput.png"
     _plot(ctx.out_dir / png, outcomes)
 
@@ -187,35 +210,71 @@ def run(ctx: Context) -> list[Section]:
         "Machine CPU per vet: the whole machine's busy CPU time over the run (this process, the container engine, "
         "the sandboxes — and anything else running) divided by the vets; on "
         f"{cores} cores it caps the rate at {cores} × 1000 ÷ that: "
-        + ", ".join(f"{o.label} {fmt(cores * 1000 / o.cpu_ms_per_vet)} vets/s" for o in outcomes
-                    if o.cpu_ms_per_vet == o.cpu_ms_per_vet and o.cpu_ms_per_vet > 0)
-        + ". A cap close to the measured rate means the cores were saturated: CPU, not waiting, bounds it.")
+        + ", ".join(
+            f"{o.label} {fmt(cores * 1000 / o.cpu_ms_per_vet)} vets/s"
+            for o in outcomes
+            if o.cpu_ms_per_vet == o.cpu_ms_per_vet and o.cpu_ms_per_vet > 0
+        )
+        + ". A cap close to the measured rate means the cores were saturated: CPU, not waiting, bounds it."
+    )
     for o in outcomes[1:]:
         if o.pool_size:
             share = o.warm / o.vets if o.vets else 0.0
-            text = (f"{o.label}: {o.warm} of {o.vets} runs ({share:.0%}) found a sandbox waiting in the pool of "
-                    f"{o.pool_size}; the pool is refilled by one background thread, one at a time, and a run that "
-                    f"finds it empty makes its own (the cold path) while competing with that refill.")
+            text = (
+                f"{o.label}: {o.warm} of {o.vets} runs ({share:.0%}) found a sandbox waiting in the pool of "
+                f"{o.pool_size}; the pool is refilled by one background thread, one at a time, and a run that "
+                f"finds it empty makes its own (the cold path) while competing with that refill."
+            )
             if o.label == "docker":
-                text += (f" Every vet costs a container's create, start, stop and removal in the engine "
-                         f"(dockerd, containerd, runc), pooled or not: {fmt(o.cpu_ms_per_vet)} ms of the machine's CPU "
-                         f"per vet here, which the {cores} cores and the one refill thread bound.")
+                text += (
+                    f" Every vet costs a container's create, start, stop and removal in the engine "
+                    f"(dockerd, containerd, runc), pooled or not: {fmt(o.cpu_ms_per_vet)} ms of the machine's CPU "
+                    f"per vet here, which the {cores} cores and the one refill thread bound."
+                )
             else:
-                text += (" Each vet is a Python start in a sandbox (made ahead or in the run) plus the static checks "
-                         "under the GIL: the two cores bound the rate.")
+                text += (
+                    " Each vet is a Python start in a sandbox (made ahead or in the run) plus the static checks "
+                    "under the GIL: the two cores bound the rate."
+                )
             notes.append(text)
-    raw = {"workers": workers, "budget_s": budget, "static_budget_s": static_budget,
-           "outcomes": [{"label": o.label, "vets": o.vets, "elapsed_s": round(o.elapsed_s, 3),
-                         "vets_per_s": round(o.rate, 3), "served": o.served,
-                         "machine_cpu_s": round(o.cpu_s, 3), "latency": o.latency.to_json()}
-                        for o in outcomes]}
-    return [Section(
-        key="throughput",
-        title=f"Throughput: vets per second on {os.cpu_count()} cores",
-        header=["backend", "threads", "vets", "seconds", "vets/s", "latency p50 (ms)", "latency p95 (ms)",
-                "machine CPU per vet (ms)", "served"],
-        rows=rows, plots=[png], notes=notes, raw=raw,
-    )]
+    raw = {
+        "workers": workers,
+        "budget_s": budget,
+        "static_budget_s": static_budget,
+        "outcomes": [
+            {
+                "label": o.label,
+                "vets": o.vets,
+                "elapsed_s": round(o.elapsed_s, 3),
+                "vets_per_s": round(o.rate, 3),
+                "served": o.served,
+                "machine_cpu_s": round(o.cpu_s, 3),
+                "latency": o.latency.to_json(),
+            }
+            for o in outcomes
+        ],
+    }
+    return [
+        Section(
+            key="throughput",
+            title=f"Throughput: vets per second on {os.cpu_count()} cores",
+            header=[
+                "backend",
+                "threads",
+                "vets",
+                "seconds",
+                "vets/s",
+                "latency p50 (ms)",
+                "latency p95 (ms)",
+                "machine CPU per vet (ms)",
+                "served",
+            ],
+            rows=rows,
+            plots=[png],
+            notes=notes,
+            raw=raw,
+        )
+    ]
 
 
 def _plot(path: Path, outcomes: list[Outcome]) -> None:

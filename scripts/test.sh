@@ -12,6 +12,11 @@ scripts/install.sh --with-bench-deps
 export SANDGATE_PYTHON="$PWD/.venv/bin/python"
 
 status=0
+echo "== lint, format and types (ruff, mypy; configured in pyproject.toml) =="
+.venv/bin/ruff check server tests bench || status=$?
+.venv/bin/ruff format --check server tests bench || status=$?
+.venv/bin/mypy || status=$?
+
 echo "== python tests =="
 .venv/bin/python -m pytest -p no:cacheprovider "$@" || status=$?
 

@@ -1,4 +1,5 @@
-from sandgate.cli.main import main
 import sys
+
+from sandgate.cli.main import main
 
 sys.exit(main())

@@ -20,7 +20,7 @@ class Level(enum.IntEnum):
     HIGH = 3
 
     @classmethod
-    def parse(cls, text: str) -> "Level":
+    def parse(cls, text: str) -> Level:
         return cls[text.strip().upper()]
 
     def __str__(self) -> str:
@@ -35,7 +35,7 @@ class Verdict(enum.IntEnum):
     BLOCK = 2
 
     @classmethod
-    def parse(cls, text: str) -> "Verdict":
+    def parse(cls, text: str) -> Verdict:
         return cls[text.strip().upper()]
 
     def __str__(self) -> str:

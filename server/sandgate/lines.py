@@ -22,7 +22,7 @@ class Lines:
     starts: tuple[int, ...] = field(repr=False)
 
     @classmethod
-    def of(cls, text: str) -> "Lines":
+    def of(cls, text: str) -> Lines:
         return cls(text, (0, *(m.end() for m in LINE_BREAK.finditer(text))))
 
     @property

@@ -35,11 +35,11 @@ from sandgate.findings import Finding, Level, Origin, Verdict
 from sandgate.languages import language_for, language_name
 from sandgate.policy.evaluate import Decision, Reason, decide
 from sandgate.policy.load import LoadedPolicy
+from sandgate.regions import CannotVet, find_region
 from sandgate.sandbox.base import Backend, Probe, RunRequest, RunResult
 from sandgate.sandbox.redact import redact_run
 from sandgate.sandbox.run_findings import findings_from_run
 from sandgate.sandbox.select import open_backend
-from sandgate.regions import CannotVet, find_region
 from sandgate.suggestion import Placed, Suggestion, place
 from sandgate.telemetry import DISABLED, Telemetry
 
@@ -91,8 +91,14 @@ class VetResult:
         if self.sandbox is not None:
             sandbox = self.sandbox.to_json()
         else:
-            sandbox = {"backend": None, "exit_code": None, "duration_ms": 0, "timed_out": False,
-                       "events": [], "skipped": self.sandbox_skipped}
+            sandbox = {
+                "backend": None,
+                "exit_code": None,
+                "duration_ms": 0,
+                "timed_out": False,
+                "events": [],
+                "skipped": self.sandbox_skipped,
+            }
         return {
             "path": self.suggestion.path,
             "decision": str(self.verdict),
@@ -121,8 +127,13 @@ def _hold(rule_id: str, text: str) -> Reason:
 
 
 class Vetter:
-    def __init__(self, loaded: LoadedPolicy, backend: str = "auto", workspace: Path | None = None,
-                 telemetry: Telemetry = DISABLED):
+    def __init__(
+        self,
+        loaded: LoadedPolicy,
+        backend: str = "auto",
+        workspace: Path | None = None,
+        telemetry: Telemetry = DISABLED,
+    ):
         self.loaded = loaded
         self.telemetry = telemetry
         telemetry.export_content = loaded.policy.telemetry.export_content
@@ -157,9 +168,17 @@ class Vetter:
             tree = parse(code) if tree is None else tree
         except SyntaxError as exc:
             # Partial code is normal while typing: information, not a threat. It cannot run either.
-            findings.append(Finding("syntax", "syntax.error", Level.INFO, Level.HIGH,
-                                    f"the code does not compile yet: {exc.msg}",
-                                    line=exc.lineno or 0, end_line=exc.end_lineno or exc.lineno or 0))
+            findings.append(
+                Finding(
+                    "syntax",
+                    "syntax.error",
+                    Level.INFO,
+                    Level.HIGH,
+                    f"the code does not compile yet: {exc.msg}",
+                    line=exc.lineno or 0,
+                    end_line=exc.end_lineno or exc.lineno or 0,
+                )
+            )
             return findings, holds
         names = scan(tree)  # one walk, shared by the policy's code rules and Sandgate's own
         with tel.check_span("policy") as span:
@@ -198,10 +217,16 @@ class Vetter:
             return self._backend, self._probes
 
     def _request(self, code: str, relpath: str, run_document: bool) -> RunRequest:
-        return RunRequest(code=code, relpath=relpath, workspace=self.workspace if run_document else None,
-                          limits=self.policy.sandbox.limits, network=self.policy.network,
-                          exclude=self.policy.files.exclude, protected=self.policy.files.protected,
-                          user=self.policy.sandbox.user)
+        return RunRequest(
+            code=code,
+            relpath=relpath,
+            workspace=self.workspace if run_document else None,
+            limits=self.policy.sandbox.limits,
+            network=self.policy.network,
+            exclude=self.policy.files.exclude,
+            protected=self.policy.files.protected,
+            user=self.policy.sandbox.user,
+        )
 
     def warm(self) -> None:
         """Have the backend start sandboxes for this workspace's runs now, so that even the first
@@ -210,8 +235,9 @@ class Vetter:
         if backend is not None:
             backend.warm(self._request("", "suggestion.py", self.loaded.trusted))
 
-    def _run(self, placed: Placed, suggestion: Suggestion, run_document: bool,
-             request_id: str | None) -> tuple[RunResult | None, list[Finding], str | None]:
+    def _run(
+        self, placed: Placed, suggestion: Suggestion, run_document: bool, request_id: str | None
+    ) -> tuple[RunResult | None, list[Finding], str | None]:
         backend, probes = self.backend()
         if backend is None:
             why = "; ".join(f"{p.name}: {p.detail}" for p in probes) or "no sandbox backend is allowed"
@@ -222,20 +248,32 @@ class Vetter:
             # Redacted at once: nothing the run printed reaches a finding, a record or telemetry whole.
             result = redact_run(backend.run(request))
             outcome = _outcome(result)
-            span.set_sandbox_outcome(outcome, exit_code=result.exit_code, duration_ms=result.duration_ms,
-                                     killed=result.killed)
-        tel.sandbox_outcome(request_id=request_id, backend=result.backend, outcome=outcome,
-                            exit_code=result.exit_code, duration_ms=result.duration_ms, killed=result.killed,
-                            stdout=result.stdout, stderr=result.stderr)
+            span.set_sandbox_outcome(
+                outcome, exit_code=result.exit_code, duration_ms=result.duration_ms, killed=result.killed
+            )
+        tel.sandbox_outcome(
+            request_id=request_id,
+            backend=result.backend,
+            outcome=outcome,
+            exit_code=result.exit_code,
+            duration_ms=result.duration_ms,
+            killed=result.killed,
+            stdout=result.stdout,
+            stderr=result.stderr,
+        )
         findings = findings_from_run(result, request)
         for finding in findings:
             if finding.rule in ("network.allowed", "network.denied"):
                 # One event per finding: the proxy's carry the rule that decided (its findings are
                 # one per distinct decision); the monitor's a connection the closed network refused.
                 proxied = finding.detail("family") == "proxy"
-                tel.network_decision(request_id=request_id, host=str(finding.detail("host", "")),
-                                     port=finding.detail("port"), allowed=finding.rule == "network.allowed",
-                                     rule=str(finding.detail("rule")) if proxied else "network.allow_hosts")
+                tel.network_decision(
+                    request_id=request_id,
+                    host=str(finding.detail("host", "")),
+                    port=finding.detail("port"),
+                    allowed=finding.rule == "network.allowed",
+                    rule=str(finding.detail("rule")) if proxied else "network.allow_hosts",
+                )
         return result, findings, None
 
     # -- the whole vet --------------------------------------------------------------------
@@ -246,8 +284,9 @@ class Vetter:
                 result = self._vet(suggestion, request_id)
             except Exception as exc:  # a bug or odd input (a lone surrogate): held and said, never silent
                 _LOG.exception("vet failed for %s", suggestion.path)
-                result = self.held_unvetted(suggestion, "vet-failed",
-                                             f"could not be vetted: {exc.__class__.__name__}: {exc}")
+                result = self.held_unvetted(
+                    suggestion, "vet-failed", f"could not be vetted: {exc.__class__.__name__}: {exc}"
+                )
             span.set_decision(result.verdict, result.decided_by)
         self._report(result, request_id)
         return result
@@ -258,10 +297,15 @@ class Vetter:
             return
         for finding in result.findings:
             tel.finding(request_id=request_id, finding=finding)
-        tel.decision(request_id=request_id, decision=result.verdict, decided_by=result.decided_by,
-                     content_sha256=result.content_sha256, policy_digest=result.policy_digest,
-                     rules=[r.rule_id for r in result.reasons if r.verdict > Verdict.ALLOW],
-                     file=result.suggestion.path)
+        tel.decision(
+            request_id=request_id,
+            decision=result.verdict,
+            decided_by=result.decided_by,
+            content_sha256=result.content_sha256,
+            policy_digest=result.policy_digest,
+            rules=[r.rule_id for r in result.reasons if r.verdict > Verdict.ALLOW],
+            file=result.suggestion.path,
+        )
 
     def _vet(self, suggestion: Suggestion, request_id: str | None) -> VetResult:
         unit = language_for(suggestion.language, suggestion.path)
@@ -275,8 +319,12 @@ class Vetter:
             error = exc if isinstance(exc, SyntaxError) else SyntaxError(f"{exc.__class__.__name__}: {exc}")
             region = find_region(unit.syntax, suggestion, error)
             if isinstance(region, CannotVet):
-                return self.held_unvetted(suggestion, "not-vetted", region.reason,
-                                           Finding("syntax", "syntax.error", Level.INFO, Level.HIGH, region.reason))
+                return self.held_unvetted(
+                    suggestion,
+                    "not-vetted",
+                    region.reason,
+                    Finding("syntax", "syntax.error", Level.INFO, Level.HIGH, region.reason),
+                )
             shown, suggestion, note = dataclasses.replace(suggestion, text=region.shown), region.suggestion, region.note
             # Same lines as the placed document: findings map back to it as they would.
             placed = dataclasses.replace(region.placed, code=region.code)
@@ -322,8 +370,9 @@ class Vetter:
         findings = self._unparsed_findings(suggestion)
         decision = decide(self.policy, findings, [_hold(rule_id, why)])
         findings.extend(noted)
-        return VetResult(suggestion, decision, findings, None, f"not run: {why}", self.loaded.digest,
-                         place(suggestion), why)
+        return VetResult(
+            suggestion, decision, findings, None, f"not run: {why}", self.loaded.digest, place(suggestion), why
+        )
 
     def _unvetted_language(self, suggestion: Suggestion) -> VetResult:
         """A language without a unit: held (`languages.unvetted` = skip or review), or allowed with a
@@ -336,10 +385,12 @@ class Vetter:
         findings = self._unparsed_findings(suggestion)
         decision = decide(self.policy, findings)
         # Decided apart from the rules: the policy's own key chose to show it.
-        findings.append(Finding("policy", "not-vetted", Level.INFO, Level.HIGH,
-                                f"{why} (languages.unvetted = \"allow\")"))
-        return VetResult(suggestion, decision, findings, None, f"not run: {why}", self.loaded.digest,
-                         place(suggestion), why)
+        findings.append(
+            Finding("policy", "not-vetted", Level.INFO, Level.HIGH, f'{why} (languages.unvetted = "allow")')
+        )
+        return VetResult(
+            suggestion, decision, findings, None, f"not run: {why}", self.loaded.digest, place(suggestion), why
+        )
 
     def close(self) -> None:
         """Forget the backend. Backends are shared by every vetter of the process (their warm

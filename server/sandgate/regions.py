@@ -108,7 +108,7 @@ class _Ladder:
     def chunks(self, lines: list[str]) -> list[tuple[int, int]]:
         """Top-level statements as [start, end) line ranges."""
         starts = self.syntax.statement_starts(lines)
-        return [(a, b) for a, b in zip(starts, starts[1:] + [len(lines)])]
+        return list(zip(starts, starts[1:] + [len(lines)], strict=True))
 
     def regions(self, suggestion: Suggestion, placed: Placed, variant: str, original: str) -> Region | None:
         lines = split_lines(placed.code)
@@ -117,7 +117,7 @@ class _Ladder:
         own = [c for c in chunks if c[0] <= last and c[1] > first]
         own_start, own_end = own[0][0], own[-1][1]
         others = [c for c in chunks if c not in own]
-        good = [c for c in others if self.syntax.chunk_compiles("\n".join(lines[c[0]:c[1]]))]
+        good = [c for c in others if self.syntax.chunk_compiles("\n".join(lines[c[0] : c[1]]))]
         kept = {n for a, b in good for n in range(a, b)}
         left_out = [n for a, b in others if (a, b) not in good for n in range(a, b) if lines[n].strip()]
 
@@ -158,8 +158,11 @@ class _Ladder:
             if problem is None:
                 cut = [n for n in range(end, own_end) if lines[n].strip()] + sorted(dropped)
                 name = self.syntax.describe(lines[own_start]) or _lines_text(placed, list(range(own_start, end)))
-                return region(text, "definition",
-                              f"vetted in {name} without {_lines_text(placed, cut)}: {_where(placed, self.error)}")
+                return region(
+                    text,
+                    "definition",
+                    f"vetted in {name} without {_lines_text(placed, cut)}: {_where(placed, self.error)}",
+                )
         # 3. The suggestion alone.
         alone = self.alone(suggestion, placed, lines)
         if alone is not None and not self.spent() and self.compile_error(alone) is None:
@@ -186,13 +189,18 @@ def find_region(syntax: Syntax, suggestion: Suggestion, error: SyntaxError | Non
     variants = []
     completed = syntax.complete(suggestion.text)
     if completed is not None and completed != suggestion.text:
-        closers = completed[len(suggestion.text):]
+        closers = completed[len(suggestion.text) :]
         variants.append(("completed", completed, f"vetted completed with `{closers}` (the suggestion is cut off)"))
     indent = _indent_at(suggestion)
     truncated = syntax.truncate(suggestion.text, indent)
     if truncated is not None and truncated.strip() and truncated != suggestion.text:
-        variants.append(("truncated", truncated, "vetted without its last statement, which is cut off (only the "
-                                                 "vetted part is shown)"))
+        variants.append(
+            (
+                "truncated",
+                truncated,
+                "vetted without its last statement, which is cut off (only the vetted part is shown)",
+            )
+        )
     for variant, text, what in variants:
         changed = dataclasses.replace(suggestion, text=text)
         placed_variant = place(changed)

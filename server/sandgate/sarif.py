@@ -49,34 +49,43 @@ class SarifLog:
         self._index: dict[str, int] = {}
         self._results: list[dict[str, Any]] = []
 
-    def add(self, finding: dict[str, Any], path: str | None, content_sha256: str | None,
-            properties: dict[str, Any]) -> None:
+    def add(
+        self, finding: dict[str, Any], path: str | None, content_sha256: str | None, properties: dict[str, Any]
+    ) -> None:
         """`finding` in the file `path` (workspace-relative; None: no file), of the vetted text
         with that hash; `properties`: the exporter's own, after the finding's."""
         rid = rule_id(finding)
         if rid not in self._index:
             self._index[rid] = len(self._rules)
             self._rules.append(_rule(finding))
-        self._results.append({
-            "ruleId": rid,
-            "ruleIndex": self._index[rid],
-            "level": level(finding),
-            "message": {"text": message(finding)},
-            "locations": _locations(path, finding),
-            "partialFingerprints": {"sandgateFinding/v1": _fingerprint(content_sha256, finding)},
-            "properties": {
-                "severity": finding.get("severity"),
-                "confidence": finding.get("confidence"),
-                "origin": finding.get("origin", "suggestion"),
-                "cwe": finding.get("cwe"),
-                **properties,
-            },
-        })
+        self._results.append(
+            {
+                "ruleId": rid,
+                "ruleIndex": self._index[rid],
+                "level": level(finding),
+                "message": {"text": message(finding)},
+                "locations": _locations(path, finding),
+                "partialFingerprints": {"sandgateFinding/v1": _fingerprint(content_sha256, finding)},
+                "properties": {
+                    "severity": finding.get("severity"),
+                    "confidence": finding.get("confidence"),
+                    "origin": finding.get("origin", "suggestion"),
+                    "cwe": finding.get("cwe"),
+                    **properties,
+                },
+            }
+        )
 
     def to_json(self, tool_version: str, run_properties: dict[str, Any] | None = None) -> dict[str, Any]:
         run: dict[str, Any] = {
-            "tool": {"driver": {"name": "Sandgate", "version": tool_version, "informationUri": INFORMATION_URI,
-                                "rules": self._rules}},
+            "tool": {
+                "driver": {
+                    "name": "Sandgate",
+                    "version": tool_version,
+                    "informationUri": INFORMATION_URI,
+                    "rules": self._rules,
+                }
+            },
             "results": self._results,
         }
         if run_properties:
@@ -96,8 +105,11 @@ def _rule(finding: dict[str, Any]) -> dict[str, Any]:
     tags = ["security", "ai-suggestion"]
     if isinstance(finding.get("cwe"), int):
         tags.append(f"external/cwe/cwe-{finding['cwe']}")
-    rule["properties"] = {"tags": tags, "source": finding.get("source"),
-                          "security-severity": SECURITY_SEVERITY.get(str(finding.get("severity")), "5.0")}
+    rule["properties"] = {
+        "tags": tags,
+        "source": finding.get("source"),
+        "security-severity": SECURITY_SEVERITY.get(str(finding.get("severity")), "5.0"),
+    }
     return rule
 
 

@@ -24,11 +24,11 @@ def _segment_regex(segment: str) -> str:
         elif ch == "?":
             out.append("[^/]")
         elif ch == "[":
-            end = segment.find("]", i + 2 if segment[i + 1:i + 2] in ("!", "]") else i + 1)
+            end = segment.find("]", i + 2 if segment[i + 1 : i + 2] in ("!", "]") else i + 1)
             if end < 0:
                 out.append(re.escape(ch))
             else:
-                body = segment[i + 1:end].replace("\\", "\\\\")
+                body = segment[i + 1 : end].replace("\\", "\\\\")
                 if body.startswith("!"):
                     body = "^" + body[1:]
                 out.append(f"(?!/)[{body}]")
@@ -70,7 +70,7 @@ def workspace_relpath(path: str, root: str | None = None) -> str | None:
         path = posixpath.normpath(path)
         if path == root or not path.startswith(root.rstrip("/") + "/"):
             return None
-        path = path[len(root.rstrip("/")) + 1:]
+        path = path[len(root.rstrip("/")) + 1 :]
     path = posixpath.normpath(path)
     if path == "." or path == ".." or path.startswith("../"):
         return None

@@ -20,8 +20,16 @@ HERE = Path(__file__).parent
 
 def make_finding(rule: str = "B602", **kwargs) -> dict:
     base = dict(
-        source="bandit", rule=rule, severity=Level.HIGH, confidence=Level.HIGH,
-        message="subprocess call with shell=True identified", line=2, end_line=2, col=4, end_col=31, cwe=78,
+        source="bandit",
+        rule=rule,
+        severity=Level.HIGH,
+        confidence=Level.HIGH,
+        message="subprocess call with shell=True identified",
+        line=2,
+        end_line=2,
+        col=4,
+        end_col=31,
+        cwe=78,
         more_info="https://bandit.readthedocs.io/en/latest/plugins/b602_subprocess_popen_with_shell_equals_true.html",
     )
     base.update(kwargs)
@@ -130,7 +138,9 @@ def start_writer():
 
         proc = subprocess.Popen(
             [sys.executable, "-c", WRITER, str(path), str(count), tag],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **env},
         )
         procs.append(proc)
         return proc

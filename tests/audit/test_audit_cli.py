@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import jsonschema
 
@@ -10,10 +11,10 @@ from sandgate.audit import AuditLog
 
 
 def _log(tmp_path, decision_record, clock_days=(1, 2, 3, 4)):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     path = tmp_path / ".sandgate" / "audit.jsonl"
-    times = iter(datetime(2025, 3, day, 12, 0, tzinfo=timezone.utc) for day in clock_days)
+    times = iter(datetime(2025, 3, day, 12, 0, tzinfo=UTC) for day in clock_days)
     log = AuditLog(path, clock=lambda: next(times))
     log.append(decision_record(1, "review", file="src/a.py"))
     log.append(decision_record(2, "block", file="src/b.py"))

@@ -6,7 +6,7 @@ import json
 import os
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -28,7 +28,7 @@ def test_append_returns_the_stored_record(tmp_path, decision_record):
     assert len(first["hash"]) == 64 and first["hash"] != second["hash"]
     ts = datetime.fromisoformat(first["ts"])
     assert ts.tzinfo is not None and ts.utcoffset().total_seconds() == 0 and first["ts"].endswith("Z")
-    assert abs((datetime.now(timezone.utc) - ts).total_seconds()) < 60
+    assert abs((datetime.now(UTC) - ts).total_seconds()) < 60
     # The caller's fields are stored as given.
     assert {k: first[k] for k in decision_record(1)} == decision_record(1)
 
@@ -36,7 +36,9 @@ def test_append_returns_the_stored_record(tmp_path, decision_record):
 def test_append_is_durable_before_it_returns(tmp_path, monkeypatch):
     calls = []
     real_write, real_fsync = audit_log._write_all, os.fsync
-    monkeypatch.setattr(audit_log, "_write_all", lambda fd, data: (calls.append(("write", fd, data)), real_write(fd, data))[1])
+    monkeypatch.setattr(
+        audit_log, "_write_all", lambda fd, data: (calls.append(("write", fd, data)), real_write(fd, data))[1]
+    )
     monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(("fsync", fd, None)), real_fsync(fd))[1])
     path = tmp_path / "audit.jsonl"
     AuditLog(path).append({"event": "decision"})
@@ -44,8 +46,8 @@ def test_append_is_durable_before_it_returns(tmp_path, monkeypatch):
     write_at = next(i for i, c in enumerate(calls) if c[0] == "write" and c[2] == line)
     log_fd = calls[write_at][1]
     # The record's own file is fsynced after the write (and the new file's directory too).
-    assert ("fsync", log_fd, None) in calls[write_at + 1:]
-    assert sum(1 for c in calls[write_at + 1:] if c[0] == "fsync") >= 2
+    assert ("fsync", log_fd, None) in calls[write_at + 1 :]
+    assert sum(1 for c in calls[write_at + 1 :] if c[0] == "fsync") >= 2
 
 
 @pytest.mark.parametrize("bad", [{"seq": 3}, {"hash": "x"}, {"prev": "x"}, {"ts": "now"}])

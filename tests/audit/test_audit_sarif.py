@@ -10,9 +10,8 @@ import pytest
 
 from sandgate.audit import AuditLog, verify
 from sandgate.audit.sarif_export import to_sarif
-from sandgate.report.sarif_report import build_sarif
 from sandgate.findings import Level, Origin
-
+from sandgate.report.sarif_report import build_sarif
 
 # jsonschema checks "uri" and "uri-reference" only with an optional package installed;
 # these RFC 3986 character-level checks stand in so that the formats are really enforced.
@@ -46,20 +45,52 @@ def audited(tmp_path, decision_record, make_finding):
     path = tmp_path / ".sandgate" / "audit.jsonl"
     log = AuditLog(path)
     secret = make_finding(
-        "aws-access-key", source="secrets", severity=Level.HIGH, confidence=Level.MEDIUM,
-        message="AWS access key", line=4, end_line=4, col=0, end_col=0, cwe=798, more_info=None,
+        "aws-access-key",
+        source="secrets",
+        severity=Level.HIGH,
+        confidence=Level.MEDIUM,
+        message="AWS access key",
+        line=4,
+        end_line=4,
+        col=0,
+        end_col=0,
+        cwe=798,
+        more_info=None,
     )
     runtime = make_finding(
-        "network.denied", source="sandbox", severity=Level.MEDIUM, message="connect to example.com:443 denied",
-        line=0, end_line=0, col=0, end_col=0, cwe=None, more_info="not a url",
+        "network.denied",
+        source="sandbox",
+        severity=Level.MEDIUM,
+        message="connect to example.com:443 denied",
+        line=0,
+        end_line=0,
+        col=0,
+        end_col=0,
+        cwe=None,
+        more_info="not a url",
     )
     mine = make_finding("B105", origin=Origin.DOCUMENT, message="hardcoded password in the user's own code")
     log.append(decision_record(1, "review", file="pkg/my file.py", findings=[make_finding(), secret, mine]))
-    log.append({"event": "approval", "request_id": "req-1", "content_sha256": f"{1:064x}",
-                "decided_by": "user:alice", "decision": "allow", "file": "pkg/my file.py"})
+    log.append(
+        {
+            "event": "approval",
+            "request_id": "req-1",
+            "content_sha256": f"{1:064x}",
+            "decided_by": "user:alice",
+            "decision": "allow",
+            "file": "pkg/my file.py",
+        }
+    )
     log.append(decision_record(2, "block", findings=[runtime]))
-    log.append({"event": "discard", "request_id": "req-2", "content_sha256": f"{2:064x}",
-                "decided_by": "user:bob", "file": "pkg/mod2.py"})
+    log.append(
+        {
+            "event": "discard",
+            "request_id": "req-2",
+            "content_sha256": f"{2:064x}",
+            "decided_by": "user:bob",
+            "file": "pkg/mod2.py",
+        }
+    )
     log.append(decision_record(3, "allow"))
     log.append(decision_record(4, "review", model="other-model"))
     return path
@@ -77,8 +108,10 @@ def test_results_carry_provenance(audited):
     results = run["results"]
     # Suggestion 1: B602 and the secret (the user's own B105 is left out); 2: the runtime finding; 4: B602.
     assert [(r["ruleId"], r["properties"]["requestId"]) for r in results] == [
-        ("bandit/B602", "req-1"), ("secrets/aws-access-key", "req-1"),
-        ("sandbox/network.denied", "req-2"), ("bandit/B602", "req-4"),
+        ("bandit/B602", "req-1"),
+        ("secrets/aws-access-key", "req-1"),
+        ("sandbox/network.denied", "req-2"),
+        ("bandit/B602", "req-4"),
     ]
     first = results[0]["properties"]
     assert first["model"] == "gpt-test" and first["contentSha256"] == f"{1:064x}"
@@ -135,21 +168,51 @@ def test_vet_and_audit_exports_write_a_finding_alike(make_finding, decision_reco
     # level follows the severity in both, whatever was decided.
     findings = [
         make_finding(),
-        make_finding("network.denied", source="sandbox", severity=Level.MEDIUM, line=0, end_line=0, col=0,
-                     end_col=0, cwe=None, message="connect to example.com:443 denied"),
+        make_finding(
+            "network.denied",
+            source="sandbox",
+            severity=Level.MEDIUM,
+            line=0,
+            end_line=0,
+            col=0,
+            end_col=0,
+            cwe=None,
+            message="connect to example.com:443 denied",
+        ),
         make_finding("B404", severity=Level.LOW, message="consider the security of subprocess", cwe=78),
     ]
-    vet = build_sarif([{"path": "pkg/my file.py", "decision": "allow", "reasons": [], "findings": [{**f, "decision": "allow"} for f in findings],
-                        "content_sha256": f"{1:064x}", "policy_digest": "d" * 64}])
+    vet = build_sarif(
+        [
+            {
+                "path": "pkg/my file.py",
+                "decision": "allow",
+                "reasons": [],
+                "findings": [{**f, "decision": "allow"} for f in findings],
+                "content_sha256": f"{1:064x}",
+                "policy_digest": "d" * 64,
+            }
+        ]
+    )
     audit = to_sarif([decision_record(1, "allow", file="pkg/my file.py", findings=findings)], tool_version="0.1.0")
     for sarif in (vet, audit):
         assert not list(validator.iter_errors(sarif))
 
     def alike(sarif):
         run = sarif["runs"][0]
-        return ([(r["ruleId"], r["level"], r["message"], r["locations"], r["partialFingerprints"],
-                  run["tool"]["driver"]["rules"][r["ruleIndex"]]) for r in run["results"]],
-                run["tool"]["driver"]["name"])
+        return (
+            [
+                (
+                    r["ruleId"],
+                    r["level"],
+                    r["message"],
+                    r["locations"],
+                    r["partialFingerprints"],
+                    run["tool"]["driver"]["rules"][r["ruleIndex"]],
+                )
+                for r in run["results"]
+            ],
+            run["tool"]["driver"]["name"],
+        )
 
     assert alike(vet) == alike(audit)
     assert [r["level"] for r in vet["runs"][0]["results"]] == ["error", "warning", "note"]

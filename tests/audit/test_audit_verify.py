@@ -80,7 +80,7 @@ def test_truncation_at_every_offset_is_named(make_log):
         # The first byte cut off belongs to the first record lost or torn.
         assert not report.ok, f"truncation at {offset} went unnoticed"
         assert report.first_bad == log.record_at(offset), (offset, report.message)
-        if offset and data[offset - 1:offset] != b"\n":
+        if offset and data[offset - 1 : offset] != b"\n":
             assert "torn" in report.message
         else:
             assert "missing" in report.message

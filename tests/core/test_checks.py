@@ -5,20 +5,20 @@ from __future__ import annotations
 import ast
 import threading
 
+from sandgate.checks import secrets as secrets_mod
 from sandgate.checks.bandit_check import BanditChecker
 from sandgate.checks.code_rules import check_code_rules
 from sandgate.checks.names import scan
-from sandgate.checks import secrets as secrets_mod
 from sandgate.checks.secrets import find_secrets, redact
 from sandgate.findings import Level
 from sandgate.policy.hosts import host_allowed
 from sandgate.policy.model import CodePolicy, NetworkPolicy
 
-RISKY = '''import subprocess
+RISKY = """import subprocess
 
 def run(cmd):
     subprocess.call(cmd, shell=True)
-'''
+"""
 
 
 def test_bandit_reports_id_severity_confidence_cwe_and_exact_range():
@@ -60,19 +60,26 @@ def test_bandit_is_safe_from_several_threads():
 
 
 def test_secrets_known_formats_and_named_high_entropy_values():
-    code = "\n".join([
-        'aws = "AKIAIOSFODNN7EXAMPLE"',
-        'gh = "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"',
-        'key = """-----BEGIN RSA PRIVATE KEY-----"""',
-        'db_password = "Zq8!vR2#kLp9$wXt"',
-        'settings = {"api_key": "sk-9fJ2kL0qPz7XwV3m"}',
-        'password = "changeme"',            # placeholder: not a secret
-        'token = "aaaaaaaaaaaaaaaa"',       # no entropy: not a secret
-        'name = "Zq8!vR2#kLp9$wXt"',        # not a secret-sounding name
-    ])
+    code = "\n".join(
+        [
+            'aws = "AKIAIOSFODNN7EXAMPLE"',
+            'gh = "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"',
+            'key = """-----BEGIN RSA PRIVATE KEY-----"""',
+            'db_password = "Zq8!vR2#kLp9$wXt"',
+            'settings = {"api_key": "sk-9fJ2kL0qPz7XwV3m"}',
+            'password = "changeme"',  # placeholder: not a secret
+            'token = "aaaaaaaaaaaaaaaa"',  # no entropy: not a secret
+            'name = "Zq8!vR2#kLp9$wXt"',  # not a secret-sounding name
+        ]
+    )
     found = {(f.line, f.rule) for f in find_secrets(code)}
-    assert found == {(1, "aws-access-key"), (2, "github-token"), (3, "private-key"),
-                     (4, "hardcoded-secret"), (5, "hardcoded-secret")}
+    assert found == {
+        (1, "aws-access-key"),
+        (2, "github-token"),
+        (3, "private-key"),
+        (4, "hardcoded-secret"),
+        (5, "hardcoded-secret"),
+    }
 
 
 def test_secrets_never_appear_in_full():
@@ -91,7 +98,9 @@ def test_secrets_work_on_partial_code():
 
 def test_code_rules_resolve_aliases():
     tree = ast.parse("import os as o\nfrom subprocess import call as c\nimport ctypes.util\no.system('x')\nc('y')\n")
-    findings = check_code_rules(scan(tree), CodePolicy(deny_imports=("ctypes",), deny_calls=("os.system", "subprocess.call")), NetworkPolicy())
+    findings = check_code_rules(
+        scan(tree), CodePolicy(deny_imports=("ctypes",), deny_calls=("os.system", "subprocess.call")), NetworkPolicy()
+    )
     assert [(f.rule, f.line) for f in findings] == [("import.denied", 3), ("call.denied", 4), ("call.denied", 5)]
 
 
@@ -124,20 +133,22 @@ def test_host_patterns():
 
 def test_secrets_line_prefilter_changes_nothing(monkeypatch):
     # One line per plugin family, some matching only at a line's start or end (`^`/`$` patterns).
-    corpus = "\n".join([
-        'AKCp8abcdefghijklmnopq',
-        'key = "AKIAZ7QRSTUVWXYZ2345"',
-        'url = "https://user:hunter2pass@example.com/x"',
-        'token = "ghp_' + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8" + '"',
-        'slack = "xoxb-123456789012-abcdefghijkl"',
-        'stripe = "sk_live_' + "4eC39HqLyjWDarjtT1zdp7dc" + '"',
-        '-----BEGIN RSA PRIVATE KEY-----',
-        'jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"',
-        'api_key = "Zx81Qw0pLm7Rt3Vb9Nc2Ks5Hd"',
-        'print("nothing to see")',
-        'cloudant_password = "abcdefghijklmnopqrstuvwx"',
-        "def f(x):\n    return x + 1",
-    ])
+    corpus = "\n".join(
+        [
+            "AKCp8abcdefghijklmnopq",
+            'key = "AKIAZ7QRSTUVWXYZ2345"',
+            'url = "https://user:hunter2pass@example.com/x"',
+            'token = "ghp_' + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8" + '"',
+            'slack = "xoxb-123456789012-abcdefghijkl"',
+            'stripe = "sk_live_' + "4eC39HqLyjWDarjtT1zdp7dc" + '"',
+            "-----BEGIN RSA PRIVATE KEY-----",
+            'jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"',
+            'api_key = "Zx81Qw0pLm7Rt3Vb9Nc2Ks5Hd"',
+            'print("nothing to see")',
+            'cloudant_password = "abcdefghijklmnopqrstuvwx"',
+            "def f(x):\n    return x + 1",
+        ]
+    )
     with_prefilter = secrets_mod.find_secrets(corpus)
     monkeypatch.setattr(secrets_mod, "_any_pattern", lambda: None)
     without = secrets_mod.find_secrets(corpus)
@@ -150,9 +161,11 @@ def test_bandit_on_the_callers_tree_finds_what_its_own_pass_finds():
 
     checker = BanditChecker()
     sources = [p.read_text() for p in sorted(Path(__file__).resolve().parents[2].glob("examples/*.py"))]
-    sources.append("import subprocess as sp, hashlib, yaml\n"
-                   "def f(c, p):\n    sp.call(c, shell=True)\n    hashlib.md5(p)\n    return yaml.load(p)\n"
-                   "password = 'hunter2hunter2'\nexec(c)\n")
+    sources.append(
+        "import subprocess as sp, hashlib, yaml\n"
+        "def f(c, p):\n    sp.call(c, shell=True)\n    hashlib.md5(p)\n    return yaml.load(p)\n"
+        "password = 'hunter2hunter2'\nexec(c)\n"
+    )
     assert len(sources) > 3
     for code in sources:
         own = checker.check(code)
@@ -171,10 +184,16 @@ def test_code_rules_see_through_literal_lookups_and_assignments():
         "run('c')\n"
         "__import__('os').system('d')\n"
     )
-    findings = check_code_rules(scan(tree), CodePolicy(deny_imports=("ctypes",), deny_calls=("os.system", "subprocess.call")),
-                                NetworkPolicy())
+    findings = check_code_rules(
+        scan(tree), CodePolicy(deny_imports=("ctypes",), deny_calls=("os.system", "subprocess.call")), NetworkPolicy()
+    )
     assert [(f.rule, f.line) for f in findings] == [
-        ("import.denied", 4), ("call.denied", 2), ("call.denied", 3), ("call.denied", 6), ("call.denied", 7)]
+        ("import.denied", 4),
+        ("call.denied", 2),
+        ("call.denied", 3),
+        ("call.denied", 6),
+        ("call.denied", 7),
+    ]
 
 
 def test_names_resolve_strings_as_far_as_the_module_spells_them():

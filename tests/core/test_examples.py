@@ -35,15 +35,26 @@ def test_examples_decisions(backend, tmp_path):
     (tmp_path / "none.toml").write_text("version = 1\n")
     done = subprocess.run(
         [sys.executable, "-m", "sandgate", "vet", "--backend", backend, "--format", "json", *files],
-        cwd=tmp_path, capture_output=True, text=True, timeout=240,
-        env={"PATH": "/usr/bin:/bin", "SANDGATE_MANAGED_POLICY": str(tmp_path / "none.toml"),
-             "DOCKER_HOST": "unix:///var/run/docker.sock"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "SANDGATE_MANAGED_POLICY": str(tmp_path / "none.toml"),
+            "DOCKER_HOST": "unix:///var/run/docker.sock",
+        },
     )
     assert done.returncode == 1, done.stderr
     results = {r["path"].rsplit("/", 1)[-1]: r for r in json.loads(done.stdout)["results"]}
     for name, (decision, decider) in EXPECTED.items():
         result = results[name]
-        assert result["decision"] == decision, (name, result["reasons"], result["sandbox"], [f["message"] for f in result["findings"]])
+        assert result["decision"] == decision, (
+            name,
+            result["reasons"],
+            result["sandbox"],
+            [f["message"] for f in result["findings"]],
+        )
         if decider:
             assert result["reasons"][0]["finding"] == decider, (name, result["reasons"])
         ran = result["sandbox"]["backend"]

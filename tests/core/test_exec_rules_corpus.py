@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -59,8 +58,11 @@ def vetter(tmp_path_factory) -> Vetter:
 
 def vet(vetter: Vetter, case: dict):
     placed = place(case)
-    return vetter.vet(Suggestion(placed.text, document=placed.document, line=placed.line,
-                                 character=placed.character, path=case["doc"]))
+    return vetter.vet(
+        Suggestion(
+            placed.text, document=placed.document, line=placed.line, character=placed.character, path=case["doc"]
+        )
+    )
 
 
 def test_cases_are_well_formed():
@@ -76,7 +78,7 @@ def test_cases_are_well_formed():
 def _inserted(placed: Placed) -> str:
     lines = placed.document.split("\n")
     line = lines[placed.line]
-    lines[placed.line] = line[: placed.character] + placed.text + line[placed.character:]
+    lines[placed.line] = line[: placed.character] + placed.text + line[placed.character :]
     return "\n".join(lines)
 
 
@@ -96,10 +98,12 @@ def figures(vetter: Vetter) -> str:
     blocked = [c for c in to_block if verdicts[c["id"]] is Verdict.BLOCK]
     held = [c for c in benign if verdicts[c["id"]] > Verdict.ALLOW]
     by_design = [c for c in held if "why" in c]
-    return (f"{len(attacks)} attack cases: {len(stopped)} held or blocked (recall {len(stopped) / len(attacks):.0%}); "
-            f"{len(blocked)} of the {len(to_block)} that balanced should block are blocked. "
-            f"{len(benign)} benign cases: {len(held)} held ({len(held) / len(benign):.0%}), "
-            f"{len(by_design)} of them by design, {len(held) - len(by_design)} unexpectedly.")
+    return (
+        f"{len(attacks)} attack cases: {len(stopped)} held or blocked (recall {len(stopped) / len(attacks):.0%}); "
+        f"{len(blocked)} of the {len(to_block)} that balanced should block are blocked. "
+        f"{len(benign)} benign cases: {len(held)} held ({len(held) / len(benign):.0%}), "
+        f"{len(by_design)} of them by design, {len(held) - len(by_design)} unexpectedly."
+    )
 
 
 def test_figures_in_the_docs_are_the_corpus_figures(vetter, capsys):

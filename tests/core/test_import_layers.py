@@ -68,8 +68,9 @@ def imported_modules(tree: ast.AST, module: str, is_package: bool) -> list[tuple
                 anchor = module.split(".")[: len(module.split(".")) - node.level + (1 if is_package else 0)]
                 base = ".".join(anchor + ([base] if base else []))
             if base == "sandgate":  # `from sandgate import egress` imports the package egress
-                found += [(node.lineno, f"sandgate.{alias.name}" if _is_module(alias.name) else base)
-                          for alias in node.names]
+                found += [
+                    (node.lineno, f"sandgate.{alias.name}" if _is_module(alias.name) else base) for alias in node.names
+                ]
             else:
                 found.append((node.lineno, base))
     return [(line, name) for line, name in found if name == "sandgate" or name.startswith("sandgate.")]
@@ -107,8 +108,12 @@ def test_every_package_has_a_layer():
 def test_no_package_imports_a_higher_layer_or_a_peer():
     found = []
     for path in sources():
-        found += violations(path.read_text(encoding="utf-8"), str(path.relative_to(PACKAGE.parent)),
-                            module_name(path), path.name == "__init__.py")
+        found += violations(
+            path.read_text(encoding="utf-8"),
+            str(path.relative_to(PACKAGE.parent)),
+            module_name(path),
+            path.name == "__init__.py",
+        )
     assert found == [], "\n".join(found)
 
 

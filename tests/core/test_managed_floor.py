@@ -24,7 +24,9 @@ from .conftest import REPO
 
 BALANCED = REPO / "policies" / "balanced.toml"
 DENY_SYSTEM = 'version = 1\n\n[code]\ndeny_calls = ["os.system"]\n'
-CALL_DENIED = Finding("policy", "call.denied", Level.MEDIUM, Level.HIGH, "call to 'os.system' is denied", line=2, end_line=2)
+CALL_DENIED = Finding(
+    "policy", "call.denied", Level.MEDIUM, Level.HIGH, "call to 'os.system' is denied", line=2, end_line=2
+)
 
 
 def preset_line(key: tuple) -> int:
@@ -46,6 +48,7 @@ def managed(monkeypatch, tmp_path):
         path.write_text(text)
         monkeypatch.setenv("SANDGATE_MANAGED_POLICY", str(path))
         return path
+
     return install
 
 
@@ -68,23 +71,33 @@ def write(workspace: Path, text: str) -> Path:
 @pytest.mark.parametrize("extends", ["balanced", "permissive"])
 def test_a_reused_preset_rule_id_cannot_undercut_a_decision_from_a_managed_setting(managed, workspace, extends):
     path = managed(DENY_SYSTEM)
-    own = write(workspace, f'version = 1\nextends = "{extends}"\n\n[[rules]]\nid = "code-policy"\nsource = "policy"\n'
-                           'decision = "allow"\n')
+    own = write(
+        workspace,
+        f'version = 1\nextends = "{extends}"\n\n[[rules]]\nid = "code-policy"\nsource = "policy"\ndecision = "allow"\n',
+    )
     loaded = load_effective(workspace)
     decision = decide(loaded.policy, [CALL_DENIED])
     assert decision.verdict is Verdict.REVIEW
     assert (decision.reasons[0].layer, decision.reasons[0].rule_id) == ("managed", "code-policy")
     (refusal,) = loaded.refusals
     assert (refusal.path, refusal.line, refusal.key) == (str(own), 7, "rules[0].decision")
-    assert "would loosen the managed floor's rule code-policy (source policy, severity medium -> review)" in refusal.message
+    assert (
+        "would loosen the managed floor's rule code-policy (source policy, severity medium -> review)"
+        in refusal.message
+    )
     assert f"({BALANCED}:{rule_line('code-policy')}, the preset {path} extends)" in refusal.message
     assert refusal.message.endswith("the managed decision applies")
 
 
 def test_any_overlapping_allow_rule_is_named_not_only_a_reused_id(managed, workspace):
-    managed('version = 1\n[[rules]]\nid = "no-egress"\nsource = "sandbox"\nrule = "network.denied"\ndecision = "block"\n')
-    write(workspace, 'version = 1\n\n[[rules]]\nid = "quiet"\nsource = "sandbox"\nrule = "network.*"\ndecision = "allow"\n'
-                     '\n[[rules]]\nid = "limits-ok"\nsource = "sandbox"\nrule = "limit.time"\ndecision = "review"\n')
+    managed(
+        'version = 1\n[[rules]]\nid = "no-egress"\nsource = "sandbox"\nrule = "network.denied"\ndecision = "block"\n'
+    )
+    write(
+        workspace,
+        'version = 1\n\n[[rules]]\nid = "quiet"\nsource = "sandbox"\nrule = "network.*"\ndecision = "allow"\n'
+        '\n[[rules]]\nid = "limits-ok"\nsource = "sandbox"\nrule = "limit.time"\ndecision = "review"\n',
+    )
     loaded = load_effective(workspace)
     assert [(r.line, r.key) for r in loaded.refusals] == [(7, "rules[0].decision")]
     assert "rule no-egress (source sandbox, rule network.denied -> block)" in loaded.refusals[0].message
@@ -94,13 +107,16 @@ def test_any_overlapping_allow_rule_is_named_not_only_a_reused_id(managed, works
 
 def test_a_lower_layer_cannot_reuse_a_managed_rule_id(managed, workspace):
     path = managed('version = 1\n\n[[rules]]\nid = "no-pickle"\nsource = "bandit"\nrule = "B301"\ndecision = "block"\n')
-    own = write(workspace, 'version = 1\n\n[[rules]]\nid = "no-pickle"\nsource = "bandit"\nrule = "B301"\n'
-                           'decision = "review"\n')
+    own = write(
+        workspace, 'version = 1\n\n[[rules]]\nid = "no-pickle"\nsource = "bandit"\nrule = "B301"\ndecision = "review"\n'
+    )
     loaded = load_effective(workspace)
     (refusal,) = loaded.refusals
     assert (refusal.path, refusal.line, refusal.key) == (str(own), 4, "rules[0].id")
-    assert refusal.message == (f'"no-pickle" is the id of the managed rule no-pickle ({path}:4); a lower layer cannot '
-                               "reuse it: this rule is dropped and the managed rule applies")
+    assert refusal.message == (
+        f'"no-pickle" is the id of the managed rule no-pickle ({path}:4); a lower layer cannot '
+        "reuse it: this rule is dropped and the managed rule applies"
+    )
     assert "no-pickle" not in {r.id for r in loaded.policy.rules}  # dropped
     assert loaded.sources["managed-rules.no-pickle"] == f"managed:{path}"
 
@@ -122,7 +138,9 @@ def test_the_floor_is_the_preset_the_managed_policy_extends(managed, workspace):
 
 
 def test_a_lower_layer_cannot_turn_the_run_off_under_a_managed_policy(managed, workspace, tmp_path):
-    path = managed('version = 1\n[[rules]]\nid = "no-egress"\nsource = "sandbox"\nrule = "network.denied"\ndecision = "block"\n')
+    path = managed(
+        'version = 1\n[[rules]]\nid = "no-egress"\nsource = "sandbox"\nrule = "network.denied"\ndecision = "block"\n'
+    )
     (tmp_path / "mine.toml").write_text("version = 1\n\n[sandbox]\nrequired = false\nbackends = []\n")
     loaded = load_effective(workspace, explicit=tmp_path / "mine.toml")  # even the user's own file
     assert loaded.policy.sandbox.required is True and loaded.policy.sandbox.backends == ("docker", "bwrap")
@@ -131,9 +149,10 @@ def test_a_lower_layer_cannot_turn_the_run_off_under_a_managed_policy(managed, w
     backends = refused["sandbox.backends"]
     assert (backends.path, backends.line) == (str(tmp_path / "mine.toml"), 5)
     assert backends.message == (
-        f'[] is looser than the managed policy allows; refused by the managed floor\'s rule sandbox.backends = '
+        f"[] is looser than the managed policy allows; refused by the managed floor's rule sandbox.backends = "
         f'["docker", "bwrap"] ({BALANCED}:{preset_line(("sandbox", "backends"))}, the preset {path} extends); '
-        "the managed value applies")
+        "the managed value applies"
+    )
 
 
 def test_a_lower_layer_cannot_shrink_the_managed_backends(managed, workspace, tmp_path):
@@ -142,8 +161,10 @@ def test_a_lower_layer_cannot_shrink_the_managed_backends(managed, workspace, tm
     loaded = load_effective(workspace, explicit=tmp_path / "mine.toml")
     assert loaded.policy.sandbox.backends == ("docker", "bwrap")
     (refusal,) = loaded.refusals
-    assert refusal.message.startswith('["docker"] is looser than the managed policy allows; refused by the managed rule '
-                                      f'sandbox.backends = ["docker", "bwrap"] ({path}:4)')
+    assert refusal.message.startswith(
+        '["docker"] is looser than the managed policy allows; refused by the managed rule '
+        f'sandbox.backends = ["docker", "bwrap"] ({path}:4)'
+    )
 
 
 def test_a_managed_policy_may_turn_the_run_off_where_the_user_does_too(managed, workspace, tmp_path):
@@ -154,21 +175,29 @@ def test_a_managed_policy_may_turn_the_run_off_where_the_user_does_too(managed, 
     assert (loaded.policy.sandbox.required, loaded.policy.sandbox.backends, loaded.refusals) == (False, (), [])
 
 
-@pytest.mark.parametrize(("backends", "kept", "refused"), [
-    ('["docker"]', ("docker",), False),            # narrowed to the stronger: fine
-    ('["bwrap", "docker"]', ("bwrap", "docker"), False),  # the order is no preference (auto: strongest first)
-    ('["bwrap"]', ("docker", "bwrap"), True),      # a weaker backend than the preset's best
-    ("[]", ("docker", "bwrap"), True),             # no run at all
-])
-def test_a_workspace_may_narrow_the_backends_only_by_dropping_weaker_ones(no_managed, workspace, backends, kept, refused):
+@pytest.mark.parametrize(
+    ("backends", "kept", "refused"),
+    [
+        ('["docker"]', ("docker",), False),  # narrowed to the stronger: fine
+        ('["bwrap", "docker"]', ("bwrap", "docker"), False),  # the order is no preference (auto: strongest first)
+        ('["bwrap"]', ("docker", "bwrap"), True),  # a weaker backend than the preset's best
+        ("[]", ("docker", "bwrap"), True),  # no run at all
+    ],
+)
+def test_a_workspace_may_narrow_the_backends_only_by_dropping_weaker_ones(
+    no_managed, workspace, backends, kept, refused
+):
     own = write(workspace, f"version = 1\n\n[sandbox]\nbackends = {backends}\n")
     loaded = load_effective(workspace)
     assert loaded.policy.sandbox.backends == kept
-    assert [(r.path, r.line, r.key) for r in loaded.refusals] == ([(str(own), 4, "sandbox.backends")] if refused else [])
+    assert [(r.path, r.line, r.key) for r in loaded.refusals] == (
+        [(str(own), 4, "sandbox.backends")] if refused else []
+    )
     if refused:
         assert loaded.refusals[0].message.endswith(
             f'refused by the preset balanced\'s rule sandbox.backends = ["docker", "bwrap"] '
-            f'({BALANCED}:{preset_line(("sandbox", "backends"))}); the preset\'s value applies')
+            f"({BALANCED}:{preset_line(('sandbox', 'backends'))}); the preset's value applies"
+        )
 
 
 def test_a_workspace_cannot_turn_off_a_required_run(no_managed, workspace):
@@ -191,8 +220,9 @@ def sandgate(*args: str, cwd: Path, managed: Path | None) -> subprocess.Complete
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "SANDGATE_MANAGED_POLICY")}
     if managed is not None:
         env["SANDGATE_MANAGED_POLICY"] = str(managed)
-    return subprocess.run([sys.executable, "-m", "sandgate", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "sandgate", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180
+    )
 
 
 def vet_json(workspace: Path, code: str, *extra: str, managed: Path | None) -> tuple[dict, str]:
@@ -204,32 +234,41 @@ def vet_json(workspace: Path, code: str, *extra: str, managed: Path | None) -> t
 
 def test_vet_managed_deny_calls_stays_review_under_a_workspace_allow_rule(workspace, tmp_path):
     (tmp_path / "managed.toml").write_text(DENY_SYSTEM)
-    write(workspace, 'version = 1\nextends = "permissive"\n\n[[rules]]\nid = "code-policy"\nsource = "policy"\n'
-                     'decision = "allow"\n\n[[rules]]\nid = "rules-medium"\nsource = "rules"\ndecision = "allow"\n')
-    result, stderr = vet_json(workspace, "import os\nos.system('make clean')\n", "--backend", "bwrap",
-                              managed=tmp_path / "managed.toml")
+    write(
+        workspace,
+        'version = 1\nextends = "permissive"\n\n[[rules]]\nid = "code-policy"\nsource = "policy"\n'
+        'decision = "allow"\n\n[[rules]]\nid = "rules-medium"\nsource = "rules"\ndecision = "allow"\n',
+    )
+    result, stderr = vet_json(
+        workspace, "import os\nos.system('make clean')\n", "--backend", "bwrap", managed=tmp_path / "managed.toml"
+    )
     assert result["decision"] == "review"
     denied = [r for r in result["reasons"] if r["finding"] == "policy:call.denied"]
     assert denied and (denied[0]["layer"], denied[0]["policy_rule"]) == ("managed", "code-policy")
-    assert "rules[0].decision: \"allow\" for source policy would loosen the managed floor's rule code-policy" in stderr
+    assert 'rules[0].decision: "allow" for source policy would loosen the managed floor\'s rule code-policy' in stderr
 
 
 def test_vet_a_reused_managed_rule_id_is_dropped(workspace, tmp_path):
     (tmp_path / "managed.toml").write_text(
-        'version = 1\n[[rules]]\nid = "no-pickle"\nsource = "bandit"\nrule = "B301"\ndecision = "block"\n')
+        'version = 1\n[[rules]]\nid = "no-pickle"\nsource = "bandit"\nrule = "B301"\ndecision = "block"\n'
+    )
     write(workspace, 'version = 1\n[[rules]]\nid = "no-pickle"\nsource = "bandit"\ndecision = "allow"\n')
-    result, stderr = vet_json(workspace, "import pickle\n\ndef load(b):\n    return pickle.loads(b)\n",
-                              managed=tmp_path / "managed.toml")
+    result, stderr = vet_json(
+        workspace, "import pickle\n\ndef load(b):\n    return pickle.loads(b)\n", managed=tmp_path / "managed.toml"
+    )
     assert result["decision"] == "block" and result["reasons"][0]["policy_rule"] == "no-pickle"
     assert "is the id of the managed rule no-pickle" in stderr
 
 
-CONNECT = "import socket\n\ntry:\n    socket.create_connection(('203.0.113.5', 80), timeout=1)\nexcept OSError:\n    pass\n"
+CONNECT = (
+    "import socket\n\ntry:\n    socket.create_connection(('203.0.113.5', 80), timeout=1)\nexcept OSError:\n    pass\n"
+)
 
 
 def test_vet_a_workspace_cannot_skip_the_run_that_a_managed_block_needs(workspace, tmp_path):
     (tmp_path / "managed.toml").write_text(
-        'version = 1\n[[rules]]\nid = "no-egress"\nsource = "sandbox"\nrule = "network.denied"\ndecision = "block"\n')
+        'version = 1\n[[rules]]\nid = "no-egress"\nsource = "sandbox"\nrule = "network.denied"\ndecision = "block"\n'
+    )
     write(workspace, "version = 1\n[sandbox]\nrequired = false\nbackends = []\n")
     result, stderr = vet_json(workspace, CONNECT, "--backend", "bwrap", managed=tmp_path / "managed.toml")
     assert result["sandbox"]["backend"] == "bwrap"
@@ -252,14 +291,19 @@ def test_vet_auto_picks_docker_whatever_a_workspace_lists(workspace, tmp_path):
 
 def test_policy_validate_and_show_list_the_refusals(workspace, tmp_path):
     (tmp_path / "managed.toml").write_text(DENY_SYSTEM)
-    own = write(workspace, 'version = 1\n[[rules]]\nid = "code-policy"\nsource = "policy"\ndecision = "allow"\n'
-                           '[sandbox]\nbackends = ["bwrap"]\n')
+    own = write(
+        workspace,
+        'version = 1\n[[rules]]\nid = "code-policy"\nsource = "policy"\ndecision = "allow"\n'
+        '[sandbox]\nbackends = ["bwrap"]\n',
+    )
     validated = sandgate("policy", "validate", str(own), cwd=workspace, managed=tmp_path / "managed.toml")
     assert validated.returncode == 0, validated.stdout
     lines = validated.stdout.splitlines()
     assert lines[-1] == f"{own}: ok"
-    assert any(line.startswith(f"{own}:7: sandbox.backends: [\"bwrap\"] picks a weaker backend") and
-               line.endswith("(warning)") for line in lines)
+    assert any(
+        line.startswith(f'{own}:7: sandbox.backends: ["bwrap"] picks a weaker backend') and line.endswith("(warning)")
+        for line in lines
+    )
     assert any(line.startswith(f"{own}:5: rules[0].decision:") for line in lines)
     shown = sandgate("policy", "show", cwd=workspace, managed=tmp_path / "managed.toml")
     refused = [line for line in shown.stdout.splitlines() if line.startswith("# refused: ")]

@@ -19,7 +19,7 @@ from sandgate.suggestion import Suggestion
 
 from .conftest import REPO, STATIC_POLICY, load_static
 
-DOC = '''import subprocess
+DOC = """import subprocess
 
 
 def existing(cmd):
@@ -28,7 +28,7 @@ def existing(cmd):
 
 def new_code(path):
     
-'''
+"""
 
 
 COMPLETE = DOC + "    return path\n"
@@ -36,8 +36,9 @@ COMPLETE = DOC + "    return path\n"
 
 def sandgate(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
-    return subprocess.run([sys.executable, "-m", "sandgate", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "sandgate", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_existing_code_findings_are_reported_not_blamed(static_workspace):
@@ -53,8 +54,9 @@ def test_each_finding_carries_the_decision_it_drew(static_workspace):
     """The same rule in the user's code and in the suggestion: each finding says its own decision
     (the user's is "existing"), taken from the reason that names that finding, not from its key."""
     vetter = Vetter(load_static(static_workspace), workspace=static_workspace)
-    result = vetter.vet(Suggestion("return subprocess.check_output(path, shell=True)", document=DOC,
-                                   line=8, character=4, path="mod.py"))
+    result = vetter.vet(
+        Suggestion("return subprocess.check_output(path, shell=True)", document=DOC, line=8, character=4, path="mod.py")
+    )
     decided = {(f["rule"], f["origin"]): f["decision"] for f in result.to_json()["findings"]}
     assert decided[("B602", "document")] == "existing"
     assert decided[("B602", "suggestion")] == "block"
@@ -63,8 +65,9 @@ def test_each_finding_carries_the_decision_it_drew(static_workspace):
 
 def test_suggestion_inside_document_is_blamed(static_workspace):
     vetter = Vetter(load_static(static_workspace), workspace=static_workspace)
-    result = vetter.vet(Suggestion("return subprocess.check_output(path, shell=True)", document=DOC,
-                                   line=8, character=4, path="mod.py"))
+    result = vetter.vet(
+        Suggestion("return subprocess.check_output(path, shell=True)", document=DOC, line=8, character=4, path="mod.py")
+    )
     blamed = [f for f in result.findings if f.origin is Origin.SUGGESTION and f.source == "bandit"]
     assert [f.rule for f in blamed] == ["B602"] and blamed[0].line == 9
     assert result.verdict is Verdict.BLOCK
@@ -81,7 +84,7 @@ def test_partial_code_that_nothing_makes_compile_is_held_never_allowed(static_wo
 
 
 def test_required_sandbox_that_cannot_run_holds_for_review(workspace, tmp_path, monkeypatch):
-    (tmp_path / "managed.toml").write_text('version = 1\n[sandbox]\nrequired = true\nbackends = []\n')
+    (tmp_path / "managed.toml").write_text("version = 1\n[sandbox]\nrequired = true\nbackends = []\n")
     monkeypatch.setenv("SANDGATE_MANAGED_POLICY", str(tmp_path / "managed.toml"))
     result = Vetter(load_effective(workspace)).vet(Suggestion("print('hi')\n"))
     assert result.verdict is Verdict.REVIEW
@@ -97,13 +100,19 @@ def test_vet_json_shape_and_exit_status(static_workspace):
     assert [(r["path"], r["decision"]) for r in results] == [("ok.py", "allow"), ("bad.py", "block")]
     finding = next(f for f in results[1]["findings"] if f["rule"] == "B602")
     assert {"source", "rule", "severity", "confidence", "message", "line", "end_line"} <= set(finding)
-    assert (finding["source"], finding["severity"], finding["confidence"], finding["line"]) == ("bandit", "high", "high", 5)
+    assert (finding["source"], finding["severity"], finding["confidence"], finding["line"]) == (
+        "bandit",
+        "high",
+        "high",
+        5,
+    )
     assert results[1]["reasons"][0]["policy_rule"] == "bandit-high"
     assert {"backend", "exit_code", "duration_ms", "timed_out", "events"} <= set(results[1]["sandbox"])
     assert "[1/2] vetting ok.py" in done.stderr  # progress on stderr, never stdout
 
-    only_ok = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "--no-audit", "ok.py",
-                       cwd=static_workspace)
+    only_ok = sandgate(
+        "vet", "--policy", STATIC_POLICY, "--format", "json", "--no-audit", "ok.py", cwd=static_workspace
+    )
     assert only_ok.returncode == 0, only_ok.stderr
 
 
@@ -114,7 +123,12 @@ def test_vet_appends_its_decisions_to_the_audit_log(static_workspace):
     lines = (static_workspace / ".sandgate" / "audit.jsonl").read_text().splitlines()
     assert len(lines) == 1
     record = json.loads(lines[0])
-    assert (record["event"], record["file"], record["decision"], record["decided_by"]) == ("decision", "bad.py", "block", "policy")
+    assert (record["event"], record["file"], record["decision"], record["decided_by"]) == (
+        "decision",
+        "bad.py",
+        "block",
+        "policy",
+    )
     assert record["content_sha256"] == hashlib.sha256(COMPLETE.encode()).hexdigest()
     assert any(f["rule"] == "B602" for f in record["findings"])
     verified = sandgate("audit", "verify", cwd=static_workspace)
@@ -124,8 +138,19 @@ def test_vet_appends_its_decisions_to_the_audit_log(static_workspace):
 def test_vet_into_document_at_position(static_workspace):
     (static_workspace / "doc.py").write_text(DOC)
     (static_workspace / "s.py").write_text("return subprocess.check_output(path, shell=True)")
-    done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "--into", "doc.py", "--at", "9:5", "s.py",
-                    cwd=static_workspace)
+    done = sandgate(
+        "vet",
+        "--policy",
+        STATIC_POLICY,
+        "--format",
+        "json",
+        "--into",
+        "doc.py",
+        "--at",
+        "9:5",
+        "s.py",
+        cwd=static_workspace,
+    )
     result = json.loads(done.stdout)["results"][0]
     origins = {(f["rule"], f["line"]): f["origin"] for f in result["findings"] if f["source"] == "bandit"}
     assert origins[("B602", 5)] == "document" and origins[("B602", 9)] == "suggestion"
@@ -135,8 +160,7 @@ def test_vet_into_document_at_position(static_workspace):
 def test_bad_usage_exits_2(static_workspace):
     (static_workspace / "s.py").write_text("x = 1\n")
     assert sandgate("vet", "--policy", STATIC_POLICY, "--at", "3:1", "s.py", cwd=static_workspace).returncode == 2
-    bad_at = sandgate("vet", "--policy", STATIC_POLICY, "--into", "s.py", "--at", "zero", "s.py",
-                      cwd=static_workspace)
+    bad_at = sandgate("vet", "--policy", STATIC_POLICY, "--into", "s.py", "--at", "zero", "s.py", cwd=static_workspace)
     assert bad_at.returncode == 2 and "--at takes LINE:COL" in bad_at.stderr
     missing = sandgate("vet", "--policy", STATIC_POLICY, "absent.py", cwd=static_workspace)
     assert missing.returncode == 2 and "cannot read absent.py" in missing.stderr
@@ -195,12 +219,12 @@ def test_text_format_is_a_table_without_colour_when_piped(static_workspace):
 
 
 def test_policy_show_names_layers(workspace):
-    (workspace / ".sandgate" / "policy.toml").write_text('version = 1\n[sandbox.limits]\nmemory_mb = 64\n')
+    (workspace / ".sandgate" / "policy.toml").write_text("version = 1\n[sandbox.limits]\nmemory_mb = 64\n")
     done = sandgate("policy", "show", cwd=workspace)
     assert done.returncode == 0
     lines = done.stdout.splitlines()
-    assert any(l.startswith("sandbox.limits.memory_mb = 64") and l.endswith(".sandgate/policy.toml") for l in lines)
-    assert any(l.startswith("sandbox.limits.wall_time_s = 3") and l.endswith("preset:balanced") for l in lines)
+    assert any(ln.startswith("sandbox.limits.memory_mb = 64") and ln.endswith(".sandgate/policy.toml") for ln in lines)
+    assert any(ln.startswith("sandbox.limits.wall_time_s = 3") and ln.endswith("preset:balanced") for ln in lines)
     shown = json.loads(sandgate("policy", "show", "--format", "json", cwd=workspace).stdout)
     assert shown["preset"] == "balanced" and shown["policy"]["sandbox"]["limits"]["memory_mb"] == 64
 

@@ -3,7 +3,6 @@ workspace's `.sandgate/policy.toml` may be written by whoever wrote the reposito
 
 from __future__ import annotations
 
-
 from sandgate.findings import Finding, Level, Verdict
 from sandgate.policy.evaluate import decide
 from sandgate.policy.load import load_effective
@@ -11,22 +10,25 @@ from sandgate.sandbox.select import open_backend
 
 from .test_policy_layers import managed
 
-ALLOW_CODE_POLICY = '''version = 1
+ALLOW_CODE_POLICY = """version = 1
 [[rules]]
 id = "code-policy"
 source = "policy"
 decision = "allow"
-'''
+"""
 
 
 def _call_denied(line: int = 1) -> Finding:
-    return Finding("policy", "call.denied", Level.MEDIUM, Level.HIGH, "call to 'os.system' is denied", line=line,
-                   end_line=line)
+    return Finding(
+        "policy", "call.denied", Level.MEDIUM, Level.HIGH, "call to 'os.system' is denied", line=line, end_line=line
+    )
 
 
 def test_the_managed_floor_follows_the_preset_it_extends(monkeypatch, tmp_path, workspace):
     managed(monkeypatch, tmp_path, 'version = 1\nextends = "strict"\n[code]\ndeny_calls = ["os.system"]\n')
-    (workspace / ".sandgate" / "policy.toml").write_text('version = 1\nextends = "permissive"\n' + ALLOW_CODE_POLICY[12:])
+    (workspace / ".sandgate" / "policy.toml").write_text(
+        'version = 1\nextends = "permissive"\n' + ALLOW_CODE_POLICY[12:]
+    )
     decision = decide(load_effective(workspace).policy, [_call_denied()])
     assert decision.verdict is Verdict.BLOCK  # strict's code-policy blocks
 
@@ -55,7 +57,7 @@ def test_a_managed_policy_cannot_be_shrunk_or_turned_off(monkeypatch, tmp_path, 
     assert loaded.policy.sandbox.required is True and set(loaded.policy.sandbox.backends) == {"docker", "bwrap"}
     refused = {r.key: r.message for r in loaded.refusals}
     assert set(refused) == {"sandbox.required", "sandbox.backends"}
-    assert f"managed rule sandbox.backends = [\"docker\", \"bwrap\"] ({path}:4)" in refused["sandbox.backends"]
+    assert f'managed rule sandbox.backends = ["docker", "bwrap"] ({path}:4)' in refused["sandbox.backends"]
 
 
 def test_your_own_file_may_name_the_sandbox_user(tmp_path):

@@ -25,7 +25,8 @@ def test_default_is_balanced_with_its_values():
 
 def test_workspace_overrides_preset_and_extends_chooses_it(workspace):
     (workspace / ".sandgate" / "policy.toml").write_text(
-        'version = 1\nextends = "strict"\n[sandbox.limits]\nmemory_mb = 64\n')
+        'version = 1\nextends = "strict"\n[sandbox.limits]\nmemory_mb = 64\n'
+    )
     loaded = load_effective(workspace)
     assert loaded.preset == "strict"
     assert loaded.policy.sandbox.limits.memory_mb == 64
@@ -35,7 +36,8 @@ def test_workspace_overrides_preset_and_extends_chooses_it(workspace):
 
 def test_workspace_rule_replaces_preset_rule_with_same_id(workspace):
     (workspace / ".sandgate" / "policy.toml").write_text(
-        'version = 1\n[[rules]]\nid = "bandit-medium"\nsource = "bandit"\nseverity = "medium"\ndecision = "block"\n')
+        'version = 1\n[[rules]]\nid = "bandit-medium"\nsource = "bandit"\nseverity = "medium"\ndecision = "block"\n'
+    )
     rules = {r.id: r for r in load_effective(workspace).policy.rules}
     assert rules["bandit-medium"].decision is Verdict.BLOCK
     assert "secrets" in rules  # the preset's other rules stay
@@ -44,7 +46,8 @@ def test_workspace_rule_replaces_preset_rule_with_same_id(workspace):
 def test_managed_refuses_looser_limits_and_names_its_rule(monkeypatch, tmp_path, workspace):
     path = managed(monkeypatch, tmp_path, "version = 1\n\n[sandbox.limits]\nmemory_mb = 128\nwall_time_s = 2\n")
     (workspace / ".sandgate" / "policy.toml").write_text(
-        "version = 1\n[sandbox.limits]\nmemory_mb = 1024\nwall_time_s = 1\n")
+        "version = 1\n[sandbox.limits]\nmemory_mb = 1024\nwall_time_s = 1\n"
+    )
     loaded = load_effective(workspace)
     assert loaded.policy.sandbox.limits.memory_mb == 128  # refused
     assert loaded.policy.sandbox.limits.wall_time_s == 1  # tighter: stands
@@ -63,7 +66,10 @@ def test_managed_refuses_preset_values_too(monkeypatch, tmp_path):
 
 
 def test_managed_lists_and_switches(monkeypatch, tmp_path, workspace):
-    managed(monkeypatch, tmp_path, """version = 1
+    managed(
+        monkeypatch,
+        tmp_path,
+        """version = 1
 [sandbox]
 required = true
 backends = ["docker"]
@@ -75,7 +81,8 @@ model_endpoints = ["https://llm.corp.example/*"]
 deny_imports = ["ctypes"]
 [telemetry]
 export_content = false
-""")
+""",
+    )
     (workspace / ".sandgate" / "policy.toml").write_text("""version = 1
 [sandbox]
 required = false
@@ -98,16 +105,26 @@ export_content = true
     assert set(policy.code.deny_imports) == {"ctypes", "pickle"}  # union: tighter
     assert policy.telemetry.export_content is False
     refused = {r.key: r.message for r in loaded.refusals}
-    assert set(refused) == {"sandbox.required", "sandbox.backends", "network.allow_hosts",
-                            "network.model_endpoints", "telemetry.export_content"}
+    assert set(refused) == {
+        "sandbox.required",
+        "sandbox.backends",
+        "network.allow_hosts",
+        "network.model_endpoints",
+        "telemetry.export_content",
+    }
     assert refused["network.allow_hosts"].startswith('["pastebin.com"] is looser')
     assert refused["sandbox.backends"].startswith('["bwrap"] is looser')
 
 
 def test_managed_rules_are_a_floor_no_lower_rule_can_loosen(monkeypatch, tmp_path, workspace):
-    managed(monkeypatch, tmp_path, 'version = 1\n[[rules]]\nid = "no-pickle"\nsource = "bandit"\nrule = "B301"\ndecision = "block"\n')
+    managed(
+        monkeypatch,
+        tmp_path,
+        'version = 1\n[[rules]]\nid = "no-pickle"\nsource = "bandit"\nrule = "B301"\ndecision = "block"\n',
+    )
     (workspace / ".sandgate" / "policy.toml").write_text(
-        'version = 1\nextends = "permissive"\n[[rules]]\nid = "no-pickle"\nsource = "bandit"\nrule = "B301"\ndecision = "allow"\n')
+        'version = 1\nextends = "permissive"\n[[rules]]\nid = "no-pickle"\nsource = "bandit"\nrule = "B301"\ndecision = "allow"\n'
+    )
     policy = load_effective(workspace).policy
     finding = Finding("bandit", "B301", Level.MEDIUM, Level.HIGH, "pickle", line=3, end_line=3)
     decision = decide(policy, [finding])

@@ -15,6 +15,7 @@ from dataclasses import MISSING, fields, is_dataclass
 
 import jsonschema
 import pytest
+
 from sandgate.findings import Level, Verdict
 from sandgate.policy import layers
 from sandgate.policy.load import load_effective
@@ -96,7 +97,9 @@ def test_rules_items_are_the_rule_fields():
     items = _resolve(schema()["properties"]["rules"]["items"])
     hints = typing.get_type_hints(Rule)
     assert set(items["properties"]) == {f.name for f in fields(Rule)}
-    assert set(items["required"]) == {f.name for f in fields(Rule) if f.default is MISSING and f.default_factory is MISSING}
+    assert set(items["required"]) == {
+        f.name for f in fields(Rule) if f.default is MISSING and f.default_factory is MISSING
+    }
     for name, node in items["properties"].items():
         assert _compatible(hints[name], _resolve(node)), name
     assert hints["decision"] is Verdict and typing.get_args(hints["severity"])[0] is Level

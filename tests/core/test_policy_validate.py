@@ -24,44 +24,74 @@ def test_shipped_presets_are_valid(name):
     ("text", "expected"),
     [
         ("version = 2\n", "p.toml:1: version: must be 1, not 2"),
-        ("version = 1\n[decision]\ndefault = \"maybe\"\n",
-         'p.toml:3: decision.default: must be one of "allow", "review", "block", not "maybe"'),
-        ("version = 1\n[[rules]]\nid = \"x\"\n",
-         "p.toml:2: rules[0]: missing required key 'decision'"),
-        ("version = 1\n[[rules]]\nid = \"x\"\ndecision = \"block\"\nsevrity = \"high\"\n",
-         "p.toml:5: rules[0].sevrity: unknown key 'sevrity'; allowed here: confidence, decision, description, id, rule, severity, source"),
-        ("version = 1\n[[rules]]\nid = \"x\"\ndecision = \"block\"\nseverity = \"huge\"\n",
-         'p.toml:5: rules[0].severity: must be one of "info", "low", "medium", "high", not "huge"'),
-        ("version = 1\n[sandbox.limits]\nmemory_mb = 4\n",
-         "p.toml:3: sandbox.limits.memory_mb: must be at least 16, not 4"),
-        ("version = 1\n[sandbox]\nrequired = \"yes\"\n",
-         'p.toml:3: sandbox.required: must be true or false, not "yes"'),
-        ("version = 1\n[sandbox]\nbackends = [\"docker\", \"firecracker\"]\n",
-         'p.toml:3: sandbox.backends[1]: must be one of "docker", "bwrap", not "firecracker"'),
-        ("version = 1\n[network]\nallow_hosts = [\"*\"]\n",
-         'p.toml:3: network.allow_hosts[0]: "*" is not valid here; expected a host name such as "api.example.com" or "*.example.com", optionally with a port ("127.0.0.1:8080")'),
-        ("version = 1\n[network]\nallow_hosts = [\"api.example.com:http\"]\n",
-         'p.toml:3: network.allow_hosts[0]: "api.example.com:http" is not valid here; expected a host name such as '
-         '"api.example.com" or "*.example.com", optionally with a port ("127.0.0.1:8080")'),
-        ("version = 1\n[network]\nallow_hosts = [\"127.0.0.1:70000\"]\n",
-         "p.toml:3: network.allow_hosts[0]: '127.0.0.1:70000': the port must be 1-65535"),
-        ("version = 1\n[network]\nallow_hosts = [\"*.co.uk:443\"]\n",
-         "p.toml:3: network.allow_hosts[0]: '*.co.uk' covers a whole public suffix (co.uk); name a domain under it, "
-         "e.g. \"*.example.co.uk\""),
-        ("version = 1\n[network]\nallow_hosts = [\"*.com\"]\n",
-         "p.toml:3: network.allow_hosts[0]: '*.com' covers a whole top-level domain; name the domain, e.g. \"*.example.com\""),
-        ("version = 1\n[network]\nmodel_endpoints = [\"api.openai.com\"]\n",
-         'p.toml:3: network.model_endpoints[0]: "api.openai.com" is not valid here'),
-        ("version = 1\n[[rules]]\nid = \"a\"\ndecision = \"block\"\n[[rules]]\nid = \"a\"\ndecision = \"allow\"\n",
-         "p.toml:6: rules[1].id: rule id 'a' is already used by rules[0]; ids must be unique"),
-        ("version = 1\n[telemetry]\nexport_content = 1\n",
-         "p.toml:3: telemetry.export_content: must be true or false, not 1"),
-        ("version = 1\nfrobnicate = true\n",
-         "p.toml:2: frobnicate: unknown key 'frobnicate'; allowed here: code, decision, extends, files, languages, network, rules, sandbox, telemetry, version"),
-        ("version = 1\n[sandbox.limits]\nwall_time_s = 0\n",
-         "p.toml:3: sandbox.limits.wall_time_s: must be greater than 0, not 0"),
-        ("version = 1\n[network]\ndeny_hosts = [\"a.example.com\", \"a.example.com\"]\n",
-         "p.toml:3: network.deny_hosts: lists each value once; remove the duplicate"),
+        (
+            'version = 1\n[decision]\ndefault = "maybe"\n',
+            'p.toml:3: decision.default: must be one of "allow", "review", "block", not "maybe"',
+        ),
+        ('version = 1\n[[rules]]\nid = "x"\n', "p.toml:2: rules[0]: missing required key 'decision'"),
+        (
+            'version = 1\n[[rules]]\nid = "x"\ndecision = "block"\nsevrity = "high"\n',
+            "p.toml:5: rules[0].sevrity: unknown key 'sevrity'; allowed here: confidence, decision, description, id, rule, severity, source",
+        ),
+        (
+            'version = 1\n[[rules]]\nid = "x"\ndecision = "block"\nseverity = "huge"\n',
+            'p.toml:5: rules[0].severity: must be one of "info", "low", "medium", "high", not "huge"',
+        ),
+        (
+            "version = 1\n[sandbox.limits]\nmemory_mb = 4\n",
+            "p.toml:3: sandbox.limits.memory_mb: must be at least 16, not 4",
+        ),
+        ('version = 1\n[sandbox]\nrequired = "yes"\n', 'p.toml:3: sandbox.required: must be true or false, not "yes"'),
+        (
+            'version = 1\n[sandbox]\nbackends = ["docker", "firecracker"]\n',
+            'p.toml:3: sandbox.backends[1]: must be one of "docker", "bwrap", not "firecracker"',
+        ),
+        (
+            'version = 1\n[network]\nallow_hosts = ["*"]\n',
+            'p.toml:3: network.allow_hosts[0]: "*" is not valid here; expected a host name such as "api.example.com" or "*.example.com", optionally with a port ("127.0.0.1:8080")',
+        ),
+        (
+            'version = 1\n[network]\nallow_hosts = ["api.example.com:http"]\n',
+            'p.toml:3: network.allow_hosts[0]: "api.example.com:http" is not valid here; expected a host name such as '
+            '"api.example.com" or "*.example.com", optionally with a port ("127.0.0.1:8080")',
+        ),
+        (
+            'version = 1\n[network]\nallow_hosts = ["127.0.0.1:70000"]\n',
+            "p.toml:3: network.allow_hosts[0]: '127.0.0.1:70000': the port must be 1-65535",
+        ),
+        (
+            'version = 1\n[network]\nallow_hosts = ["*.co.uk:443"]\n',
+            "p.toml:3: network.allow_hosts[0]: '*.co.uk' covers a whole public suffix (co.uk); name a domain under it, "
+            'e.g. "*.example.co.uk"',
+        ),
+        (
+            'version = 1\n[network]\nallow_hosts = ["*.com"]\n',
+            "p.toml:3: network.allow_hosts[0]: '*.com' covers a whole top-level domain; name the domain, e.g. \"*.example.com\"",
+        ),
+        (
+            'version = 1\n[network]\nmodel_endpoints = ["api.openai.com"]\n',
+            'p.toml:3: network.model_endpoints[0]: "api.openai.com" is not valid here',
+        ),
+        (
+            'version = 1\n[[rules]]\nid = "a"\ndecision = "block"\n[[rules]]\nid = "a"\ndecision = "allow"\n',
+            "p.toml:6: rules[1].id: rule id 'a' is already used by rules[0]; ids must be unique",
+        ),
+        (
+            "version = 1\n[telemetry]\nexport_content = 1\n",
+            "p.toml:3: telemetry.export_content: must be true or false, not 1",
+        ),
+        (
+            "version = 1\nfrobnicate = true\n",
+            "p.toml:2: frobnicate: unknown key 'frobnicate'; allowed here: code, decision, extends, files, languages, network, rules, sandbox, telemetry, version",
+        ),
+        (
+            "version = 1\n[sandbox.limits]\nwall_time_s = 0\n",
+            "p.toml:3: sandbox.limits.wall_time_s: must be greater than 0, not 0",
+        ),
+        (
+            'version = 1\n[network]\ndeny_hosts = ["a.example.com", "a.example.com"]\n',
+            "p.toml:3: network.deny_hosts: lists each value once; remove the duplicate",
+        ),
     ],
 )
 def test_each_validation_message(text, expected):
@@ -70,13 +100,13 @@ def test_each_validation_message(text, expected):
 
 
 def test_toml_syntax_error_names_the_line():
-    errors = errors_of('version = 1\n[sandbox]\nrequired = tru\n')
+    errors = errors_of("version = 1\n[sandbox]\nrequired = tru\n")
     assert len(errors) == 1
     assert errors[0].startswith("p.toml:3: not valid TOML")
 
 
 def test_dotted_keys_and_inline_tables_are_located():
-    errors = errors_of('version = 1\n\n[sandbox]\nlimits.memory_mb = 1\n')
+    errors = errors_of("version = 1\n\n[sandbox]\nlimits.memory_mb = 1\n")
     assert errors == ["p.toml:4: sandbox.limits.memory_mb: must be at least 16, not 1"]
 
 
@@ -86,7 +116,9 @@ def test_keys_inside_a_multiline_list_are_not_mistaken_for_keys():
 
 
 def test_broken_workspace_policy_fails_closed_to_strict(workspace):
-    (workspace / ".sandgate" / "policy.toml").write_text('version = 1\nextends = "permissive"\n[decision]\ndefault = "nope"\n')
+    (workspace / ".sandgate" / "policy.toml").write_text(
+        'version = 1\nextends = "permissive"\n[decision]\ndefault = "nope"\n'
+    )
     loaded = load_effective(workspace)
     assert not loaded.ok
     assert [e.line for e in loaded.errors] == [4]

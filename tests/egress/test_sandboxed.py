@@ -25,7 +25,9 @@ INSIDE = "/run/sandgate-egress"
 
 
 def program(port: int) -> str:
-    return forwarder_source() + f'''
+    return (
+        forwarder_source()
+        + f'''
 import os, socket, urllib.request
 start("{INSIDE}/egress.sock", port=3128)
 def fetch(url):
@@ -52,6 +54,7 @@ sys.stdout.flush()
 # image has none (see docs/network.md): leave without finalising.
 os._exit(0)
 '''
+    )
 
 
 @pytest.fixture
@@ -75,7 +78,10 @@ def check(stdout: str, proxy: EgressProxy, port: int) -> None:
     assert [(d.host, d.allowed) for d in decisions] == [("127.0.0.1", True), ("127.0.0.1", False), ("10.1.2.3", False)]
     assert decisions[1].rule == rules.RULE_PORT
     denied = [f for f in findings_from_decisions(decisions) if f.rule == "network.denied"]
-    assert [(f.detail("host"), f.detail("port")) for f in denied] == [("127.0.0.1", decisions[1].port), ("10.1.2.3", 80)]
+    assert [(f.detail("host"), f.detail("port")) for f in denied] == [
+        ("127.0.0.1", decisions[1].port),
+        ("10.1.2.3", 80),
+    ]
 
 
 def test_bubblewrap_sandbox_reaches_only_what_the_policy_allows(socket_dir, http_server):
@@ -83,11 +89,43 @@ def test_bubblewrap_sandbox_reaches_only_what_the_policy_allows(socket_dir, http
     assert bwrap, "bubblewrap is required (scripts/setup-sandbox.sh installs it)"
     policy = NetworkPolicy(allow_hosts=(f"127.0.0.1:{http_server.port}",))
     with EgressProxy(policy, unix_path=socket_dir / "egress.sock", tcp_port=None) as proxy:
-        env = [arg for name, value in proxy_environment("http://127.0.0.1:3128").items() for arg in ("--setenv", name, value)]
-        argv = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--clearenv", *env,
-                "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-                "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev",
-                "--ro-bind", str(socket_dir), INSIDE, "/usr/bin/python3", "-I", "-S", "-c", program(http_server.port)]
+        env = [
+            arg
+            for name, value in proxy_environment("http://127.0.0.1:3128").items()
+            for arg in ("--setenv", name, value)
+        ]
+        argv = [
+            bwrap,
+            "--unshare-all",
+            "--unshare-user",
+            "--die-with-parent",
+            "--clearenv",
+            *env,
+            "--ro-bind",
+            "/usr",
+            "/usr",
+            "--symlink",
+            "usr/lib",
+            "/lib",
+            "--symlink",
+            "usr/lib64",
+            "/lib64",
+            "--symlink",
+            "usr/bin",
+            "/bin",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--ro-bind",
+            str(socket_dir),
+            INSIDE,
+            "/usr/bin/python3",
+            "-I",
+            "-S",
+            "-c",
+            program(http_server.port),
+        ]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         check(done.stdout, proxy, http_server.port)
@@ -104,8 +142,12 @@ def test_docker_sandbox_reaches_only_what_the_policy_allows(socket_dir, http_ser
     # that only this container is given.
     with EgressProxy(policy, unix_path=socket_dir / "egress.sock", unix_mode=0o666, tcp_port=None) as proxy:
         container = client.containers.run(
-            image, ["/usr/bin/python3", "-I", "-S", "-c", program(http_server.port)],
-            network_mode="none", user="65534:65534", read_only=True, detach=True,
+            image,
+            ["/usr/bin/python3", "-I", "-S", "-c", program(http_server.port)],
+            network_mode="none",
+            user="65534:65534",
+            read_only=True,
+            detach=True,
             environment=proxy_environment("http://127.0.0.1:3128"),
             volumes={str(socket_dir): {"bind": INSIDE, "mode": "ro"}},
         )

@@ -10,8 +10,9 @@ import os
 import re
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Union
+from typing import Any, Union
 
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
@@ -72,8 +73,16 @@ class Doc:
     """An open document on the client side, kept in step with the server, counting positions in the
     client's `encoding`."""
 
-    def __init__(self, client: LanguageClient, path: Path, text: str, language: str = "python",
-                 encoding: str = "utf-16", uri: str | None = None, write: bool = True) -> None:
+    def __init__(
+        self,
+        client: LanguageClient,
+        path: Path,
+        text: str,
+        language: str = "python",
+        encoding: str = "utf-16",
+        uri: str | None = None,
+        write: bool = True,
+    ) -> None:
         self.client = client
         self.path = path
         self.uri = uri or path.as_uri()
@@ -109,7 +118,10 @@ class Doc:
         """Apply text edits the way an editor does (from the end backwards), then send didChange."""
         text = self.text
         for edit in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
-            start, end = client_offset(text, edit.range.start, self.encoding), client_offset(text, edit.range.end, self.encoding)
+            start, end = (
+                client_offset(text, edit.range.start, self.encoding),
+                client_offset(text, edit.range.end, self.encoding),
+            )
             text = text[:start] + edit.new_text + text[end:]
         self.replace(text)
 
@@ -126,7 +138,8 @@ class Doc:
 
     def close(self) -> None:
         self.client.text_document_did_close(
-            types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=self.uri)))
+            types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=self.uri))
+        )
 
     def diagnostics(self) -> list[types.Diagnostic]:
         return list(self.client.diagnostics.get(self.uri, []))
@@ -153,11 +166,17 @@ async def inline(client: LanguageClient, doc: Doc, position: types.Position | No
 
 
 async def command(client: LanguageClient, name: str, *arguments: Any) -> Any:
-    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command=name, arguments=list(arguments)))
+    return await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=name, arguments=list(arguments))
+    )
 
 
 async def code_actions(client: LanguageClient, doc: Doc, diagnostics: list[types.Diagnostic]) -> list[types.CodeAction]:
-    rng = diagnostics[0].range if diagnostics else types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
+    rng = (
+        diagnostics[0].range
+        if diagnostics
+        else types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
+    )
     result = await client.text_document_code_action_async(
         types.CodeActionParams(
             text_document=types.TextDocumentIdentifier(uri=doc.uri),
@@ -208,12 +227,19 @@ def fix_code_action_union(lsp_client: LanguageClient) -> None:
             return converter.structure(obj, types.Command)
         return converter.structure(obj, types.CodeAction)
 
-    converter.register_structure_hook(Union[types.Command, types.CodeAction], structure)
+    # typing.Union, not `|`: cattrs keys the hook on the exact union object lsprotocol uses.
+    converter.register_structure_hook(Union[types.Command, types.CodeAction], structure)  # noqa: UP007
 
 
 def base_settings(fake_model: Any) -> dict[str, Any]:
     return {
-        "model": {"baseUrl": fake_model.base_url, "name": "fake-model", "candidates": 1, "timeoutSeconds": 1.0, "retries": 1},
+        "model": {
+            "baseUrl": fake_model.base_url,
+            "name": "fake-model",
+            "candidates": 1,
+            "timeoutSeconds": 1.0,
+            "retries": 1,
+        },
         "policy": {"preset": "permissive"},
         "sandbox": {"backend": "bwrap"},
         "inline": {"enabled": True},
@@ -267,7 +293,10 @@ async def start_session(
 
 @contextlib.asynccontextmanager
 async def session(
-    workspace: Path, fake_model: Any, env: dict[str, str], options: dict[str, Any] | None = None,
+    workspace: Path,
+    fake_model: Any,
+    env: dict[str, str],
+    options: dict[str, Any] | None = None,
     profile: str = "visual-studio-code",
 ) -> AsyncIterator[LanguageClient]:
     """The real server started with extra environment `env` (known only at run time), initialized;

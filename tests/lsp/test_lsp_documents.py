@@ -6,8 +6,8 @@ import asyncio
 import time
 
 import pytest
+from lsp_helpers import Doc, audit_records, by_code, code_actions, command, edits_of, inline, pending, wait_for
 from lsprotocol import types
-from lsp_helpers import Doc, audit_records, by_code, code_actions, command, edits_of, inline, pending, plain, wait_for
 from pytest_lsp import LanguageClient
 
 RISKY_DOC = "import subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n"
@@ -141,7 +141,9 @@ async def test_refused_policy_values_are_warnings_on_the_policy_file(client: Lan
     assert any("policy value refused" in r for r in client.statuses[-1]["failClosed"])
 
 
-@pytest.mark.lsp(trusted=False, policy=LOOSE_POLICY + "oops = [\n", script={"def run(cmd)": "return subprocess.call(cmd)"})
+@pytest.mark.lsp(
+    trusted=False, policy=LOOSE_POLICY + "oops = [\n", script={"def run(cmd)": "return subprocess.call(cmd)"}
+)
 async def test_untrusted_workspace_ignores_its_policy(client: LanguageClient):
     status = client.statuses[-1]
     assert status["trusted"] is False and status["preset"] == "strict"
@@ -185,7 +187,9 @@ async def test_document_moving_on_cancels_the_suggestion(client: LanguageClient)
     assert list(result.items) == [] and time.monotonic() - started < 2.0
 
 
-@pytest.mark.lsp(script={"def nap()": "import time\n    time.sleep(1.5)\n    return 1"}, settings={"model": {"timeoutSeconds": 10}})
+@pytest.mark.lsp(
+    script={"def nap()": "import time\n    time.sleep(1.5)\n    return 1"}, settings={"model": {"timeoutSeconds": 10}}
+)
 async def test_event_loop_answers_while_vets_run(client: LanguageClient):
     doc = Doc(client, client.workspace / "nap.py", "def nap():\n    \n\n\nnap()\n")
     task = asyncio.ensure_future(inline(client, doc, types.Position(line=1, character=4)))
@@ -212,7 +216,9 @@ async def test_event_loop_answers_while_vets_run(client: LanguageClient):
 )
 async def test_model_failures_give_a_clear_status(vscode_client: LanguageClient, fake_model, fail, kind, stream):
     client = vscode_client
-    fake_model.set_script({"*": {"fail": fail, "delay": 2 if fail == "timeout" else 0, "retry_after": 0, "completion": "x = 1"}})
+    fake_model.set_script(
+        {"*": {"fail": fail, "delay": 2 if fail == "timeout" else 0, "retry_after": 0, "completion": "x = 1"}}
+    )
     client.set_configuration(stream, section="sandgate.model.stream")
     seen = len(client.statuses)
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))

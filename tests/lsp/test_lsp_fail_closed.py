@@ -9,8 +9,8 @@ Each risky candidate must not come back as ghost text; each benign one must, at 
 from __future__ import annotations
 
 import pytest
+from lsp_helpers import Doc, audit_records, by_code, code_actions, command, edits_of, inline, pending, wait_for
 from lsprotocol import types
-from lsp_helpers import Doc, audit_records, by_code, code_actions, command, edits_of, inline, pending, sha256, wait_for
 from pytest_lsp import LanguageClient
 
 BALANCED = {"policy": {"preset": "balanced"}}
@@ -27,10 +27,9 @@ def decisions(client: LanguageClient) -> list[dict]:
     return [r for r in audit_records(client.workspace) if r["event"] == "decision"]
 
 
-
-
-async def ask(client: LanguageClient, doc: Doc, script: dict, position: types.Position | None = None, fake=None,
-              records: int = 1):
+async def ask(
+    client: LanguageClient, doc: Doc, script: dict, position: types.Position | None = None, fake=None, records: int = 1
+):
     """One inline request with the model answering from `script` (its requests forgotten first);
     returns once its `records` decision records are in the audit log (they are written after the answer)."""
     if fake is not None:
@@ -73,7 +72,9 @@ async def test_cursor_at_the_end_of_a_file_with_a_trailing_newline(vscode_client
 
 
 @pytest.mark.lsp(settings=BALANCED)
-async def test_cursor_past_the_last_line_of_a_file_without_a_trailing_newline(vscode_client: LanguageClient, fake_model):
+async def test_cursor_past_the_last_line_of_a_file_without_a_trailing_newline(
+    vscode_client: LanguageClient, fake_model
+):
     client = vscode_client
     doc = Doc(client, client.workspace / "eof2.py", "import subprocess\n\n\ndef add(a, b):")
     past = types.Position(line=4, character=0)  # line == number of lines: the end of the document
@@ -87,7 +88,9 @@ async def test_cursor_past_the_last_line_of_a_file_without_a_trailing_newline(vs
     assert result.items[0].range.start == doc.end() == types.Position(line=3, character=14)
 
     # A line further on is not in the document: nothing is asked, nothing answered.
-    result = await ask(client, doc, {"def add(a, b)": "\n    return a + b"}, types.Position(line=9, character=0), fake_model)
+    result = await ask(
+        client, doc, {"def add(a, b)": "\n    return a + b"}, types.Position(line=9, character=0), fake_model
+    )
     assert texts(result) == [] and fake_model.requests == []
 
 
@@ -99,8 +102,9 @@ async def test_a_character_past_the_end_of_the_last_line_means_its_end(vscode_cl
     result = await ask(client, doc, {"def add(a, b)": "+ b"}, past, fake_model)
     assert texts(result) == ["+ b"] and result.items[0].range.start == doc.end()
     assert "    return a <CURSOR>\n```" in fake_model.requests[0]["messages"][-1]["content"]
-    result = await ask(client, doc, {"def add(a, b)": "+ len(subprocess.check_output('echo ' + a, shell=True))"},
-                       past, fake_model)
+    result = await ask(
+        client, doc, {"def add(a, b)": "+ len(subprocess.check_output('echo ' + a, shell=True))"}, past, fake_model
+    )
     assert texts(result) == []
     assert decisions(client)[-1]["decision"] == "block"
 
@@ -108,7 +112,9 @@ async def test_a_character_past_the_end_of_the_last_line_means_its_end(vscode_cl
 @pytest.mark.lsp(settings=BALANCED)
 async def test_crlf_file(vscode_client: LanguageClient, fake_model):
     client = vscode_client
-    doc = Doc(client, client.workspace / "crlf.py", "import pickle\r\nimport subprocess\r\n\r\n\r\ndef add(a, b):\r\n    ")
+    doc = Doc(
+        client, client.workspace / "crlf.py", "import pickle\r\nimport subprocess\r\n\r\n\r\ndef add(a, b):\r\n    "
+    )
     assert doc.end() == types.Position(line=5, character=4)
     result = await ask(client, doc, {"def add(a, b)": RISKY}, None, fake_model)
     assert texts(result) == [] and decisions(client)[-1]["decision"] == "block"
@@ -144,7 +150,7 @@ async def test_emoji_and_cjk_before_the_cursor(encoding: str, workspace, fake_mo
         assert cursor.character == {"utf-16": 24, "utf-8": 32}[encoding]  # 21 code points
         result = await ask(client, doc, {"def greet(a, b)": RISKY}, cursor, fake_model)
         assert texts(result) == []
-        assert f'label = "😀 你好 😀"; <CURSOR>' in fake_model.requests[0]["messages"][-1]["content"]
+        assert 'label = "😀 你好 😀"; <CURSOR>' in fake_model.requests[0]["messages"][-1]["content"]
         result = await ask(client, doc, {"def greet(a, b)": "return label + a"}, cursor, fake_model)
         assert texts(result) == ["return label + a"] and result.items[0].range.start == cursor
 
@@ -211,7 +217,9 @@ async def test_half_typed_line_below_the_cursor(vscode_client: LanguageClient, f
     result = await ask(client, doc, {"def restart(a)": "return a.strip()"}, cursor, fake_model)
     assert texts(result) == ["return a.strip()"]
     record = decisions(client)[-1]
-    assert record["decision"] == "allow" and record["sandbox"]["backend"] == "bwrap" and not record["sandbox"]["skipped"]
+    assert (
+        record["decision"] == "allow" and record["sandbox"]["backend"] == "bwrap" and not record["sandbox"]["skipped"]
+    )
 
 
 @pytest.mark.lsp(settings=BALANCED)
@@ -342,8 +350,9 @@ async def test_languages_without_vetting_allowed_where_the_user_says_so(vscode_c
 HOLD_DOC = "import pickle\n\n\ndef load(a, b):\n    "
 
 
-async def hold(client: LanguageClient, fake_model, name: str = "hold.py", candidates=None,
-               records: int = 1) -> tuple[Doc, types.Diagnostic]:
+async def hold(
+    client: LanguageClient, fake_model, name: str = "hold.py", candidates=None, records: int = 1
+) -> tuple[Doc, types.Diagnostic]:
     doc = Doc(client, client.workspace / name, HOLD_DOC)
     result = await ask(client, doc, {"def load(a, b)": candidates or PICKLE}, None, fake_model, records)
     (diagnostic,) = await wait_for(lambda: held(doc))

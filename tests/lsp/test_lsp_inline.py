@@ -4,8 +4,8 @@ diagnostics and actions, approvals bound to the vetted text, the policy and a on
 from __future__ import annotations
 
 import pytest
-from lsprotocol import types
 from lsp_helpers import Doc, audit_records, by_code, code_actions, command, edits_of, inline, pending, sha256, wait_for
+from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 ADD_DOC = "def add(a, b):\n    "
@@ -176,7 +176,9 @@ async def test_policy_change_invalidates_the_approval(client: LanguageClient):
     policy = client.workspace / ".sandgate" / "policy.toml"
     policy.write_text('version = 1\nextends = "permissive"\n\n[sandbox.limits]\nwall_time_s = 4\n')
     client.workspace_did_change_watched_files(
-        types.DidChangeWatchedFilesParams(changes=[types.FileEvent(uri=policy.as_uri(), type=types.FileChangeType.Changed)])
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=policy.as_uri(), type=types.FileChangeType.Changed)]
+        )
     )
     await wait_for(lambda: client.statuses[-1]["policyDigest"] != digest)
     doc.apply(edits_of(review.edit, doc.uri))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from lsprotocol import types
 from lsp_helpers import Doc, command, inline, session, wait_for
+from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 AWS_KEY = "AKIAZ3MSJV7WQLPX4TQB"
@@ -33,7 +33,7 @@ async def test_secrets_before_and_after_the_cursor_never_reach_the_model(client:
     assert AWS_KEY not in sent and PASSWORD not in sent
     prompt = request["messages"][-1]["content"]
     assert "<redacted:aws-access-key>" in prompt and "def add(a, b):\n    <CURSOR>" in prompt
-    context = (await wait_for(lambda: client.statuses[-1]["context"]))
+    context = await wait_for(lambda: client.statuses[-1]["context"])
     assert context["redactions"] == 2 and "2 secret(s) redacted" in context["message"]
     assert context["excludedBy"] is None and not any("redacted" in r for r in client.statuses[-1]["failClosed"])
 
@@ -56,12 +56,19 @@ async def test_excluded_files_are_never_sent(vscode_client: LanguageClient, fake
     doc = Doc(client, client.workspace / name, f'TOKEN = "{EXCLUDED_TEXT}"\n')
     assert await inline(client, doc) is None
     status = await wait_for(lambda: client.statuses[-1]["context"] and client.statuses[-1])
-    assert status["context"]["path"] == name and status["context"]["excludedBy"] in ("**/secrets/**", "**/.env", "**/.env.*")
+    assert status["context"]["path"] == name and status["context"]["excludedBy"] in (
+        "**/secrets/**",
+        "**/.env",
+        "**/.env.*",
+    )
     (reason,) = [r for r in status["failClosed"] if "files.exclude" in r]
     assert reason.startswith("no suggestions here: files.exclude") and "keeps this file from the model" in reason
     # "Fix with AI" on the same file: refused, and still nothing sent.
-    result = await command(client, "sandgate.fixWithAI",
-                           {"uri": doc.uri, "version": 1, "finding": {"source": "bandit", "rule": "B105", "line": 1, "endLine": 1}})
+    result = await command(
+        client,
+        "sandgate.fixWithAI",
+        {"uri": doc.uri, "version": 1, "finding": {"source": "bandit", "rule": "B105", "line": 1, "endLine": 1}},
+    )
     assert result["offered"] is False and "files.exclude" in result["message"]
     assert fake_model.requests == [] and EXCLUDED_TEXT not in bodies(fake_model)
     # A file that is not excluded clears the reason.
@@ -87,7 +94,9 @@ async def test_endpoint_outside_the_policy_is_refused_naming_the_rule(client: La
     status = client.statuses[-1]
     assert status["provider"] == "missing"
     (reason,) = [r for r in status["failClosed"] if "model endpoint" in r]
-    assert reason.startswith("model endpoint https://evil.example.com/v1 refused by network.model_endpoints (policy); allowed: ")
+    assert reason.startswith(
+        "model endpoint https://evil.example.com/v1 refused by network.model_endpoints (policy); allowed: "
+    )
     assert "https://api.openai.com/*" in reason
     warned = [m.message for m in client.messages if "network.model_endpoints" in m.message]
     assert len(warned) == 1

@@ -3,9 +3,8 @@ policy file, at the line of the refused value, naming the managed rule and its p
 
 from __future__ import annotations
 
-from lsprotocol import types
-
 from lsp_helpers import Doc, by_code, inline, session, wait_for
+from lsprotocol import types
 
 MANAGED = 'version = 1\n\n[code]\ndeny_calls = ["os.system"]\n\n[[rules]]\nid = "no-pickle"\nsource = "bandit"\nrule = "B301"\ndecision = "block"\n'
 WORKSPACE = """version = 1
@@ -40,7 +39,9 @@ async def test_refusals_are_warnings_on_the_workspace_policy_file(tmp_path, fake
         assert set(by_line) == {7, 10, 15}  # code-policy's decision, no-pickle's id, sandbox.backends
         assert all(d.severity == types.DiagnosticSeverity.Warning for d in diagnostics)
         undercut, reused, backends = by_line[7].message, by_line[10].message, by_line[15].message
-        assert undercut.startswith('rules[0].decision: "allow" for source policy would loosen the managed floor\'s rule code-policy')
+        assert undercut.startswith(
+            'rules[0].decision: "allow" for source policy would loosen the managed floor\'s rule code-policy'
+        )
         assert "balanced.toml:" in undercut and f"the preset {managed} extends" in undercut
         assert undercut.endswith("the managed decision applies")
         assert reused.startswith(f'rules[1].id: "no-pickle" is the id of the managed rule no-pickle ({managed}:7)')

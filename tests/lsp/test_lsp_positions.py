@@ -71,12 +71,15 @@ def test_changes_are_clamped_normalised_and_reported():
     assert applied.steps == [(documents.Edit(3, 3, "XY"), "ab\nXYcd\n")]
 
 
-@pytest.mark.parametrize("uri, relpath", [
-    ("file:///w/my%20project/a.py", "my project/a.py"),
-    ("file:///w/caf%C3%A9/na%C3%AFve.py", "café/naïve.py"),
-    ("untitled:Untitled-1", "Untitled-1"),
-    ("vscode-notebook-cell:/w/nb.ipynb#W0sZmlsZQ%3D%3D", "nb.ipynb"),
-])
+@pytest.mark.parametrize(
+    "uri, relpath",
+    [
+        ("file:///w/my%20project/a.py", "my project/a.py"),
+        ("file:///w/caf%C3%A9/na%C3%AFve.py", "café/naïve.py"),
+        ("untitled:Untitled-1", "Untitled-1"),
+        ("vscode-notebook-cell:/w/nb.ipynb#W0sZmlsZQ%3D%3D", "nb.ipynb"),
+    ],
+)
 def test_document_names(uri, relpath):
     from pathlib import Path
 

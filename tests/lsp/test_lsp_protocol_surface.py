@@ -31,8 +31,14 @@ def frame(body: bytes) -> bytes:
 class RawClient:
     def __init__(self, workspace: Path) -> None:
         env = {**SERVER_ENV, "SANDGATE_LOG_LEVEL": "WARNING"}
-        self.proc = subprocess.Popen(SERVER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env=env, cwd=workspace)
+        self.proc = subprocess.Popen(
+            SERVER_COMMAND,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=workspace,
+        )
         self.workspace = workspace
         self._buffer = b""
         self._ids = iter(range(1000, 10**6))
@@ -51,7 +57,11 @@ class RawClient:
         while True:
             head, sep, rest = self._buffer.partition(b"\r\n\r\n")
             if sep:
-                length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")).split(b":")[1])
+                length = int(
+                    next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")).split(
+                        b":"
+                    )[1]
+                )
                 if len(rest) >= length:
                     self._buffer = rest[length:]
                     return json.loads(rest[:length])
@@ -70,7 +80,13 @@ class RawClient:
             msg = self._read_frame(deadline)
             if "method" in msg:
                 if "id" in msg:  # a request to the client (registration, configuration): answer it
-                    self.message({"jsonrpc": "2.0", "id": msg["id"], "result": None if msg["method"] != "workspace/configuration" else [{}]})
+                    self.message(
+                        {
+                            "jsonrpc": "2.0",
+                            "id": msg["id"],
+                            "result": None if msg["method"] != "workspace/configuration" else [{}],
+                        }
+                    )
                 continue
             if msg.get("id") == msg_id:
                 return msg
@@ -120,9 +136,14 @@ def error_code(reply: dict[str, Any]) -> int:
 
 
 def test_requests_before_initialize_and_after_shutdown(raw: RawClient):
-    reply = raw.request("textDocument/inlineCompletion", {"textDocument": {"uri": "file:///a.py"},
-                                                          "position": {"line": 0, "character": 0},
-                                                          "context": {"triggerKind": 1}})
+    reply = raw.request(
+        "textDocument/inlineCompletion",
+        {
+            "textDocument": {"uri": "file:///a.py"},
+            "position": {"line": 0, "character": 0},
+            "context": {"triggerKind": 1},
+        },
+    )
     assert error_code(reply) == -32002 and "before initialize" in reply["error"]["message"]
     raw.initialize()
     again = raw.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
@@ -160,15 +181,23 @@ def test_bad_bodies_and_params_get_their_errors(raw: RawClient):
     assert error_code(raw.answer(77)) == -32600
     raw.message({"jsonrpc": "1.0", "id": 78, "method": "shutdown"})
     assert error_code(raw.answer(78)) == -32600
-    for params in (None, {"textDocument": {"uri": "file:///a.py"}, "position": {"line": -1, "character": 0},
-                          "context": {"triggerKind": 1}},
-                   {"textDocument": {"uri": "file:///a.py"}, "position": {"line": 0, "character": 0}},
-                   {"textDocument": {"uri": 5}, "position": {"line": "x"}, "context": {"triggerKind": 1}}):
+    for params in (
+        None,
+        {
+            "textDocument": {"uri": "file:///a.py"},
+            "position": {"line": -1, "character": 0},
+            "context": {"triggerKind": 1},
+        },
+        {"textDocument": {"uri": "file:///a.py"}, "position": {"line": 0, "character": 0}},
+        {"textDocument": {"uri": 5}, "position": {"line": "x"}, "context": {"triggerKind": 1}},
+    ):
         reply = raw.request("textDocument/inlineCompletion", params)
         assert error_code(reply) == -32602, reply
         assert "Invalid params for textDocument/inlineCompletion" in reply["error"]["message"]
-    missing = raw.request("textDocument/inlineCompletion", {"textDocument": {"uri": "file:///a.py"},
-                                                            "position": {"line": 0, "character": 0}})
+    missing = raw.request(
+        "textDocument/inlineCompletion",
+        {"textDocument": {"uri": "file:///a.py"}, "position": {"line": 0, "character": 0}},
+    )
     assert "context" in missing["error"]["message"]
     assert error_code(raw.request("textDocument/codeAction", None)) == -32602
     # As docs/protocol.md says to send it: without params.
@@ -181,8 +210,13 @@ def test_bad_bodies_and_params_get_their_errors(raw: RawClient):
 def test_broken_frames_resynchronise(raw: RawClient):
     raw.initialize()
     good = json.dumps({"jsonrpc": "2.0", "id": 5, "method": "sandgate/pendingSuggestions", "params": {}}).encode()
-    for broken in (b"Content-Length: banana\r\n\r\n{}", b"Content-Length: -4\r\n\r\n", b"Nonsense without a colon\r\n\r\n",
-                   b"\r\n\r\n", b"X-Header: " + b"a" * (2 * 2**20) + b"\r\n\r\n"):
+    for broken in (
+        b"Content-Length: banana\r\n\r\n{}",
+        b"Content-Length: -4\r\n\r\n",
+        b"Nonsense without a colon\r\n\r\n",
+        b"\r\n\r\n",
+        b"X-Header: " + b"a" * (2 * 2**20) + b"\r\n\r\n",
+    ):
         raw.send(broken + frame(good))
         assert raw.answer(5)["result"]["items"] == [], broken[:40]
     raw.alive()
@@ -194,9 +228,16 @@ def test_fuzzed_frames_always_leave_a_working_server(raw: RawClient):
     a real request. After each, a probe must be answered; requests with an id must be answered."""
     raw.initialize()
     rng = random.Random(16)
-    base = {"jsonrpc": "2.0", "id": 1, "method": "textDocument/inlineCompletion",
-            "params": {"textDocument": {"uri": "file:///a.py"}, "position": {"line": 0, "character": 0},
-                       "context": {"triggerKind": 1}}}
+    base = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "textDocument/inlineCompletion",
+        "params": {
+            "textDocument": {"uri": "file:///a.py"},
+            "position": {"line": 0, "character": 0},
+            "context": {"triggerKind": 1},
+        },
+    }
     junk: list[Any] = [None, -1, 2**40, "", "x" * 300, [], {}, True, 1.5, {"a": [1, {"b": None}]}]
 
     def mangle(value: Any, depth: int = 0) -> Any:

@@ -10,8 +10,8 @@ import sys
 import time
 
 import pytest
-from lsprotocol import types
 from lsp_helpers import Doc, by_code, command, inline, pending, plain, wait_for
+from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 
@@ -75,7 +75,11 @@ async def test_malformed_input_never_crashes(client: LanguageClient):
     )
     assert result is None
     writer = client.protocol.writer
-    for frame in (b"Content-Length: 9\r\n\r\n{broken!}", b'Content-Length: 2\r\n\r\n[]', b'Content-Length: 45\r\n\r\n{"jsonrpc": "2.0", "id": 77, "method": 12345}'):
+    for frame in (
+        b"Content-Length: 9\r\n\r\n{broken!}",
+        b"Content-Length: 2\r\n\r\n[]",
+        b'Content-Length: 45\r\n\r\n{"jsonrpc": "2.0", "id": 77, "method": 12345}',
+    ):
         result = writer.write(frame)
         if asyncio.iscoroutine(result):
             await result
@@ -104,10 +108,19 @@ def test_tcp_transport(tmp_path):
                     raise
                 time.sleep(0.05)
         with conn:
-            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}, "processId": None, "rootUri": None}}).encode()
+            body = json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "initialize",
+                    "params": {"capabilities": {}, "processId": None, "rootUri": None},
+                }
+            ).encode()
             conn.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
             data = b""
-            while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(data.split(b"Content-Length: ")[1].split(b"\r\n")[0]):
+            while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
+                data.split(b"Content-Length: ")[1].split(b"\r\n")[0]
+            ):
                 chunk = conn.recv(65536)
                 assert chunk
                 data += chunk

@@ -15,13 +15,26 @@ from sandgate.lsp.flows.fix_check import compare_fix
 from sandgate.lsp.ledger import ApprovalRefused, Held, Ledger
 from sandgate.suggestion import sha256_text
 
-B602 = Finding("bandit", "B602", Level.HIGH, Level.HIGH, "shell=True", line=2, end_line=2, col=4, end_col=20, cwe=78,
-               more_info="https://bandit.readthedocs.io/b602.html")
+B602 = Finding(
+    "bandit",
+    "B602",
+    Level.HIGH,
+    Level.HIGH,
+    "shell=True",
+    line=2,
+    end_line=2,
+    col=4,
+    end_col=20,
+    cwe=78,
+    more_info="https://bandit.readthedocs.io/b602.html",
+)
 
 
 def test_finding_diagnostic():
     (diag,) = convert.findings_to_diagnostics([(B602, Verdict.BLOCK)], "x = 1\n    subprocess.call(c, shell=True)\n")
-    assert diag.range == types.Range(start=types.Position(line=1, character=4), end=types.Position(line=1, character=20))
+    assert diag.range == types.Range(
+        start=types.Position(line=1, character=4), end=types.Position(line=1, character=20)
+    )
     assert diag.code == "B602" and diag.severity == types.DiagnosticSeverity.Error
     assert diag.code_description.href == "https://bandit.readthedocs.io/b602.html"
     assert "CWE-78" in diag.message and diag.data["rule"] == "B602" and diag.data["line"] == 2
@@ -52,8 +65,17 @@ def test_review_edit_with_and_without_annotations():
 
 def held(text: str = "x = 1", digest: str = "d1") -> Held:
     nowhere = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
-    return Held(uri="file:///a.py", anchor=anchor_in("", 0, 0), range=nowhere, text=text, decision=Verdict.REVIEW,
-                reasons=(), findings=(), sha256=sha256_text(text), policy_digest=digest)
+    return Held(
+        uri="file:///a.py",
+        anchor=anchor_in("", 0, 0),
+        range=nowhere,
+        text=text,
+        decision=Verdict.REVIEW,
+        reasons=(),
+        findings=(),
+        sha256=sha256_text(text),
+        policy_digest=digest,
+    )
 
 
 def test_store_approval_rules():
@@ -150,7 +172,12 @@ def test_policy_events_name_digest_source_and_errors(tmp_path, monkeypatch):
     loaded = load_effective(tmp_path)
     ((name, attributes),) = policy_events(loaded, tmp_path)
     assert name == "sandgate.policy.loaded"
-    assert attributes == {"digest": loaded.digest, "source": "workspace", "path": ".sandgate/policy.toml", "preset": "permissive"}
+    assert attributes == {
+        "digest": loaded.digest,
+        "source": "workspace",
+        "path": ".sandgate/policy.toml",
+        "preset": "permissive",
+    }
     (tmp_path / ".sandgate" / "policy.toml").write_text('version = 1\n[decision]\ndefault = "maybe"\n')
     events = policy_events(load_effective(tmp_path), tmp_path)
     assert [e[0] for e in events] == ["sandgate.policy.loaded", "sandgate.policy.error"]
@@ -170,9 +197,25 @@ def test_endpoint_address():
 def test_status_context_note():
     assert convert.context_note("file:///a.py", "a.py", None, None, 0) is None
     note = convert.context_note("file:///.env", ".env", "no suggestions here", "**/.env", 0)
-    assert note == {"uri": "file:///.env", "path": ".env", "message": "no suggestions here", "excludedBy": "**/.env", "redactions": 0}
-    assert convert.status_payload(preset="strict", backend="none", pending=0, trusted=True, fail_closed=[],
-                                  provider_configured=True, context=note)["context"] == note
+    assert note == {
+        "uri": "file:///.env",
+        "path": ".env",
+        "message": "no suggestions here",
+        "excludedBy": "**/.env",
+        "redactions": 0,
+    }
+    assert (
+        convert.status_payload(
+            preset="strict",
+            backend="none",
+            pending=0,
+            trusted=True,
+            fail_closed=[],
+            provider_configured=True,
+            context=note,
+        )["context"]
+        == note
+    )
 
 
 def test_finished_notification_futures_are_dropped():

@@ -8,7 +8,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
 from openai_server import OpenAIServer  # noqa: E402
-
 from tests.egress.helpers import HttpServer  # noqa: E402
 
 

@@ -65,8 +65,9 @@ def test_an_unterminated_key_block_is_redacted_to_the_end():
 
 # -- exclusion ----------------------------------------------------------------------------------
 
-BALANCED = FilesPolicy(exclude=("**/.env", "**/.env.*", "**/*.pem", "**/*.key", "**/id_rsa*", "**/.aws/**",
-                                "**/.ssh/**", "**/secrets/**"))
+BALANCED = FilesPolicy(
+    exclude=("**/.env", "**/.env.*", "**/*.pem", "**/*.key", "**/id_rsa*", "**/.aws/**", "**/.ssh/**", "**/secrets/**")
+)
 
 
 @pytest.mark.parametrize(
@@ -146,8 +147,9 @@ def test_guard_document_withholds_excluded_files_and_redacts_the_rest():
 
 # -- endpoints ----------------------------------------------------------------------------------
 
-PRESET = NetworkPolicy(model_endpoints=("https://api.openai.com/*", "http://127.0.0.1:*", "http://localhost:*",
-                                        "http://[::1]:*"))
+PRESET = NetworkPolicy(
+    model_endpoints=("https://api.openai.com/*", "http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
+)
 
 
 @pytest.mark.parametrize(
@@ -177,12 +179,17 @@ def test_endpoint_matching(url, allowed):
 
 def test_endpoint_messages_name_the_rule_and_hide_credentials():
     ok, message = endpoint_allowed("https://api.openai.com/v1", PRESET)
-    assert message == "model endpoint https://api.openai.com/v1 allowed by network.model_endpoints 'https://api.openai.com/*' (policy)"
+    assert (
+        message
+        == "model endpoint https://api.openai.com/v1 allowed by network.model_endpoints 'https://api.openai.com/*' (policy)"
+    )
     pinned = NetworkPolicy(model_endpoints=("https://llm.corp.example/v1",))
     ok, message = endpoint_allowed("https://api.openai.com/v1", pinned, managed=True)
     assert not ok
-    assert message == ("model endpoint https://api.openai.com/v1 refused by network.model_endpoints (managed policy); "
-                       "allowed: https://llm.corp.example/v1")
+    assert message == (
+        "model endpoint https://api.openai.com/v1 refused by network.model_endpoints (managed policy); "
+        "allowed: https://llm.corp.example/v1"
+    )
     ok, message = endpoint_allowed("http://me:hunter22@127.0.0.1:1/v1", PRESET)
     assert not ok and "hunter22" not in message and "credentials" in message
     ok, message = endpoint_allowed("https://api.openai.com/v1", NetworkPolicy())
@@ -196,8 +203,12 @@ def test_a_model_server_never_receives_a_secret_or_an_excluded_file(http_server)
     base_url = f"http://127.0.0.1:{http_server.port}/v1"
     network = NetworkPolicy(model_endpoints=("http://127.0.0.1:*",))
     excluded_text = "EXCLUDED-FILE-CONTENT-" + "7f3a9c"
-    workspace = {"app.py": SEEDED, ".env": f"AWS={AWS}\n{excluded_text}", "secrets/db.py": excluded_text,
-                 "util.py": "def g():\n    return 2\n"}
+    workspace = {
+        "app.py": SEEDED,
+        ".env": f"AWS={AWS}\n{excluded_text}",
+        "secrets/db.py": excluded_text,
+        "util.py": "def g():\n    return 2\n",
+    }
     ok, _ = endpoint_allowed(base_url, network)
     assert ok
     with httpx.Client(trust_env=False) as client:

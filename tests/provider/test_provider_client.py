@@ -16,7 +16,9 @@ from sandgate.provider.client import backoff_delay, parse_retry_after
 from sandgate.provider.config import ProviderConfig
 from sandgate.provider.prompt import CompletionContext, clean_candidate, strip_fences
 
-CTX = CompletionContext(before="def add(a, b):\n    ", after="\n\nprint(add(1, 2))\n", language="python", path="pkg/calc.py")
+CTX = CompletionContext(
+    before="def add(a, b):\n    ", after="\n\nprint(add(1, 2))\n", language="python", path="pkg/calc.py"
+)
 
 
 def make_client(server, **overrides) -> ChatClient:
@@ -171,7 +173,12 @@ def test_retry_after_and_backoff():
 def test_config_settings_then_environment():
     env = {"OPENAI_BASE_URL": "http://env:1/v1", "SANDGATE_MODEL": "env-model", "OPENAI_API_KEY": "sk-env"}
     config, problems = provider_config({"model": {"baseUrl": "http://set:2/v1", "candidates": 3}}, env)
-    assert (config.base_url, config.model, config.api_key, config.candidates) == ("http://set:2/v1", "env-model", "sk-env", 3)
+    assert (config.base_url, config.model, config.api_key, config.candidates) == (
+        "http://set:2/v1",
+        "env-model",
+        "sk-env",
+        3,
+    )
     assert problems == []
     config, problems = provider_config({"model.name": "flat", "model.candidates": "lots"}, env)
     assert config.model == "flat" and config.candidates == 1 and "model.candidates" in problems[0]
@@ -185,7 +192,9 @@ def test_cli_serves_a_script(tmp_path: Path):
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"hello": "world", "*": ["a", "b"]}))
     cli = Path(__file__).resolve().parents[1] / "support" / "openai_server.py"
-    proc = subprocess.Popen([sys.executable, str(cli), "--port", "0", "--script", str(script)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(cli), "--port", "0", "--script", str(script)], stdout=subprocess.PIPE, text=True
+    )
     try:
         line = proc.stdout.readline().strip()
         assert line.startswith("listening on http://127.0.0.1:")

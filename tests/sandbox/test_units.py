@@ -25,31 +25,109 @@ from sandgate.sandbox.runtime import PythonRuntime
 from sandgate.sandbox.select import open_backend
 from sandgate.sandbox.supervision import Record
 
-RT = PythonRuntime(python="/usr/bin/python3.11", stdlib="/usr/lib/python3.11",
-             libs=(("/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6"),))
+RT = PythonRuntime(
+    python="/usr/bin/python3.11",
+    stdlib="/usr/lib/python3.11",
+    libs=(("/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6"),),
+)
 PY = ["python3", "-c", "pass"]
 
 
 def test_bwrap_argv_exact():
     argv = bwrap_argv(RT, "/etc-dir", 7, "bwrap", PY, seccomp_fd=9, hidden=[(".env", False), ("secrets", True)])
     assert argv == [
-        "bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--clearenv",
-        "--setenv", "HOME", "/nonexistent", "--setenv", "LANG", "C.UTF-8",
-        "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "PYTHONIOENCODING", "utf-8",
-        "--setenv", "TMPDIR", "/tmp",
-        "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL", "--disable-userns", "--hostname", "sandbox",
-        "--seccomp", "9",
-        "--ro-bind", "/usr/bin/python3.11", "/usr/bin/python3.11", "--symlink", "python3.11", "/usr/bin/python3",
-        "--ro-bind", "/usr/lib/python3.11", "/usr/lib/python3.11",
-        "--ro-bind", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6",
-        "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
-        "--ro-bind", "/etc-dir/passwd", "/etc/passwd", "--ro-bind", "/etc-dir/group", "/etc/group",
-        "--ro-bind", "/etc-dir/nsswitch.conf", "/etc/nsswitch.conf", "--ro-bind", "/etc-dir/hosts", "/etc/hosts",
-        "--proc", "/proc", "--remount-ro", "/proc", "--dev", "/dev",
-        "--size", str(16 * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp",
-        "--ro-bind-fd", "7", "/workspace",
-        "--ro-bind", "/etc-dir/empty", "/workspace/.env", "--ro-bind", "/etc-dir/void", "/workspace/secrets",
-        "--remount-ro", "/", "--chdir", "/workspace", "--", *PY,
+        "bwrap",
+        "--unshare-all",
+        "--unshare-user",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--setenv",
+        "HOME",
+        "/nonexistent",
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--setenv",
+        "PATH",
+        "/usr/local/bin:/usr/bin:/bin",
+        "--setenv",
+        "PYTHONIOENCODING",
+        "utf-8",
+        "--setenv",
+        "TMPDIR",
+        "/tmp",
+        "--uid",
+        "65534",
+        "--gid",
+        "65534",
+        "--cap-drop",
+        "ALL",
+        "--disable-userns",
+        "--hostname",
+        "sandbox",
+        "--seccomp",
+        "9",
+        "--ro-bind",
+        "/usr/bin/python3.11",
+        "/usr/bin/python3.11",
+        "--symlink",
+        "python3.11",
+        "/usr/bin/python3",
+        "--ro-bind",
+        "/usr/lib/python3.11",
+        "/usr/lib/python3.11",
+        "--ro-bind",
+        "/usr/lib/x86_64-linux-gnu/libc.so.6",
+        "/usr/lib/x86_64-linux-gnu/libc.so.6",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--ro-bind",
+        "/etc-dir/passwd",
+        "/etc/passwd",
+        "--ro-bind",
+        "/etc-dir/group",
+        "/etc/group",
+        "--ro-bind",
+        "/etc-dir/nsswitch.conf",
+        "/etc/nsswitch.conf",
+        "--ro-bind",
+        "/etc-dir/hosts",
+        "/etc/hosts",
+        "--proc",
+        "/proc",
+        "--remount-ro",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(16 * 1024 * 1024),
+        "--perms",
+        "1777",
+        "--tmpfs",
+        "/tmp",
+        "--ro-bind-fd",
+        "7",
+        "/workspace",
+        "--ro-bind",
+        "/etc-dir/empty",
+        "/workspace/.env",
+        "--ro-bind",
+        "/etc-dir/void",
+        "/workspace/secrets",
+        "--remount-ro",
+        "/",
+        "--chdir",
+        "/workspace",
+        "--",
+        *PY,
     ]
 
 
@@ -62,15 +140,26 @@ def test_bwrap_argv_without_workspace_has_an_empty_one():
 def test_prlimit_args_exact():
     lim = SandboxLimits(cpu_time_s=2.5, file_size_mb=8, open_files=64)
     assert prlimit_args(lim, use_cgroup=True) == [
-        "prlimit", "--cpu=3:4", f"--fsize={8 << 20}", "--nofile=64", "--core=0", "--"]
+        "prlimit",
+        "--cpu=3:4",
+        f"--fsize={8 << 20}",
+        "--nofile=64",
+        "--core=0",
+        "--",
+    ]
     no_cg = prlimit_args(lim, use_cgroup=False)
     assert f"--as={(256 + 96) << 20}" in no_cg and any(a.startswith("--nproc=") for a in no_cg)
 
 
 def test_docker_create_kwargs_exact():
     lim = SandboxLimits()
-    kw = create_kwargs(ContainerSpec("img:1", lim, "/home/u/proj"), {"sandgate.owner": "h:1:2"}, python="python3",
-                       control_dir="/run/x/control", hidden=[("/workspace/.env", "/etc-dir/empty")])
+    kw = create_kwargs(
+        ContainerSpec("img:1", lim, "/home/u/proj"),
+        {"sandgate.owner": "h:1:2"},
+        python="python3",
+        control_dir="/run/x/control",
+        hidden=[("/workspace/.env", "/etc-dir/empty")],
+    )
     assert kw == {
         "image": "img:1",
         "command": ["python3", "-I", "-S", "-B", "-c", protocol.bootstrap_source(), "unix:/run/sandgate-ctl/ctl.sock"],
@@ -92,11 +181,17 @@ def test_docker_create_kwargs_exact():
         "mem_limit": "256m",
         "memswap_limit": "256m",
         "nano_cpus": 1_000_000_000,
-        "ulimits": [Ulimit(name="nofile", soft=128, hard=128), Ulimit(name="fsize", soft=8 << 20, hard=8 << 20),
-                    Ulimit(name="cpu", soft=3, hard=4), Ulimit(name="core", soft=0, hard=0)],
+        "ulimits": [
+            Ulimit(name="nofile", soft=128, hard=128),
+            Ulimit(name="fsize", soft=8 << 20, hard=8 << 20),
+            Ulimit(name="cpu", soft=3, hard=4),
+            Ulimit(name="core", soft=0, hard=0),
+        ],
         "log_config": LogConfig(type="none"),
-        "volumes": {"/home/u/proj": {"bind": "/workspace", "mode": "ro"},
-                    "/run/x/control": {"bind": "/run/sandgate-ctl", "mode": "ro"}},
+        "volumes": {
+            "/home/u/proj": {"bind": "/workspace", "mode": "ro"},
+            "/run/x/control": {"bind": "/run/sandgate-ctl", "mode": "ro"},
+        },
         "mounts": [Mount(target="/workspace/.env", source="/etc-dir/empty", type="bind", read_only=True)],
     }
 
@@ -128,8 +223,12 @@ def test_pump_feeds_stdin_and_reads_to_the_end():
     proc = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = run_output.CappedOutput(1 << 20)
     data = b"x" * 200_000  # more than a pipe holds: writing and reading must interleave
-    stopped = run_output.pump({proc.stdout: lambda c: out.add("stdout", c), proc.stderr: lambda c: out.add("stderr", c)},
-                              out, time.monotonic() + 10, stdin=(proc.stdin, data))
+    stopped = run_output.pump(
+        {proc.stdout: lambda c: out.add("stdout", c), proc.stderr: lambda c: out.add("stderr", c)},
+        out,
+        time.monotonic() + 10,
+        stdin=(proc.stdin, data),
+    )
     proc.wait()
     assert stopped is None and out.texts() == (data.decode(), "") and proc.stdin.closed
 
@@ -156,7 +255,9 @@ def _frame(kind: int, body: bytes) -> bytes:
 def test_docker_frames_demultiplexed_and_done_at_both_exit_events():
     ours, theirs = socket.socketpair()
     exit_event = b'\x1eM:{"kind": "exit", "status": 3}\n'
-    stream = _frame(1, b"out") + _frame(2, b"err\x1eM:{\"kind\": \"dns\"}\n") + _frame(1, exit_event) + _frame(2, exit_event)
+    stream = (
+        _frame(1, b"out") + _frame(2, b'err\x1eM:{"kind": "dns"}\n') + _frame(1, exit_event) + _frame(2, exit_event)
+    )
     theirs.sendall(stream[:5])  # a header split across reads
     theirs.sendall(stream[5:])
     got = _read_frames(ours, "\x1eM:", time.monotonic() + 5, 100)  # no EOF: the exit events end it
@@ -166,18 +267,21 @@ def test_docker_frames_demultiplexed_and_done_at_both_exit_events():
     ours.close()
 
 
-@pytest.mark.parametrize("stopped, exit_code, stderr, pids, oom, expected", [
-    ("time", 137, "", False, False, ("time", True)),
-    ("time", 137, "", True, False, ("processes", True)),  # a fork bomb
-    ("output", 137, "", True, True, ("output", False)),
-    (None, 137, "", False, True, ("memory", False)),
-    (None, 0, "", True, False, ("processes", False)),
-    (None, 137, "", False, False, ("memory", False)),  # a SIGKILL we did not send
-    (None, 137, "BlockingIOError: [Errno 11] Resource temporarily unavailable", False, False, ("processes", False)),
-    (None, 152, "", False, False, ("time", True)),  # SIGXCPU
-    (None, 1, "MemoryError", False, False, ("memory", False)),
-    (None, 0, "", False, False, (None, False)),
-])
+@pytest.mark.parametrize(
+    "stopped, exit_code, stderr, pids, oom, expected",
+    [
+        ("time", 137, "", False, False, ("time", True)),
+        ("time", 137, "", True, False, ("processes", True)),  # a fork bomb
+        ("output", 137, "", True, True, ("output", False)),
+        (None, 137, "", False, True, ("memory", False)),
+        (None, 0, "", True, False, ("processes", False)),
+        (None, 137, "", False, False, ("memory", False)),  # a SIGKILL we did not send
+        (None, 137, "BlockingIOError: [Errno 11] Resource temporarily unavailable", False, False, ("processes", False)),
+        (None, 152, "", False, False, ("time", True)),  # SIGXCPU
+        (None, 1, "MemoryError", False, False, ("memory", False)),
+        (None, 0, "", False, False, (None, False)),
+    ],
+)
 def test_limit_classifier(stopped, exit_code, stderr, pids, oom, expected):
     assert limit_classifier.classify(stopped, exit_code, stderr, pids_hit_max=pids, oom_killed=lambda: oom) == expected
 
@@ -201,21 +305,38 @@ def test_report_backend_error_is_high_and_alone():
 
 
 def test_report_maps_events_and_limits():
-    res = RunResult(backend="bwrap", exit_code=137, killed="memory", timed_out=True, output_truncated=True,
-                    outside=CLEAN, stderr="OSError: [Errno 24] Too many open files", events=[
-                        {"kind": "connect", "family": "AF_INET", "host": "1.2.3.4", "port": 80},
-                        {"kind": "open-write", "path": "/tmp/x", "in_scratch": True},
-                        {"kind": "open-write", "path": "/dev/null", "in_scratch": False},
-                        {"kind": "open-write", "path": "/etc/x", "in_scratch": False},
-                        {"kind": "open-read", "path": "/etc/hostname"},
-                        {"kind": "open-read", "path": "/home/a/.aws/credentials"},
-                        {"kind": "exec", "how": "compile", "snippet": "1"},
-                    ])
+    res = RunResult(
+        backend="bwrap",
+        exit_code=137,
+        killed="memory",
+        timed_out=True,
+        output_truncated=True,
+        outside=CLEAN,
+        stderr="OSError: [Errno 24] Too many open files",
+        events=[
+            {"kind": "connect", "family": "AF_INET", "host": "1.2.3.4", "port": 80},
+            {"kind": "open-write", "path": "/tmp/x", "in_scratch": True},
+            {"kind": "open-write", "path": "/dev/null", "in_scratch": False},
+            {"kind": "open-write", "path": "/etc/x", "in_scratch": False},
+            {"kind": "open-read", "path": "/etc/hostname"},
+            {"kind": "open-read", "path": "/home/a/.aws/credentials"},
+            {"kind": "exec", "how": "compile", "snippet": "1"},
+        ],
+    )
     findings = findings_from_run(res, RunRequest(code=""))
     rules = [f.rule for f in findings]
-    assert sorted(set(rules)) == sorted({"network.denied", "fs.write-outside-scratch", "fs.read-outside-workspace",
-                                         "exec.dynamic", "limit.memory", "limit.time", "limit.output",
-                                         "limit.open-files"})
+    assert sorted(set(rules)) == sorted(
+        {
+            "network.denied",
+            "fs.write-outside-scratch",
+            "fs.read-outside-workspace",
+            "exec.dynamic",
+            "limit.memory",
+            "limit.time",
+            "limit.output",
+            "limit.open-files",
+        }
+    )
     assert [f.detail("path") for f in findings if f.rule == "fs.write-outside-scratch"] == ["/etc/x"]
     sev = {f.detail("path"): f.severity for f in findings if f.rule == "fs.read-outside-workspace"}
     assert sev == {"/etc/hostname": Level.LOW, "/home/a/.aws/credentials": Level.HIGH}
@@ -225,8 +346,12 @@ def test_report_maps_events_and_limits():
 
 def test_report_allowed_host_is_not_denied():
     req = RunRequest(code="", network=NetworkPolicy(allow_hosts=("*.example.com",)))
-    res = RunResult(backend="x", exit_code=0, outside=CLEAN, events=[
-        {"kind": "dns", "host": "api.example.com"}, {"kind": "connect", "host": "evil.test", "port": 1}, DONE])
+    res = RunResult(
+        backend="x",
+        exit_code=0,
+        outside=CLEAN,
+        events=[{"kind": "dns", "host": "api.example.com"}, {"kind": "connect", "host": "evil.test", "port": 1}, DONE],
+    )
     assert [f.detail("host") for f in findings_from_run(res, req)] == ["evil.test"]
 
 

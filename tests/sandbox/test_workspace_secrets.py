@@ -83,9 +83,14 @@ def test_version_control_and_environments_are_not_visible(backend, tmp_path):
     (ws / ".git" / "config").write_text(f"[remote]\nurl = https://x:{ENV_SECRET}@git.example/r\n")
     (ws / ".venv" / "lib").mkdir(parents=True)
     (ws / "app.py").write_text("pass\n")
-    result, _, _ = run(backend, "import os\nfor r, d, f in os.walk('/workspace'):\n    print(r, sorted(d), sorted(f))\n"
-                                "try:\n    print(open('/workspace/.git/config').read())\nexcept OSError as e:\n"
-                                "    print('error', e.errno)\n", workspace=ws, exclude=EXCLUDE)
+    result, _, _ = run(
+        backend,
+        "import os\nfor r, d, f in os.walk('/workspace'):\n    print(r, sorted(d), sorted(f))\n"
+        "try:\n    print(open('/workspace/.git/config').read())\nexcept OSError as e:\n"
+        "    print('error', e.errno)\n",
+        workspace=ws,
+        exclude=EXCLUDE,
+    )
     assert ENV_SECRET not in result.stdout
     assert "app.py" in result.stdout
 
@@ -94,26 +99,40 @@ def test_a_printed_secret_is_redacted_in_findings_json_sarif_and_the_audit_log(t
     ws = tmp_path / "ws"
     ws.mkdir()
     # Built at run time, so the static secret check cannot see it: only the run's output holds it.
-    (ws / "leak.py").write_text(textwrap.dedent("""
+    (ws / "leak.py").write_text(
+        textwrap.dedent("""
         key = "AKIA" + "IOSFODNN7" + "EXAMPLE"
         print("the key is", key)
         print("API_SECRET=" + "q8Zr" + "T2vLx9Wm4Kp7")
         raise SystemExit("failing with " + key)
-    """))
+    """)
+    )
     env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
     env["SANDGATE_MANAGED_POLICY"] = str(tmp_path / "none.toml")
     (tmp_path / "none.toml").write_text("version = 1\n")
     outputs = []
     for fmt in ("json", "sarif", "text"):
-        done = subprocess.run([sys.executable, "-m", "sandgate", "vet", "--format", fmt, "--backend", "bwrap",
-                               "leak.py"], cwd=ws, env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "sandgate", "vet", "--format", fmt, "--backend", "bwrap", "leak.py"],
+            cwd=ws,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         outputs.append(done.stdout + done.stderr)
     data = json.loads(outputs[0])
     [result] = data["results"] if isinstance(data, dict) else data
     assert any(f["rule"] == "run.error" for f in result["findings"]), result["findings"]
     audit = (ws / ".sandgate" / "audit.jsonl").read_text()
-    exported = subprocess.run([sys.executable, "-m", "sandgate", "audit", "export", "--format", "sarif"], cwd=ws,
-                              env=env, capture_output=True, text=True, timeout=60)
+    exported = subprocess.run(
+        [sys.executable, "-m", "sandgate", "audit", "export", "--format", "sarif"],
+        cwd=ws,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert exported.returncode == 0 and '"runs"' in exported.stdout, exported.stderr
     for text in (*outputs, audit, exported.stdout):
         assert KEY not in text and "q8ZrT2vLx9Wm4Kp7" not in text

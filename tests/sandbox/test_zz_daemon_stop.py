@@ -29,8 +29,9 @@ def _restart_engine() -> None:
         if not _dockerd_pids():
             break
         time.sleep(0.2)
-    subprocess.run([str(REPO / "scripts" / "setup-sandbox.sh"), sys.executable], check=True, timeout=180,
-                   capture_output=True)
+    subprocess.run(
+        [str(REPO / "scripts" / "setup-sandbox.sh"), sys.executable], check=True, timeout=180, capture_output=True
+    )
 
 
 def test_daemon_stopped_mid_run_gives_a_clear_error():

@@ -97,7 +97,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _send(self, status: int, body: bytes, content_type: str = "application/json", headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str = "application/json", headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -299,7 +301,14 @@ class _HTTPServer(ThreadingHTTPServer):
 class OpenAIServer:
     """The fake server in a background thread; a context manager."""
 
-    def __init__(self, script: dict[str, Any] | None = None, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        script: dict[str, Any] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        verbose: bool = False,
+    ) -> None:
         self.state = _State(script or {}, api_key)
         handler = type("Handler", (_Handler,), {"state": self.state})
         self.httpd = _HTTPServer((host, port), handler)
@@ -325,7 +334,7 @@ class OpenAIServer:
             self.state.counts.clear()
             self.state.requests.clear()
 
-    def start(self) -> "OpenAIServer":
+    def start(self) -> OpenAIServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="fake-openai", daemon=True)
         self._thread.start()
         return self
@@ -335,7 +344,7 @@ class OpenAIServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def __enter__(self) -> "OpenAIServer":
+    def __enter__(self) -> OpenAIServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -343,7 +352,9 @@ class OpenAIServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="A fake OpenAI-compatible chat-completions server, driven by a script.")
+    parser = argparse.ArgumentParser(
+        description="A fake OpenAI-compatible chat-completions server, driven by a script."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: a free port (printed)")
     parser.add_argument("--script", type=Path, help="JSON object: prompt substring -> completion(s) or failure")

@@ -139,9 +139,16 @@ def otlp_receiver():
 def otel_env(monkeypatch, otlp_receiver):
     """The standard environment pointing at the loopback receiver; yields the Received."""
     received = otlp_receiver
-    for name in ("OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER", "OTEL_EXPORTER_OTLP_PROTOCOL",
-                 "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-                 "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_COMPRESSION"):
+    for name in (
+        "OTEL_SDK_DISABLED",
+        "OTEL_TRACES_EXPORTER",
+        "OTEL_LOGS_EXPORTER",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", received.url)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
@@ -166,19 +173,46 @@ def _flow(tel, seed: str = SEED, *, fail_model: bool = False) -> None:
     prompt = f"def handler():\n    # {seed} prompt\n"
     suggestion = f"    return '{seed} suggestion'\n"
     finding = Finding(
-        source="bandit", rule="B602", severity=Level.HIGH, confidence=Level.MEDIUM,
-        message=f"subprocess call with shell=True near {seed}", line=3, end_line=3, col=4, end_col=20, cwe=78,
+        source="bandit",
+        rule="B602",
+        severity=Level.HIGH,
+        confidence=Level.MEDIUM,
+        message=f"subprocess call with shell=True near {seed}",
+        line=3,
+        end_line=3,
+        col=4,
+        end_col=20,
+        cwe=78,
     )
     with tel.suggestion_span(request_id="req-1", file="pkg/mod.py", language="python", trigger="inline", prompt=prompt):
-        tel.suggestion_requested(request_id="req-1", file="pkg/mod.py", language="python", trigger="inline", prompt=prompt)
-        with tel.model_span(provider="openai", request_model="gpt-test", server_address="127.0.0.1", server_port=9,
-                            max_tokens=128, temperature=0.2) as call:
+        tel.suggestion_requested(
+            request_id="req-1", file="pkg/mod.py", language="python", trigger="inline", prompt=prompt
+        )
+        with tel.model_span(
+            provider="openai",
+            request_model="gpt-test",
+            server_address="127.0.0.1",
+            server_port=9,
+            max_tokens=128,
+            temperature=0.2,
+        ) as call:
             if fail_model:
                 raise TimeoutError("model did not answer")
-            call.set_model_response(response_model="gpt-test-2025", response_id="resp-9", input_tokens=42,
-                                    output_tokens=7, finish_reasons=["stop"])
-        tel.model_response(request_id="req-1", model="gpt-test-2025", text=suggestion, finish_reasons=["stop"],
-                           input_tokens=42, output_tokens=7)
+            call.set_model_response(
+                response_model="gpt-test-2025",
+                response_id="resp-9",
+                input_tokens=42,
+                output_tokens=7,
+                finish_reasons=["stop"],
+            )
+        tel.model_response(
+            request_id="req-1",
+            model="gpt-test-2025",
+            text=suggestion,
+            finish_reasons=["stop"],
+            input_tokens=42,
+            output_tokens=7,
+        )
         with tel.vet_span(file="pkg/mod.py", content=prompt + suggestion, request_id="req-1") as vet:
             with tel.check_span("bandit") as check:
                 check.set_findings(1)
@@ -186,11 +220,25 @@ def _flow(tel, seed: str = SEED, *, fail_model: bool = False) -> None:
             with tel.sandbox_span(backend="bwrap", request_id="req-1") as run:
                 run.set_sandbox_outcome("completed", exit_code=0, duration_ms=12.5)
                 tel.network_decision(request_id="req-1", host="example.com", port=443, allowed=False, rule="deny-all")
-                tel.sandbox_outcome(request_id="req-1", backend="bwrap", outcome="completed", exit_code=0,
-                                    duration_ms=12.5, stdout=f"{seed} out", stderr="")
+                tel.sandbox_outcome(
+                    request_id="req-1",
+                    backend="bwrap",
+                    outcome="completed",
+                    exit_code=0,
+                    duration_ms=12.5,
+                    stdout=f"{seed} out",
+                    stderr="",
+                )
             vet.set_decision("review", decided_by="policy")
-        tel.decision(request_id="req-1", decision="review", decided_by="policy", content_sha256="ab" * 32,
-                     policy_digest="cd" * 32, rules=["hold-high"], file="pkg/mod.py")
+        tel.decision(
+            request_id="req-1",
+            decision="review",
+            decided_by="policy",
+            content_sha256="ab" * 32,
+            policy_digest="cd" * 32,
+            rules=["hold-high"],
+            file="pkg/mod.py",
+        )
     tel.approval(request_id="req-1", decided_by="user:alice", content_sha256="ab" * 32, policy_digest="cd" * 32)
     tel.discard(request_id="req-2", decided_by="managed-policy", content_sha256="ef" * 32)
     tel.policy_loaded(digest="cd" * 32, source="workspace", path=".sandgate/policy.toml", preset="balanced")

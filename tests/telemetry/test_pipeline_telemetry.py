@@ -18,7 +18,8 @@ def _vet(tmp_path, monkeypatch, export_content: bool):
     (tmp_path / "none.toml").write_text("version = 1\n")
     (tmp_path / ".sandgate").mkdir()
     (tmp_path / ".sandgate" / "policy.toml").write_text(
-        f"version = 1\n[telemetry]\nexport_content = {'true' if export_content else 'false'}\n")
+        f"version = 1\n[telemetry]\nexport_content = {'true' if export_content else 'false'}\n"
+    )
     tel = configure()
     vetter = Vetter(load_effective(tmp_path), backend="bwrap", telemetry=tel)
     try:

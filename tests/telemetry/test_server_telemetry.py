@@ -31,8 +31,13 @@ def settings(**extra):
 
 
 def env_for(url: str) -> dict[str, str]:
-    return {"OTEL_EXPORTER_OTLP_ENDPOINT": url, "OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_BLRP_SCHEDULE_DELAY": "200",
-            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": url,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "OTEL_BLRP_SCHEDULE_DELAY": "200",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
 
 
 async def approve_one(client, seed: str) -> tuple[Doc, str]:
@@ -55,8 +60,12 @@ async def test_suggestion_model_vet_spans_and_events(tmp_path, otlp_receiver, se
             _, digest = await approve_one(client, seed)
             user = [r for r in audit_records(workspace) if r["event"] == "approval"][0]["decided_by"]
         # The server flushed at shutdown; the receiver has it all.
-        got.wait_for(lambda r: any(s.name == "sandgate.suggestion" for s in r.spans)
-                     and any(x.event_name == n.EVENT_APPROVAL for x in r.logs))
+        got.wait_for(
+            lambda r: (
+                any(s.name == "sandgate.suggestion" for s in r.spans)
+                and any(x.event_name == n.EVENT_APPROVAL for x in r.logs)
+            )
+        )
 
     suggestion = got.span("sandgate.suggestion")
     call = got.span("chat fake-model")
@@ -109,15 +118,21 @@ async def test_setting_endpoint_wins_and_policy_errors_are_events(tmp_path, otlp
     got = otlp_receiver
     workspace = tmp_path / "ws"
     (workspace / ".sandgate").mkdir(parents=True)
-    (workspace / ".sandgate" / "policy.toml").write_text('version = 1\nextends = "permissive"\n[decision]\ndefault = "maybe"\n')
+    (workspace / ".sandgate" / "policy.toml").write_text(
+        'version = 1\nextends = "permissive"\n[decision]\ndefault = "maybe"\n'
+    )
     with OpenAIServer() as model:
         # The environment points at a closed port; the setting at the receiver.
         options = settings(telemetry={"endpoint": got.url})
         async with session(workspace, model, env_for("http://127.0.0.1:9"), options) as client:
             doc = Doc(client, workspace / "run.py", document(seed))
             await inline(client, doc)
-        got.wait_for(lambda r: any(x.event_name == n.EVENT_POLICY_ERROR for x in r.logs)
-                     and any(s.name == "sandgate.suggestion" for s in r.spans))
+        got.wait_for(
+            lambda r: (
+                any(x.event_name == n.EVENT_POLICY_ERROR for x in r.logs)
+                and any(s.name == "sandgate.suggestion" for s in r.spans)
+            )
+        )
     error = got.attrs(got.events(n.EVENT_POLICY_ERROR)[0].attributes)
     assert error[n.POLICY_PATH] == ".sandgate/policy.toml" and error[n.POLICY_SOURCE] == "workspace"
     assert "decision.default" in error[n.ERROR_MESSAGE]
@@ -139,8 +154,21 @@ async def test_audit_export_shows_provenance(tmp_path, seed):
     assert decision["model"] == "fake-model" and decision["file"] == "run.py" and decision["decided_by"] == "policy"
     assert approval["decided_by"].startswith("user:") and approval["content_sha256"] == decision["content_sha256"]
     assert approval["policy_digest"] == decision["policy_digest"]
-    out = subprocess.run([sys.executable, "-m", "sandgate", "audit", "export", "--format", "sarif",
-                          str(workspace / ".sandgate" / "audit.jsonl")], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sandgate",
+            "audit",
+            "export",
+            "--format",
+            "sarif",
+            str(workspace / ".sandgate" / "audit.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     results = json.loads(out.stdout)["runs"][0]["results"]
     props = [r["properties"] for r in results if r["ruleId"] == "bandit/B602"][0]
     assert props["requestId"] == decision["request_id"] and props["model"] == "fake-model"

@@ -108,8 +108,9 @@ def test_exporting_writes_nothing_to_stdout(otlp_receiver):
 
 
 def test_console_exporter_request_writes_nothing_to_stdout():
-    env = _child_env(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9",
-                     OTEL_TRACES_EXPORTER="console", OTEL_LOGS_EXPORTER="console")
+    env = _child_env(
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9", OTEL_TRACES_EXPORTER="console", OTEL_LOGS_EXPORTER="console"
+    )
     done = _run_child(CHILD, env)
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout == b""

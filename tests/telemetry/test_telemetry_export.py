@@ -11,8 +11,15 @@ from sandgate.telemetry import configure
 from sandgate.telemetry import names as n
 
 EXPECTED_EVENTS = {
-    n.EVENT_SUGGESTION_REQUESTED, n.EVENT_MODEL_RESPONSE, n.EVENT_FINDING, n.EVENT_SANDBOX_OUTCOME,
-    n.EVENT_NETWORK_DECISION, n.EVENT_DECISION, n.EVENT_APPROVAL, n.EVENT_DISCARD, n.EVENT_POLICY_LOADED,
+    n.EVENT_SUGGESTION_REQUESTED,
+    n.EVENT_MODEL_RESPONSE,
+    n.EVENT_FINDING,
+    n.EVENT_SANDBOX_OUTCOME,
+    n.EVENT_NETWORK_DECISION,
+    n.EVENT_DECISION,
+    n.EVENT_APPROVAL,
+    n.EVENT_DISCARD,
+    n.EVENT_POLICY_LOADED,
     n.EVENT_POLICY_ERROR,
 }
 
@@ -59,8 +66,11 @@ def test_spans_have_names_kinds_parents_and_genai_attributes(otel_env, flow):
     }
     assert got.attrs(check.attributes) == {"sandgate.check.name": "bandit", "sandgate.findings.count": 1}
     assert got.attrs(run.attributes) == {
-        "sandgate.sandbox.backend": "bwrap", "sandgate.request.id": "req-1", "sandgate.sandbox.outcome": "completed",
-        "sandgate.sandbox.exit_code": 0, "sandgate.sandbox.duration_ms": 12.5,
+        "sandgate.sandbox.backend": "bwrap",
+        "sandgate.request.id": "req-1",
+        "sandgate.sandbox.outcome": "completed",
+        "sandgate.sandbox.exit_code": 0,
+        "sandgate.sandbox.duration_ms": 12.5,
     }
     vet_attrs = got.attrs(vet.attributes)
     assert vet_attrs["sandgate.decision"] == "review" and vet_attrs["sandgate.decided_by"] == "policy"
@@ -91,8 +101,13 @@ def test_events_have_names_sources_and_trace_context(otel_env, flow):
     assert finding[n.FINDING_RULE] == "B602" and finding[n.FINDING_SEVERITY] == "high"
     assert finding[n.FINDING_CWE] == 78 and finding[n.FINDING_LINE] == 3
     network = got.attrs(got.event(n.EVENT_NETWORK_DECISION).attributes)
-    assert network == {n.REQUEST_ID: "req-1", n.NETWORK_HOST: "example.com", n.NETWORK_PORT: 443,
-                       n.NETWORK_ALLOWED: False, n.NETWORK_RULE: "deny-all"}
+    assert network == {
+        n.REQUEST_ID: "req-1",
+        n.NETWORK_HOST: "example.com",
+        n.NETWORK_PORT: 443,
+        n.NETWORK_ALLOWED: False,
+        n.NETWORK_RULE: "deny-all",
+    }
     outcome = got.attrs(got.event(n.EVENT_SANDBOX_OUTCOME).attributes)
     assert outcome[n.SANDBOX_OUTCOME] == "completed"
 
@@ -175,4 +190,3 @@ def test_endpoint_argument_overrides_environment(otel_env, monkeypatch, flow):
     _export(flow, endpoint=url + "/")
     assert otel_env.spans and otel_env.logs
     assert set(otel_env.paths) == {"/v1/traces", "/v1/logs"}
-

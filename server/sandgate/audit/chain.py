@@ -26,9 +26,7 @@ CHAIN_KEYS = ("seq", "ts", "prev", "hash")
 
 def encode(record: dict[str, Any]) -> bytes:
     """The one canonical byte form of a record (no newline)."""
-    return json.dumps(
-        record, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    ).encode("ascii")
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
 
 
 def sha256_hex(data: bytes) -> str:

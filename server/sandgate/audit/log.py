@@ -122,9 +122,7 @@ class AuditLog:
         try:
             seq = json.loads(last)["seq"]
         except (ValueError, KeyError, TypeError) as exc:
-            raise AuditError(
-                f"the last record of {self.path} is unreadable; run `sandgate audit verify`"
-            ) from exc
+            raise AuditError(f"the last record of {self.path} is unreadable; run `sandgate audit verify`") from exc
         if not isinstance(seq, int):
             raise AuditError(f"the last record of {self.path} has no seq; run `sandgate audit verify`")
         return seq + 1, chain.sha256_hex(last)

@@ -8,8 +8,9 @@ if TYPE_CHECKING:
     from sandgate.pipeline import VetResult
 
 
-def decision_record(result: "VetResult", *, request_id: str | None = None, model: str | None = None,
-                    **extra: Any) -> dict[str, Any]:
+def decision_record(
+    result: VetResult, *, request_id: str | None = None, model: str | None = None, **extra: Any
+) -> dict[str, Any]:
     """A `decision` record as docs/audit.md describes it; `extra` keys are kept as given."""
     data = result.to_json()
     return {
@@ -21,7 +22,9 @@ def decision_record(result: "VetResult", *, request_id: str | None = None, model
         "decided_by": result.decided_by,
         "reasons": data["reasons"],
         "findings": data["findings"],
-        "sandbox": {k: data["sandbox"].get(k) for k in ("backend", "exit_code", "timed_out", "killed", "error", "skipped")},
+        "sandbox": {
+            k: data["sandbox"].get(k) for k in ("backend", "exit_code", "timed_out", "killed", "error", "skipped")
+        },
         "vetted": data["vetted"],
         "model": model,
         "request_id": request_id,

@@ -37,7 +37,7 @@ def _provenance(record: dict[str, Any], outcome: dict[str, Any] | None) -> dict[
         "decision": record.get("decision"),
         "decidedBy": record.get("decided_by"),
         "approver": approver,
-        "outcome": OUTCOMES.get(outcome.get("event")) if outcome else "pending",
+        "outcome": OUTCOMES.get(str(outcome.get("event"))) if outcome else "pending",
         "policyDigest": record.get("policy_digest"),
         "auditSeq": record.get("seq"),
         "auditHash": record.get("hash"),

@@ -82,14 +82,24 @@ def _verify(path: Path) -> VerifyReport:
         where = f"{file.name}:{number}"
         if not complete:
             return VerifyReport(
-                False, count, position,
+                False,
+                count,
+                position,
                 f"record {position} ({where}) is torn: its line has no end, a write was cut short",
-                str(file), number, last_hash,
+                str(file),
+                number,
+                last_hash,
             )
         record, reason = chain.check_line(line, expected_seq=position, expected_prev=prev)
-        if reason:
+        if reason or record is None:
             return VerifyReport(
-                False, count, position, f"record {position} ({where}) {reason}", str(file), number, last_hash
+                False,
+                count,
+                position,
+                f"record {position} ({where}) {reason or 'could not be read'}",
+                str(file),
+                number,
+                last_hash,
             )
         count = position
         prev = chain.sha256_hex(line)
@@ -101,19 +111,25 @@ def _verify(path: Path) -> VerifyReport:
         if count == 0:
             return VerifyReport(True, 0, None, f"no audit records at {path}")
         return VerifyReport(
-            False, count, None,
+            False,
+            count,
+            None,
             f"the head file {files.head_path(path).name} is missing: records cut off the end could not be noticed",
             head=last_hash,
         )
     if head["seq"] > count:
         return VerifyReport(
-            False, count, count + 1,
+            False,
+            count,
+            count + 1,
             f"records {count + 1}..{head['seq']} are missing: the log was cut short",
             head=last_hash,
         )
     if hash_at_head != head["hash"]:
         return VerifyReport(
-            False, head["seq"] - 1, head["seq"],
+            False,
+            head["seq"] - 1,
+            head["seq"],
             f"record {head['seq']} is not the record the head file names (replaced)",
             head=last_hash,
         )

@@ -61,11 +61,17 @@ class BanditChecker:
             # comments (finding none) and parse it again: walk the caller's tree instead.
             try:
                 visitor = b_node_visitor.BanditNodeVisitor(
-                    _FILENAME, io.BytesIO(data), manager.b_ma, manager.b_ts, manager.debug, {}, manager.metrics)
+                    _FILENAME, io.BytesIO(data), manager.b_ma, manager.b_ts, manager.debug, {}, manager.metrics
+                )
                 visitor.generic_visit(tree)
                 # What `BanditNodeVisitor.process` runs after the walk: the whole-file tests.
-                visitor.context = {"file_data": visitor.fdata, "filename": _FILENAME, "lineno": 0,
-                                   "linerange": [0, 1], "col_offset": 0}
+                visitor.context = {
+                    "file_data": visitor.fdata,
+                    "filename": _FILENAME,
+                    "lineno": 0,
+                    "linerange": [0, 1],
+                    "col_offset": 0,
+                }
                 visitor.update_scores(visitor.tester.run_tests(visitor.context, "File"))
             except Exception as exc:  # bandit's own file pass reports these as a skipped file
                 raise BanditError(f"exception while scanning file: {type(exc).__name__}: {exc}") from exc

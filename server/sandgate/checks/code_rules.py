@@ -18,9 +18,13 @@ from sandgate.policy.hosts import host_allowed
 from sandgate.policy.model import CodePolicy, NetworkPolicy
 
 _URL = re.compile(r"\b(?:https?|wss?|ftp)://[^\s'\"<>]+", re.IGNORECASE)
-_HOSTNAME = re.compile(r"^(?=.{4,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$|^\d{1,3}(?:\.\d{1,3}){3}$")
+_HOSTNAME = re.compile(
+    r"^(?=.{4,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$|^\d{1,3}(?:\.\d{1,3}){3}$"
+)
 # Calls whose string arguments are host names, not file names or keys.
-_NETWORK_CALLS = re.compile(r"(?:^|\.)(?:connect|create_connection|getaddrinfo|gethostbyname\w*|HTTPS?Connection|urlopen|Request|request|get|post|put|delete|head|patch|FTP\w*|SMTP\w*|Telnet)$")
+_NETWORK_CALLS = re.compile(
+    r"(?:^|\.)(?:connect|create_connection|getaddrinfo|gethostbyname\w*|HTTPS?Connection|urlopen|Request|request|get|post|put|delete|head|patch|FTP\w*|SMTP\w*|Telnet)$"
+)
 
 
 def _string_constants(node: ast.AST) -> list[ast.Constant]:
@@ -61,10 +65,10 @@ def _hosts(scan: Scan) -> list[tuple[str, ast.AST]]:
         if ref is not None and _NETWORK_CALLS.search(ref.name):
             for arg in call.args:
                 for const in _string_constants(arg):
-                    if _HOSTNAME.match(const.value):
+                    if isinstance(const.value, str) and _HOSTNAME.match(const.value):
                         hosts.append((const.value, const))
     for const in scan.strings:
-        for match in _URL.finditer(const.value):
+        for match in _URL.finditer(str(const.value)):
             host = urlsplit(match.group(0)).hostname
             if host:
                 hosts.append((host, const))
@@ -78,19 +82,43 @@ def check_code_rules(scan: Scan, code: CodePolicy, network: NetworkPolicy) -> li
     for module, node in scan.imports:
         pattern = _denied(module, code.deny_imports)
         if pattern:
-            findings.append(_finding("import.denied", Level.MEDIUM, f"import of {module!r} is denied by the policy (code.deny_imports: {pattern!r})", node, module=module))
+            findings.append(
+                _finding(
+                    "import.denied",
+                    Level.MEDIUM,
+                    f"import of {module!r} is denied by the policy (code.deny_imports: {pattern!r})",
+                    node,
+                    module=module,
+                )
+            )
     for ref, node in scan.calls:
         if ref is None:
             continue
         name = ref.name
         pattern = _denied(name, code.deny_calls)
         if pattern:
-            findings.append(_finding("call.denied", Level.MEDIUM, f"call to {name!r} is denied by the policy (code.deny_calls: {pattern!r})", node, call=name))
+            findings.append(
+                _finding(
+                    "call.denied",
+                    Level.MEDIUM,
+                    f"call to {name!r} is denied by the policy (code.deny_calls: {pattern!r})",
+                    node,
+                    call=name,
+                )
+            )
     reported: set[tuple[str, int]] = set()
     for host, node in _hosts(scan):
         key = (host.lower(), getattr(node, "lineno", 0))
         if key in reported or host_allowed(host, network):
             continue
         reported.add(key)
-        findings.append(_finding("host.not-allowed", Level.LOW, f"host {host!r} is not in the policy's network.allow_hosts", node, host=host))
+        findings.append(
+            _finding(
+                "host.not-allowed",
+                Level.LOW,
+                f"host {host!r} is not in the policy's network.allow_hosts",
+                node,
+                host=host,
+            )
+        )
     return findings

@@ -26,8 +26,9 @@ from __future__ import annotations
 import ast
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Iterator
+from typing import Any
 
 from sandgate.checks import shell
 from sandgate.checks.names import HOLE, Computed, Names, Ref, Scan, scan
@@ -61,16 +62,32 @@ class _Api:
 
 
 _APIS: dict[str, _Api] = {
-    **{name: _Api("shell") for name in (
-        "os.system", "os.popen", "commands.getoutput", "commands.getstatusoutput", "subprocess.getoutput",
-        "subprocess.getstatusoutput", "popen2.popen2", "popen2.popen3", "popen2.popen4", "platform.popen",
-        "asyncio.create_subprocess_shell")},
+    **{
+        name: _Api("shell")
+        for name in (
+            "os.system",
+            "os.popen",
+            "commands.getoutput",
+            "commands.getstatusoutput",
+            "subprocess.getoutput",
+            "subprocess.getstatusoutput",
+            "popen2.popen2",
+            "popen2.popen3",
+            "popen2.popen4",
+            "platform.popen",
+            "asyncio.create_subprocess_shell",
+        )
+    },
     **{f"subprocess.{name}": _Api("subprocess") for name in ("run", "call", "check_call", "check_output", "Popen")},
     "asyncio.create_subprocess_exec": _Api("args"),
-    **{f"os.exec{suffix}": _Api("native", 0, "l" if suffix.startswith("l") else "v", suffix.endswith("e"))
-       for suffix in ("l", "le", "lp", "lpe", "v", "ve", "vp", "vpe")},
-    **{f"os.spawn{suffix}": _Api("native", 1, "l" if suffix.startswith("l") else "v", suffix.endswith("e"))
-       for suffix in ("l", "le", "lp", "lpe", "v", "ve", "vp", "vpe")},
+    **{
+        f"os.exec{suffix}": _Api("native", 0, "l" if suffix.startswith("l") else "v", suffix.endswith("e"))
+        for suffix in ("l", "le", "lp", "lpe", "v", "ve", "vp", "vpe")
+    },
+    **{
+        f"os.spawn{suffix}": _Api("native", 1, "l" if suffix.startswith("l") else "v", suffix.endswith("e"))
+        for suffix in ("l", "le", "lp", "lpe", "v", "ve", "vp", "vpe")
+    },
     "os.posix_spawn": _Api("native", 0, "v"),
     "os.posix_spawnp": _Api("native", 0, "v"),
     "pty.spawn": _Api("native", 0, "argv"),
@@ -79,26 +96,53 @@ _APIS: dict[str, _Api] = {
 _LOOP_APIS = {"subprocess_shell": _Api("shell", 1), "subprocess_exec": _Api("args", 1)}
 # libc's functions reached through ctypes (or cffi): a string run by a shell, or a native exec.
 _LIBC_SHELL = frozenset({"system", "popen"})
-_LIBC_EXEC = frozenset({"execv", "execve", "execvp", "execvpe", "execl", "execle", "execlp", "posix_spawn",
-                        "posix_spawnp", "fexecve"})
+_LIBC_EXEC = frozenset(
+    {"execv", "execve", "execvp", "execvpe", "execl", "execle", "execlp", "posix_spawn", "posix_spawnp", "fexecve"}
+)
 _FOREIGN = re.compile(r"^(?:ctypes|_ctypes|cffi)\.|\.dlopen\(\)")
 # Calls that fetch from the network (what feeds an interpreter's stdin in a download-and-run).
-_FETCH = re.compile(r"^(?:urllib\.request\.urlopen|urllib2?\.urlopen|urllib\.request\.urlretrieve|requests\.(?:get|post|request)"
-                    r"|requests\.(?:Session|session)\(\)\.(?:get|post|request)|httpx\.(?:get|post|request|stream)"
-                    r"|httpx\.(?:Async)?Client\(\)\.(?:get|post|request)|urllib3\.PoolManager\(\)\.request"
-                    r"|http\.client\.HTTPS?Connection\(\)\.getresponse)(?:\(\).*)?$")
+_FETCH = re.compile(
+    r"^(?:urllib\.request\.urlopen|urllib2?\.urlopen|urllib\.request\.urlretrieve|requests\.(?:get|post|request)"
+    r"|requests\.(?:Session|session)\(\)\.(?:get|post|request)|httpx\.(?:get|post|request|stream)"
+    r"|httpx\.(?:Async)?Client\(\)\.(?:get|post|request)|urllib3\.PoolManager\(\)\.request"
+    r"|http\.client\.HTTPS?Connection\(\)\.getresponse)(?:\(\).*)?$"
+)
 # Attribute names a dispatch prefix must not be able to reach (see `_confined`).
-_SENSITIVE_ATTRIBUTES = ("system", "popen", "exec", "spawn", "posix_spawn", "fork", "getoutput", "getstatusoutput",
-                         "call", "check_call", "check_output", "run", "Popen", "create_subprocess_exec",
-                         "create_subprocess_shell", "eval", "compile", "import_module", "open", "load", "loads",
-                         "CDLL", "PyDLL", "LoadLibrary", "dlopen")
+_SENSITIVE_ATTRIBUTES = (
+    "system",
+    "popen",
+    "exec",
+    "spawn",
+    "posix_spawn",
+    "fork",
+    "getoutput",
+    "getstatusoutput",
+    "call",
+    "check_call",
+    "check_output",
+    "run",
+    "Popen",
+    "create_subprocess_exec",
+    "create_subprocess_shell",
+    "eval",
+    "compile",
+    "import_module",
+    "open",
+    "load",
+    "loads",
+    "CDLL",
+    "PyDLL",
+    "LoadLibrary",
+    "dlopen",
+)
 _SELF = frozenset({"self", "cls"})
 # The last part of every spawn API's name: what a value handed to a call must be called to be one.
 _API_LAST = frozenset({name.rpartition(".")[2] for name in _APIS} | _LIBC_SHELL | _LIBC_EXEC | set(_LOOP_APIS))
 
 
-def _finding(rule: str, severity: Level, confidence: Level, cwe: int, message: str, node: ast.AST,
-             **extra: object) -> Finding:
+def _finding(
+    rule: str, severity: Level, confidence: Level, cwe: int, message: str, node: ast.AST, **extra: object
+) -> Finding:
     return Finding(
         source=SOURCE,
         rule=rule,
@@ -144,7 +188,7 @@ def _check(scan: Scan, depth: int) -> list[Finding]:
 
 def _api(name: str, names: Names) -> tuple[str, _Api | None]:
     if name.startswith("posix."):  # os's functions live in posix
-        name = "os." + name[len("posix."):]
+        name = "os." + name[len("posix.") :]
     api = _APIS.get(name)
     if api is not None:
         return name, api
@@ -264,23 +308,41 @@ def _spawn(api_name: str, api: _Api, call: ast.Call, names: Names, passed_to: st
     if found is None and command.argv is not None and command.shell is None:
         found = _stdin_download(command.argv, _keyword(call, "input"), names)
     if found:
-        yield _finding(DOWNLOAD_AND_RUN, Level.HIGH, Level.HIGH, 494,
-                       f"{how} {found}: code from the network would run without review",
-                       call, api=api_name, description=found)
+        yield _finding(
+            DOWNLOAD_AND_RUN,
+            Level.HIGH,
+            Level.HIGH,
+            494,
+            f"{how} {found}: code from the network would run without review",
+            call,
+            api=api_name,
+            description=found,
+        )
     if command.shell is not None:
         constant = all(HOLE not in text for text in command.shell)
         if constant:
             message = f"{how} runs a command through a shell; pass an argument list without a shell instead"
         else:
-            message = (f"{how} runs a command built at run time through a shell: a value with shell syntax in it "
-                       "becomes a command (command injection); pass an argument list without a shell instead")
+            message = (
+                f"{how} runs a command built at run time through a shell: a value with shell syntax in it "
+                "becomes a command (command injection); pass an argument list without a shell instead"
+            )
         yield _finding(SHELL_SPAWN, Level.MEDIUM, Level.HIGH, 78, message, call, api=api_name, constant=constant)
     if api.kind == "native":
-        what = "calls libc through a foreign-function interface" if _FOREIGN.search(api_name) else \
-            "replaces or forks the process below the subprocess module"
-        yield _finding(NATIVE_SPAWN, Level.MEDIUM, Level.HIGH, 78,
-                       f"{how} starts a program and {what}; use subprocess.run with an argument list", call,
-                       api=api_name)
+        what = (
+            "calls libc through a foreign-function interface"
+            if _FOREIGN.search(api_name)
+            else "replaces or forks the process below the subprocess module"
+        )
+        yield _finding(
+            NATIVE_SPAWN,
+            Level.MEDIUM,
+            Level.HIGH,
+            78,
+            f"{how} starts a program and {what}; use subprocess.run with an argument list",
+            call,
+            api=api_name,
+        )
 
 
 def _stdin_download(argv: list[str], data: ast.AST | None, names: Names) -> str | None:
@@ -315,9 +377,16 @@ def _fed_from_download(ref: Ref, call: ast.Call, names: Names) -> Iterator[Findi
     command = _command(_APIS["subprocess.Popen"], popen, names)
     found = _stdin_download(command.argv, data, names) if command.argv and command.shell is None else None
     if found:
-        yield _finding(DOWNLOAD_AND_RUN, Level.HIGH, Level.HIGH, 494,
-                       f"subprocess.Popen {found}: code from the network would run without review", call,
-                       api="subprocess.Popen", description=found)
+        yield _finding(
+            DOWNLOAD_AND_RUN,
+            Level.HIGH,
+            Level.HIGH,
+            494,
+            f"subprocess.Popen {found}: code from the network would run without review",
+            call,
+            api="subprocess.Popen",
+            description=found,
+        )
 
 
 def _bound_call(node: ast.AST | None, names: Names) -> ast.Call | None:
@@ -339,8 +408,10 @@ def _passed_spawn(call: ast.Call, names: Names) -> Iterator[Finding]:
     for value in values:
         kind = type(value)
         # Only a name that may be bound to an API, or an attribute named like one, is resolved.
-        if not ((kind is ast.Name and (value.id in names.bindings or value.id in _API_LAST))
-                or (kind is ast.Attribute and value.attr in _API_LAST)):
+        if not (
+            (kind is ast.Name and (value.id in names.bindings or value.id in _API_LAST))
+            or (kind is ast.Attribute and value.attr in _API_LAST)
+        ):
             continue
         ref = names.ref(value)
         if ref is None:
@@ -379,12 +450,25 @@ def _dynamic_code(name: str, call: ast.Call, names: Names, depth: int) -> Iterat
     argument = call.args[0]
     fetch = _fetch_in(argument, names)
     if fetch is None and type(argument) is ast.Name:  # code = urlopen(url).read(); exec(code)
-        fetch = next((f for _, value in names.bindings.get(argument.id, ())
-                      if not isinstance(value, str) and (f := _fetch_in(value, names))), None)
+        fetch = next(
+            (
+                f
+                for _, value in names.bindings.get(argument.id, ())
+                if not isinstance(value, str) and (f := _fetch_in(value, names))
+            ),
+            None,
+        )
     if fetch:
-        yield _finding(CODE_DOWNLOAD, Level.HIGH, Level.HIGH, 494,
-                       f"{name} runs Python code that {fetch} downloads: code from the network would run "
-                       "without review", call, api=name, fetch=fetch)
+        yield _finding(
+            CODE_DOWNLOAD,
+            Level.HIGH,
+            Level.HIGH,
+            494,
+            f"{name} runs Python code that {fetch} downloads: code from the network would run without review",
+            call,
+            api=name,
+            fetch=fetch,
+        )
     if depth >= _MAX_NESTED:
         return
     for text in names.strings(argument):
@@ -395,8 +479,14 @@ def _dynamic_code(name: str, call: ast.Call, names: Names, depth: int) -> Iterat
         except (SyntaxError, ValueError):
             continue
         for inner in _check(scan(tree), depth + 1):
-            yield replace(inner, line=call.lineno, end_line=call.end_lineno or call.lineno, col=call.col_offset,
-                          end_col=call.end_col_offset or 0, message=f"in the code given to {name}: {inner.message}")
+            yield replace(
+                inner,
+                line=call.lineno,
+                end_line=call.end_lineno or call.lineno,
+                col=call.col_offset,
+                end_col=call.end_col_offset or 0,
+                message=f"in the code given to {name}: {inner.message}",
+            )
 
 
 # -- computed names ----------------------------------------------------------------------------
@@ -436,8 +526,12 @@ def _confined(site: Computed) -> bool:
         return True
     if HOLE not in site.pattern:
         return False  # assembled from literals: a name spelled so that no one sees it
-    return (len(prefix) >= 3 and prefix.endswith("_") and not prefix.startswith("_")
-            and not any(name.startswith(prefix) for name in _SENSITIVE_ATTRIBUTES))
+    return (
+        len(prefix) >= 3
+        and prefix.endswith("_")
+        and not prefix.startswith("_")
+        and not any(name.startswith(prefix) for name in _SENSITIVE_ATTRIBUTES)
+    )
 
 
 def _computed_finding(site: Computed) -> Finding:
@@ -445,12 +539,21 @@ def _computed_finding(site: Computed) -> Finding:
     code = code if len(code) <= 80 else code[:77] + "..."
     exact = HOLE not in site.pattern
     if site.kind == "module":
-        what = f"imports the module {site.pattern!r} under a name assembled at run time" if exact else \
-            "imports a module named at run time"
+        what = (
+            f"imports the module {site.pattern!r} under a name assembled at run time"
+            if exact
+            else "imports a module named at run time"
+        )
     else:
         target = f"{site.owner}.{site.pattern}" if site.owner else site.pattern
-        what = f"calls {target} under a name assembled at run time" if exact else \
-            "calls a function named at run time"
-    return _finding(COMPUTED_NAME, Level.MEDIUM, Level.HIGH if exact else Level.MEDIUM, 470,
-                    f"{code} {what}: what it reaches is hidden from review; name it directly "
-                    "(or look it up in a dict of allowed functions)", site.node, pattern=site.pattern)
+        what = f"calls {target} under a name assembled at run time" if exact else "calls a function named at run time"
+    return _finding(
+        COMPUTED_NAME,
+        Level.MEDIUM,
+        Level.HIGH if exact else Level.MEDIUM,
+        470,
+        f"{code} {what}: what it reaches is hidden from review; name it directly "
+        "(or look it up in a dict of allowed functions)",
+        site.node,
+        pattern=site.pattern,
+    )

@@ -27,8 +27,8 @@ import binascii
 import codecs
 import re
 import shlex
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from sandgate.checks.shell import HOLE
 
@@ -60,7 +60,7 @@ class Ref:
     name: str
     computed: tuple[Computed, ...] = ()
 
-    def attr(self, name: str, *computed: Computed) -> "Ref":
+    def attr(self, name: str, *computed: Computed) -> Ref:
         return Ref(f"{self.name}.{name}", self.computed + computed)
 
 
@@ -141,8 +141,13 @@ class Names:
         if name == "object.__getattribute__" and len(args) == 2:
             return self._lookup_in(self.ref(args[0]) or Ref(HOLE), args[1], node, "attribute")
         if name in _IMPORTERS and args:
-            return self._module(node, args[0], top_only=name != "importlib.import_module" and len(args) < 4
-                                and not any(k.arg == "fromlist" for k in node.keywords))
+            return self._module(
+                node,
+                args[0],
+                top_only=name != "importlib.import_module"
+                and len(args) < 4
+                and not any(k.arg == "fromlist" for k in node.keywords),
+            )
         return Ref(f"{name}()", callee.computed)
 
     def _lookup_in(self, owner: Ref, key: ast.AST, node: ast.AST, kind: str) -> Ref:
@@ -252,8 +257,11 @@ class Names:
                     return None
                 items = node.right.elts if type(node.right) is ast.Tuple else [node.right]
                 filled = iter([self.string(v, depth + 1) or HOLE for v in items])
-                return re.sub(r"%[-#0 +]*\d*(?:\.\d+)?[sdrifxXoeEgGca%]",
-                              lambda m: "%" if m.group() == "%%" else next(filled, HOLE), template)
+                return re.sub(
+                    r"%[-#0 +]*\d*(?:\.\d+)?[sdrifxXoeEgGca%]",
+                    lambda m: "%" if m.group() == "%%" else next(filled, HOLE),
+                    template,
+                )
             return None
         if kind is ast.Subscript:
             text = self.string(node.value, depth + 1)
@@ -276,8 +284,12 @@ class Names:
             return None
         if type(node) is ast.Constant and type(node.value) is int:
             return node.value
-        if type(node) is ast.UnaryOp and isinstance(node.op, ast.USub) and type(node.operand) is ast.Constant \
-                and type(node.operand.value) is int:
+        if (
+            type(node) is ast.UnaryOp
+            and isinstance(node.op, ast.USub)
+            and type(node.operand) is ast.Constant
+            and type(node.operand.value) is int
+        ):
             return -node.operand.value
         return _NOT_INT
 
@@ -311,8 +323,11 @@ class Names:
                         return positional[int(key)] if int(key) < len(positional) else HOLE
                     return named.get(key, HOLE)
 
-                return re.sub(r"\{([^{}]*)\}", field_value, template.replace("{{", "\0").replace("}}", "\1")) \
-                    .replace("\0", "{").replace("\1", "}")
+                return (
+                    re.sub(r"\{([^{}]*)\}", field_value, template.replace("{{", "\0").replace("}}", "\1"))
+                    .replace("\0", "{")
+                    .replace("\1", "}")
+                )
             if method == "join" and len(args) == 1:
                 separator = self.string(func.value, depth + 1)
                 items = self.sequence(args[0], depth + 1)
@@ -321,9 +336,21 @@ class Names:
                 return separator.join(items) if items is not None else HOLE
         callee = self.ref(func)
         name = callee.name if callee else ""
-        if name in ("base64.b64decode", "base64.standard_b64decode", "base64.urlsafe_b64decode",
-                    "base64.b32decode", "base64.b16decode", "binascii.unhexlify", "binascii.a2b_hex",
-                    "bytes.fromhex", "codecs.decode") and args:
+        if (
+            name
+            in (
+                "base64.b64decode",
+                "base64.standard_b64decode",
+                "base64.urlsafe_b64decode",
+                "base64.b32decode",
+                "base64.b16decode",
+                "binascii.unhexlify",
+                "binascii.a2b_hex",
+                "bytes.fromhex",
+                "codecs.decode",
+            )
+            and args
+        ):
             text = self.string(args[0], depth + 1)
             return _decode(name, text, self.string(args[1], depth + 1) if len(args) > 1 else None) if text else None
         if name == "chr" and args:
@@ -391,7 +418,11 @@ class Names:
                     return [_chr(v) for v in map(self._int, node.args[1].elts)]
         if kind is ast.GeneratorExp and len(node.generators) == 1:  # chr(c) for c in [99, 117, …]
             loop = node.generators[0]
-            if type(loop.iter) in (ast.List, ast.Tuple) and type(node.elt) is ast.Call and type(loop.target) is ast.Name:
+            if (
+                type(loop.iter) in (ast.List, ast.Tuple)
+                and type(node.elt) is ast.Call
+                and type(loop.target) is ast.Name
+            ):
                 callee = self.ref(node.elt.func)
                 if callee is not None and callee.name == "chr":
                     return [_chr(v) for v in map(self._int, loop.iter.elts)]
@@ -549,7 +580,7 @@ def _bind_target(names: Names, target: Node, node: ast.AST, value: Node) -> None
             names.bind(raw, node, value)
             names.attribute_bindings = True
     elif kind in (ast.Tuple, ast.List) and type(value) in (ast.Tuple, ast.List) and len(target.elts) == len(value.elts):
-        for inner, item in zip(target.elts, value.elts):
+        for inner, item in zip(target.elts, value.elts, strict=True):
             _bind_target(names, inner, node, item)
 
 
@@ -568,8 +599,8 @@ def _raw(node: Node) -> str | None:
 def _bind_defaults(names: Names, args: ast.arguments) -> None:
     """`def f(cmd="curl … | sh")`: a parameter's default is one of its values."""
     positional = args.posonlyargs + args.args
-    for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+    for arg, default in zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True):
         names.bind(arg.arg, default, default)
-    for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults):
+    for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
         if kw_default is not None:
             names.bind(arg.arg, kw_default, kw_default)

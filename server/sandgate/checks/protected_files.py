@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from sandgate.checks.names import HOLE, Scan
+from sandgate.checks.names import HOLE, Node, Scan
 from sandgate.findings import Finding, Level, details
 from sandgate.policy.model import FilesPolicy
 from sandgate.workspace_globs import matching_glob, workspace_relpath
@@ -60,9 +60,18 @@ def protected_edit(relpath: str, files: FilesPolicy, line: int = 0, end_line: in
     pattern = protected_by(path, files) if path else None
     if pattern is None:
         return []
-    return [Finding("policy", RULE_EDIT, Level.HIGH, Level.HIGH,
-                    f"the suggestion edits {path}, which the policy protects (files.protected: {pattern!r})",
-                    line=line, end_line=end_line, details=details(path=path, pattern=pattern))]
+    return [
+        Finding(
+            "policy",
+            RULE_EDIT,
+            Level.HIGH,
+            Level.HIGH,
+            f"the suggestion edits {path}, which the policy protects (files.protected: {pattern!r})",
+            line=line,
+            end_line=end_line,
+            details=details(path=path, pattern=pattern),
+        )
+    ]
 
 
 def check_protected_writes(scan: Scan, files: FilesPolicy, workspace: str | None = None) -> list[Finding]:
@@ -76,11 +85,20 @@ def check_protected_writes(scan: Scan, files: FilesPolicy, workspace: str | None
             relpath = workspace_relpath(path, workspace)
             pattern = protected_by(relpath, files) if relpath else None
             if pattern is not None:
-                found.append(Finding(
-                    "policy", RULE_WRITE, Level.HIGH, Level.HIGH,
-                    f"writes {relpath}, which the policy protects (files.protected: {pattern!r})",
-                    line=call.lineno, end_line=call.end_lineno or call.lineno, col=call.col_offset,
-                    end_col=call.end_col_offset or 0, details=details(path=relpath, pattern=pattern)))
+                found.append(
+                    Finding(
+                        "policy",
+                        RULE_WRITE,
+                        Level.HIGH,
+                        Level.HIGH,
+                        f"writes {relpath}, which the policy protects (files.protected: {pattern!r})",
+                        line=call.lineno,
+                        end_line=call.end_lineno or call.lineno,
+                        col=call.col_offset,
+                        end_col=call.end_col_offset or 0,
+                        details=details(path=relpath, pattern=pattern),
+                    )
+                )
     return found
 
 
@@ -133,7 +151,7 @@ def _known(scan: Scan, node: ast.AST | None) -> list[str]:
     return [path] if path and HOLE not in path else []
 
 
-def _path(scan: Scan, node: ast.AST, depth: int = 0) -> str | None:
+def _path(scan: Scan, node: Node, depth: int = 0) -> str | None:
     """The path a `pathlib.Path` expression spells (`Path("a", "b")`, `Path("a") / "b"`, a name bound
     to one); None when `node` is not such a path or a part is unknown."""
     if depth > _MAX_DEPTH:
@@ -159,9 +177,10 @@ def _path(scan: Scan, node: ast.AST, depth: int = 0) -> str | None:
 
 
 def _join(parts: list[str | None]) -> str | None:
-    if any(part is None or HOLE in part for part in parts):
+    known = [part for part in parts if part is not None and HOLE not in part]
+    if len(known) != len(parts):
         return None
     path = ""
-    for part in parts:
-        path = part if part.startswith("/") or not path else f"{path.rstrip('/')}/{part}"  # type: ignore[union-attr]
+    for part in known:
+        path = part if part.startswith("/") or not path else f"{path.rstrip('/')}/{part}"
     return path

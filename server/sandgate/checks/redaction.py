@@ -10,9 +10,7 @@ import re
 from sandgate.checks.secrets import find_secrets
 
 # A private key's body is not on the line the detector flags: drop the whole block.
-_PEM_BLOCK = re.compile(
-    r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY[A-Z0-9 ]*)-----.*?(?:-----END \1-----|\Z)", re.DOTALL
-)
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY[A-Z0-9 ]*)-----.*?(?:-----END \1-----|\Z)", re.DOTALL)
 _MIN_VALUE = 4
 
 
@@ -37,7 +35,7 @@ def redact_context(text: str) -> tuple[str, int]:
     for finding in find_secrets(text):
         if not 1 <= finding.line <= len(lines):
             continue
-        value = lines[finding.line - 1][finding.col:finding.end_col]
+        value = lines[finding.line - 1][finding.col : finding.end_col]
         if len(value) >= _MIN_VALUE and value not in values:
             values[value] = finding.rule
     # Longest first, so a value that contains another is replaced whole.

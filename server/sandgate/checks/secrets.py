@@ -70,8 +70,11 @@ def _any_pattern() -> re.Pattern | None:
         if not patterns:
             return None
         for p in patterns:
-            flags = "".join(c for flag, c in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"),
-                                              (re.VERBOSE, "x")) if p.flags & flag)
+            flags = "".join(
+                c
+                for flag, c in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"), (re.VERBOSE, "x"))
+                if p.flags & flag
+            )
             parts.append(f"(?{flags}:{p.pattern})" if flags else f"(?:{p.pattern})")
     return re.compile("|".join(parts))
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 # Stands for a part of the command that is not known statically (see the module doc).
 HOLE = "\u2026"
@@ -40,7 +40,7 @@ HOLE = "\u2026"
 @dataclass
 class Word:
     text: str = ""  # quotes removed; substitutions kept as written
-    subs: list["Script"] = field(default_factory=list)  # $(…), `…` and <(…) this shell evaluates
+    subs: list[Script] = field(default_factory=list)  # $(…), `…` and <(…) this shell evaluates
     quoted: bool = False
 
 
@@ -54,7 +54,7 @@ class Redirect:
 class Command:
     words: list[Word] = field(default_factory=list)
     redirects: list[Redirect] = field(default_factory=list)
-    body: "Script | None" = None  # ( … ) and { …; }
+    body: Script | None = None  # ( … ) and { …; }
 
 
 @dataclass
@@ -74,8 +74,26 @@ _MAX_DEPTH = 12
 _MAX_LENGTH = 16384  # of a command classified: a longer one is read as far as this (time stays bounded)
 _OPERATORS = ("&&", "||", ";;", "|&", "|", "&", ";", "\n")
 _REDIRECT = re.compile(r"&>>|&>|<<<|<<-|<<|<>|<&|>&|>>|>\||<|>")
-_KEYWORDS = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "in", "case", "esac",
-             "!", "{", "}", "time", "function"}
+_KEYWORDS = {
+    "if",
+    "then",
+    "else",
+    "elif",
+    "fi",
+    "do",
+    "done",
+    "while",
+    "until",
+    "for",
+    "in",
+    "case",
+    "esac",
+    "!",
+    "{",
+    "}",
+    "time",
+    "function",
+}
 _ANSI = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "a": "\a", "e": "\x1b", "0": "\0"}
 
 
@@ -107,7 +125,7 @@ class _Parser:
             elif c == ")":
                 depth -= 1
             self.i += 1
-        raw = self.s[start:self.i - 1] if not depth else self.s[start:]
+        raw = self.s[start : self.i - 1] if not depth else self.s[start:]
         return self._sub(raw), raw
 
     def _sub(self, raw: str) -> Script:
@@ -118,7 +136,7 @@ class _Parser:
     def _backtick(self) -> tuple[Script, str]:
         end = self.s.find("`", self.i)
         end = len(self.s) if end < 0 else end
-        raw = self.s[self.i:end]
+        raw = self.s[self.i : end]
         self.i = end + 1
         return self._sub(raw.replace("\\`", "`")), raw
 
@@ -159,7 +177,7 @@ class _Parser:
         s, i = self.s, self.i + 1
         c = s[i]
         if c == "x":
-            digits = re.match(r"[0-9A-Fa-f]{1,2}", s[i + 1:])
+            digits = re.match(r"[0-9A-Fa-f]{1,2}", s[i + 1 :])
             if digits:
                 self.i = i + 1 + len(digits.group())
                 return chr(int(digits.group(), 16))
@@ -188,12 +206,12 @@ class _Parser:
                 if s.startswith("\\\n", self.i):
                     self.i += 2
                     continue
-                word.text += s[self.i + 1:self.i + 2]
+                word.text += s[self.i + 1 : self.i + 2]
                 self.i += 2
             elif c == "'":
                 end = s.find("'", self.i + 1)
                 end = len(s) if end < 0 else end
-                word.text += s[self.i + 1:end]
+                word.text += s[self.i + 1 : end]
                 word.quoted = True
                 self.i = end + 1
             elif c == '"':
@@ -252,7 +270,7 @@ class _Parser:
             while self.i < len(self.s):
                 end = self.s.find("\n", self.i)
                 end = len(self.s) if end < 0 else end
-                line = self.s[self.i:end]
+                line = self.s[self.i : end]
                 self.i = end + 1
                 if (line.lstrip("\t") if strip else line) == delimiter:
                     break
@@ -287,7 +305,7 @@ class _Parser:
             if closer == ")" and c == closer:
                 self.i += 1
                 break
-            group = c == "{" and not command.words and s[self.i + 1:self.i + 2] in (" ", "\t", "\n")
+            group = c == "{" and not command.words and s[self.i + 1 : self.i + 2] in (" ", "\t", "\n")
             if (c == "(" or group) and not command.words:
                 self.i += 1
                 self.nesting += 1
@@ -368,23 +386,54 @@ _WRAPPERS: dict[str, frozenset[str]] = {
     "sudo": frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-R"}),
     "doas": frozenset({"-u", "-C"}),
     "env": frozenset({"-u", "-C", "--unset", "--chdir"}),
-    "nohup": frozenset(), "exec": frozenset({"-a"}), "command": frozenset(), "builtin": frozenset(),
-    "nice": frozenset({"-n"}), "ionice": frozenset({"-c", "-n"}), "stdbuf": frozenset({"-i", "-o", "-e"}),
-    "setsid": frozenset(), "busybox": frozenset(), "unbuffer": frozenset(), "torsocks": frozenset(),
-    "proxychains": frozenset({"-f"}), "proxychains4": frozenset({"-f"}), "chrt": frozenset(),
+    "nohup": frozenset(),
+    "exec": frozenset({"-a"}),
+    "command": frozenset(),
+    "builtin": frozenset(),
+    "nice": frozenset({"-n"}),
+    "ionice": frozenset({"-c", "-n"}),
+    "stdbuf": frozenset({"-i", "-o", "-e"}),
+    "setsid": frozenset(),
+    "busybox": frozenset(),
+    "unbuffer": frozenset(),
+    "torsocks": frozenset(),
+    "proxychains": frozenset({"-f"}),
+    "proxychains4": frozenset({"-f"}),
+    "chrt": frozenset(),
     "timeout": frozenset({"-s", "-k", "--signal", "--kill-after"}),
 }
 # Programs that fetch from the network, and ones that carry a network connection both ways.
-_FETCHERS = frozenset({"curl", "wget", "fetch", "aria2c", "axel", "http", "https", "xh", "lwp-download",
-                       "lwp-request", "GET", "tftp", "ftpget", "scp", "rsync", "ftp"})
+_FETCHERS = frozenset(
+    {
+        "curl",
+        "wget",
+        "fetch",
+        "aria2c",
+        "axel",
+        "http",
+        "https",
+        "xh",
+        "lwp-download",
+        "lwp-request",
+        "GET",
+        "tftp",
+        "ftpget",
+        "scp",
+        "rsync",
+        "ftp",
+    }
+)
 _NETCATS = frozenset({"nc", "ncat", "netcat", "socat", "telnet", "openssl"})
 _URL = re.compile(r"\b(?:https?|ftps?|tftp)://", re.IGNORECASE)
 _DEV_NET = re.compile(r"^/dev/(?:tcp|udp)/")
 _PRINTERS = frozenset({"echo", "printf", "print"})
 # Code in another language that fetches over the network (a Python -c that calls urlopen, …).
-_CODE_FETCH = re.compile(r"urlopen|urlretrieve|requests\.(?:get|post|request)|httpx\.|http\.client|"
-                         r"LWP::|HTTP::Tiny|Net::HTTP|open-uri|URI\.open|fetch\(|https?\.get\(|"
-                         r"file_get_contents\(\s*['\"]https?:|socket", re.IGNORECASE)
+_CODE_FETCH = re.compile(
+    r"urlopen|urlretrieve|requests\.(?:get|post|request)|httpx\.|http\.client|"
+    r"LWP::|HTTP::Tiny|Net::HTTP|open-uri|URI\.open|fetch\(|https?\.get\(|"
+    r"file_get_contents\(\s*['\"]https?:|socket",
+    re.IGNORECASE,
+)
 _CODE_EXEC = re.compile(r"\b(?:exec|eval|compile|system|popen|spawn|execSync|Function)\s*\(|\beval\s+\$")
 # Code that puts a socket on a process's stdin and starts a shell.
 _CODE_REVERSE = re.compile(r"dup2|fdopen|Socket\.new|TCPSocket|net\.Socket|fsockopen")
@@ -455,8 +504,9 @@ def _interpreter(words: list[Word]) -> _Interp | None:
     if not words:
         return None
     if name == "eval":
-        return _Interp(name, "eval", Word(" ".join(w.text for w in words[1:]), [s for w in words[1:] for s in w.subs]),
-                       None, False)
+        return _Interp(
+            name, "eval", Word(" ".join(w.text for w in words[1:]), [s for w in words[1:] for s in w.subs]), None, False
+        )
     if name in ("source", "."):
         return _Interp(name, "source", None, words[1] if len(words) > 1 else None, False)
     if name == "su":
@@ -480,8 +530,13 @@ def _interpreter(words: list[Word]) -> _Interp | None:
         if family == "python" and text.startswith("-") and not text.startswith("--") and "c" in text[1:]:
             head, _, rest = text[1:].partition("c")
             if head.isalpha() or not head:  # -Ic / -c'code' clusters
-                return _Interp(name, family, Word(rest, words[j].subs) if rest else
-                               (words[j + 1] if j + 1 < len(words) else Word()), None, False)
+                return _Interp(
+                    name,
+                    family,
+                    Word(rest, words[j].subs) if rest else (words[j + 1] if j + 1 < len(words) else Word()),
+                    None,
+                    False,
+                )
         if text in stop_opts or (family == "python" and text.startswith("-m")):
             return _Interp(name, family, None, None, False)
         if text == "-":
@@ -624,7 +679,11 @@ def _pipeline(pipeline: list[Command], depth: int) -> str | None:
     fetched = netcat = shell = printed = None
     for command in pipeline:
         interp = _interpreter(command.words)
-        reader = interp if interp is not None and interp.stdin and not any(r.op.startswith("<") for r in command.redirects) else None
+        reader = (
+            interp
+            if interp is not None and interp.stdin and not any(r.op.startswith("<") for r in command.redirects)
+            else None
+        )
         name = _program(command.words)[0]
         if reader and fetched:
             return f"downloads with {fetched} and pipes it into {reader.name}"
@@ -738,11 +797,15 @@ def _code(interp: _Interp, code: str, depth: int) -> str | None:
 
 def _netcat_exec(name: str, args: list[str]) -> str | None:
     if name in ("nc", "ncat", "netcat") and any(
-            a in ("-e", "-c", "--exec", "--sh-exec", "--lua-exec") or re.fullmatch(r"-[A-Za-z]*[ec]", a) for a in args):
+        a in ("-e", "-c", "--exec", "--sh-exec", "--lua-exec") or re.fullmatch(r"-[A-Za-z]*[ec]", a) for a in args
+    ):
         return f"hands a program to the network with {name} -e (a reverse shell)"
     lowered = [a.lower() for a in args]
-    if name == "socat" and any(a.startswith(("exec:", "system:")) for a in lowered) and any(
-            a.startswith(("tcp", "udp", "openssl", "ssl")) for a in lowered):
+    if (
+        name == "socat"
+        and any(a.startswith(("exec:", "system:")) for a in lowered)
+        and any(a.startswith(("tcp", "udp", "openssl", "ssl")) for a in lowered)
+    ):
         return "connects a program to the network with socat (a reverse shell)"
     return None
 
@@ -752,8 +815,11 @@ def _netcat_exec(name: str, args: list[str]) -> str | None:
 _UNKNOWN = "\0"  # a download whose file name is not known
 # Program -> (its short option letter and long option naming the output file; "-" is stdout).
 _OUTPUT_OPTIONS = {
-    "curl": ("o", "--output"), "wget": ("O", "--output-document"), "aria2c": ("o", "--out"),
-    "axel": ("o", "--output"), "fetch": ("o", "--output"),
+    "curl": ("o", "--output"),
+    "wget": ("O", "--output-document"),
+    "aria2c": ("o", "--out"),
+    "axel": ("o", "--output"),
+    "fetch": ("o", "--output"),
 }
 
 
@@ -805,8 +871,10 @@ def _outputs(name: str, args: list[str], redirects: list[Redirect]) -> list[str]
             if arg == long or arg.startswith(long + "="):
                 value = arg.split("=", 1)[1] if "=" in arg else following
             elif re.fullmatch(rf"-[A-Za-z]*{short}.*", arg):
-                value = arg[arg.index(short) + 1:] or following
-            elif name == "curl" and (arg in ("--remote-name", "--remote-name-all") or re.fullmatch(r"-[A-Za-z]*O[A-Za-z]*", arg)):
+                value = arg[arg.index(short) + 1 :] or following
+            elif name == "curl" and (
+                arg in ("--remote-name", "--remote-name-all") or re.fullmatch(r"-[A-Za-z]*O[A-Za-z]*", arg)
+            ):
                 out.extend(remote)
                 continue
             else:

@@ -44,9 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("path", nargs="?", type=Path, default=Path(DEFAULT_RELPATH), help=path_help)
     p.add_argument("--format", choices=("sarif", "json"), default="sarif")
     p.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
-    p.add_argument(
-        "--include-document", action="store_true", help="SARIF: also findings on code the user already had"
-    )
+    p.add_argument("--include-document", action="store_true", help="SARIF: also findings on code the user already had")
     p.set_defaults(func=cmd_export)
 
 

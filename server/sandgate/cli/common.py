@@ -10,10 +10,16 @@ from sandgate.policy.load import LoadedPolicy, load_effective, resolve_policy_ar
 
 
 def add_policy_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--policy", metavar="PATH|PRESET",
-                        help="a policy file, or a preset: strict, balanced (default), permissive")
-    parser.add_argument("--workspace", metavar="DIR", type=Path, default=None,
-                        help="the workspace whose .sandgate/policy.toml applies (default: the current folder)")
+    parser.add_argument(
+        "--policy", metavar="PATH|PRESET", help="a policy file, or a preset: strict, balanced (default), permissive"
+    )
+    parser.add_argument(
+        "--workspace",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="the workspace whose .sandgate/policy.toml applies (default: the current folder)",
+    )
 
 
 def load_for(args: argparse.Namespace) -> LoadedPolicy:

@@ -33,9 +33,19 @@ def show_policy(args: argparse.Namespace) -> int:
     broken = report_policy_problems(loaded)
     data = plain(loaded.policy)
     if args.format == "json":
-        print(json.dumps({"preset": loaded.preset, "digest": loaded.digest, "policy": data,
-                          "sources": loaded.sources, "errors": [e.to_json() for e in loaded.errors],
-                          "refusals": [e.to_json() for e in loaded.refusals]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "preset": loaded.preset,
+                    "digest": loaded.digest,
+                    "policy": data,
+                    "sources": loaded.sources,
+                    "errors": [e.to_json() for e in loaded.errors],
+                    "refusals": [e.to_json() for e in loaded.refusals],
+                },
+                indent=2,
+            )
+        )
         return EXIT_USAGE if broken else EXIT_OK
     print(f"# effective policy (preset {loaded.preset}, digest {loaded.digest[:16]})")
     for path in leaves():
@@ -44,7 +54,9 @@ def show_policy(args: argparse.Namespace) -> int:
     for rule in data["rules"]:
         print(_rule_line(rule, loaded.sources.get(f"rules.{rule['id']}", "?")))
     if data["floor_rules"] or any(layer.name == "managed" for layer in loaded.layers):
-        print(f"# the managed floor, evaluated apart (the stricter decision stands); default {json.dumps(data['floor_default'])}")
+        print(
+            f"# the managed floor, evaluated apart (the stricter decision stands); default {json.dumps(data['floor_default'])}"
+        )
     for rule in data["floor_rules"]:
         print(_rule_line(rule, loaded.sources.get(f"managed-rules.{rule['id']}", "managed")))
     for refusal in loaded.refusals:

@@ -31,8 +31,11 @@ def cmd_init(args: argparse.Namespace) -> int:
         client = docker.from_env(timeout=120)
         client.ping()
     except Exception as exc:  # noqa: BLE001
-        print(f"sandgate: no Docker engine answers ({exc}); start one (scripts/setup-sandbox.sh) "
-              "or use the bwrap backend", file=sys.stderr)
+        print(
+            f"sandgate: no Docker engine answers ({exc}); start one (scripts/setup-sandbox.sh) "
+            "or use the bwrap backend",
+            file=sys.stderr,
+        )
         return EXIT_FAIL
     from sandgate.sandbox.image import ensure_image
 

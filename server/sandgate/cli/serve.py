@@ -27,8 +27,12 @@ def register(subparsers) -> None:
         help="run the language server (stdio by default)",
         description="Run the Sandgate language server: vetted inline suggestions, diagnostics and approvals.",
     )
-    parser.add_argument("--tcp", metavar="HOST:PORT", type=_host_port, default=None, help="listen on TCP instead of stdio")
-    parser.add_argument("--stdio", action="store_true", help="use stdio (the default; accepted for editors that pass it)")
+    parser.add_argument(
+        "--tcp", metavar="HOST:PORT", type=_host_port, default=None, help="listen on TCP instead of stdio"
+    )
+    parser.add_argument(
+        "--stdio", action="store_true", help="use stdio (the default; accepted for editors that pass it)"
+    )
     parser.add_argument("--log-file", metavar="PATH", default=None, help="write logs here instead of stderr")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.set_defaults(func=run)

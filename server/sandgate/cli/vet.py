@@ -15,10 +15,10 @@ from sandgate.cli.main import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from sandgate.findings import Verdict
 from sandgate.lines import Lines
 from sandgate.pipeline import Vetter
-from sandgate.sandbox.select import close_all
 from sandgate.report.json_report import render_json
 from sandgate.report.sarif_report import build_sarif
 from sandgate.report.text_report import render_text
+from sandgate.sandbox.select import close_all
 from sandgate.suggestion import Suggestion
 from sandgate.telemetry import configure
 
@@ -31,16 +31,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Exit status: 0 when every result is allow, 1 when any is review or block, 2 on bad usage or a broken policy.",
     )
     add_policy_options(parser)
-    parser.add_argument("--backend", choices=("auto", "docker", "bwrap"), default="auto",
-                        help="sandbox backend (default: auto, Docker when an engine answers, else bubblewrap)")
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "docker", "bwrap"),
+        default="auto",
+        help="sandbox backend (default: auto, Docker when an engine answers, else bubblewrap)",
+    )
     parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
-    parser.add_argument("--into", metavar="DOC", type=Path,
-                        help="vet one suggestion (FILE) inserted into the document DOC")
-    parser.add_argument("--at", metavar="LINE:COL",
-                        help="where the suggestion goes in DOC, 1-based (as editors show it)")
+    parser.add_argument(
+        "--into", metavar="DOC", type=Path, help="vet one suggestion (FILE) inserted into the document DOC"
+    )
+    parser.add_argument(
+        "--at", metavar="LINE:COL", help="where the suggestion goes in DOC, 1-based (as editors show it)"
+    )
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-    parser.add_argument("--no-audit", action="store_true",
-                        help=f"do not append the decisions to the workspace's {DEFAULT_RELPATH}")
+    parser.add_argument(
+        "--no-audit", action="store_true", help=f"do not append the decisions to the workspace's {DEFAULT_RELPATH}"
+    )
     parser.add_argument("files", nargs="+", metavar="FILE", type=Path)
     parser.set_defaults(func=run)
 
@@ -81,8 +88,16 @@ def _suggestions(args: argparse.Namespace, workspace: Path) -> list[Suggestion]:
     # As the server: the line after the last means the end of DOC, a column past a line's end its end.
     if line > count:
         raise ValueError(f"--at {args.at} is past the end of {args.into} ({count} lines)")
-    return [Suggestion(_read(args.files[0]), document=document, line=line, character=col,
-                       path=relative(args.into), language=_language(args.into))]
+    return [
+        Suggestion(
+            _read(args.files[0]),
+            document=document,
+            line=line,
+            character=col,
+            path=relative(args.into),
+            language=_language(args.into),
+        )
+    ]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -30,8 +30,14 @@ def decision_finding(decision: ProxyDecision) -> Finding:
         severity=severity,
         confidence=Level.HIGH,
         message=message,
-        details=details(host=decision.host, port=decision.port, rule=decision.rule, reason=decision.reason,
-                        address=decision.address, family="proxy"),
+        details=details(
+            host=decision.host,
+            port=decision.port,
+            rule=decision.rule,
+            reason=decision.reason,
+            address=decision.address,
+            family="proxy",
+        ),
     )
 
 
@@ -50,5 +56,6 @@ def findings_from_decisions(decisions: Iterable[ProxyDecision]) -> list[Finding]
 def emit_decisions(telemetry: Any, request_id: str | None, decisions: Iterable[ProxyDecision]) -> None:
     """Each decision as a `sandgate.network.decision` event (`Telemetry.network_decision`)."""
     for decision in decisions:
-        telemetry.network_decision(request_id=request_id, host=decision.host, allowed=decision.allowed,
-                                   port=decision.port, rule=decision.rule)
+        telemetry.network_decision(
+            request_id=request_id, host=decision.host, allowed=decision.allowed, port=decision.port, rule=decision.rule
+        )

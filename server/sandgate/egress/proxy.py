@@ -45,8 +45,14 @@ log = logging.getLogger(__name__)
 MAX_HEADER_LINES = 100
 # Hop-by-hop headers (RFC 9110 §7.6.1) and the proxy's own: never forwarded.
 _HOP_BY_HOP = {
-    "connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate",
-    "te", "trailer", "upgrade",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "upgrade",
 }
 
 Resolver = Callable[[str, int], Iterable[str]]
@@ -113,8 +119,15 @@ class _BadRequest(Exception):
         self.port = port
 
 
-_STATUS_TEXT = {400: "Bad Request", 403: "Forbidden", 431: "Request Header Fields Too Large",
-                501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+_STATUS_TEXT = {
+    400: "Bad Request",
+    403: "Forbidden",
+    431: "Request Header Fields Too Large",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 def _split_authority(authority: str, default_port: int | None) -> tuple[str, int]:
@@ -124,7 +137,7 @@ def _split_authority(authority: str, default_port: int | None) -> tuple[str, int
         end = authority.find("]")
         if end < 0:
             raise _BadRequest(400, f"malformed authority {authority!r}")
-        host, rest = authority[1:end], authority[end + 1:]
+        host, rest = authority[1:end], authority[end + 1 :]
         port_text = rest[1:] if rest.startswith(":") else ""
         if rest and not rest.startswith(":"):
             raise _BadRequest(400, f"malformed authority {authority!r}")
@@ -248,7 +261,7 @@ class EgressProxy:
         self._loop = None
         self._cleanup_socket()
 
-    def __enter__(self) -> "EgressProxy":
+    def __enter__(self) -> EgressProxy:
         self.start()
         return self
 
@@ -276,8 +289,9 @@ class EgressProxy:
             self._servers.append(server)
             unix_path = self.unix_path
         if self.tcp_port is not None:
-            server = await asyncio.start_server(self._accept, host=self.tcp_host, port=self.tcp_port,
-                                                limit=self.header_limit, reuse_address=True)
+            server = await asyncio.start_server(
+                self._accept, host=self.tcp_host, port=self.tcp_port, limit=self.header_limit, reuse_address=True
+            )
             self._servers.append(server)
             sockname = server.sockets[0].getsockname()
             tcp_host, tcp_port = str(sockname[0]), int(sockname[1])
@@ -293,7 +307,7 @@ class EgressProxy:
         for server in self._servers:
             try:
                 await asyncio.wait_for(server.wait_closed(), 2)
-            except (asyncio.TimeoutError, Exception):
+            except (TimeoutError, Exception):
                 pass
         self._servers.clear()
 
@@ -316,8 +330,15 @@ class EgressProxy:
     def _record(self, decision: ProxyDecision) -> None:
         with self._lock:
             self._decisions.append(decision)
-        log.log(logging.INFO if decision.allowed else logging.WARNING, "egress %s %s:%s (%s): %s",
-                "allowed" if decision.allowed else "denied", decision.host, decision.port, decision.rule, decision.reason)
+        log.log(
+            logging.INFO if decision.allowed else logging.WARNING,
+            "egress %s %s:%s (%s): %s",
+            "allowed" if decision.allowed else "denied",
+            decision.host,
+            decision.port,
+            decision.rule,
+            decision.reason,
+        )
         if self.on_decision is not None:
             try:
                 self.on_decision(decision)
@@ -352,26 +373,26 @@ class EgressProxy:
         try:
             writer.write(head.encode("ascii") + body)
             await asyncio.wait_for(writer.drain(), 5)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             pass
 
     async def _read_head(self, reader: asyncio.StreamReader) -> tuple[str, str, str, list[tuple[str, str]]]:
         try:
             raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.idle_timeout)
         except asyncio.LimitOverrunError:
-            raise _BadRequest(431, f"request head longer than {self.header_limit} bytes")
+            raise _BadRequest(431, f"request head longer than {self.header_limit} bytes") from None
         except asyncio.IncompleteReadError as exc:
             if not exc.partial.strip():
-                raise _Closed()
+                raise _Closed() from None
             if len(exc.partial) >= self.header_limit:
-                raise _BadRequest(431, f"request head longer than {self.header_limit} bytes")
-            raise _BadRequest(400, "connection closed before a complete request head")
-        except asyncio.TimeoutError:
-            raise _BadRequest(400, "no complete request head in time")
+                raise _BadRequest(431, f"request head longer than {self.header_limit} bytes") from None
+            raise _BadRequest(400, "connection closed before a complete request head") from None
+        except TimeoutError:
+            raise _BadRequest(400, "no complete request head in time") from None
         try:
             text = raw.decode("ascii")
         except UnicodeDecodeError:
-            raise _BadRequest(400, "request head is not ASCII")
+            raise _BadRequest(400, "request head is not ASCII") from None
         lines = text.split("\r\n")[:-2]
         if len(lines) - 1 > MAX_HEADER_LINES:
             raise _BadRequest(431, f"more than {MAX_HEADER_LINES} header lines")
@@ -398,7 +419,9 @@ class EgressProxy:
                 if url.scheme.lower() != "http" or not url.netloc:
                     if url.scheme.lower() == "https":
                         raise _BadRequest(400, "send https:// requests through CONNECT")
-                    raise _BadRequest(400, f"the egress proxy serves absolute http:// URLs and CONNECT, not {_safe(target[:100])!r}")
+                    raise _BadRequest(
+                        400, f"the egress proxy serves absolute http:// URLs and CONNECT, not {_safe(target[:100])!r}"
+                    )
                 host, port = _split_authority(url.netloc.rpartition("@")[2], 80)
                 path = (url.path or "/") + (f"?{url.query}" if url.query else "")
         except _Closed:
@@ -419,13 +442,20 @@ class EgressProxy:
         for address in addresses:
             try:
                 upstream = await asyncio.wait_for(
-                    asyncio.open_connection(str(address), port, limit=self.header_limit), self.connect_timeout)
+                    asyncio.open_connection(str(address), port, limit=self.header_limit), self.connect_timeout
+                )
                 connected = str(address)
                 break
-            except (OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError) as exc:
                 last_error = exc
-        decision = ProxyDecision(decision.host, decision.port, True, decision.rule, decision.reason,
-                                 connected or (str(addresses[0]) if addresses else None))
+        decision = ProxyDecision(
+            decision.host,
+            decision.port,
+            True,
+            decision.rule,
+            decision.reason,
+            connected or (str(addresses[0]) if addresses else None),
+        )
         self._record(decision)
         if upstream is None:
             log.info("egress connect to %s:%s failed: %s", host, port, last_error)
@@ -454,22 +484,31 @@ class EgressProxy:
         else:
             try:
                 loop = asyncio.get_running_loop()
-                found = await asyncio.wait_for(loop.run_in_executor(None, self.resolver, name, port), self.connect_timeout)
+                found = await asyncio.wait_for(
+                    loop.run_in_executor(None, self.resolver, name, port), self.connect_timeout
+                )
                 addresses = []
                 for text in found:
                     address = ipaddress.ip_address(str(text).split("%", 1)[0])
                     if address not in addresses:
                         addresses.append(address)
-            except (OSError, ValueError, asyncio.TimeoutError, UnicodeError) as exc:
-                return ProxyDecision(name, port, False, rules.RULE_UNRESOLVED, f"{name} could not be resolved: {exc}"), []
+            except (TimeoutError, OSError, ValueError, UnicodeError) as exc:
+                return ProxyDecision(
+                    name, port, False, rules.RULE_UNRESOLVED, f"{name} could not be resolved: {exc}"
+                ), []
         problem = rules.check_addresses(name, addresses, verdict.pattern)
         if problem:
             bad = next((a for a in addresses if rules.address_problem(a)), None)
             return ProxyDecision(name, port, False, rules.RULE_ADDRESS, problem, str(bad) if bad else None), []
         return ProxyDecision(name, port, True, verdict.rule, verdict.reason), addresses
 
-    async def _pipe(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter,
-                    up_reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self,
+        client_reader: asyncio.StreamReader,
+        client_writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> None:
         loop = asyncio.get_running_loop()
         last = [loop.time()]
 
@@ -507,8 +546,9 @@ class EgressProxy:
             await asyncio.gather(upward, downward, return_exceptions=True)
 
 
-def _origin_request(method: str, path: str, version: str, host: str, port: int,
-                    headers: list[tuple[str, str]]) -> bytes:
+def _origin_request(
+    method: str, path: str, version: str, host: str, port: int, headers: list[tuple[str, str]]
+) -> bytes:
     """The request as the origin server should see it: origin-form target, no hop-by-hop or
     proxy headers, the Host of the checked target, and one request per connection."""
     listed = {h.strip().lower() for name, value in headers if name.lower() == "connection" for h in value.split(",")}

@@ -60,7 +60,9 @@ def decide_host(host: str, port: int, network: NetworkPolicy) -> HostDecision:
     for text in network.deny_hosts:
         pattern = parse_pattern(text)
         if pattern.matches_host(host) and pattern.denies_port(port):
-            return HostDecision(False, f"network.deny_hosts:{text}", f"{host}:{port} is denied by network.deny_hosts {text!r}")
+            return HostDecision(
+                False, f"network.deny_hosts:{text}", f"{host}:{port} is denied by network.deny_hosts {text!r}"
+            )
     matched: list[HostPattern] = []
     for text in network.allow_hosts:
         pattern = parse_pattern(text)
@@ -68,12 +70,21 @@ def decide_host(host: str, port: int, network: NetworkPolicy) -> HostDecision:
             continue
         matched.append(pattern)
         if pattern.allows_port(port):
-            return HostDecision(True, f"network.allow_hosts:{text}", f"{host}:{port} is allowed by network.allow_hosts {text!r}", pattern)
+            return HostDecision(
+                True,
+                f"network.allow_hosts:{text}",
+                f"{host}:{port} is allowed by network.allow_hosts {text!r}",
+                pattern,
+            )
     if matched:
         ports = sorted({allowed for p in matched for allowed in p.ports()})
-        return HostDecision(False, RULE_PORT, f"{host} is allowed on port(s) {', '.join(map(str, ports))} only, not {port}")
+        return HostDecision(
+            False, RULE_PORT, f"{host} is allowed on port(s) {', '.join(map(str, ports))} only, not {port}"
+        )
     if not network.allow_hosts:
-        return HostDecision(False, RULE_DEFAULT_DENY, f"{host}:{port}: the policy allows no network (network.allow_hosts is empty)")
+        return HostDecision(
+            False, RULE_DEFAULT_DENY, f"{host}:{port}: the policy allows no network (network.allow_hosts is empty)"
+        )
     return HostDecision(False, RULE_DEFAULT_DENY, f"{host}:{port} is not in network.allow_hosts")
 
 

@@ -57,8 +57,14 @@ class PythonSyntax:
         triple-quoted string (a docstring's unindented lines)."""
         starts, previous, inside = [0], "", None
         for index, line in enumerate(lines):
-            if index and inside is None and line and line[0] not in " \t#\r\n\f" and not _CONTINUES.match(line) \
-                    and not previous.startswith("@"):
+            if (
+                index
+                and inside is None
+                and line
+                and line[0] not in " \t#\r\n\f"
+                and not _CONTINUES.match(line)
+                and not previous.startswith("@")
+            ):
                 starts.append(index)
             inside = _string_state(line, inside)
             if line.strip():

@@ -70,8 +70,12 @@ def follow(anchor: Anchor, start: int, end: int, inserted: str, new_text: str, s
 def intact(anchor: Anchor, text: str) -> bool:
     """Whether the text around the anchor is still the vetted one."""
     low, high = anchor.window
-    return (0 <= low and high <= len(text) and text[low : anchor.start] == anchor.before
-            and text[anchor.end : high] == anchor.after)
+    return (
+        0 <= low
+        and high <= len(text)
+        and text[low : anchor.start] == anchor.before
+        and text[anchor.end : high] == anchor.after
+    )
 
 
 def text_at(anchor: Anchor, text: str) -> str:

@@ -9,7 +9,8 @@ counted in code points over `sandgate.lines` (the server maps them to the client
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from lsprotocol import types
 
@@ -244,8 +245,15 @@ def held_actions(
 ) -> list[types.CodeAction]:
     """'Review and insert “label”…' and 'Discard “label”' for a held suggestion; `label` tells it
     from the others held."""
-    edit = review_edit(held.uri, version, held.range, held.text, "Insert an AI suggestion held for review",
-                       _reason_summary(held.reasons), annotations=annotations)
+    edit = review_edit(
+        held.uri,
+        version,
+        held.range,
+        held.text,
+        "Insert an AI suggestion held for review",
+        _reason_summary(held.reasons),
+        annotations=annotations,
+    )
     return [
         types.CodeAction(
             title=f"Review and insert “{label}”…",
@@ -270,8 +278,15 @@ def fix_action(diagnostic: types.Diagnostic, fix: Held, version: int | None, *, 
         title=f"Apply AI fix ({verified})",
         kind=types.CodeActionKind.QuickFix,
         diagnostics=[diagnostic],
-        edit=review_edit(fix.uri, version, fix.range, fix.text, "Apply an AI fix vetted by Sandgate", verified,
-                         annotations=annotations),
+        edit=review_edit(
+            fix.uri,
+            version,
+            fix.range,
+            fix.text,
+            "Apply an AI fix vetted by Sandgate",
+            verified,
+            annotations=annotations,
+        ),
         command=types.Command(title="Approve", command=CMD_APPROVE, arguments=[{"token": fix.token}]),
     )
 
@@ -393,7 +408,6 @@ def withheld_json(record: Withheld) -> dict[str, Any]:
     return data
 
 
-
 def status_payload(
     *,
     preset: str,
@@ -423,7 +437,9 @@ def status_payload(
     }
 
 
-def context_note(uri: str, path: str, status: str | None, excluded_by: str | None, redactions: int) -> dict[str, Any] | None:
+def context_note(
+    uri: str, path: str, status: str | None, excluded_by: str | None, redactions: int
+) -> dict[str, Any] | None:
     """The status's `context`: what the model guard held back from the last request, or None."""
     if status is None:
         return None
@@ -437,5 +453,8 @@ def unvetted_language(language: str, handling: str) -> dict[str, Any]:
         "review": "every suggestion is held for review",
         "allow": "suggestions are shown marked not-vetted",
     }.get(handling, "no suggestions are asked for")
-    return {"language": language, "handling": handling,
-            "message": f"{language}: Sandgate cannot vet it yet, so {what} (policy languages.unvetted = \"{handling}\")"}
+    return {
+        "language": language,
+        "handling": handling,
+        "message": f'{language}: Sandgate cannot vet it yet, so {what} (policy languages.unvetted = "{handling}")',
+    }

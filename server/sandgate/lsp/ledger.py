@@ -17,8 +17,9 @@ import secrets
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, TypedDict
 
 from lsprotocol import types
 
@@ -41,7 +42,7 @@ MAX_INLINE = 200
 class ApprovalRefused(Exception):
     """Why an approval was refused: `reason` is one of stale, replayed, altered, policy-changed, discarded."""
 
-    def __init__(self, reason: str, message: str, record: "Held | None" = None):
+    def __init__(self, reason: str, message: str, record: Held | None = None):
         self.reason = reason
         self.record = record
         super().__init__(message)
@@ -79,18 +80,29 @@ class Withheld:
     def doc_key(self) -> str:
         return key(self.uri)
 
-    @staticmethod
-    def fields_of(result: "VetResult") -> dict[str, object]:
-        """What every record takes from a vet result: the text that was vetted and its decision."""
-        return dict(
-            text=result.suggestion.text,
-            decision=result.verdict,
-            reasons=tuple(r for r in result.reasons if r.verdict > Verdict.ALLOW),
-            findings=tuple(result.findings),
-            sha256=result.content_sha256,
-            policy_digest=result.policy_digest,
-            vetted=result.vetted,
-        )
+
+class Vetted(TypedDict):
+    """What every record takes from a vet result: the text that was vetted and its decision."""
+
+    text: str
+    decision: Verdict
+    reasons: tuple[Reason, ...]
+    findings: tuple[Finding, ...]
+    sha256: str
+    policy_digest: str
+    vetted: str | None
+
+
+def vetted(result: VetResult) -> Vetted:
+    return Vetted(
+        text=result.suggestion.text,
+        decision=result.verdict,
+        reasons=tuple(r for r in result.reasons if r.verdict > Verdict.ALLOW),
+        findings=tuple(result.findings),
+        sha256=result.content_sha256,
+        policy_digest=result.policy_digest,
+        vetted=result.vetted,
+    )
 
 
 @dataclass(kw_only=True)
@@ -103,10 +115,30 @@ class Held(Withheld):
     fixes: FindingRef | None = None  # for a fix: the finding it removes
 
     @classmethod
-    def of(cls, result: "VetResult", *, uri: str, anchor: Anchor, range: types.Range, request_id: str | None,
-           model: str | None, **extra: object) -> "Held":
-        return cls(uri=uri, anchor=anchor, range=range, request_id=request_id, model=model,
-                   **cls.fields_of(result), **extra)  # type: ignore[arg-type]
+    def of(
+        cls,
+        result: VetResult,
+        *,
+        uri: str,
+        anchor: Anchor,
+        range: types.Range,
+        request_id: str | None,
+        model: str | None,
+        kind: str = "suggestion",
+        verified: str = "",
+        fixes: FindingRef | None = None,
+    ) -> Held:
+        return cls(
+            uri=uri,
+            anchor=anchor,
+            range=range,
+            request_id=request_id,
+            model=model,
+            kind=kind,
+            verified=verified,
+            fixes=fixes,
+            **vetted(result),
+        )
 
 
 @dataclass(kw_only=True)
@@ -114,10 +146,17 @@ class Blocked(Withheld):
     """Blocked by the policy: shown as a diagnostic with its reasons, never handed to the editor."""
 
     @classmethod
-    def of(cls, result: "VetResult", *, uri: str, anchor: Anchor, range: types.Range, request_id: str | None,
-           model: str | None) -> "Blocked":
-        return cls(uri=uri, anchor=anchor, range=range, request_id=request_id, model=model,
-                   **cls.fields_of(result))  # type: ignore[arg-type]
+    def of(
+        cls,
+        result: VetResult,
+        *,
+        uri: str,
+        anchor: Anchor,
+        range: types.Range,
+        request_id: str | None,
+        model: str | None,
+    ) -> Blocked:
+        return cls(uri=uri, anchor=anchor, range=range, request_id=request_id, model=model, **vetted(result))
 
 
 @dataclass
@@ -173,11 +212,12 @@ class Ledger:
                 record.outcome = "blocked"
                 self._recent.append(record)
 
-    def offer(self, result: "VetResult", uri: str, request_id: str | None = None, model: str | None = None) -> Offered:
+    def offer(self, result: VetResult, uri: str, request_id: str | None = None, model: str | None = None) -> Offered:
         """An allowed suggestion handed out as ghost text: the vetted text, under a new id."""
         text = result.suggestion.text
-        item = Offered(new_token(), uri, text, sha256_text(text), result.policy_digest, tuple(result.findings),
-                       request_id, model)
+        item = Offered(
+            new_token(), uri, text, sha256_text(text), result.policy_digest, tuple(result.findings), request_id, model
+        )
         with self._lock:
             self._offered[item.id] = item
             while len(self._offered) > MAX_INLINE:
@@ -276,8 +316,14 @@ class Ledger:
             if item.accepted:
                 raise ApprovalRefused("replayed", "This inline suggestion was already accepted.")
             item.accepted = True
-            siblings = [h for h in self._held.values() if h.kind == "suggestion" and item.request_id is not None
-                        and h.request_id == item.request_id and h.doc_key == key(item.uri)]
+            siblings = [
+                h
+                for h in self._held.values()
+                if h.kind == "suggestion"
+                and item.request_id is not None
+                and h.request_id == item.request_id
+                and h.doc_key == key(item.uri)
+            ]
             for held in siblings:
                 del self._held[held.token]
                 self._finish(held, "superseded")
@@ -293,8 +339,9 @@ class Ledger:
                 self._finish(held, "expired")
             return gone
 
-    def follow(self, uri: str, steps: Iterable[tuple[Edit, str]],
-               relocate: Callable[[Anchor], types.Range]) -> list[Withheld]:
+    def follow(
+        self, uri: str, steps: Iterable[tuple[Edit, str]], relocate: Callable[[Anchor], types.Range]
+    ) -> list[Withheld]:
         """Move the anchors of `uri`'s held and blocked suggestions through a change (each edit with
         the text after it); drop those whose anchor is gone. Returns the dropped ones."""
         steps = list(steps)

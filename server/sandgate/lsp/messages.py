@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Awaitable, Callable, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import cattrs
 from pygls.exceptions import JsonRpcInvalidParams
@@ -142,7 +143,7 @@ class Gate:
             self._send_error(None, INVALID_REQUEST, "Invalid Request: `id` is not a number or a string")
             return
         if is_request:
-            refused = self._lifecycle(method)
+            refused = self._lifecycle(str(method))
             if refused is not None:
                 self._send_error(data["id"], *refused)
                 return

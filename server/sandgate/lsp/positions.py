@@ -20,8 +20,11 @@ from lsprotocol import types
 
 from sandgate.lines import Lines
 
-UTF8, UTF16, UTF32 = (types.PositionEncodingKind.Utf8.value, types.PositionEncodingKind.Utf16.value,
-                      types.PositionEncodingKind.Utf32.value)
+UTF8, UTF16, UTF32 = (
+    types.PositionEncodingKind.Utf8.value,
+    types.PositionEncodingKind.Utf16.value,
+    types.PositionEncodingKind.Utf32.value,
+)
 
 
 def encoding_name(encoding: object) -> str:
@@ -91,8 +94,10 @@ def server_range_to_client(lines: Lines, rng: types.Range, encoding: str) -> typ
 
 
 def range_json(rng: types.Range) -> dict[str, dict[str, int]]:
-    return {"start": {"line": rng.start.line, "character": rng.start.character},
-            "end": {"line": rng.end.line, "character": rng.end.character}}
+    return {
+        "start": {"line": rng.start.line, "character": rng.start.character},
+        "end": {"line": rng.end.line, "character": rng.end.character},
+    }
 
 
 def line_range(lines: Lines, offset: int, encoding: str) -> types.Range:

@@ -22,12 +22,14 @@ def outcome_record(event: str, record: Held, file: str, decided_by: str, token: 
         "decided_by": decided_by,
     }
     if event == "approval":
-        data.update({
-            "decision": str(record.decision),
-            "findings": [f.to_json() for f in record.findings],
-            "reasons": [r.to_json() for r in record.reasons],
-            "verified": record.verified or None,
-        })
+        data.update(
+            {
+                "decision": str(record.decision),
+                "findings": [f.to_json() for f in record.findings],
+                "reasons": [r.to_json() for r in record.reasons],
+                "verified": record.verified or None,
+            }
+        )
     data["token_sha256"] = sha256_text(token)
     return data
 

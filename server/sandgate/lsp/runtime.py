@@ -19,8 +19,7 @@ from sandgate.policy.load import WORKSPACE_POLICY, LoadedPolicy, load_effective
 from sandgate.provider import ChatClient
 from sandgate.provider.config import ProviderConfig
 from sandgate.provider.guard import endpoint_allowed
-from sandgate.telemetry import DISABLED, Telemetry
-from sandgate.telemetry import names
+from sandgate.telemetry import DISABLED, Telemetry, names
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +72,15 @@ def endpoint_decision(config: ProviderConfig, loaded: LoadedPolicy) -> tuple[boo
     return ok, message
 
 
-def build_runtime(workspace: Path | None, trusted: bool, settings: Settings, telemetry: Telemetry = DISABLED) -> Runtime:
+def build_runtime(
+    workspace: Path | None, trusted: bool, settings: Settings, telemetry: Telemetry = DISABLED
+) -> Runtime:
     """Blocking: call from a worker thread. The vetter reports to `telemetry` (and sets its
     `export_content` from this policy)."""
     choices = {"languages": {"unvetted": settings.unvetted}} if settings.unvetted and trusted else None
-    loaded = load_effective(workspace, preset=None if not trusted else settings.preset, trusted=trusted,
-                            user_choices=choices)
+    loaded = load_effective(
+        workspace, preset=None if not trusted else settings.preset, trusted=trusted, user_choices=choices
+    )
     vetter = Vetter(loaded, backend=settings.backend, workspace=workspace if trusted else None, telemetry=telemetry)
     fail_closed: list[str] = []
     for error in loaded.errors:
@@ -158,6 +160,9 @@ def policy_events(loaded: LoadedPolicy, workspace: Path | None) -> list[tuple[st
             workspace_file = policy_file(workspace)
             source = "workspace" if workspace_file is not None and error.path == str(workspace_file) else "settings"
         events.append(
-            (names.EVENT_POLICY_ERROR, {"message": _error_text(error), "path": _shown_path(error.path, workspace), "source": source})
+            (
+                names.EVENT_POLICY_ERROR,
+                {"message": _error_text(error), "path": _shown_path(error.path, workspace), "source": source},
+            )
         )
     return events

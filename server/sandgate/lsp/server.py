@@ -14,8 +14,9 @@ import contextvars
 import itertools
 import logging
 import os
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator, Callable, TypeVar
+from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -40,11 +41,17 @@ T = TypeVar("T")
 
 class SandgateServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("sandgate", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
-                         protocol_cls=SandgateProtocol)
+        super().__init__(
+            "sandgate",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=SandgateProtocol,
+        )
         # Vets (sandbox runs: tens of ms to seconds) get their own workers, so document checks,
         # guards and audit writes (`quick_pool`) never queue behind them.
-        self.pool = ThreadPoolExecutor(max_workers=max(4, min(8, (os.cpu_count() or 2))), thread_name_prefix="sandgate-vet")
+        self.pool = ThreadPoolExecutor(
+            max_workers=max(4, min(8, (os.cpu_count() or 2))), thread_name_prefix="sandgate-vet"
+        )
         self.quick_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandgate-quick")
         self.session = Session()
         self.ledger = Ledger()
@@ -88,10 +95,19 @@ class SandgateServer(LanguageServer):
         for task in list(self._background):
             task.cancel()
 
-    def workers(self, progress: Callable[[str], None], guarded: Callable[[GuardedContext], None] | None = None) -> Workers:
+    def workers(
+        self, progress: Callable[[str], None], guarded: Callable[[GuardedContext], None] | None = None
+    ) -> Workers:
         """What a flow needs from the server; what it says on the way goes to the status."""
-        return Workers(self.blocking, self.vetting, self.session.telemetry, guarded=guarded or (lambda _: None),
-                       provider_failed=self.provider_failed, provider_ok=self.provider_ok, progress=progress)
+        return Workers(
+            self.blocking,
+            self.vetting,
+            self.session.telemetry,
+            guarded=guarded or (lambda _: None),
+            provider_failed=self.provider_failed,
+            provider_ok=self.provider_ok,
+            progress=progress,
+        )
 
     # -- the client ------------------------------------------------------------------------
 
@@ -111,7 +127,9 @@ class SandgateServer(LanguageServer):
         return bool(caps and caps.window and caps.window.work_done_progress)
 
     @contextlib.asynccontextmanager
-    async def work_done(self, title: str, message: str | None = None, token: Any = None) -> AsyncIterator[Callable[[str], None]]:
+    async def work_done(
+        self, title: str, message: str | None = None, token: Any = None
+    ) -> AsyncIterator[Callable[[str], None]]:
         """`$/progress` begin/end around a long run; a no-op for clients without support."""
         created = token is not None
         if token is None and self.supports_progress():
@@ -122,7 +140,9 @@ class SandgateServer(LanguageServer):
             except Exception:
                 created = False
         if created:
-            self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, message=message, cancellable=False))
+            self.work_done_progress.begin(
+                token, types.WorkDoneProgressBegin(title=title, message=message, cancellable=False)
+            )
 
         def report(text: str) -> None:
             if created:
@@ -173,9 +193,14 @@ class SandgateServer(LanguageServer):
 
     def send_status(self, force: bool = False) -> None:
         s = self.session
-        payload = self.status.payload(runtime=s.runtime, backend=s.backend_name, sandbox_problem=s.sandbox_problem,
-                                      audit_error=self.audit.last_error if self.audit else None,
-                                      pending=self.ledger.pending_count(), trusted=s.trusted)
+        payload = self.status.payload(
+            runtime=s.runtime,
+            backend=s.backend_name,
+            sandbox_problem=s.sandbox_problem,
+            audit_error=self.audit.last_error if self.audit else None,
+            pending=self.ledger.pending_count(),
+            trusted=s.trusted,
+        )
         if self.status.changed(payload, force):
             self.protocol.notify("sandgate/status", payload)
 

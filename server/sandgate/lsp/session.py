@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable
 
 from sandgate.lsp.runtime import Runtime, build_runtime, probe_backend
 from sandgate.lsp.settings import Settings
@@ -36,7 +36,7 @@ class FileStamp:
     inode: int = 0
 
     @classmethod
-    def of(cls, path: Path) -> "FileStamp":
+    def of(cls, path: Path) -> FileStamp:
         try:
             st = os.stat(path)
         except OSError:
@@ -66,7 +66,7 @@ class Session:
     async def runtime_ready(self) -> Runtime | None:
         try:
             await asyncio.wait_for(self.ready.wait(), READY_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         return self.runtime
 
@@ -84,8 +84,12 @@ class Session:
             log.exception("telemetry could not be configured; none is exported")
             self.telemetry = DISABLED
 
-    async def rebuild(self, settings: Settings, blocking: Callable[..., Awaitable[Runtime]],
-                      vetting: Callable[..., Awaitable[str | None]]) -> Runtime | None:
+    async def rebuild(
+        self,
+        settings: Settings,
+        blocking: Callable[..., Awaitable[Runtime]],
+        vetting: Callable[..., Awaitable[str | None]],
+    ) -> Runtime | None:
         """Build the new runtime and put it in force; returns the old one (to retire), if any.
         Raises when no runtime can be built (the old one, if any, stays)."""
         self.managed_stamp = FileStamp.of(managed_policy_path()[0])

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from sandgate.policy.model import UNVETTED_CHOICES
 from sandgate.policy.resources import PRESETS
@@ -32,11 +33,15 @@ def read_settings(raw: Any, env: Mapping[str, str] | None = None) -> Settings:
 
     preset = setting(settings, "policy.preset")
     if preset is not None and preset not in PRESETS:
-        problems.append(f"`sandgate.policy.preset` must be one of {', '.join(PRESETS)}, not {preset!r}; using the default")
+        problems.append(
+            f"`sandgate.policy.preset` must be one of {', '.join(PRESETS)}, not {preset!r}; using the default"
+        )
         preset = None
     backend = setting(settings, "sandbox.backend", "auto")
     if backend not in BACKEND_CHOICES:
-        problems.append(f"`sandgate.sandbox.backend` must be one of {', '.join(BACKEND_CHOICES)}, not {backend!r}; using auto")
+        problems.append(
+            f"`sandgate.sandbox.backend` must be one of {', '.join(BACKEND_CHOICES)}, not {backend!r}; using auto"
+        )
         backend = "auto"
     inline = setting(settings, "inline.enabled", True)
     if not isinstance(inline, bool):
@@ -48,8 +53,10 @@ def read_settings(raw: Any, env: Mapping[str, str] | None = None) -> Settings:
         endpoint = None
     unvetted = setting(settings, "languages.unvetted")
     if unvetted is not None and unvetted not in UNVETTED_CHOICES:
-        problems.append(f"`sandgate.languages.unvetted` must be one of {', '.join(UNVETTED_CHOICES)}, "
-                        f"not {unvetted!r}; the policy's choice applies")
+        problems.append(
+            f"`sandgate.languages.unvetted` must be one of {', '.join(UNVETTED_CHOICES)}, "
+            f"not {unvetted!r}; the policy's choice applies"
+        )
         unvetted = None
     provider, provider_problems = provider_config(settings, env)
     problems.extend(provider_problems)

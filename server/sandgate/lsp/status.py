@@ -59,15 +59,23 @@ class StatusBoard:
         self.unvetted_languages[language] = entry
         return entry
 
-    def note_vet(self, uri: str, path: str, result: "VetResult") -> bool:
+    def note_vet(self, uri: str, path: str, result: VetResult) -> bool:
         """A vet that failed, or found nothing it could vet, stays in the status until one succeeds."""
         failed = next((r for r in result.reasons if r.rule_id in ("vet-failed", "not-vetted")), None)
         note = {"uri": uri, "path": path, "message": result.vetted or failed.text} if failed else None
         changed, self.vet_error = note != self.vet_error, note
         return changed
 
-    def payload(self, *, runtime: "Runtime | None", backend: str, sandbox_problem: str | None,
-                audit_error: str | None, pending: int, trusted: bool) -> dict[str, Any]:
+    def payload(
+        self,
+        *,
+        runtime: Runtime | None,
+        backend: str,
+        sandbox_problem: str | None,
+        audit_error: str | None,
+        pending: int,
+        trusted: bool,
+    ) -> dict[str, Any]:
         rt = runtime
         fail_closed = list(rt.fail_closed) if rt else ["starting"]
         if sandbox_problem:

@@ -35,7 +35,7 @@ class PipeReader:
         self._stream = stream
 
     @classmethod
-    async def open(cls, pipe: BinaryIO) -> "PipeReader":
+    async def open(cls, pipe: BinaryIO) -> PipeReader:
         loop = asyncio.get_running_loop()
         stream = asyncio.StreamReader(limit=HEADER_LINE_LIMIT)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream), pipe)

@@ -35,7 +35,7 @@ def _wildcard(pattern: str) -> re.Pattern[str]:
 def _authority(pattern: str) -> str:
     """The host-and-port part of a pattern (what follows `://`, up to the first `/`)."""
     scheme_sep = pattern.find("://")
-    return pattern[scheme_sep + 3:].split("/", 1)[0] if scheme_sep >= 0 else pattern
+    return pattern[scheme_sep + 3 :].split("/", 1)[0] if scheme_sep >= 0 else pattern
 
 
 def shown(url: str) -> str:

@@ -8,8 +8,8 @@ but never decide. Every decision carries the reasons that produced it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from sandgate.findings import Finding, Origin, Verdict
 from sandgate.policy.model import Policy, Rule

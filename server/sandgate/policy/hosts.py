@@ -55,7 +55,7 @@ def split_port(text: str) -> tuple[str, int | None]:
     raw = text.strip()
     if raw.startswith("[") and "]" in raw:
         end = raw.index("]")
-        rest = raw[end + 1:]
+        rest = raw[end + 1 :]
         port = int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
         return raw[: end + 1], port
     if raw.count(":") == 1:

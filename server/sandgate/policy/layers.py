@@ -18,8 +18,9 @@ rule that refused it and both places (file:line).
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from sandgate.findings import Verdict
 from sandgate.policy import endpoints, hosts
@@ -138,8 +139,10 @@ def _backends_guard(value: Any, current: Any) -> str | None:
         return "would skip the sandbox run: a workspace policy cannot empty the backends"
     allowed = [b for b in BACKENDS if b in current]  # BACKENDS is strongest first
     if set(value) != set(allowed[: len(set(value))]):
-        return ("picks a weaker backend than the preset allows: a workspace policy may narrow the "
-                "backends only by dropping weaker ones (docker before bwrap)")
+        return (
+            "picks a weaker backend than the preset allows: a workspace policy may narrow the "
+            "backends only by dropping weaker ones (docker before bwrap)"
+        )
     return None
 
 
@@ -157,8 +160,10 @@ def _user_guard(value: Any, current: Any) -> str | None:
 
 def _unvetted_guard(value: Any, current: Any) -> str | None:
     if value == "allow" and current != "allow":
-        return ("would show suggestions in languages Sandgate cannot vet: only you may choose that (the "
-                "editor setting sandgate.languages.unvetted, or your own --policy file)")
+        return (
+            "would show suggestions in languages Sandgate cannot vet: only you may choose that (the "
+            "editor setting sandgate.languages.unvetted, or your own --policy file)"
+        )
     return None
 
 
@@ -216,8 +221,11 @@ def merge(lower: list[Layer], managed: Layer | None, floor_preset: Layer | None 
             value, refused = _combine_for(key)(values[key], managed_value)
             source = sources[key]
             if refused is not None and source is not None:
-                refusals.append(_refusal(key, refused, managed_value, source, origin,
-                                         "is looser than the managed policy allows", managed))
+                refusals.append(
+                    _refusal(
+                        key, refused, managed_value, source, origin, "is looser than the managed policy allows", managed
+                    )
+                )
             values[key] = value
             if refused is not None or value == managed_value:
                 sources[key] = origin
@@ -239,8 +247,9 @@ def _floor_leaves(managed: Layer, floor_preset: Layer | None) -> dict[KeyPath, t
     return floor
 
 
-def _undercut(rules: dict[str, tuple[dict[str, Any], Layer]], floor_rules: dict[str, tuple[dict[str, Any], Layer]],
-              managed: Layer) -> list[PolicyError]:
+def _undercut(
+    rules: dict[str, tuple[dict[str, Any], Layer]], floor_rules: dict[str, tuple[dict[str, Any], Layer]], managed: Layer
+) -> list[PolicyError]:
     """A lower rule (of a file, not a preset) that would loosen what a floor rule decides: it stays (it
     may decide other findings), but the floor's decision applies, and the author is told so."""
     out: list[PolicyError] = []
@@ -253,11 +262,16 @@ def _undercut(rules: dict[str, tuple[dict[str, Any], Layer]], floor_rules: dict[
             if _VERDICTS[floor_rule["decision"]] > verdict and _overlap(rule, floor_rule):
                 index = next(i for i, r in enumerate(layer.data["rules"]) if r["id"] == rule_id)
                 key = ("rules", index, "decision")
-                out.append(PolicyError(
-                    layer.path, layer.line(key), dotted(key),
-                    f'"{rule["decision"]}" for {_selector(rule)} would loosen {_rule_owner(floor_layer, managed)} '
-                    f'{floor_id} ({_selector(floor_rule)} -> {floor_rule["decision"]}) '
-                    f'({_where(floor_layer, _rule_line(floor_layer, floor_id), managed)}); the managed decision applies'))
+                out.append(
+                    PolicyError(
+                        layer.path,
+                        layer.line(key),
+                        dotted(key),
+                        f'"{rule["decision"]}" for {_selector(rule)} would loosen {_rule_owner(floor_layer, managed)} '
+                        f"{floor_id} ({_selector(floor_rule)} -> {floor_rule['decision']}) "
+                        f"({_where(floor_layer, _rule_line(floor_layer, floor_id), managed)}); the managed decision applies",
+                    )
+                )
                 break
     return out
 
@@ -301,13 +315,24 @@ def _where(layer: Layer, line: int, managed: Layer | None) -> str:
 def _reused_id(layer: Layer, index: int, rule_id: str, managed: Layer, managed_index: int) -> PolicyError:
     key = ("rules", index, "id")
     where = f"{managed.path}:{managed.line(('rules', managed_index, 'id'))}"
-    return PolicyError(layer.path, layer.line(key), dotted(key),
-                       f'"{rule_id}" is the id of the managed rule {rule_id} ({where}); a lower layer cannot '
-                       "reuse it: this rule is dropped and the managed rule applies")
+    return PolicyError(
+        layer.path,
+        layer.line(key),
+        dotted(key),
+        f'"{rule_id}" is the id of the managed rule {rule_id} ({where}); a lower layer cannot '
+        "reuse it: this rule is dropped and the managed rule applies",
+    )
 
 
-def _refusal(key: KeyPath, refused: Any, kept: Any, source: Layer, rule_layer: Layer | None, why: str,
-             managed: Layer | None = None) -> PolicyError:
+def _refusal(
+    key: KeyPath,
+    refused: Any,
+    kept: Any,
+    source: Layer,
+    rule_layer: Layer | None,
+    why: str,
+    managed: Layer | None = None,
+) -> PolicyError:
     """`source`'s value at `key` refused because of `rule_layer`'s value `kept`, which applies."""
     if rule_layer is None:
         owner, where = "Sandgate's default", "built in"

@@ -132,7 +132,7 @@ def load_effective(
     managed_path, named = managed_policy_path()
     if named or managed_path.is_file():
         managed, managed_errors = _read_layer("managed", managed_path)
-        if managed_errors:
+        if managed_errors or managed is None:
             errors.extend(managed_errors)
             managed = Layer("managed", str(managed_path), "", _preset_layer("strict").data)
         # The managed floor starts from the preset the managed file extends (see policy.layers).
@@ -142,8 +142,9 @@ def load_effective(
     policy = to_policy(merged)
     sources = {dotted(k): _label(layer, floor_preset) for k, layer in merged.sources.items()}
     sources.update({f"rules.{rule_id}": _label(layer) for rule_id, (_, layer) in merged.rules.items()})
-    sources.update({f"managed-rules.{rule_id}": _label(layer, floor_preset)
-                    for rule_id, (_, layer) in merged.floor_rules.items()})
+    sources.update(
+        {f"managed-rules.{rule_id}": _label(layer, floor_preset) for rule_id, (_, layer) in merged.floor_rules.items()}
+    )
     return LoadedPolicy(
         policy=policy,
         digest=policy_digest(policy),

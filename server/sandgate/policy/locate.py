@@ -8,7 +8,7 @@ map a key path such as `("rules", 2, "decision")` to the line that set it.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 _KEY = r'(?:[A-Za-z0-9_-]+|"[^"\n]*"|\'[^\'\n]*\')'
 _DOTTED = rf"{_KEY}(?:\s*\.\s*{_KEY})*"
@@ -45,9 +45,8 @@ def key_lines(text: str) -> dict[KeyPath, int]:
                 continue
             assign = _ASSIGN.match(line)
             if assign:
-                path = prefix + tuple(_split(assign.group(1)))
-                lines.setdefault(path, number)
-                line = line[assign.end():]
+                lines.setdefault(prefix + tuple(_split(assign.group(1))), number)
+                line = line[assign.end() :]
         depth = max(0, depth + line.count("[") - line.count("]"))
     return lines
 

@@ -13,7 +13,7 @@ import types
 import typing
 from dataclasses import MISSING, Field, asdict, dataclass, fields, is_dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sandgate.policy.model import DERIVED, MANAGED, Combine, Policy
 
@@ -32,7 +32,7 @@ class Leaf:
 
 
 def _default(f: Field) -> Any:
-    return f.default_factory() if f.default_factory is not MISSING else f.default  # type: ignore[misc]
+    return f.default_factory() if f.default_factory is not MISSING else f.default
 
 
 def _is_table_array(kind: Any) -> bool:
@@ -51,7 +51,7 @@ def leaves(cls: type = Policy, prefix: KeyPath = ()) -> dict[KeyPath, Leaf]:
         if f.metadata.get(DERIVED) or _is_table_array(kind):
             continue
         if is_dataclass(kind):
-            out.update(leaves(kind, prefix + (f.name,)))
+            out.update(leaves(cast(type, kind), prefix + (f.name,)))
         else:
             out[prefix + (f.name,)] = Leaf(_default(f), f.metadata[MANAGED])
     return out
@@ -84,7 +84,7 @@ def _from_file(kind: Any, value: Any) -> Any:
         item = typing.get_args(kind)[0]
         return tuple(_from_file(item, v) for v in value)
     if is_dataclass(kind):
-        return build(kind, value)
+        return build(cast(type, kind), value)
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         return kind[str(value).strip().upper()]
     return value

@@ -61,9 +61,7 @@ def _describe(error: ValidationError) -> tuple[tuple[str | int, ...], str]:
         allowed = sorted(error.schema.get("properties", {}))
         unexpected = sorted(set(value) - set(allowed)) if isinstance(value, dict) else []
         key = unexpected[0] if unexpected else ""
-        return path + ((key,) if key else ()), (
-            f"unknown key {key!r}; allowed here: {', '.join(allowed)}"
-        )
+        return path + ((key,) if key else ()), (f"unknown key {key!r}; allowed here: {', '.join(allowed)}")
     if kind == "enum":
         options = ", ".join(json.dumps(v) for v in error.validator_value)
         return path, f"must be one of {options}, not {json.dumps(value)}"
@@ -95,10 +93,16 @@ def _describe(error: ValidationError) -> tuple[tuple[str | int, ...], str]:
 
 
 def _article(type_name: Any) -> str:
-    names = {"object": "a table", "array": "a list", "string": "a string", "boolean": "true or false",
-             "integer": "a whole number", "number": "a number"}
+    names = {
+        "object": "a table",
+        "array": "a list",
+        "string": "a string",
+        "boolean": "true or false",
+        "integer": "a whole number",
+        "number": "a number",
+    }
     if isinstance(type_name, list):
-        return " or ".join(names.get(t, t) for t in type_name)
+        return " or ".join(names.get(t, str(t)) for t in type_name)
     return names.get(type_name, str(type_name))
 
 
@@ -112,8 +116,12 @@ def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], 
         rule_id = rule.get("id")
         if isinstance(rule_id, str):
             if rule_id in seen:
-                problems.append(((("rules", index, "id")),
-                                 f"rule id {rule_id!r} is already used by rules[{seen[rule_id]}]; ids must be unique"))
+                problems.append(
+                    (
+                        (("rules", index, "id")),
+                        f"rule id {rule_id!r} is already used by rules[{seen[rule_id]}]; ids must be unique",
+                    )
+                )
             seen.setdefault(rule_id, index)
     network = data.get("network", {}) or {}
     for key in ("allow_hosts", "deny_hosts"):
@@ -122,13 +130,21 @@ def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], 
             if port is not None and not 0 < port < 65536:
                 problems.append((("network", key, index), f"{entry!r}: the port must be 1-65535"))
             elif isinstance(host, str) and host.startswith("*.") and "." not in host[2:]:
-                problems.append((("network", key, index),
-                                 f"{host!r} covers a whole top-level domain; name the domain, e.g. \"*.example{host[1:]}\""))
+                problems.append(
+                    (
+                        ("network", key, index),
+                        f'{host!r} covers a whole top-level domain; name the domain, e.g. "*.example{host[1:]}"',
+                    )
+                )
             elif isinstance(host, str) and host.startswith("*.") and _public_suffix(host[2:]):
                 suffix = host[2:].rstrip(".").lower()
-                problems.append((("network", key, index),
-                                 f"{host!r} covers a whole public suffix ({suffix}); name a domain under it, "
-                                 f"e.g. \"*.example.{suffix}\""))
+                problems.append(
+                    (
+                        ("network", key, index),
+                        f"{host!r} covers a whole public suffix ({suffix}); name a domain under it, "
+                        f'e.g. "*.example.{suffix}"',
+                    )
+                )
     return problems
 
 

@@ -14,8 +14,9 @@ import json
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import httpx
 
@@ -255,11 +256,15 @@ class ChatClient:
         """The sampling temperature sent for `n` candidates (several need some spread)."""
         return self.config.temperature if n == 1 else max(self.config.temperature, 0.6)
 
-    async def complete(self, messages: list[dict[str, str]], n: int | None = None, *, stream: bool | None = None) -> list[str]:
+    async def complete(
+        self, messages: list[dict[str, str]], n: int | None = None, *, stream: bool | None = None
+    ) -> list[str]:
         """Up to `n` candidate answers (raw text). Raises ProviderError; CancelledError passes through."""
         return (await self.chat(messages, n, stream=stream)).texts
 
-    async def chat(self, messages: list[dict[str, str]], n: int | None = None, *, stream: bool | None = None) -> ChatResponse:
+    async def chat(
+        self, messages: list[dict[str, str]], n: int | None = None, *, stream: bool | None = None
+    ) -> ChatResponse:
         """Like `complete`, with what the endpoint said about the answer (model, usage, finish reasons)."""
         n = n or self.config.candidates
         stream = self.config.stream if stream is None else stream
@@ -327,7 +332,9 @@ class ChatClient:
         except httpx.RemoteProtocolError as exc:
             raise ProviderError(ErrorKind.CONNECTION, f"the connection closed midway ({exc})") from None
         except (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.NetworkError) as exc:
-            raise ProviderError(ErrorKind.CONNECTION, f"{exc.__class__.__name__}: {exc or self.config.base_url}") from None
+            raise ProviderError(
+                ErrorKind.CONNECTION, f"{exc.__class__.__name__}: {exc or self.config.base_url}"
+            ) from None
         except httpx.DecodingError as exc:
             raise ProviderError(ErrorKind.MALFORMED, f"undecodable body ({exc})") from None
         except httpx.HTTPError as exc:
@@ -348,7 +355,13 @@ class ChatClient:
             err.retry_after = parse_retry_after(response.headers.get("retry-after"))  # type: ignore[attr-defined]
             raise err
         if status >= 500:
-            raise ProviderError(ErrorKind.SERVER_ERROR, f"HTTP {status}" + (f", {message}" if message else ""), status=status)
-        hint = {401: "check OPENAI_API_KEY", 403: "check OPENAI_API_KEY", 404: "check sandgate.model.baseUrl and sandgate.model.name"}.get(status, "")
+            raise ProviderError(
+                ErrorKind.SERVER_ERROR, f"HTTP {status}" + (f", {message}" if message else ""), status=status
+            )
+        hint = {
+            401: "check OPENAI_API_KEY",
+            403: "check OPENAI_API_KEY",
+            404: "check sandgate.model.baseUrl and sandgate.model.name",
+        }.get(status, "")
         detail = f"HTTP {status}" + (f", {message}" if message else "") + (f" ({hint})" if hint else "")
         raise ProviderError(ErrorKind.CLIENT_ERROR, detail, status=status)

@@ -7,8 +7,9 @@ Settings may arrive nested (`{"model": {"baseUrl": ...}}`, as VS Code sends them
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 HOW_TO_CONFIGURE = (
     "Sandgate: no model provider is configured, so no inline suggestions are made. "
@@ -95,7 +96,9 @@ def provider_config(
     if not isinstance(stream, bool):
         problems.append("`sandgate.model.stream` must be true or false; using true")
         stream = True
-    timeout = _number(setting(settings, "model.timeoutSeconds"), float, 0.1, 600, 30.0, "model.timeoutSeconds", problems)
+    timeout = _number(
+        setting(settings, "model.timeoutSeconds"), float, 0.1, 600, 30.0, "model.timeoutSeconds", problems
+    )
     retries = _number(setting(settings, "model.retries"), int, 0, 5, 2, "model.retries", problems)
     if base_url and not base_url.startswith(("http://", "https://")):
         problems.append(f"`sandgate.model.baseUrl` must be an http(s) URL, not {base_url!r}")
@@ -104,7 +107,12 @@ def provider_config(
         return None, problems
     return (
         ProviderConfig(
-            base_url=base_url, model=model, api_key=api_key, candidates=candidates, stream=stream, timeout_s=timeout,
+            base_url=base_url,
+            model=model,
+            api_key=api_key,
+            candidates=candidates,
+            stream=stream,
+            timeout_s=timeout,
             max_retries=retries,
         ),
         problems,

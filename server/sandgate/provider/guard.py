@@ -39,7 +39,10 @@ def endpoint_allowed(url: str, network: NetworkPolicy, *, managed: bool = False)
         if endpoints.matches(pattern, target):
             return True, f"model endpoint {shown} allowed by network.model_endpoints {pattern!r} ({layer})"
     if not network.model_endpoints:
-        return False, f"model endpoint {shown} refused by network.model_endpoints ({layer}): the list is empty, no model is allowed"
+        return (
+            False,
+            f"model endpoint {shown} refused by network.model_endpoints ({layer}): the list is empty, no model is allowed",
+        )
     allowed = ", ".join(network.model_endpoints)
     return False, f"model endpoint {shown} refused by network.model_endpoints ({layer}); allowed: {allowed}"
 
@@ -123,7 +126,9 @@ def guard_completion(relpath: str, before: str, after: str, files: FilesPolicy) 
     tail, n_tail = redact_context(tail)
     count = max(guarded.redactions, n_head + n_tail + 1)
     if not _clean(head + tail):  # nothing should reach this; if it does, nothing leaves
-        return GuardedContext(None, None, None, count, "no suggestion: a secret around the cursor could not be redacted")
+        return GuardedContext(
+            None, None, None, count, "no suggestion: a secret around the cursor could not be redacted"
+        )
     return GuardedContext(head, tail, None, count)
 
 

@@ -45,13 +45,15 @@ def completion_messages(ctx: CompletionContext) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM_COMPLETE}, {"role": "user", "content": user}]
 
 
-def fix_messages(document: str, language: str, path: str, first_line: int, last_line: int, problem: str) -> list[dict[str, str]]:
+def fix_messages(
+    document: str, language: str, path: str, first_line: int, last_line: int, problem: str
+) -> list[dict[str, str]]:
     """Ask for replacement lines `first_line..last_line` (1-based, inclusive)."""
     lines = document.splitlines()
     target = "\n".join(lines[first_line - 1 : last_line])
     user = (
         f"Language: {language}\nFile: {path}\n"
-        f"```{language}\n{document[-MAX_BEFORE * 2:]}\n```\n"
+        f"```{language}\n{document[-MAX_BEFORE * 2 :]}\n```\n"
         f"Problem on lines {first_line}-{last_line}: {problem}\n"
         f"Lines {first_line}-{last_line} now:\n```{language}\n{target}\n```\n"
         "Replacement lines:"

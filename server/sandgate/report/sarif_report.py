@@ -15,10 +15,15 @@ def build_sarif(results: list[dict[str, Any]]) -> dict[str, Any]:
     log = SarifLog()
     for result in results:
         for finding in result["findings"]:
-            log.add(finding, result["path"], result.get("content_sha256"), {
-                "decision": finding["decision"],
-                "suggestion_decision": result["decision"],
-                "content_sha256": result.get("content_sha256"),
-                "policy_digest": result.get("policy_digest"),
-            })
+            log.add(
+                finding,
+                result["path"],
+                result.get("content_sha256"),
+                {
+                    "decision": finding["decision"],
+                    "suggestion_decision": result["decision"],
+                    "content_sha256": result.get("content_sha256"),
+                    "policy_digest": result.get("policy_digest"),
+                },
+            )
     return log.to_json(__version__)

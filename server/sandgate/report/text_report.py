@@ -28,8 +28,7 @@ def _sandbox_line(sandbox: dict[str, Any] | None) -> str:
 
 def render_text(results: list[dict[str, Any]], color: bool) -> str:
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=color, no_color=not color, width=120,
-                      highlight=False, markup=False)
+    console = Console(file=buffer, force_terminal=color, no_color=not color, width=120, highlight=False, markup=False)
     for result in results:
         decision = result["decision"]
         console.print(Text.assemble((f"{decision.upper():7}", _STYLE[decision]), " ", (result["path"], "bold")))

@@ -16,18 +16,27 @@
 #
 # The audit hooks here only REPORT, for detail. The sandbox around this process enforces every
 # limit, and the supervisor outside records what the program does whatever it does to these hooks.
-import sys, os, json, atexit, socket, select
-from _thread import get_ident as _get_ident, start_new_thread as _start_thread, allocate_lock as _lock
+import atexit
+import json
+import os
+import select
+import socket
+import sys
+from _thread import allocate_lock as _lock
+from _thread import get_ident as _get_ident
+from _thread import start_new_thread as _start_thread
+
 try:
     import resource as _resource  # loaded now, while a pooled sandbox waits, not on the run's time
 except ImportError:
-    _resource = None
+    _resource = None  # type: ignore[assignment]
 _write, _dumps = os.write, json.dumps  # the program may replace os.write or json.dumps; not ours
 
 
 def _arm(where):
     """Load the monitor filter and hand its listener to the supervisor. Returns the control socket."""
     import ctypes
+
     if where.startswith("fd:"):
         ctl = socket.socket(fileno=int(where[3:]))
     else:
@@ -87,7 +96,7 @@ try:
     if _ctl is None:
         raise OSError("no supervisor was named")
 except Exception as _e:
-    sys.stderr.write("sandgate: the sandbox monitor could not be armed: %s: %s\n" % (type(_e).__name__, _e))
+    sys.stderr.write(f"sandgate: the sandbox monitor could not be armed: {type(_e).__name__}: {_e}\n")
     os._exit(4)
 
 # Parked until a program arrives; the supervisor closing our line means Sandgate is gone.
@@ -103,7 +112,7 @@ while True:
 _raw = sys.stdin.buffer.read()  # a warm container waits here until a run is handed in
 _nl = _raw.find(b"\n")
 _hdr = json.loads(_raw[:_nl])
-_code = _raw[_nl + 1:].decode("utf-8", "replace")
+_code = _raw[_nl + 1 :].decode("utf-8", "replace")
 del _raw
 _ctl.close()
 try:
@@ -119,8 +128,19 @@ _WS = _hdr["workspace"].rstrip("/")
 _SCRATCH = _hdr["scratch"].rstrip("/")
 _RUNTIME = tuple(p.rstrip("/") for p in list(_hdr.get("runtime", ())) + [p for p in sys.path if p.startswith("/")])
 _FILE = _WS + "/" + _hdr["relpath"].lstrip("/")
-_QUIET_READ = ("/dev/null", "/dev/urandom", "/dev/random", "/dev/zero", "/dev/tty", "/proc/self/", "/etc/localtime",
-               "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/usr/share/zoneinfo/")
+_QUIET_READ = (
+    "/dev/null",
+    "/dev/urandom",
+    "/dev/random",
+    "/dev/zero",
+    "/dev/tty",
+    "/proc/self/",
+    "/etc/localtime",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+    "/usr/share/zoneinfo/",
+)
 # Distinct reportable events (writes in scratch and quiet reads are not reported, so they
 # cannot use the budget up); one past it is reported as `events-truncated`.
 _MAX_EVENTS = 1000
@@ -178,6 +198,7 @@ def _sockaddr(sock, addr):
 def _is_numeric_host(host):
     try:
         import ipaddress
+
         ipaddress.ip_address(str(host).split("%")[0])
         return True
     except Exception:
@@ -206,7 +227,8 @@ def _handle(event, args):
         if p is None:
             return
         writing = (mode is not None and any(c in str(mode) for c in "wax+")) or (
-            mode is None and flags is not None and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC))
+            mode is None and flags is not None and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+        )
         if writing:
             if not _under(p, (_SCRATCH,)):
                 _emit({"kind": "open-write", "path": p, "in_scratch": False})
@@ -231,7 +253,14 @@ def _handle(event, args):
         if not _is_numeric_host(host):
             _emit({"kind": "dns", "host": str(host), "port": None})
     elif event == "subprocess.Popen":
-        _emit({"kind": "spawn", "argv": [os.fsdecode(a) for a in (args[1] or [args[0]])] if not isinstance(args[1], (str, bytes)) else [os.fsdecode(args[1])]})
+        _emit(
+            {
+                "kind": "spawn",
+                "argv": [os.fsdecode(a) for a in (args[1] or [args[0]])]
+                if not isinstance(args[1], (str, bytes))
+                else [os.fsdecode(args[1])],
+            }
+        )
     elif event == "os.system":
         _emit({"kind": "spawn", "argv": ["/bin/sh", "-c", os.fsdecode(args[0])]})
     elif event in ("os.exec", "os.posix_spawn", "os.spawn"):
@@ -282,8 +311,14 @@ def _at_exit():
 try:
     _compiled = compile(_code, _FILE, "exec", dont_inherit=True)
 except (SyntaxError, ValueError) as _e:
-    _emit({"kind": "syntax-error", "msg": getattr(_e, "msg", str(_e)), "line": getattr(_e, "lineno", 0) or 0,
-           "col": getattr(_e, "offset", 0) or 0})
+    _emit(
+        {
+            "kind": "syntax-error",
+            "msg": getattr(_e, "msg", str(_e)),
+            "line": getattr(_e, "lineno", 0) or 0,
+            "col": getattr(_e, "offset", 0) or 0,
+        }
+    )
     sys.exit(3)
 
 # The way out, when there is one: the egress forwarder (stdlib source sent in the header) on this
@@ -293,7 +328,7 @@ except (SyntaxError, ValueError) as _e:
 _EG = _hdr.get("egress")
 if _EG:
     try:
-        _fwd = {"__name__": "sandgate_egress_forwarder", "__builtins__": __builtins__}
+        _fwd: dict = {"__name__": "sandgate_egress_forwarder", "__builtins__": __builtins__}
         exec(_EG["source"], _fwd)
         _fwd["start"](_EG["unix"], port=int(_EG.get("port") or 3128))
         _state["egress"] = (_EG["unix"], int(_EG.get("port") or 3128))

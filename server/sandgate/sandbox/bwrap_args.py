@@ -47,18 +47,29 @@ def bwrap_argv(
     for key, value in sorted(env.items()):
         argv += ["--setenv", key, value]
     argv += [
-        "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
-        "--cap-drop", "ALL",
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_UID),
+        "--cap-drop",
+        "ALL",
         "--disable-userns",
-        "--hostname", "sandbox",
+        "--hostname",
+        "sandbox",
     ]
     if seccomp_fd is not None:
         argv += ["--seccomp", str(seccomp_fd)]
     argv += [
         # The runtime only: the interpreter, its stdlib, the shared libraries they load.
-        "--ro-bind", runtime.python, runtime.python,
-        "--symlink", os.path.basename(runtime.python), protocol.PYTHON,
-        "--ro-bind", runtime.stdlib, runtime.stdlib,
+        "--ro-bind",
+        runtime.python,
+        runtime.python,
+        "--symlink",
+        os.path.basename(runtime.python),
+        protocol.PYTHON,
+        "--ro-bind",
+        runtime.stdlib,
+        runtime.stdlib,
     ]
     for inside, host in runtime.libs:
         argv += ["--ro-bind", host, inside]

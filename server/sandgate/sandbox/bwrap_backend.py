@@ -18,10 +18,21 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from sandgate.policy.model import SandboxLimits
 from sandgate.egress.proxy import Resolver
-from sandgate.sandbox import cgroup, identity, lifecycle, limit_classifier, protocol, proxy_wiring, run_output
-from sandgate.sandbox import runtime, supervision, syscall_filter, workspace_view
+from sandgate.policy.model import SandboxLimits
+from sandgate.sandbox import (
+    cgroup,
+    identity,
+    lifecycle,
+    limit_classifier,
+    protocol,
+    proxy_wiring,
+    run_output,
+    runtime,
+    supervision,
+    syscall_filter,
+    workspace_view,
+)
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
 from sandgate.sandbox.bwrap_args import bwrap_argv
 from sandgate.sandbox.cpu_limit import cpu_rlimit
@@ -75,8 +86,9 @@ class BwrapBackend:
         self.egress_resolver = egress_resolver
         # Sandboxes started ahead of need: a run then skips bwrap's and Python's start-up (most
         # of its cost). One per run, never reused; runs with network access are made per run.
-        self.pool: WarmPool[SpawnKey, Parked] = WarmPool(self._spawn, self._discard, size=pool_size,
-                                                         name="sandgate-bwrap-pool")
+        self.pool: WarmPool[SpawnKey, Parked] = WarmPool(
+            self._spawn, self._discard, size=pool_size, name="sandgate-bwrap-pool"
+        )
 
     # -- probing -----------------------------------------------------------------------------
     def probe(self) -> Probe:
@@ -91,9 +103,13 @@ class BwrapBackend:
         result = self.run(RunRequest(code="print('ok')"))
         if result.error or result.exit_code != 0 or result.stdout.strip() != "ok":
             detail = result.error or run_output.last_line(result.stderr) or f"exit {result.exit_code}"
-            return Probe("bwrap", False, f"bubblewrap cannot start a sandbox: {detail}",
-                         "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 "
-                         "or user.max_user_namespaces>0) or run bwrap setuid")
+            return Probe(
+                "bwrap",
+                False,
+                f"bubblewrap cannot start a sandbox: {detail}",
+                "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 "
+                "or user.max_user_namespaces>0) or run bwrap setuid",
+            )
         mode = "cgroup limits" if cgroup.available() else "rlimits only (no writable cgroup)"
         return Probe("bwrap", True, f"bubblewrap works ({mode}, {result.duration_ms:.0f} ms a run)")
 
@@ -124,7 +140,8 @@ class BwrapBackend:
                 # A networked sandbox gets a directory of its own, bound in now; the run that
                 # takes it starts its egress proxy there (as Docker's pooled containers do).
                 parked.egress_top, parked.egress_dir = proxy_wiring.make_socket_dir(
-                    runtime.sandbox_run_dir() if who.dropped else None)
+                    runtime.sandbox_run_dir() if who.dropped else None
+                )
                 egress_fd = os.open(parked.egress_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
                 child_fds.append(egress_fd)
             seccomp_fd = os.memfd_create("sandgate-seccomp", os.MFD_CLOEXEC)
@@ -145,15 +162,33 @@ class BwrapBackend:
             parked.ev_r, ev_w = os.pipe()
             child_fds.append(ev_w)
             parked.ev_w_num = ev_w
-            argv = identity.drop_args(who) + prlimit_args(lim, parked.cg is not None, uid=who.uid) + bwrap_argv(
-                rt, etc, ws_fd, self.bwrap, egress_fd=egress_fd, seccomp_fd=seccomp_fd, hidden=hidden,
-                python_argv=protocol.python_argv(control=f"fd:{ctl_fd}"))
+            argv = (
+                identity.drop_args(who)
+                + prlimit_args(lim, parked.cg is not None, uid=who.uid)
+                + bwrap_argv(
+                    rt,
+                    etc,
+                    ws_fd,
+                    self.bwrap,
+                    egress_fd=egress_fd,
+                    seccomp_fd=seccomp_fd,
+                    hidden=hidden,
+                    python_argv=protocol.python_argv(control=f"fd:{ctl_fd}"),
+                )
+            )
             if parked.cg is not None:
                 argv = ["/bin/sh", "-c", parked.cg.join_script(), "sh", *argv]
             # cwd "/": nothing of ours (the server's working folder) shows in the sandbox's /proc.
             parked.proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/",
-                pass_fds=tuple(child_fds), start_new_session=True, env=dict(protocol.ENV), close_fds=True,
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd="/",
+                pass_fds=tuple(child_fds),
+                start_new_session=True,
+                env=dict(protocol.ENV),
+                close_fds=True,
             )
         except BaseException:
             self._discard(parked)
@@ -201,8 +236,11 @@ class BwrapBackend:
             return self._run(request, started)
         except Exception as exc:  # noqa: BLE001 - a backend never raises into the caller
             log.exception("bwrap run failed")
-            return RunResult(backend=self.name, error=f"bubblewrap run failed: {exc}",
-                             duration_ms=(time.monotonic() - started) * 1000)
+            return RunResult(
+                backend=self.name,
+                error=f"bubblewrap run failed: {exc}",
+                duration_ms=(time.monotonic() - started) * 1000,
+            )
 
     def _run(self, request: RunRequest, started: float) -> RunResult:
         key = _spawn_key(request)
@@ -220,14 +258,23 @@ class BwrapBackend:
             net = proxy_wiring.open_run(request.network, 0o666, self.egress_resolver, socket_dir=parked.egress_dir)
         return self._run_in(parked, request, started, net)
 
-    def _run_in(self, parked: Parked, request: RunRequest, started: float, net: proxy_wiring.EgressRun | None) -> RunResult:
+    def _run_in(
+        self, parked: Parked, request: RunRequest, started: float, net: proxy_wiring.EgressRun | None
+    ) -> RunResult:
         lim = request.limits
-        proc, cg = parked.proc, parked.cg
+        proc, cg, sid = parked.proc, parked.cg, parked.sid
+        if proc is None or sid is None:  # parking sets both; a sandbox without them never runs code
+            raise RuntimeError("a parked sandbox without its process or supervision")
         marker = protocol.new_marker()
         result = RunResult(backend=self.name)
         try:
-            data = protocol.payload(request.code, request.relpath, parked.ev_w_num, marker,
-                                    proxy_wiring.header() if net and net.active else None)
+            data = protocol.payload(
+                request.code,
+                request.relpath,
+                parked.ev_w_num,
+                marker,
+                proxy_wiring.header() if net and net.active else None,
+            )
             out = _read_run(proc, data, parked.ev_r, marker, started + lim.wall_time_s, lim.output_bytes)
             result.stdout, result.stderr = out.stdout, out.stderr
             result.output_truncated = out.truncated
@@ -242,13 +289,17 @@ class BwrapBackend:
                 # Events written before the kill are still in the pipe.
                 out.events.extend(_drain_events(parked.ev_r, marker))
             # bwrap is gone, and with it its pid namespace: the record is complete at once.
-            result.outside = supervision.shared().finish(parked.sid, OUTSIDE_WAIT_S)
+            result.outside = supervision.shared().finish(sid, OUTSIDE_WAIT_S)
             parked.sid = None
             if parked.withheld:
                 result.events.append({"kind": "workspace-withheld", "reason": parked.withheld})
             result.killed, result.timed_out = limit_classifier.classify(
-                out.stopped, result.exit_code, result.stderr, pids_hit_max=cg is not None and cg.pids_hit_max(),
-                oom_killed=lambda: cg is not None and cg.oom_killed())
+                out.stopped,
+                result.exit_code,
+                result.stderr,
+                pids_hit_max=cg is not None and cg.pids_hit_max(),
+                oom_killed=lambda: cg is not None and cg.oom_killed(),
+            )
         finally:
             if net is not None:
                 result.events.extend(net.finish())
@@ -270,8 +321,13 @@ class SpawnKey:
 
 
 def _spawn_key(request: RunRequest) -> SpawnKey:
-    return SpawnKey(str(request.workspace) if request.workspace else None, request.limits,
-                    proxy_wiring.wanted(request.network), tuple(request.exclude), request.user)
+    return SpawnKey(
+        str(request.workspace) if request.workspace else None,
+        request.limits,
+        proxy_wiring.wanted(request.network),
+        tuple(request.exclude),
+        request.user,
+    )
 
 
 @dataclass
@@ -290,7 +346,9 @@ class Parked:
     withheld: str | None = None  # why the workspace is not shown, when it is not
 
 
-def _workspace_for(key: SpawnKey, who: identity.HostIdentity) -> tuple[str | None, list[tuple[str, bool]], str | None, str | None]:
+def _workspace_for(
+    key: SpawnKey, who: identity.HostIdentity
+) -> tuple[str | None, list[tuple[str, bool]], str | None, str | None]:
     """(folder to show, paths to cover in it, a snapshot folder to remove later, why nothing is
     shown). The workspace itself when the sandbox user may read it, else a copy of what it may."""
     assert key.workspace is not None
@@ -298,8 +356,12 @@ def _workspace_for(key: SpawnKey, who: identity.HostIdentity) -> tuple[str | Non
     if view.withheld:
         return None, [], None, view.withheld
     if not who.dropped or workspace_view.reachable_by(key.workspace, who.uid, who.gid):
-        return key.workspace, [(rel, is_dir) for rel, is_dir in view.hidden
-                               if not os.path.islink(os.path.join(key.workspace, rel))], None, None
+        return (
+            key.workspace,
+            [(rel, is_dir) for rel, is_dir in view.hidden if not os.path.islink(os.path.join(key.workspace, rel))],
+            None,
+            None,
+        )
     snapshot = tempfile.mkdtemp(prefix=f"ws-{os.getpid()}-", dir=runtime.sandbox_run_dir())
     try:
         workspace_view.copy_into(view, snapshot)
@@ -338,15 +400,23 @@ def _drain_events(fd: int, marker: str) -> list[dict]:
     return splitter.events
 
 
-def _read_run(proc: subprocess.Popen, data: bytes, ev_fd: int, marker: str, deadline: float,
-              cap: int) -> protocol.Captured:
+def _read_run(
+    proc: subprocess.Popen, data: bytes, ev_fd: int, marker: str, deadline: float, cap: int
+) -> protocol.Captured:
     """Feed the program on stdin; collect stdout, stderr and the events pipe until EOF, the deadline
     or the output cap."""
     output = run_output.CappedOutput(cap)
     splitter = protocol.EventSplitter(marker)
     assert proc.stdin and proc.stdout and proc.stderr
-    stopped = run_output.pump({proc.stdout: lambda chunk: output.add("stdout", chunk),
-                               proc.stderr: lambda chunk: output.add("stderr", chunk),
-                               ev_fd: splitter.feed}, output, deadline, stdin=(proc.stdin, data))
+    stopped = run_output.pump(
+        {
+            proc.stdout: lambda chunk: output.add("stdout", chunk),
+            proc.stderr: lambda chunk: output.add("stderr", chunk),
+            ev_fd: splitter.feed,
+        },
+        output,
+        deadline,
+        stdin=(proc.stdin, data),
+    )
     stdout, stderr = output.texts()
     return protocol.Captured(stdout, stderr, truncated=stopped == "output", stopped=stopped, events=splitter.events)

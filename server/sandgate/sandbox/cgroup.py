@@ -39,7 +39,7 @@ class RunCgroup:
     mem_dir: str
 
     @classmethod
-    def create(cls, pids_max: int, memory_bytes: int) -> "RunCgroup":
+    def create(cls, pids_max: int, memory_bytes: int) -> RunCgroup:
         name = uuid.uuid4().hex[:12]
         dirs = []
         for ctl in ("pids", "memory"):
@@ -59,7 +59,7 @@ class RunCgroup:
     def join_script(self) -> str:
         # Run by `sh -c` before exec'ing the sandbox, so the process is inside from its first
         # instruction (a preexec_fn is unsafe in a threaded server).
-        return (f'echo $$ > {self.pids_dir}/cgroup.procs && echo $$ > {self.mem_dir}/cgroup.procs && exec "$@"')
+        return f'echo $$ > {self.pids_dir}/cgroup.procs && echo $$ > {self.mem_dir}/cgroup.procs && exec "$@"'
 
     def peak_kb(self) -> int | None:
         value = _read(os.path.join(self.mem_dir, "memory.max_usage_in_bytes"))

@@ -50,8 +50,13 @@ def describe(backend: Backend) -> tuple[bool, list[str]]:
         host = f"host uid {who.uid} ({who.name})"
     else:
         host = f"uid {seen['uid'][0]} in the container"
-    good = (seen["cap_eff"].strip("0") == "" and seen["no_new_privs"] == "1" and seen["seccomp"] == "2"
-            and seen["network"] == "closed" and seen["proc_sys"] == "read-only")
+    good = (
+        seen["cap_eff"].strip("0") == ""
+        and seen["no_new_privs"] == "1"
+        and seen["seccomp"] == "2"
+        and seen["network"] == "closed"
+        and seen["proc_sys"] == "read-only"
+    )
     lines = [
         f"runs as {host}; capabilities {'none' if seen['cap_eff'].strip('0') == '' else seen['cap_eff']}; "
         f"no new privileges {'yes' if seen['no_new_privs'] == '1' else 'NO'}; "

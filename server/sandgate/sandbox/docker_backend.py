@@ -21,8 +21,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandgate.egress.proxy import Resolver
-from sandgate.sandbox import lifecycle, limit_classifier, protocol, proxy_wiring, run_output, runtime, supervision
-from sandgate.sandbox import workspace_view
+from sandgate.sandbox import (
+    lifecycle,
+    limit_classifier,
+    protocol,
+    proxy_wiring,
+    run_output,
+    runtime,
+    supervision,
+    workspace_view,
+)
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
 from sandgate.sandbox.docker_spec import CONTROL_SOCKET, LABEL, ContainerSpec, create_kwargs
 from sandgate.sandbox.image import DEFAULT_IMAGE
@@ -34,10 +42,14 @@ LABEL_OWNER = "sandgate.owner"
 # The host directory made for a container's sockets (supervisor, egress): removed with the
 # container, or by the reaper when a Sandgate died first.
 LABEL_HOST_DIR = "sandgate.host-dir"
-REMOTE_NO_EGRESS = ("the Docker engine is remote (DOCKER_HOST): a host socket cannot be bound into its "
-                    "containers, so the run has no network")
-REMOTE_NO_MONITOR = ("the Docker engine is remote (DOCKER_HOST): the supervisor cannot reach its containers, "
-                     "so nothing a run does can be recorded outside it")
+REMOTE_NO_EGRESS = (
+    "the Docker engine is remote (DOCKER_HOST): a host socket cannot be bound into its "
+    "containers, so the run has no network"
+)
+REMOTE_NO_MONITOR = (
+    "the Docker engine is remote (DOCKER_HOST): the supervisor cannot reach its containers, "
+    "so nothing a run does can be recorded outside it"
+)
 # How long the supervisor may take to see the last process of a finished container go.
 OUTSIDE_WAIT_S = 2.0
 API_TIMEOUT_S = 15
@@ -76,8 +88,14 @@ class EngineError(RuntimeError):
 class DockerBackend:
     name = "docker"
 
-    def __init__(self, image: str | None = None, pool_size: int = 2, remote: bool | None = None,
-                 client: Any = None, egress_resolver: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        image: str | None = None,
+        pool_size: int = 2,
+        remote: bool | None = None,
+        client: Any = None,
+        egress_resolver: Resolver | None = None,
+    ) -> None:
         self.image = image or DEFAULT_IMAGE
         # How the egress proxy resolves names (None: the system resolver). Set by tests only,
         # from the host process; nothing inside a container can reach it.
@@ -90,8 +108,9 @@ class DockerBackend:
         self._reaped = False
         self._creating = 0  # containers being created, not yet recorded in `lifecycle`
         self._retiring: set[threading.Thread] = set()  # used containers being removed
-        self.pool: WarmPool[ContainerSpec, Any] = WarmPool(self._start_container, self._remove, size=pool_size,
-                                                            name="sandgate-docker-pool")
+        self.pool: WarmPool[ContainerSpec, Any] = WarmPool(
+            self._start_container, self._remove, size=pool_size, name="sandgate-docker-pool"
+        )
 
     # -- engine ---------------------------------------------------------------------------------
     @property
@@ -113,8 +132,12 @@ class DockerBackend:
         try:
             self.client.ping()
         except Exception as exc:  # noqa: BLE001
-            return Probe("docker", False, f"no Docker engine answers: {_short(exc)}",
-                         "start the engine (scripts/setup-sandbox.sh, or `dockerd &`), or set DOCKER_HOST")
+            return Probe(
+                "docker",
+                False,
+                f"no Docker engine answers: {_short(exc)}",
+                "start the engine (scripts/setup-sandbox.sh, or `dockerd &`), or set DOCKER_HOST",
+            )
         try:
             self.client.images.get(self.image)
         except Exception:  # noqa: BLE001
@@ -151,8 +174,9 @@ class DockerBackend:
         remote = self.is_remote()
         exclude = tuple(request.exclude)
         if ws and (remote or not workspace_view.readable_by_others(ws)):
-            return ContainerSpec(self.image, request.limits, None, True, egress=net, exclude=exclude,
-                                 supervised=not remote)
+            return ContainerSpec(
+                self.image, request.limits, None, True, egress=net, exclude=exclude, supervised=not remote
+            )
         return ContainerSpec(self.image, request.limits, ws, False, egress=net, exclude=exclude, supervised=not remote)
 
     def warm(self, request: RunRequest) -> None:
@@ -174,14 +198,15 @@ class DockerBackend:
         labels = {LABEL_OWNER: self._owner}
         hosted = _Hosted()
         hidden: list[tuple[str, str]] = []
+        top = ""  # the container's own host directory, when it needs one
         try:
             if spec.supervised or spec.egress:
                 # Each container its own directory, made with it: the supervisor's socket, and the
                 # run's egress proxy (started by the run that takes it). Nothing else of the host.
-                hosted.top, egress_dir = proxy_wiring.make_socket_dir()
-                labels[LABEL_HOST_DIR] = hosted.top
+                top, egress_dir = proxy_wiring.make_socket_dir()
+                hosted.top = labels[LABEL_HOST_DIR] = top
             if spec.supervised:
-                control_dir = os.path.join(hosted.top, "control")
+                control_dir = os.path.join(top, "control")
                 os.mkdir(control_dir)
                 os.chmod(control_dir, 0o711)
                 listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -191,16 +216,23 @@ class DockerBackend:
                     # only this container is given.
                     os.chmod(os.path.join(control_dir, CONTROL_SOCKET), 0o666)
                     listening.listen(1)
-                    hosted.sid = supervision.shared().watch(listening, supervision.watch_config(spec.limits),
-                                                            listening=True)
+                    hosted.sid = supervision.shared().watch(
+                        listening, supervision.watch_config(spec.limits), listening=True
+                    )
                 finally:
                     listening.close()
             if spec.workspace:
                 view = workspace_view.plan(spec.workspace, spec.exclude)
                 hosted.withheld = view.withheld
                 etc = runtime.etc_dir()
-                hidden = [(f"{protocol.WORKSPACE}/{rel}", os.path.join(etc, runtime.EMPTY_DIR if is_dir else runtime.EMPTY_FILE))
-                          for rel, is_dir in view.hidden if not os.path.islink(os.path.join(spec.workspace, rel))]
+                hidden = [
+                    (
+                        f"{protocol.WORKSPACE}/{rel}",
+                        os.path.join(etc, runtime.EMPTY_DIR if is_dir else runtime.EMPTY_FILE),
+                    )
+                    for rel, is_dir in view.hidden
+                    if not os.path.islink(os.path.join(spec.workspace, rel))
+                ]
                 if view.withheld:
                     spec, hidden = dataclasses.replace(spec, workspace=None), []
         except BaseException:
@@ -209,9 +241,13 @@ class DockerBackend:
         with self._lock:
             self._creating += 1
         try:
-            kwargs = create_kwargs(spec, labels, egress_dir=os.path.join(hosted.top, "egress") if spec.egress else None,
-                                   control_dir=os.path.join(hosted.top, "control") if spec.supervised else None,
-                                   hidden=hidden)
+            kwargs = create_kwargs(
+                spec,
+                labels,
+                egress_dir=os.path.join(top, "egress") if spec.egress else None,
+                control_dir=os.path.join(top, "control") if spec.supervised else None,
+                hidden=hidden,
+            )
             container = self.client.containers.create(**kwargs)
             lifecycle.register(f"docker:{container.id}", lambda: self._remove(container))
             if hosted.sid:
@@ -243,14 +279,14 @@ class DockerBackend:
         self._release(hosted)
 
     @staticmethod
-    def _release(hosted: "_Hosted | None") -> None:
+    def _release(hosted: _Hosted | None) -> None:
         if hosted is None:
             return
         if hosted.sid:
             supervision.shared().forget(hosted.sid)
         proxy_wiring.remove_socket_dir(hosted.top)
 
-    def _hosted_for(self, container: Any) -> "_Hosted":
+    def _hosted_for(self, container: Any) -> _Hosted:
         with self._lock:
             return self._hosted.get(container.id) or _Hosted()
 
@@ -273,11 +309,15 @@ class DockerBackend:
         except Exception as exc:  # noqa: BLE001 - a backend never raises into the caller
             log.warning("docker run failed: %s", exc)
             self._reaped = False  # the engine failed: look for what it left once it is back
-            return RunResult(backend=self.name, error=f"Docker engine failed during the run: {_short(exc)}",
-                             duration_ms=(time.monotonic() - started) * 1000)
+            return RunResult(
+                backend=self.name,
+                error=f"Docker engine failed during the run: {_short(exc)}",
+                duration_ms=(time.monotonic() - started) * 1000,
+            )
 
-    def _run_in(self, container: Any, spec: ContainerSpec, request: RunRequest, started: float,
-                warm: bool) -> RunResult:
+    def _run_in(
+        self, container: Any, spec: ContainerSpec, request: RunRequest, started: float, warm: bool
+    ) -> RunResult:
         api = self.client.api
         lim = request.limits
         result = RunResult(backend=self.name)
@@ -317,8 +357,16 @@ class DockerBackend:
             raw = getattr(sock, "_sock", sock)
             marker = protocol.new_marker()
             try:
-                raw.sendall(protocol.payload(request.code, request.relpath, 2, marker,
-                                             proxy_wiring.header() if net and net.active else None, end=True))
+                raw.sendall(
+                    protocol.payload(
+                        request.code,
+                        request.relpath,
+                        2,
+                        marker,
+                        proxy_wiring.header() if net and net.active else None,
+                        end=True,
+                    )
+                )
                 raw.shutdown(socket.SHUT_WR)  # EOF on the program's stdin (StdinOnce)
                 out = _read_frames(raw, marker, started + lim.wall_time_s, lim.output_bytes)
             finally:
@@ -346,9 +394,13 @@ class DockerBackend:
                 result.peak_memory_kb = int(rusage[-1].get("maxrss_kb") or 0) or None
             result.outside = self._outside_record(container, spec, started + lim.wall_time_s, stopped is not None)
             result.killed, result.timed_out = limit_classifier.classify(
-                stopped, status, out.stderr, pids_hit_max=pids_hit_max,
+                stopped,
+                status,
+                out.stderr,
+                pids_hit_max=pids_hit_max,
                 # The engine's word, asked only of a SIGKILL we did not send (an engine call).
-                oom_killed=lambda: status == limit_classifier.KILLED and self._oom_killed(container))
+                oom_killed=lambda: status == limit_classifier.KILLED and self._oom_killed(container),
+            )
             if result.killed == "memory":
                 result.peak_memory_kb = lim.memory_mb * 1024
             if net is not None:
@@ -360,8 +412,12 @@ class DockerBackend:
                 net.finish()  # idempotent; stops the proxy when the run failed part way
             # Off the run's time: removal is ~15 ms of engine work. The container stays recorded
             # in `lifecycle` until it is gone, so an exit meanwhile still removes it.
-            retire = threading.Thread(target=self._retire, name="sandgate-docker-remove", daemon=True,
-                                      args=(container, started + lim.wall_time_s if exiting else None))
+            retire = threading.Thread(
+                target=self._retire,
+                name="sandgate-docker-remove",
+                daemon=True,
+                args=(container, started + lim.wall_time_s if exiting else None),
+            )
             with self._lock:
                 self._retiring.add(retire)
             retire.start()
@@ -421,8 +477,13 @@ class DockerBackend:
         if view.withheld:
             return view.withheld
         data = workspace_view.tar_bytes(view)
-        exec_id = api.exec_create(container.id, [protocol.PYTHON, "-I", "-S", "-c", _EXTRACT], stdin=True,
-                                  user="0", environment=dict(protocol.ENV))["Id"]
+        exec_id = api.exec_create(
+            container.id,
+            [protocol.PYTHON, "-I", "-S", "-c", _EXTRACT],
+            stdin=True,
+            user="0",
+            environment=dict(protocol.ENV),
+        )["Id"]
         sock = api.exec_start(exec_id, socket=True)
         raw = getattr(sock, "_sock", sock)
         try:
@@ -526,8 +587,11 @@ class _Frames:
                 self.output.add("stderr", self.stderr.feed(body))
 
     def finished(self) -> bool:
-        return (_exit_status(self.stderr.events) is not None and _exit_status(self.stdout.events) is not None
-                and not any(ev.get("kind") == "spawn" for ev in self.stderr.events))
+        return (
+            _exit_status(self.stderr.events) is not None
+            and _exit_status(self.stdout.events) is not None
+            and not any(ev.get("kind") == "spawn" for ev in self.stderr.events)
+        )
 
 
 def _exit_status(events: list[dict]) -> int | None:

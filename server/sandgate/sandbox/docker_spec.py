@@ -41,9 +41,14 @@ class ContainerSpec:
     supervised: bool = True
 
 
-def create_kwargs(spec: ContainerSpec, labels: dict[str, str], python: str = protocol.PYTHON,
-                  egress_dir: str | None = None, control_dir: str | None = None,
-                  hidden: list[tuple[str, str]] | tuple = ()) -> dict[str, Any]:
+def create_kwargs(
+    spec: ContainerSpec,
+    labels: dict[str, str],
+    python: str = protocol.PYTHON,
+    egress_dir: str | None = None,
+    control_dir: str | None = None,
+    hidden: list[tuple[str, str]] | tuple = (),
+) -> dict[str, Any]:
     """`egress_dir`: the host directory for the egress proxy's socket (required when `spec.egress`).
     `control_dir`: the host directory holding the supervisor's socket (required when
     `spec.supervised`). `hidden`: (path inside, host file or folder to cover it with)."""

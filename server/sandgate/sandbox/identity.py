@@ -41,19 +41,27 @@ def _lookup(name: str) -> pwd.struct_passwd | None:
 def sandbox_identity(configured: str | None = None) -> HostIdentity:
     """The host user bubblewrap runs as. Raises `UnsafeIdentity` for root (fail closed)."""
     if os.geteuid() != 0:
-        return HostIdentity(os.geteuid(), os.getegid(), pwd.getpwuid(os.geteuid()).pw_name
-                            if _lookup(str(os.geteuid())) else str(os.geteuid()), dropped=False)
+        return HostIdentity(
+            os.geteuid(),
+            os.getegid(),
+            pwd.getpwuid(os.geteuid()).pw_name if _lookup(str(os.geteuid())) else str(os.geteuid()),
+            dropped=False,
+        )
     names = [configured] if configured else [DEDICATED_USER, FALLBACK_USER]
     for name in names:
         entry = _lookup(name)
         if entry is None:
             continue
         if entry.pw_uid == 0 or entry.pw_gid == 0:
-            raise UnsafeIdentity(f"the sandbox user {name!r} is root (uid {entry.pw_uid}, gid {entry.pw_gid}); "
-                                 "a sandbox never runs as host root")
+            raise UnsafeIdentity(
+                f"the sandbox user {name!r} is root (uid {entry.pw_uid}, gid {entry.pw_gid}); "
+                "a sandbox never runs as host root"
+            )
         return HostIdentity(entry.pw_uid, entry.pw_gid, entry.pw_name, dropped=True)
-    raise UnsafeIdentity(f"no sandbox user: {', '.join(repr(n) for n in names)} not found "
-                         "(run scripts/setup-sandbox.sh, or name a user in sandbox.user)")
+    raise UnsafeIdentity(
+        f"no sandbox user: {', '.join(repr(n) for n in names)} not found "
+        "(run scripts/setup-sandbox.sh, or name a user in sandbox.user)"
+    )
 
 
 def drop_args(identity: HostIdentity, setpriv: str = "setpriv") -> list[str]:

@@ -46,6 +46,7 @@ def _skip(rel: str) -> bool:
 def build_context(rt: PythonRuntime, fileobj: Any) -> None:
     """Write the build context tar (Dockerfile + rootfs/) to `fileobj`."""
     with tarfile.open(fileobj=fileobj, mode="w") as tar:
+
         def add_bytes(name: str, data: bytes, mode: int = 0o644) -> None:
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), mode
@@ -69,8 +70,15 @@ def build_context(rt: PythonRuntime, fileobj: Any) -> None:
                 tar.addfile(info, f)
 
         add_bytes("Dockerfile", DOCKERFILE.encode())
-        for d in ("rootfs", "rootfs/usr", "rootfs/usr/bin", "rootfs/usr/lib", "rootfs/usr/lib64", "rootfs/etc",
-                  "rootfs/workspace"):
+        for d in (
+            "rootfs",
+            "rootfs/usr",
+            "rootfs/usr/bin",
+            "rootfs/usr/lib",
+            "rootfs/usr/lib64",
+            "rootfs/etc",
+            "rootfs/workspace",
+        ):
             add_dir(d)
         add_dir("rootfs/tmp", 0o1777)
         for name, target in (("lib", "usr/lib"), ("lib64", "usr/lib64"), ("bin", "usr/bin")):
@@ -127,8 +135,15 @@ def ensure_image(client: Any, force: bool = False) -> tuple[str, bool]:
         log.info("building %s (%d MB context)", tag, ctx.seek(0, 2) // (1 << 20))
         ctx.seek(0)
         stream = client.api.build(
-            fileobj=ctx, custom_context=True, tag=tag, network_mode="none", rm=True, forcerm=True,
-            decode=True, labels={LABEL_RUNTIME: digest}, pull=False,
+            fileobj=ctx,
+            custom_context=True,
+            tag=tag,
+            network_mode="none",
+            rm=True,
+            forcerm=True,
+            decode=True,
+            labels={LABEL_RUNTIME: digest},
+            pull=False,
         )
         for chunk in stream:
             if "error" in chunk:

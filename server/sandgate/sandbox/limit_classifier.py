@@ -28,8 +28,9 @@ def from_stderr(stderr: str) -> set[str]:
     return found
 
 
-def classify(stopped: str | None, exit_code: int | None, stderr: str, *, pids_hit_max: bool,
-             oom_killed: Callable[[], bool]) -> tuple[str | None, bool]:
+def classify(
+    stopped: str | None, exit_code: int | None, stderr: str, *, pids_hit_max: bool, oom_killed: Callable[[], bool]
+) -> tuple[str | None, bool]:
     """(the limit that ended the run or None, whether it ran out of time): `RunResult.killed` and
     `timed_out`. `stopped`: what the backend stopped the run for ("time", "output"), else None.
     `pids_hit_max`: the process limit was reached (a cgroup's record, or the count at the stop).

@@ -11,7 +11,8 @@ import logging
 import threading
 import time
 from collections import OrderedDict, deque
-from typing import Callable, Generic, Hashable, TypeVar
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +21,15 @@ T = TypeVar("T")
 
 
 class WarmPool(Generic[K, T]):
-    def __init__(self, make: Callable[[K], T], discard: Callable[[T], None], size: int = 2, max_keys: int = 2,
-                 name: str = "sandgate-pool", max_age_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        make: Callable[[K], T],
+        discard: Callable[[T], None],
+        size: int = 2,
+        max_keys: int = 2,
+        name: str = "sandgate-pool",
+        max_age_s: float = 60.0,
+    ) -> None:
         self._make, self._discard = make, discard
         self.size, self.max_keys, self.max_age_s = size, max_keys, max_age_s
         # insertion order = least recently wanted first; each item with the time it was made
@@ -116,7 +124,7 @@ class WarmPool(Generic[K, T]):
                 self._safe_discard(old)
             if key is None:
                 continue
-            backoff = min(0.2 * (2 ** self._failures), 10.0) if self._failures else 0.0
+            backoff = min(0.2 * (2**self._failures), 10.0) if self._failures else 0.0
             if backoff:
                 with self._cond:
                     self._cond.wait(timeout=backoff)

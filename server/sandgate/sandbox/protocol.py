@@ -49,8 +49,9 @@ def new_marker() -> str:
     return "\x1esandgate-event:" + secrets.token_hex(6) + ":"
 
 
-def payload(code: str, relpath: str, events_fd: int, marker: str, egress: dict[str, Any] | None = None,
-            end: bool = False) -> bytes:
+def payload(
+    code: str, relpath: str, events_fd: int, marker: str, egress: dict[str, Any] | None = None, end: bool = False
+) -> bytes:
     header = {
         "relpath": relpath,
         "workspace": WORKSPACE,

@@ -99,9 +99,14 @@ def decision_events(decisions: list[ProxyDecision]) -> list[dict[str, Any]]:
 def decision_of(event: dict[str, Any]) -> ProxyDecision | None:
     """The `ProxyDecision` an `egress` event carries (None when malformed)."""
     try:
-        return ProxyDecision(host=str(event["host"]), port=int(event["port"]), allowed=bool(event["allowed"]),
-                             rule=str(event["rule"]), reason=str(event.get("reason", "")),
-                             address=None if event.get("address") is None else str(event["address"]))
+        return ProxyDecision(
+            host=str(event["host"]),
+            port=int(event["port"]),
+            allowed=bool(event["allowed"]),
+            rule=str(event["rule"]),
+            reason=str(event.get("reason", "")),
+            address=None if event.get("address") is None else str(event["address"]),
+        )
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -132,8 +137,13 @@ class EgressRun:
     def start(self) -> bool:
         if self.unavailable:
             return False
-        proxy = EgressProxy(self.network, unix_path=os.path.join(self.socket_dir, SOCKET_NAME), tcp_port=None,
-                            unix_mode=self.unix_mode, resolver=self.resolver)
+        proxy = EgressProxy(
+            self.network,
+            unix_path=os.path.join(self.socket_dir, SOCKET_NAME),
+            tcp_port=None,
+            unix_mode=self.unix_mode,
+            resolver=self.resolver,
+        )
         try:
             proxy.start()
         except Exception as exc:  # noqa: BLE001 - fail closed: the run gets no network
@@ -164,8 +174,9 @@ class EgressRun:
         return events
 
 
-def open_run(network: NetworkPolicy, unix_mode: int, resolver: Resolver | None = None,
-             socket_dir: str | None = None) -> EgressRun | None:
+def open_run(
+    network: NetworkPolicy, unix_mode: int, resolver: Resolver | None = None, socket_dir: str | None = None
+) -> EgressRun | None:
     """The run's proxy, started, when `network` allows hosts (None when it allows none).
 
     `socket_dir`: an existing directory for the socket (a pooled container's); None: a new

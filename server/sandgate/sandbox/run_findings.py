@@ -44,8 +44,9 @@ ARM_FAILED = "sandgate: the sandbox monitor could not be armed"
 
 
 def _finding(rule: str, severity: Level, message: str, source: str = SOURCE, **kw: Any) -> Finding:
-    return Finding(source=source, rule=rule, severity=severity, confidence=Level.HIGH, message=message,
-                   details=details(**kw))
+    return Finding(
+        source=source, rule=rule, severity=severity, confidence=Level.HIGH, message=message, details=details(**kw)
+    )
 
 
 def host_allowed(host: str, request: RunRequest, port: object = None) -> bool:
@@ -73,9 +74,15 @@ def _protected_write(path: str, what: str, request: RunRequest) -> list[Finding]
     pattern = matching_glob(relpath, request.protected) if relpath else None
     if pattern is None:
         return []
-    return [_finding(PROTECTED_WRITE, Level.HIGH,
-                     f"The code tried to {what} {relpath}, which the policy protects (files.protected: {pattern!r})",
-                     path=relpath, pattern=pattern)]
+    return [
+        _finding(
+            PROTECTED_WRITE,
+            Level.HIGH,
+            f"The code tried to {what} {relpath}, which the policy protects (files.protected: {pattern!r})",
+            path=relpath,
+            pattern=pattern,
+        )
+    ]
 
 
 def _spawn_findings(argv: list[str]) -> list[Finding]:
@@ -87,11 +94,20 @@ def _spawn_findings(argv: list[str]) -> list[Finding]:
     fetched = download_and_run(command if command is not None else shell_join(argv))
     found = []
     if fetched:
-        found.append(_finding("process.download-and-run", Level.HIGH,
-                              f"The code ran a command that {fetched}: {' '.join(argv)[:200]}", argv=tuple(argv)))
+        found.append(
+            _finding(
+                "process.download-and-run",
+                Level.HIGH,
+                f"The code ran a command that {fetched}: {' '.join(argv)[:200]}",
+                argv=tuple(argv),
+            )
+        )
     if command is not None:
-        found.append(_finding("process.shell", Level.MEDIUM, f"The code ran a shell command: {command[:200]}",
-                              command=command[:500]))
+        found.append(
+            _finding(
+                "process.shell", Level.MEDIUM, f"The code ran a shell command: {command[:200]}", command=command[:500]
+            )
+        )
     return found
 
 
@@ -103,18 +119,31 @@ def _monitor_findings(result: RunResult, syntax: bool) -> list[Finding]:
         if outside is not None and outside.error:
             why = outside.error
         elif ARM_FAILED in result.stderr:
-            why = last_line(result.stderr[result.stderr.index(ARM_FAILED):])
+            why = last_line(result.stderr[result.stderr.index(ARM_FAILED) :])
         else:
             why = "no supervisor recorded this run"
-        return [_finding("monitor.lost", Level.HIGH, f"Nothing outside the sandbox recorded what the code did: {why}",
-                         reason=why)]
-    found = tampering.reasons(result.events, outside, stopped=bool(result.killed or result.timed_out),
-                              syntax_error=syntax, secret_path=is_secret_path)
+        return [
+            _finding(
+                "monitor.lost", Level.HIGH, f"Nothing outside the sandbox recorded what the code did: {why}", reason=why
+            )
+        ]
+    found = tampering.reasons(
+        result.events,
+        outside,
+        stopped=bool(result.killed or result.timed_out),
+        syntax_error=syntax,
+        secret_path=is_secret_path,
+    )
     if not found:
         return []
-    return [_finding("monitor.tampered", Level.HIGH,
-                     "The code interfered with the sandbox's in-process monitor: " + "; ".join(found),
-                     reasons=tuple(found))]
+    return [
+        _finding(
+            "monitor.tampered",
+            Level.HIGH,
+            "The code interfered with the sandbox's in-process monitor: " + "; ".join(found),
+            reasons=tuple(found),
+        )
+    ]
 
 
 def _outside_events(result: RunResult) -> list[dict[str, Any]]:
@@ -126,7 +155,9 @@ def _outside_events(result: RunResult) -> list[dict[str, Any]]:
     for ev in outside.events:
         kind = ev.get("kind")
         if kind == "connect" and not tampering.expected_connect(ev):
-            events.append({"kind": "connect", "family": ev.get("family"), "host": ev.get("host"), "port": ev.get("port")})
+            events.append(
+                {"kind": "connect", "family": ev.get("family"), "host": ev.get("host"), "port": ev.get("port")}
+            )
         elif kind in ("open-write", "open-read"):
             events.append(ev)
         elif kind == "fs-change":
@@ -139,8 +170,15 @@ def _outside_events(result: RunResult) -> list[dict[str, Any]]:
 def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
     if result.error:
         # The run proves nothing: HIGH so that the policy holds the suggestion.
-        return [_finding("backend.error", Level.HIGH, f"The sandbox could not run the code: {result.error}",
-                         backend=result.backend, error=result.error)]
+        return [
+            _finding(
+                "backend.error",
+                Level.HIGH,
+                f"The sandbox could not run the code: {result.error}",
+                backend=result.backend,
+                error=result.error,
+            )
+        ]
     out: list[Finding] = []
     seen: set[tuple] = set()
     spawns: set[tuple[str, ...]] = set()
@@ -163,26 +201,50 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
             continue
         if kind == proxy_wiring.EV_UNAVAILABLE:
             reason = str(ev.get("reason", ""))
-            add(_finding("egress.unavailable", Level.LOW,
-                         f"The policy allows hosts, but the run had no network: {reason}".rstrip(": "),
-                         where=ev.get("where"), reason=reason))
+            add(
+                _finding(
+                    "egress.unavailable",
+                    Level.LOW,
+                    f"The policy allows hosts, but the run had no network: {reason}".rstrip(": "),
+                    where=ev.get("where"),
+                    reason=reason,
+                )
+            )
             continue
         if kind == "connect" and proxied and _is_forwarder(ev):
             continue
         if kind == "syntax-error":
             syntax = True
             line = int(ev.get("line") or 0)
-            add(Finding(source="syntax", rule="syntax.error", severity=Level.INFO, confidence=Level.HIGH,
-                        message=f"The code does not compile: {ev.get('msg', '')}", line=line, end_line=line,
-                        col=max(int(ev.get("col") or 1) - 1, 0), details=details(msg=ev.get("msg", ""))))
+            add(
+                Finding(
+                    source="syntax",
+                    rule="syntax.error",
+                    severity=Level.INFO,
+                    confidence=Level.HIGH,
+                    message=f"The code does not compile: {ev.get('msg', '')}",
+                    line=line,
+                    end_line=line,
+                    col=max(int(ev.get("col") or 1) - 1, 0),
+                    details=details(msg=ev.get("msg", "")),
+                )
+            )
         elif kind in ("connect", "dns"):
             host = str(ev.get("host", ""))
             if not host_allowed(host, request, ev.get("port") if kind == "connect" else None):
                 family = ev.get("family", "dns" if kind == "dns" else "?")
                 what = "looked up" if kind == "dns" else "connected to"
                 target = f"{host}:{ev.get('port')}" if ev.get("port") is not None else host
-                add(_finding("network.denied", Level.HIGH, f"The code {what} {target}; the network is closed",
-                             host=host, port=ev.get("port"), family=family))
+                add(
+                    _finding(
+                        "network.denied",
+                        Level.HIGH,
+                        f"The code {what} {target}; the network is closed",
+                        host=host,
+                        port=ev.get("port"),
+                        family=family,
+                    )
+                )
         elif kind == "open-write" and not ev.get("in_scratch"):
             path = str(ev.get("path", ""))
             if path not in HARMLESS_WRITES:
@@ -195,8 +257,14 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
             add(_finding("fs.read-outside-workspace", sev, f"The code read {path}", path=path))
         elif kind == "fs-change":
             path = str(ev.get("path", ""))
-            add(_finding("fs.write-outside-scratch", Level.HIGH, f"The code tried to {ev.get('op', 'change')} {path}",
-                         path=path))
+            add(
+                _finding(
+                    "fs.write-outside-scratch",
+                    Level.HIGH,
+                    f"The code tried to {ev.get('op', 'change')} {path}",
+                    path=path,
+                )
+            )
             for finding in _protected_write(path, str(ev.get("op", "change")), request):
                 add(finding)
         elif kind == "spawn":
@@ -204,16 +272,32 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
             if tampering.spawn_key(argv) in spawns:
                 continue  # the same launch, told by the program and by the system call
             spawns.add(tampering.spawn_key(argv))
-            add(_finding("process.spawn", Level.LOW, f"The code started a process: {' '.join(argv)[:200]}",
-                         argv=tuple(argv)))  # a tuple: findings stay hashable
+            add(
+                _finding(
+                    "process.spawn", Level.LOW, f"The code started a process: {' '.join(argv)[:200]}", argv=tuple(argv)
+                )
+            )  # a tuple: findings stay hashable
             for finding in _spawn_findings(argv):
                 add(finding)
         elif kind == "workspace-withheld":
-            add(_finding("workspace.withheld", Level.INFO, f"The run did not see the workspace: {ev.get('reason', '')}",
-                         reason=str(ev.get("reason", ""))))
+            add(
+                _finding(
+                    "workspace.withheld",
+                    Level.INFO,
+                    f"The run did not see the workspace: {ev.get('reason', '')}",
+                    reason=str(ev.get("reason", "")),
+                )
+            )
         elif kind == "exec":
-            add(_finding("exec.dynamic", Level.LOW, "The code runs dynamically built code",
-                         how=ev.get("how"), snippet=ev.get("snippet", "")))
+            add(
+                _finding(
+                    "exec.dynamic",
+                    Level.LOW,
+                    "The code runs dynamically built code",
+                    how=ev.get("how"),
+                    snippet=ev.get("snippet", ""),
+                )
+            )
 
     hit: list[str] = []
     if result.killed:
@@ -234,6 +318,13 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
 
     if result.exit_code not in (0, None) and not result.killed and not syntax:
         last = last_line(result.stderr)
-        add(_finding("run.error", Level.INFO, f"The code exited with status {result.exit_code}: {last}".rstrip(": "),
-                     exit_code=result.exit_code, last_line=last))
+        add(
+            _finding(
+                "run.error",
+                Level.INFO,
+                f"The code exited with status {result.exit_code}: {last}".rstrip(": "),
+                exit_code=result.exit_code,
+                last_line=last,
+            )
+        )
     return out

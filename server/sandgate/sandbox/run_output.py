@@ -36,8 +36,14 @@ class CappedOutput:
         return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
-def pump(sources: dict[Any, Callable[[bytes], Any]], output: CappedOutput, deadline: float, *,
-         stdin: tuple[Any, bytes] | None = None, done: Callable[[], bool] = lambda: False) -> str | None:
+def pump(
+    sources: dict[Any, Callable[[bytes], Any]],
+    output: CappedOutput,
+    deadline: float,
+    *,
+    stdin: tuple[Any, bytes] | None = None,
+    done: Callable[[], bool] = lambda: False,
+) -> str | None:
     """Read every source (a pipe, a socket or a descriptor) and hand each chunk to its handler,
     which puts the program's bytes into `output`; write `stdin`'s data meanwhile, then close it.
 
@@ -59,7 +65,7 @@ def pump(sources: dict[Any, Callable[[bytes], Any]], output: CappedOutput, deadl
             if left <= 0:
                 return "time"
             for key, _ in sel.select(timeout=min(left, 0.5)):
-                if key.data is None:  # stdin
+                if key.data is None and writing is not None:  # stdin (registered only with data to write)
                     writing = _write_some(key.fileobj, writing)
                     if not writing:
                         sel.unregister(key.fileobj)
@@ -118,7 +124,7 @@ def _write_some(sink: Any, data: memoryview) -> memoryview:
     except (BlockingIOError, InterruptedError):
         return data
     except OSError:  # the sandbox stopped reading (gone): the rest has nowhere to go
-        return data[len(data):]
+        return data[len(data) :]
     return data[n:]
 
 

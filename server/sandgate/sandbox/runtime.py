@@ -87,8 +87,9 @@ def _load_cached(path: str) -> PythonRuntime | None:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-        rt = PythonRuntime(python=data["python"], stdlib=data["stdlib"],
-                     libs=tuple((str(a), str(b)) for a, b in data["libs"]))
+        rt = PythonRuntime(
+            python=data["python"], stdlib=data["stdlib"], libs=tuple((str(a), str(b)) for a, b in data["libs"])
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
     # Only system files may be bound into a sandbox, whatever the file says; all must still exist.
@@ -114,7 +115,11 @@ def _store(path: str, rt: PythonRuntime) -> None:
 def _discover(real: str) -> PythonRuntime:
     stdlib = subprocess.run(
         [real, "-I", "-S", "-c", "import os; print(os.path.dirname(os.__file__))"],
-        capture_output=True, text=True, timeout=20, check=True, env={},
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=True,
+        env={},
     ).stdout.strip()
     if stdlib.startswith(("/root", "/home")):
         raise RuntimeMissing(f"{real}'s stdlib is under a home directory ({stdlib}); use the system python")
@@ -145,8 +150,12 @@ def _dlopened(names: tuple[str, ...]) -> set[str]:
             found[m.group(1)] = m.group(3)
     for name in names:
         if name not in found:
-            for d in ("/usr/lib/" + os.uname().machine + "-linux-gnu", "/lib/" + os.uname().machine + "-linux-gnu",
-                      "/usr/lib64", "/lib64"):
+            for d in (
+                "/usr/lib/" + os.uname().machine + "-linux-gnu",
+                "/lib/" + os.uname().machine + "-linux-gnu",
+                "/usr/lib64",
+                "/lib64",
+            ):
                 if os.path.exists(os.path.join(d, name)):
                     found[name] = os.path.join(d, name)
                     break
@@ -232,8 +241,12 @@ def _holds(directory: str, files: dict[str, str]) -> bool:
                     return False
         # Owned by us and not writable by others: nothing another user could swap in.
         st = os.stat(directory)
-        return (os.path.isdir(os.path.join(directory, EMPTY_DIR)) and st.st_uid == os.geteuid()
-                and not st.st_mode & 0o022 and not os.listdir(os.path.join(directory, EMPTY_DIR)))
+        return (
+            os.path.isdir(os.path.join(directory, EMPTY_DIR))
+            and st.st_uid == os.geteuid()
+            and not st.st_mode & 0o022
+            and not os.listdir(os.path.join(directory, EMPTY_DIR))
+        )
     except OSError:
         return False
 

@@ -67,8 +67,14 @@ def open_backend(choice: str, policy: SandboxPolicy) -> tuple[Backend | None, li
     if choice not in CHOICES:
         return None, [Probe(choice, False, f"unknown sandbox backend {choice!r}", f"use one of {', '.join(CHOICES)}")]
     if choice != "auto" and choice not in policy.backends:
-        return None, [Probe(choice, False, f"the policy does not allow the {choice} backend",
-                            f"allowed: {', '.join(policy.backends) or 'none'}")]
+        return None, [
+            Probe(
+                choice,
+                False,
+                f"the policy does not allow the {choice} backend",
+                f"allowed: {', '.join(policy.backends) or 'none'}",
+            )
+        ]
     # `auto` tries the allowed backends strongest first (BACKENDS order), whatever order the policy
     # lists them in: a policy chooses which backends may run, never a weaker one ahead of a stronger.
     names = [name for name in BACKENDS if name in policy.backends] if choice == "auto" else [choice]

@@ -18,7 +18,7 @@ import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sandgate.policy.model import SandboxLimits
 from sandgate.sandbox import protocol
@@ -29,9 +29,26 @@ START_TIMEOUT_S = 10.0
 # Reads the program may make without a finding: the runtime, the workspace, scratch and the files
 # every interpreter touches (the in-process monitor's list, see bootstrap.py).
 QUIET_READS = (
-    "/usr", protocol.WORKSPACE, protocol.SCRATCH, "/dev/null", "/dev/urandom", "/dev/random", "/dev/zero",
-    "/dev/tty", "/proc/self", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts",
-    "/usr/share/zoneinfo", "/lib", "/lib64", "/bin", "/sys/devices/system/cpu", "/proc/sys/vm/overcommit_memory",
+    "/usr",
+    protocol.WORKSPACE,
+    protocol.SCRATCH,
+    "/dev/null",
+    "/dev/urandom",
+    "/dev/random",
+    "/dev/zero",
+    "/dev/tty",
+    "/proc/self",
+    "/etc/localtime",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+    "/etc/hosts",
+    "/usr/share/zoneinfo",
+    "/lib",
+    "/lib64",
+    "/bin",
+    "/sys/devices/system/cpu",
+    "/proc/sys/vm/overcommit_memory",
 )
 HARMLESS_WRITES = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty")
 
@@ -52,16 +69,32 @@ class Record:
     lost: bool = False  # the supervisor died (or never answered): the record is gone
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Record":
-        return cls(armed=bool(data.get("armed")), hangup=bool(data.get("hangup")), exited=bool(data.get("exited")),
-                   main_exit=data.get("main_exit"), truncated=bool(data.get("truncated")),
-                   notifications=int(data.get("notifications") or 0), limits=list(data.get("limits") or []),
-                   events=[e for e in data.get("events") or [] if isinstance(e, dict)], error=data.get("error"))
+    def from_json(cls, data: dict[str, Any]) -> Record:
+        return cls(
+            armed=bool(data.get("armed")),
+            hangup=bool(data.get("hangup")),
+            exited=bool(data.get("exited")),
+            main_exit=data.get("main_exit"),
+            truncated=bool(data.get("truncated")),
+            notifications=int(data.get("notifications") or 0),
+            limits=list(data.get("limits") or []),
+            events=[e for e in data.get("events") or [] if isinstance(e, dict)],
+            error=data.get("error"),
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"armed": self.armed, "hangup": self.hangup, "exited": self.exited, "main_exit": self.main_exit,
-                "truncated": self.truncated, "notifications": self.notifications, "limits": self.limits,
-                "events": self.events, "error": self.error, "lost": self.lost}
+        return {
+            "armed": self.armed,
+            "hangup": self.hangup,
+            "exited": self.exited,
+            "main_exit": self.main_exit,
+            "truncated": self.truncated,
+            "notifications": self.notifications,
+            "limits": self.limits,
+            "events": self.events,
+            "error": self.error,
+            "lost": self.lost,
+        }
 
 
 def lost(reason: str) -> Record:
@@ -71,8 +104,13 @@ def lost(reason: str) -> Record:
 def watch_config(limits: SandboxLimits) -> dict[str, Any]:
     """What the supervisor needs to know of a sandbox: where scratch is, what is not worth
     recording, and the limits it checks from outside (open files, file size)."""
-    return {"scratch": [protocol.SCRATCH], "quiet_reads": list(QUIET_READS), "harmless_writes": list(HARMLESS_WRITES),
-            "open_files": limits.open_files, "file_size": limits.file_size_mb * 1024 * 1024}
+    return {
+        "scratch": [protocol.SCRATCH],
+        "quiet_reads": list(QUIET_READS),
+        "harmless_writes": list(HARMLESS_WRITES),
+        "open_files": limits.open_files,
+        "file_size": limits.file_size_mb * 1024 * 1024,
+    }
 
 
 class SupervisorUnavailable(RuntimeError):
@@ -97,8 +135,13 @@ class Supervision:
             try:
                 proc = subprocess.Popen(
                     [sys.executable, "-I", "-m", "sandgate.sandbox.supervisor", str(theirs.fileno())],
-                    pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=None, start_new_session=True, close_fds=True, env=_supervisor_env(),
+                    pass_fds=(theirs.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=None,
+                    start_new_session=True,
+                    close_fds=True,
+                    env=_supervisor_env(),
                 )
             except OSError as exc:
                 ours.close()
@@ -107,8 +150,9 @@ class Supervision:
                 theirs.close()
             self._proc, self._channel = proc, ours
             self._generation += 1
-            self._reader = threading.Thread(target=self._read, args=(ours, proc, self._generation),
-                                            name="sandgate-supervision", daemon=True)
+            self._reader = threading.Thread(
+                target=self._read, args=(ours, proc, self._generation), name="sandgate-supervision", daemon=True
+            )
             self._reader.start()
             return ours
 
@@ -173,7 +217,7 @@ class Supervision:
 
     def finish(self, sid: str, wait: float) -> Record:
         """The sandbox's record, once its processes are gone or `wait` seconds have passed."""
-        event, box = threading.Event(), []
+        event, box = threading.Event(), cast(list[Record], [])
         with self._lock:
             self._waiting[sid] = (event, box)
         try:

@@ -61,16 +61,24 @@ MAX_STR = 4096
 # What each notified call's arguments are: the path arguments (index of dirfd or None, index of
 # the path pointer), and the event kind it records.
 _PATH_CALLS = {
-    "mkdir": ("mkdir", ((None, 0),)), "mkdirat": ("mkdir", ((0, 1),)),
-    "unlink": ("unlink", ((None, 0),)), "unlinkat": ("unlink", ((0, 1),)),
+    "mkdir": ("mkdir", ((None, 0),)),
+    "mkdirat": ("mkdir", ((0, 1),)),
+    "unlink": ("unlink", ((None, 0),)),
+    "unlinkat": ("unlink", ((0, 1),)),
     "rmdir": ("rmdir", ((None, 0),)),
-    "rename": ("rename", ((None, 0), (None, 1))), "renameat": ("rename", ((0, 1), (2, 3))),
+    "rename": ("rename", ((None, 0), (None, 1))),
+    "renameat": ("rename", ((0, 1), (2, 3))),
     "renameat2": ("rename", ((0, 1), (2, 3))),
-    "link": ("link", ((None, 1),)), "linkat": ("link", ((2, 3),)),
-    "symlink": ("symlink", ((None, 1),)), "symlinkat": ("symlink", ((1, 2),)),
+    "link": ("link", ((None, 1),)),
+    "linkat": ("link", ((2, 3),)),
+    "symlink": ("symlink", ((None, 1),)),
+    "symlinkat": ("symlink", ((1, 2),)),
     "truncate": ("truncate", ((None, 0),)),
-    "chmod": ("chmod", ((None, 0),)), "fchmodat": ("chmod", ((0, 1),)),
-    "chown": ("chown", ((None, 0),)), "lchown": ("chown", ((None, 0),)), "fchownat": ("chown", ((0, 1),)),
+    "chmod": ("chmod", ((None, 0),)),
+    "fchmodat": ("chmod", ((0, 1),)),
+    "chown": ("chown", ((None, 0),)),
+    "lchown": ("chown", ((None, 0),)),
+    "fchownat": ("chown", ((0, 1),)),
 }
 _NEW_FDS = {"socket": 1, "socketpair": 2, "pipe": 2, "pipe2": 2, "dup": 1, "dup2": 1, "dup3": 1}
 
@@ -201,9 +209,17 @@ class Watch:
         if self.cgroup and _counter(os.path.join(self.cgroup, "pids.events"), "max") > 0:
             limits.add("processes")
         return {
-            "op": "record", "id": self.sid, "armed": self.armed, "hangup": self.hangup, "main_exit": self.main_exit,
-            "exited": self.main_exit is not None, "truncated": self.truncated, "notifications": self.notifications,
-            "limits": sorted(limits), "events": list(self.events.values()), "error": self.error,
+            "op": "record",
+            "id": self.sid,
+            "armed": self.armed,
+            "hangup": self.hangup,
+            "main_exit": self.main_exit,
+            "exited": self.main_exit is not None,
+            "truncated": self.truncated,
+            "notifications": self.notifications,
+            "limits": sorted(limits),
+            "events": list(self.events.values()),
+            "error": self.error,
         }
 
 
@@ -248,16 +264,24 @@ class Supervisor:
             for extra in fds[1:]:
                 os.close(extra)
             self.unwatch(message["id"])
-            watch = Watch(message["id"], conn, message.get("config", {}), bool(message.get("listening")))
-            self.watches[watch.sid] = watch
-            self.track(conn.fileno(), "conn", watch)
-            if not watch.listening:
-                self.greet(watch)
+            new = Watch(message["id"], conn, message.get("config", {}), bool(message.get("listening")))
+            self.watches[new.sid] = new
+            self.track(conn.fileno(), "conn", new)
+            if not new.listening:
+                self.greet(new)
         elif op == "finish":
             watch = self.watches.get(message["id"])
             if watch is None:
-                self.send({"op": "record", "id": message["id"], "armed": False, "hangup": False, "events": [],
-                           "error": "unknown sandbox"})
+                self.send(
+                    {
+                        "op": "record",
+                        "id": message["id"],
+                        "armed": False,
+                        "hangup": False,
+                        "events": [],
+                        "error": "unknown sandbox",
+                    }
+                )
             else:
                 watch.finish_at = time.monotonic() + float(message.get("wait", 0))
                 self.maybe_reply(watch)
@@ -349,15 +373,19 @@ class Supervisor:
         if revents & (select.POLLHUP | select.POLLERR):
             # No task uses the filter any more: the sandbox is gone, the record is complete.
             watch.hangup = True
-            self.untrack(watch.listener)
-            os.close(watch.listener)
-            watch.listener = None
+            if watch.listener is not None:
+                self.untrack(watch.listener)
+                os.close(watch.listener)
+                watch.listener = None
             self.maybe_reply(watch)
 
     def notification(self, watch: Watch) -> None:
+        listener = watch.listener
+        if listener is None:
+            return  # hung up already
         buf = bytearray(_NOTIF_SIZE)
         try:
-            fcntl.ioctl(watch.listener, NOTIF_RECV, buf, True)
+            fcntl.ioctl(listener, NOTIF_RECV, buf, True)
         except OSError:
             return  # the task died meanwhile
         nid, tid, _flags, nr, _arch, _ip = struct.unpack_from("QIIiIQ", buf, 0)
@@ -370,7 +398,7 @@ class Supervisor:
             event = self.decode(watch, self.names.get(nr, str(nr)), tid, args)
             # The arguments were read from a task that may have gone and been replaced: keep
             # the reading only if the notification is still the one we asked about.
-            fcntl.ioctl(watch.listener, NOTIF_ID_VALID, struct.pack("Q", nid))
+            fcntl.ioctl(listener, NOTIF_ID_VALID, struct.pack("Q", nid))
             if event is not None:
                 watch.add(event)
         except OSError:
@@ -378,7 +406,7 @@ class Supervisor:
         except Exception as exc:  # noqa: BLE001 - a decoding bug must not stop the sandbox
             watch.add({"kind": "undecoded", "call": self.names.get(nr, str(nr)), "error": type(exc).__name__})
         try:
-            fcntl.ioctl(watch.listener, NOTIF_SEND, struct.pack("QqiI", nid, 0, 0, FLAG_CONTINUE))
+            fcntl.ioctl(listener, NOTIF_SEND, struct.pack("QqiI", nid, 0, 0, FLAG_CONTINUE))
         except OSError:
             pass
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sandgate.sandbox import proxy_wiring
 from sandgate.sandbox.supervision import Record
@@ -53,8 +54,9 @@ def _connect_seen(event: dict[str, Any], inside: list[dict[str, Any]]) -> bool:
     return False
 
 
-def reasons(inside: Iterable[dict[str, Any]], outside: Record, *, stopped: bool, syntax_error: bool,
-            secret_path) -> list[str]:
+def reasons(
+    inside: Iterable[dict[str, Any]], outside: Record, *, stopped: bool, syntax_error: bool, secret_path
+) -> list[str]:
     """Why the in-process report cannot be believed; empty when it agrees with the record.
 
     `inside`: the monitor's events; `stopped`: the run was killed from outside (a final report

@@ -31,7 +31,18 @@ from sandgate.workspace_globs import matching_glob
 log = logging.getLogger(__name__)
 
 # Never shown: version control, environments, dependency and cache folders.
-HIDDEN_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules", ".tox", ".mypy_cache", ".sandgate"}
+HIDDEN_DIRS = {
+    ".git",
+    ".hg",
+    ".svn",
+    "__pycache__",
+    ".venv",
+    "venv",
+    "node_modules",
+    ".tox",
+    ".mypy_cache",
+    ".sandgate",
+}
 MAX_ENTRIES = 50_000
 # A copied view: files larger than this are left out, and the whole stops at the total.
 MAX_FILE = 1 << 20
@@ -93,8 +104,11 @@ def plan(root: str, exclude: tuple[str, ...]) -> View:
             view.files.append((rel, stat.S_IMODE(st.st_mode)))
         entries += len(dirnames)
         if entries > MAX_ENTRIES:
-            return View(root, withheld=f"the workspace has more than {MAX_ENTRIES} entries; it is not shown "
-                                       "to the sandbox (its excluded files could not all be found)")
+            return View(
+                root,
+                withheld=f"the workspace has more than {MAX_ENTRIES} entries; it is not shown "
+                "to the sandbox (its excluded files could not all be found)",
+            )
     return view
 
 
@@ -107,8 +121,13 @@ def reachable_by(path: str, uid: int, gid: int) -> bool:
         for i in range(1, len(parts) + 1):
             here = "/".join(parts[:i]) or "/"
             st = os.stat(here)
-            bits = (st.st_mode >> 6) & 7 if st.st_uid == uid else (st.st_mode >> 3) & 7 if st.st_gid == gid \
+            bits = (
+                (st.st_mode >> 6) & 7
+                if st.st_uid == uid
+                else (st.st_mode >> 3) & 7
+                if st.st_gid == gid
                 else st.st_mode & 7
+            )
             need = 0o5 if here == real else 0o1
             if bits & need != need:
                 return False

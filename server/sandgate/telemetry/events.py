@@ -56,7 +56,12 @@ class EventHelpers:
     ) -> None:
         if not self._events_on:
             return
-        attributes: dict[str, Any] = {n.REQUEST_ID: request_id, n.CODE_FILE_PATH: file, n.LANGUAGE: language, n.TRIGGER: trigger}
+        attributes: dict[str, Any] = {
+            n.REQUEST_ID: request_id,
+            n.CODE_FILE_PATH: file,
+            n.LANGUAGE: language,
+            n.TRIGGER: trigger,
+        }
         attributes.update(self._text(n.PROMPT, prompt))
         self.emit(n.EVENT_SUGGESTION_REQUESTED, attributes)
 
@@ -209,7 +214,12 @@ class EventHelpers:
         """`source`: workspace, user, preset or managed."""
         if not self._events_on:
             return
-        attributes: dict[str, Any] = {n.POLICY_DIGEST: digest, n.POLICY_SOURCE: source, n.POLICY_PATH: path, n.POLICY_PRESET: preset}
+        attributes: dict[str, Any] = {
+            n.POLICY_DIGEST: digest,
+            n.POLICY_SOURCE: source,
+            n.POLICY_PATH: path,
+            n.POLICY_PRESET: preset,
+        }
         self.emit(n.EVENT_POLICY_LOADED, attributes)
 
     def policy_error(self, *, message: str, path: str | None = None, source: str | None = None) -> None:

@@ -14,10 +14,9 @@ asked for through `OTEL_TRACES_EXPORTER=console` is refused with a warning on th
 
 from __future__ import annotations
 
-from typing import Any
-
 import logging
 import os
+from typing import Any
 
 from sandgate import __version__
 from sandgate.telemetry.core import DISABLED, Telemetry
@@ -44,7 +43,9 @@ def signal_enabled(signal: str, endpoint: str | None = None) -> bool:
         return False
     protocol = _env(f"OTEL_EXPORTER_OTLP_{upper}_PROTOCOL") or _env("OTEL_EXPORTER_OTLP_PROTOCOL") or SUPPORTED_PROTOCOL
     if protocol != SUPPORTED_PROTOCOL:
-        log.warning("OTLP protocol %s is not supported (only %s); %s are not exported", protocol, SUPPORTED_PROTOCOL, signal)
+        log.warning(
+            "OTLP protocol %s is not supported (only %s); %s are not exported", protocol, SUPPORTED_PROTOCOL, signal
+        )
         return False
     return bool(endpoint or _env("OTEL_EXPORTER_OTLP_ENDPOINT") or _env(f"OTEL_EXPORTER_OTLP_{upper}_ENDPOINT"))
 
@@ -54,7 +55,9 @@ def _signal_url(endpoint: str | None, path: str) -> str | None:
     return f"{endpoint.rstrip('/')}/{path}" if endpoint else None
 
 
-def configure(*, export_content: bool = False, endpoint: str | None = None, service_name: str = "sandgate") -> Telemetry:
+def configure(
+    *, export_content: bool = False, endpoint: str | None = None, service_name: str = "sandgate"
+) -> Telemetry:
     """A `Telemetry` exporting what the environment asks for, or `DISABLED`.
 
     `export_content` is the policy's `telemetry.export_content`; `endpoint` an OTLP/HTTP base
@@ -77,7 +80,9 @@ def configure(*, export_content: bool = False, endpoint: str | None = None, serv
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         tracer_provider = TracerProvider(resource=resource)
-        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=_signal_url(endpoint, "v1/traces"))))
+        tracer_provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=_signal_url(endpoint, "v1/traces")))
+        )
         tracer = tracer_provider.get_tracer("sandgate", __version__)
         providers.append(tracer_provider)
     if logs:
@@ -86,7 +91,9 @@ def configure(*, export_content: bool = False, endpoint: str | None = None, serv
         from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
         logger_provider = LoggerProvider(resource=resource)
-        logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(endpoint=_signal_url(endpoint, "v1/logs"))))
+        logger_provider.add_log_record_processor(
+            BatchLogRecordProcessor(OTLPLogExporter(endpoint=_signal_url(endpoint, "v1/logs")))
+        )
         logger = logger_provider.get_logger("sandgate", __version__)
         providers.append(logger_provider)
     return Telemetry(tracer=tracer, logger=logger, export_content=export_content, providers=tuple(providers))

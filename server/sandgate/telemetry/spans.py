@@ -36,7 +36,7 @@ class NoopSpan:
 
     __slots__ = ()
 
-    def __enter__(self) -> "NoopSpan":
+    def __enter__(self) -> NoopSpan:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -94,7 +94,7 @@ class SpanHandle(NoopSpan):
         self._export_content = export_content
         self.span: Any = None  # the OpenTelemetry span, once entered
 
-    def __enter__(self) -> "SpanHandle":
+    def __enter__(self) -> SpanHandle:
         self.span = self._cm.__enter__()
         return self
 
@@ -181,8 +181,12 @@ class SpanHelpers:
         """One suggestion request, from the editor's ask to the answer (a SERVER span)."""
         if not self._spans_on:
             return NOOP_SPAN
-        attributes: dict[str, Any] = {n.REQUEST_ID: request_id, n.CODE_FILE_PATH: file, n.LANGUAGE: language,
-                                      n.TRIGGER: trigger}
+        attributes: dict[str, Any] = {
+            n.REQUEST_ID: request_id,
+            n.CODE_FILE_PATH: file,
+            n.LANGUAGE: language,
+            n.TRIGGER: trigger,
+        }
         attributes.update(text_attributes(n.PROMPT, prompt, self.export_content))
         return self._span(n.SPAN_SUGGESTION, "SERVER", attributes)
 
@@ -211,7 +215,9 @@ class SpanHelpers:
         }
         return self._span(f"{operation} {request_model}", "CLIENT", attributes)
 
-    def vet_span(self, *, file: str | None = None, content: str | None = None, request_id: str | None = None) -> NoopSpan:
+    def vet_span(
+        self, *, file: str | None = None, content: str | None = None, request_id: str | None = None
+    ) -> NoopSpan:
         """Vetting one text: every check and sandbox run nests under it."""
         if not self._spans_on:
             return NOOP_SPAN

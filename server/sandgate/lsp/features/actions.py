@@ -16,21 +16,22 @@ if TYPE_CHECKING:
 FIXABLE_SOURCES = ("bandit", "policy")
 
 
-def register(server: "SandgateServer") -> None:
-    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
-                    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
+def register(server: SandgateServer) -> None:
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix])
+    )
     def code_action(ls, params: types.CodeActionParams) -> list[types.CodeAction]:
         return code_actions(ls, params)
 
 
-def code_actions(server: "SandgateServer", params: types.CodeActionParams) -> list[types.CodeAction]:
+def code_actions(server: SandgateServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     snap = server.snapshot(params.text_document.uri)
     if snap is None:
         return []
     lines, annotations = snap.lines, server.annotations_supported()
     rt = server.session.runtime
     held_here = [h for h in server.ledger.held_for(snap.uri) if h.kind == "suggestion"]
-    labels = dict(zip((h.token for h in held_here), convert.held_labels([h.text for h in held_here])))
+    labels = dict(zip((h.token for h in held_here), convert.held_labels([h.text for h in held_here]), strict=True))
     actions: list[types.CodeAction] = []
     for diagnostic in params.context.diagnostics:
         if diagnostic.source != convert.SOURCE:
@@ -39,8 +40,11 @@ def code_actions(server: "SandgateServer", params: types.CodeActionParams) -> li
         if diagnostic.code == convert.HELD_CODE:
             held = server.ledger.get(str(data.get("token") or ""))
             if held is not None and held.kind == "suggestion" and held.token in labels:
-                actions.extend(convert.held_actions(diagnostic, held, snap.version, annotations=annotations,
-                                                    label=labels[held.token]))
+                actions.extend(
+                    convert.held_actions(
+                        diagnostic, held, snap.version, annotations=annotations, label=labels[held.token]
+                    )
+                )
             continue
         if data.get("kind") != "finding":
             continue
@@ -56,6 +60,11 @@ def code_actions(server: "SandgateServer", params: types.CodeActionParams) -> li
         ready = [h for h in server.ledger.held_for(snap.uri) if h.kind == "fix" and h.fixes == target]
         if ready:
             actions.append(convert.fix_action(diagnostic, ready[-1], snap.version, annotations=annotations))
-        elif rt is not None and rt.provider is not None and server.session.trusted and data.get("source") in FIXABLE_SOURCES:
+        elif (
+            rt is not None
+            and rt.provider is not None
+            and server.session.trusted
+            and data.get("source") in FIXABLE_SOURCES
+        ):
             actions.append(convert.fix_request_action(snap.uri, snap.version, diagnostic))
     return actions

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from sandgate.lsp.server import SandgateServer
 
 
-def register(server: "SandgateServer") -> None:
+def register(server: SandgateServer) -> None:
     @server.command(convert.CMD_APPROVE)
     async def approve_command(ls, *args: Any) -> dict[str, Any]:
         return await approve(ls, command_args(args))
@@ -30,7 +30,7 @@ def register(server: "SandgateServer") -> None:
         return await discard(ls, command_args(args))
 
 
-async def approve(server: "SandgateServer", args: dict[str, Any]) -> dict[str, Any]:
+async def approve(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any]:
     rt = await server.session.runtime_ready()
     token = str(args.get("token") or "")
     held = server.ledger.get(token)
@@ -49,10 +49,15 @@ async def approve(server: "SandgateServer", args: dict[str, Any]) -> dict[str, A
         server.send_status()
         raise refusal_error(refused) from None
     decided_by = server.user_decider()
-    server.session.telemetry.approval(request_id=record.request_id, decided_by=decided_by,
-                                      content_sha256=record.sha256, policy_digest=record.policy_digest)
+    server.session.telemetry.approval(
+        request_id=record.request_id,
+        decided_by=decided_by,
+        content_sha256=record.sha256,
+        policy_digest=record.policy_digest,
+    )
     stored = await server.blocking(
-        server.audit_now, outcome_record("approval", record, server.relpath(record.uri), decided_by, token))
+        server.audit_now, outcome_record("approval", record, server.relpath(record.uri), decided_by, token)
+    )
     if record.kind == "fix":
         diagnostics.schedule_check(server, record.uri, delay=0)
     diagnostics.publish(server, record.uri)
@@ -60,17 +65,22 @@ async def approve(server: "SandgateServer", args: dict[str, Any]) -> dict[str, A
     return {"ok": True, "sha256": record.sha256, "recorded": stored is not None, "message": "Approved and recorded."}
 
 
-async def discard(server: "SandgateServer", args: dict[str, Any]) -> dict[str, Any]:
+async def discard(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any]:
     token = str(args.get("token") or "")
     try:
         record = server.ledger.discard(token)
     except ApprovalRefused as refused:
         raise refusal_error(refused) from None
     decided_by = server.user_decider()
-    server.session.telemetry.discard(request_id=record.request_id, decided_by=decided_by,
-                                     content_sha256=record.sha256, policy_digest=record.policy_digest)
-    await server.blocking(server.audit_now,
-                          outcome_record("discard", record, server.relpath(record.uri), decided_by, token))
+    server.session.telemetry.discard(
+        request_id=record.request_id,
+        decided_by=decided_by,
+        content_sha256=record.sha256,
+        policy_digest=record.policy_digest,
+    )
+    await server.blocking(
+        server.audit_now, outcome_record("discard", record, server.relpath(record.uri), decided_by, token)
+    )
     diagnostics.publish(server, record.uri)
     server.send_status()
     return {"ok": True, "message": "Discarded."}

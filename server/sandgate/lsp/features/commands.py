@@ -23,5 +23,3 @@ def command_args(arguments: Any) -> dict[str, Any]:
 def refusal_error(refused: ApprovalRefused) -> JsonRpcServerError:
     """The JSON-RPC error every approval, discard or acceptance refusal answers with."""
     return JsonRpcServerError(str(refused), APPROVAL_ERROR_CODE, data={"reason": refused.reason})
-
-

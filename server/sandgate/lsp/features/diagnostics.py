@@ -48,11 +48,11 @@ class DiagnosticsState:
     debounce: dict[str, asyncio.Task] = field(default_factory=dict)
 
 
-def register(server: "SandgateServer") -> None:
+def register(server: SandgateServer) -> None:
     """Nothing to register: diagnostics are pushed (`publish`), by the features that change them."""
 
 
-def publish(server: "SandgateServer", uri: str) -> None:
+def publish(server: SandgateServer, uri: str) -> None:
     """Every diagnostic Sandgate has for a document, in the client's units and spelling."""
     snap = server.snapshot(uri)
     state = server.diagnostics
@@ -66,18 +66,41 @@ def publish(server: "SandgateServer", uri: str) -> None:
             diagnostic.range = positions.server_range_to_client(lines, diagnostic.range, enc)
         for held in server.ledger.held_for(uri):
             if held.kind == "suggestion":
-                ours.append(convert.suggestion_diagnostic(held.decision, positions.line_range(lines, held.anchor.start, enc),
-                                                          held.reasons, held.token, held.vetted))
+                ours.append(
+                    convert.suggestion_diagnostic(
+                        held.decision,
+                        positions.line_range(lines, held.anchor.start, enc),
+                        held.reasons,
+                        held.token,
+                        held.vetted,
+                    )
+                )
         for blocked in server.ledger.blocked_for(uri):
-            ours.append(convert.suggestion_diagnostic(Verdict.BLOCK, positions.line_range(lines, blocked.anchor.start, enc),
-                                                      blocked.reasons, None, blocked.vetted))
-    server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-        uri=snap.uri if snap is not None else uri, diagnostics=ours, version=snap.version if snap is not None else None))
+            ours.append(
+                convert.suggestion_diagnostic(
+                    Verdict.BLOCK,
+                    positions.line_range(lines, blocked.anchor.start, enc),
+                    blocked.reasons,
+                    None,
+                    blocked.vetted,
+                )
+            )
+    server.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(
+            uri=snap.uri if snap is not None else uri,
+            diagnostics=ours,
+            version=snap.version if snap is not None else None,
+        )
+    )
 
 
-def schedule_check(server: "SandgateServer", uri: str, delay: float = DEBOUNCE_S) -> None:
+def schedule_check(server: SandgateServer, uri: str, delay: float = DEBOUNCE_S) -> None:
     snap = server.snapshot(uri)
-    if snap is None or is_policy_uri(uri, server.session.workspace_path) or language_for(snap.language_id, snap.path) is None:
+    if (
+        snap is None
+        or is_policy_uri(uri, server.session.workspace_path)
+        or language_for(snap.language_id, snap.path) is None
+    ):
         return
     pending = server.diagnostics.debounce
     previous = pending.pop(snap.key, None)
@@ -86,7 +109,7 @@ def schedule_check(server: "SandgateServer", uri: str, delay: float = DEBOUNCE_S
     pending[snap.key] = server.spawn(check_document(server, uri, delay))
 
 
-def forget(server: "SandgateServer", uri: str) -> None:
+def forget(server: SandgateServer, uri: str) -> None:
     """The document closed: its check, pending or done, goes."""
     task = server.diagnostics.debounce.pop(documents.key(uri), None)
     if task:
@@ -94,14 +117,14 @@ def forget(server: "SandgateServer", uri: str) -> None:
     server.diagnostics.checks.pop(documents.key(uri), None)
 
 
-async def check_document(server: "SandgateServer", uri: str, delay: float) -> None:
+async def check_document(server: SandgateServer, uri: str, delay: float) -> None:
     await asyncio.sleep(delay)
     snap = server.snapshot(uri)
     if snap is not None and await check_now(server, snap) is not None:
         publish(server, uri)
 
 
-async def check_now(server: "SandgateServer", snap: "Snapshot") -> DocumentCheck | None:
+async def check_now(server: SandgateServer, snap: Snapshot) -> DocumentCheck | None:
     """Check the snapshot and keep the result; None when it is stale by the time the check ends."""
     rt = await server.session.runtime_ready()
     if rt is None:
@@ -121,7 +144,7 @@ async def check_now(server: "SandgateServer", snap: "Snapshot") -> DocumentCheck
     return check
 
 
-async def current_check(server: "SandgateServer", snap: "Snapshot") -> DocumentCheck | None:
+async def current_check(server: SandgateServer, snap: Snapshot) -> DocumentCheck | None:
     """The check of the snapshot's version: the last one if it is, else one run now."""
     check = server.diagnostics.checks.get(snap.key)
     if check is not None and check.version == snap.version:

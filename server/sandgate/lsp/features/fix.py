@@ -21,13 +21,13 @@ if TYPE_CHECKING:
     from sandgate.lsp.server import SandgateServer
 
 
-def register(server: "SandgateServer") -> None:
+def register(server: SandgateServer) -> None:
     @server.command(convert.CMD_FIX_WITH_AI)
     async def fix_with_ai(ls, *args: Any) -> dict[str, Any]:
         return await fix(ls, command_args(args))
 
 
-async def fix(server: "SandgateServer", args: dict[str, Any]) -> dict[str, Any]:
+async def fix(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any]:
     rt = await server.session.runtime_ready()
     snap = server.snapshot(str(args.get("uri") or ""))
     named: dict[str, Any] = args["finding"] if isinstance(args.get("finding"), dict) else {}
@@ -54,22 +54,42 @@ async def fix(server: "SandgateServer", args: dict[str, Any]) -> dict[str, Any]:
         return no("No fix offered: Sandgate has no such finding on these lines of this document.")
     ask = FixAsk(snap, finding, new_request_id())
     language = snap.language_id or "python"
-    with server.session.telemetry.suggestion_span(request_id=ask.request_id, file=snap.path, language=language,
-                                                  trigger="fix") as span:
+    with server.session.telemetry.suggestion_span(
+        request_id=ask.request_id, file=snap.path, language=language, trigger="fix"
+    ) as span:
         async with server.work_done("Sandgate", f"asking the model to fix {finding.rule}") as report:
             answer = await run_fix(rt, ask, server.workers(report), span)
         if answer.result is not None:
-            server.spawn(server.write_audit([decision_record(
-                answer.result, request_id=ask.request_id, model=answer.model, kind="fix", uri=snap.uri,
-                fix_check=answer.message)]))
+            server.spawn(
+                server.write_audit(
+                    [
+                        decision_record(
+                            answer.result,
+                            request_id=ask.request_id,
+                            model=answer.model,
+                            kind="fix",
+                            uri=snap.uri,
+                            fix_check=answer.message,
+                        )
+                    ]
+                )
+            )
         if answer.result is not None and not server.is_current(snap):
             return no("No fix offered: the document changed while the fix was vetted; ask again.")
         if not answer.offered or answer.result is None:
             return no(answer.message)
         anchor = anchor_in(snap.text, *answer.span)
-        held = Held.of(answer.result, uri=snap.uri, anchor=anchor, range=server.anchor_range(snap.lines, anchor),
-                       request_id=ask.request_id, model=answer.model, kind="fix", verified=answer.message,
-                       fixes=FindingRef(finding.key, finding.line))
+        held = Held.of(
+            answer.result,
+            uri=snap.uri,
+            anchor=anchor,
+            range=server.anchor_range(snap.lines, anchor),
+            request_id=ask.request_id,
+            model=answer.model,
+            kind="fix",
+            verified=answer.message,
+            fixes=FindingRef(finding.key, finding.line),
+        )
         server.ledger.hold(held)
         server.send_status()
         message = f"AI fix ready ({answer.message}): choose “Apply AI fix” on the diagnostic."

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 EMPTY = types.InlineCompletionList(items=[])
 
 
-def register(server: "SandgateServer") -> None:
+def register(server: SandgateServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(ls, params: types.InlineCompletionParams):
         return await complete(ls, params)
@@ -43,7 +43,7 @@ def register(server: "SandgateServer") -> None:
         return await accept(ls, command_args(args))
 
 
-async def complete(server: "SandgateServer", params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
+async def complete(server: SandgateServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
     rt = await server.session.runtime_ready()
     snap = server.snapshot(params.text_document.uri)
     if rt is None or snap is None or not rt.settings.inline_enabled:
@@ -61,8 +61,13 @@ async def complete(server: "SandgateServer", params: types.InlineCompletionParam
             return None  # the model is not asked: nothing it wrote could be vetted
     located = positions.locate(snap.lines, params.position, server.encoding)
     if located.outside:
-        log.info("no suggestion for %s: position %s:%s is outside the document (%d lines)", snap.path,
-                 params.position.line, params.position.character, snap.lines.count)
+        log.info(
+            "no suggestion for %s: position %s:%s is outside the document (%d lines)",
+            snap.path,
+            params.position.line,
+            params.position.character,
+            snap.lines.count,
+        )
         return EMPTY
     trigger = "invoked" if params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked else "automatic"
     ask = InlineAsk(snap, located.offset, trigger, new_request_id())
@@ -79,8 +84,9 @@ async def complete(server: "SandgateServer", params: types.InlineCompletionParam
         server.inflight.get(snap.key, set()).discard(task)
 
 
-async def _ask_and_record(server: "SandgateServer", rt: Runtime, ask: InlineAsk,
-                          token: Any) -> types.InlineCompletionList | None:
+async def _ask_and_record(
+    server: SandgateServer, rt: Runtime, ask: InlineAsk, token: Any
+) -> types.InlineCompletionList | None:
     snap = ask.snapshot
     telemetry = server.session.telemetry
     language = snap.language_id or "python"
@@ -89,8 +95,9 @@ async def _ask_and_record(server: "SandgateServer", rt: Runtime, ask: InlineAsk,
         if server.status.note_context(snap.uri, snap.path, context.status, context.excluded_by, context.redactions):
             server.send_status()
 
-    with telemetry.suggestion_span(request_id=ask.request_id, file=snap.path, language=language,
-                                   trigger=ask.trigger) as span:
+    with telemetry.suggestion_span(
+        request_id=ask.request_id, file=snap.path, language=language, trigger=ask.trigger
+    ) as span:
         async with server.work_done("Sandgate", "asking the model", token) as report:
             answer = await run_inline(rt, ask, server.workers(report, guarded), span)
         if answer.refused:
@@ -100,7 +107,7 @@ async def _ask_and_record(server: "SandgateServer", rt: Runtime, ask: InlineAsk,
         return record(server, ask, answer)
 
 
-def record(server: "SandgateServer", ask: InlineAsk, answer: InlineAnswer) -> types.InlineCompletionList:
+def record(server: SandgateServer, ask: InlineAsk, answer: InlineAnswer) -> types.InlineCompletionList:
     """Allowed results become ghost text; held and blocked ones go to the ledger; all are audited."""
     snap = ask.snapshot
     telemetry = server.session.telemetry
@@ -109,13 +116,13 @@ def record(server: "SandgateServer", ask: InlineAsk, answer: InlineAnswer) -> ty
     records: list[dict[str, Any]] = []
     at = positions.to_client(snap.lines, ask.offset, server.encoding)
     anchor = anchor_in(snap.text, ask.offset, ask.offset)
-    where = dict(uri=snap.uri, anchor=anchor, range=server.anchor_range(snap.lines, anchor),
-                 request_id=ask.request_id, model=answer.model)
+    rng = server.anchor_range(snap.lines, anchor)
     for result in answer.results:
         if server.status.note_vet(snap.uri, snap.path, result):
             server.send_status()
-        records.append(decision_record(result, request_id=ask.request_id, model=answer.model, kind="inline",
-                                       uri=snap.uri))
+        records.append(
+            decision_record(result, request_id=ask.request_id, model=answer.model, kind="inline", uri=snap.uri)
+        )
         if result.verdict is Verdict.ALLOW:
             # The vetted text: the candidate, or its vetted part.
             offered = server.ledger.offer(result, snap.uri, ask.request_id, answer.model)
@@ -123,12 +130,22 @@ def record(server: "SandgateServer", ask: InlineAsk, answer: InlineAnswer) -> ty
             if result.vetted:
                 server.log_client(f"Sandgate: a suggestion for {snap.path} was {result.vetted}.")
         elif result.verdict is Verdict.REVIEW:
-            server.ledger.hold(Held.of(result, **where))  # type: ignore[arg-type]
+            server.ledger.hold(
+                Held.of(result, uri=snap.uri, anchor=anchor, range=rng, request_id=ask.request_id, model=answer.model)
+            )
         else:
-            blocked.append(Blocked.of(result, **where))  # type: ignore[arg-type]
+            blocked.append(
+                Blocked.of(
+                    result, uri=snap.uri, anchor=anchor, range=rng, request_id=ask.request_id, model=answer.model
+                )
+            )
             # Blocked: discarded by the policy (or the managed policy) that decided.
-            telemetry.discard(request_id=ask.request_id, decided_by=result.decided_by,
-                              content_sha256=result.content_sha256, policy_digest=result.policy_digest)
+            telemetry.discard(
+                request_id=ask.request_id,
+                decided_by=result.decided_by,
+                content_sha256=result.content_sha256,
+                policy_digest=result.policy_digest,
+            )
     server.ledger.set_blocked(snap.uri, blocked)
     server.spawn(server.write_audit(records))
     diagnostics.publish(server, snap.uri)
@@ -136,7 +153,7 @@ def record(server: "SandgateServer", ask: InlineAsk, answer: InlineAnswer) -> ty
     return types.InlineCompletionList(items=items)
 
 
-async def accept(server: "SandgateServer", args: dict[str, Any]) -> dict[str, Any]:
+async def accept(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any]:
     try:
         item, siblings = server.ledger.accept(str(args.get("id") or ""))
     except ApprovalRefused as refused:
@@ -146,9 +163,8 @@ async def accept(server: "SandgateServer", args: dict[str, Any]) -> dict[str, An
         server.send_status()
     decided_by = server.user_decider()
     # The user let an allowed suggestion in: an approval by the user, as telemetry counts it.
-    server.session.telemetry.approval(request_id=item.request_id, decided_by=decided_by,
-                                      content_sha256=item.sha256, policy_digest=item.policy_digest)
+    server.session.telemetry.approval(
+        request_id=item.request_id, decided_by=decided_by, content_sha256=item.sha256, policy_digest=item.policy_digest
+    )
     await server.blocking(server.audit_now, acceptance_record(item, server.relpath(item.uri), decided_by))
     return {"ok": True}
-
-

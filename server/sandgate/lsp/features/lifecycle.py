@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from sandgate.lsp.server import SandgateServer
 
 
-def register(server: "SandgateServer") -> None:
+def register(server: SandgateServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls, params: types.InitializeParams) -> None:
         session = ls.session
@@ -23,7 +23,9 @@ def register(server: "SandgateServer") -> None:
         trusted = options.get("trusted", True)
         session.trusted = trusted if isinstance(trusted, bool) else False  # anything odd: untrusted
         name = options.get("clientName")
-        session.client_name = name if isinstance(name, str) else (params.client_info.name if params.client_info else None)
+        session.client_name = (
+            name if isinstance(name, str) else (params.client_info.name if params.client_info else None)
+        )
         root = ls.workspace.root_path
         session.workspace_path = Path(root).resolve() if root else None
         ls.audit = AuditSink(session.workspace_path, session.client_name)

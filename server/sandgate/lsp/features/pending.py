@@ -11,11 +11,14 @@ if TYPE_CHECKING:
     from sandgate.lsp.server import SandgateServer
 
 
-def register(server: "SandgateServer") -> None:
+def register(server: SandgateServer) -> None:
     @server.feature(convert.PENDING_REQUEST)
     def pending(ls, params: Any) -> dict[str, Any]:
         items, recent = ls.ledger.listing()
-        return {"items": [convert.withheld_json(h) for h in items], "recent": [convert.withheld_json(r) for r in recent]}
+        return {
+            "items": [convert.withheld_json(h) for h in items],
+            "recent": [convert.withheld_json(r) for r in recent],
+        }
 
     @server.command(convert.CMD_VERIFY_AUDIT)
     async def verify_audit(ls, *args: Any) -> dict[str, Any]:

@@ -32,7 +32,7 @@ MANAGED_POLL_S = float(os.environ.get("SANDGATE_MANAGED_POLL_MS", "2000")) / 100
 WATCH_ID = "sandgate-policy-watch"
 
 
-def register(server: "SandgateServer") -> None:
+def register(server: SandgateServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls, params: types.DidSaveTextDocumentParams) -> None:
         if is_policy_uri(params.text_document.uri, ls.session.workspace_path):
@@ -44,7 +44,7 @@ def register(server: "SandgateServer") -> None:
             await reload(ls, "policy file changed")
 
 
-async def read_client_settings(server: "SandgateServer") -> Any:
+async def read_client_settings(server: SandgateServer) -> Any:
     caps = server.client_capabilities
     if not (caps and caps.workspace and caps.workspace.configuration):
         return None
@@ -61,7 +61,7 @@ async def read_client_settings(server: "SandgateServer") -> Any:
     return result[0] if result else None
 
 
-async def reload(server: "SandgateServer", reason: str, reread_settings: bool = False) -> None:
+async def reload(server: SandgateServer, reason: str, reread_settings: bool = False) -> None:
     session = server.session
     async with session.reload_lock:
         settings = session.runtime.settings if session.runtime and not reread_settings else None
@@ -90,7 +90,7 @@ async def reload(server: "SandgateServer", reason: str, reread_settings: bool = 
                 diagnostics.schedule_check(server, doc.uri, delay=0)
 
 
-def report_policy(server: "SandgateServer", runtime: Runtime) -> None:
+def report_policy(server: SandgateServer, runtime: Runtime) -> None:
     telemetry = server.session.telemetry
     for name, attributes in policy_events(runtime.loaded, server.session.workspace_path):
         if name == tn.EVENT_POLICY_LOADED:
@@ -99,7 +99,7 @@ def report_policy(server: "SandgateServer", runtime: Runtime) -> None:
             telemetry.policy_error(**attributes)
 
 
-def announce_provider(server: "SandgateServer") -> None:
+def announce_provider(server: SandgateServer) -> None:
     """Said once: no model configured, or the policy refuses the configured endpoint."""
     session = server.session
     rt = session.runtime
@@ -113,7 +113,7 @@ def announce_provider(server: "SandgateServer") -> None:
         server.tell(f"Sandgate: {rt.provider_refused}.", types.MessageType.Warning)
 
 
-def publish_policy_diagnostics(server: "SandgateServer") -> None:
+def publish_policy_diagnostics(server: SandgateServer) -> None:
     session = server.session
     rt = session.runtime
     target = policy_file(session.workspace_path) if session.trusted else None
@@ -140,27 +140,31 @@ def publish_policy_diagnostics(server: "SandgateServer") -> None:
             server.log_client(f"Sandgate policy error (the strict preset applies): {error}", types.MessageType.Warning)
 
 
-async def watch(server: "SandgateServer") -> None:
+async def watch(server: SandgateServer) -> None:
     """Ask the client to watch the workspace policy file, and watch the managed one here."""
     caps = server.client_capabilities
     watched = caps.workspace.did_change_watched_files if caps and caps.workspace else None
     if watched and watched.dynamic_registration:
         try:
-            await server.client_register_capability_async(types.RegistrationParams(registrations=[
-                types.Registration(
-                    id=WATCH_ID,
-                    method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-                    register_options=types.DidChangeWatchedFilesRegistrationOptions(
-                        watchers=[types.FileSystemWatcher(glob_pattern="**/.sandgate/policy.toml")]
-                    ),
+            await server.client_register_capability_async(
+                types.RegistrationParams(
+                    registrations=[
+                        types.Registration(
+                            id=WATCH_ID,
+                            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                            register_options=types.DidChangeWatchedFilesRegistrationOptions(
+                                watchers=[types.FileSystemWatcher(glob_pattern="**/.sandgate/policy.toml")]
+                            ),
+                        )
+                    ]
                 )
-            ]))
+            )
         except Exception as exc:
             log.info("file watcher not registered: %s", exc)
     server.spawn(watch_managed(server))
 
 
-async def watch_managed(server: "SandgateServer", every_s: float = MANAGED_POLL_S) -> None:
+async def watch_managed(server: SandgateServer, every_s: float = MANAGED_POLL_S) -> None:
     """Reload when the managed policy file appears, changes or goes (until the server shuts down)."""
     while True:
         await asyncio.sleep(every_s)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def register(server: "SandgateServer") -> None:
+def register(server: SandgateServer) -> None:
     server.change_handler = lambda params: document_changed(server, params)
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -33,7 +33,7 @@ def register(server: "SandgateServer") -> None:
         document_closed(ls, params.text_document.uri)
 
 
-def document_changed(server: "SandgateServer", params: types.DidChangeTextDocumentParams) -> None:
+def document_changed(server: SandgateServer, params: types.DidChangeTextDocumentParams) -> None:
     found = documents.change_document(server.workspace, params)
     if found is None:
         log.warning("didChange for a document that is not open: %s", params.text_document.uri)
@@ -41,8 +41,10 @@ def document_changed(server: "SandgateServer", params: types.DidChangeTextDocume
     doc, applied = found
     for problem in applied.problems:
         log.warning("%s: %s", doc.uri, problem)
-        server.log_client(f"Sandgate: a change to {server.relpath(doc.uri)} was not well formed: {problem}.",
-                          types.MessageType.Warning)
+        server.log_client(
+            f"Sandgate: a change to {server.relpath(doc.uri)} was not well formed: {problem}.",
+            types.MessageType.Warning,
+        )
     lines = Lines.of(applied.text)
     tracked = server.ledger.held_for(doc.uri) or server.ledger.blocked_for(doc.uri)
     dropped = server.ledger.follow(doc.uri, applied.steps, lambda anchor: server.anchor_range(lines, anchor))
@@ -54,7 +56,7 @@ def document_changed(server: "SandgateServer", params: types.DidChangeTextDocume
         server.send_status()
 
 
-def document_closed(server: "SandgateServer", uri: str) -> None:
+def document_closed(server: SandgateServer, uri: str) -> None:
     server.cancel_inflight(uri)
     diagnostics.forget(server, uri)
     # What was held for it expires: a reopened document is another one.

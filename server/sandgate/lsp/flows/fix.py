@@ -41,7 +41,7 @@ class FixAsk:
 @dataclass
 class FixAnswer:
     message: str  # why none is offered, or what was verified
-    result: "VetResult | None" = None  # the fix's vet, when it got that far
+    result: VetResult | None = None  # the fix's vet, when it got that far
     check: FixCheck | None = None
     model: str | None = None
     span: tuple[int, int] = (0, 0)  # the replaced lines as offsets into the snapshot
@@ -55,7 +55,7 @@ def no(message: str) -> FixAnswer:
     return FixAnswer(f"No fix offered: {message}")
 
 
-async def run_fix(rt: "Runtime", ask: FixAsk, workers: Workers, span: Any) -> FixAnswer:
+async def run_fix(rt: Runtime, ask: FixAsk, workers: Workers, span: Any) -> FixAnswer:
     snap, finding = ask.snapshot, ask.finding
     language = snap.language_id or "python"
     tel = workers.telemetry
@@ -91,8 +91,15 @@ async def run_fix(rt: "Runtime", ask: FixAsk, workers: Workers, span: Any) -> Fi
     if fix == original:
         return no("the model proposed the same lines.")
     workers.progress("vetting the fix and the original")
-    place: dict[str, Any] = dict(document=snap.text, line=first - 1, character=0, end_line=last, end_character=0,
-                                 path=snap.path, language=snap.language_id)
+    place: dict[str, Any] = dict(
+        document=snap.text,
+        line=first - 1,
+        character=0,
+        end_line=last,
+        end_character=0,
+        path=snap.path,
+        language=snap.language_id,
+    )
     before, after = await asyncio.gather(
         workers.vetting(rt.vetter.vet, Suggestion(original, **place), ask.request_id),
         workers.vetting(rt.vetter.vet, Suggestion(fix, **place), ask.request_id),

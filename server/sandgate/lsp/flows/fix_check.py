@@ -9,8 +9,9 @@ failing exit, and no stricter decision).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from sandgate.findings import Finding, Origin, Verdict
 
@@ -53,7 +54,7 @@ def compare_fix(before: Any, after: Any, target_key: str) -> FixCheck:
     was = _run_badness(before.sandbox, getattr(before, "sandbox_skipped", None))
     now = _run_badness(after.sandbox, getattr(after, "sandbox_skipped", None))
     labels = ("no sandbox run", "a time-out or kill", "a sandbox error", "a failing exit")
-    worse = [label for label, a, b in zip(labels, was, now) if b and not a]
+    worse = [label for label, a, b in zip(labels, was, now, strict=True) if b and not a]
     if worse:
         return FixCheck(False, f"No fix offered: the sandbox run of the fix is worse ({', '.join(worse)}).")
     if after.sandbox is not None:

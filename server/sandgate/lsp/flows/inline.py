@@ -15,8 +15,14 @@ from typing import TYPE_CHECKING, Any
 from sandgate.lsp.flows.model_call import ask_model
 from sandgate.lsp.flows.workers import Workers
 from sandgate.lsp.snapshot import Snapshot
-from sandgate.provider import CompletionContext, ProviderError, clean_candidate, completion_messages
-from sandgate.provider import guard_completion, guard_messages
+from sandgate.provider import (
+    CompletionContext,
+    ProviderError,
+    clean_candidate,
+    completion_messages,
+    guard_completion,
+    guard_messages,
+)
 from sandgate.suggestion import Suggestion
 from sandgate.telemetry import names as tn
 
@@ -37,12 +43,12 @@ class InlineAsk:
 
 @dataclass
 class InlineAnswer:
-    results: list["VetResult"] = field(default_factory=list)
+    results: list[VetResult] = field(default_factory=list)
     model: str | None = None
     refused: bool = False  # the model guard kept the request home: the model was not asked
 
 
-async def run_inline(rt: "Runtime", ask: InlineAsk, workers: Workers, span: Any) -> InlineAnswer:
+async def run_inline(rt: Runtime, ask: InlineAsk, workers: Workers, span: Any) -> InlineAnswer:
     """Under `span`, the request's suggestion span (the caller records the results inside it too)."""
     snap = ask.snapshot
     language = snap.language_id or "python"
@@ -58,8 +64,9 @@ async def run_inline(rt: "Runtime", ask: InlineAsk, workers: Workers, span: Any)
     messages, _ = await workers.blocking(guard_messages, completion_messages(ctx))
     prompt = messages[-1]["content"]
     span.set_content(tn.PROMPT, prompt)
-    tel.suggestion_requested(request_id=ask.request_id, file=snap.path, language=language, trigger=ask.trigger,
-                             prompt=prompt)
+    tel.suggestion_requested(
+        request_id=ask.request_id, file=snap.path, language=language, trigger=ask.trigger, prompt=prompt
+    )
     try:
         reply = await ask_model(rt, tel, messages, ask.request_id)
     except ProviderError as err:
@@ -80,12 +87,15 @@ async def run_inline(rt: "Runtime", ask: InlineAsk, workers: Workers, span: Any)
         return InlineAnswer(model=model)
     workers.progress(f"vetting {len(candidates)} suggestion(s)")
     line, character = snap.lines.position(offset)
-    suggestions = [Suggestion(c, document=text, line=line, character=character, path=snap.path,
-                              language=snap.language_id) for c in candidates]
-    outcomes = await asyncio.gather(*(workers.vetting(rt.vetter.vet, s, ask.request_id) for s in suggestions),
-                                    return_exceptions=True)
+    suggestions = [
+        Suggestion(c, document=text, line=line, character=character, path=snap.path, language=snap.language_id)
+        for c in candidates
+    ]
+    outcomes = await asyncio.gather(
+        *(workers.vetting(rt.vetter.vet, s, ask.request_id) for s in suggestions), return_exceptions=True
+    )
     results = []
-    for suggestion, outcome in zip(suggestions, outcomes):
+    for suggestion, outcome in zip(suggestions, outcomes, strict=True):
         if isinstance(outcome, asyncio.CancelledError):
             raise outcome
         if isinstance(outcome, BaseException):  # the worker itself failed: held and said, never dropped

@@ -15,23 +15,38 @@ if TYPE_CHECKING:
 PROVIDER_NAME = "openai"
 
 
-async def ask_model(rt: "Runtime", telemetry: Telemetry, messages: list[dict[str, str]], request_id: str,
-                    n: int | None = None) -> ChatResponse:
+async def ask_model(
+    rt: Runtime, telemetry: Telemetry, messages: list[dict[str, str]], request_id: str, n: int | None = None
+) -> ChatResponse:
     provider = rt.provider
     assert provider is not None, "ask_model needs a configured provider"
     config = provider.config
     count = n or config.candidates
     host, port = endpoint_address(config.base_url)
-    with telemetry.model_span(provider=PROVIDER_NAME, request_model=config.model, server_address=host,
-                              server_port=port, max_tokens=config.max_tokens,
-                              temperature=provider.temperature_for(count)) as call:
+    with telemetry.model_span(
+        provider=PROVIDER_NAME,
+        request_model=config.model,
+        server_address=host,
+        server_port=port,
+        max_tokens=config.max_tokens,
+        temperature=provider.temperature_for(count),
+    ) as call:
         reply = await provider.chat(messages, count)
-        call.set_model_response(response_model=reply.model, response_id=reply.response_id,
-                                input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
-                                finish_reasons=list(reply.finish_reasons) or None)
-    telemetry.model_response(request_id=request_id, model=reply.model, text="\n".join(reply.texts),
-                             finish_reasons=reply.finish_reasons, input_tokens=reply.input_tokens,
-                             output_tokens=reply.output_tokens)
+        call.set_model_response(
+            response_model=reply.model,
+            response_id=reply.response_id,
+            input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens,
+            finish_reasons=list(reply.finish_reasons) or None,
+        )
+    telemetry.model_response(
+        request_id=request_id,
+        model=reply.model,
+        text="\n".join(reply.texts),
+        finish_reasons=reply.finish_reasons,
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
+    )
     return reply
 
 

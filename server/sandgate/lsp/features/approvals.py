@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from sandgate.lsp import convert
 from sandgate.lsp.anchors import intact, text_at
+from sandgate.lsp.commands import command_args, refusal_error
 from sandgate.lsp.features import diagnostics
-from sandgate.lsp.features.commands import command_args, refusal_error
 from sandgate.lsp.ledger import ApprovalRefused
 from sandgate.lsp.records import outcome_record, refusal_record
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from sandgate.audit.records import decision_record
 from sandgate.lsp import convert
 from sandgate.lsp.anchors import anchor_in
+from sandgate.lsp.commands import command_args
 from sandgate.lsp.features import diagnostics
-from sandgate.lsp.features.commands import command_args
 from sandgate.lsp.flows.fix import FixAsk, run_fix
 from sandgate.lsp.ledger import FindingRef, Held, new_request_id
 

@@ -17,8 +17,8 @@ from sandgate.findings import Verdict
 from sandgate.languages import language_for, language_name
 from sandgate.lsp import convert, positions
 from sandgate.lsp.anchors import anchor_in
+from sandgate.lsp.commands import command_args, refusal_error
 from sandgate.lsp.features import diagnostics
-from sandgate.lsp.features.commands import command_args, refusal_error
 from sandgate.lsp.features.policy import announce_provider
 from sandgate.lsp.flows.inline import InlineAnswer, InlineAsk, run_inline
 from sandgate.lsp.ledger import ApprovalRefused, Blocked, Held, new_request_id

@@ -765,13 +765,21 @@ def _exercise():
     _emit({"kind": "exercise-done", "n": len(_EXERCISE.get("targets") or ())})
 
 
+def _runtime_reads():
+    # The stdlib looking for its settings (urllib's proxy variables) is not the program's doing.
+    f = _getframe(2)
+    while f is not None and f.f_code.co_filename.endswith(("/os.py", "/_collections_abc.py")):
+        f = f.f_back
+    return f is not None and _under(f.f_code.co_filename, _RUNTIME)
+
+
 if _HONEY_NAMES:
 
     class _HoneyEnviron(type(os.environ)):  # type: ignore[misc]
         """os.environ that says when a honey variable is read (getenv, get, [], dict(os.environ))."""
 
         def __getitem__(self, key):
-            if key in _HONEY_NAMES:
+            if key in _HONEY_NAMES and not _runtime_reads():
                 _emit({"kind": "honey-env", "name": key})
             return super().__getitem__(key)
 

@@ -123,8 +123,10 @@ def _values(m: str) -> dict[str, str]:
 
 
 def _files(m: str, v: dict[str, str]) -> dict[str, str]:
-    key = base64.b64encode(f"openssh-key-v1 {m} sandgate honeytoken".encode() * 3).decode()
-    pem = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + key + "\n-----END OPENSSH PRIVATE KEY-----\n"
+    # The marker in the key's text itself (hex is base64's alphabet): any slice of a line holds it.
+    body = ("b3BlbnNzaC1r" + m + "ZXktdjEAAAAA") * 12
+    lines = [body[i : i + 70] for i in range(0, len(body), 70)]
+    pem = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END OPENSSH PRIVATE KEY-----\n"
     return {
         ".aws/credentials": (
             f"[default]\naws_access_key_id = {v['AWS_ACCESS_KEY_ID']}\n"

@@ -386,7 +386,6 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
                         Level.MEDIUM,
                         f"The code looked for secrets: {ev.get('how')} {path}",
                         path=path,
-                        how=ev.get("how"),
                     )
                 )
         elif kind == "standin-call" and str(ev.get("what", "")).split(".")[0] in NETWORK_CLIENTS:

@@ -33,9 +33,11 @@ from sandgate.checks.protected_files import check_protected_writes, protected_ed
 from sandgate.checks.secrets import find_secrets
 from sandgate.findings import Finding, Level, Origin, Verdict
 from sandgate.languages import language_for, language_name
+from sandgate.lines import Lines
 from sandgate.policy.evaluate import Decision, Reason, decide
 from sandgate.policy.load import LoadedPolicy
 from sandgate.regions import CannotVet, find_region
+from sandgate.sandbox import exercise, honeytokens
 from sandgate.sandbox.base import Backend, Probe, RunRequest, RunResult
 from sandgate.sandbox.redact import redact_run
 from sandgate.sandbox.run_findings import findings_from_run
@@ -216,8 +218,17 @@ class Vetter:
                 self._backend, self._probes = open_backend(self.backend_choice, self.policy.sandbox)
             return self._backend, self._probes
 
-    def _request(self, code: str, relpath: str, run_document: bool) -> RunRequest:
+    def _request(self, code: str, relpath: str, run_document: bool, span: tuple[int, int] | None = None) -> RunRequest:
+        targets: tuple[tuple[str, int], ...] = ()
+        if span is not None:
+            try:
+                targets = exercise.targets(parse(code), *span)
+            except (SyntaxError, ValueError):
+                targets = ()
         return RunRequest(
+            honey=honeytokens.new(),
+            span=span,
+            exercise=targets,
             code=code,
             relpath=relpath,
             workspace=self.workspace if run_document else None,
@@ -242,11 +253,16 @@ class Vetter:
         if backend is None:
             why = "; ".join(f"{p.name}: {p.detail}" for p in probes) or "no sandbox backend is allowed"
             return None, [], f"no sandbox could run ({why})"
-        request = self._request(placed.code if run_document else suggestion.text, suggestion.path, run_document)
+        if run_document:
+            code, lines = placed.code, (placed.first_line, placed.last_line)
+        else:
+            code, lines = suggestion.text, (1, Lines.of(suggestion.text).count)
+        request = self._request(code, suggestion.path, run_document, lines)
         tel = self.telemetry
         with tel.sandbox_span(backend=backend.name, request_id=request_id) as span:
             # Redacted at once: nothing the run printed reaches a finding, a record or telemetry whole.
-            result = redact_run(backend.run(request))
+            # Where the honeytokens went is read before: redaction would hide them.
+            result = redact_run(honeytokens.with_hits(backend.run(request), request.honey))
             outcome = _outcome(result)
             span.set_sandbox_outcome(
                 outcome, exit_code=result.exit_code, duration_ms=result.duration_ms, killed=result.killed

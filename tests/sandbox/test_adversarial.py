@@ -129,7 +129,7 @@ def test_host_secrets_do_not_enter(backend, balanced, tmp_path, monkeypatch):
     out = result.stdout + result.stderr
     assert CANARY_VALUE not in out and CANARY_FILE_TEXT not in out
     assert CANARY_ENV not in out
-    assert "/nonexistent" in result.stdout  # no home
+    assert "home /home/sandbox" in result.stdout  # the sandbox's own home, not the host's
     reads = {f.detail("path"): f.severity for f in findings if f.rule == "fs.read-outside-workspace"}
     assert reads.get("/etc/shadow") == Level.HIGH
     assert reads.get("/root/.ssh/id_rsa") == Level.HIGH and reads.get("/root/.aws/credentials") == Level.HIGH
@@ -163,10 +163,13 @@ def test_writes_outside_scratch_fail(backend, balanced, tmp_path):
         workspace=ws,
         relpath="app.py",
     )
-    assert "WROTE" not in result.stdout, result.stdout
+    # The sandbox's own home is a throwaway tmpfs (it holds the run's honeytokens): the write lands
+    # there, and is still a write outside scratch. Nothing else is writable.
+    wrote = [line for line in result.stdout.splitlines() if line.startswith("WROTE")]
+    assert wrote == ["WROTE /home/sandbox/.bashrc"], result.stdout
     assert "scratch ok fine" in result.stdout
     paths = {f.detail("path") for f in findings if f.rule == "fs.write-outside-scratch"}
-    assert {"/nonexistent/.bashrc", "/root/.bashrc", "/workspace/app.py", "/workspace/new.py"} <= paths
+    assert {"/home/sandbox/.bashrc", "/root/.bashrc", "/workspace/app.py", "/workspace/new.py"} <= paths
     assert "/tmp/scratch.txt" not in paths
     assert (ws / "app.py").read_text() == "ORIGINAL = 1\n" and not (ws / "new.py").exists()
     assert (open(bashrc, "rb").read() if os.path.exists(bashrc) else None) == before

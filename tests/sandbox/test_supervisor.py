@@ -401,7 +401,7 @@ def test_proc_1_shows_nothing_of_the_host(backend):
     """),
     )
     assert os.getcwd() not in result.stdout and "/root" not in result.stdout, result.stdout
-    assert str(Path.home()) not in result.stdout.replace("HOME=/nonexistent", "")
+    assert str(Path.home()) not in result.stdout.replace("HOME=/home/sandbox", "")
 
 
 # -- nothing outlives a SIGKILLed Sandgate ----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sandgate.policy.model import NetworkPolicy, SandboxLimits
+from sandgate.sandbox.honeytokens import Honey
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,25 @@ class RunRequest:
     protected: tuple[str, ...] = ()
     # sandbox.user: the host user bubblewrap runs as when Sandgate is root (identity.py).
     user: str | None = None
+    # This run's honeytokens (honeytokens.py); None: none are planted.
+    honey: Honey | None = None
+    # The suggestion's lines in `code` (1-based, inclusive): events say where in it they happened.
+    span: tuple[int, int] | None = None
+    # What to call after the module body (exercise.py): ("func" or "Class.method", line).
+    exercise: tuple[tuple[str, int], ...] = ()
+
+    def header(self) -> dict[str, Any]:
+        """What the bootstrap plants, where the suggestion is, and what it calls (protocol.payload)."""
+        out: dict[str, Any] = {}
+        if self.honey is not None:
+            out["honey"] = self.honey.header()
+        if self.span is not None:
+            out["span"] = list(self.span)
+        if self.exercise:
+            # Half the run's time for the calls, shared out; none gets more than a second.
+            share = min(1.0, self.limits.wall_time_s * 0.5 / len(self.exercise))
+            out["exercise"] = {"targets": [{"qual": q, "line": n} for q, n in self.exercise], "share_s": share}
+        return out
 
 
 @dataclass
@@ -52,6 +72,9 @@ class RunResult:
     error: str | None = None
     # What the supervisor outside the sandbox recorded (supervision.Record); None: not asked.
     outside: Any = None
+    # Where the run's honeytokens went (honeytokens.hits), found before the run is redacted;
+    # None: not looked for yet.
+    honey_hits: list[dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

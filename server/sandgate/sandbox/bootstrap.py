@@ -11,7 +11,11 @@
 # Protocol: stdin carries one JSON header line, then the program's source until EOF.
 # Header: {"relpath", "workspace", "scratch", "events_fd", "marker", "runtime"}, and "egress":
 # {"unix", "port", "source"} when the run may reach allowed hosts through the egress proxy, and
-# "end": true when the host wants an `exit` event on stdout and stderr after the program's output.
+# "end": true when the host wants an `exit` event on stdout and stderr after the program's output;
+# "honey": {"env", "files", "dirs"}, the run's honeytokens, planted before the program
+# (honeytokens.py); "span": [first, last], the suggestion's lines in the program; "exercise":
+# {"targets": [{"qual", "line"}], "share_s"}, the functions and methods to call after the module
+# body (exercise.py).
 # Events are written to `events_fd` as lines `marker + json + "\n"`.
 #
 # The audit hooks here only REPORT, for detail. The sandbox around this process enforces every
@@ -122,6 +126,28 @@ try:
 except OSError:
     pass
 
+# Honeytokens: fake secrets carrying this run's marker. Planted by this (still trusted) code with
+# exactly one mkdir per folder and one open per file: the host takes those out of the record.
+_HONEY = _hdr.get("honey") or {}
+for _d in _HONEY.get("dirs", ()):
+    try:
+        os.mkdir(_d, 0o700)
+    except OSError:
+        pass
+for _p, _text in _HONEY.get("files", ()):
+    try:
+        _hf = os.open(_p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(_hf, _text.encode())
+        finally:
+            os.close(_hf)
+    except OSError:
+        pass
+os.environ.update(_HONEY.get("env") or {})
+_HONEY_NAMES = frozenset(_HONEY.get("env") or ())
+_SPAN = _hdr.get("span")
+_EXERCISE = _hdr.get("exercise")
+
 _FD = int(_hdr["events_fd"])
 _MARK = _hdr["marker"].encode()
 _WS = _hdr["workspace"].rstrip("/")
@@ -144,14 +170,34 @@ _QUIET_READ = (
 # Distinct reportable events (writes in scratch and quiet reads are not reported, so they
 # cannot use the budget up); one past it is reported as `events-truncated`.
 _MAX_EVENTS = 1000
-_state = {"n": 0, "busy": set(), "seen": set(), "egress": None}
+_state = {"n": 0, "busy": set(), "seen": set(), "egress": None, "in": None, "calls": 0}
+# Events worth saying where they happened: which exercised function, which line of the suggestion.
+_PLACED = ("open-write", "open-read", "connect", "dns", "spawn", "exec", "native", "probe", "honey-env", "standin-call")
+_getframe = sys._getframe
 
 
 def _under(path, roots):
     return any(path == r or path.startswith(r + "/") for r in roots)
 
 
+def _where(ev):
+    if _state["in"] is not None:
+        ev["in"] = _state["in"]
+    if _SPAN:
+        f = _getframe(2)
+        while f is not None:
+            if f.f_code.co_filename == _FILE and _SPAN[0] <= f.f_lineno <= _SPAN[1]:
+                ev["line"] = f.f_lineno
+                break
+            f = f.f_back
+
+
 def _emit(ev):
+    if ev.get("kind") in _PLACED:
+        try:
+            _where(ev)
+        except Exception:
+            pass
     key = _dumps(ev, sort_keys=True, default=str)
     if key in _state["seen"]:
         return
@@ -280,6 +326,11 @@ def _handle(event, args):
         if fn.startswith("<frozen") or _under(fn, _RUNTIME + (_WS,)) or _caller_is_runtime():
             return
         _emit({"kind": "exec", "how": "exec", "filename": fn})
+    elif event in ("os.listdir", "os.scandir", "glob.glob", "glob.glob/2"):
+        # A look at what is there (a secret's folder); exists() and stat() have no audit event.
+        p = _abspath(args[0] if args and args[0] is not None else ".")
+        if p is not None and not _under(p, (_WS, _SCRATCH) + _RUNTIME):
+            _emit({"kind": "probe", "how": event, "path": p})
     elif event in ("ctypes.dlopen", "ctypes.cdata"):
         _emit({"kind": "native", "event": event, "what": str(args[0])[:120]})
 
@@ -336,6 +387,407 @@ if _EG:
         _emit({"kind": "egress-unavailable", "where": "sandbox", "reason": type(_e).__name__ + ": " + str(_e)[:200]})
     del _EG
 
+# -- the exercise: after the module body, call what the suggestion adds or changes ----------------
+# Inline suggestions are mostly function bodies nothing calls on import. Each target is called with
+# stand-in arguments, in this process (the supervisor records it like the rest of the run), each
+# with its share of the time limit; what it raises is caught and reported.
+if _EXERCISE:
+    import signal as _signal  # before the program, which may replace sys.modules["signal"]
+_SCRATCH_ARGS = _SCRATCH + "/sandgate-exercise"
+_STANDIN_HOST = "sandgate-standin.invalid"  # never resolves: a stand-in URL reaches nothing
+_MAX_CALL_EVENTS = 100
+
+
+class _Timeout(BaseException):
+    pass
+
+
+def _note_call(what, args, kwargs):
+    if _state["calls"] >= _MAX_CALL_EVENTS:
+        return
+    _state["calls"] += 1
+    try:
+        text = ", ".join([repr(a)[:400] for a in args] + [f"{k}={v!r}"[:400] for k, v in kwargs.items()])
+    except Exception:
+        text = "?"
+    _emit({"kind": "standin-call", "what": what, "args": text[:2000]})
+
+
+def _sg_what(obj):
+    return object.__getattribute__(obj, "_sg_what")
+
+
+class _Standin:
+    """Absorbs what code does to a value the sandbox could not give: attributes, calls, indexing,
+    iteration (one item, so a loop's body runs once), arithmetic, with and await."""
+
+    __slots__ = ("_sg_what",)
+
+    def __init__(self, what="stand-in"):
+        object.__setattr__(self, "_sg_what", what)
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return _Standin(_sg_what(self) + "." + name)
+
+    def __setattr__(self, name, value):
+        pass
+
+    def __delattr__(self, name):
+        pass
+
+    def __call__(self, *args, **kwargs):
+        if len(args) == 1 and not kwargs and isinstance(args[0], (type, type(_note_call))):
+            return args[0]  # a decorator of a module the sandbox lacks: keep the function
+        _note_call(_sg_what(self), args, kwargs)
+        return _Standin(_sg_what(self) + "()")
+
+    def __getitem__(self, key):
+        return _Standin(_sg_what(self) + "[]")
+
+    def __setitem__(self, key, value):
+        pass
+
+    def __delitem__(self, key):
+        pass
+
+    def __iter__(self):
+        return iter((_Standin(_sg_what(self) + "[0]"),))
+
+    def __aiter__(self):
+        return _AsyncOne(_Standin(_sg_what(self) + "[0]"))
+
+    def __len__(self):
+        return 1
+
+    def __bool__(self):
+        return True
+
+    def __contains__(self, item):
+        return False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        return False
+
+    def __await__(self):
+        return iter(())
+
+    def __int__(self):
+        return 1
+
+    __index__ = __int__
+
+    def __float__(self):
+        return 1.0
+
+    def __str__(self):
+        return "sandgate-standin"
+
+    def __repr__(self):
+        return f"<stand-in {_sg_what(self)}>"
+
+    def __fspath__(self):
+        return _SCRATCH_ARGS + "/standin"
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self is other
+
+    def __mro_entries__(self, bases):
+        return (object,)  # a base class from a module the sandbox lacks
+
+    def _same(self, *other):
+        return self
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _same
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __pow__ = __or__ = __ror__ = __and__ = _same
+    __rand__ = __xor__ = __neg__ = __pos__ = __abs__ = __invert__ = __matmul__ = _same
+
+    def __lt__(self, other):
+        return False
+
+    __le__ = __gt__ = __ge__ = __lt__
+
+
+class _AsyncOne:
+    def __init__(self, item):
+        self.item = [item]
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if not self.item:
+            raise StopAsyncIteration
+        return self.item.pop()
+
+
+class _StandinFinder:
+    """Last on sys.meta_path: a module the sandbox lacks (requests, httpx, boto3…) imports as a
+    stand-in, so the code after the import runs, and what it calls on it is reported."""
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        return type(sys.__spec__)(name, cls, is_package=True)
+
+    @staticmethod
+    def create_module(spec):
+        mod = type(sys)(spec.name)
+        mod.__path__ = []
+        mod.__getattr__ = lambda attr, _n=spec.name: _Standin(_n + "." + attr)
+        return mod
+
+    @staticmethod
+    def exec_module(module):
+        _emit({"kind": "standin-module", "name": module.__name__})
+
+
+def _plain(ann):
+    if ann is None:
+        return ""
+    text = ann if isinstance(ann, str) else getattr(ann, "__name__", None) or str(ann)
+    text = text.replace(" ", "").replace("typing.", "").replace("pathlib.", "")
+    if text.startswith("Optional[") and text.endswith("]"):
+        text = text[9:-1]
+    for part in text.split("|"):
+        if part != "None":
+            return part.split("[")[0]
+    return "None"
+
+
+def _scratch_path(name, folder=False):
+    path = _SCRATCH_ARGS + "/" + (name or "arg")
+    try:
+        os.makedirs(path if folder else _SCRATCH_ARGS, exist_ok=True)
+    except OSError:
+        pass
+    return path
+
+
+_PATHY = ("path", "file", "dest", "src", "source", "target", "output", "out", "filename", "fname")
+_FOLDERY = ("dir", "folder", "root", "directory", "cache")
+
+
+def _value_for(name, ann, depth=0):
+    low = (name or "").lower()
+    kind = _plain(ann)
+    folder = any(w in low for w in _FOLDERY)
+    if kind in ("Path", "PurePath", "PosixPath", "PathLike"):
+        import pathlib
+
+        return pathlib.Path(_scratch_path(low, folder))
+    if kind == "str" or (not kind and (folder or any(w in low for w in _PATHY + ("url", "uri", "host", "name")))):
+        if "url" in low or "uri" in low or "endpoint" in low:
+            return f"http://{_STANDIN_HOST}/{low}"
+        if "host" in low or "domain" in low:
+            return _STANDIN_HOST
+        if folder or any(w in low for w in _PATHY):
+            return _scratch_path(low, folder)
+        return "sandgate-standin"
+    simple = {
+        "int": 1,
+        "float": 1.0,
+        "bool": False,
+        "bytes": b"sandgate-standin",
+        "bytearray": bytearray(b"sandgate-standin"),
+        "None": None,
+    }
+    if kind in simple:
+        return simple[kind]
+    if kind in ("dict", "Dict", "Mapping", "MutableMapping"):
+        return {}
+    if kind in ("list", "List", "Sequence", "Iterable", "Iterator", "MutableSequence"):
+        return []
+    if kind in ("tuple", "Tuple"):
+        return ()
+    if kind in ("set", "Set", "frozenset"):
+        return set()
+    if isinstance(ann, type) and depth < 2 and getattr(ann, "__module__", "") == "__main__":
+        made = _make(ann, depth + 1)
+        if made is not None:
+            return made
+    if not kind and any(w in low for w in ("count", "size", "limit", "timeout", "retries", "port", "num", "n")):
+        if low in ("n", "count", "size", "limit", "timeout", "retries", "num") or low.endswith(("_count", "_size")):
+            return 1
+    return _Standin(name or "arg")
+
+
+def _unwrap(fn):
+    for _ in range(5):
+        inner = getattr(fn, "__wrapped__", None)
+        if inner is None:
+            break
+        fn = inner
+    return getattr(fn, "__func__", fn)
+
+
+def _arguments(fn, bound, depth=0):
+    code = getattr(_unwrap(fn), "__code__", None)
+    if code is None:
+        return [], {}
+    inner = _unwrap(fn)
+    names = code.co_varnames
+    npos, nkw = code.co_argcount, code.co_kwonlyargcount
+    defaults = getattr(inner, "__defaults__", None) or ()
+    kwdefaults = getattr(inner, "__kwdefaults__", None) or {}
+    ann = getattr(inner, "__annotations__", None) or {}
+    first_default = npos - len(defaults)
+    args = [_value_for(n, ann.get(n), depth) for i, n in enumerate(names[:npos]) if i >= bound and i < first_default]
+    kwargs = {n: _value_for(n, ann.get(n), depth) for n in names[npos : npos + nkw] if n not in kwdefaults}
+    return args, kwargs
+
+
+def _make(cls, depth=0):
+    """An instance of `cls`: through its __init__ with stand-ins, else without it."""
+    try:
+        init = cls.__init__
+        args, kwargs = _arguments(init, 1, depth) if init is not object.__init__ else ([], {})
+        return cls(*args, **kwargs)
+    except _Timeout:
+        raise
+    except BaseException:
+        try:
+            return cls.__new__(cls)
+        except Exception:
+            return None
+
+
+def _resolve(qual):
+    """(callable, number of leading parameters bound) for "func" or "Class.method"."""
+    parts = qual.split(".")
+    obj = _g.get(parts[0])
+    if len(parts) == 1:
+        return obj, 0
+    cls = obj
+    if not isinstance(cls, type):
+        return None, 0
+    raw = next((k.__dict__[parts[1]] for k in cls.__mro__ if parts[1] in k.__dict__), None)
+    if parts[1] == "__init__":
+        return cls, 1
+    if isinstance(raw, staticmethod):
+        return raw.__func__, 0
+    if isinstance(raw, classmethod):
+        return getattr(cls, parts[1]), 1
+    inst = _make(cls)
+    if isinstance(raw, property):
+        return (lambda: raw.fget(inst)) if raw.fget else None, 0
+    return (getattr(inst, parts[1], None) if inst is not None else None), 1
+
+
+def _drive(result):
+    """Run what a call returned: a coroutine on an event loop, a generator a few steps."""
+    if hasattr(result, "cr_frame") or hasattr(result, "ag_frame"):
+        import asyncio
+
+        async def steps(agen):
+            n = 0
+            async for _ in agen:
+                n += 1
+                if n >= 16:
+                    break
+
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(result if hasattr(result, "cr_frame") else steps(result))
+        finally:
+            try:
+                loop.close()
+            except Exception:
+                pass
+    elif hasattr(result, "gi_frame"):
+        for _ in range(16):
+            next(result)
+
+
+def _on_alarm(signum, frame):
+    raise _Timeout()
+
+
+async def _no_sleep(delay=0, result=None):
+    return result
+
+
+def _call(target, share):
+    fn, bound = _resolve(target["qual"])
+    if not callable(fn):
+        return {"state": "missing"}
+    args, kwargs = _arguments(fn, bound) if target["qual"].split(".")[-1] != "__init__" else ([], {})
+    if isinstance(fn, type):
+        args, kwargs = _arguments(fn.__init__, 1)
+    _signal.signal(_signal.SIGALRM, _on_alarm)
+    _signal.setitimer(_signal.ITIMER_REAL, share)
+    try:
+        _drive(fn(*args, **kwargs))
+        return {"state": "returned"}
+    except StopIteration:
+        return {"state": "returned"}
+    except _Timeout:
+        return {"state": "timed-out"}
+    except SystemExit as e:
+        return {"state": "exited", "error": f"SystemExit: {e.code}"[:200]}
+    except BaseException as e:
+        return {"state": "raised", "error": f"{type(e).__name__}: {e}"[:200]}
+    finally:
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
+
+
+def _exercise():
+    # Waiting is not what is being vetted: sleeps return at once while the targets run.
+    tm = sys.modules.get("time")
+    if tm is not None:
+        tm.sleep = lambda seconds: None
+    aio = sys.modules.get("asyncio")
+    if aio is not None:
+        aio.sleep = _no_sleep
+    share = float(_EXERCISE.get("share_s") or 0.5)
+    for target in _EXERCISE.get("targets") or ():
+        qual = str(target.get("qual"))
+        _state["in"] = qual
+        _emit({"kind": "exercise", "qual": qual, "state": "call"})
+        try:
+            outcome = _call(target, share)
+        except BaseException as e:  # a stand-in or resolution failed
+            outcome = {"state": "raised", "error": f"{type(e).__name__}: {e}"[:200]}
+        _state["in"] = None
+        _emit({"kind": "exercise", "qual": qual, "line": target.get("line", 0), **outcome})
+    _emit({"kind": "exercise-done", "n": len(_EXERCISE.get("targets") or ())})
+
+
+def _runtime_reads():
+    # The stdlib looking for its settings (urllib's proxy variables) is not the program's doing.
+    f = _getframe(2)
+    while f is not None and f.f_code.co_filename.endswith(("/os.py", "/_collections_abc.py")):
+        f = f.f_back
+    return f is not None and _under(f.f_code.co_filename, _RUNTIME)
+
+
+if _HONEY_NAMES:
+
+    class _HoneyEnviron(type(os.environ)):  # type: ignore[misc]
+        """os.environ that says when a honey variable is read (getenv, get, [], dict(os.environ))."""
+
+        def __getitem__(self, key):
+            if key in _HONEY_NAMES and not _runtime_reads():
+                _emit({"kind": "honey-env", "name": key})
+            return super().__getitem__(key)
+
+    os.environ.__class__ = _HoneyEnviron
+
+if _EXERCISE:
+    sys.meta_path.append(_StandinFinder)
+
 sys.addaudithook(_hook)
 atexit.register(_at_exit)
 _emit({"kind": "monitor", "state": "ready"})
@@ -344,13 +796,21 @@ sys.path.insert(0, os.path.dirname(_FILE))
 if os.path.isdir(_WS):
     os.chdir(_WS)
 _g = {"__name__": "__main__", "__file__": _FILE, "__builtins__": __builtins__, "__doc__": None, "__package__": None}
+_exc: BaseException | None = None
 try:
     exec(_compiled, _g)
+    _state["status"] = 0
 except SystemExit as _e:
     _state["status"] = 0 if _e.code is None else (_e.code & 0xFF if isinstance(_e.code, int) else 1)
-    raise
-except BaseException:
+    _exc = _e
+except BaseException as _e:
     _state["status"] = 1
-    raise
-else:
-    _state["status"] = 0
+    _exc = _e
+if _EXERCISE:
+    # After a failed module body too: what it defined before it stopped can still be called.
+    try:
+        _exercise()
+    except BaseException as _e:
+        _emit({"kind": "exercise-failed", "error": f"{type(_e).__name__}: {_e}"[:200]})
+if _exc is not None:
+    raise _exc

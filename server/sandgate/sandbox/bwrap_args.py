@@ -80,6 +80,8 @@ def bwrap_argv(
     argv += ["--proc", "/proc", "--remount-ro", "/proc", "--dev", "/dev"]
     # Scratch: a small tmpfs, the only writable place.
     argv += ["--size", str(SCRATCH_BYTES), "--perms", "1777", "--tmpfs", protocol.SCRATCH]
+    # A home of its own, empty but for the run's honeytokens; writes there are outside scratch.
+    argv += ["--size", str(protocol.HOME_BYTES), "--perms", "1777", "--tmpfs", protocol.HOME]
     if workspace_fd is not None:
         argv += ["--ro-bind-fd", str(workspace_fd), protocol.WORKSPACE]
         for rel, is_dir in hidden:

@@ -274,6 +274,7 @@ class BwrapBackend:
                 parked.ev_w_num,
                 marker,
                 proxy_wiring.header() if net and net.active else None,
+                extra=request.header(),
             )
             out = _read_run(proc, data, parked.ev_r, marker, started + lim.wall_time_s, lim.output_bytes)
             result.stdout, result.stderr = out.stdout, out.stderr

@@ -365,6 +365,7 @@ class DockerBackend:
                         marker,
                         proxy_wiring.header() if net and net.active else None,
                         end=True,
+                        extra=request.header(),
                     )
                 )
                 raw.shutdown(socket.SHUT_WR)  # EOF on the program's stdin (StdinOnce)

@@ -11,6 +11,8 @@ from sandgate.sandbox.cpu_limit import cpu_rlimit
 
 SANDBOX_USER = "65534:65534"
 SCRATCH_TMPFS = "rw,nosuid,nodev,noexec,size=16m,mode=1777"
+# The sandbox's home: the run's honeytokens only (honeytokens.py).
+HOME_TMPFS = "rw,nosuid,nodev,noexec,size=1m,mode=1777"
 # A remote engine cannot bind our paths: the workspace is unpacked into this (root-owned, so the
 # sandbox user can read but not write it) by a root exec before the run.
 WORKSPACE_TMPFS = "rw,nosuid,nodev,noexec,size=64m,mode=755"
@@ -61,7 +63,7 @@ def create_kwargs(
 
     lim = spec.limits
     cpu_soft, cpu_hard = cpu_rlimit(lim)
-    tmpfs = {protocol.SCRATCH: SCRATCH_TMPFS}
+    tmpfs = {protocol.SCRATCH: SCRATCH_TMPFS, protocol.HOME: HOME_TMPFS}
     if spec.workspace_tmpfs:
         tmpfs[protocol.WORKSPACE] = WORKSPACE_TMPFS
     kwargs: dict[str, Any] = {

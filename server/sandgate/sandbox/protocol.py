@@ -15,8 +15,10 @@ from typing import Any
 
 WORKSPACE = "/workspace"
 SCRATCH = "/tmp"
-# No home: nothing of the host's, and writes under ~ fail (read-only root) and are reported.
-HOME = "/nonexistent"
+# A home of the sandbox's own: a small empty tmpfs, nothing of the host's. Each run's honeyfiles
+# (honeytokens.py) are put there; writes under ~ are outside scratch, so they are reported.
+HOME = "/home/sandbox"
+HOME_BYTES = 1024 * 1024
 PYTHON = "/usr/bin/python3"
 # The fixed environment: nothing of the host's enters (keys, tokens, the user's variables).
 ENV = {
@@ -50,7 +52,13 @@ def new_marker() -> str:
 
 
 def payload(
-    code: str, relpath: str, events_fd: int, marker: str, egress: dict[str, Any] | None = None, end: bool = False
+    code: str,
+    relpath: str,
+    events_fd: int,
+    marker: str,
+    egress: dict[str, Any] | None = None,
+    end: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> bytes:
     header = {
         "relpath": relpath,
@@ -67,6 +75,10 @@ def payload(
         # An `exit` event ({"kind": "exit", "status": N}) on stdout and stderr once the program
         # and its exit handlers are done (see bootstrap.py).
         header["end"] = True
+    if extra:
+        # "honey" (honeytokens.py) and "exercise" (exercise.py): what the bootstrap plants before the
+        # program and what it calls after the module body.
+        header.update(extra)
     return json.dumps(header).encode() + b"\n" + code.encode("utf-8", "surrogatepass")
 
 

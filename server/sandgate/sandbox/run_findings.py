@@ -9,6 +9,7 @@ same way; where they disagree, `monitor.tampered` says so; where the record is m
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -18,7 +19,7 @@ from sandgate.checks.shell import join as shell_join
 from sandgate.egress import decide_host, decision_finding
 from sandgate.findings import Finding, Level, details
 from sandgate.policy import hosts
-from sandgate.sandbox import limit_classifier, protocol, proxy_wiring, tampering
+from sandgate.sandbox import honeytokens, limit_classifier, protocol, proxy_wiring, tampering
 from sandgate.sandbox.base import RunRequest, RunResult
 from sandgate.sandbox.run_output import last_line
 from sandgate.workspace_globs import matching_glob, workspace_relpath
@@ -41,6 +42,84 @@ LIMIT_TEXT = {
     "file-size": "hit the file-size limit",
 }
 ARM_FAILED = "sandgate: the sandbox monitor could not be armed"
+# Stand-in URLs and hosts the exercise passes as arguments (bootstrap.py): names that never resolve.
+STANDIN_HOST = "sandgate-standin.invalid"
+NETWORK_CLIENTS = honeytokens.NETWORK_CLIENTS
+
+
+def _placed(f: Finding, ev: dict[str, Any]) -> Finding:
+    """Where in the suggestion an event happened, and in which exercised function."""
+    where, line = ev.get("in"), ev.get("line")
+    if not where and not line:
+        return f
+    message = f.message + (f" in {where}()" if where else "")
+    line = int(line) if isinstance(line, int) else 0
+    return dataclasses.replace(f, message=message, line=line, end_line=line)
+
+
+def _honey_findings(result: RunResult, request: RunRequest, outside: list[dict[str, Any]]) -> list[Finding]:
+    """secret.exfiltration where a honeytoken left the run; secret.honeytoken-read where one was read."""
+    honey = request.honey
+    hits = result.honey_hits
+    if hits is None:
+        hits = honeytokens.hits(result.events, outside, honey)
+    found = []
+    for hit in hits:
+        f = _finding(
+            "secret.exfiltration",
+            Level.HIGH,
+            (f"A planted secret ({hit['token']})" if hit["token"] != "a planted secret" else "A planted secret")
+            + f" reached {hit['sink']}, seen by {hit['seen_by']}",
+            token=hit["token"],
+            sink=hit["sink"],
+        )
+        found.append(_placed(f, hit))
+    for read in honeytokens.reads(result.events, outside, honey):
+        is_file = read["kind"] == "file"
+        f = _finding(
+            "secret.honeytoken-read",
+            Level.MEDIUM if is_file else Level.LOW,
+            f"The code read {read['token']} (a planted secret: the run's fake "
+            + ("credentials file)" if is_file else "environment variable)"),
+            token=read["token"],
+            kind=read["kind"],
+        )
+        found.append(_placed(f, read))
+    return found
+
+
+def _exercise_findings(result: RunResult, request: RunRequest) -> list[Finding]:
+    """What the calls of the suggestion's functions came to (INFO), and a report that stops short."""
+    if not request.exercise:
+        return []
+    calls = [ev for ev in result.events if ev.get("kind") == "exercise" and ev.get("state") != "call"]
+    done = any(ev.get("kind") == "exercise-done" for ev in result.events)
+    out = []
+    if calls:
+        said = ", ".join(
+            f"{ev.get('qual')}() {ev.get('state')}" + (f" ({ev.get('error')})" if ev.get("error") else "")
+            for ev in calls
+        )
+        out.append(
+            _finding(
+                "exercise.calls",
+                Level.INFO,
+                f"Called with stand-in arguments: {said}"[:600],
+                calls=tuple(str(ev.get("qual")) for ev in calls),
+            )
+        )
+    stopped = result.killed or result.timed_out
+    if not done and not stopped and not result.error:
+        out.append(
+            _finding(
+                "exercise.incomplete",
+                Level.MEDIUM,
+                "The run ended before the suggestion's functions were all called (the code exited, "
+                "or switched the exercise off)",
+                wanted=tuple(q for q, _ in request.exercise),
+            )
+        )
+    return out
 
 
 def _finding(rule: str, severity: Level, message: str, source: str = SOURCE, **kw: Any) -> Finding:
@@ -179,20 +258,28 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
                 error=result.error,
             )
         ]
+    # The bootstrap's own planting of the honeytokens is not the program's doing.
+    result = dataclasses.replace(result, outside=honeytokens.without_planting(result.outside, request.honey))
     out: list[Finding] = []
     seen: set[tuple] = set()
     spawns: set[tuple[str, ...]] = set()
+    current: dict[str, Any] = {}  # the event being read: where its findings happened
 
     def add(f: Finding) -> None:
         key = (f.source, f.rule, repr(f.details))
         if key not in seen:
             seen.add(key)
-            out.append(f)
+            out.append(_placed(f, current))
 
     syntax = False
     # With the proxy up, the network findings come from its decisions; the forwarder is not a host.
     proxied = any(ev.get("kind") == proxy_wiring.EV_PROXY for ev in result.events)
-    for ev in [*result.events, *_outside_events(result)]:
+    outside = _outside_events(result)
+    for finding in _honey_findings(result, request, outside):
+        add(finding)
+    for ev in [*result.events, *outside]:
+        current.clear()
+        current.update(ev)
         kind = ev.get("kind")
         if kind == proxy_wiring.EV_DECISION:
             decision = proxy_wiring.decision_of(ev)
@@ -231,6 +318,8 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
             )
         elif kind in ("connect", "dns"):
             host = str(ev.get("host", ""))
+            if host.lower().rstrip(".").endswith(STANDIN_HOST):
+                continue  # an exercise's stand-in URL: a name that resolves nowhere
             if not host_allowed(host, request, ev.get("port") if kind == "connect" else None):
                 family = ev.get("family", "dns" if kind == "dns" else "?")
                 what = "looked up" if kind == "dns" else "connected to"
@@ -288,6 +377,30 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
                     reason=str(ev.get("reason", "")),
                 )
             )
+        elif kind == "probe":
+            path = str(ev.get("path", ""))
+            if is_secret_path(path):
+                add(
+                    _finding(
+                        "secret.probe",
+                        Level.MEDIUM,
+                        f"The code looked for secrets: {ev.get('how')} {path}",
+                        path=path,
+                    )
+                )
+        elif kind == "standin-call" and str(ev.get("what", "")).split(".")[0] in NETWORK_CLIENTS:
+            for host in honeytokens.url_hosts(str(ev.get("args", ""))):
+                if not host.endswith(STANDIN_HOST) and not host_allowed(host, request):
+                    add(
+                        _finding(
+                            "network.standin",
+                            Level.LOW,
+                            f"The code called {ev.get('what')}() for {host}; the module is not in the sandbox, "
+                            "so a stand-in took the call",
+                            host=host,
+                            call=ev.get("what"),
+                        )
+                    )
         elif kind == "exec":
             add(
                 _finding(
@@ -298,6 +411,10 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
                     snippet=ev.get("snippet", ""),
                 )
             )
+
+    current.clear()
+    for finding in _exercise_findings(result, request):
+        add(finding)
 
     hit: list[str] = []
     if result.killed:

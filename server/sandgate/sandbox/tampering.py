@@ -72,6 +72,10 @@ def reasons(
     spawned = any(ev.get("kind") == "spawn" for ev in inside)
     writes = {str(ev.get("path")) for ev in inside if ev.get("kind") == "open-write"}
     reads = {str(ev.get("path")) for ev in inside if ev.get("kind") == "open-read"}
+    # A listing the monitor reported (os.scandir, glob) opens its folder: that read was told.
+    for ev in inside:
+        if ev.get("kind") == "probe":
+            reads |= {str(ev.get("path")), os.path.dirname(str(ev.get("path")))}
     for ev in outside.events:
         kind = ev.get("kind")
         if kind == "connect" and not expected_connect(ev) and not _connect_seen(ev, inside):

@@ -38,7 +38,7 @@ export function activate(context: vscode.ExtensionContext): void {
     refreshTimer = setTimeout(() => void view.refresh(), 200);
   };
 
-  const command = (id: string, run: (...args: any[]) => unknown) => vscode.commands.registerCommand(id, run);
+  const command = (id: string, run: (...args: never[]) => unknown) => vscode.commands.registerCommand(id, run);
   context.subscriptions.push(
     output,
     trace,

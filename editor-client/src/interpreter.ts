@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as vscode from "vscode";
+import { PVSC_EXTENSION_ID as PYTHON_EXTENSION_ID, PythonExtension } from "@vscode/python-extension";
 
 export interface Interpreter {
   path: string;
@@ -28,27 +29,45 @@ export async function resolveInterpreter(): Promise<Interpreter> {
   return { path: "python3", source: "default" };
 }
 
-async function pythonExtensionInterpreter(): Promise<string | undefined> {
-  const ext = vscode.extensions.getExtension("ms-python.python");
-  if (!ext) return undefined;
+/** The Python extension's typed API, activating it if need be; undefined where it is not installed. */
+async function pythonApi(): Promise<PythonExtension | undefined> {
+  if (!vscode.extensions.getExtension(PYTHON_EXTENSION_ID)) return undefined;
   try {
-    const api = ext.isActive ? ext.exports : await ext.activate();
-    const environments = api?.environments;
-    const resource = vscode.workspace.workspaceFolders?.[0]?.uri;
-    const active = environments?.getActiveEnvironmentPath(resource);
-    if (!active) return undefined;
-    const resolved = await environments.resolveEnvironment(active);
-    return resolved?.executable?.uri?.fsPath ?? active.path;
+    return await PythonExtension.api();
   } catch {
     return undefined;
   }
 }
 
-/** Fires when the Python extension's selection changes (no-op without that extension). */
+async function pythonExtensionInterpreter(): Promise<string | undefined> {
+  const api = await pythonApi();
+  if (!api) return undefined;
+  try {
+    const resource = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const active = api.environments.getActiveEnvironmentPath(resource);
+    const resolved = await api.environments.resolveEnvironment(active);
+    return resolved?.executable.uri?.fsPath ?? active.path;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Fires when the Python extension's selection changes (never without that extension). Subscribes
+ * once the extension's API is there, whichever of the two extensions activates first, so a late
+ * activation does not lose the event.
+ */
 export function onPythonInterpreterChanged(listener: () => void): vscode.Disposable {
-  const ext = vscode.extensions.getExtension("ms-python.python");
-  const event = ext?.isActive ? ext.exports?.environments?.onDidChangeActiveEnvironmentPath : undefined;
-  return typeof event === "function" ? event(listener) : new vscode.Disposable(() => undefined);
+  let subscription: vscode.Disposable | undefined;
+  let disposed = false;
+  void pythonApi().then((api) => {
+    if (!api || disposed) return;
+    subscription = api.environments.onDidChangeActiveEnvironmentPath(() => listener());
+  });
+  return new vscode.Disposable(() => {
+    disposed = true;
+    subscription?.dispose();
+  });
 }
 
 function insideWorkspace(file: string): boolean {

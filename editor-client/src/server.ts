@@ -113,7 +113,7 @@ export class ServerController implements vscode.Disposable {
       // not (the policy's `languages.unvetted` decides whether it asks the model at all).
       documentSelector: [{ scheme: "file" }, { scheme: "untitled" }, { scheme: "vscode-notebook-cell", language: "python" }],
       synchronize: { configurationSection: "sandgate" },
-      initializationOptions: { trusted: vscode.workspace.isTrusted, clientName: vscode.env.appName },
+      initializationOptions: { trusted: vscode.workspace.isTrusted, clientName: vscode.env.appName, statusNotification: true },
       outputChannel: this.output,
       traceOutputChannel: this.trace,
       errorHandler: {

@@ -30,7 +30,7 @@ from sandgate.checks.exec_rules import check_exec_rules
 from sandgate.checks.names import scan
 from sandgate.checks.parsing import parse
 from sandgate.checks.protected_files import check_protected_writes, protected_edit
-from sandgate.checks.secrets import find_secrets
+from sandgate.checks.secrets import find_secrets, without_allowlisted
 from sandgate.findings import Finding, Level, Origin, Verdict
 from sandgate.languages import language_for, language_name
 from sandgate.lines import Lines
@@ -125,7 +125,7 @@ def _outcome(result: RunResult) -> str:
 
 def _hold(rule_id: str, text: str) -> Reason:
     """Sandgate's own reason to hold a suggestion for review: something could not be vetted."""
-    return Reason(Verdict.REVIEW, rule_id, "sandgate", None, f"{Verdict.REVIEW}: {text} [sandgate {rule_id}]")
+    return Reason(Verdict.REVIEW, rule_id, "sandgate", None, f"{text} [sandgate {rule_id}]")
 
 
 class Vetter:
@@ -206,7 +206,7 @@ class Vetter:
         """Static findings on a document the user is editing (diagnostics; no sandbox run)."""
         del path  # reserved: per-path rules
         findings, _ = self.static_findings(text)
-        return [dataclasses.replace(f, origin=Origin.DOCUMENT) for f in findings]
+        return without_allowlisted([dataclasses.replace(f, origin=Origin.DOCUMENT) for f in findings], text)
 
     # -- sandbox --------------------------------------------------------------------------
 
@@ -346,14 +346,17 @@ class Vetter:
             placed = dataclasses.replace(region.placed, code=region.code)
             tree = unit.syntax.parse(placed.code)
         raw, holds = unit.static_checks(self, placed.code, tree)
-        findings = [
-            f if placed.in_suggestion(f.line, f.end_line) else dataclasses.replace(f, origin=Origin.DOCUMENT)
-            for f in raw
-        ]
+        findings = without_allowlisted(
+            [
+                f if placed.in_suggestion(f.line, f.end_line) else dataclasses.replace(f, origin=Origin.DOCUMENT)
+                for f in raw
+            ],
+            placed.code,
+        )
         if note is not None:
             findings.append(Finding("syntax", "syntax.region", Level.INFO, Level.HIGH, note))
         findings.extend(self._edit_findings(suggestion, placed))
-        static = decide(self.policy, findings, holds)
+        static = decide(self.policy, findings, holds, placed.where)
 
         result: RunResult | None = None
         skipped: str | None = None
@@ -367,7 +370,7 @@ class Vetter:
                 holds.append(_hold("sandbox-required", skipped))
             elif result is not None and result.error and self.policy.sandbox.required:
                 holds.append(_hold("sandbox-required", f"the sandbox run failed: {result.error}"))
-        decision = decide(self.policy, findings, holds)
+        decision = decide(self.policy, findings, holds, placed.where)
         return VetResult(shown, decision, findings, result, skipped, self.loaded.digest, placed, note)
 
     def _edit_findings(self, suggestion: Suggestion, placed: Placed) -> list[Finding]:

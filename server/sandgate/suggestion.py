@@ -49,6 +49,8 @@ class Placed:
     # Where the suggestion's text is in `code` (offsets).
     start: int = 0
     end: int = 0
+    # Whether `code` is a document with the suggestion in it (else the suggestion alone).
+    in_document: bool = True
 
     def in_suggestion(self, line: int, end_line: int) -> bool:
         """Does a finding on [line, end_line] touch the suggestion? Runtime findings (line 0) do."""
@@ -60,10 +62,20 @@ class Placed:
         """The line in the original document of a line in `code` that lies outside the suggestion."""
         return line - self.shift if line > self.last_line else line
 
+    def where(self, line: int) -> str:
+        """A line of `code` named as the user counts it: the user's buffer does not hold the
+        suggestion yet, so a line inside it is "line K of the suggestion", one below it is the
+        buffer's line."""
+        if not self.in_document:
+            return f"line {line}"
+        if self.first_line <= line <= self.last_line:
+            return f"line {line - self.first_line + 1} of the suggestion"
+        return f"line {self.document_line(line)}"
+
 
 def place(suggestion: Suggestion) -> Placed:
     if suggestion.document is None:
-        return Placed(suggestion.text, 1, Lines.of(suggestion.text).count, 0, 0, len(suggestion.text))
+        return Placed(suggestion.text, 1, Lines.of(suggestion.text).count, 0, 0, len(suggestion.text), False)
     document = suggestion.document
     lines = Lines.of(document)
     start = lines.offset(suggestion.line, suggestion.character)

@@ -74,6 +74,31 @@ def test_suggestion_inside_document_is_blamed(static_workspace):
     assert result.reasons[0].rule_id == "bandit-high"
 
 
+def test_reasons_name_lines_as_the_users_buffer_counts_them(static_workspace):
+    """The reason says its decision nowhere (whoever shows it does) and names the suggestion's own
+    line: the user's buffer has no line 9 with that code yet."""
+    vetter = Vetter(load_static(static_workspace), workspace=static_workspace)
+    placed = vetter.vet(
+        Suggestion("return subprocess.check_output(path, shell=True)", document=DOC, line=8, character=4, path="mod.py")
+    )
+    assert placed.reasons[0].text.startswith("bandit:B602 (line 1 of the suggestion): ")
+    alone = vetter.vet(Suggestion("import subprocess\nsubprocess.call(x, shell=True)\n"))
+    assert alone.reasons[0].text.startswith("bandit:B602 (line 2): ")
+
+
+def test_a_secret_the_user_vouches_for_is_not_reported_but_a_suggestion_cannot_vouch(static_workspace):
+    vetter = Vetter(load_static(static_workspace), workspace=static_workspace)
+    vouched = 'KEY = "AKIAZ3MSJV7WQLPX4TQB"  # pragma: allowlist secret\n'
+    assert [f.rule for f in vetter.check_document(vouched)] == []
+    assert [f.rule for f in vetter.check_document(vouched.replace("  # pragma: allowlist secret", ""))] == [
+        "aws-access-key"
+    ]
+    result = vetter.vet(Suggestion(vouched))
+    assert result.verdict is Verdict.BLOCK and [f.rule for f in result.findings if f.source == "secrets"] == [
+        "aws-access-key"
+    ]
+
+
 def test_partial_code_that_nothing_makes_compile_is_held_never_allowed(static_workspace):
     vetter = Vetter(load_static(static_workspace))
     result = vetter.vet(Suggestion("def f(x:\n"))

@@ -63,6 +63,15 @@ async def vscode_client(lsp_client: LanguageClient, request, workspace: Path, fa
     await lsp_client.shutdown_session()
 
 
+@pytest_lsp.fixture(config=SERVER, params=["bare", "emacs"])
+async def plain_client(lsp_client: LanguageClient, request, workspace: Path, fake_model: OpenAIServer):
+    """The server with clients that declare no change annotations and ignore sandgate/status:
+    `bare` (no workspaceEdit capabilities, no progress) and Emacs lsp-mode's recorded ones."""
+    await start(lsp_client, request, workspace, fake_model)
+    yield
+    await lsp_client.shutdown_session()
+
+
 async def start(lsp_client: LanguageClient, request, workspace: Path, fake_model: OpenAIServer) -> None:
     marker = request.node.get_closest_marker("lsp")
     await start_session(lsp_client, request.param, marker.kwargs if marker else {}, workspace, fake_model)

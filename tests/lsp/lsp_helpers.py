@@ -253,6 +253,24 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# A client with the least an LSP client may declare: no workspaceEdit capabilities (so neither
+# change annotations nor documentChanges), no work-done progress.
+BARE_PROFILES = ("bare",)
+
+
+def profile_capabilities(profile: str) -> types.ClientCapabilities:
+    """pytest-lsp's recorded capabilities of a real client (`visual-studio-code`, `neovim`,
+    `emacs`), or `bare` (Neovim's, stripped as BARE_PROFILES says)."""
+    if profile not in BARE_PROFILES:
+        return client_capabilities(profile)
+    capabilities = client_capabilities("neovim")
+    if capabilities.workspace is not None:
+        capabilities.workspace.workspace_edit = None
+    if capabilities.window is not None:
+        capabilities.window.work_done_progress = False
+    return capabilities
+
+
 async def start_session(
     lsp_client: LanguageClient, profile: str, options: dict[str, Any], workspace: Path, fake_model: Any
 ) -> None:
@@ -275,7 +293,7 @@ async def start_session(
         return None
 
     fix_code_action_union(lsp_client)
-    capabilities = client_capabilities(profile)
+    capabilities = profile_capabilities(profile)
     capabilities.text_document.inline_completion = types.InlineCompletionClientCapabilities(dynamic_registration=False)
     if options.get("encodings"):
         capabilities.general = capabilities.general or types.GeneralClientCapabilities()
@@ -285,7 +303,13 @@ async def start_session(
             capabilities=capabilities,
             root_uri=workspace.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
-            initialization_options={"trusted": options.get("trusted", True), "clientName": f"pytest-{profile}"},
+            initialization_options={
+                "trusted": options.get("trusted", True),
+                "clientName": f"pytest-{profile}",
+                # Every profile here records sandgate/status, but only the VS Code extension
+                # shows it; Neovim, Emacs (and coc.nvim) ignore it, and say so by saying nothing.
+                "statusNotification": profile == "visual-studio-code",
+            },
         )
     )
     await wait_for(lambda: lsp_client.statuses, timeout=30)

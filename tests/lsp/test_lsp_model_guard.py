@@ -98,7 +98,11 @@ async def test_endpoint_outside_the_policy_is_refused_naming_the_rule(client: La
         "model endpoint https://evil.example.com/v1 refused by network.model_endpoints (policy); allowed: "
     )
     assert "https://api.openai.com/*" in reason
-    warned = [m.message for m in client.messages if "network.model_endpoints" in m.message]
+    warned = [
+        m.message
+        for m in client.messages
+        if "network.model_endpoints" in m.message and not m.message.startswith("Sandgate fails closed")
+    ]
     assert len(warned) == 1
     doc = Doc(client, client.workspace / "a.py", "x = 1\n")
     assert await inline(client, doc) is None

@@ -51,6 +51,22 @@ def test_suppress_text():
     assert convert.suppress_edit_text("x = f()  ", "B602") == (7, "  # nosec B602")
     assert convert.suppress_edit_text("x = f()  # nosec B404", "B602") == (21, ", B602")
     assert convert.suppress_edit_text("x = f()  # nosec B602", "B602") == (21, "")
+    # A secret's pragma after the ids: the id goes before it.
+    assert convert.suppress_edit_text("k = f()  # nosec B404  # pragma: allowlist secret", "B602") == (21, ", B602")
+    assert convert.suppress_edit_text('k = "AKIA"  ', "aws-access-key", "secrets") == (
+        10,
+        "  # pragma: allowlist secret",
+    )
+    assert convert.suppress_edit_text('k = "AKIA"  # pragma: allowlist secret', "aws-access-key", "secrets") == (
+        38,
+        "",
+    )
+
+
+def test_confirmation_text_carries_the_code():
+    assert convert.confirmation_text("Held for review: B602", "x = 1\ny = 2") == (
+        "Held for review: B602\n\nIt writes:\nx = 1\ny = 2"
+    )
 
 
 def test_review_edit_with_and_without_annotations():

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def cmd_init(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
-        import docker
+        import docker  # the optional `docker` extra: its absence is said below like a missing engine
 
         client = docker.from_env(timeout=120)
         client.ping()

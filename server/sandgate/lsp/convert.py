@@ -205,7 +205,8 @@ def review_edit(
     annotations: bool,
 ) -> types.WorkspaceEdit:
     """Put `text` in place of `rng` (client units); with change-annotation support, an edit that
-    needs confirmation."""
+    needs confirmation. `description` should carry the code itself (`confirmation_text`): a client
+    whose confirmation shows no preview (coc.nvim) shows it."""
     if not annotations:
         return types.WorkspaceEdit(changes={uri: [types.TextEdit(range=rng, new_text=text)]})
     return types.WorkspaceEdit(
@@ -219,6 +220,12 @@ def review_edit(
             REVIEW_ANNOTATION: types.ChangeAnnotation(label=label, needs_confirmation=True, description=description)
         },
     )
+
+
+def confirmation_text(why: str, text: str) -> str:
+    """What a confirmation dialog says: why it was held (or what was verified), then the code
+    itself, so that the user never approves code they cannot see."""
+    return f"{why}\n\nIt writes:\n{text}"
 
 
 def held_labels(texts: Sequence[str], width: int = 40) -> list[str]:
@@ -251,7 +258,7 @@ def held_actions(
         held.range,
         held.text,
         "Insert an AI suggestion held for review",
-        _reason_summary(held.reasons),
+        confirmation_text(f"Held for review: {_reason_summary(held.reasons)}", held.text),
         annotations=annotations,
     )
     return [
@@ -284,7 +291,7 @@ def fix_action(diagnostic: types.Diagnostic, fix: Held, version: int | None, *, 
             fix.range,
             fix.text,
             "Apply an AI fix vetted by Sandgate",
-            verified,
+            confirmation_text(f"AI fix ({verified})", fix.text),
             annotations=annotations,
         ),
         command=types.Command(title="Approve", command=CMD_APPROVE, arguments=[{"token": fix.token}]),
@@ -294,23 +301,35 @@ def fix_action(diagnostic: types.Diagnostic, fix: Held, version: int | None, *, 
 # -- quick fixes on findings ---------------------------------------------------------------
 
 
-def suppress_edit_text(line_text: str, rule: str) -> tuple[int, str]:
-    """(column, text) to insert at the end of `line_text` so bandit skips `rule` there."""
+SECRET_PRAGMA = "# pragma: allowlist secret"  # detect-secrets' own marker, honoured by `checks.secrets`
+
+
+def suppress_edit_text(line_text: str, rule: str, source: str = "bandit") -> tuple[int, str]:
+    """(column, text) to insert into `line_text` so the check skips `rule` there: bandit's
+    `# nosec RULE`, or for a secret detect-secrets' `# pragma: allowlist secret`."""
     stripped = line_text.rstrip()
+    if source == "secrets":
+        return len(stripped), ("" if SECRET_PRAGMA in stripped else f"  {SECRET_PRAGMA}")
     if "# nosec" in stripped:
         head, _, tail = stripped.partition("# nosec")
-        ids = [t.strip() for t in tail.replace(",", " ").split() if t.strip()]
+        # The ids end where another comment (a secret's pragma) begins.
+        ids_text, hash_, _ = tail.partition("#")
+        ids = [t.strip() for t in ids_text.replace(",", " ").split() if t.strip()]
         if rule in ids:
             return len(stripped), ""
-        return len(stripped), ("," if ids else "") + f" {rule}"
+        column = len(head) + len("# nosec") + len(ids_text.rstrip()) if hash_ else len(stripped)
+        return column, ("," if ids else "") + f" {rule}"
     return len(stripped), f"  # nosec {rule}"
 
 
+SUPPRESSIBLE_SOURCES = ("bandit", "secrets")
+
+
 def suppress_rule(diagnostic: types.Diagnostic) -> str | None:
-    """The bandit rule a "Suppress for this line" action would name, or None."""
+    """The rule a "Suppress for this line" action would name (bandit's or a secret's), or None."""
     data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
     rule = str(data.get("rule") or diagnostic.code or "")
-    return rule if data.get("source") == "bandit" and rule else None
+    return rule if data.get("source") in SUPPRESSIBLE_SOURCES and rule else None
 
 
 def suppress_action(uri: str, diagnostic: types.Diagnostic, at: types.Position, text: str) -> types.CodeAction | None:

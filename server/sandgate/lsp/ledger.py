@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TypedDict
 from lsprotocol import types
 
 from sandgate.findings import Finding, Verdict
-from sandgate.lsp.anchors import Anchor, follow
+from sandgate.lsp.anchors import Anchor, follow, same_text
 from sandgate.lsp.documents import Edit, key
 from sandgate.policy.evaluate import Reason
 from sandgate.suggestion import sha256_text
@@ -46,6 +46,16 @@ class ApprovalRefused(Exception):
         self.reason = reason
         self.record = record
         super().__init__(message)
+
+
+class NotInserted(Exception):
+    """The approval came while the spot still holds what was there before: the user declined the
+    edit (coc.nvim runs the action's command whatever the answer) or it was never applied. Not a
+    refusal: nothing is recorded and the token stays usable."""
+
+    def __init__(self, record: Held):
+        self.record = record
+        super().__init__("the suggestion is not in the document")
 
 
 @dataclass(frozen=True)
@@ -255,7 +265,8 @@ class Ledger:
 
     def approve(self, token: str, text_now: str | None, policy_digest: str, anchored: bool = True) -> Held:
         """Consume `token` if the text in the document is the vetted one, in the text it was vetted in
-        (`anchored`), and the policy is unchanged."""
+        (`anchored`), and the policy is unchanged. Raises `ApprovalRefused`, or `NotInserted` when
+        the spot holds what it held before (the edit was declined)."""
         with self._lock:
             self._expire()
             record = self._held.get(token)
@@ -286,6 +297,12 @@ class Ledger:
                     "Approval refused (stale): the document around the suggestion is not the one it was vetted in.",
                     record,
                 )
+            if (
+                text_now is not None
+                and sha256_text(text_now) != record.sha256
+                and same_text(text_now, record.anchor.original)
+            ):
+                raise NotInserted(record)
             if text_now is None or sha256_text(text_now) != record.sha256:
                 # The token stays usable: the user may undo the change and approve again.
                 raise ApprovalRefused(

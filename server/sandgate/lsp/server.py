@@ -203,6 +203,10 @@ class SandgateServer(LanguageServer):
         )
         if self.status.changed(payload, force):
             self.protocol.notify("sandgate/status", payload)
+        if not s.status_shown:
+            # A client that ignores sandgate/status (coc.nvim, Emacs...) still learns what fails closed.
+            for reason in self.status.untold(payload["failClosed"]):
+                self.tell(f"Sandgate fails closed: {reason}", types.MessageType.Warning)
 
     def provider_failed(self, err: ProviderError) -> None:
         log.warning("model call failed: %s", err.user_message)

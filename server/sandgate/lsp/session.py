@@ -48,6 +48,9 @@ class Session:
     def __init__(self) -> None:
         self.trusted = True
         self.client_name: str | None = None
+        # The client shows `sandgate/status` (initializationOptions.statusNotification); otherwise
+        # what fails closed is told with window/showMessage, once per reason.
+        self.status_shown = False
         self.workspace_path: Path | None = None
         self.runtime: Runtime | None = None
         self.ready = asyncio.Event()

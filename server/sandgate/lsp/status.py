@@ -28,6 +28,8 @@ class StatusBoard:
     # The last vet that failed, until one succeeds (the status's `vetError`).
     vet_error: dict[str, Any] | None = None
     last_sent: dict[str, Any] | None = None
+    # Fail-closed reasons already told to a client that does not show the status.
+    told: set[str] = field(default_factory=set)
 
     def provider_failed(self, err: ProviderError) -> bool:
         """Note a failed model call; True when it is a new kind of failure (worth telling the user)."""
@@ -101,6 +103,14 @@ class StatusBoard:
             languages=list(self.unvetted_languages.values()),
             vet_error=self.vet_error,
         )
+
+    def untold(self, fail_closed: list[str]) -> list[str]:
+        """The fail-closed reasons not yet told (a reason that went away and came back is new
+        again); "starting" is not one worth a message."""
+        now = [reason for reason in fail_closed if reason != "starting"]
+        new = [reason for reason in now if reason not in self.told]
+        self.told = set(now)
+        return new
 
     def changed(self, payload: dict[str, Any], force: bool = False) -> bool:
         """Whether `payload` should be sent (it differs from the last one sent, or `force`)."""

@@ -8,7 +8,7 @@ but never decide. Every decision carries the reasons that produced it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sandgate.findings import Finding, Origin, Verdict
@@ -49,25 +49,37 @@ def _strictest(rules: Iterable[Rule], finding: Finding, default: Verdict) -> tup
     return best.decision, best
 
 
-def decide_finding(policy: Policy, finding: Finding) -> Reason:
+# Names a finding's line for people: "line 3", or "line 2 of the suggestion" (`suggestion.Span.where`).
+LineNamer = Callable[[int], str]
+
+
+def _line(line: int) -> str:
+    return f"line {line}"
+
+
+def decide_finding(policy: Policy, finding: Finding, where: LineNamer = _line) -> Reason:
     verdict, rule = _strictest(policy.rules, finding, policy.decision.default)
     floor, floor_rule = _strictest(policy.floor_rules, finding, policy.floor_default)
     if floor > verdict:
         rule_id = floor_rule.id if floor_rule else "default"
-        return Reason(floor, rule_id, "managed", finding, _text(floor, rule_id, "managed policy", finding))
+        return Reason(floor, rule_id, "managed", finding, _text(rule_id, "managed policy", finding, where))
     rule_id = rule.id if rule else "default"
-    return Reason(verdict, rule_id, "policy", finding, _text(verdict, rule_id, "policy", finding))
+    return Reason(verdict, rule_id, "policy", finding, _text(rule_id, "policy", finding, where))
 
 
-def _text(verdict: Verdict, rule_id: str, layer: str, finding: Finding) -> str:
-    where = f" (line {finding.line})" if finding.line else ""
-    return f"{verdict}: {finding.key}{where}: {finding.message} [{layer} rule {rule_id}]"
+def _text(rule_id: str, layer: str, finding: Finding, where: LineNamer) -> str:
+    # No decision in the text: whoever shows it says the decision once ("held for review: …").
+    line = f" ({where(finding.line)})" if finding.line else ""
+    return f"{finding.key}{line}: {finding.message} [{layer} rule {rule_id}]"
 
 
-def decide(policy: Policy, findings: Iterable[Finding], holds: Iterable[Reason] = ()) -> Decision:
+def decide(
+    policy: Policy, findings: Iterable[Finding], holds: Iterable[Reason] = (), where: LineNamer = _line
+) -> Decision:
     """The suggestion's decision. `holds` are Sandgate's own reasons to hold it whatever the
-    findings say (a check or the sandbox could not run, ...)."""
-    reasons = [decide_finding(policy, f) for f in findings if f.origin is Origin.SUGGESTION]
+    findings say (a check or the sandbox could not run, ...). `where` names a finding's line as
+    the user counts it (the suggestion may sit inside a document)."""
+    reasons = [decide_finding(policy, f, where) for f in findings if f.origin is Origin.SUGGESTION]
     reasons.extend(holds)
     verdict = max((r.verdict for r in reasons), default=Verdict.ALLOW)
     # Reasons that decided come first; allowed findings stay listed for the record.

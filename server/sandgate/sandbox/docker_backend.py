@@ -131,6 +131,13 @@ class DockerBackend:
     def probe(self) -> Probe:
         try:
             self.client.ping()
+        except ImportError as exc:  # the optional `docker` extra
+            return Probe(
+                "docker",
+                False,
+                f"the Docker SDK for Python is not installed ({exc.name})",
+                "install Sandgate with its `docker` extra (pip install 'sandgate[docker]'), or use bubblewrap",
+            )
         except Exception as exc:  # noqa: BLE001
             return Probe(
                 "docker",

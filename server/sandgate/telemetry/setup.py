@@ -9,7 +9,8 @@ other standard `OTEL_EXPORTER_OTLP_*` variables, read by the exporter itself;
 
 Nothing is ever written to stdout: the server speaks JSON-RPC there. A console exporter
 asked for through `OTEL_TRACES_EXPORTER=console` is refused with a warning on the
-`sandgate.telemetry` logger. The SDK is imported only when something will be exported.
+`sandgate.telemetry` logger. The SDK is imported only when something will be exported; it is
+the optional `otel` extra, and without it nothing is exported (a warning says so).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sandgate.telemetry.core import DISABLED, Telemetry
 log = logging.getLogger("sandgate.telemetry")
 
 SUPPORTED_PROTOCOL = "http/protobuf"
+OTEL_HINT = "install Sandgate with its `otel` extra (pip install 'sandgate[otel]')"
 
 
 def _env(name: str) -> str:
@@ -68,8 +70,14 @@ def configure(
     logs = signal_enabled("logs", endpoint)
     if not (traces or logs):
         return DISABLED
-
-    from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
+    try:
+        from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
+    except ImportError:
+        # An optional extra: without it, nothing is exported, and the user is told why.
+        log.warning(
+            "telemetry endpoint set but the OpenTelemetry SDK is not installed: %s; nothing is exported", OTEL_HINT
+        )
+        return DISABLED
 
     resource = Resource.create({SERVICE_NAME: _env("OTEL_SERVICE_NAME") or service_name, SERVICE_VERSION: __version__})
     tracer = logger = None

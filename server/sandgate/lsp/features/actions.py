@@ -1,5 +1,5 @@
 """Code actions on Sandgate's diagnostics: review and insert, or discard, a held suggestion; suppress
-a bandit finding for its line; ask for an AI fix, or apply one that was vetted."""
+a bandit finding or a secret for its line; ask for an AI fix, or apply one that was vetted."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sandgate.lsp.ledger import FindingRef
 if TYPE_CHECKING:
     from sandgate.lsp.server import SandgateServer
 
-FIXABLE_SOURCES = ("bandit", "policy")
+FIXABLE_SOURCES = ("bandit", "policy", "secrets")
 
 
 def register(server: SandgateServer) -> None:
@@ -51,7 +51,7 @@ def code_actions(server: SandgateServer, params: types.CodeActionParams) -> list
         line = int(data.get("line") or 0)
         rule = convert.suppress_rule(diagnostic)
         if rule and 1 <= line <= lines.count:
-            column, text = convert.suppress_edit_text(lines.line_text(line - 1), rule)
+            column, text = convert.suppress_edit_text(lines.line_text(line - 1), rule, str(data.get("source")))
             at = positions.to_client(lines, lines.offset(line - 1, column), server.encoding)
             suppress = convert.suppress_action(snap.uri, diagnostic, at, text)
             if suppress is not None:

@@ -2,7 +2,9 @@
 
 The approval is checked against the document as it is now (`ledger.Ledger.approve`): the vetted
 text at its spot, the text around it as it was vetted, the policy that vetted it. A refusal is
-audited and answered with an error that names the reason.
+audited and answered with an error that names the reason. An approval that arrives while the
+spot still holds what it held before is no refusal: the user declined the edit (some clients run
+the action's command anyway), so the answer says so, and the suggestion stays held.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from sandgate.lsp import convert
 from sandgate.lsp.anchors import intact, text_at
 from sandgate.lsp.commands import command_args, refusal_error
 from sandgate.lsp.features import diagnostics
-from sandgate.lsp.ledger import ApprovalRefused
+from sandgate.lsp.ledger import ApprovalRefused, NotInserted
 from sandgate.lsp.records import outcome_record, refusal_record
 
 if TYPE_CHECKING:
     from sandgate.lsp.server import SandgateServer
+
+
+NOT_INSERTED = "Not approved: the suggestion was not inserted (the edit was declined); it is still held for review."
 
 
 def register(server: SandgateServer) -> None:
@@ -42,6 +47,10 @@ async def approve(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any
         if rt is None:
             raise ApprovalRefused("stale", "Approval refused: the server has no policy loaded.")
         record = server.ledger.approve(token, text_now, rt.digest, anchored)
+    except NotInserted:
+        message = NOT_INSERTED
+        server.tell(f"Sandgate: {message}")
+        return {"ok": False, "inserted": False, "message": message}
     except ApprovalRefused as refused:
         await server.blocking(server.audit_now, refusal_record(refused, token, server.user_decider()))
         if refused.record is not None:

@@ -22,6 +22,7 @@ def register(server: SandgateServer) -> None:
         options = params.initialization_options if isinstance(params.initialization_options, dict) else {}
         trusted = options.get("trusted", True)
         session.trusted = trusted if isinstance(trusted, bool) else False  # anything odd: untrusted
+        session.status_shown = options.get("statusNotification") is True
         name = options.get("clientName")
         session.client_name = (
             name if isinstance(name, str) else (params.client_info.name if params.client_info else None)

@@ -142,6 +142,10 @@ class Vet:
     findings: list[Finding]
     verdict: Verdict = Verdict.ALLOW
     sandbox: Any = field(default_factory=Run)
+    allowed: tuple[str, ...] = ()  # rules the policy allows (the rest it holds)
+
+    def finding_decision(self, finding: Finding) -> str:
+        return "allow" if finding.rule in self.allowed else "review"
 
 
 def finding(rule: str, origin: Origin = Origin.SUGGESTION) -> Finding:
@@ -155,6 +159,8 @@ def test_compare_fix():
     assert not still.ok and "still there" in still.message
     new = compare_fix(before, Vet([finding("B603")]), "bandit:B602")
     assert not new.ok and "B603" in new.message
+    # A new finding the policy allows is no reason to refuse the fix.
+    assert compare_fix(before, Vet([finding("B603")], allowed=("B603",)), "bandit:B602").ok
     worse = compare_fix(before, Vet([], sandbox=Run(exit_code=1)), "bandit:B602")
     assert not worse.ok and "failing exit" in worse.message
     blocked = compare_fix(before, Vet([], Verdict.BLOCK), "bandit:B602")

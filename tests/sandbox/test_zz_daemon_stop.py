@@ -1,5 +1,9 @@
 """The Docker daemon stopped in the middle of a run: a clear error, no hang. Runs last (file name),
-and always restarts the daemon afterwards."""
+and always restarts the daemon afterwards.
+
+It stops the machine's dockerd, so it runs only where that is wanted: CI sets
+SANDGATE_TESTS_MAY_STOP_DOCKER=1 (`.ci/run`); on a developer's machine `scripts/test.sh` leaves it out
+unless they set it too."""
 
 from __future__ import annotations
 
@@ -11,12 +15,19 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from sandgate.policy.model import SandboxLimits
 from sandgate.sandbox.base import RunRequest
 from sandgate.sandbox.docker_backend import DockerBackend
 from sandgate.sandbox.run_findings import findings_from_run
 
 REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("SANDGATE_TESTS_MAY_STOP_DOCKER") != "1",
+    reason="stops the machine's Docker daemon: set SANDGATE_TESTS_MAY_STOP_DOCKER=1 (CI does)",
+)
 
 
 def _dockerd_pids() -> list[int]:

@@ -102,8 +102,17 @@ def _id_of(data: Any) -> Any:
 def _params_problem(exc: BaseException) -> str:
     cause = exc.__cause__
     if isinstance(cause, cattrs.BaseValidationError):
-        return "; ".join(cattrs.transform_error(cause, path="params")[:5])
+        # The whole message was structured: paths start at its root (`.params.context`).
+        return "; ".join(problem.replace("@ .", "@ ", 1) for problem in cattrs.transform_error(cause, path="")[:5])
     return str(cause or exc)
+
+
+class QuietStructureErrors(logging.Filter):
+    """pygls logs a full traceback for each message it cannot structure; the gate answers those with
+    -32602 and logs one line itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Unable to deserialize message")
 
 
 class Gate:

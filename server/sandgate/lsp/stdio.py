@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 from pygls.io_ import StdinAsyncReader, StdoutWriter
 
-from sandgate.lsp.messages import FrameReader, FramingError, Gate, LineReader
+from sandgate.lsp.messages import FrameReader, FramingError, Gate, LineReader, QuietStructureErrors
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ def error_sender(protocol: Any):
 
 async def serve_messages(server: Any, reader: LineReader) -> None:
     """Read, check and hand over messages until `exit` or the end of the stream."""
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(QuietStructureErrors())
     frames = FrameReader(reader)
     gate = Gate(server.protocol, error_sender(server.protocol))
     while not server._stop_event.is_set():

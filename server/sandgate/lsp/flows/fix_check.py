@@ -1,7 +1,7 @@
 """Deciding whether an AI fix may be offered. Pure: two vet results in, a verdict and a sentence out.
 
 The fix and the original lines are vetted the same way (the same document, the same range),
-so the comparison is fair: the targeted finding must be gone, no finding may appear that was
+so the comparison is fair: the targeted finding must be gone, no finding the policy holds or blocks may appear that was
 not there before, and the sandbox run must be no worse (no new time-out, kill, error or
 failing exit, and no stricter decision).
 """
@@ -9,11 +9,10 @@ failing exit, and no stricter decision).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sandgate.findings import Finding, Origin, Verdict
+from sandgate.findings import Origin, Verdict
 
 IGNORED_SOURCES = {"syntax"}
 
@@ -24,8 +23,14 @@ class FixCheck:
     message: str
 
 
-def _keys(findings: Iterable[Finding]) -> Counter[str]:
-    return Counter(f.key for f in findings if f.source not in IGNORED_SOURCES)
+def _keys(result: Any) -> Counter[str]:
+    """The findings that matter for a fix: those the policy would hold or block (an allowed one, such
+    as the low finding for reading a variable a secret moved to, is no reason to refuse a fix)."""
+    return Counter(
+        f.key
+        for f in result.findings
+        if f.source not in IGNORED_SOURCES and result.finding_decision(f) in ("review", "block")
+    )
 
 
 def _run_badness(run: Any, skipped: str | None) -> tuple[bool, bool, bool, bool]:
@@ -44,7 +49,7 @@ def compare_fix(before: Any, after: Any, target_key: str) -> FixCheck:
         return FixCheck(False, "No fix offered: the proposed fix does not compile.")
     if any(f.key == target_key for f in in_fix):
         return FixCheck(False, f"No fix offered: {target_key} is still there after the proposed fix.")
-    old, new = _keys(before.findings), _keys(after.findings)
+    old, new = _keys(before), _keys(after)
     old[target_key] = max(0, old[target_key] - 1)
     added = sorted(k for k in new if new[k] > old[k])
     if added:

@@ -242,7 +242,9 @@ def base_settings(fake_model: Any) -> dict[str, Any]:
         },
         "policy": {"preset": "permissive"},
         "sandbox": {"backend": "bwrap"},
-        "inline": {"enabled": True},
+        # A generous deadline: two shared cores and a cold sandbox must not drop answers the tests wait
+        # for (tests/lsp/test_lsp_typing_loop.py tests the deadline itself).
+        "inline": {"enabled": True, "deadlineSeconds": 20},
     }
 
 

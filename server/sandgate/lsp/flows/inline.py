@@ -93,7 +93,9 @@ async def run_inline(rt: Runtime, ask: InlineAsk, workers: Workers, span: Any) -
         request_id=ask.request_id, file=snap.path, language=language, trigger=ask.trigger, prompt=prompt
     )
     try:
-        reply = await ask_model(rt, tel, request, ask.request_id, deadline=ask.deadline)
+        reply = await ask_model(
+            rt, tel, request, ask.request_id, deadline=ask.deadline, reuse=ask.trigger == "automatic"
+        )
     except ProviderError as err:
         if err.kind is ErrorKind.TIMEOUT and _past(ask.deadline):
             raise TimeoutError from None  # the request's deadline, not the provider, ran out: late

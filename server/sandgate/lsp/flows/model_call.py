@@ -1,7 +1,8 @@
 """One call to the model, as a GenAI CLIENT span under the request's span, then its event.
 
-An identical inline request within a short while (same URL, same body) is answered from the
-runtime's reply cache: no second call, no second span. Chats ("Fix with AI") are always asked."""
+An identical inline request within a short while (same URL, same body) that typing triggered is
+answered from the runtime's reply cache: no second call, no second span. A request the user
+invoked, and a chat ("Fix with AI"), are always asked: the user wants a fresh answer."""
 
 from __future__ import annotations
 
@@ -28,14 +29,16 @@ async def ask_model(
     *,
     chat: bool = False,
     deadline: float | None = None,
+    reuse: bool = False,
 ) -> ChatResponse:
-    """`request` in the configured format (`chat`: as a chat, whatever the format), within `deadline`."""
+    """`request` in the configured format (`chat`: as a chat, whatever the format), within `deadline`;
+    `reuse`: an identical earlier reply may answer it."""
     provider = rt.provider
     assert provider is not None, "ask_model needs a configured provider"
     config = provider.config
     api = "chat" if chat else config.api_in_use
     url = config.chat_url if chat else config.request_url
-    key = None if chat else reply_key(url, provider.body(request))
+    key = reply_key(url, provider.body(request)) if reuse and not chat else None
     cached = rt.replies.get(key) if key else None
     if cached is not None:
         return cached

@@ -46,6 +46,8 @@ async def ask_model(
     with telemetry.model_span(
         provider=PROVIDER_NAMES.get(api, DEFAULT_PROVIDER_NAME),
         request_model=config.model,
+        # GenAI semantic conventions: a fill-in-the-middle request is a text completion.
+        operation="chat" if api == "chat" else "text_completion",
         server_address=host,
         server_port=port,
         max_tokens=request.max_tokens,

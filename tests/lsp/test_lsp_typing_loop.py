@@ -96,3 +96,66 @@ async def test_a_document_over_the_size_limit_is_left_alone(vscode_client: Langu
     await wait_for(lambda: client.statuses[-1]["tooLarge"] == [])
     assert any(d.code == "B602" for d in doc.diagnostics())
     assert all(isinstance(d, types.Diagnostic) for d in doc.diagnostics())
+
+
+ROOT_ONLY_V1 = 'version = 1\nextends = "permissive"\n\n[network]\nmodel_endpoints = ["http://127.0.0.1:*/v1*"]\n'
+
+
+@pytest.mark.lsp(script=SCRIPT, settings={"model": {"api": "ollama"}}, policy=ROOT_ONLY_V1)
+async def test_the_endpoint_policy_judges_the_url_the_format_uses(vscode_client: LanguageClient, fake_model):
+    """Ollama's /api/generate lies outside an allowed `/v1` base URL: it needs a pattern of its own."""
+    client = vscode_client
+    status = client.statuses[-1]
+    assert status["provider"] == "missing"
+    (reason,) = [r for r in status["failClosed"] if "model endpoint" in r]
+    assert (
+        f"model endpoint http://127.0.0.1:{fake_model.port}/api/generate refused by network.model_endpoints" in reason
+    )
+    doc = Doc(client, client.workspace / "calc.py", ADD_DOC)
+    assert await inline(client, doc) is None
+    assert fake_model.requests == []
+
+
+SECRET_DOC = 'AWS_KEY = "AKIAZ3MSJV7WQLPX4TQB"\n\n\ndef add(a, b):\n    '
+
+
+@pytest.mark.lsp(script=SCRIPT, settings={"model": {"api": "llamacpp-infill"}})
+async def test_prefix_and_suffix_pass_the_model_guard(vscode_client: LanguageClient, fake_model):
+    client = vscode_client
+    doc = Doc(client, client.workspace / "calc.py", SECRET_DOC + "\n\nTOKEN = 'AKIAZ3MSJV7WQLPX4TQC'\n")
+    result = await inline(client, doc, doc.at(len(SECRET_DOC)))
+    assert [item.insert_text for item in result.items] == ["return a + b"]
+    (body,) = fake_model.requests
+    assert fake_model.paths == ["/infill"]
+    sent = body["input_prefix"] + body["input_suffix"]
+    assert "AKIAZ3MSJV7WQLPX4T" not in sent and sent.count("<redacted:") == 2
+    assert body["input_prefix"].endswith("def add(a, b):\n    ")
+
+
+RISKY_DOC = "import subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n"
+
+
+@pytest.mark.lsp(
+    script={"Problem on lines 5-5: B602": {"delay": 2.5, "completion": "    return len(cmd)\n"}},
+    settings={
+        "model": {"api": "ollama", "timeoutSeconds": 30},
+        "fix": {"deadlineSeconds": 1},
+        "inline": {"deadlineSeconds": 0.5},
+    },
+)
+async def test_fix_with_ai_asks_in_chat_under_its_own_deadline(vscode_client: LanguageClient, fake_model):
+    """A FIM format for inline requests; the fix asks the same server's chat endpoint, and gets its own
+    deadline (here 1 s, longer than the inline one, shorter than the model's delay)."""
+    client = vscode_client
+    doc = Doc(client, client.workspace / "run.py", RISKY_DOC)
+    (diagnostic,) = await wait_for(lambda: [d for d in doc.diagnostics() if d.code == "B602"])
+    started = time.monotonic()
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="sandgate.fixWithAI",
+            arguments=[{"uri": doc.uri, "version": doc.version, "finding": diagnostic.data}],
+        )
+    )
+    assert 0.9 < time.monotonic() - started < 2.0
+    assert result["offered"] is False and "no vetted fix within 1s (sandgate.fix.deadlineSeconds)" in result["message"]
+    assert fake_model.paths == ["/v1/chat/completions"]

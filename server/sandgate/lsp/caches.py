@@ -22,7 +22,6 @@ class TtlCache:
 
     size: int = 64
     ttl_s: float = 60.0
-    hits: int = 0
     _entries: OrderedDict[Hashable, tuple[float, Any]] = field(default_factory=OrderedDict)
 
     def get(self, key: Hashable) -> Any | None:
@@ -34,7 +33,6 @@ class TtlCache:
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
-        self.hits += 1
         return value
 
     def put(self, key: Hashable, value: Any) -> None:

@@ -155,12 +155,14 @@ def edits_of(edit: types.WorkspaceEdit, uri: str) -> list[types.TextEdit]:
     return list(edit.changes[uri])
 
 
-async def inline(client: LanguageClient, doc: Doc, position: types.Position | None = None):
+async def inline(client: LanguageClient, doc: Doc, position: types.Position | None = None, *, invoked: bool = False):
+    """An inline request, as typing triggers it (`invoked`: as the user asks for one explicitly)."""
+    kind = types.InlineCompletionTriggerKind.Invoked if invoked else types.InlineCompletionTriggerKind.Automatic
     return await client.text_document_inline_completion_async(
         types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(uri=doc.uri),
             position=position or doc.end(),
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+            context=types.InlineCompletionContext(trigger_kind=kind),
         )
     )
 
@@ -242,7 +244,9 @@ def base_settings(fake_model: Any) -> dict[str, Any]:
         },
         "policy": {"preset": "permissive"},
         "sandbox": {"backend": "bwrap"},
-        "inline": {"enabled": True},
+        # A generous deadline: two shared cores and a cold sandbox must not drop answers the tests wait
+        # for (tests/lsp/test_lsp_typing_loop.py tests the deadline itself).
+        "inline": {"enabled": True, "deadlineSeconds": 20},
     }
 
 

@@ -31,11 +31,12 @@ async def ask(
     client: LanguageClient, doc: Doc, script: dict, position: types.Position | None = None, fake=None, records: int = 1
 ):
     """One inline request with the model answering from `script` (its requests forgotten first);
-    returns once its `records` decision records are in the audit log (they are written after the answer)."""
+    returns once its `records` decision records are in the audit log (they are written after the answer).
+    Invoked, as a user asking again does: the model is asked even when the context is the last one."""
     if fake is not None:
         fake.set_script(script)
     before = len(decisions(client))
-    result = await inline(client, doc, position)
+    result = await inline(client, doc, position, invoked=True)
     if result is not None and fake is not None and fake.requests:
         await wait_for(lambda: len(decisions(client)) >= before + records)
     return result

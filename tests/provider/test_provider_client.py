@@ -65,7 +65,7 @@ async def test_api_key_sent_as_bearer():
         finally:
             await good.aclose()
             await bad.aclose()
-    assert info.value.kind is ErrorKind.CLIENT_ERROR and info.value.status == 401
+    assert info.value.kind is ErrorKind.AUTH and info.value.status == 401
     assert "OPENAI_API_KEY" in info.value.user_message
 
 

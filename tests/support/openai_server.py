@@ -1,4 +1,5 @@
-"""A fake OpenAI-compatible chat-completions server on loopback, driven by a script.
+"""A fake model server on loopback, driven by a script: OpenAI chat completions, and the
+fill-in-the-middle formats inline engines use.
 
 Command line (the extension's tests use it too):
 
@@ -22,6 +23,17 @@ the key "*" matches anything (put it last). A value is:
   - "retry_after": seconds, sent as Retry-After with a 429;
   - "delay": seconds to wait before answering ("timeout" waits 60 s unless "delay" says);
   - "oversized_bytes": size of the "oversized" body (default 4 MiB).
+
+Routes (the format is the path's ending): `/chat/completions` (chat), `/completions` (OpenAI text
+completions: `prompt` + `suffix`, answers in `choices[].text`), `/fim/completions` (Mistral FIM,
+answers like chat), `/infill` (llama.cpp: `input_prefix` + `input_suffix`, answers `{"content",
+"stop"}`, streamed as events without `[DONE]`), `/api/generate` (Ollama: `prompt` + `suffix`, answers
+`{"response", "done"}`, streamed as one JSON object a line). For the fill-in-the-middle formats the
+text the script's keys are looked for in is the prefix, a newline, then the suffix.
+
+More failures, for every route: "redirect" (a 307 to elsewhere), "endless-500" (a 500 whose body
+never ends), "key-400" (a 400 saying the key is wrong, as LiteLLM does), "cut" (a stream cut inside
+an event), "period" (a 400 whose message ends with a full stop).
 
 With `"stream": true` in the request the answer is server-sent events (`chat.completion.chunk`
 objects, then `data: [DONE]`); else one `chat.completion` object. "disconnect" sends part of
@@ -47,7 +59,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-FAILURES = ("timeout", "429", "500", "malformed", "oversized", "disconnect")
+FAILURES = (
+    "timeout",
+    "429",
+    "500",
+    "malformed",
+    "oversized",
+    "disconnect",
+    "redirect",
+    "endless-500",
+    "key-400",
+    "cut",
+    "period",
+)
+# Path ending → wire format (most specific first).
+ROUTES = (
+    ("/chat/completions", "chat"),
+    ("/fim/completions", "mistral-fim"),
+    ("/completions", "completions"),
+    ("/infill", "llamacpp-infill"),
+    ("/api/generate", "ollama"),
+)
 
 
 def _answer_for(script: dict[str, Any], prompt: str) -> tuple[str | None, dict[str, Any]]:
@@ -70,7 +102,16 @@ def _prompt_of(body: dict[str, Any]) -> str:
     messages = body.get("messages")
     if isinstance(messages, list):
         return "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
-    return str(body.get("prompt", ""))
+    if "input_prefix" in body:
+        return f"{body.get('input_prefix', '')}\n{body.get('input_suffix', '')}"
+    return f"{body.get('prompt', '')}\n{body.get('suffix', '')}"
+
+
+def _route(path: str) -> str | None:
+    for tail, fmt in ROUTES:
+        if path.endswith(tail):
+            return fmt
+    return None
 
 
 class _State:
@@ -79,6 +120,7 @@ class _State:
         self.script = script
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
+        self.paths: list[str] = []  # the path of each request, in order
         self.counts: dict[str, int] = {}
         self.stopping = threading.Event()
 
@@ -140,10 +182,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._read_body()
             with self.state.lock:
                 self.state.requests.clear()
+                self.state.paths.clear()
                 self.state.counts.clear()
             self._json(200, {"ok": True})
             return
-        if not path.endswith("/chat/completions"):
+        fmt = _route(path)
+        if fmt is None:
             self._read_body()
             self._json(404, {"error": {"message": f"no route {self.path}"}})
             return
@@ -160,6 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
         prompt = _prompt_of(body)
         with self.state.lock:
             self.state.requests.append(body)
+            self.state.paths.append(path)
             key, spec = _answer_for(self.state.script, prompt)
             count = self.state.counts.get(key or "", 0) + 1
             self.state.counts[key or ""] = count
@@ -169,19 +214,21 @@ class _Handler(BaseHTTPRequestHandler):
             fail = None
         if spec.get("delay"):
             self._wait(float(spec["delay"]))
-        n = max(1, int(body.get("n") or 1))
+        n = max(1, int(body.get("n") or 1)) if fmt in ("chat", "completions") else 1
         completions = [str(c) for c in spec["completions"]][:n]
         stream = bool(body.get("stream"))
         model = str(body.get("model") or "fake-model")
         if fail:
-            self._fail(str(fail), spec, stream, completions, model)
+            self._fail(str(fail), spec, stream, completions, model, fmt)
         elif stream:
-            self._stream(completions, model)
+            self._stream(completions, model, fmt)
         else:
-            self._json(200, _completion(completions, model))
+            self._json(200, _whole(fmt, completions, model))
 
     # -- answers -------------------------------------------------------------------------
-    def _fail(self, fail: str, spec: dict[str, Any], stream: bool, completions: list[str], model: str) -> None:
+    def _fail(
+        self, fail: str, spec: dict[str, Any], stream: bool, completions: list[str], model: str, fmt: str = "chat"
+    ) -> None:
         if fail == "timeout":
             self._wait(float(spec.get("delay") or 60))
             self.close_connection = True
@@ -208,9 +255,40 @@ class _Handler(BaseHTTPRequestHandler):
             size = int(spec.get("oversized_bytes") or 4 * 1024 * 1024)
             text = "x" * size
             if stream:
-                self._stream([text], model)
+                self._stream([text], model, fmt)
             else:
-                self._json(200, _completion([text], model))
+                self._json(200, _whole(fmt, [text], model))
+            return
+        if fail == "redirect":
+            self._send(307, b"", headers={"Location": "http://elsewhere.invalid/v1" + self.path})
+            return
+        if fail == "endless-500":
+            self.send_response(500)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            block = b"x" * 65536
+            try:
+                while not self.state.stopping.is_set():  # until the client hangs up
+                    self._chunk(block)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
+        if fail == "key-400":
+            message = "litellm.AuthenticationError: Incorrect API key provided: sk-wrong"
+            self._json(400, {"error": {"message": message, "type": "auth_error", "code": "400"}})
+            return
+        if fail == "period":
+            self._json(400, {"error": {"message": "The model `x` does not exist or you do not have access to it."}})
+            return
+        if fail == "cut":
+            self._stream_head()
+            piece = json.dumps(_chunk_obj(0, "x = ", model, None))
+            self._chunk(f"data: {piece}\n\n".encode())
+            self._chunk(f"data: {piece}"[:20].encode())
+            self._chunk(b"")
+            self.close_connection = True
             return
         if fail == "disconnect":
             if stream:
@@ -244,7 +322,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
 
-    def _stream(self, completions: list[str], model: str) -> None:
+    def _stream(self, completions: list[str], model: str, fmt: str = "chat") -> None:
+        if fmt == "llamacpp-infill":
+            self._stream_llamacpp(completions[0] if completions else "", model)
+            return
+        if fmt == "ollama":
+            self._stream_ollama(completions[0] if completions else "", model)
+            return
+        if fmt == "completions":
+            self._stream_completions(completions, model)
+            return
         self._stream_head()
         for index in range(len(completions)):
             self._chunk(b"data: " + json.dumps(_chunk_obj(index, "", model, None, role=True)).encode() + b"\n\n")
@@ -257,6 +344,97 @@ class _Handler(BaseHTTPRequestHandler):
             self._chunk(b"data: " + json.dumps(_chunk_obj(index, None, model, "stop")).encode() + b"\n\n")
         self._chunk(b"data: [DONE]\n\n")
         self._chunk(b"")
+
+    def _pieces(self, text: str) -> list[str]:
+        step = max(4, len(text) // 8)
+        return [text[start : start + step] for start in range(0, len(text), step)]
+
+    def _stream_completions(self, completions: list[str], model: str) -> None:
+        self._stream_head()
+        for index, text in enumerate(completions):
+            for piece in self._pieces(text):
+                event = {
+                    "id": "cmpl-fake",
+                    "object": "text_completion",
+                    "model": model,
+                    "choices": [{"index": index, "text": piece, "finish_reason": None}],
+                }
+                self._chunk(b"data: " + json.dumps(event).encode() + b"\n\n")
+        for index in range(len(completions)):
+            event = {
+                "id": "cmpl-fake",
+                "object": "text_completion",
+                "model": model,
+                "choices": [{"index": index, "text": "", "finish_reason": "stop"}],
+            }
+            self._chunk(b"data: " + json.dumps(event).encode() + b"\n\n")
+        self._chunk(b"data: [DONE]\n\n")
+        self._chunk(b"")
+
+    def _stream_llamacpp(self, text: str, model: str) -> None:
+        self._stream_head()
+        for piece in self._pieces(text):
+            self._chunk(b"data: " + json.dumps({"content": piece, "stop": False}).encode() + b"\n\n")
+        last = {
+            "content": "",
+            "stop": True,
+            "model": model,
+            "stop_type": "eos",
+            "tokens_evaluated": 7,
+            "tokens_predicted": 3,
+        }
+        self._chunk(b"data: " + json.dumps(last).encode() + b"\n\n")
+        self._chunk(b"")
+
+    def _stream_ollama(self, text: str, model: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for piece in self._pieces(text):
+            self._chunk(json.dumps({"model": model, "response": piece, "done": False}).encode() + b"\n")
+        last = {
+            "model": model,
+            "response": "",
+            "done": True,
+            "done_reason": "stop",
+            "prompt_eval_count": 7,
+            "eval_count": 3,
+        }
+        self._chunk(json.dumps(last).encode() + b"\n")
+        self._chunk(b"")
+
+
+def _whole(fmt: str, completions: list[str], model: str) -> dict[str, Any]:
+    """A reply that is not streamed, in `fmt`."""
+    text = completions[0] if completions else ""
+    if fmt == "completions":
+        return {
+            "id": "cmpl-fake",
+            "object": "text_completion",
+            "model": model,
+            "choices": [{"index": i, "text": t, "finish_reason": "stop"} for i, t in enumerate(completions)],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+    if fmt == "llamacpp-infill":
+        return {
+            "content": text,
+            "stop": True,
+            "model": model,
+            "stop_type": "eos",
+            "tokens_evaluated": 7,
+            "tokens_predicted": 3,
+        }
+    if fmt == "ollama":
+        return {
+            "model": model,
+            "response": text,
+            "done": True,
+            "done_reason": "stop",
+            "prompt_eval_count": 7,
+            "eval_count": 3,
+        }
+    return _completion(completions, model)
 
 
 def _completion(completions: list[str], model: str) -> dict[str, Any]:
@@ -328,11 +506,17 @@ class OpenAIServer:
         with self.state.lock:
             return list(self.state.requests)
 
+    @property
+    def paths(self) -> list[str]:
+        with self.state.lock:
+            return list(self.state.paths)
+
     def set_script(self, script: dict[str, Any]) -> None:
         with self.state.lock:
             self.state.script = script
             self.state.counts.clear()
             self.state.requests.clear()
+            self.state.paths.clear()
 
     def start(self) -> OpenAIServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="fake-openai", daemon=True)

@@ -440,6 +440,8 @@ def status_payload(
     context: dict[str, Any] | None = None,
     languages: Sequence[dict[str, Any]] = (),
     vet_error: dict[str, Any] | None = None,
+    late: int = 0,
+    too_large: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     return {
         "preset": preset,
@@ -453,7 +455,18 @@ def status_payload(
         "context": context,
         "languages": list(languages),
         "vetError": vet_error,
+        "late": late,
+        "tooLarge": list(too_large),
     }
+
+
+def too_large_note(uri: str, path: str, size: int, limit: int) -> dict[str, Any]:
+    """The status's entry for a document over `documents.maxBytes`."""
+    message = (
+        f"{path} is {size:,} bytes, over the {limit:,}-byte limit (sandgate.documents.maxBytes): "
+        "it is not checked and gets no inline suggestions"
+    )
+    return {"uri": uri, "path": path, "message": message}
 
 
 def context_note(

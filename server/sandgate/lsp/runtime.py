@@ -13,6 +13,7 @@ from typing import Any
 
 from pygls.uris import to_fs_path
 
+from sandgate.lsp.caches import TtlCache
 from sandgate.lsp.settings import Settings
 from sandgate.pipeline import Vetter
 from sandgate.policy.load import WORKSPACE_POLICY, LoadedPolicy, load_effective
@@ -33,6 +34,9 @@ class Runtime:
     # Why the provider is not used although configured (policy refuses the endpoint).
     provider_refused: str | None = None
     fail_closed: list[str] = field(default_factory=list)
+    # Replies to inline requests and vets of candidates, for an identical re-ask (lsp/caches.py).
+    replies: TtlCache = field(default_factory=lambda: TtlCache(size=32, ttl_s=30.0))
+    vets: TtlCache = field(default_factory=lambda: TtlCache(size=128, ttl_s=120.0))
 
     @property
     def digest(self) -> str:
@@ -63,13 +67,20 @@ def endpoint_decision(config: ProviderConfig, loaded: LoadedPolicy) -> tuple[boo
     the rule. `managed` when the managed policy set `network.model_endpoints` (it pinned them)."""
     managed = loaded.sources.get("network.model_endpoints", "").startswith(MANAGED_SOURCE_PREFIX)
     network = loaded.policy.network
-    ok, message = endpoint_allowed(config.base_url, network, managed=managed)
-    if not ok and config.chat_url != config.base_url:
-        # A pattern may name the full chat URL; the authority is checked the same way.
-        ok_chat, message_chat = endpoint_allowed(config.chat_url, network, managed=managed)
-        if ok_chat:
-            return ok_chat, message_chat
-    return ok, message
+    base_ok, base_message = endpoint_allowed(config.base_url, network, managed=managed)
+    base = config.base_url.rstrip("/") + "/"
+    # Every URL a request goes to must be allowed: by a pattern of its own, or by lying under the
+    # allowed base URL (llama.cpp's /infill and Ollama's /api/generate sit at the server's root,
+    # outside a `/v1` base, so they need a pattern that covers them).
+    said = base_message
+    for url in config.urls:
+        if base_ok and url.startswith(base):
+            continue
+        ok, message = endpoint_allowed(url, network, managed=managed)
+        if not ok:
+            return False, message if base_ok else base_message
+        said = said if base_ok else message
+    return True, said
 
 
 def build_runtime(

@@ -8,7 +8,7 @@ from typing import Any
 
 from sandgate.policy.model import UNVETTED_CHOICES
 from sandgate.policy.resources import PRESETS
-from sandgate.provider.config import ProviderConfig, provider_config, setting
+from sandgate.provider.config import ProviderConfig, number_setting, provider_config, setting
 
 BACKEND_CHOICES = ("auto", "docker", "bwrap")
 
@@ -23,6 +23,14 @@ class Settings:
     problems: tuple[str, ...] = field(default=())
     # languages.unvetted as the user chose it (None: the policy's); a workspace file may not say "allow".
     unvetted: str | None = None
+    # One deadline per inline request (model, retries and vet); "Fix with AI" has its own.
+    inline_deadline_s: float = 5.0
+    fix_deadline_s: float = 60.0
+    # A candidate longer than this is cut to whole lines within both.
+    max_candidate_lines: int = 50
+    max_candidate_bytes: int = 8192
+    # A document larger than this (bytes, UTF-8) is neither checked nor completed.
+    max_document_bytes: int = 1_000_000
 
 
 def read_settings(raw: Any, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,6 +66,17 @@ def read_settings(raw: Any, env: Mapping[str, str] | None = None) -> Settings:
             f"not {unvetted!r}; the policy's choice applies"
         )
         unvetted = None
+
+    def number(name: str, kind: type, low: float, high: float, default: Any) -> Any:
+        return number_setting(setting(settings, name), kind, low, high, default, name, problems)
+
+    limits = dict(
+        inline_deadline_s=number("inline.deadlineSeconds", float, 0.2, 120, 5.0),
+        fix_deadline_s=number("fix.deadlineSeconds", float, 1, 600, 60.0),
+        max_candidate_lines=number("inline.maxLines", int, 1, 1000, 50),
+        max_candidate_bytes=number("inline.maxBytes", int, 64, 1_000_000, 8192),
+        max_document_bytes=number("documents.maxBytes", int, 10_000, 100_000_000, 1_000_000),
+    )
     provider, provider_problems = provider_config(settings, env)
     problems.extend(provider_problems)
-    return Settings(preset, backend, inline, endpoint or None, provider, tuple(problems), unvetted)
+    return Settings(preset, backend, inline, endpoint or None, provider, tuple(problems), unvetted, **limits)

@@ -27,6 +27,10 @@ class StatusBoard:
     unvetted_languages: dict[str, dict[str, Any]] = field(default_factory=dict)
     # The last vet that failed, until one succeeds (the status's `vetError`).
     vet_error: dict[str, Any] | None = None
+    # Inline requests whose answer came after their deadline: dropped, counted (the status's `late`).
+    late: int = 0
+    # Open documents over `documents.maxBytes`, by document key (the status's `tooLarge`).
+    too_large: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_sent: dict[str, Any] | None = None
     # Fail-closed reasons already told to a client that does not show the status.
     told: set[str] = field(default_factory=set)
@@ -60,6 +64,17 @@ class StatusBoard:
             return None
         self.unvetted_languages[language] = entry
         return entry
+
+    def note_late(self) -> None:
+        self.late += 1
+
+    def note_size(self, key: str, note: dict[str, Any] | None) -> bool:
+        """Whether the document `key` is over the size limit (`note`) or not (None); True when that changed."""
+        if note is None:
+            return self.too_large.pop(key, None) is not None
+        changed = self.too_large.get(key) != note
+        self.too_large[key] = note
+        return changed
 
     def note_vet(self, uri: str, path: str, result: VetResult) -> bool:
         """A vet that failed, or found nothing it could vet, stays in the status until one succeeds."""
@@ -102,6 +117,8 @@ class StatusBoard:
             context=self.context,
             languages=list(self.unvetted_languages.values()),
             vet_error=self.vet_error,
+            late=self.late,
+            too_large=list(self.too_large.values()),
         )
 
     def untold(self, fail_closed: list[str]) -> list[str]:

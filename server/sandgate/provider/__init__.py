@@ -1,6 +1,6 @@
-"""The model provider: an OpenAI-compatible chat-completions client, its configuration and prompts."""
+"""The model provider: a client for chat and fill-in-the-middle endpoints, its configuration and prompts."""
 
-from sandgate.provider.client import ChatClient, ChatResponse
+from sandgate.provider.client import ChatClient
 from sandgate.provider.config import HOW_TO_CONFIGURE, ProviderConfig, provider_config
 from sandgate.provider.errors import ErrorKind, ProviderError
 from sandgate.provider.guard import (
@@ -13,6 +13,7 @@ from sandgate.provider.guard import (
     is_excluded,
 )
 from sandgate.provider.prompt import CompletionContext, clean_candidate, completion_messages, fix_messages, strip_fences
+from sandgate.provider.wire import ChatResponse, ModelRequest
 
 __all__ = [
     "ChatClient",
@@ -22,6 +23,7 @@ __all__ = [
     "CompletionContext",
     "ErrorKind",
     "HOW_TO_CONFIGURE",
+    "ModelRequest",
     "ProviderConfig",
     "ProviderError",
     "clean_candidate",

@@ -1,33 +1,40 @@
-"""An OpenAI-compatible chat-completions client over httpx (async).
+"""The model client over httpx (async), for every wire format (`provider/wire/`).
 
-One `complete()` call asks for `n` candidates, streamed (server-sent events) or not, with a
-time-out per attempt, retries with exponential back-off on 429 (Retry-After honoured) and 5xx
-and connection failures, and a cap on the response size. Cancelling the awaiting task closes
-the HTTP stream. Every failure is a `ProviderError` with a kind.
+One `ask()` asks for candidates in the configured format (`chat()` always in chat), streamed or
+not, with a time-out per attempt, retries with exponential back-off on 429 (Retry-After honoured),
+5xx, cut streams and connection failures, all inside an optional deadline: no attempt outlives it
+and no back-off is slept that would end past it. Answers and error bodies are read under a cap.
+Cancelling the awaiting task closes the HTTP stream. Every failure is a `ProviderError` with a kind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from sandgate.provider.config import ProviderConfig
 from sandgate.provider.errors import ErrorKind, ProviderError
+from sandgate.provider.wire import ChatResponse, ChatWire, Collector, LineStream, ModelRequest, Wire, error_text
 
 log = logging.getLogger(__name__)
 
 RETRYABLE = {ErrorKind.RATE_LIMITED, ErrorKind.SERVER_ERROR, ErrorKind.CONNECTION, ErrorKind.TIMEOUT}
 # A Retry-After longer than this is not waited for: the editor would have moved on.
 MAX_RETRY_AFTER_S = 30.0
+# A provider that answers a wrong key with 400 or 422 (LiteLLM, some proxies) says so in words.
+_KEY_WORDS = re.compile(r"api[ _-]?key|authenticat|unauthori[sz]ed|credential|invalid[ _-]?token|x-api-key", re.I)
+
+__all__ = ["ChatClient", "ChatResponse", "backoff_delay", "parse_retry_after"]
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -56,178 +63,20 @@ def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | No
     return delay * (0.8 + 0.4 * random.random())
 
 
-@dataclass(frozen=True)
-class ChatResponse:
-    """One answered request: the candidates (raw text, by choice index) and what the endpoint
-    said about them (for telemetry): model, response id, finish reasons, token usage."""
-
-    texts: list[str]
-    model: str | None = None
-    response_id: str | None = None
-    finish_reasons: tuple[str, ...] = ()
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _usage(data: Any) -> tuple[int | None, int | None]:
-    """(input, output) tokens from an OpenAI `usage` object (either naming); None when absent."""
-    if not isinstance(data, dict):
-        return None, None
-
-    def count(*keys: str) -> int | None:
-        for key in keys:
-            value = data.get(key)
-            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-                return value
-        return None
-
-    return count("prompt_tokens", "input_tokens"), count("completion_tokens", "output_tokens")
-
-
-def _response_from_json(body: bytes) -> ChatResponse:
-    texts, data = _choices_from_json(body)
-    finish: dict[int, str] = {}
-    for position, choice in enumerate(data["choices"]):
-        index = choice.get("index", position)
-        reason = choice.get("finish_reason")
-        if isinstance(reason, str) and reason:
-            finish[index if isinstance(index, int) else position] = reason
-    input_tokens, output_tokens = _usage(data.get("usage"))
-    return ChatResponse(
-        texts,
-        model=_str_or_none(data.get("model")),
-        response_id=_str_or_none(data.get("id")),
-        finish_reasons=tuple(finish[i] for i in sorted(finish)),
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-    )
-
-
-def _choices_from_json(body: bytes) -> tuple[list[str], dict[str, Any]]:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProviderError(ErrorKind.MALFORMED, f"invalid JSON ({exc.__class__.__name__})") from None
-    if not isinstance(data, dict):
-        raise ProviderError(ErrorKind.MALFORMED, "the body is not a JSON object")
-    if "error" in data and "choices" not in data:
-        raise ProviderError(ErrorKind.MALFORMED, f"error object: {_error_text(data)}")
-    choices = data.get("choices")
-    if not isinstance(choices, list):
-        raise ProviderError(ErrorKind.MALFORMED, "no `choices` list")
-    texts: dict[int, str] = {}
-    for position, choice in enumerate(choices):
-        if not isinstance(choice, dict):
-            raise ProviderError(ErrorKind.MALFORMED, "a choice is not an object")
-        message = choice.get("message")
-        content = message.get("content") if isinstance(message, dict) else choice.get("text")
-        if content is None:
-            content = ""
-        if not isinstance(content, str):
-            raise ProviderError(ErrorKind.MALFORMED, "a choice's content is not a string")
-        index = choice.get("index", position)
-        texts[index if isinstance(index, int) else position] = content
-    return [texts[i] for i in sorted(texts)], data
-
-
-def _error_text(data: Any) -> str:
-    if isinstance(data, dict):
-        err = data.get("error")
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return err["message"][:200]
-        if isinstance(err, str):
-            return err[:200]
+def key_hint(status: int, message: str) -> str:
+    """What to check, by status and the provider's words."""
+    if status in (401, 403) or (status in (400, 422) and _KEY_WORDS.search(message)):
+        return "check OPENAI_API_KEY"
+    if status == 404:
+        return "check sandgate.model.baseUrl, sandgate.model.name and sandgate.model.api"
     return ""
-
-
-class SSEAccumulator:
-    """Collects `delta.content` per choice index from `data:` lines; knows when `[DONE]` came."""
-
-    def __init__(self) -> None:
-        self.texts: dict[int, list[str]] = {}
-        self.done = False
-        self.finished: set[int] = set()
-        self.finish_reasons: dict[int, str] = {}
-        self.model: str | None = None
-        self.response_id: str | None = None
-        self.usage: tuple[int | None, int | None] = (None, None)
-        self._buffer = b""
-
-    def feed(self, chunk: bytes) -> None:
-        self._buffer += chunk
-        while b"\n" in self._buffer:
-            line, self._buffer = self._buffer.split(b"\n", 1)
-            self._line(line.rstrip(b"\r"))
-
-    def close(self) -> None:
-        if self._buffer.strip():
-            self._line(self._buffer.rstrip(b"\r"))
-        self._buffer = b""
-
-    def _line(self, line: bytes) -> None:
-        if not line or line.startswith(b":"):
-            return
-        if not line.startswith(b"data:"):
-            return  # event:, id:, retry: carry nothing we need
-        payload = line[5:].strip()
-        if payload == b"[DONE]":
-            self.done = True
-            return
-        try:
-            data = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
-            raise ProviderError(ErrorKind.MALFORMED, "a streamed event is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise ProviderError(ErrorKind.MALFORMED, "a streamed event is not a JSON object")
-        if "error" in data and "choices" not in data:
-            raise ProviderError(ErrorKind.MALFORMED, f"error event: {_error_text(data)}")
-        choices = data.get("choices")
-        if not isinstance(choices, list):
-            raise ProviderError(ErrorKind.MALFORMED, "a streamed event has no `choices` list")
-        self.model = self.model or _str_or_none(data.get("model"))
-        self.response_id = self.response_id or _str_or_none(data.get("id"))
-        if isinstance(data.get("usage"), dict):  # the last event, with stream_options.include_usage
-            self.usage = _usage(data["usage"])
-        for position, choice in enumerate(choices):
-            if not isinstance(choice, dict):
-                raise ProviderError(ErrorKind.MALFORMED, "a streamed choice is not an object")
-            index = choice.get("index", position)
-            index = index if isinstance(index, int) else position
-            delta = choice.get("delta") or {}
-            content = delta.get("content") if isinstance(delta, dict) else None
-            if content is not None and not isinstance(content, str):
-                raise ProviderError(ErrorKind.MALFORMED, "a streamed delta is not a string")
-            parts = self.texts.setdefault(index, [])
-            if content:
-                parts.append(content)
-            if choice.get("finish_reason"):
-                self.finished.add(index)
-                if isinstance(choice["finish_reason"], str):
-                    self.finish_reasons[index] = choice["finish_reason"]
-
-    def result(self) -> list[str]:
-        return ["".join(self.texts[i]) for i in sorted(self.texts)]
-
-    def response(self) -> ChatResponse:
-        return ChatResponse(
-            self.result(),
-            model=self.model,
-            response_id=self.response_id,
-            finish_reasons=tuple(self.finish_reasons[i] for i in sorted(self.finish_reasons)),
-            input_tokens=self.usage[0],
-            output_tokens=self.usage[1],
-        )
 
 
 Sleep = Callable[[float], Awaitable[None]]
 
 
 class ChatClient:
-    """Chat completions against one endpoint. Reuse one instance: it pools connections."""
+    """Requests to one model endpoint. Reuse one instance: it pools connections."""
 
     def __init__(
         self,
@@ -237,15 +86,20 @@ class ChatClient:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.config = config
+        self.wire = config.wire()
+        self._chat = ChatWire()
         self._sleep = sleep
-        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream, application/x-ndjson",
+        }
         if config.api_key:
             headers["Authorization"] = f"Bearer {config.api_key}"
         self._http = httpx.AsyncClient(
             headers=headers,
             timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
             transport=transport,
-            follow_redirects=False,
+            follow_redirects=False,  # the policy allowed this URL, not wherever it points
             trust_env=False,
         )
 
@@ -256,79 +110,141 @@ class ChatClient:
         """The sampling temperature sent for `n` candidates (several need some spread)."""
         return self.config.temperature if n == 1 else max(self.config.temperature, 0.6)
 
+    def request(
+        self,
+        *,
+        messages: list[dict[str, str]] | tuple[dict[str, str], ...] = (),
+        prefix: str = "",
+        suffix: str = "",
+        n: int | None = None,
+        stop: tuple[str, ...] = (),
+        stream: bool | None = None,
+    ) -> ModelRequest:
+        """A request with this configuration's model, limits and sampling."""
+        count = n or self.config.candidates
+        return ModelRequest(
+            model=self.config.model,
+            messages=tuple(messages),
+            prefix=prefix,
+            suffix=suffix,
+            n=count,
+            max_tokens=self.config.max_tokens,
+            temperature=self.temperature_for(count),
+            stop=stop,
+            stream=self.config.stream if stream is None else stream,
+        )
+
     async def complete(
         self, messages: list[dict[str, str]], n: int | None = None, *, stream: bool | None = None
     ) -> list[str]:
-        """Up to `n` candidate answers (raw text). Raises ProviderError; CancelledError passes through."""
+        """Up to `n` candidate answers (raw text) to a chat. Raises ProviderError; CancelledError passes through."""
         return (await self.chat(messages, n, stream=stream)).texts
 
     async def chat(
-        self, messages: list[dict[str, str]], n: int | None = None, *, stream: bool | None = None
+        self,
+        messages: list[dict[str, str]],
+        n: int | None = None,
+        *,
+        stream: bool | None = None,
+        deadline: float | None = None,
     ) -> ChatResponse:
-        """Like `complete`, with what the endpoint said about the answer (model, usage, finish reasons)."""
-        n = n or self.config.candidates
-        stream = self.config.stream if stream is None else stream
-        body: dict[str, Any] = {
-            "model": self.config.model,
-            "messages": messages,
-            "n": n,
-            "temperature": self.temperature_for(n),
-            "max_tokens": self.config.max_tokens,
-            "stream": stream,
-        }
+        """A chat, whatever the inline format (with what the endpoint said: model, usage, finish reasons)."""
+        return await self.chat_request(self.request(messages=messages, n=n, stream=stream), deadline=deadline)
+
+    async def chat_request(self, request: ModelRequest, *, deadline: float | None = None) -> ChatResponse:
+        """`request` (its messages) as a chat, within `deadline`."""
+        return await self._send(self._chat, self.config.chat_url, request, deadline)
+
+    async def ask(self, request: ModelRequest, *, deadline: float | None = None) -> ChatResponse:
+        """`request` in the configured wire format. `deadline` (event-loop time) bounds every attempt
+        and back-off; past it the call fails as a time-out."""
+        wire = self.wire
+        if wire.native_n or request.n == 1:
+            return await self._send(wire, self.config.request_url, request, deadline)
+        # One candidate a request where the format has no `n`: asked side by side.
+        single = dataclasses.replace(request, n=1)
+        replies = await asyncio.gather(
+            *(self._send(wire, self.config.request_url, single, deadline) for _ in range(request.n))
+        )
+        first = replies[0]
+        return ChatResponse(
+            [text for reply in replies for text in reply.texts],
+            model=first.model,
+            response_id=first.response_id,
+            finish_reasons=tuple(r for reply in replies for r in reply.finish_reasons),
+            input_tokens=first.input_tokens,
+            output_tokens=sum(reply.output_tokens or 0 for reply in replies) or None,
+        )
+
+    def body(self, request: ModelRequest) -> dict[str, Any]:
+        """The JSON body `ask` sends (also what a reply cache keys on)."""
+        return self.wire.body(request)
+
+    async def _send(self, wire: Wire, url: str, request: ModelRequest, deadline: float | None) -> ChatResponse:
+        body = wire.body(request)
+        loop = asyncio.get_running_loop()
         attempt = 0
         while True:
             attempt += 1
+            budget = self.config.timeout_s
+            if deadline is not None:
+                budget = min(budget, deadline - loop.time())
+                if budget <= 0:
+                    raise ProviderError(ErrorKind.TIMEOUT, "no answer before the request's deadline", attempts=attempt)
             try:
-                return await self._attempt(body, stream)
+                return await self._attempt(wire, url, body, request.stream, budget)
             except ProviderError as err:
                 err.attempts = attempt
                 if err.kind not in RETRYABLE or attempt > self.config.max_retries:
                     raise
-                retry_after = getattr(err, "retry_after", None)
-                if retry_after is not None and retry_after > MAX_RETRY_AFTER_S:
+                if err.retry_after is not None and err.retry_after > MAX_RETRY_AFTER_S:
                     raise
-                delay = backoff_delay(attempt, self.config.backoff_s, self.config.max_backoff_s, retry_after)
+                delay = backoff_delay(attempt, self.config.backoff_s, self.config.max_backoff_s, err.retry_after)
+                if deadline is not None and loop.time() + delay >= deadline:
+                    raise  # the retry would come after the answer is worth anything
                 log.info("model call failed (%s); retry %d in %.2fs", err.kind.value, attempt, delay)
                 await self._sleep(delay)
 
-    async def _attempt(self, body: dict[str, Any], stream: bool) -> ChatResponse:
+    async def _attempt(self, wire: Wire, url: str, body: dict[str, Any], stream: bool, budget: float) -> ChatResponse:
         cap = self.config.max_response_bytes
         try:
             # The per-read time-out does not bound a server that trickles bytes: bound the whole attempt.
-            async with asyncio.timeout(self.config.timeout_s):
-                async with self._http.stream("POST", self.config.chat_url, json=body) as response:
-                    if response.status_code >= 400:
+            async with asyncio.timeout(budget):
+                async with self._http.stream("POST", url, json=body) as response:
+                    if response.status_code >= 300:
                         await self._raise_for_status(response)
                     declared = response.headers.get("content-length")
                     if declared and declared.isdigit() and int(declared) > cap:
                         raise ProviderError(ErrorKind.TOO_LARGE, f"{int(declared)} bytes declared, limit {cap}")
-                    is_sse = stream and "text/event-stream" in response.headers.get("content-type", "")
+                    content_type = response.headers.get("content-type", "")
+                    streamed = stream and ("text/event-stream" in content_type or "ndjson" in content_type)
+                    into = Collector()
                     received = 0
-                    if is_sse:
-                        acc = SSEAccumulator()
+                    if streamed:
+                        lines = LineStream(wire.sse, lambda data: wire.event(data, into), lambda: _done(into))
                         async for chunk in response.aiter_raw():
                             received += len(chunk)
                             if received > cap:
                                 raise ProviderError(ErrorKind.TOO_LARGE, f"more than {cap} bytes")
-                            acc.feed(chunk)
-                            if acc.done:
+                            lines.feed(chunk)
+                            if into.done:
                                 break
-                        acc.close()
-                        if not acc.done:
-                            raise ProviderError(ErrorKind.CONNECTION, "the stream ended before [DONE]")
-                        return acc.response()
+                        if not into.done:
+                            lines.close()
+                            raise ProviderError(ErrorKind.CONNECTION, "the stream ended before its last event")
+                        return into.response()
                     parts: list[bytes] = []
                     async for chunk in response.aiter_raw():
                         received += len(chunk)
                         if received > cap:
                             raise ProviderError(ErrorKind.TOO_LARGE, f"more than {cap} bytes")
                         parts.append(chunk)
-                    return _response_from_json(b"".join(parts))
+                    wire.whole(_json_body(b"".join(parts)), into)
+                    return into.response()
         except TimeoutError:
-            raise ProviderError(ErrorKind.TIMEOUT, f"no complete answer within {self.config.timeout_s:g}s") from None
+            raise ProviderError(ErrorKind.TIMEOUT, f"no complete answer within {budget:.3g}s") from None
         except httpx.TimeoutException:
-            raise ProviderError(ErrorKind.TIMEOUT, f"no answer within {self.config.timeout_s:g}s") from None
+            raise ProviderError(ErrorKind.TIMEOUT, f"no answer within {budget:.3g}s") from None
         except httpx.RemoteProtocolError as exc:
             raise ProviderError(ErrorKind.CONNECTION, f"the connection closed midway ({exc})") from None
         except (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.NetworkError) as exc:
@@ -340,28 +256,60 @@ class ChatClient:
         except httpx.HTTPError as exc:
             raise ProviderError(ErrorKind.CONNECTION, f"{exc.__class__.__name__}: {exc}") from None
 
+    async def _read_capped(self, response: httpx.Response, cap: int) -> bytes:
+        """At most `cap` bytes of the body: an error page may be endless."""
+        parts: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in response.aiter_raw():
+                parts.append(chunk)
+                size += len(chunk)
+                if size >= cap:
+                    break
+        except httpx.HTTPError:
+            pass
+        return b"".join(parts)[:cap]
+
     async def _raise_for_status(self, response: httpx.Response) -> None:
         status = response.status_code
+        if status < 400:
+            where = response.headers.get("location") or "nowhere"
+            raise ProviderError(
+                ErrorKind.REDIRECTED,
+                f"HTTP {status} to {where}; set sandgate.model.baseUrl to the address the endpoint names",
+                status=status,
+            )
+        raw = await self._read_capped(response, self.config.max_error_bytes)
         try:
-            raw = await response.aread()
-        except httpx.HTTPError:
-            raw = b""
-        try:
-            message = _error_text(json.loads(raw[:65536])) if raw else ""
-        except ValueError:
+            message = error_text(json.loads(raw)) if raw else ""
+        except (ValueError, UnicodeDecodeError):
             message = ""
         if status == 429:
-            err = ProviderError(ErrorKind.RATE_LIMITED, message, status=status)
-            err.retry_after = parse_retry_after(response.headers.get("retry-after"))  # type: ignore[attr-defined]
-            raise err
+            raise ProviderError(
+                ErrorKind.RATE_LIMITED,
+                message,
+                status=status,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+            )
         if status >= 500:
             raise ProviderError(
                 ErrorKind.SERVER_ERROR, f"HTTP {status}" + (f", {message}" if message else ""), status=status
             )
-        hint = {
-            401: "check OPENAI_API_KEY",
-            403: "check OPENAI_API_KEY",
-            404: "check sandgate.model.baseUrl and sandgate.model.name",
-        }.get(status, "")
-        detail = f"HTTP {status}" + (f", {message}" if message else "") + (f" ({hint})" if hint else "")
-        raise ProviderError(ErrorKind.CLIENT_ERROR, detail, status=status)
+        hint = key_hint(status, message)
+        kind = ErrorKind.AUTH if hint.endswith("OPENAI_API_KEY") else ErrorKind.CLIENT_ERROR
+        detail = f"HTTP {status}" + (f", {message.rstrip('. ')}" if message else "") + (f" ({hint})" if hint else "")
+        raise ProviderError(kind, detail, status=status)
+
+
+def _done(into: Collector) -> None:
+    into.done = True
+
+
+def _json_body(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProviderError(ErrorKind.MALFORMED, f"the body is not JSON ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise ProviderError(ErrorKind.MALFORMED, "the body is not a JSON object")
+    return data

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandgate.provider.wire import API_CHOICES, TEMPLATE_CHOICES, Wire, detect_api, fim_template, wire_for
+
 HOW_TO_CONFIGURE = (
     "Sandgate: no model provider is configured, so no inline suggestions are made. "
     "Set `sandgate.model.baseUrl` and `sandgate.model.name` in the settings (or the environment "
@@ -34,13 +36,35 @@ class ProviderConfig:
     max_response_bytes: int = 1_000_000
     max_tokens: int = 512
     temperature: float = 0.2
+    # The wire format inline requests use (`model.api`): one of API_CHOICES; `auto` detects it.
+    api: str = "auto"
+    # What /v1/completions sends for the suffix (`model.fimTemplate`): `auto`, `suffix` or a template name.
+    fim_template: str = "auto"
+    # How much of an error response is read for its message.
+    max_error_bytes: int = 65_536
+
+    @property
+    def api_in_use(self) -> str:
+        return detect_api(self.base_url, self.model) if self.api == "auto" else self.api
+
+    def wire(self) -> Wire:
+        """The wire format of inline requests."""
+        return wire_for(self.api_in_use, template=fim_template(self.fim_template, self.model))
+
+    @property
+    def request_url(self) -> str:
+        """Where inline requests go."""
+        return self.wire().url(self.base_url)
 
     @property
     def chat_url(self) -> str:
-        base = self.base_url.rstrip("/")
-        if base.endswith("/chat/completions"):
-            return base
-        return base + "/chat/completions"
+        """Where chat requests go ("Fix with AI", and inline requests when the format is chat)."""
+        return self.wire().chat_url(self.base_url)
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every URL a request may go to: the endpoint policy must allow each."""
+        return tuple(dict.fromkeys((self.request_url, self.chat_url)))
 
 
 def setting(settings: Mapping[str, Any] | None, dotted: str, default: Any = None) -> Any:
@@ -57,7 +81,8 @@ def setting(settings: Mapping[str, Any] | None, dotted: str, default: Any = None
     return default if node is None else node
 
 
-def _number(value: Any, kind: type, low: float, high: float, default: Any, name: str, problems: list[str]):
+def number_setting(value: Any, kind: type, low: float, high: float, default: Any, name: str, problems: list[str]):
+    """`value` as a `kind` within [low, high]; `default` (and a problem said) otherwise."""
     if value is None:
         return default
     try:
@@ -71,6 +96,14 @@ def _number(value: Any, kind: type, low: float, high: float, default: Any, name:
         problems.append(f"`sandgate.{name}` must be between {low} and {high}; using {default}")
         return default
     return number
+
+
+def _choice(settings: Mapping[str, Any] | None, name: str, choices: tuple[str, ...], default: str, problems: list[str]):
+    value = setting(settings, name, default)
+    if value not in choices:
+        problems.append(f"`sandgate.{name}` must be one of {', '.join(choices)}, not {value!r}; using {default}")
+        return default
+    return value
 
 
 def provider_config(
@@ -91,15 +124,17 @@ def provider_config(
     base_url = text("model.baseUrl", "OPENAI_BASE_URL")
     model = text("model.name", "SANDGATE_MODEL")
     api_key = env.get("OPENAI_API_KEY", "").strip() or None
-    candidates = _number(setting(settings, "model.candidates"), int, 1, 8, 1, "model.candidates", problems)
+    candidates = number_setting(setting(settings, "model.candidates"), int, 1, 8, 1, "model.candidates", problems)
     stream = setting(settings, "model.stream", True)
     if not isinstance(stream, bool):
         problems.append("`sandgate.model.stream` must be true or false; using true")
         stream = True
-    timeout = _number(
+    timeout = number_setting(
         setting(settings, "model.timeoutSeconds"), float, 0.1, 600, 30.0, "model.timeoutSeconds", problems
     )
-    retries = _number(setting(settings, "model.retries"), int, 0, 5, 2, "model.retries", problems)
+    retries = number_setting(setting(settings, "model.retries"), int, 0, 5, 2, "model.retries", problems)
+    api = _choice(settings, "model.api", API_CHOICES, "auto", problems)
+    template = _choice(settings, "model.fimTemplate", TEMPLATE_CHOICES, "auto", problems)
     if base_url and not base_url.startswith(("http://", "https://")):
         problems.append(f"`sandgate.model.baseUrl` must be an http(s) URL, not {base_url!r}")
         base_url = None
@@ -114,6 +149,8 @@ def provider_config(
             stream=stream,
             timeout_s=timeout,
             max_retries=retries,
+            api=api,
+            fim_template=template,
         ),
         problems,
     )

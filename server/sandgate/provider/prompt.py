@@ -79,9 +79,10 @@ def strip_fences(answer: str) -> str:
     return _FENCE.sub("", answer)
 
 
-def clean_candidate(answer: str, after: str = "") -> str:
-    """Strip fences and trailing whitespace; drop a repeated suffix of the code after the cursor."""
-    text = strip_fences(answer).rstrip()
+def clean_candidate(answer: str, after: str = "", *, fences: bool = True) -> str:
+    """Strip fences (chat answers; a fill-in-the-middle answer is code as it stands) and trailing
+    whitespace; drop a repeated suffix of the code after the cursor."""
+    text = (strip_fences(answer) if fences else answer).rstrip()
     tail = after.strip()
     if tail and text.endswith(tail):
         text = text[: len(text) - len(tail)].rstrip()

@@ -17,6 +17,7 @@ from sandgate.findings import Finding, Verdict
 from sandgate.languages import language_for
 from sandgate.lsp import convert, documents, positions
 from sandgate.lsp.runtime import is_policy_uri
+from sandgate.lsp.size_limit import too_large
 from sandgate.policy.evaluate import decide_finding
 
 if TYPE_CHECKING:
@@ -130,6 +131,10 @@ async def check_now(server: SandgateServer, snap: Snapshot) -> DocumentCheck | N
     if rt is None:
         return None
     failed: types.Diagnostic | None = None
+    if too_large(server, snap, rt.settings.max_document_bytes):
+        check = DocumentCheck(snap.version, (), ())  # nothing checked: the status says why
+        server.diagnostics.checks[snap.key] = check
+        return check
     try:
         findings = await server.blocking(rt.vetter.check_document, snap.text, snap.path)
     except Exception as exc:  # said on the document: a check that did not run is not a clean one

@@ -7,6 +7,7 @@ own check of that version, so nothing the client sends reaches the prompt. A fix
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from sandgate.audit.records import decision_record
@@ -52,13 +53,20 @@ async def fix(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any]:
     finding = check.finding(str(named.get("source")), str(named.get("rule")), line) if check else None
     if finding is None or not 1 <= finding.line <= snap.lines.count:
         return no("No fix offered: Sandgate has no such finding on these lines of this document.")
-    ask = FixAsk(snap, finding, new_request_id())
+    deadline = asyncio.get_running_loop().time() + rt.settings.fix_deadline_s
+    ask = FixAsk(snap, finding, new_request_id(), deadline)
     language = snap.language_id or "python"
     with server.session.telemetry.suggestion_span(
         request_id=ask.request_id, file=snap.path, language=language, trigger="fix"
     ) as span:
         async with server.work_done("Sandgate", f"asking the model to fix {finding.rule}") as report:
-            answer = await run_fix(rt, ask, server.workers(report), span)
+            try:
+                async with asyncio.timeout_at(deadline):  # its own, longer than an inline request's
+                    answer = await run_fix(rt, ask, server.workers(report), span)
+            except TimeoutError:
+                return no(
+                    f"No fix offered: no vetted fix within {rt.settings.fix_deadline_s:g}s (sandgate.fix.deadlineSeconds)."
+                )
         if answer.result is not None:
             server.spawn(
                 server.write_audit(

@@ -2,6 +2,8 @@
 
 Allowed candidates come back as ghost text; held ones go to the ledger (a diagnostic with an
 approval action), blocked ones are shown as a diagnostic with the reasons and never handed over.
+Each request has one deadline (`sandgate.inline.deadlineSeconds`) over the model call, its retries
+and the vets: past it the request answers an empty list and is counted in the status's `late`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sandgate.lsp.flows.inline import InlineAnswer, InlineAsk, run_inline
 from sandgate.lsp.ledger import ApprovalRefused, Blocked, Held, new_request_id
 from sandgate.lsp.records import acceptance_record
 from sandgate.lsp.runtime import Runtime
+from sandgate.lsp.size_limit import too_large
 
 if TYPE_CHECKING:
     from sandgate.lsp.server import SandgateServer
@@ -44,9 +47,12 @@ def register(server: SandgateServer) -> None:
 
 
 async def complete(server: SandgateServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
+    started = asyncio.get_running_loop().time()
     rt = await server.session.runtime_ready()
     snap = server.snapshot(params.text_document.uri)
     if rt is None or snap is None or not rt.settings.inline_enabled:
+        return None
+    if too_large(server, snap, rt.settings.max_document_bytes):
         return None
     if rt.provider is None:
         announce_provider(server)
@@ -70,7 +76,7 @@ async def complete(server: SandgateServer, params: types.InlineCompletionParams)
         )
         return EMPTY
     trigger = "invoked" if params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked else "automatic"
-    ask = InlineAsk(snap, located.offset, trigger, new_request_id())
+    ask = InlineAsk(snap, located.offset, trigger, new_request_id(), started + rt.settings.inline_deadline_s)
     task = asyncio.ensure_future(_ask_and_record(server, rt, ask, params.work_done_token))
     server.inflight.setdefault(snap.key, set()).add(task)
     try:
@@ -99,7 +105,17 @@ async def _ask_and_record(
         request_id=ask.request_id, file=snap.path, language=language, trigger=ask.trigger
     ) as span:
         async with server.work_done("Sandgate", "asking the model", token) as report:
-            answer = await run_inline(rt, ask, server.workers(report, guarded), span)
+            try:
+                async with asyncio.timeout_at(ask.deadline):
+                    answer = await run_inline(rt, ask, server.workers(report, guarded), span)
+            except TimeoutError:
+                # Worthless now: the user has typed on. Dropped, never shown later; counted.
+                server.status.note_late()
+                server.send_status()
+                log.info(
+                    "inline request %s: no answer within %gs, dropped", ask.request_id, rt.settings.inline_deadline_s
+                )
+                return EMPTY
         if answer.refused:
             return None
         if not answer.results or not server.is_current(snap):

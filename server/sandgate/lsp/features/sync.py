@@ -62,5 +62,6 @@ def document_closed(server: SandgateServer, uri: str) -> None:
     # What was held for it expires: a reopened document is another one.
     dropped = server.ledger.drop_uri(uri)
     diagnostics.publish(server, uri)
-    if server.status.forget_context(documents.key(uri), documents.key) or dropped:
+    sized = server.status.note_size(documents.key(uri), None)
+    if server.status.forget_context(documents.key(uri), documents.key) or dropped or sized:
         server.send_status()

@@ -31,6 +31,7 @@ class FixAsk:
     snapshot: Snapshot
     finding: Finding  # as the server's own document check found it
     request_id: str
+    deadline: float | None = None  # event-loop time: the model call and its retries end by then
 
     @property
     def lines(self) -> tuple[int, int]:
@@ -77,7 +78,9 @@ async def run_fix(rt: Runtime, ask: FixAsk, workers: Workers, span: Any) -> FixA
     start, end = lines.start(first - 1), lines.end_with_break(last - 1)
     original = snap.text[start:end]
     try:
-        reply = await ask_model(rt, tel, messages, ask.request_id, n=1)
+        assert rt.provider is not None, "run_fix needs a configured provider"
+        request = rt.provider.request(messages=messages, n=1)
+        reply = await ask_model(rt, tel, request, ask.request_id, chat=True, deadline=ask.deadline)
     except ProviderError as err:
         workers.provider_failed(err)
         return FixAnswer(f"No fix offered: {err.user_message}")

@@ -5,10 +5,11 @@ documents over the size limit left alone and said so."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
-from lsp_helpers import Doc, inline, wait_for
+from lsp_helpers import Doc, inline, session, wait_for
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -159,3 +160,24 @@ async def test_fix_with_ai_asks_in_chat_under_its_own_deadline(vscode_client: La
     assert 0.9 < time.monotonic() - started < 2.0
     assert result["offered"] is False and "no vetted fix within 1s (sandgate.fix.deadlineSeconds)" in result["message"]
     assert fake_model.paths == ["/v1/chat/completions"]
+
+
+async def test_a_huge_document_never_blocks_answers_or_shutdown(tmp_path, fake_model):
+    """A 20 MB document (over the default 1 MB limit): edits, an inline request and shutdown are each
+    answered in seconds, and the model is never asked."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    fake_model.set_script(SCRIPT)
+    huge = "x = 1\n" * (20 * 2**20 // 6)
+    async with session(workspace, fake_model, {}) as client:
+        doc = Doc(client, workspace / "huge.py", huge)
+        await wait_for(lambda: any(s.get("tooLarge") for s in client.statuses), timeout=30)
+        # One character changed in the middle, sent as a whole document (as some clients do).
+        middle = len(huge) // 2
+        doc.replace(huge[:middle] + "y" + huge[middle + 1 :])
+        started = time.monotonic()
+        assert await asyncio.wait_for(inline(client, doc), 10) is None
+        assert time.monotonic() - started < 10 and fake_model.requests == []
+        started = time.monotonic()
+        await asyncio.wait_for(client.shutdown_session(), 15)
+        assert time.monotonic() - started < 15

@@ -14,6 +14,7 @@ that held suggestions can follow every change the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,13 +99,24 @@ class Applied:
 def smallest_edit(old: str, new: str) -> Edit:
     """The single edit that turns `old` into `new` (common prefix and suffix kept)."""
     limit = min(len(old), len(new))
-    prefix = 0
-    while prefix < limit and old[prefix] == new[prefix]:
-        prefix += 1
-    suffix = 0
-    while suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
-        suffix += 1
+    prefix = _common_length(limit, lambda n: old[:n] == new[:n])
+    rest = limit - prefix
+    suffix = _common_length(rest, lambda n: old[len(old) - n :] == new[len(new) - n :])
     return Edit(prefix, len(old) - suffix, new[prefix : len(new) - suffix])
+
+
+def _common_length(limit: int, same: Callable[[int], bool]) -> int:
+    """The largest n <= limit with same(n), for a `same` that holds up to some n and fails after it.
+    A binary search over slice comparisons (done in C): a whole-document change of a 20 MB file
+    takes milliseconds, where a character loop took seconds of the event loop."""
+    low, high = 0, limit
+    while low < high:
+        mid = (low + high + 1) // 2
+        if same(mid):
+            low = mid
+        else:
+            high = mid - 1
+    return low
 
 
 def range_edit(text: str, change: types.TextDocumentContentChangePartial, encoding: str) -> tuple[Edit, list[str]]:

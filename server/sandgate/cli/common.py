@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from sandgate.policy.load import LoadedPolicy, load_effective, resolve_policy_arg
+from sandgate.policy.resources import schema_path
 
 
 def add_policy_options(parser: argparse.ArgumentParser) -> None:
@@ -39,5 +40,6 @@ def report_policy_problems(loaded: LoadedPolicy) -> bool:
     for error in loaded.errors:
         warn(f"error: {error}")
     if loaded.errors:
-        warn("the policy is broken: fix the errors above (see policies/policy.schema.json)")
+        # The schema as installed (the wheel's copy, or the checkout's): a path the user can open.
+        warn(f"the policy is broken: fix the errors above (the schema: {schema_path()})")
     return bool(loaded.errors)

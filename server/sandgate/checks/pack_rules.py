@@ -1,0 +1,461 @@
+"""The security rule pack, enforced: findings of source `pack` on one parsed module.
+
+Rules are data (`checks.rule_pack`, `security_pack.toml`); this module applies them:
+
+- `taint` rules: outside data (`checks.taint`) that reaches one of the rule's sinks — an argument
+  of a call, a container stored into (`resp.headers[k] = v`), what a Flask route returns — without
+  one of the rule's sanitizers or guards on the way;
+- `call` rules: a call whose callee matches and one of whose `when` conditions holds (an argument
+  equals a constant, names `*.MODE_ECB`, is a literal, is below a number, is missing, …);
+- `assign` rules: an attribute set to such a value (`ctx.check_hostname = False`);
+- `check` rules: the few that read more than one call (credentials by name and literal, `random`
+  where secrets are made).
+
+The policy picks the rules (`[pack] enable`, `disable`) and re-rates them (`[pack] severity`):
+`active_rules`. Everything shares the module's one `checks.names.scan` and one taint pass.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sandgate.checks.names import HOLE, Names, Scan, scan
+from sandgate.checks.parsing import parse
+from sandgate.checks.rule_pack import Pack, PackRule, Sink
+from sandgate.checks.taint import KINDS, FunctionFlow, Taint, flows
+from sandgate.findings import Finding, Level, details
+
+SOURCE = "pack"
+Node = Any
+
+
+def _glob_key(glob: str) -> str:
+    """The index key of a glob: its last dotted part, or "*" when that part has a wildcard."""
+    last = glob.rsplit(".", 1)[-1].removesuffix("()")
+    return "*" if any(c in last for c in "*?[") else last
+
+
+@dataclass(frozen=True)
+class _Entry:
+    rule: PackRule
+    pattern: re.Pattern
+    sink: Sink | None
+
+
+class _Index:
+    """Callee globs of the active rules by their last part: a call looks up only its candidates."""
+
+    def __init__(self, rules: Iterable[PackRule]) -> None:
+        self.by_last: dict[str, list[_Entry]] = {}
+        self.stores: list[_Entry] = []
+        self.returns: list[tuple[PackRule, Sink]] = []
+        self.checks: list[PackRule] = []
+        for rule in rules:
+            if rule.kind == "check":
+                self.checks.append(rule)
+            if rule.kind == "taint":
+                for sink in rule.sinks:
+                    for glob in sink.calls:
+                        self._add(glob, rule, sink)
+                    for glob in sink.stores:
+                        self.stores.append(_Entry(rule, _compile(glob), sink))
+                    if sink.returns:
+                        self.returns.append((rule, sink))
+            elif rule.kind in ("call", "check"):
+                for glob in rule.calls:
+                    self._add(glob, rule, None)
+            elif rule.kind == "assign":
+                for glob in rule.targets:
+                    self.stores.append(_Entry(rule, _compile(glob), None))
+
+    def _add(self, glob: str, rule: PackRule, sink: Sink | None) -> None:
+        self.by_last.setdefault(_glob_key(glob), []).append(_Entry(rule, _compile(glob), sink))
+
+    def candidates(self, name: str) -> list[_Entry]:
+        last = name.rsplit(".", 1)[-1].removesuffix("()")
+        found = self.by_last.get(last, [])
+        wild = self.by_last.get("*")
+        return found + wild if wild else found
+
+
+def _compile(glob: str) -> re.Pattern:
+    return re.compile(fnmatch.translate(glob))
+
+
+def active_rules(pack: Pack, enable: Iterable[str] = (), disable: Iterable[str] = (), severity: Iterable[str] = ()):
+    """The pack's rules as the policy has them: rules off by default that `enable` names are on,
+    rules `disable` names are off (globs over ids), and `severity` entries (`glob=level`) re-rate."""
+    enable, disable = tuple(enable), tuple(disable)
+    levels = [(glob, Level.parse(level)) for glob, _, level in (entry.rpartition("=") for entry in severity)]
+    out = []
+    for rule in pack.rules:
+        on = rule.enabled or any(fnmatch.fnmatchcase(rule.id, g) for g in enable)
+        if not on or any(fnmatch.fnmatchcase(rule.id, g) for g in disable):
+            continue
+        for glob, level in levels:
+            if fnmatch.fnmatchcase(rule.id, glob):
+                rule = replace(rule, severity=level)
+        out.append(rule)
+    return tuple(out)
+
+
+def run_pack(code: str, pack: Pack, rules: tuple[PackRule, ...] | None = None) -> list[Finding]:
+    """Parse `code` and apply `rules` (default: the pack's rules on by default). For examples,
+    tests and benchmarks; the pipeline calls `check_pack` on the tree it has."""
+    tree = parse(code)
+    return check_pack(tree, scan(tree), pack, rules if rules is not None else active_rules(pack))
+
+
+_INDEXES: dict[tuple[str, ...], _Index] = {}
+
+
+def check_pack(tree: ast.Module, scanned: Scan, pack: Pack, rules: tuple[PackRule, ...]) -> list[Finding]:
+    """The findings of `rules` on one parsed and scanned module, in source order."""
+    key = tuple(f"{r.id}:{r.severity}" for r in rules)
+    index = _INDEXES.get(key)
+    if index is None:
+        index = _INDEXES[key] = _Index(rules)
+        if len(_INDEXES) > 64:  # policies change rarely; examples check one rule at a time
+            _INDEXES.pop(next(iter(_INDEXES)))
+    refs = {id(call): ref.name for ref, call in scanned.calls if ref is not None}
+    imported = tuple(module for module, _ in scanned.imports)
+    fastapi = any(m == "fastapi" or m.startswith(("fastapi.", "starlette")) for m in imported)
+    checker = _Checker(scanned.names, pack, refs, imported, index)
+    for flow in flows(tree, scanned.names, pack.sources, fastapi):
+        checker.flow(flow)
+    for rule in index.checks:
+        if rule.check == "credential-strings":
+            checker.credential_strings(rule, scanned)
+    found = checker.found
+    for rule_id, line, col in list(found):
+        rule = next(r for r in rules if r.id == rule_id)
+        if any((other, line, col) in found for other in rule.yields_to):
+            del found[(rule_id, line, col)]  # the stronger finding says it all
+    return sorted(found.values(), key=lambda f: (f.line, f.col, f.rule))
+
+
+class _Checker:
+    def __init__(self, names: Names, pack: Pack, refs: dict[int, str], imported: tuple[str, ...], index: _Index):
+        self.names = names
+        self.pack = pack
+        self.refs = refs
+        self.imported = imported
+        self.index = index
+        self.found: dict[tuple[str, int, int], Finding] = {}
+        self.docstrings: set[int] = set()
+
+    def add(self, rule: PackRule, node: ast.AST, message: str, confidence: Level | None = None, **extra: object):
+        line = getattr(node, "lineno", 0)
+        key = (rule.id, line, getattr(node, "col_offset", 0))
+        if key in self.found:
+            return
+        self.found[key] = Finding(
+            source=SOURCE,
+            rule=rule.id,
+            severity=rule.severity,
+            confidence=confidence if confidence is not None else rule.confidence,
+            message=message,
+            line=line,
+            end_line=getattr(node, "end_lineno", 0) or line,
+            col=getattr(node, "col_offset", 0),
+            end_col=getattr(node, "end_col_offset", 0) or 0,
+            cwe=rule.cwe,
+            more_info=rule.link,
+            fix=rule.fix,
+            details=details(**extra),
+        )
+
+    # -- one function -------------------------------------------------------------------
+
+    def flow(self, flow: FunctionFlow) -> None:
+        self.docstrings |= flow.docstrings
+        function = getattr(flow.node, "name", "")
+        for call in flow.calls:
+            name = self.refs.get(id(call))
+            if name is None:
+                continue
+            for entry in self.index.candidates(name):
+                if not entry.pattern.match(name):
+                    continue
+                rule = entry.rule
+                if rule.unless_imported and self._imports(rule.unless_imported):
+                    continue
+                if entry.sink is not None:
+                    self._sink_call(rule, entry.sink, flow, call, name)
+                elif rule.kind == "call":
+                    if self._when(rule, call, flow, function, name):
+                        self.add(rule, call, f"{rule.message} ({name})", call=name)
+                elif rule.check == "random-for-secrets":
+                    self._random(rule, flow, call, name, function)
+        for target, value in flow.stores:
+            container = self.names.ref(target.value)
+            if container is None:
+                continue
+            for entry in self.index.stores:
+                if entry.sink is not None and entry.pattern.match(container.name):
+                    self._tainted(entry.rule, flow, value, target, f"{container.name}[…]", entry.sink)
+        for attr_target, value in flow.attr_stores:
+            owner = self.names.ref(attr_target)
+            if owner is None:
+                continue
+            for entry in self.index.stores:
+                if entry.sink is None and entry.pattern.match(owner.name):
+                    if any(self._holds(c, value, flow, None, "", owner.name) for c in entry.rule.when):
+                        self.add(entry.rule, attr_target, f"{entry.rule.message} ({ast.unparse(attr_target)})")
+        for rule, sink in self.index.returns:
+            if flow.route == sink.returns:
+                for ret in flow.returns:
+                    self._returned(rule, sink, flow, ret)
+        for rule in self.index.checks:
+            if rule.check == "credential-names":
+                self._credential_names(rule, flow)
+
+    def _imports(self, modules: tuple[str, ...]) -> bool:
+        return any(i == m or i.startswith(m + ".") for i in self.imported for m in modules)
+
+    # -- taint ---------------------------------------------------------------------------
+
+    def _sink_call(self, rule: PackRule, sink: Sink, flow: FunctionFlow, call: ast.Call, name: str) -> None:
+        if sink.if_keyword is not None and not any(
+            k.arg == sink.if_keyword and not (type(k.value) is ast.Constant and not k.value.value)
+            for k in call.keywords
+        ):
+            return
+        values: list[Node] = []
+        if sink.args is None:
+            values.extend(call.args)
+        else:
+            values.extend(call.args[i] for i in sink.args if i < len(call.args))
+        values.extend(k.value for k in call.keywords if k.arg in sink.keywords)
+        quoted = _quoted_arguments(call)
+        for value in values:
+            if id(value) in quoted:
+                continue
+            if self._tainted(rule, flow, value, call, name, sink):
+                return
+
+    def _tainted(self, rule: PackRule, flow: FunctionFlow, value: Node, at: ast.AST, where: str, sink: Sink) -> bool:
+        taint = flow.taint(value)
+        if not self._reaches(rule, taint):
+            return False
+        assert taint is not None
+        if sink.formatted and not (taint.formatted or flow.formatted(value, self.names)):
+            return False
+        self.add(
+            rule,
+            at,
+            f"{rule.message}: {taint.origin} reaches {where}",
+            _lowered(rule.confidence, taint),
+            source=taint.origin,
+            sink=where,
+        )
+        return True
+
+    def _reaches(self, rule: PackRule, taint: Taint | None) -> bool:
+        return taint is not None and taint.kind in rule.sources and not (taint.through & rule.sanitizers)
+
+    def _returned(self, rule: PackRule, sink: Sink, flow: FunctionFlow, ret: ast.Return) -> None:
+        value: Node = ret.value
+        if type(value) is ast.Tuple and value.elts:  # `return body, 200`
+            value = value.elts[0]
+        if value is None or type(value) is ast.Call:  # a response object: the call sinks judge it
+            return
+        taint = flow.taint(value)
+        if self._reaches(rule, taint) and taint is not None and taint.formatted:
+            self.add(
+                rule,
+                ret,
+                f"{rule.message}: {taint.origin} is returned as the response body",
+                _lowered(rule.confidence, taint),
+                source=taint.origin,
+            )
+
+    # -- conditions ------------------------------------------------------------------------
+
+    def _when(self, rule: PackRule, call: ast.Call, flow: FunctionFlow, function: str, name: str) -> bool:
+        if not rule.when:
+            return True
+        return any(self._holds(c, _argument(call, c), flow, call, function, name) for c in rule.when)
+
+    def _holds(
+        self, c: dict[str, Any], value: Node | None, flow: FunctionFlow, call, function: str = "", name: str = ""
+    ) -> bool:
+        """Whether every key of condition `c` holds of `value` (None: the argument is absent)."""
+        if "calls" in c:
+            if not any(fnmatch.fnmatchcase(name, g) for g in c["calls"]):
+                return False
+            if len(c) == 1:
+                return True
+        if "also" in c:
+            if call is None or not self._holds(c["also"], _argument(call, c["also"]), flow, call, function, name):
+                return False
+        if c.get("missing"):
+            return value is None
+        if "context" in c:
+            where = flow.context.get(id(call), "") if call is not None else ""
+            if not (re.search(c["context"], where) or re.search(c["context"], function)):
+                return False
+            if len(c) == 1:
+                return True
+        if value is None:
+            return False
+        if "equals" in c and not _equals(value, c["equals"]):
+            return False
+        if "names" in c:
+            ref = self.names.ref(value)
+            if ref is None or not any(fnmatch.fnmatchcase(ref.name, g) for g in c["names"]):
+                return False
+        if "below" in c:
+            number = _int(value, self.names, flow)
+            if number is None or number >= c["below"]:
+                return False
+        if "literal" in c:
+            if _literal(value, self.names, flow) != c["literal"]:
+                return False
+        if "formatted" in c and flow.formatted(value, self.names) != c["formatted"]:
+            return False
+        if "contains" in c:
+            items = value.elts if type(value) in (ast.List, ast.Tuple, ast.Set) else [value]
+            if not any(_equals(i, c["contains"]) for i in items):
+                return False
+        if "has_item" in c:
+            key, wanted = c["has_item"]
+            if type(value) is not ast.Dict or not any(
+                k is not None and _equals(k, key) and _equals(v, wanted)
+                for k, v in zip(value.keys, value.values, strict=True)
+            ):
+                return False
+        if "matches" in c:
+            text = self.names.string(value)
+            if text is None or not re.search(c["matches"], text):
+                return False
+        if "mentions" in c:
+            words = " ".join(_identifiers(value))
+            if not re.search(c["mentions"], words):
+                return False
+        if "tainted" in c and (flow.taint(value) is not None) != c["tainted"]:
+            return False
+        return True
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def _random(self, rule: PackRule, flow: FunctionFlow, call: ast.Call, name: str, function: str) -> None:
+        pattern = rule.params["names"]
+        where = flow.context.get(id(call), "")
+        for text in (where, function):
+            if text and re.search(pattern, text, re.IGNORECASE):
+                self.add(rule, call, f"{rule.message}: {name} makes {text!r}", call=name, name=text)
+                return
+
+    def _credential_names(self, rule: PackRule, flow: FunctionFlow) -> None:
+        params = rule.params
+        names, ignore = re.compile(params["names"], re.I), re.compile(params["ignore_names"], re.I)
+        placeholders = re.compile(params["placeholders"], re.I)
+        for name, const, _ in flow.literals:
+            value = str(const.value)
+            if not names.search(name) or ignore.search(name):
+                continue
+            if not value or placeholders.search(value) or value.lower() == name.lower() or len(value) > 200:
+                continue
+            if " " in value.strip() or value.isupper() and "_" in value:  # a message; an env var's name
+                continue
+            self.add(
+                rule,
+                const,
+                f"{rule.message}: {name!r} is given a literal ({_redacted(value)})",
+                name=name,
+            )
+
+    def credential_strings(self, rule: PackRule, scanned: Scan) -> None:
+        patterns = [re.compile(p, re.I) for p in rule.params["patterns"]]
+        placeholders = re.compile(rule.params["placeholders"], re.I)
+        for const in scanned.strings:
+            if id(const) in self.docstrings:
+                continue
+            text = str(const.value)
+            for pattern in patterns:
+                match = pattern.search(text)
+                if match and not placeholders.search(match.group("secret")):
+                    self.add(rule, const, f"{rule.message} ({_redacted(match.group('secret'))})")
+                    break
+
+
+_PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?([a-zA-Z%])")
+
+
+def _quoted_arguments(call: ast.Call) -> set[int]:
+    """Arguments a literal %-template (a logging call's) formats with %r or as a number: the value
+    cannot break out of its line."""
+    if not call.args or type(call.args[0]) is not ast.Constant or not isinstance(call.args[0].value, str):
+        return set()
+    kinds = [k for k in _PLACEHOLDER.findall(call.args[0].value) if k != "%"]
+    return {id(arg) for arg, k in zip(call.args[1:], kinds, strict=False) if k in "rdifeEgGxXo"}
+
+
+def _redacted(value: str) -> str:
+    return "*" * min(len(value), 8) if len(value) <= 8 else f"{value[:2]}…({len(value)} chars)"
+
+
+def _lowered(confidence: Level, taint: Taint) -> Level:
+    """Confidence falls a step for the command line, two for the environment."""
+    return Level(max(int(Level.LOW), int(confidence) - KINDS.index(taint.kind)))
+
+
+def _identifiers(node: Node) -> list[str]:
+    out = []
+    for item in ast.walk(node):
+        if isinstance(item, ast.Name):
+            out.append(item.id)
+        elif isinstance(item, ast.Attribute):
+            out.append(item.attr)
+    return out
+
+
+def _argument(call: ast.Call, c: dict[str, Any]) -> Node | None:
+    if "keyword" in c:
+        for keyword in call.keywords:
+            if keyword.arg == c["keyword"]:
+                return keyword.value
+    if "arg" in c and c["arg"] < len(call.args):
+        value = call.args[c["arg"]]
+        return None if type(value) is ast.Starred else value
+    return None
+
+
+def _equals(node: Node, wanted: Any) -> bool:
+    if type(node) is not ast.Constant:
+        return False
+    value = node.value
+    if isinstance(wanted, str) and isinstance(value, str):
+        return value.lower() == wanted.lower()
+    return type(value) is type(wanted) and value == wanted
+
+
+def _int(node: Node, names: Names, flow: FunctionFlow) -> int | None:
+    if type(node) is ast.Constant and type(node.value) is int:
+        return node.value
+    if type(node) is ast.Name:
+        values: list[Any] = flow.assigned.get(node.id, []) or [v for _, v in names.bindings.get(node.id, [])]
+        for value in reversed(values):
+            if type(value) is ast.Constant and type(value.value) is int:
+                return value.value
+    return None
+
+
+def _literal(node: Node, names: Names, flow: FunctionFlow) -> bool:
+    """A string or bytes the code spells out (a literal, a name assigned one, `b"\\0" * 16`)."""
+    if type(node) is ast.Name and node.id in flow.assigned:
+        return all(_literal(v, names, flow) for v in flow.assigned[node.id])
+    if type(node) is ast.BinOp and type(node.op) is ast.Mult:
+        return _literal(node.left, names, flow) or _literal(node.right, names, flow)
+    if type(node) is ast.Constant:
+        return isinstance(node.value, (str, bytes))
+    if type(node) is ast.Call:
+        return False
+    text = names.string(node)
+    return text is not None and HOLE not in text

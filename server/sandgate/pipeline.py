@@ -197,7 +197,7 @@ class Vetter:
         findings.extend(rules)
         with tel.check_span("rules") as span:  # Sandgate's own rules and its security pack
             own = check_exec_rules(names)
-            own += check_pack(tree, names, load_pack(), self.pack_rules)
+            own += check_pack(tree, names, load_pack(), self.pack_rules, code)
             span.set_findings(len(own))
         findings.extend(own)
         with tel.check_span("bandit") as span:

@@ -18,7 +18,9 @@ The policy picks the rules (`[pack] enable`, `disable`) and re-rates them (`[pac
 from __future__ import annotations
 
 import ast
+import bisect
 import fnmatch
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -52,6 +54,9 @@ class _Index:
 
     def __init__(self, rules: Iterable[PackRule]) -> None:
         self.by_last: dict[str, list[_Entry]] = {}
+        self.by_first: dict[str, list[_Entry]] = {}
+        self.anywhere: list[_Entry] = []
+        self._candidates: dict[tuple[str, str], list[_Entry]] = {}
         self.stores: list[_Entry] = []
         self.returns: list[tuple[PackRule, Sink]] = []
         self.checks: list[PackRule] = []
@@ -74,13 +79,22 @@ class _Index:
                     self.stores.append(_Entry(rule, _compile(glob), None))
 
     def _add(self, glob: str, rule: PackRule, sink: Sink | None) -> None:
-        self.by_last.setdefault(_glob_key(glob), []).append(_Entry(rule, _compile(glob), sink))
+        entry = _Entry(rule, _compile(glob), sink)
+        last = _glob_key(glob)
+        first = glob.split(".", 1)[0]
+        if last != "*":
+            self.by_last.setdefault(last, []).append(entry)
+        elif not any(c in first for c in "*?[") and "." in glob:
+            self.by_first.setdefault(first, []).append(entry)  # `requests.*`: by the module
+        else:
+            self.anywhere.append(entry)
 
     def candidates(self, name: str) -> list[_Entry]:
-        last = name.rsplit(".", 1)[-1].removesuffix("()")
-        found = self.by_last.get(last, [])
-        wild = self.by_last.get("*")
-        return found + wild if wild else found
+        key = (name.rsplit(".", 1)[-1].removesuffix("()"), name.split(".", 1)[0])
+        found = self._candidates.get(key)
+        if found is None:
+            found = self._candidates[key] = self.by_last.get(key[0], []) + self.by_first.get(key[1], []) + self.anywhere
+        return found
 
 
 def _compile(glob: str) -> re.Pattern:
@@ -108,29 +122,65 @@ def run_pack(code: str, pack: Pack, rules: tuple[PackRule, ...] | None = None) -
     """Parse `code` and apply `rules` (default: the pack's rules on by default). For examples,
     tests and benchmarks; the pipeline calls `check_pack` on the tree it has."""
     tree = parse(code)
-    return check_pack(tree, scan(tree), pack, rules if rules is not None else active_rules(pack))
+    return check_pack(tree, scan(tree), pack, rules if rules is not None else active_rules(pack), code)
 
 
-_INDEXES: dict[tuple[str, ...], _Index] = {}
+_INDEXES: dict[int, tuple[tuple[PackRule, ...], _Index]] = {}
 
 
-def check_pack(tree: ast.Module, scanned: Scan, pack: Pack, rules: tuple[PackRule, ...]) -> list[Finding]:
-    """The findings of `rules` on one parsed and scanned module, in source order."""
-    key = tuple(f"{r.id}:{r.severity}" for r in rules)
-    index = _INDEXES.get(key)
-    if index is None:
-        index = _INDEXES[key] = _Index(rules)
+# `name = "literal"`, `name: str = "…"`, `name="…"` (a keyword or a default), `"name": "…"`,
+# `x["name"] = "…"`, `name == "…"`.
+_NAMED_LITERAL = re.compile(
+    r"""(?P<name>[A-Za-z_][\w.]*|["'][\w.-]+["']\]?)(?:\s*:\s*[\w\[\], |.]+?)?\s*(?:==|!=|=|:)\s*"""
+    r"""[rbuRBU]?(?P<q>["'])(?P<value>[^"'\n]*)(?P=q)"""
+)
+
+
+class _LineIndex:
+    def __init__(self, text: str) -> None:
+        self.starts = [0]
+        at = text.find("\n")
+        while at >= 0:
+            self.starts.append(at + 1)
+            at = text.find("\n", at + 1)
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """1-based line and 0-based column of `offset`."""
+        line = bisect.bisect_right(self.starts, offset)
+        return line, offset - self.starts[line - 1]
+
+
+# A module without any of these words names no source: the taint pass has nothing to follow.
+_SOURCE_WORDS = re.compile(
+    r"request|input|argv|environ|getenv|stdin|parse_args|route|\.get\(|\.post\(|def \w+\(\s*(?:self,\s*)?req"
+)
+
+
+def check_pack(tree: ast.Module, scanned: Scan, pack: Pack, rules: tuple[PackRule, ...], code: str) -> list[Finding]:
+    """The findings of `rules` on one parsed and scanned module whose text is `code`, in source
+    order. A module that names no source skips the taint pass."""
+    if not rules:
+        return []
+    cached = _INDEXES.get(id(rules))
+    if cached is not None and cached[0] is rules:
+        index = cached[1]
+    else:
+        index = _Index(rules)
+        _INDEXES[id(rules)] = (rules, index)  # the tuple is kept: its id stays its own
         if len(_INDEXES) > 64:  # policies change rarely; examples check one rule at a time
             _INDEXES.pop(next(iter(_INDEXES)))
     refs = {id(call): ref.name for ref, call in scanned.calls if ref is not None}
     imported = tuple(module for module, _ in scanned.imports)
     fastapi = any(m == "fastapi" or m.startswith(("fastapi.", "starlette")) for m in imported)
     checker = _Checker(scanned.names, pack, refs, imported, index)
-    for flow in flows(tree, scanned.names, pack.sources, fastapi):
+    active = _SOURCE_WORDS.search(code) is not None
+    for flow in flows(tree, scanned.names, pack.sources, fastapi, [c for _, c in scanned.calls], active):
         checker.flow(flow)
     for rule in index.checks:
         if rule.check == "credential-strings":
             checker.credential_strings(rule, scanned)
+        elif rule.check == "credential-names":
+            checker.credential_names(rule, code)
     found = checker.found
     for rule_id, line, col in list(found):
         rule = next(r for r in rules if r.id == rule_id)
@@ -148,6 +198,7 @@ class _Checker:
         self.index = index
         self.found: dict[tuple[str, int, int], Finding] = {}
         self.docstrings: set[int] = set()
+        self.docstring_nodes: list[ast.Constant] = []
 
     def add(self, rule: PackRule, node: ast.AST, message: str, confidence: Level | None = None, **extra: object):
         line = getattr(node, "lineno", 0)
@@ -172,8 +223,16 @@ class _Checker:
 
     # -- one function -------------------------------------------------------------------
 
+    @property
+    def docstring_lines(self) -> list[tuple[int, int]]:
+        spans = getattr(self, "_docstring_lines", None)
+        if spans is None:
+            spans = self._docstring_lines = [(d.lineno, d.end_lineno or d.lineno) for d in self.docstring_nodes]
+        return spans
+
     def flow(self, flow: FunctionFlow) -> None:
-        self.docstrings |= flow.docstrings
+        self.docstring_nodes.extend(flow.docstrings)
+        self.docstrings.update(id(d) for d in flow.docstrings)
         function = getattr(flow.node, "name", "")
         for call in flow.calls:
             name = self.refs.get(id(call))
@@ -211,9 +270,6 @@ class _Checker:
             if flow.route == sink.returns:
                 for ret in flow.returns:
                     self._returned(rule, sink, flow, ret)
-        for rule in self.index.checks:
-            if rule.check == "credential-names":
-                self._credential_names(rule, flow)
 
     def _imports(self, modules: tuple[str, ...]) -> bool:
         return any(i == m or i.startswith(m + ".") for i in self.imported for m in modules)
@@ -297,8 +353,9 @@ class _Checker:
         if c.get("missing"):
             return value is None
         if "context" in c:
-            where = flow.context.get(id(call), "") if call is not None else ""
-            if not (re.search(c["context"], where) or re.search(c["context"], function)):
+            where = flow.context(call) if call is not None else ""
+            context = _regex(c["context"])
+            if not (context.search(where) or context.search(function)):
                 return False
             if len(c) == 1:
                 return True
@@ -332,11 +389,11 @@ class _Checker:
                 return False
         if "matches" in c:
             text = self.names.string(value)
-            if text is None or not re.search(c["matches"], text):
+            if text is None or not _regex(c["matches"]).search(text):
                 return False
         if "mentions" in c:
             words = " ".join(_identifiers(value))
-            if not re.search(c["mentions"], words):
+            if not _regex(c["mentions"]).search(words):
                 return False
         if "tainted" in c and (flow.taint(value) is not None) != c["tainted"]:
             return False
@@ -345,31 +402,45 @@ class _Checker:
     # -- checks ----------------------------------------------------------------------------
 
     def _random(self, rule: PackRule, flow: FunctionFlow, call: ast.Call, name: str, function: str) -> None:
-        pattern = rule.params["names"]
-        where = flow.context.get(id(call), "")
+        (pattern,) = _patterns(rule, "names")
+        where = flow.context(call)
         for text in (where, function):
-            if text and re.search(pattern, text, re.IGNORECASE):
+            if text and pattern.search(text):
                 self.add(rule, call, f"{rule.message}: {name} makes {text!r}", call=name, name=text)
                 return
 
-    def _credential_names(self, rule: PackRule, flow: FunctionFlow) -> None:
-        params = rule.params
-        names, ignore = re.compile(params["names"], re.I), re.compile(params["ignore_names"], re.I)
-        placeholders = re.compile(params["placeholders"], re.I)
-        for name, const, _ in flow.literals:
-            value = str(const.value)
-            if not names.search(name) or ignore.search(name):
+    def credential_names(self, rule: PackRule, code: str) -> None:
+        """A string literal given a secret's name: assigned, passed, a dict item, a default, or
+        compared with (`password == "letmein"`). Read from the text (one regular expression, as
+        the secrets check does), outside docstrings."""
+        words, names, ignore, placeholders = _patterns(rule, "words", "names", "ignore_names", "placeholders")
+        matches: list[tuple[int, re.Match]] = []
+        done = -1
+        for word in words.finditer(code):  # only the lines with a secret's word in them
+            start = code.rfind("\n", 0, word.start()) + 1
+            if start <= done:
+                continue
+            end = code.find("\n", word.end())
+            done = end = len(code) if end < 0 else end
+            matches.extend((start, m) for m in _NAMED_LITERAL.finditer(code[start:end]))
+        if not matches:
+            return
+        lines = _LineIndex(code)
+        for start, match in matches:
+            name, value = match.group("name").strip("'\"]"), match.group("value")
+            if not names.search(name) or ignore.search(name.rsplit(".", 1)[-1]):
                 continue
             if not value or placeholders.search(value) or value.lower() == name.lower() or len(value) > 200:
                 continue
             if " " in value.strip() or value.isupper() and "_" in value:  # a message; an env var's name
                 continue
-            self.add(
-                rule,
-                const,
-                f"{rule.message}: {name!r} is given a literal ({_redacted(value)})",
-                name=name,
-            )
+            line, col = lines.position(start + match.start("value") - 1)
+            if any(start <= line <= end for start, end in self.docstring_lines):
+                continue
+            node = ast.Constant(value)
+            node.lineno, node.end_lineno, node.col_offset = line, line, col
+            node.end_col_offset = col + len(value) + 2
+            self.add(rule, node, f"{rule.message}: {name!r} is given a literal ({_redacted(value)})", name=name)
 
     def credential_strings(self, rule: PackRule, scanned: Scan) -> None:
         patterns = [re.compile(p, re.I) for p in rule.params["patterns"]]
@@ -395,6 +466,25 @@ def _quoted_arguments(call: ast.Call) -> set[int]:
         return set()
     kinds = [k for k in _PLACEHOLDER.findall(call.args[0].value) if k != "%"]
     return {id(arg) for arg, k in zip(call.args[1:], kinds, strict=False) if k in "rdifeEgGxXo"}
+
+
+_PATTERNS: dict[tuple[str, str], re.Pattern] = {}
+
+
+@functools.lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+def _patterns(rule: PackRule, *keys: str) -> list[re.Pattern]:
+    """The rule's regular-expression parameters, compiled once (case ignored)."""
+    out = []
+    for key in keys:
+        pattern = _PATTERNS.get((rule.id, key))
+        if pattern is None:
+            pattern = _PATTERNS[(rule.id, key)] = re.compile(rule.params[key], re.I)
+        out.append(pattern)
+    return out
 
 
 def _redacted(value: str) -> str:

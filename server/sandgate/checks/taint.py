@@ -18,6 +18,7 @@ read the result (`FunctionFlow.taint`) at their sinks.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -71,6 +72,20 @@ class Sources:
     route_decorators: frozenset[str]  # decorator methods that make a route: "route", "get", …
     safe_annotations: frozenset[str]  # parameter types that cannot carry a payload: "int", "UUID"
 
+    @functools.cached_property
+    def heads(self) -> frozenset[str]:
+        """The first names a source's dotted name can start with (`flask`, `request`, `sys`, …)."""
+        heads = {root.split(".", 1)[0] for root in self.web_roots}
+        for prefix in self.cli + self.env:
+            if not prefix.startswith("*."):
+                heads.add(prefix.split(".", 1)[0].removesuffix("()"))
+        return frozenset(heads)
+
+    @functools.cached_property
+    def wild_methods(self) -> frozenset[str]:
+        """Methods that are sources on any object (`*.parse_args()`)."""
+        return frozenset(p[2:].removesuffix("()") for p in self.cli + self.env if p.startswith("*."))
+
     def kind_of(self, name: str) -> tuple[str, str] | None:
         """(kind, origin) when the dotted `name` is outside data."""
         for root in self.web_roots:
@@ -103,30 +118,48 @@ class FunctionFlow:
     node: ast.AST  # the FunctionDef, or the Module for its own statements
     route: str | None = None  # "flask" or "fastapi" when the function is a route handler
     env: dict[str, Taint] = field(default_factory=dict)
-    guards: dict[str, set[str]] = field(default_factory=dict)  # name -> guards tested on it
+    tests: list[ast.AST] = field(default_factory=list)  # the tests of if, while and assert
+    _guards: dict[str, set[str]] | None = None  # name -> guards tested on it (from `tests`, lazily)
     assigned: dict[str, list[ast.AST]] = field(default_factory=dict)  # name -> values assigned in the body
     calls: list[ast.Call] = field(default_factory=list)
     returns: list[ast.Return] = field(default_factory=list)
     stores: list[tuple[ast.Subscript, ast.AST]] = field(default_factory=list)  # `x[k] = value`
     attr_stores: list[tuple[ast.Attribute, ast.AST]] = field(default_factory=list)  # `x.a = value`
-    context: dict[int, str] = field(default_factory=dict)  # id(call) -> the name its value is assigned to
-    # (name, string constant, node): a literal given a name — assigned, passed as a keyword, a dict
-    # item, compared with, a parameter's default (the credential checks read these).
-    literals: list[tuple[str, ast.Constant, ast.AST]] = field(default_factory=list)
-    docstrings: set[int] = field(default_factory=set)  # id() of string constants that are statements
+    # (name, value): what assignments give a name, for `context` (the name a call's value is made for)
+    named_values: list[tuple[str, ast.AST]] = field(default_factory=list)
+    _context: dict[int, str] | None = None
+    docstrings: list[ast.Constant] = field(default_factory=list)  # string constants that are statements
     _roots: dict[str, bool] = field(default_factory=dict)
+    active: bool = True  # False: the module has no source at all, nothing is tainted
+    parent: FunctionFlow | None = None  # the flow of the body that defines this function
+
+    def context(self, call: ast.AST) -> str:
+        """The name the value of `call` is assigned to (`token = "".join(random.choice(…))`: token)."""
+        if self._context is None:
+            self._context = {}
+            for name, value in self.named_values:
+                if type(value) is ast.Constant or type(value) is ast.Name:
+                    continue
+                for node in _walk_expr(value):
+                    if type(node) is ast.Call:
+                        self._context[id(node)] = name
+        return self._context.get(id(call), "")
 
     # -- expressions ---------------------------------------------------------------------
 
     def taint(self, node: Node, depth: int = 0) -> Taint | None:
         """The taint `node` carries (None: none known)."""
-        if depth > 30:
+        if depth > 30 or not self.active:
             return None
         kind = type(node)
         if kind is ast.Name:
             found = self.env.get(node.id)
-            if found is not None and node.id in self.guards:
-                for guard in self.guards[node.id]:
+            if found is not None:
+                if self._guards is None:  # read the tests once something is tainted
+                    self._guards = {}
+                    for test in self.tests:
+                        _note_guards(self, test)
+                for guard in self._guards.get(node.id, ()):
                     found = found.via(guard)
             return found
         if kind is ast.Constant:
@@ -197,11 +230,14 @@ class FunctionFlow:
             ref = self.names.ref(ast.Name(root))
             name = ref.name if ref is not None else root
             first = name.split(".", 1)[0].removesuffix("()")
-            cached = first in _source_heads(self.sources) or root in _source_heads(self.sources)
+            heads = self.sources.heads
+            cached = first in heads or root in heads
             self._roots[root] = cached
         return cached
 
     def _source(self, node: Node) -> Taint | None:
+        if type(node) is ast.Call and type(node.func) is ast.Attribute and node.func.attr in self.sources.wild_methods:
+            return Taint("cli", node.func.attr)
         root = self._root(node)
         if root is None or root in self.env or not self._may_be_source(root):
             return None
@@ -262,14 +298,6 @@ _CLEAN_METHODS = frozenset(
 )
 
 
-def _source_heads(sources: Sources) -> frozenset[str]:
-    heads = {root.split(".", 1)[0] for root in sources.web_roots}
-    for prefix in sources.cli + sources.env:
-        if not prefix.startswith("*."):
-            heads.add(prefix.split(".", 1)[0].removesuffix("()"))
-    return frozenset(heads | {"*"})
-
-
 def _spliced(node: Node, names: Names) -> bool:
     kind = type(node)
     if kind is ast.JoinedStr:
@@ -300,31 +328,64 @@ def _unknown(node: Node, names: Names) -> bool:
 # -- building the flows ----------------------------------------------------------------------
 
 
-def flows(tree: ast.Module, names: Names, sources: Sources, fastapi: bool) -> Iterator[FunctionFlow]:
+def flows(
+    tree: ast.Module, names: Names, sources: Sources, fastapi: bool, calls: list[ast.Call], active: bool = True
+) -> list[FunctionFlow]:
     """One `FunctionFlow` per function of `tree` (nested ones inherit their parent's taint), and
-    one for the module's own statements, each with its taint settled."""
-    module = FunctionFlow(names, sources, tree)
+    one for the module's own statements, each with its taint settled. `calls` are the module's
+    calls (the scan has them): each goes to the innermost function around it. `active` False: the
+    caller knows the module names no source (nothing is tainted, the rest is still collected).
+
+    Only statements are walked (expressions are read where a statement holds them): the scan
+    already walked every node, and this runs on every keystroke's vet."""
+    roots: dict[str, bool] = {}  # shared: what a name resolves to is the module's
+    module = FunctionFlow(names, sources, tree, _roots=roots, active=active)
+    out = [module]
     pending: list[tuple[ast.AST, FunctionFlow]] = []
     _collect(module, tree.body, pending)
-    _settle(module)
-    yield module
     while pending:
         node, parent = pending.pop()
-        flow = FunctionFlow(names, sources, node)
-        flow.env = dict(parent.env) if parent.node is not tree else {}
+        flow = FunctionFlow(names, sources, node, _roots=roots, active=active)
+        flow.parent = parent
         flow.route = _route(node, names, sources, fastapi)  # type: ignore[arg-type]
-        _taint_parameters(flow, node, sources)  # type: ignore[arg-type]
         _note_defaults(flow, node.args)  # type: ignore[attr-defined]
         _collect(flow, node.body, pending)  # type: ignore[attr-defined]
-        _settle(flow)
-        yield flow
+        out.append(flow)
+    _place_calls(out, calls)
+    if active:
+        for flow in out:  # parents before their nested functions (the order they were found)
+            if flow.parent is not None and flow.parent is not module:
+                flow.env.update(flow.parent.env)
+            if flow.node is not tree:
+                _taint_parameters(flow, flow.node, sources)  # type: ignore[arg-type]
+            _settle(flow)
+    return out
+
+
+def _place_calls(out: list[FunctionFlow], calls: list[ast.Call]) -> None:
+    """Each call to the innermost function whose lines hold it (the module's flow otherwise)."""
+    spans = sorted(((_span(f.node), i) for i, f in enumerate(out) if i), reverse=True)
+    for call in calls:
+        line = call.lineno
+        owner = out[0]
+        for (start, end), i in spans:  # latest start first: the innermost that holds the line
+            if start <= line <= end:
+                owner = out[i]
+                break
+        owner.calls.append(call)
+
+
+def _span(node: Node) -> tuple[int, int]:
+    return node.lineno, node.end_lineno or node.lineno
 
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
 def _collect(flow: FunctionFlow, body: list[ast.stmt], pending: list[tuple[ast.AST, FunctionFlow]]) -> None:
-    """The assignments, calls, returns, stores and tests of one body (not of nested definitions)."""
+    """The assignments, returns, stores, tests and docstrings of one body's statements (not of
+    nested definitions, which are queued in `pending`)."""
     stack: list[Node] = list(reversed(body))
     assigned = flow.assigned
     while stack:
@@ -332,23 +393,16 @@ def _collect(flow: FunctionFlow, body: list[ast.stmt], pending: list[tuple[ast.A
         kind = type(node)
         if kind in _DEFS:
             pending.append((node, flow))
-            for decorator in node.decorator_list:
-                stack.append(decorator)
             continue
         if kind is ast.ClassDef:
-            for item in node.body:
-                stack.append(item)
+            stack.extend(reversed(node.body))
             continue
-        if kind is ast.Lambda:
-            continue
-        if kind is ast.Call:
-            flow.calls.append(node)
-        elif kind is ast.Return:
+        if kind is ast.Return:
             flow.returns.append(node)
         elif kind is ast.Assign:
             for target in node.targets:
                 _note_target(flow, target, node.value)
-        elif kind is ast.AnnAssign or kind is ast.NamedExpr:
+        elif kind is ast.AnnAssign:
             if node.value is not None:
                 _note_target(flow, node.target, node.value)
         elif kind is ast.AugAssign:
@@ -360,54 +414,31 @@ def _collect(flow: FunctionFlow, body: list[ast.stmt], pending: list[tuple[ast.A
                 _note_target(flow, node.target, node.value)
         elif kind is ast.For or kind is ast.AsyncFor:
             _note_target(flow, node.target, node.iter)
-        elif kind is ast.withitem:
-            if node.optional_vars is not None:
-                _note_target(flow, node.optional_vars, node.context_expr)
-        elif kind is ast.comprehension:
-            _note_target(flow, node.target, node.iter)
-            for test in node.ifs:
-                _note_guards(flow, test)
-        elif kind in (ast.If, ast.While, ast.IfExp):
-            _note_guards(flow, node.test)
-        elif kind is ast.Assert:
-            _note_guards(flow, node.test)
-        elif kind is ast.Compare:
-            _note_compared(flow, node)
-        elif kind is ast.keyword:
-            value = node.value
-            if node.arg and type(value) is ast.Constant and isinstance(value.value, str):
-                flow.literals.append((node.arg, value, node))
-        elif kind is ast.Dict:
-            for key, value in zip(node.keys, node.values, strict=True):
-                if (
-                    type(key) is ast.Constant
-                    and isinstance(key.value, str)
-                    and type(value) is ast.Constant
-                    and isinstance(value.value, str)
-                ):
-                    flow.literals.append((key.value, value, key))
+        elif kind is ast.With or kind is ast.AsyncWith:
+            for item in node.items:
+                if item.optional_vars is not None:
+                    _note_target(flow, item.optional_vars, item.context_expr)
+        elif kind is ast.If or kind is ast.While or kind is ast.Assert:
+            flow.tests.append(node.test)
         elif kind is ast.Expr:
-            if type(node.value) is ast.Constant and isinstance(node.value.value, str):
-                flow.docstrings.add(id(node.value))
-        for name in node._fields:
-            if name in ("ctx", "op", "ops"):
-                continue
-            value = getattr(node, name, None)
-            if type(value) is list:
-                for item in reversed(value):
-                    if isinstance(item, ast.AST):
-                        stack.append(item)
-            elif isinstance(value, ast.AST):
-                stack.append(value)
+            value = node.value
+            if type(value) is ast.Constant and isinstance(value.value, str):
+                flow.docstrings.append(value)
+            elif type(value) is ast.Await:
+                value = value.value
+        for name in _BODIES:
+            inner = getattr(node, name, None)
+            if inner:
+                stack.extend(reversed(inner))
 
 
 def _note_target(flow: FunctionFlow, target: Node, value: Node) -> None:
     kind = type(target)
     if kind is ast.Name:
         flow.assigned.setdefault(target.id, []).append(value)
-        _note_context(flow, target.id, value)
-        if type(value) is ast.Constant and isinstance(value.value, str):
-            flow.literals.append((target.id, value, target))
+        flow.named_values.append((target.id, value))
+        if type(value) is ast.NamedExpr:
+            _note_target(flow, value.target, value.value)
     elif kind in (ast.Tuple, ast.List):
         for item in target.elts:
             _note_target(flow, item.value if type(item) is ast.Starred else item, value)
@@ -418,27 +449,16 @@ def _note_target(flow: FunctionFlow, target: Node, value: Node) -> None:
             flow.assigned.setdefault(root.id, []).append(value)
         key = target.slice
         if type(key) is ast.Constant and isinstance(key.value, str):
-            _note_context(flow, key.value, value)
-            if type(value) is ast.Constant and isinstance(value.value, str):
-                flow.literals.append((key.value, value, target))
+            flow.named_values.append((key.value, value))
     elif kind is ast.Attribute:
         flow.attr_stores.append((target, value))
-        _note_context(flow, target.attr, value)
-        if type(value) is ast.Constant and isinstance(value.value, str):
-            flow.literals.append((target.attr, value, target))
-
-
-def _note_context(flow: FunctionFlow, name: str, value: Node) -> None:
-    """Every call in an assigned value is made for that name (`token = "".join(random.choice(…))`)."""
-    if type(value) is ast.Constant or type(value) is ast.Name:
-        return
-    for node in _walk_expr(value):
-        if type(node) is ast.Call:
-            flow.context[id(node)] = name
+        flow.named_values.append((target.attr, value))
 
 
 def _note_guards(flow: FunctionFlow, test: Node) -> None:
     """Names a test checks, and how: `in` (an allow-list), a validator's name, `.startswith`, `==`."""
+    guards = flow._guards
+    assert guards is not None
     for node in _walk_expr(test):
         kind = type(node)
         if kind is ast.Compare:
@@ -447,29 +467,17 @@ def _note_guards(flow: FunctionFlow, test: Node) -> None:
                 continue
             for side in [node.left, *node.comparators]:
                 for name in _names_in(side):
-                    flow.guards.setdefault(name, set()).add(how)
+                    guards.setdefault(name, set()).add(how)
         elif kind is ast.Call:
             ref = flow.names.ref(node.func)
             how = ref.name if ref is not None else ""
             if type(node.func) is ast.Attribute:
                 method = "." + node.func.attr
                 for name in _names_in(node.func.value):
-                    flow.guards.setdefault(name, set()).add(method)
+                    guards.setdefault(name, set()).add(method)
             for arg in node.args:
                 for name in _names_in(arg):
-                    flow.guards.setdefault(name, set()).add(how)
-
-
-def _note_compared(flow: FunctionFlow, test: Node) -> None:
-    """`password == "hunter2"`: a literal compared with a name is that name's value."""
-    if type(test) is not ast.Compare or len(test.ops) != 1 or type(test.ops[0]) not in (ast.Eq, ast.NotEq):
-        return
-    left, right = test.left, test.comparators[0]
-    if type(left) is ast.Constant:
-        left, right = right, left
-    name = left.id if type(left) is ast.Name else left.attr if type(left) is ast.Attribute else None
-    if name and type(right) is ast.Constant and isinstance(right.value, str):
-        flow.literals.append((name, right, test))
+                    guards.setdefault(name, set()).add(how)
 
 
 def _walk_expr(node: Node) -> Iterator[Node]:
@@ -491,12 +499,12 @@ def _names_in(node: Node) -> list[str]:
 
 
 def _note_defaults(flow: FunctionFlow, args: ast.arguments) -> None:
+    """A parameter's default is one of its values (`def connect(password="admin")`)."""
     positional = args.posonlyargs + args.args
     pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True))
     pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None]
     for arg, default in pairs:
-        if type(default) is ast.Constant and isinstance(default.value, str):
-            flow.literals.append((arg.arg, default, default))
+        flow.named_values.append((arg.arg, default))
 
 
 def _settle(flow: FunctionFlow) -> None:

@@ -132,7 +132,8 @@ _INDEXES: dict[int, tuple[tuple[PackRule, ...], _Index]] = {}
 # `x["name"] = "…"`, `name == "…"`.
 _NAMED_LITERAL = re.compile(
     r"""(?P<name>[A-Za-z_][\w.]*|["'][\w.-]+["']\]?)(?:\s*:\s*[\w\[\], |.]+?)?\s*(?:==|!=|=|:)\s*"""
-    r"""[rbuRBU]?(?P<q>["'])(?P<value>[^"'\n]*)(?P=q)"""
+    r"""[rbuRBU]?(?P<q>["'])(?P<value>[^"'\n]*)(?P=q)(?=\s*(?:[,)\]};#]|and\b|or\b|$))""",
+    re.MULTILINE,
 )
 
 
@@ -200,8 +201,20 @@ class _Checker:
         self.docstrings: set[int] = set()
         self.docstring_nodes: list[ast.Constant] = []
 
-    def add(self, rule: PackRule, node: ast.AST, message: str, confidence: Level | None = None, **extra: object):
+    def add(
+        self,
+        rule: PackRule,
+        node: ast.AST,
+        message: str,
+        confidence: Level | None = None,
+        flow: FunctionFlow | None = None,
+        **extra: object,
+    ):
         line = getattr(node, "lineno", 0)
+        if rule.unless_under and flow is not None:
+            pattern = _regex(rule.unless_under)
+            if any(pattern.search(ast.unparse(test)) for test in flow.under(line)):
+                return  # the code offers the choice: a caller's setting, not a decision made here
         key = (rule.id, line, getattr(node, "col_offset", 0))
         if key in self.found:
             return
@@ -248,7 +261,7 @@ class _Checker:
                     self._sink_call(rule, entry.sink, flow, call, name)
                 elif rule.kind == "call":
                     if self._when(rule, call, flow, function, name):
-                        self.add(rule, call, f"{rule.message} ({name})", call=name)
+                        self.add(rule, call, f"{rule.message} ({name})", flow=flow, call=name)
                 elif rule.check == "random-for-secrets":
                     self._random(rule, flow, call, name, function)
         for target, value in flow.stores:
@@ -265,7 +278,9 @@ class _Checker:
             for entry in self.index.stores:
                 if entry.sink is None and entry.pattern.match(owner.name):
                     if any(self._holds(c, value, flow, None, "", owner.name) for c in entry.rule.when):
-                        self.add(entry.rule, attr_target, f"{entry.rule.message} ({ast.unparse(attr_target)})")
+                        self.add(
+                            entry.rule, attr_target, f"{entry.rule.message} ({ast.unparse(attr_target)})", flow=flow
+                        )
         for rule, sink in self.index.returns:
             if flow.route == sink.returns:
                 for ret in flow.returns:

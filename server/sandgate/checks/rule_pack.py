@@ -83,6 +83,9 @@ class PackRule:
     when: tuple[dict[str, Any], ...] = ()
     unless_imported: tuple[str, ...] = ()  # no finding when the module imports one of these
     yields_to: tuple[str, ...] = ()  # no finding where one of these rules found the same node
+    # No finding inside an `if` whose test matches this (`if verify is False:` in a library that
+    # offers the choice); a regular expression over the test's source.
+    unless_under: str = ""
     # check
     check: str = ""
     params: dict[str, Any] = field(default_factory=dict)
@@ -172,6 +175,7 @@ def _rule(data: dict[str, Any]) -> PackRule:
         when=when,
         unless_imported=_tuple(data.get("unless_imported", []), where),
         yields_to=_tuple(data.get("yields_to", []), where),
+        unless_under=data.get("unless_under", ""),
         check=data.get("check", ""),
         params=dict(data.get("params", {})),
         match=_tuple(data["match"], where),

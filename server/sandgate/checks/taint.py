@@ -119,6 +119,7 @@ class FunctionFlow:
     route: str | None = None  # "flask" or "fastapi" when the function is a route handler
     env: dict[str, Taint] = field(default_factory=dict)
     tests: list[ast.AST] = field(default_factory=list)  # the tests of if, while and assert
+    branches: list[tuple[int, int, ast.AST]] = field(default_factory=list)  # (first, last line, test) of each if
     _guards: dict[str, set[str]] | None = None  # name -> guards tested on it (from `tests`, lazily)
     assigned: dict[str, list[ast.AST]] = field(default_factory=dict)  # name -> values assigned in the body
     calls: list[ast.Call] = field(default_factory=list)
@@ -132,6 +133,10 @@ class FunctionFlow:
     _roots: dict[str, bool] = field(default_factory=dict)
     active: bool = True  # False: the module has no source at all, nothing is tainted
     parent: FunctionFlow | None = None  # the flow of the body that defines this function
+
+    def under(self, line: int) -> list[ast.AST]:
+        """The tests of the `if` statements (and their `elif`/`else`) around `line`."""
+        return [test for first, last, test in self.branches if first <= line <= last]
 
     def context(self, call: ast.AST) -> str:
         """The name the value of `call` is assigned to (`token = "".join(random.choice(…))`: token)."""
@@ -420,6 +425,8 @@ def _collect(flow: FunctionFlow, body: list[ast.stmt], pending: list[tuple[ast.A
                     _note_target(flow, item.optional_vars, item.context_expr)
         elif kind is ast.If or kind is ast.While or kind is ast.Assert:
             flow.tests.append(node.test)
+            if kind is ast.If:
+                flow.branches.append((node.lineno, node.end_lineno or node.lineno, node.test))
         elif kind is ast.Expr:
             value = node.value
             if type(value) is ast.Constant and isinstance(value.value, str):

@@ -65,6 +65,7 @@ def figures(verdicts: dict[str, Verdict]) -> tuple[str, dict[int, tuple[int, int
     line = (
         f"{len(vulnerable)} vulnerable cases: {len(held)} held or blocked ({len(held) / len(vulnerable):.0%}), "
         f"{len(blocked)} of the {sum(c['expect'] == 'block' for c in vulnerable)} expected blocked are blocked. "
-        f"{len(benign)} benign look-alikes: {len(false_holds)} held ({len(false_holds) / len(benign):.0%})."
+        f"{len(benign)} benign look-alikes: {len(false_holds)} held ({len(false_holds) / len(benign):.0%}), "
+        f"{sum('why' in c for c in false_holds)} of them by other checks than the pack, as noted."
     )
     return line, {cwe: (a, b) for cwe, (a, b) in sorted(per_cwe.items())}

@@ -303,6 +303,8 @@ class _Checker:
         else:
             values.extend(call.args[i] for i in sink.args if i < len(call.args))
         values.extend(k.value for k in call.keywords if k.arg in sink.keywords)
+        if sink.receiver and type(call.func) is ast.Attribute:
+            values.append(call.func.value)
         quoted = _quoted_arguments(call)
         for value in values:
             if id(value) in quoted:

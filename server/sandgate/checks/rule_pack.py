@@ -44,7 +44,7 @@ _CONDITION_KEYS = frozenset(
         "also",
     }
 )
-_SINK_KEYS = frozenset({"calls", "args", "keywords", "if_keyword", "formatted", "stores", "returns"})
+_SINK_KEYS = frozenset({"calls", "args", "keywords", "receiver", "if_keyword", "formatted", "stores", "returns"})
 
 
 class PackError(ValueError):
@@ -56,6 +56,7 @@ class Sink:
     calls: tuple[str, ...] = ()  # globs over the callee's dotted name
     args: tuple[int, ...] | None = (0,)  # positions read (None: every positional argument)
     keywords: tuple[str, ...] = ()
+    receiver: bool = False  # the object the method is called on counts too (`path.read_text()`)
     if_keyword: str | None = None  # the sink counts only with this keyword true (`shell=True`)
     formatted: bool = False  # only a value spliced into a string counts (SQL built by formatting)
     stores: tuple[str, ...] = ()  # globs over a container stored into: `resp.headers[k] = value`
@@ -123,6 +124,7 @@ def _sink(data: dict[str, Any], where: str) -> Sink:
         calls=_tuple(data.get("calls", []), where),
         args=None if args == "*" else tuple(args),
         keywords=_tuple(data.get("keywords", []), where),
+        receiver=bool(data.get("receiver", False)),
         if_keyword=data.get("if_keyword"),
         formatted=bool(data.get("formatted", False)),
         stores=_tuple(data.get("stores", []), where),

@@ -212,11 +212,23 @@ class FunctionFlow:
             for item in node.values:
                 out = join(out, self.taint(item, depth + 1))
             return out
-        if kind in (ast.ListComp, ast.SetComp, ast.GeneratorExp):
-            out = self.taint(node.elt, depth + 1)
-            for loop in node.generators:
-                out = join(out, self.taint(loop.iter, depth + 1))
-            return out
+        if kind in (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp):
+            # The loop variables carry what they iterate over; the result is what the element makes
+            # of them (`[int(i) for i in args]` is clean).
+            saved = dict(self.env)
+            try:
+                for loop in node.generators:
+                    item = self.taint(loop.iter, depth + 1)
+                    for target in _names_in(loop.target):
+                        if item is None:
+                            self.env.pop(target, None)
+                        else:
+                            self.env[target] = item
+                if kind is ast.DictComp:
+                    return join(self.taint(node.key, depth + 1), self.taint(node.value, depth + 1))
+                return self.taint(node.elt, depth + 1)
+            finally:
+                self.env = saved
         if kind is ast.Starred:
             return self.taint(node.value, depth + 1)
         if kind is ast.NamedExpr:
@@ -312,9 +324,9 @@ def _spliced(node: Node, names: Names) -> bool:
             return False  # arithmetic, not a template
         parts = node.right.elts if type(node.op) is ast.Mod and type(node.right) is ast.Tuple else [node.right]
         if type(node.op) is ast.Add:
-            parts = [node.left, node.right]
-            if not any(names.string(p) is not None for p in parts):
-                return _spliced(node.left, names) or _spliced(node.right, names)
+            parts = _added(node)  # `"… IN (" + marks + ")"`: each operand of the chain
+            if not any(type(p) is ast.Constant and isinstance(p.value, str) for p in parts):
+                return any(_spliced(p, names) for p in parts)
         return any(_unknown(p, names) or _spliced(p, names) for p in parts)
     if kind is ast.Call and type(node.func) is ast.Attribute and node.func.attr == "format":
         return names.string(node.func.value) is not None and any(
@@ -323,11 +335,42 @@ def _spliced(node: Node, names: Names) -> bool:
     return False
 
 
+def _added(node: Node) -> list[Node]:
+    if type(node) is ast.BinOp and type(node.op) is ast.Add:
+        return _added(node.left) + _added(node.right)
+    return [node]
+
+
 def _unknown(node: Node, names: Names) -> bool:
     from sandgate.checks.shell import HOLE
 
+    if type(node) is ast.Name and node.id in names.bindings:
+        bound = names.bindings[node.id][-1][1]
+        if not isinstance(bound, str) and _placeholders(bound, names):
+            return False
+    if _placeholders(node, names):
+        return False
     text = names.string(node)
     return text is None or HOLE in text
+
+
+_MARKS = frozenset({"?", "%s", ":?", "%(name)s"})
+
+
+def _placeholders(node: Node, names: Names) -> bool:
+    """`",".join("?" for _ in ids)`, `", ".join(["%s"] * len(ids))`: query parameters' marks."""
+    if type(node) is not ast.Call or type(node.func) is not ast.Attribute or node.func.attr != "join":
+        return False
+    if names.string(node.func.value) is None or len(node.args) != 1:
+        return False
+    items: Node = node.args[0]
+    if type(items) in (ast.GeneratorExp, ast.ListComp):
+        items = items.elt
+    elif type(items) is ast.BinOp and type(items.op) is ast.Mult:
+        items = items.left if type(items.left) in (ast.List, ast.Constant) else items.right
+        if type(items) is ast.List and len(items.elts) == 1:
+            items = items.elts[0]
+    return type(items) is ast.Constant and items.value in _MARKS
 
 
 # -- building the flows ----------------------------------------------------------------------

@@ -11,7 +11,7 @@ from sandgate.findings import Level, Verdict
 from sandgate.pipeline import Vetter
 from sandgate.suggestion import Suggestion
 
-from .conftest import load_static
+from .conftest import REPO, load_static
 
 PACK = load_pack()
 
@@ -23,6 +23,12 @@ def test_the_shipped_pack_loads_with_its_examples_checked():
         assert rule.match and rule.not_match, rule.id
         assert rule.fix and rule.message and rule.cwe, rule.id
         assert rule.link.endswith(f"static-checks.md#{rule.id}"), rule.id
+
+
+def test_every_rule_is_documented_where_its_link_points():
+    docs = (REPO / "docs" / "static-checks.md").read_text()
+    for rule in PACK.rules:
+        assert f'<a id="{rule.id}"></a>' in docs, rule.id
 
 
 @pytest.mark.parametrize("rule", PACK.rules, ids=[r.id for r in PACK.rules])

@@ -34,8 +34,12 @@ from pathlib import Path
 from bench.common import REPO, Context, Section, Target
 
 DATASET = REPO.parent / "shared" / "datasets" / "cyberseceval-autocomplete-python.jsonl"
-# CodeShield lives in a virtualenv of its own (it pins semgrep); SANDGATE_CODESHIELD_PYTHON names it.
-CODESHIELD_PYTHON = Path(os.environ.get("SANDGATE_CODESHIELD_PYTHON", "/tmp/i15-codeshield/bin/python"))
+# CodeShield lives in a virtualenv of its own (it pins semgrep):
+#   python3 -m venv build/codeshield-venv && build/codeshield-venv/bin/pip install codeshield==1.0.1
+# or name another with SANDGATE_CODESHIELD_PYTHON. Without it the column says "n/a".
+CODESHIELD_PYTHON = Path(
+    os.environ.get("SANDGATE_CODESHIELD_PYTHON", str(REPO / "build" / "codeshield-venv" / "bin" / "python"))
+)
 HELD_OUT_DIGITS = "0123"  # sha256 of "repo:file_path:line_text" starting so: held out (a quarter)
 REAL_WORLD_SAMPLE = 300
 STDLIB_MODULES = (

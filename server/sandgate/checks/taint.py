@@ -128,27 +128,42 @@ class FunctionFlow:
     attr_stores: list[tuple[ast.Attribute, ast.AST]] = field(default_factory=list)  # `x.a = value`
     # (name, value): what assignments give a name, for `context` (the name a call's value is made for)
     named_values: list[tuple[str, ast.AST]] = field(default_factory=list)
-    _context: dict[int, str] | None = None
     docstrings: list[ast.Constant] = field(default_factory=list)  # string constants that are statements
     _roots: dict[str, bool] = field(default_factory=dict)
     active: bool = True  # False: the module has no source at all, nothing is tainted
     parent: FunctionFlow | None = None  # the flow of the body that defines this function
+    _settled: bool = False
+
+    def settle(self) -> None:
+        """The taint of every name of the body: the enclosing function's (settled first), the
+        route's parameters, then what the assignments give, to a fixpoint."""
+        self._settled = True
+        parent = self.parent
+        if parent is not None and parent.parent is not None:  # not the module's own statements
+            if not parent._settled:
+                parent.settle()
+            self.env.update(parent.env)
+        if parent is not None:
+            _taint_parameters(self, self.node, self.sources)  # type: ignore[arg-type]
+        _settle(self)
 
     def under(self, line: int) -> list[ast.AST]:
         """The tests of the `if` statements (and their `elif`/`else`) around `line`."""
         return [test for first, last, test in self.branches if first <= line <= last]
 
     def context(self, call: ast.AST) -> str:
-        """The name the value of `call` is assigned to (`token = "".join(random.choice(…))`: token)."""
-        if self._context is None:
-            self._context = {}
-            for name, value in self.named_values:
-                if type(value) is ast.Constant or type(value) is ast.Name:
-                    continue
-                for node in _walk_expr(value):
-                    if type(node) is ast.Call:
-                        self._context[id(node)] = name
-        return self._context.get(id(call), "")
+        """The name the value of `call` is assigned to (`token = "".join(random.choice(…))`: token):
+        the innermost assigned value whose span holds the call."""
+        where = (call.lineno, call.col_offset)  # type: ignore[attr-defined]
+        best, size = "", None
+        for name, value in self.named_values:
+            start = (getattr(value, "lineno", 0), getattr(value, "col_offset", 0))
+            end = (getattr(value, "end_lineno", 0) or 0, getattr(value, "end_col_offset", 0) or 0)
+            if start <= where < end:
+                span = (end[0] - start[0], end[1] - start[1])
+                if size is None or span < size:
+                    best, size = name, span
+        return best
 
     # -- expressions ---------------------------------------------------------------------
 
@@ -156,6 +171,8 @@ class FunctionFlow:
         """The taint `node` carries (None: none known)."""
         if depth > 30 or not self.active:
             return None
+        if not self._settled:
+            self.settle()
         kind = type(node)
         if kind is ast.Name:
             found = self.env.get(node.id)
@@ -400,14 +417,7 @@ def flows(
         _collect(flow, node.body, pending)  # type: ignore[attr-defined]
         out.append(flow)
     _place_calls(out, calls)
-    if active:
-        for flow in out:  # parents before their nested functions (the order they were found)
-            if flow.parent is not None and flow.parent is not module:
-                flow.env.update(flow.parent.env)
-            if flow.node is not tree:
-                _taint_parameters(flow, flow.node, sources)  # type: ignore[arg-type]
-            _settle(flow)
-    return out
+    return out  # each flow settles its taint on its first question (most are never asked one)
 
 
 def _place_calls(out: list[FunctionFlow], calls: list[ast.Call]) -> None:

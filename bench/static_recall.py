@@ -225,7 +225,9 @@ def run(ctx: Context) -> list[Section]:
         f"Real-world functions: {plain} functions and methods of 5–80 lines, a fixed sample "
         f"of the standard library ({len(STDLIB_MODULES)} modules) and of {', '.join(PYPI_PACKAGES)}, and "
         f"{len(sensitive)} more of them that touch files, processes, SQL, TLS, hashing, random, XML, logging "
-        "or secrets, each vetted alone. Held by the pack beyond the checks before it: "
+        "or secrets, each vetted alone (requests, urllib3 and click are read from CodeShield's virtualenv, "
+        "which installs them: without it the sample is drawn without them). Held by the pack beyond the "
+        "checks before it: "
         + (", ".join(pack_holds[:12]) + (" …" if len(pack_holds) > 12 else "") if pack_holds else "none")
         + ".",
     ]

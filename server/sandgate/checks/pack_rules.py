@@ -29,7 +29,7 @@ from typing import Any
 from sandgate.checks.names import HOLE, Names, Scan, scan
 from sandgate.checks.parsing import parse
 from sandgate.checks.rule_pack import Pack, PackRule, Sink
-from sandgate.checks.taint import KINDS, FunctionFlow, Taint, flows
+from sandgate.checks.taint import KINDS, FunctionFlow, Taint, collect_body, flows, settle
 from sandgate.findings import Finding, Level, details
 
 SOURCE = "pack"
@@ -174,6 +174,8 @@ def check_pack(tree: ast.Module, scanned: Scan, pack: Pack, rules: tuple[PackRul
     imported = tuple(module for module, _ in scanned.imports)
     fastapi = any(m == "fastapi" or m.startswith(("fastapi.", "starlette")) for m in imported)
     checker = _Checker(scanned.names, pack, refs, imported, index)
+    checker.calls = scanned.calls
+    checker.helpers = {f.name: f for f in _functions(tree)}
     active = _SOURCE_WORDS.search(code) is not None
     for flow in flows(tree, scanned.names, pack.sources, fastapi, [c for _, c in scanned.calls], active):
         checker.flow(flow)
@@ -200,6 +202,9 @@ class _Checker:
         self.found: dict[tuple[str, int, int], Finding] = {}
         self.docstrings: set[int] = set()
         self.docstring_nodes: list[ast.Constant] = []
+        self.helpers: dict[str, ast.FunctionDef] = {}  # the module's own top-level functions
+        self.summaries: dict[int, dict[str, list[tuple[PackRule, str, frozenset[str]]]]] = {}
+        self.calls: list = []
 
     def add(
         self,
@@ -251,6 +256,8 @@ class _Checker:
             name = self.refs.get(id(call))
             if name is None:
                 continue
+            if name in self.helpers and flow.active:
+                self._helper_call(flow, call, name)
             for entry in self.index.candidates(name):
                 if not entry.pattern.match(name):
                     continue
@@ -297,20 +304,77 @@ class _Checker:
             for k in call.keywords
         ):
             return
-        values: list[Node] = []
-        if sink.args is None:
-            values.extend(call.args)
-        else:
-            values.extend(call.args[i] for i in sink.args if i < len(call.args))
-        values.extend(k.value for k in call.keywords if k.arg in sink.keywords)
-        if sink.receiver and type(call.func) is ast.Attribute:
-            values.append(call.func.value)
-        quoted = _quoted_arguments(call)
-        for value in values:
-            if id(value) in quoted:
-                continue
+        for value in _sink_values(sink, call):
             if self._tainted(rule, flow, value, call, name, sink):
                 return
+
+    # -- helpers of the module ------------------------------------------------------------
+
+    def _helper_call(self, flow: FunctionFlow, call: ast.Call, name: str) -> None:
+        """A call of one of the module's own functions with outside data as an argument that the
+        function hands to a sink (one level: `def ping(host): os.system("ping " + host)`)."""
+        helper = self.helpers.get(name)
+        if helper is None:
+            return
+        summary = self._summary(helper)
+        if not summary:
+            return
+        params = [a.arg for a in helper.args.posonlyargs + helper.args.args]
+        for index, arg in enumerate(call.args):
+            if type(arg) is ast.Starred or index >= len(params):
+                break
+            self._through_helper(flow, call, name, arg, summary.get(params[index], ()))
+        for keyword in call.keywords:
+            if keyword.arg is not None:
+                self._through_helper(flow, call, name, keyword.value, summary.get(keyword.arg, ()))
+
+    def _through_helper(self, flow, call, name, value, reached) -> None:
+        if not reached:
+            return
+        taint = flow.taint(value)
+        for rule, sink_name, through in reached:
+            if self._reaches(rule, taint) and taint is not None and not (through & rule.sanitizers):
+                self.add(
+                    rule,
+                    call,
+                    f"{rule.message}: {taint.origin} reaches {sink_name} in {name}()",
+                    _lowered(rule.confidence, taint),
+                    source=taint.origin,
+                    sink=sink_name,
+                    helper=name,
+                )
+
+    def _summary(self, helper: ast.FunctionDef) -> dict[str, list[tuple[PackRule, str, frozenset[str]]]]:
+        """Which parameters of `helper` reach which taint sink, and through what (computed once)."""
+        cached = self.summaries.get(id(helper))
+        if cached is not None:
+            return cached
+        summary: dict[str, list[tuple[PackRule, str, frozenset[str]]]] = {}
+        self.summaries[id(helper)] = summary  # a recursive helper sees an empty summary
+        params = [a.arg for a in helper.args.posonlyargs + helper.args.args + helper.args.kwonlyargs]
+        first, last = helper.lineno, helper.end_lineno or helper.lineno
+        sinks: list[tuple[PackRule, Sink, str, ast.Call]] = []  # the helper's calls that are taint sinks
+        for ref, call in self.calls:
+            if ref is not None and first <= call.lineno <= last:
+                for entry in self.index.candidates(ref.name):
+                    if entry.sink is not None and entry.pattern.match(ref.name):
+                        sinks.append((entry.rule, entry.sink, ref.name, call))
+        if not sinks:
+            return summary
+        for param in params:  # one probe each: a value joined from two parameters keeps one origin
+            if param in ("self", "cls"):
+                continue
+            probe = FunctionFlow(self.names, self.pack.sources, helper, _settled=True)
+            probe.env = {param: Taint("web", param)}
+            collect_body(probe, helper)
+            settle(probe)
+            for rule, sink, sink_name, call in sinks:
+                for value in _sink_values(sink, call):
+                    taint = probe.taint(value)
+                    if taint is not None:
+                        summary.setdefault(param, []).append((rule, sink_name, taint.through))
+                        break
+        return summary
 
     def _tainted(self, rule: PackRule, flow: FunctionFlow, value: Node, at: ast.AST, where: str, sink: Sink) -> bool:
         taint = flow.taint(value)
@@ -471,6 +535,24 @@ class _Checker:
                 if match and not placeholders.search(match.group("secret")):
                     self.add(rule, const, f"{rule.message} ({_redacted(match.group('secret'))})")
                     break
+
+
+def _functions(tree: ast.Module) -> list[ast.FunctionDef]:
+    return [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+
+
+def _sink_values(sink: Sink, call: ast.Call) -> list[Node]:
+    """The values a sink reads of one call (a %-template's %r and numeric arguments left out)."""
+    values: list[Node] = []
+    if sink.args is None:
+        values.extend(call.args)
+    else:
+        values.extend(call.args[i] for i in sink.args if i < len(call.args))
+    values.extend(k.value for k in call.keywords if k.arg in sink.keywords)
+    if sink.receiver and type(call.func) is ast.Attribute:
+        values.append(call.func.value)
+    quoted = _quoted_arguments(call)
+    return [v for v in values if id(v) not in quoted]
 
 
 _PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?([a-zA-Z%])")

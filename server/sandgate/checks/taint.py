@@ -567,6 +567,16 @@ def _note_defaults(flow: FunctionFlow, args: ast.arguments) -> None:
         flow.named_values.append((arg.arg, default))
 
 
+def collect_body(flow: FunctionFlow, node: ast.AST) -> None:
+    """`flow`'s assignments, tests and returns from one function's body (nested functions left out)."""
+    _collect(flow, node.body, [])  # type: ignore[attr-defined]
+
+
+def settle(flow: FunctionFlow) -> None:
+    """`flow`'s names' taint from the taint it was given (a helper's probe)."""
+    _settle(flow)
+
+
 def _settle(flow: FunctionFlow) -> None:
     """Each assigned name's taint, until nothing changes (a few rounds: chains are short)."""
     if not flow.assigned:
@@ -601,7 +611,6 @@ def _route(node: ast.FunctionDef, names: Names, sources: Sources, fastapi: bool)
 
 
 _FLASK_PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
-_FASTAPI_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
 def _taint_parameters(flow: FunctionFlow, node: ast.FunctionDef, sources: Sources) -> None:

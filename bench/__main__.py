@@ -20,7 +20,14 @@ from pathlib import Path
 from bench.common import REPO, Context, Section
 
 # Report order. Each module has `run(ctx) -> list[Section]`.
-MODULES = ("bench.static_checks", "bench.sandbox_runs", "bench.supervisor", "bench.gateway", "bench.throughput")
+MODULES = (
+    "bench.static_checks",
+    "bench.static_recall",
+    "bench.sandbox_runs",
+    "bench.supervisor",
+    "bench.gateway",
+    "bench.throughput",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,8 +4,8 @@ Three contenders on the same code, interleaved round by round so the machine's d
 all of them alike:
 
 * Sandgate's static checks — `Vetter.static_findings`, everything the pipeline runs before the
-  sandbox: secret detection, parsing plus the code rules (the policy's and Sandgate's own), and
-  bandit in-process;
+  sandbox: secret detection, parsing plus the code rules (the policy's, Sandgate's own and the
+  security pack's), and bandit in-process;
 * bandit alone, in-process (`BanditChecker.check`, the manager reused per thread);
 * the bandit CLI (`bandit -q -f json FILE`) as a subprocess on the same code in a file.
 
@@ -154,6 +154,8 @@ def run(ctx: Context) -> list[Section]:
     from sandgate.checks.code_rules import check_code_rules
     from sandgate.checks.exec_rules import check_exec_rules
     from sandgate.checks.names import scan
+    from sandgate.checks.pack_rules import check_pack
+    from sandgate.checks.rule_pack import load_pack
     from sandgate.checks.secrets import find_secrets
     from sandgate.pipeline import Vetter
     from sandgate.policy.load import load_effective
@@ -194,9 +196,11 @@ def run(ctx: Context) -> list[Section]:
                     raise RuntimeError(f"bandit CLI failed ({proc.returncode}): {proc.stderr[-500:]}")
 
             def rules(code: str = code) -> None:
-                names = scan(ast.parse(code))
+                tree = ast.parse(code)
+                names = scan(tree)
                 check_code_rules(names, policy.code, policy.network)
                 check_exec_rules(names)
+                check_pack(tree, names, load_pack(), vetter.pack_rules, code)
 
             ctx.log(f"static checks: {lines} lines, {n} rounds")
             results[lines] = interleaved(
@@ -246,7 +250,8 @@ def run(ctx: Context) -> list[Section]:
     notes = [
         f"Each size: {n} interleaved rounds of every contender on the same code (p50 / p95 in ms). "
         "*Static checks* is `Vetter.static_findings`: everything the pipeline runs before the sandbox "
-        "(secret detection, parse + the code rules — the policy's and Sandgate's own — and bandit in-process), "
+        "(secret detection, parse + the code rules — the policy's, Sandgate's own and the security pack — and "
+        "bandit in-process), "
         "on the balanced preset. "
         "*bandit CLI* is `bandit -q -f json FILE` as a subprocess on the same code in a file "
         f"({cli}); both report the same bandit issues (checked before timing).",

@@ -72,6 +72,8 @@ class Finding:
     origin: Origin = Origin.SUGGESTION
     cwe: int | None = None
     more_info: str | None = None
+    # How to fix it, in a sentence (shown in the diagnostic, given to Fix with AI).
+    fix: str | None = None
     # Structured details (host and port of a connection, path of a write, ...).
     # Values must be JSON-serialisable; never a secret in full.
     details: tuple[tuple[str, Any], ...] = field(default=())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -28,8 +29,10 @@ from sandgate.checks.bandit_check import BanditChecker, BanditError
 from sandgate.checks.code_rules import check_code_rules
 from sandgate.checks.exec_rules import check_exec_rules
 from sandgate.checks.names import scan
+from sandgate.checks.pack_rules import active_rules, check_pack
 from sandgate.checks.parsing import parse
 from sandgate.checks.protected_files import check_protected_writes, protected_edit
+from sandgate.checks.rule_pack import load_pack
 from sandgate.checks.secrets import find_secrets, without_allowlisted
 from sandgate.findings import Finding, Level, Origin, Verdict
 from sandgate.languages import language_for, language_name
@@ -150,6 +153,12 @@ class Vetter:
     def policy(self):
         return self.loaded.policy
 
+    @functools.cached_property
+    def pack_rules(self):
+        """The security pack's rules as this policy has them (`[pack]`: enable, disable, severity)."""
+        settings = self.policy.pack
+        return active_rules(load_pack(), settings.enable, settings.disable, settings.severity)
+
     @property
     def backend_name(self) -> str | None:
         """The name of the sandbox backend `backend()` opened; None when none is open (yet)."""
@@ -188,8 +197,9 @@ class Vetter:
             rules += check_protected_writes(names, self.policy.files, str(self.workspace) if self.workspace else None)
             span.set_findings(len(rules))
         findings.extend(rules)
-        with tel.check_span("rules") as span:
+        with tel.check_span("rules") as span:  # Sandgate's own rules and its security pack
             own = check_exec_rules(names)
+            own += check_pack(tree, names, load_pack(), self.pack_rules, code)
             span.set_findings(len(own))
         findings.extend(own)
         with tel.check_span("bandit") as span:

@@ -102,6 +102,8 @@ def _rule(finding: dict[str, Any]) -> dict[str, Any]:
     }
     if _is_web_uri(finding.get("more_info")):
         rule["helpUri"] = finding["more_info"]
+    if finding.get("fix"):  # the rule's fix hint (the security pack's rules carry one)
+        rule["help"] = {"text": finding["fix"]}
     tags = ["security", "ai-suggestion"]
     if isinstance(finding.get("cwe"), int):
         tags.append(f"external/cwe/cwe-{finding['cwe']}")

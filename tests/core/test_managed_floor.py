@@ -308,3 +308,26 @@ def test_policy_validate_and_show_list_the_refusals(workspace, tmp_path):
     shown = sandgate("policy", "show", cwd=workspace, managed=tmp_path / "managed.toml")
     refused = [line for line in shown.stdout.splitlines() if line.startswith("# refused: ")]
     assert len(refused) == 2 and "# the managed floor, evaluated apart" in shown.stdout
+
+
+# -- the security pack ---------------------------------------------------------------------------
+
+
+def test_a_lower_layer_turns_off_only_pack_rules_the_managed_policy_lets_it(managed, workspace):
+    """A pack rule that is off gives no finding the floor could decide: under a managed `[pack]
+    disable`, lower layers may turn off only what one of its globs covers."""
+    managed('version = 1\n[pack]\ndisable = ["log.*"]\nenable = ["crypto.unauthenticated-mode"]\n')
+    write(workspace, 'version = 1\n[pack]\ndisable = ["log.injection", "sql.*"]\nenable = []\n')
+    loaded = load_effective(workspace)
+    assert loaded.policy.pack.disable == ("log.injection",)
+    assert loaded.policy.pack.enable == ("crypto.unauthenticated-mode",)  # the managed entries stay
+    (refusal,) = loaded.refusals
+    assert refusal.key == "pack.disable" and "sql.*" in refusal.message
+
+
+def test_without_a_managed_pack_list_a_workspace_may_turn_pack_rules_off(managed, workspace):
+    managed("version = 1\n")
+    write(workspace, 'version = 1\n[pack]\ndisable = ["log.injection"]\nseverity = ["web.ssrf=high"]\n')
+    loaded = load_effective(workspace)
+    assert not loaded.refusals
+    assert loaded.policy.pack.disable == ("log.injection",) and loaded.policy.pack.severity == ("web.ssrf=high",)

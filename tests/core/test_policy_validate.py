@@ -82,7 +82,7 @@ def test_shipped_presets_are_valid(name):
         ),
         (
             "version = 1\nfrobnicate = true\n",
-            "p.toml:2: frobnicate: unknown key 'frobnicate'; allowed here: code, decision, extends, files, languages, network, rules, sandbox, telemetry, version",
+            "p.toml:2: frobnicate: unknown key 'frobnicate'; allowed here: code, decision, extends, files, languages, network, pack, rules, sandbox, telemetry, version",
         ),
         (
             "version = 1\n[sandbox.limits]\nwall_time_s = 0\n",

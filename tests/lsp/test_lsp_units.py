@@ -40,6 +40,30 @@ def test_finding_diagnostic():
     assert "CWE-78" in diag.message and diag.data["rule"] == "B602" and diag.data["line"] == 2
 
 
+def test_a_pack_finding_shows_its_fix_and_gives_it_to_fix_with_ai():
+    from sandgate.lsp.flows.fix import problem
+
+    f = Finding(
+        "pack",
+        "sql.injection",
+        Level.HIGH,
+        Level.HIGH,
+        "outside data in an SQL statement: request.args reaches db.execute",
+        line=4,
+        cwe=89,
+        fix="Pass values as query parameters.",
+    )
+    d = convert.finding_diagnostic(f, Verdict.BLOCK, ["", "", "", "db.execute(q)"])
+    assert d.message.endswith(". Fix: Pass values as query parameters.")
+    assert d.data["fix"] == "Pass values as query parameters."
+    assert problem(f) == (
+        "sql.injection: outside data in an SQL statement: request.args reaches db.execute. "
+        "How to fix it: Pass values as query parameters."
+    )
+    plain = Finding("bandit", "B101", Level.LOW, Level.HIGH, "assert used")
+    assert problem(plain) == "B101: assert used" and "Fix:" not in convert.finding_message(plain)
+
+
 def test_whole_line_range_when_no_columns():
     finding = Finding("secrets", "aws-access-key", Level.HIGH, Level.HIGH, "key", line=1)
     rng = convert.finding_range(finding, ["    key = 'x'"])

@@ -106,7 +106,8 @@ def finding_message(finding: Finding, verdict: Verdict | None = None) -> str:
         tail.append(f"CWE-{finding.cwe} {cwe_href(finding.cwe)}")
     if verdict is not None and verdict is not Verdict.ALLOW:
         tail.append(f"policy: {verdict}")
-    return f"{finding.message} ({'; '.join(tail)})"
+    fix = f" Fix: {finding.fix}" if finding.fix else ""
+    return f"{finding.message} ({'; '.join(tail)}).{fix}" if fix else f"{finding.message} ({'; '.join(tail)})"
 
 
 def finding_diagnostic(finding: Finding, verdict: Verdict, lines: Sequence[str]) -> types.Diagnostic:
@@ -126,6 +127,7 @@ def finding_diagnostic(finding: Finding, verdict: Verdict, lines: Sequence[str])
             "endLine": max(finding.end_line, finding.line),
             "cwe": finding.cwe,
             "message": finding.message,
+            "fix": finding.fix,
         },
     )
 

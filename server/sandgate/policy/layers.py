@@ -122,6 +122,8 @@ _COMBINE: dict[Combine, Callable[[Any, Any], tuple[Any, Any]]] = {
     Combine.SAME_BACKENDS: _same_backends,
     Combine.EQUAL: _equal,
     Combine.UNVETTED_AT_MOST: _unvetted_at_most,
+    # A lower layer may turn off only pack rules the managed policy lets it: those its globs cover.
+    Combine.GLOBS_COVERED: _kept_if_covered(lambda managed, lower: fnmatch.fnmatchcase(lower, managed)),
 }
 
 

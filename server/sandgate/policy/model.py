@@ -37,6 +37,7 @@ class Combine(enum.Enum):
     SAME_BACKENDS = "the managed backends, no more, no fewer"
     EQUAL = "the managed value"
     UNVETTED_AT_MOST = "a choice no looser (skip < review < allow)"
+    GLOBS_COVERED = "rule-id globs a managed glob covers"
 
 
 MANAGED = "managed"  # field metadata: the key's `Combine`
@@ -147,6 +148,19 @@ class LanguagesPolicy:
 
 
 @dataclass(frozen=True)
+class PackPolicy:
+    """Which rules of the security rule pack (`checks/security_pack.toml`, findings of source `pack`)
+    run, and at what severity. Globs over rule ids (`crypto.*`, `log.injection`)."""
+
+    # Rules off by default (`enabled = false` in the pack) to turn on.
+    enable: tuple[str, ...] = setting((), Combine.UNION)
+    # Rules to turn off; under a managed policy that sets this, only what a managed glob covers.
+    disable: tuple[str, ...] = setting((), Combine.GLOBS_COVERED)
+    # Re-rated severities, `glob=level` (`log.*=low`): the presets decide pack findings by severity.
+    severity: tuple[str, ...] = setting((), Combine.EQUAL)
+
+
+@dataclass(frozen=True)
 class Policy:
     rules: tuple[Rule, ...] = ()
     decision: DecisionPolicy = field(default_factory=DecisionPolicy)
@@ -161,3 +175,4 @@ class Policy:
     files: FilesPolicy = field(default_factory=FilesPolicy)
     telemetry: TelemetryPolicy = field(default_factory=TelemetryPolicy)
     languages: LanguagesPolicy = field(default_factory=LanguagesPolicy)
+    pack: PackPolicy = field(default_factory=PackPolicy)

@@ -45,7 +45,7 @@ def render_text(results: list[dict[str, Any]], color: bool) -> str:
                     f"{finding['source']}:{finding['rule']}",
                     f"{finding['severity']}/{finding['confidence']}",
                     str(finding["line"] or "-"),
-                    finding["message"],
+                    finding["message"] + (f" — fix: {finding['fix']}" if finding.get("fix") else ""),
                 )
             console.print(table)
         console.print(f"  {_sandbox_line(result.get('sandbox'))}", style="dim")

@@ -56,6 +56,12 @@ def no(message: str) -> FixAnswer:
     return FixAnswer(f"No fix offered: {message}")
 
 
+def problem(finding: Finding) -> str:
+    """What the model is told is wrong: the finding, and the rule's fix hint where it has one."""
+    text = f"{finding.rule}: {finding.message}"
+    return f"{text}. How to fix it: {finding.fix}" if finding.fix else text
+
+
 async def run_fix(rt: Runtime, ask: FixAsk, workers: Workers, span: Any) -> FixAnswer:
     snap, finding = ask.snapshot, ask.finding
     language = snap.language_id or "python"
@@ -70,7 +76,7 @@ async def run_fix(rt: Runtime, ask: FixAsk, workers: Workers, span: Any) -> FixA
         return no("a private key in this file was redacted, so its lines cannot be given to the model.")
     messages, _ = await workers.blocking(
         guard_messages,
-        fix_messages(guarded.text, language, snap.path, first, last, f"{finding.rule}: {finding.message}"),
+        fix_messages(guarded.text, language, snap.path, first, last, problem(finding)),
     )
     prompt = messages[-1]["content"]
     span.set_content(tn.PROMPT, prompt)

@@ -151,12 +151,14 @@ def _bandit_cli() -> str:
 
 def run(ctx: Context) -> list[Section]:
     from sandgate.checks.bandit_check import BanditChecker
+    from sandgate.checks.capabilities import capabilities
     from sandgate.checks.code_rules import check_code_rules
     from sandgate.checks.exec_rules import check_exec_rules
     from sandgate.checks.names import scan
     from sandgate.checks.secrets import find_secrets
     from sandgate.pipeline import Vetter
     from sandgate.policy.load import load_effective
+    from sandgate.suggestion import Suggestion, place
 
     n = ctx.n(60, 5)
     workdir = Path(tempfile.mkdtemp(prefix="sandgate-bench-static-"))
@@ -193,6 +195,18 @@ def run(ctx: Context) -> list[Section]:
                 if proc.returncode not in (0, 1):  # 1: issues found
                     raise RuntimeError(f"bandit CLI failed ({proc.returncode}): {proc.stderr[-500:]}")
 
+            placed = place(Suggestion(code))
+
+            def static(code: str = code, placed=placed) -> None:
+                # As the pipeline does: the static checks, then the capability analysis on their walk.
+                tree = ast.parse(code)
+                vetter.static_findings(code, tree)
+                vetter.capability_findings(tree, placed, None)
+
+            def capability(code: str = code) -> None:
+                tree = ast.parse(code)
+                capabilities(scan(tree), tree)
+
             def rules(code: str = code) -> None:
                 names = scan(ast.parse(code))
                 check_code_rules(names, policy.code, policy.network)
@@ -201,11 +215,12 @@ def run(ctx: Context) -> list[Section]:
             ctx.log(f"static checks: {lines} lines, {n} rounds")
             results[lines] = interleaved(
                 {
-                    "static": lambda code=code: vetter.static_findings(code),
+                    "static": static,
                     "bandit": lambda code=code: bandit.check(code),
                     "cli": cli_run,
                     "secrets": lambda code=code: find_secrets(code),
                     "rules": rules,
+                    "capabilities": capability,
                 },
                 n,
             )
@@ -225,7 +240,7 @@ def run(ctx: Context) -> list[Section]:
                 _pp(s["cli"]),
                 f"{fmt(s['cli'].p50 / s['static'].p50)}×",
                 f"{fmt(s['cli'].p50 / s['bandit'].p50)}×",
-                f"{fmt(s['secrets'].p50)} / {fmt(s['rules'].p50)} / {fmt(s['bandit'].p50)}",
+                f"{fmt(s['secrets'].p50)} / {fmt(s['rules'].p50)} / {fmt(s['capabilities'].p50)} / {fmt(s['bandit'].p50)}",
             ]
         )
     at = results[TARGET_LINES]
@@ -245,8 +260,9 @@ def run(ctx: Context) -> list[Section]:
     big = results[SIZES[-1]]
     notes = [
         f"Each size: {n} interleaved rounds of every contender on the same code (p50 / p95 in ms). "
-        "*Static checks* is `Vetter.static_findings`: everything the pipeline runs before the sandbox "
-        "(secret detection, parse + the code rules — the policy's and Sandgate's own — and bandit in-process), "
+        "*Static checks* is `Vetter.static_findings` then `Vetter.capability_findings`: everything the pipeline "
+        "runs before the sandbox (secret detection, parse + the code rules — the policy's and Sandgate's own — "
+        "bandit in-process, and the capability analysis on the same walk), "
         "on the balanced preset. "
         "*bandit CLI* is `bandit -q -f json FILE` as a subprocess on the same code in a file "
         f"({cli}); both report the same bandit issues (checked before timing).",
@@ -274,7 +290,7 @@ def run(ctx: Context) -> list[Section]:
                 "bandit CLI p50 / p95",
                 "CLI ÷ static",
                 "CLI ÷ bandit in-process",
-                "secrets / parse+rules / bandit p50",
+                "secrets / parse+rules / parse+capabilities / bandit p50",
             ],
             rows=rows,
             targets=targets,

@@ -65,7 +65,7 @@ _SECRET_PATH = re.compile(
 _PERSISTENCE_PATH = re.compile(
     r"^~/\.(bashrc|bash_profile|bash_login|profile|zshrc|zprofile|zshenv|zlogin|config/fish/config\.fish)$"
     r"|^~/\.config/(autostart|systemd)(/|$)|^/etc/(systemd|cron|init\.d|rc\.local|profile|ld\.so\.preload|xdg/autostart)"
-    r"|^/(usr/)?lib/systemd/|^/var/spool/cron|^~/\.ssh/(authorized_keys|rc)|^~/Library/LaunchAgents|^/etc/bash\.bashrc"
+    r"|^/(usr/)?lib/systemd/|^/var/spool/cron|^~/\.ssh/(authorized_keys|rc)|^~/Library/LaunchAgents|^/etc/bash\.bashrc|site-packages/[^/]*\.pth$|(user|site)customize\.py$"
 )
 _HOMES = frozenset({"~", "~/", "~/*", "~/.", "/", "/*", "/home", "/home/", "/root", "/root/", "/Users"})
 _SCRATCH = ("/tmp/", "/var/tmp/", "/dev/null", "/dev/std", "/proc/self/fd")
@@ -103,6 +103,7 @@ _DESERIALIZERS = frozenset(
         "pandas.read_pickle", "joblib.load",
     }
 )  # fmt: skip
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash"})
 _DYNAMIC = frozenset({"exec", "eval", "compile", "builtins.exec", "builtins.eval", "builtins.compile"})
 
 
@@ -245,6 +246,7 @@ class _Analysis:
             for ref, call in found.calls
         )
         self._busy: set[str] = set()
+        self._calls_by_name: dict[str, list[ast.Call]] | None = None
         self._collect(tree)
 
     def _collect(self, tree: ast.AST) -> None:
@@ -288,14 +290,25 @@ class _Analysis:
     # -- calls ---------------------------------------------------------------------------------
 
     def _callee(self, name: str, call: ast.Call) -> str:
-        """`client.get` of `with httpx.Client() as client` is `httpx.Client().get`."""
+        """What a method's receiver is when the scan could not say: `client.get` of `with
+        httpx.Client() as client` is `httpx.Client().get`; `self.session.get` of `self.session =
+        session or requests.Session()` is `requests.Session().get`."""
         func = call.func
-        if type(func) is ast.Attribute and type(func.value) is ast.Name and func.value.id in self.extra:
-            if func.value.id not in self.names.bindings:
-                for value in self.extra[func.value.id]:
-                    ref = self.names.ref(value)
-                    if ref is not None:
-                        return f"{ref.name}.{func.attr}"
+        if type(func) is not ast.Attribute or _NET_MODULES.match(name):
+            return name
+        receiver = func.value
+        raw = _raw(receiver)
+        values: list[ast.AST] = []
+        if type(receiver) is ast.Name and receiver.id in self.extra and receiver.id not in self.names.bindings:
+            values = self.extra[receiver.id]
+        elif raw is not None and raw in self.names.bindings:
+            values = [v for _, v in self.names.bindings[raw] if isinstance(v, ast.AST)]
+        for value in values:
+            alternatives = value.values if type(value) is ast.BoolOp else [value]
+            for alternative in alternatives:
+                ref = self.names.ref(alternative)
+                if ref is not None and (_NET_MODULES.match(ref.name) or len(values) == 1 and type(value) is ast.Call):
+                    return f"{ref.name}.{func.attr}"
         return name
 
     def _call(self, name: str, call: ast.Call, computed: tuple) -> None:
@@ -314,9 +327,11 @@ class _Analysis:
             node = call.args[0] if name in _DELETERS and call.args else getattr(call.func, "value", None)
             self._delete(self._path(node) if node is not None else None, call)
         if name in _SCANNERS or method in ("glob", "rglob", "iterdir"):
-            node = call.args[0] if name in _SCANNERS and call.args else getattr(call.func, "value", None)
+            node = call.args[0] if name in _SCANNERS and call.args else getattr(func, "value", None)
             path = self._path(node) if node is not None else None
-            if path and _SECRET_PATH.search(path.rstrip("*/") + "/"):
+            if path is not None and method in ("glob", "rglob") and call.args:
+                path = _join([path, self._path(call.args[0]) or HOLE])
+            if path and (_SECRET_PATH.search(path) or _SECRET_PATH.search(path.rstrip("*/") + "/")):
                 self.add("sensitive-read", f"{path.rstrip('/*')} (scans it)", call)
         if _SPAWN.match(name):
             self._process(name, call)
@@ -409,7 +424,13 @@ class _Analysis:
         if argv is None or command is None and (name in ("os.system", "os.popen") or "shell" in name):
             command = self.names.string(first)
             argv = None
-        taint = self._taint_of(call)
+        # `env=dict(os.environ, …)` is the child's environment (it inherits it anyway), not a leak.
+        taint: set[str] = set()
+        for arg in call.args:
+            taint |= self._taint_of(arg)
+        for keyword in call.keywords:
+            if keyword.arg != "env":
+                taint |= self._taint_of(keyword.value)
         via = ", ".join(sorted(taint))
         if command is not None:
             self._shell(command, call, via)
@@ -425,7 +446,7 @@ class _Analysis:
         elif program in ("rm", "shred"):
             for target in (a for a in args if not a.startswith("-")):
                 self._delete(_home(target), call)
-        if program in ("sh", "bash", "dash", "zsh", "ksh") and self._dup2_socket:
+        if program in _SHELLS and self._dup2_socket:
             self.add("remote-shell", program, call)
         if counted:
             self.add("secret-to-process" if via else "process", program, call, via)
@@ -434,6 +455,8 @@ class _Analysis:
         script = shell.parse(command)
         for cmd in script.commands():
             words = [w.text for w in cmd.words]
+            if words and words[0].rsplit("/", 1)[-1] in _SHELLS and self._dup2_socket:
+                self.add("remote-shell", words[0].rsplit("/", 1)[-1], call)
             if words and words[0].rsplit("/", 1)[-1] in ("crontab", "systemctl", "rm"):
                 self._program(words[0].rsplit("/", 1)[-1], words[1:], call, "", counted=False)
             for redirect in cmd.redirects:
@@ -462,13 +485,13 @@ class _Analysis:
             self.add("network", host, call)
 
     def _host(self, call: ast.Call, name: str) -> str:
-        node = call.args[0] if call.args else None
+        node: ast.AST | None = call.args[0] if call.args else None
         for keyword in call.keywords:
             if keyword.arg in ("url", "host", "address", "fullurl"):
                 node = keyword.value
         verb = name.rsplit(".", 1)[-1]
-        if name.endswith(("send", "sendall")) and type(call.func) is ast.Attribute:
-            node = None  # `sock.sendall(data)`: the host is the one `sock` connected to
+        if verb in ("send", "sendall", "sendmail", "send_message", "storbinary") and type(call.func) is ast.Attribute:
+            node = self._receiver_address(call.func.value)  # the host `sock` or `smtp` was opened for
         elif name.endswith("sendto") and len(call.args) > 1:
             node = call.args[1]
         if node is None:
@@ -491,6 +514,21 @@ class _Analysis:
                     host = None
                 return host or HOLE
         return "a host computed at run time"
+
+    def _receiver_address(self, receiver: ast.AST) -> ast.AST | None:
+        """The address a connection object was made for: `socket.create_connection((h, p))`,
+        `smtplib.SMTP(h)`, or a `connect((h, p))` called on the same name."""
+        for value in self._values(receiver):
+            if type(value) is ast.Call and value.args:
+                ref = self.names.ref(value.func)
+                if ref is not None and _NET_MODULES.match(ref.name) and "socket.socket" not in ref.name:
+                    return value.args[0]
+        raw = _raw(receiver)
+        for ref, call in self.scan.calls:
+            if ref is not None and raw is not None and ref.name.endswith(".connect") and call.args:
+                if _raw(call.func.value) == raw:  # type: ignore[attr-defined]
+                    return call.args[0]
+        return None
 
     # -- values and secrets ------------------------------------------------------------------------
 
@@ -566,10 +604,16 @@ class _Analysis:
 
     def _argument_taint(self, param: str, depth: int) -> Iterator[str]:
         """A parameter carries what the module passes for it (`send(open(key).read())`)."""
-        for function, index in self.params.get(param, ()):
+        places = self.params.get(param)
+        if not places:
+            return
+        if self._calls_by_name is None:  # built once, on the first parameter followed
+            self._calls_by_name = {}
             for ref, call in self.scan.calls:
-                if ref is None or ref.name.rsplit(".", 1)[-1] != function:
-                    continue
+                if ref is not None:
+                    self._calls_by_name.setdefault(ref.name.rsplit(".", 1)[-1], []).append(call)
+        for function, index in places:
+            for call in self._calls_by_name.get(function, ()):
                 for keyword in call.keywords:
                     if keyword.arg == param:
                         yield from self._taint_of(keyword.value, depth + 1)
@@ -599,6 +643,10 @@ class _Analysis:
                 return _join([self._path(a, depth + 1) or HOLE for a in node.args]) if node.args else None
             if name in _ENV_GET and node.args and self.names.string(node.args[0]) == "HOME":
                 return "~"
+            if name == "site.getusersitepackages":
+                return "~/.local/lib/python3/site-packages"
+            if name in ("glob.glob", "glob.iglob") and node.args:  # `for p in glob("/var/log/*")`
+                return self._path(node.args[0], depth + 1)
             if type(node.func) is ast.Attribute and node.func.attr in ("expanduser", "resolve", "absolute", "joinpath"):
                 base = self._path(node.func.value, depth + 1)
                 extra = [self._path(a, depth + 1) or HOLE for a in node.args]

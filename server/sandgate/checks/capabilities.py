@@ -103,6 +103,7 @@ _DESERIALIZERS = frozenset(
         "pandas.read_pickle", "joblib.load",
     }
 )  # fmt: skip
+_IMPORTERS = frozenset({"__import__", "builtins.__import__", "importlib.import_module", "importlib.__import__"})
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash"})
 _DYNAMIC = frozenset({"exec", "eval", "compile", "builtins.exec", "builtins.eval", "builtins.compile"})
 
@@ -185,12 +186,19 @@ def added(after: Iterable[Capability], before: Iterable[tuple[str, str, str]]) -
 
 
 def summary(added_caps: Iterable[Capability], limit: int = 4) -> str | None:
-    """`adds: network → host (sends ~/.aws/credentials); runs git`: the strongest first; None when
-    the suggestion adds nothing."""
+    """`adds: network → host (sends ~/.aws/credentials); runs git`: the strongest first, plain network
+    destinations in one phrase; None when the suggestion adds nothing."""
     ranked = sorted(added_caps, key=lambda c: (-c.severity, c.line))
     phrases: list[str] = []
+    hosts = [c.target for c in ranked if c.kind == "network"]
     for cap in ranked:
-        text = cap.phrase()
+        if cap.kind == "network":
+            if cap.target != hosts[0]:
+                continue
+            shown = list(dict.fromkeys(hosts))
+            text = "network → " + ", ".join(shown[:3]) + (f" (+{len(shown) - 3})" if len(shown) > 3 else "")
+        else:
+            text = cap.phrase()
         if text not in phrases:
             phrases.append(text)
     if not phrases:
@@ -339,6 +347,10 @@ class _Analysis:
             self._network(name, call)
         if name in _DYNAMIC and call.args and type(call.args[0]) is not ast.Constant:
             self.add("dynamic-code", f"{name.rsplit('.', 1)[-1]}(…)", call)
+        if name in _IMPORTERS and call.args and type(call.args[0]) is not ast.Constant:
+            pattern = self.names.string(call.args[0]) or HOLE
+            if pattern.startswith(HOLE):  # `import_module(f"myapp.plugins.{name}")` stays in its package
+                self.add("dynamic-code", f"computed name {pattern}", call)
         for site in computed:
             if not site.literal and (site.kind == "module" or site.owner in self._imported()):
                 self.add("dynamic-code", f"computed name {site.owner + '.' if site.owner else ''}{site.pattern}", call)
@@ -533,10 +545,11 @@ class _Analysis:
     # -- values and secrets ------------------------------------------------------------------------
 
     def _values(self, node: Node, depth: int = 0) -> Iterator[ast.AST]:
-        """`node`, or what a name stands for (its bindings, `with`/`for` targets), one level deep."""
+        """`node`, or what a name stands for (its bindings, `with`/`for` targets), the last binding
+        first (as `checks.names` resolves a name)."""
         if type(node) is ast.Name:
             bound = [v for _, v in self.names.bindings.get(node.id, ()) if isinstance(v, ast.AST)]
-            bound += self.extra.get(node.id, [])
+            bound = bound[::-1] + self.extra.get(node.id, [])
             if bound and depth < 4:
                 for value in bound:
                     yield from self._values(value, depth + 1)

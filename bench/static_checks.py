@@ -9,6 +9,8 @@ all of them alike:
 * bandit alone, in-process (`BanditChecker.check`, the manager reused per thread);
 * the bandit CLI (`bandit -q -f json FILE`) as a subprocess on the same code in a file.
 
+The capability analysis (`checks/capabilities.py`) is part of the first; it is also timed alone, on
+the static checks' walk as the pipeline runs it and with a parse and walk of its own.
 Secrets alone and parse + code rules (both) alone are timed in the same rounds, to show where the
 in-process time goes. Suggestions are generated deterministically: realistic functions with a
 few things bandit flags (md5, `shell=True`, `yaml.load`), at 10, 60 and 300 lines.
@@ -151,7 +153,7 @@ def _bandit_cli() -> str:
 
 def run(ctx: Context) -> list[Section]:
     from sandgate.checks.bandit_check import BanditChecker
-    from sandgate.checks.capabilities import capabilities
+    from sandgate.checks.capabilities import capabilities, summary
     from sandgate.checks.code_rules import check_code_rules
     from sandgate.checks.exec_rules import check_exec_rules
     from sandgate.checks.names import scan
@@ -196,6 +198,8 @@ def run(ctx: Context) -> list[Section]:
                     raise RuntimeError(f"bandit CLI failed ({proc.returncode}): {proc.stderr[-500:]}")
 
             placed = place(Suggestion(code))
+            tree0 = ast.parse(code)
+            names0 = scan(tree0)  # the pipeline's step reuses the static checks' walk
 
             def static(code: str = code, placed=placed) -> None:
                 # As the pipeline does: the static checks, then the capability analysis on their walk.
@@ -216,6 +220,7 @@ def run(ctx: Context) -> list[Section]:
             results[lines] = interleaved(
                 {
                     "static": static,
+                    "capability step": lambda tree=tree0, names=names0: summary(capabilities(names, tree)),
                     "bandit": lambda code=code: bandit.check(code),
                     "cli": cli_run,
                     "secrets": lambda code=code: find_secrets(code),
@@ -273,6 +278,14 @@ def run(ctx: Context) -> list[Section]:
         f"{fmt(big['secrets'].p50)} ms, parse + rules {fmt(big['rules'].p50)} ms, bandit {fmt(big['bandit'].p50)} ms "
         f"of {fmt(big['static'].p50)} ms.",
     ]
+    notes.append(
+        "The capability analysis (what the suggestion adds, `checks/capabilities.py`) on the static checks' "
+        "walk, as the pipeline runs it (p50): "
+        + ", ".join(f"{lines} lines {fmt(results[lines]['capability step'].p50)} ms" for lines in SIZES)
+        + "; with its own parse and walk: "
+        + ", ".join(f"{fmt(results[lines]['capabilities'].p50)} ms" for lines in SIZES)
+        + "."
+    )
     raw = {
         "rounds": n,
         "bandit_cli": cli,

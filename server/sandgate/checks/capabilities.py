@@ -22,7 +22,7 @@ import ast
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from urllib.parse import urlsplit
 
 from sandgate.checks import shell
@@ -70,7 +70,7 @@ _PERSISTENCE_PATH = re.compile(
 _HOMES = frozenset({"~", "~/", "~/*", "~/.", "/", "/*", "/home", "/home/", "/root", "/root/", "/Users"})
 _SCRATCH = ("/tmp/", "/var/tmp/", "/dev/null", "/dev/std", "/proc/self/fd")
 
-_OPENERS = frozenset({"open", "builtins.open", "io.open", "codecs.open", "os.open"})
+_OPENERS = frozenset({"open", "builtins.open", "io.open", "codecs.open"})
 _WRITE_MODE = frozenset("wax+")
 _PATH_TYPES = frozenset({"pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "Path"})
 _COPY_TO = frozenset(
@@ -352,11 +352,11 @@ class _Analysis:
             if pattern.startswith(HOLE):  # `import_module(f"myapp.plugins.{name}")` stays in its package
                 self.add("dynamic-code", f"computed name {pattern}", call)
         for site in computed:
-            if not site.literal and (site.kind == "module" or site.owner in self._imported()):
+            if not site.literal and (site.kind == "module" or site.owner in self._imported):
                 self.add("dynamic-code", f"computed name {site.owner + '.' if site.owner else ''}{site.pattern}", call)
         if name in _DESERIALIZERS or name == "yaml.load" and not _safe_loader(call, self.names):
             self.add("deserialization", name, call)
-        if name.endswith("jwt.decode") or name == "jwt.decode":
+        if name.endswith("jwt.decode"):
             if _verify_off(call, self.names):
                 self.add("verify-off", "JWT signature verification", call)
         elif _keyword_false(call, "verify") and _NET_MODULES.match(name):
@@ -368,7 +368,9 @@ class _Analysis:
             if opened is not None:
                 self._write(opened, call, self._taint_of(call.args[0]))
 
+    @cached_property
     def _imported(self) -> set[str]:
+        """Names bound by an import: `getattr(os, name)` looks in a module."""
         return {name for name, bound in self.names.bindings.items() if any(isinstance(v, str) for _, v in bound)}
 
     def _file(self, name: str, method: str, call: ast.Call) -> None:
@@ -379,8 +381,6 @@ class _Analysis:
         else:
             path = self._path(func.value) if _is_path(self, func.value) else None
             mode = "w" if method in ("write_text", "write_bytes", "touch") else _mode(call, 0, self.names)
-            if name == "os.open":
-                mode = "r"
         if path is None:
             return
         if _WRITE_MODE & set(mode):

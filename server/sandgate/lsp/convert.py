@@ -170,13 +170,21 @@ def check_failed_diagnostic(message: str) -> types.Diagnostic:
 
 
 def suggestion_diagnostic(
-    verdict: Verdict, rng: types.Range, reasons: Sequence[Reason], token: str | None, vetted: str | None = None
+    verdict: Verdict,
+    rng: types.Range,
+    reasons: Sequence[Reason],
+    token: str | None,
+    vetted: str | None = None,
+    adds: str | None = None,
 ) -> types.Diagnostic:
     """The diagnostic for a withheld suggestion: held (with its token) or blocked. `rng`: the whole
-    line it belongs on (a cursor anywhere on the line reaches it)."""
+    line it belongs on (a cursor anywhere on the line reaches it). `adds`: what the suggestion can do
+    that the document could not (`VetResult.summary`), said first: it is what a person weighs."""
     summary = _reason_summary(reasons)
     if vetted and vetted not in summary:
         summary += f" ({vetted})"
+    if adds:
+        summary = f"{adds} — because {summary}"
     if verdict is Verdict.BLOCK:
         return types.Diagnostic(
             range=rng,
@@ -424,6 +432,8 @@ def withheld_json(record: Withheld) -> dict[str, Any]:
         data["verified"] = held.verified
     if record.vetted:
         data["vetted"] = record.vetted
+    if record.summary:
+        data["summary"] = record.summary
     if record.outcome is not None:
         data["outcome"] = record.outcome
     return data

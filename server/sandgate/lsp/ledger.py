@@ -82,6 +82,7 @@ class Withheld:
     request_id: str | None = None  # the suggestion request: links decision, approval and telemetry
     model: str | None = None  # the model that wrote it
     vetted: str | None = None  # what was vetted, when not the document as it was (a region...)
+    summary: str | None = None  # what the suggestion adds ("adds: network → host (sends …)")
     created_at: str = field(default_factory=utc_timestamp)
     created_mono: float = field(default_factory=time.monotonic)
     outcome: str | None = None
@@ -101,6 +102,7 @@ class Vetted(TypedDict):
     sha256: str
     policy_digest: str
     vetted: str | None
+    summary: str | None
 
 
 def vetted(result: VetResult) -> Vetted:
@@ -112,6 +114,7 @@ def vetted(result: VetResult) -> Vetted:
         sha256=result.content_sha256,
         policy_digest=result.policy_digest,
         vetted=result.vetted,
+        summary=result.summary,
     )
 
 

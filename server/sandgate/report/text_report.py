@@ -32,6 +32,8 @@ def render_text(results: list[dict[str, Any]], color: bool) -> str:
     for result in results:
         decision = result["decision"]
         console.print(Text.assemble((f"{decision.upper():7}", _STYLE[decision]), " ", (result["path"], "bold")))
+        if result.get("summary"):  # what the suggestion can do, before why it was decided so
+            console.print(f"  {result['summary']}")
         for reason in result["reasons"]:
             console.print(f"  because {reason['text']}")
         if result["findings"]:

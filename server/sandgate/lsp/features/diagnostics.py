@@ -74,6 +74,7 @@ def publish(server: SandgateServer, uri: str) -> None:
                         held.reasons,
                         held.token,
                         held.vetted,
+                        held.summary,
                     )
                 )
         for blocked in server.ledger.blocked_for(uri):
@@ -84,6 +85,7 @@ def publish(server: SandgateServer, uri: str) -> None:
                     blocked.reasons,
                     None,
                     blocked.vetted,
+                    blocked.summary,
                 )
             )
     server.text_document_publish_diagnostics(

@@ -283,7 +283,8 @@ def test_diagnostic_and_pending_view_lead_with_the_summary(static_vetter):
     result = static_vetter.vet(Suggestion(EXFIL, document=DOCUMENT, line=DOCUMENT.count("\n"), path="m.py"))
     rng = types.Range(start=types.Position(line=8, character=0), end=types.Position(line=9, character=0))
     diagnostic = convert.suggestion_diagnostic(Verdict.BLOCK, rng, result.reasons, None, None, result.summary)
-    assert diagnostic.message.startswith(f"AI suggestion blocked: {result.summary} — because block: ")
+    assert diagnostic.message.startswith(f"AI suggestion blocked: {result.summary} — because ")
+    assert "because block:" not in diagnostic.message  # the decision is said once
     record = Blocked.of(
         result,
         uri="file:///m.py",

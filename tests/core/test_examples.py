@@ -18,10 +18,12 @@ EXPECTED = {
     "review_endless_loop.py": ("review", "sandbox:limit.time"),
     "review_pickle_load.py": ("review", "bandit:B301"),
     "risky_download_and_run.py": ("block", "rules:shell.download-and-run"),
-    "risky_exfiltrate.py": ("block", "sandbox:network.denied"),
+    # Seen before it runs: a secret read flowing into a connection (the static checks block, so it never runs).
+    "risky_exfiltrate.py": ("block", "capability:capability.secret-to-network"),
     "risky_hardcoded_key.py": ("block", "secrets:aws-access-key"),
     "risky_shell_injection.py": ("block", "bandit:B602"),
-    "risky_write_bashrc.py": ("block", "sandbox:fs.write-outside-scratch"),
+    # Seen before it runs: a write to a shell start-up file is persistence.
+    "risky_write_bashrc.py": ("block", "capability:capability.persistence"),
 }
 
 

@@ -405,7 +405,7 @@ def user_from_token(token: str) -> str:
     claims = jwt.decode(token, options={"verify_signature": False})
     return claims["sub"]
 """,
-        R,
+        B,  # the security pack blocks it (jwt.unverified, tls.verify-disabled)
     ),
     bad(
         "jwt-alg-none",
@@ -414,7 +414,7 @@ def user_from_token(token: str) -> str:
 def claims_of(token: str, key: str = "k") -> dict:
     return jwt.decode(token, key, algorithms=["none", "HS256"])
 """,
-        R,
+        B,  # the security pack blocks it (jwt.unverified, tls.verify-disabled)
     ),
     bad(
         "tls-verify-off",
@@ -423,7 +423,7 @@ def claims_of(token: str, key: str = "k") -> dict:
     def fetch_accounts(self) -> list:
         return self.session.get(f"{API}/accounts", verify=False, timeout=10).json()
 """,
-        R,
+        B,  # the security pack blocks it (jwt.unverified, tls.verify-disabled)
     ),
     bad(
         "rm-rf-home-in-shell",

@@ -57,6 +57,32 @@ def test_honeytoken_in_a_name_lookup_is_exfiltration(vetter):
     assert leak and "name look-up" in leak[0].message and "health_ping()" in leak[0].message
 
 
+def test_the_standard_librarys_own_environment_reads_are_not_the_programs(vetter):
+    """urllib looks for proxy settings by walking os.environ (through frozen `os` and
+    `_collections_abc` frames in Python 3.11+): not a read of the planted secrets. A read the
+    suggestion's own function makes still is."""
+    result = vet(
+        vetter,
+        """
+def proxies_in_use() -> dict:
+    import urllib.request
+
+    return urllib.request.getproxies()
+""",
+    )
+    assert not [f for f in result.findings if f.rule == "secret.honeytoken-read"], result.findings
+    own = vet(
+        vetter,
+        """
+def deploy_key() -> str:
+    import os
+
+    return os.environ.get("AWS_SECRET_ACCESS_KEY", "")
+""",
+    )
+    assert [f.detail("token") for f in own.findings if f.rule == "secret.honeytoken-read"] == ["$AWS_SECRET_ACCESS_KEY"]
+
+
 def test_exiting_from_the_exercise_is_held(vetter):
     result = vet(
         vetter,

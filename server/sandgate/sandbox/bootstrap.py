@@ -767,8 +767,12 @@ def _exercise():
 
 def _runtime_reads():
     # The stdlib looking for its settings (urllib's proxy variables) is not the program's doing.
+    # os and _collections_abc are frozen modules in Python 3.11+ (`<frozen os>`): their frames are
+    # the mapping's own machinery (items(), get()), skipped to reach who asked.
     f = _getframe(2)
-    while f is not None and f.f_code.co_filename.endswith(("/os.py", "/_collections_abc.py")):
+    while f is not None and f.f_code.co_filename.endswith(
+        ("/os.py", "/_collections_abc.py", "<frozen os>", "<frozen _collections_abc>")
+    ):
         f = f.f_back
     return f is not None and _under(f.f_code.co_filename, _RUNTIME)
 

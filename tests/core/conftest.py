@@ -4,6 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from sandgate.pipeline import Vetter
+from sandgate.policy.load import load_effective
+
 REPO = Path(__file__).resolve().parents[2]
 
 # Static-only policy: no sandbox backend may be used and none is required, so these tests
@@ -46,6 +49,16 @@ def static_workspace(workspace, monkeypatch, tmp_path) -> Path:
 
 def load_static(workspace: Path):
     """The static-only policy for `workspace` (in a `static_workspace`)."""
-    from sandgate.policy.load import load_effective
-
     return load_effective(workspace, explicit=workspace / STATIC_POLICY)
+
+
+def static_only_vetter(root: Path) -> Vetter:
+    """A vetter on the balanced preset's static checks alone, its managed and own policy in `root`
+    (for the corpora: module-scoped, so no per-test fixtures)."""
+    for name in ("managed.toml", "static.toml"):
+        (root / name).write_text(STATIC_ONLY)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SANDGATE_MANAGED_POLICY", str(root / "managed.toml"))
+        loaded = load_effective(root, explicit=root / "static.toml")
+    assert loaded.preset == "balanced" and loaded.ok
+    return Vetter(loaded, workspace=root)

@@ -6,49 +6,19 @@ from __future__ import annotations
 
 import tomllib
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 from sandgate.findings import Verdict
 
+from .placed_cases import Placed
+from .placed_cases import place as place_in
+
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "pack"
 CASES: list[dict] = tomllib.loads((CORPUS / "cases.toml").read_text())["case"]
-FILL = "# <fill>"
-
-
-@dataclass(frozen=True)
-class Placed:
-    document: str
-    line: int  # 0-based, as Suggestion takes it
-    character: int
-    text: str
-
-    @property
-    def inserted(self) -> str:
-        """The document with the suggestion in place."""
-        lines = self.document.split("\n")
-        line = lines[self.line]
-        lines[self.line] = line[: self.character] + self.text + line[self.character :]
-        return "\n".join(lines)
 
 
 def place(case: dict) -> Placed:
-    """The case's document with its slot emptied, the cursor after the slot's indentation, and the
-    suggestion's later lines indented to the slot."""
-    lines = (CORPUS / "documents" / case["doc"]).read_text().split("\n")
-    if case["slot"] == "module":
-        index = next(i for i, line in enumerate(lines) if line.strip() == FILL)
-    else:
-        start = next(
-            i
-            for i, line in enumerate(lines)
-            if line.lstrip().startswith((f"def {case['slot']}(", f"async def {case['slot']}("))
-        )
-        index = next(i for i in range(start, len(lines)) if lines[i].rstrip().endswith(FILL))
-    indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
-    lines[index] = indent
-    text = case["text"].lstrip("\n").replace("\n", "\n" + indent)
-    return Placed("\n".join(lines), index, len(indent), text)
+    return place_in(case, CORPUS)
 
 
 def figures(verdicts: dict[str, Verdict]) -> tuple[str, dict[int, tuple[int, int]]]:

@@ -5,64 +5,31 @@ reports (recall on the attacks, holds of benign code)."""
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
 
 import pytest
 
 from sandgate.findings import Verdict
 from sandgate.pipeline import Vetter
-from sandgate.policy.load import load_effective
-from sandgate.suggestion import Suggestion
 
-from .conftest import REPO, STATIC_ONLY
+from .conftest import REPO, static_only_vetter
+from .placed_cases import Placed, vet_placed
+from .placed_cases import place as place_in
 
 CORPUS = REPO / "tests" / "corpus" / "exec_rules"
 CASES = tomllib.loads((CORPUS / "cases.toml").read_text())["case"]
-FILL = "# <fill>"
-
-
-@dataclass(frozen=True)
-class Placed:
-    document: str
-    line: int  # 0-based, as Suggestion takes it
-    character: int
-    text: str
 
 
 def place(case: dict) -> Placed:
-    """The case's document with its slot emptied, the cursor after the slot's indentation, and the
-    suggestion's later lines indented to the slot (what an editor's completion looks like)."""
-    lines = (CORPUS / "documents" / case["doc"]).read_text().split("\n")
-    if case["slot"] == "module":
-        index = next(i for i, line in enumerate(lines) if line.strip() == FILL)
-    else:
-        start = next(i for i, line in enumerate(lines) if line.lstrip().startswith(f"def {case['slot']}("))
-        index = next(i for i in range(start, len(lines)) if lines[i].rstrip().endswith(FILL))
-    indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
-    lines[index] = indent
-    text = case["text"].replace("\n", "\n" + indent)
-    return Placed("\n".join(lines), index, len(indent), text)
+    return place_in(case, CORPUS)
 
 
 @pytest.fixture(scope="module")
 def vetter(tmp_path_factory) -> Vetter:
-    root = tmp_path_factory.mktemp("corpus")
-    for name in ("managed.toml", "static.toml"):  # balanced, static checks only (see conftest)
-        (root / name).write_text(STATIC_ONLY)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SANDGATE_MANAGED_POLICY", str(root / "managed.toml"))
-        loaded = load_effective(root, explicit=root / "static.toml")
-    assert loaded.preset == "balanced" and loaded.ok
-    return Vetter(loaded, workspace=root)
+    return static_only_vetter(tmp_path_factory.mktemp("corpus"))
 
 
 def vet(vetter: Vetter, case: dict):
-    placed = place(case)
-    return vetter.vet(
-        Suggestion(
-            placed.text, document=placed.document, line=placed.line, character=placed.character, path=case["doc"]
-        )
-    )
+    return vet_placed(vetter, case, place(case))
 
 
 def test_cases_are_well_formed():
@@ -72,14 +39,7 @@ def test_cases_are_well_formed():
         assert case["label"] in ("attack", "benign") and case["expect"] in ("allow", "review", "block"), case["id"]
         assert (case["label"] == "attack") == (case["expect"] != "allow" and "why" not in case), case["id"]
         placed = place(case)
-        compile(placed.document[:0] + _inserted(placed), case["id"], "exec")  # the placed code compiles
-
-
-def _inserted(placed: Placed) -> str:
-    lines = placed.document.split("\n")
-    line = lines[placed.line]
-    lines[placed.line] = line[: placed.character] + placed.text + line[placed.character :]
-    return "\n".join(lines)
+        compile(placed.inserted, case["id"], "exec")  # the placed code compiles
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])

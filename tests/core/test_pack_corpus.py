@@ -7,32 +7,19 @@ from __future__ import annotations
 import pytest
 
 from sandgate.pipeline import Vetter
-from sandgate.policy.load import load_effective
-from sandgate.suggestion import Suggestion
 
-from .conftest import REPO, STATIC_ONLY
+from .conftest import REPO, static_only_vetter
 from .pack_corpus import CASES, figures, place
+from .placed_cases import vet_placed
 
 
 @pytest.fixture(scope="module")
 def vetter(tmp_path_factory) -> Vetter:
-    root = tmp_path_factory.mktemp("pack-corpus")
-    for name in ("managed.toml", "static.toml"):  # balanced, static checks only (see conftest)
-        (root / name).write_text(STATIC_ONLY)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SANDGATE_MANAGED_POLICY", str(root / "managed.toml"))
-        loaded = load_effective(root, explicit=root / "static.toml")
-    assert loaded.preset == "balanced" and loaded.ok
-    return Vetter(loaded, workspace=root)
+    return static_only_vetter(tmp_path_factory.mktemp("pack-corpus"))
 
 
 def vet(vetter: Vetter, case: dict):
-    placed = place(case)
-    return vetter.vet(
-        Suggestion(
-            placed.text, document=placed.document, line=placed.line, character=placed.character, path=case["doc"]
-        )
-    )
+    return vet_placed(vetter, case, place(case))
 
 
 def test_cases_are_well_formed():

@@ -77,6 +77,9 @@ class Finding:
     # Structured details (host and port of a connection, path of a write, ...).
     # Values must be JSON-serialisable; never a secret in full.
     details: tuple[tuple[str, Any], ...] = field(default=())
+    # The language of the code it was found in ("python", "javascript", "typescript"); set by
+    # the pipeline (None: a check run on its own).
+    language: str | None = None
 
     @property
     def key(self) -> str:

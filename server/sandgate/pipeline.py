@@ -33,12 +33,12 @@ from sandgate.checks.names import scan
 from sandgate.checks.pack_rules import active_rules, check_pack
 from sandgate.checks.parsing import parse
 from sandgate.checks.protected_files import check_protected_writes, protected_edit
-from sandgate.checks.rule_pack import load_pack
+from sandgate.checks.rule_pack import load_js_pack, load_pack
 from sandgate.checks.secrets import find_secrets, without_allowlisted
 from sandgate.findings import Finding, Level, Origin, Verdict
-from sandgate.languages import language_for, language_name
+from sandgate.languages import language_for, language_name, unit_named
 from sandgate.lines import Lines
-from sandgate.policy.evaluate import Decision, Reason, decide
+from sandgate.policy.evaluate import Decision, Reason, decide, decide_finding
 from sandgate.policy.load import LoadedPolicy
 from sandgate.regions import CannotVet, find_region
 from sandgate.sandbox import exercise, honeytokens
@@ -68,6 +68,9 @@ class VetResult:
     # What the suggestion adds that its document could not do ("adds: network → host (sends
     # ~/.aws/credentials)"); None when it adds nothing. Shown first wherever the result is.
     summary: str | None = None
+    # The language unit that vetted it ("python", "javascript", "typescript"), else what the
+    # document's language is called (a language Sandgate has no unit for).
+    language: str | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -118,6 +121,7 @@ class VetResult:
             "policy_digest": self.policy_digest,
             "vetted": self.vetted,
             "summary": self.summary,
+            "language": self.language,
         }
 
 
@@ -164,6 +168,12 @@ class Vetter:
         """The security pack's rules as this policy has them (`[pack]`: enable, disable, severity)."""
         settings = self.policy.pack
         return active_rules(load_pack(), settings.enable, settings.disable, settings.severity)
+
+    @functools.cached_property
+    def js_pack_rules(self):
+        """The JavaScript/TypeScript pack's rules as this policy has them (the same `[pack]` keys)."""
+        settings = self.policy.pack
+        return active_rules(load_js_pack(), settings.enable, settings.disable, settings.severity)
 
     @property
     def backend_name(self) -> str | None:
@@ -243,11 +253,22 @@ class Vetter:
             span.set_findings(len(findings))
         return findings, capabilities.summary(new)
 
-    def check_document(self, text: str, path: str = "document.py") -> list[Finding]:
-        """Static findings on a document the user is editing (diagnostics; no sandbox run)."""
-        del path  # reserved: per-path rules
-        findings, _ = self.static_findings(text)
-        return without_allowlisted([dataclasses.replace(f, origin=Origin.DOCUMENT) for f in findings], text)
+    def check_document(self, text: str, path: str = "document.py", language: str | None = None) -> list[Finding]:
+        """Static findings on a document the user is editing (diagnostics; no sandbox run), by the
+        checks of its language (Python when none is known)."""
+        unit = language_for(language, path) or unit_named("python")
+        assert unit is not None
+        if unit.name == "python":
+            findings, _ = self.static_findings(text)
+        else:
+            try:
+                tree = unit.syntax.parse(text)
+            except SyntaxError:
+                tree = None  # still typed: secrets only, as for Python
+            findings, _ = unit.static_checks(self, text, tree)
+        return without_allowlisted(
+            [dataclasses.replace(f, origin=Origin.DOCUMENT, language=unit.name) for f in findings], text
+        )
 
     # -- sandbox --------------------------------------------------------------------------
 
@@ -368,6 +389,16 @@ class Vetter:
         unit = language_for(suggestion.language, suggestion.path)
         if unit is None:
             return self._unvetted_language(suggestion)
+        result = self._vet_unit(unit, suggestion, request_id)
+        result.language = unit.name
+        return result
+
+    def _vet_unit(self, unit: Any, suggestion: Suggestion, request_id: str | None) -> VetResult:
+        language = unit.name
+
+        def tagged(found: list[Finding]) -> list[Finding]:
+            return [dataclasses.replace(f, language=language) for f in found]
+
         shown, note = suggestion, None
         placed = place(suggestion)
         try:
@@ -380,7 +411,7 @@ class Vetter:
                     suggestion,
                     "not-vetted",
                     region.reason,
-                    Finding("syntax", "syntax.error", Level.INFO, Level.HIGH, region.reason),
+                    Finding("syntax", "syntax.error", Level.INFO, Level.HIGH, region.reason, language=language),
                 )
             shown, suggestion, note = dataclasses.replace(suggestion, text=region.shown), region.suggestion, region.note
             # Same lines as the placed document: findings map back to it as they would.
@@ -394,29 +425,71 @@ class Vetter:
         findings = without_allowlisted(
             [
                 f if placed.in_suggestion(f.line, f.end_line) else dataclasses.replace(f, origin=Origin.DOCUMENT)
-                for f in raw
+                for f in tagged(raw)
             ],
             placed.code,
         )
         if note is not None:
-            findings.append(Finding("syntax", "syntax.region", Level.INFO, Level.HIGH, note))
-        findings.extend(self._edit_findings(suggestion, placed))
+            findings.append(Finding("syntax", "syntax.region", Level.INFO, Level.HIGH, note, language=language))
+        findings.extend(tagged(self._edit_findings(suggestion, placed)))
         static = decide(self.policy, findings, holds, placed.where)
 
         result: RunResult | None = None
         skipped: str | None = None
+        reported: list[Finding] = []  # findings that are reported but do not decide
         if static.verdict is Verdict.BLOCK:
             skipped = "not run: the static checks already block this suggestion"
+        elif unit.runtime is None:
+            skipped, found, hold, reported = self._no_runtime(language, placed)
+            findings.extend(found)
+            holds.extend(hold)
         else:
             # An untrusted workspace's own code is never executed: the suggestion runs alone.
             result, run_findings, skipped = self._run(placed, suggestion, self.loaded.trusted, request_id)
-            findings.extend(run_findings)
+            findings.extend(tagged(run_findings))
             if skipped and self.policy.sandbox.required:
                 holds.append(_hold("sandbox-required", skipped))
             elif result is not None and result.error and self.policy.sandbox.required:
                 holds.append(_hold("sandbox-required", f"the sandbox run failed: {result.error}"))
         decision = decide(self.policy, findings, holds, placed.where)
+        findings.extend(reported)
         return VetResult(shown, decision, findings, result, skipped, self.loaded.digest, placed, note, summary)
+
+    def _no_runtime(self, language: str, placed: Placed) -> tuple[str, list[Finding], list[Reason], list[Finding]]:
+        """A language no sandbox runs yet: what was not done, as a finding the policy decides
+        (`sandbox.unsupported-language`: the presets hold it for review), a hold when the rules
+        leave it allowed but `sandbox.required` is on (fail closed), or, when the policy's
+        `languages.unvetted` says "allow", a finding reported beside an unchanged decision.
+        Returns (why no run, deciding findings, holds, reported findings)."""
+        why = f"{language} cannot run in Sandgate's sandbox yet: only the static checks vetted this suggestion"
+        skipped = f"not run: {why}"
+        if self.policy.languages.unvetted == "allow":
+            note = Finding(
+                "sandbox",
+                "sandbox.unsupported-language",
+                Level.INFO,
+                Level.HIGH,
+                f'{why} (languages.unvetted = "allow")',
+                line=placed.first_line,
+                end_line=placed.last_line,
+                language=language,
+            )
+            return skipped, [], [], [note]
+        finding = Finding(
+            "sandbox",
+            "sandbox.unsupported-language",
+            Level.MEDIUM,
+            Level.HIGH,
+            f"{why}; its behaviour was not observed, so a person decides",
+            line=placed.first_line,
+            end_line=placed.last_line,
+            more_info="https://github.com/sandgate/sandgate/blob/main/docs/static-checks.md#javascript-and-typescript",
+            language=language,
+        )
+        holds: list[Reason] = []
+        if self.policy.sandbox.required and decide_finding(self.policy, finding).verdict is Verdict.ALLOW:
+            holds.append(_hold("sandbox-required", skipped))
+        return skipped, [finding], holds, []
 
     def _edit_findings(self, suggestion: Suggestion, placed: Placed) -> list[Finding]:
         """A suggestion placed in a document the policy protects (`files.protected`), whatever its language."""
@@ -431,12 +504,26 @@ class Vetter:
     def held_unvetted(self, suggestion: Suggestion, rule_id: str, why: str, *noted: Finding) -> VetResult:
         """Held for review because nothing could be vetted; a secret in the text, or an edit of a
         protected file, still blocks."""
-        findings = self._unparsed_findings(suggestion)
+        language = self._language(suggestion)
+        findings = [dataclasses.replace(f, language=language) for f in self._unparsed_findings(suggestion)]
         decision = decide(self.policy, findings, [_hold(rule_id, why)])
         findings.extend(noted)
         return VetResult(
-            suggestion, decision, findings, None, f"not run: {why}", self.loaded.digest, place(suggestion), why
+            suggestion,
+            decision,
+            findings,
+            None,
+            f"not run: {why}",
+            self.loaded.digest,
+            place(suggestion),
+            why,
+            language=language,
         )
+
+    @staticmethod
+    def _language(suggestion: Suggestion) -> str:
+        unit = language_for(suggestion.language, suggestion.path)
+        return unit.name if unit is not None else language_name(suggestion.language, suggestion.path)
 
     def _unvetted_language(self, suggestion: Suggestion) -> VetResult:
         """A language without a unit: held (`languages.unvetted` = skip or review), or allowed with a
@@ -446,14 +533,24 @@ class Vetter:
         why = f"{name} is not vetted: Sandgate has no vetting pipeline for it"
         if handling != "allow":
             return self.held_unvetted(suggestion, "language-not-vetted", why)
-        findings = self._unparsed_findings(suggestion)
+        findings = [dataclasses.replace(f, language=name) for f in self._unparsed_findings(suggestion)]
         decision = decide(self.policy, findings)
         # Decided apart from the rules: the policy's own key chose to show it.
         findings.append(
-            Finding("policy", "not-vetted", Level.INFO, Level.HIGH, f'{why} (languages.unvetted = "allow")')
+            Finding(
+                "policy", "not-vetted", Level.INFO, Level.HIGH, f'{why} (languages.unvetted = "allow")', language=name
+            )
         )
         return VetResult(
-            suggestion, decision, findings, None, f"not run: {why}", self.loaded.digest, place(suggestion), why
+            suggestion,
+            decision,
+            findings,
+            None,
+            f"not run: {why}",
+            self.loaded.digest,
+            place(suggestion),
+            why,
+            language=name,
         )
 
     def close(self) -> None:

@@ -50,7 +50,7 @@ def _finding(rule: str, severity: Level, message: str, node: ast.AST, **extra: o
     )
 
 
-def _denied(name: str, patterns: tuple[str, ...]) -> str | None:
+def denied(name: str, patterns: tuple[str, ...]) -> str | None:
     """The pattern that denies `name` (a module covers its submodules)."""
     for pattern in patterns:
         if name == pattern or name.startswith(pattern + ".") or fnmatch.fnmatchcase(name, pattern):
@@ -80,7 +80,7 @@ def check_code_rules(scan: Scan, code: CodePolicy, network: NetworkPolicy) -> li
     """Denied imports and calls, and hosts the network policy does not allow, in one scanned module."""
     findings: list[Finding] = []
     for module, node in scan.imports:
-        pattern = _denied(module, code.deny_imports)
+        pattern = denied(module, code.deny_imports)
         if pattern:
             findings.append(
                 _finding(
@@ -95,7 +95,7 @@ def check_code_rules(scan: Scan, code: CodePolicy, network: NetworkPolicy) -> li
         if ref is None:
             continue
         name = ref.name
-        pattern = _denied(name, code.deny_calls)
+        pattern = denied(name, code.deny_calls)
         if pattern:
             findings.append(
                 _finding(

@@ -12,6 +12,7 @@ This module reads and validates; `checks.pack_rules` enforces.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +22,7 @@ from sandgate.checks.taint import KINDS, Sources
 from sandgate.findings import Level
 
 PACK_PATH = Path(__file__).with_name("security_pack.toml")
+JS_PACK_PATH = Path(__file__).with_name("js_security_pack.toml")
 DOCS = "https://github.com/sandgate/sandgate/blob/main/docs/static-checks.md"
 RULE_KINDS = ("taint", "call", "assign", "check")
 CHECKS = ("credential-names", "credential-strings", "random-for-secrets")
@@ -45,6 +47,42 @@ _CONDITION_KEYS = frozenset(
     }
 )
 _SINK_KEYS = frozenset({"calls", "args", "keywords", "receiver", "if_keyword", "formatted", "stores", "returns"})
+
+
+# The JavaScript/TypeScript pack (`js_security_pack.toml`, enforced by `checks.js_pack`): the same
+# rule fields and examples, its own kinds and conditions (tree-sitter trees, not Python's AST).
+JS_RULE_KINDS = ("call", "assign", "prop", "check")
+JS_CHECKS = ("prototype-pollution",)
+_JS_CONDITION_KEYS = frozenset(
+    {
+        "arg",
+        "option",
+        "missing",
+        "tainted",
+        "built",
+        "constant",
+        "equals",
+        "matches",
+        "context",
+        "not_leading",
+        "downloads",
+        "also",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What a pack file may say: its rule kinds, named checks and condition keys."""
+
+    name: str
+    kinds: tuple[str, ...]
+    checks: tuple[str, ...]
+    conditions: frozenset[str]
+
+
+PYTHON = Dialect("python", RULE_KINDS, CHECKS, _CONDITION_KEYS)
+JAVASCRIPT = Dialect("javascript", JS_RULE_KINDS, JS_CHECKS, _JS_CONDITION_KEYS)
 
 
 class PackError(ValueError):
@@ -101,7 +139,8 @@ class PackRule:
 @dataclass(frozen=True)
 class Pack:
     rules: tuple[PackRule, ...]
-    sources: Sources
+    sources: Any  # taint.Sources (Python), js_scan.Sources (JavaScript)
+    dialect: Dialect = PYTHON
 
     def rule(self, rule_id: str) -> PackRule:
         return next(r for r in self.rules if r.id == rule_id)
@@ -132,27 +171,27 @@ def _sink(data: dict[str, Any], where: str) -> Sink:
     )
 
 
-def _rule(data: dict[str, Any]) -> PackRule:
+def _rule(data: dict[str, Any], dialect: Dialect = PYTHON) -> PackRule:
     rule_id = data.get("id")
     if not isinstance(rule_id, str) or not rule_id:
         raise PackError(f"a rule without an id: {data}")
     where = f"rule {rule_id}"
     kind = data.get("kind")
-    if kind not in RULE_KINDS:
-        raise PackError(f"{where}: kind must be one of {RULE_KINDS}, not {kind!r}")
+    if kind not in dialect.kinds:
+        raise PackError(f"{where}: kind must be one of {dialect.kinds}, not {kind!r}")
     for key in ("cwe", "severity", "confidence", "message", "fix"):
         if key not in data:
             raise PackError(f"{where}: {key} is missing")
     when = tuple(data.get("when", ()))
     for condition in when:
-        unknown = set(condition) - _CONDITION_KEYS
+        unknown = set(condition) - dialect.conditions
         if unknown:
             raise PackError(f"{where}: unknown condition keys {sorted(unknown)}")
     sources = _tuple(data.get("sources", ["web", "cli"]), where)
-    if set(sources) - set(KINDS):
+    if dialect is PYTHON and set(sources) - set(KINDS):
         raise PackError(f"{where}: sources must be among {KINDS}")
-    if kind == "check" and data.get("check") not in CHECKS:
-        raise PackError(f"{where}: check must be one of {CHECKS}")
+    if kind == "check" and data.get("check") not in dialect.checks:
+        raise PackError(f"{where}: check must be one of {dialect.checks}")
     if not data.get("match") or not data.get("not_match"):
         raise PackError(f"{where}: every rule needs `match` and `not_match` examples")
     try:
@@ -197,26 +236,47 @@ def _sources(data: dict[str, Any]) -> Sources:
     )
 
 
-def parse_pack(text: str) -> Pack:
+def _js_sources(data: dict[str, Any]) -> Any:
+    from sandgate.checks.js_scan import Sources as JsSources
+
+    return JsSources(roots=tuple(data["roots"]), attrs=frozenset(data["attrs"]), calls=tuple(data["calls"]))
+
+
+def parse_pack(text: str, dialect: Dialect = PYTHON) -> Pack:
     """The pack in `text`, its examples not yet checked."""
     data = tomllib.loads(text)
-    rules = tuple(_rule(r) for r in data.get("rule", ()))
+    rules = tuple(_rule(r, dialect) for r in data.get("rule", ()))
     ids = [r.id for r in rules]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise PackError(f"rule ids used twice: {duplicates}")
-    return Pack(rules, _sources(data["taint"]))
+    sources = _sources(data["taint"]) if dialect is PYTHON else _js_sources(data["taint"])
+    return Pack(rules, sources, dialect)
+
+
+Runner = Callable[[str, Pack, tuple[PackRule, ...]], list]
+
+
+def _python_runner() -> Runner:
+    from sandgate.checks.pack_rules import run_pack  # enforcement lives there; it imports this module
+
+    return lambda code, pack, rules: run_pack(code, pack, rules=rules)
+
+
+def _js_runner() -> Runner:
+    from sandgate.checks.js_pack import run_js_pack
+
+    return lambda code, pack, rules: run_js_pack(code, pack, rules=rules)
 
 
 def check_examples(pack: Pack) -> None:
     """Every rule's `match` examples give a finding of the rule; its `not_match` examples none."""
-    from sandgate.checks.pack_rules import run_pack  # enforcement lives there; it imports this module
-
+    run_pack = _python_runner() if pack.dialect is PYTHON else _js_runner()
     for rule in pack.rules:
         for expected, examples in ((True, rule.match), (False, rule.not_match)):
             for number, code in enumerate(examples, start=1):
                 try:
-                    found = [f for f in run_pack(code, pack, rules=(rule,)) if f.rule == rule.id]
+                    found = [f for f in run_pack(code, pack, (rule,)) if f.rule == rule.id]
                 except SyntaxError as exc:
                     raise PackError(f"rule {rule.id}: example {number} does not parse: {exc}") from None
                 if bool(found) != expected:
@@ -231,5 +291,13 @@ def check_examples(pack: Pack) -> None:
 def load_pack(path: Path = PACK_PATH) -> Pack:
     """The shipped pack, its examples checked (once per process)."""
     pack = parse_pack(path.read_text(encoding="utf-8"))
+    check_examples(pack)
+    return pack
+
+
+@lru_cache(maxsize=1)
+def load_js_pack(path: Path = JS_PACK_PATH) -> Pack:
+    """The shipped JavaScript/TypeScript pack, its examples checked (once per process)."""
+    pack = parse_pack(path.read_text(encoding="utf-8"), JAVASCRIPT)
     check_examples(pack)
     return pack

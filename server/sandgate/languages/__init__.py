@@ -2,19 +2,31 @@
 
 A unit says which documents it covers (LSP language ids and file extensions) and supplies its
 syntax (`regions.Syntax`: parse, compile check, top-level statements, completing and cutting a
-suggestion), its static checks and how its code runs in the sandbox. Python is the one unit
-today; a language without one is never served unvetted (the policy's `languages.unvetted`
-decides what happens instead).
+suggestion), its static checks and how its code runs in the sandbox. Python is vetted whole;
+JavaScript and TypeScript (`languages.javascript`) have syntax and static checks but no sandbox
+run yet. A language without a unit is never served unvetted (the policy's `languages.unvetted`
+decides what happens instead), and neither is one without a sandbox run (see `pipeline`).
 """
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from sandgate.languages.javascript import JAVASCRIPT, TYPESCRIPT
 from sandgate.languages.python import PYTHON
 from sandgate.languages.unit import Language
 
-_UNITS: dict[str, Language] = {unit.name: unit for unit in (PYTHON,)}
+_UNITS: dict[str, Language] = {unit.name: unit for unit in (PYTHON, JAVASCRIPT, TYPESCRIPT)}
+
+
+def unit_named(name: str) -> Language | None:
+    """The unit called `name` (`sandgate vet --language`), by its name or one of its language ids."""
+    return _UNITS.get(name) or next((u for u in _UNITS.values() if name in u.language_ids), None)
+
+
+def fully_vetted(unit: Language | None) -> bool:
+    """Whether suggestions in the unit's language are vetted whole (static checks and a sandbox run)."""
+    return unit is not None and unit.runtime is not None
 
 
 def language_for(language_id: str | None, path: str | None) -> Language | None:

@@ -15,5 +15,6 @@ class Language:
     syntax: Any  # regions.Syntax
     # (vetter, code, tree) -> (findings, holds): the in-process checks on vetted code.
     static_checks: Callable[[Any, str, Any], tuple[list, list]]
-    # The sandbox runtime that runs this language's code (the backends run Python).
-    runtime: str
+    # The sandbox runtime that runs this language's code (the backends run Python); None: no
+    # sandbox runs it yet (the pipeline holds its suggestions, `sandbox.unsupported-language`).
+    runtime: str | None

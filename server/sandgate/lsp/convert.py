@@ -490,15 +490,23 @@ def context_note(
     return {"uri": uri, "path": path, "message": status, "excludedBy": excluded_by, "redactions": redactions}
 
 
-def unvetted_language(language: str, handling: str) -> dict[str, Any]:
-    """The status's entry for a language Sandgate cannot vet, and what the policy does about it."""
+def unvetted_language(language: str, handling: str, static_only: bool = False) -> dict[str, Any]:
+    """The status's entry for a language Sandgate cannot vet whole, and what the policy does about
+    it. `static_only`: the language has static checks but no sandbox run (JavaScript, TypeScript)."""
     what = {
         "skip": "no suggestions are asked for",
-        "review": "every suggestion is held for review",
-        "allow": "suggestions are shown marked not-vetted",
+        "review": "every suggestion is held for review" + (" (or blocked by the static checks)" if static_only else ""),
+        "allow": "suggestions are shown marked not-vetted"
+        + (" when the static checks allow them" if static_only else ""),
     }.get(handling, "no suggestions are asked for")
+    cannot = (
+        "Sandgate checks it statically but cannot run it in the sandbox yet"
+        if static_only
+        else "Sandgate cannot vet it yet"
+    )
     return {
         "language": language,
         "handling": handling,
-        "message": f'{language}: Sandgate cannot vet it yet, so {what} (policy languages.unvetted = "{handling}")',
+        "staticOnly": static_only,
+        "message": f'{language}: {cannot}, so {what} (policy languages.unvetted = "{handling}")',
     }

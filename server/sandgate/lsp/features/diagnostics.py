@@ -138,7 +138,7 @@ async def check_now(server: SandgateServer, snap: Snapshot) -> DocumentCheck | N
         server.diagnostics.checks[snap.key] = check
         return check
     try:
-        findings = await server.blocking(rt.vetter.check_document, snap.text, snap.path)
+        findings = await server.blocking(rt.vetter.check_document, snap.text, snap.path, snap.language_id)
     except Exception as exc:  # said on the document: a check that did not run is not a clean one
         log.exception("document check failed for %s", snap.uri)
         findings, failed = [], convert.check_failed_diagnostic(f"{exc.__class__.__name__}: {exc}")

@@ -16,7 +16,7 @@ from lsprotocol import types
 
 from sandgate.audit.records import decision_record
 from sandgate.findings import Verdict
-from sandgate.languages import language_for, language_name
+from sandgate.languages import fully_vetted, language_for, language_name
 from sandgate.lsp import convert, positions
 from sandgate.lsp.anchors import anchor_in
 from sandgate.lsp.commands import command_args, refusal_error
@@ -57,9 +57,11 @@ async def complete(server: SandgateServer, params: types.InlineCompletionParams)
     if rt.provider is None:
         announce_provider(server)
         return None
-    if language_for(snap.language_id, snap.path) is None:
+    unit = language_for(snap.language_id, snap.path)
+    if not fully_vetted(unit):  # no unit, or one without a sandbox run (JavaScript, TypeScript)
         handling = rt.loaded.policy.languages.unvetted
-        entry = server.status.note_unvetted(language_name(snap.language_id, snap.path), handling)
+        name = unit.name if unit is not None else language_name(snap.language_id, snap.path)
+        entry = server.status.note_unvetted(name, handling, static_only=unit is not None)
         if entry is not None:
             log.info("%s", entry["message"])
             server.send_status()

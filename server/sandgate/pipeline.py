@@ -383,6 +383,7 @@ class Vetter:
             policy_digest=result.policy_digest,
             rules=[r.rule_id for r in result.reasons if r.verdict > Verdict.ALLOW],
             file=result.suggestion.path,
+            language=result.language,
         )
 
     def _vet(self, suggestion: Suggestion, request_id: str | None) -> VetResult:

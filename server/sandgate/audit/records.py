@@ -26,6 +26,7 @@ def decision_record(
             k: data["sandbox"].get(k) for k in ("backend", "exit_code", "timed_out", "killed", "error", "skipped")
         },
         "vetted": data["vetted"],
+        "language": data["language"],
         "model": model,
         "request_id": request_id,
         **extra,

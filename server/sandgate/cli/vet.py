@@ -13,6 +13,7 @@ from sandgate.audit.records import decision_record
 from sandgate.cli.common import add_policy_options, load_for, report_policy_problems, warn
 from sandgate.cli.main import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from sandgate.findings import Verdict
+from sandgate.languages import unit_named
 from sandgate.lines import Lines
 from sandgate.pipeline import Vetter
 from sandgate.report.json_report import render_json
@@ -44,6 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--at", metavar="LINE:COL", help="where the suggestion goes in DOC, 1-based (as editors show it)"
     )
+    parser.add_argument(
+        "--language",
+        metavar="LANG",
+        help="the language of every FILE (or of DOC): python, javascript, typescript, or an editor's language id "
+        "(default: from the file name; a file without an extension is Python)",
+    )
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     parser.add_argument(
         "--no-audit", action="store_true", help=f"do not append the decisions to the workspace's {DEFAULT_RELPATH}"
@@ -66,8 +73,12 @@ def _read(path: Path) -> str:
         raise ValueError(f"cannot read {path}: {exc}") from exc
 
 
-def _language(path: Path) -> str | None:
-    """A file without an extension is vetted as Python (as always); else its extension decides."""
+def _language(path: Path, chosen: str | None = None) -> str | None:
+    """`--language` when given (a unit's name is its language id too); else a file without an
+    extension is vetted as Python (as always), and one with an extension by that extension."""
+    if chosen:
+        unit = unit_named(chosen)
+        return sorted(unit.language_ids)[0] if unit is not None and chosen == unit.name else chosen
     return None if path.suffix else "python"
 
 
@@ -79,7 +90,9 @@ def _suggestions(args: argparse.Namespace, workspace: Path) -> list[Suggestion]:
     if args.into is None:
         if args.at:
             raise ValueError("--at needs --into DOC")
-        return [Suggestion(_read(path), path=relative(path), language=_language(path)) for path in args.files]
+        return [
+            Suggestion(_read(path), path=relative(path), language=_language(path, args.language)) for path in args.files
+        ]
     if len(args.files) != 1 or not args.at:
         raise ValueError("--into DOC takes exactly one FILE (the suggestion) and --at LINE:COL")
     line, col = _position(args.at)
@@ -95,7 +108,7 @@ def _suggestions(args: argparse.Namespace, workspace: Path) -> list[Suggestion]:
             line=line,
             character=col,
             path=relative(args.into),
-            language=_language(args.into),
+            language=_language(args.into, args.language),
         )
     ]
 

@@ -101,6 +101,7 @@ class EventHelpers:
             n.FINDING_ORIGIN: data.get("origin"),
             n.FINDING_LINE: data.get("line") or None,
             n.FINDING_CWE: data.get("cwe"),
+            n.LANGUAGE: data.get("language"),
         }
         if self.export_content:
             attributes[n.FINDING_MESSAGE] = data.get("message")
@@ -157,6 +158,7 @@ class EventHelpers:
         policy_digest: str | None = None,
         rules: Sequence[str] = (),
         file: str | None = None,
+        language: str | None = None,
     ) -> None:
         """The verdict on a suggestion (`allow`, `review`, `block`) and what produced it."""
         if not self._events_on:
@@ -170,6 +172,7 @@ class EventHelpers:
             n.POLICY_DIGEST: policy_digest,
             n.DECISION_RULES: list(rules) or None,
             n.CODE_FILE_PATH: file,
+            n.LANGUAGE: language,
         }
         self.emit(n.EVENT_DECISION, attributes)
 

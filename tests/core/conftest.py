@@ -52,11 +52,11 @@ def load_static(workspace: Path):
     return load_effective(workspace, explicit=workspace / STATIC_POLICY)
 
 
-def static_only_vetter(root: Path) -> Vetter:
+def static_only_vetter(root: Path, own_extra: str = "") -> Vetter:
     """A vetter on the balanced preset's static checks alone, its managed and own policy in `root`
-    (for the corpora: module-scoped, so no per-test fixtures)."""
+    (for the corpora: module-scoped, so no per-test fixtures); `own_extra` is added to the own one."""
     for name in ("managed.toml", "static.toml"):
-        (root / name).write_text(STATIC_ONLY)
+        (root / name).write_text(STATIC_ONLY + (own_extra if name == "static.toml" else ""))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SANDGATE_MANAGED_POLICY", str(root / "managed.toml"))
         loaded = load_effective(root, explicit=root / "static.toml")

@@ -400,6 +400,7 @@ class Values:
         self.sources = sources
         self.sanitizers = tuple(re.compile(_glob(g)) for g in sanitizers)
         self._source_calls = tuple(re.compile(_glob(g)) for g in sources.calls)
+        self._busy: set[int] = set()
 
     def sanitized(self, call: Node) -> bool:
         function = call.child_by_field_name("function") or call.child_by_field_name("constructor")
@@ -444,6 +445,8 @@ class Values:
                 if any(self.tainted(v, scope, seen) for v in self.scan.values(text(n), scope)):
                     return True
                 continue
+            if kind == "subscript_expression" and self._table(n.child_by_field_name("object"), scope):
+                continue  # a look-up in a table of literals (`COLUMNS[req.query.sort]`) gives a literal
             if kind in ("member_expression", "subscript_expression"):
                 stack.append(n.child_by_field_name("object"))
                 index = n.child_by_field_name("index")
@@ -452,6 +455,28 @@ class Values:
                 continue
             stack.extend(c for c in n.named_children if c is not None)
         return False
+
+    def _table(self, node: Node | None, scope: Node) -> bool:
+        """A name bound only to object or array literals whose values are all literals."""
+        if node is None or node.type != "identifier" or node.id in self._busy:
+            return False
+        self._busy.add(node.id)  # `const t = { a: t[k] }` must not loop
+        try:
+            return self._literal_table(node, scope)
+        finally:
+            self._busy.discard(node.id)
+
+    def _literal_table(self, node: Node, scope: Node) -> bool:
+        values = self.scan.values(text(node), scope)
+        return bool(values) and all(
+            v.type in ("object", "array")
+            and all(
+                self.constant(c.child_by_field_name("value") if c.type == "pair" else c, scope)
+                for c in v.named_children
+                if c.type != "comment"
+            )
+            for v in values
+        )
 
     def constant(self, node: Node | None, scope: Node, depth: int = 0) -> bool:
         """A literal, literals joined, or a name bound only to such (a sanitizer's result counts)."""
@@ -471,6 +496,8 @@ class Values:
         if kind in ("parenthesized_expression", "as_expression", "satisfies_expression", "non_null_expression"):
             return bool(node.named_children) and self.constant(node.named_children[0], scope, depth + 1)
         if kind == "call_expression" and self.sanitized(node):
+            return True
+        if kind == "subscript_expression" and self._table(node.child_by_field_name("object"), scope):
             return True
         if kind == "identifier":
             values = self.scan.values(text(node), scope)

@@ -33,7 +33,7 @@ _CONTINUES = re.compile(r"[)\]}.,?:+\-*/%&|^=<>]|else\b|catch\b|finally\b|as\b|s
 _DEFINES = re.compile(
     r"(?:export\s+(?:default\s+)?)?(?:declare\s+)?(?:abstract\s+)?(?:async\s+)?"
     r"(?:(function)\s*\*?\s*([A-Za-z_$][\w$]*)|(class)\s+([A-Za-z_$][\w$]*)"
-    r"|(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::[^=]+)?=\s*(?:async\s+)?(?:function\b|\(|[A-Za-z_$][\w$]*\s*=>))"
+    r"|(const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::[^=]+)?=\s*(?:async\s+)?(?:function\b|\(|[A-Za-z_$][\w$]*\s*=>))"
 )
 _OPEN, _CLOSE = "([{", ")]}"
 
@@ -102,7 +102,7 @@ class JsSyntax:
             return f"`function {match.group(2)}`"
         if match.group(3):
             return f"`class {match.group(4)}`"
-        return f"`const {match.group(5)} = …`"
+        return f"`{match.group(5)} {match.group(6)} = …`"
 
 
 @lru_cache(maxsize=1024)

@@ -85,12 +85,34 @@ def first_error(tree: JsTree) -> Node | None:
     if not node.has_error:
         return None
     while True:
-        if node.is_error or node.is_missing:
+        if node.is_missing:
+            return node
+        if node.is_error:
+            # tree-sitter's recovery may wrap whole statements that parsed (an unclosed brace far
+            # below makes one ERROR from line 1): the error starts at its first part that is not one.
+            for child in node.children:
+                if child.has_error or child.is_error or child.is_missing:
+                    return first_error_in(child)
+                if not (child.is_named and (child.type.endswith(_WHOLE) or child.type == "comment")):
+                    return child
             return node
         following = next((c for c in node.children if c.has_error or c.is_missing or c.is_error), None)
         if following is None:
             return node
         node = following
+
+
+_WHOLE = ("statement", "declaration")
+
+
+def first_error_in(node: Node) -> Node:
+    """The first ERROR or MISSING part of `node`, a node with an error."""
+    if node.is_missing or (node.is_error and not node.children):
+        return node
+    for child in node.children:
+        if child.has_error or child.is_error or child.is_missing:
+            return first_error_in(child)
+    return node
 
 
 def syntax_error(tree: JsTree) -> SyntaxError | None:

@@ -26,6 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench import js_static
 from bench.common import Context, Section, Series, Target, fmt, interleaved
 
 SIZES = (10, 60, 300)
@@ -223,6 +224,7 @@ def run(ctx: Context) -> list[Section]:
             ctx.log(f"static checks: {lines} lines, {n} rounds")
             results[lines] = interleaved(
                 {
+                    **js_static.contenders(vetter, js_static.suggestion(lines)),
                     "static": static,
                     "capability step": lambda tree=tree0, names=names0: summary(capabilities(names, tree)),
                     "bandit": lambda code=code: bandit.check(code),
@@ -296,6 +298,45 @@ def run(ctx: Context) -> list[Section]:
         "findings": findings,
         "series": {str(lines): {k: v.to_json() for k, v in results[lines].items()} for lines in SIZES},
     }
+    js_rows = [
+        [
+            f"{lines} lines",
+            _pp(results[lines]["js static"]),
+            _pp(results[lines]["static"]),
+            f"{fmt(results[lines]['js static'].p50 / results[lines]['static'].p50)}×",
+            _pp(results[lines]["js parse"]),
+            _pp(results[lines]["ast-grep"]) if "ast-grep" in results[lines] else "not installed",
+        ]
+        for lines in SIZES
+    ]
+    js_section = Section(
+        key="static-js",
+        title="Static checks: JavaScript/TypeScript beside Python",
+        header=[
+            "suggestion",
+            "JS/TS static checks p50 / p95 (ms)",
+            "Python static checks p50 / p95",
+            "JS ÷ Python (p50)",
+            "tree-sitter parse alone",
+            "ast-grep parse + calls",
+        ],
+        rows=js_rows,
+        targets=[
+            Target(f"JS/TS static checks p50, {TARGET_LINES}-line suggestion", at["js static"].p50, TARGET_P50_MS, "ms")
+        ],
+        notes=[
+            "Same rounds as the Python rows above (interleaved, same machine load). *JS/TS static checks* is what "
+            "the pipeline runs for a TypeScript suggestion before deciding: the tree-sitter parse (TypeScript "
+            "grammar), secret detection, the policy's deny lists and the JS pack (`checks/js_security_pack.toml`); "
+            "no sandbox run follows (none runs JavaScript yet). The Python figure includes bandit and the "
+            "capability analysis, which have no JS counterpart yet, so the ratio compares the two languages' "
+            "whole static paths, not the engines alone.",
+            "*ast-grep parse + calls* (ast-grep-py, measured only where it is installed; Sandgate does not "
+            "depend on it) parses the same code with the same tree-sitter grammar in Rust and lists every call: "
+            "it is the floor an ast-grep-based engine would start from, before alias resolution and taint, which "
+            "its patterns do not express and would be Python over its nodes again.",
+        ],
+    )
     return [
         Section(
             key="static",
@@ -314,7 +355,8 @@ def run(ctx: Context) -> list[Section]:
             plots=[png],
             notes=notes,
             raw=raw,
-        )
+        ),
+        js_section,
     ]
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from sandgate.checks import shell
@@ -64,8 +65,16 @@ def check_js_pack(tree: JsTree, scanned: JsScan, pack: Pack, rules: Iterable[Pac
     return sorted(found.values(), key=lambda f: (f.line, f.col, f.rule))
 
 
-def _globs(globs: Iterable[str]) -> re.Pattern:
+@lru_cache(maxsize=512)
+def _globs(globs: tuple[str, ...]) -> re.Pattern:
     return re.compile("|".join(fnmatch.translate(g) for g in globs) or r"(?!)")
+
+
+# A command can download only if it names a fetcher or a URL: the shell parser runs on those alone.
+_MAY_FETCH = re.compile(
+    "|".join(re.escape(n) for n in sorted(shell._FETCHERS | shell._NETCATS)) + r"|://|/dev/tcp|urlopen|urllib|requests",
+    re.IGNORECASE,
+)
 
 
 class _Checker:
@@ -76,6 +85,7 @@ class _Checker:
         self.positions = Positions(tree)
         self.found: dict[tuple[str, int, int], Finding] = {}
         self._values: dict[frozenset[str], Values] = {}
+        self._callee_hits: dict[tuple[str, str, bool], bool] = {}
 
     def values(self, rule: PackRule) -> Values:
         found = self._values.get(rule.sanitizers)
@@ -85,13 +95,20 @@ class _Checker:
 
     # -- which nodes a rule matches ------------------------------------------------------------
 
+    def _called(self, pattern: re.Pattern, name: str, new: bool) -> bool:
+        """Whether a callee matches a rule's globs (`new X` matches `X` too); names repeat, so kept."""
+        key = (pattern.pattern, name, new)
+        found = self._callee_hits.get(key)
+        if found is None:
+            found = self._callee_hits[key] = bool(pattern.fullmatch(name) or (new and pattern.fullmatch(f"new {name}")))
+        return found
+
     def matches(self, rule: PackRule) -> Iterator[tuple[Node, Node | None]]:
         values = self.values(rule)
         if rule.kind == "call":
             pattern = _globs(rule.calls)
             for call in self.scan.calls:
-                name = f"new {call.name}" if call.new else call.name
-                if not (pattern.fullmatch(call.name) or pattern.fullmatch(name)):
+                if not self._called(pattern, call.name, call.new):
                     continue
                 for condition in rule.when or ({},):
                     hit = self.holds(condition, call.args, call.node, call.scope, values)
@@ -127,7 +144,7 @@ class _Checker:
             return False
         if "downloads" in condition:
             command = self._command(args, scope, values)
-            if command is None or shell.download_and_run(command) is None:
+            if command is None or not _MAY_FETCH.search(command) or shell.download_and_run(command) is None:
                 return False
         if "also" in condition and self.holds(condition["also"], args, node, scope, values) is False:
             return False

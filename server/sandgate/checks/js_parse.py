@@ -25,7 +25,7 @@ GRAMMARS = ("javascript", "typescript", "tsx")
 
 
 @cache
-def _language(grammar: str) -> tree_sitter.Language:
+def language(grammar: str) -> tree_sitter.Language:
     if grammar == "javascript":
         return tree_sitter.Language(tree_sitter_javascript.language())
     if grammar == "typescript":
@@ -44,7 +44,7 @@ def _parser(grammar: str) -> tree_sitter.Parser:
         parsers = _LOCAL.parsers = {}
     parser = parsers.get(grammar)
     if parser is None:
-        parser = parsers[grammar] = tree_sitter.Parser(_language(grammar))
+        parser = parsers[grammar] = tree_sitter.Parser(language(grammar))
     return parser
 
 

@@ -21,8 +21,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
+import tree_sitter
+
+from sandgate.checks import js_parse
 from sandgate.checks.js_parse import JsTree, Node, text
 
 FUNCTIONS = frozenset(
@@ -246,20 +250,47 @@ def _required(value: Node | None) -> str | None:
     return module_name(spec) if spec is not None else None
 
 
+_KINDS = (
+    *sorted(FUNCTIONS),
+    "import_statement",
+    "variable_declarator",
+    "call_expression",
+    "new_expression",
+    "assignment_expression",
+    "augmented_assignment_expression",
+    "pair",
+    "jsx_attribute",
+    "for_in_statement",
+)
+
+
+@lru_cache(maxsize=None)
+def _query(grammar: str) -> tree_sitter.Query:
+    """One query for every node kind the scan reads (those the grammar has): tree-sitter finds
+    them in C, so Python touches only these nodes, not every token of the tree."""
+    language = js_parse.language(grammar)
+    kinds = [k for k in _KINDS if language.id_for_node_kind(k, True)]
+    return tree_sitter.Query(language, "\n".join(f"({kind}) @n" for kind in kinds))
+
+
 def scan(tree: JsTree) -> JsScan:
     """The facts of one tree, in source order."""
     out = JsScan(tree)
     root = tree.root
     out.scope_parent[root.id] = None
-    stack: list[tuple[Node, Node]] = [(root, root)]
-    while stack:
-        node, scope = stack.pop()
+    captured = tree_sitter.QueryCursor(_query(tree.grammar)).captures(root).get("n", [])
+    captured.sort(key=lambda n: (n.start_byte, -n.end_byte))
+    open_functions: list[Node] = []
+    for node in captured:
+        while open_functions and open_functions[-1].end_byte <= node.start_byte:
+            open_functions.pop()
+        scope = open_functions[-1] if open_functions else root
         kind = node.type
         if kind in FUNCTIONS:
             out.scope_parent[node.id] = scope
             out.params[node.id] = _params(node)
             out.function_names[node.id] = _function_name(node)
-            scope = node
+            open_functions.append(node)
         elif kind == "import_statement":
             _import(out, node)
         elif kind == "variable_declarator":
@@ -281,13 +312,12 @@ def scan(tree: JsTree) -> JsScan:
                 if value is not None and value.type == "jsx_expression":
                     value = value.named_children[0] if value.named_children else None
                 out.props.append(Prop(text(children[0]), value, node, scope))
-        elif kind in ("for_in_statement",):
+        elif kind == "for_in_statement":
             left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
             if left is not None and right is not None:
                 for name, _ in _pattern_names(left):
                     out.loop_vars[(scope.id, name)] = right
                     out.bindings.setdefault((scope.id, name), []).append(right)
-        stack.extend((child, scope) for child in reversed(node.children))
     return out
 
 
@@ -332,7 +362,7 @@ def _declare(out: JsScan, node: Node, scope: Node) -> None:
         return
     if name.type == "identifier":
         resolved = dotted(value, out.aliases) if value.type in ("identifier", "member_expression") else ""
-        if resolved and resolved.split(".", 1)[0] in _module_roots(out):
+        if resolved and resolved.split(".", 1)[0] in _module_roots(out):  # few names: cheap
             out.aliases[text(name)] = resolved  # `const run = cp.exec`
     for local, _ in _pattern_names(name):
         out.bindings.setdefault((scope.id, local), []).append(value)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import tree_sitter
@@ -264,7 +264,7 @@ _KINDS = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _query(grammar: str) -> tree_sitter.Query:
     """One query for every node kind the scan reads (those the grammar has): tree-sitter finds
     them in C, so Python touches only these nodes, not every token of the tree."""

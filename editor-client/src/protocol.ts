@@ -48,7 +48,7 @@ export interface ServerStatus {
   provider?: "configured" | "missing";
   providerError?: { kind?: string; message?: string; status?: number } | null;
   /** Languages asked about that Sandgate cannot vet yet, and what the policy does about them. */
-  languages?: { language?: string; handling?: string; message?: string }[];
+  languages?: { language?: string; handling?: string; staticOnly?: boolean; message?: string }[];
   /** The last vet that failed (or found nothing it could vet), until one succeeds. */
   vetError?: { uri?: string; path?: string; message?: string } | null;
 }

@@ -18,7 +18,7 @@ from sandgate.pipeline import Vetter
 from sandgate.policy.load import load_effective
 from sandgate.suggestion import Suggestion
 
-from .conftest import STATIC_ONLY
+from .conftest import REPO, STATIC_ONLY
 
 JS = JS_UNIT.syntax
 TS = TYPESCRIPT.syntax
@@ -217,3 +217,11 @@ def test_a_suggestion_mid_file_in_a_document_that_does_not_parse_is_vetted_in_it
     nothing = vetter.vet(Suggestion("res.json({ ok: true });", document=document, line=10, character=2, path="app.ts"))
     assert nothing.verdict is Verdict.REVIEW and nothing.reasons[0].rule_id == "sandbox-unsupported-language"
     assert syntax_error(parse_js(document, ("typescript",))) is not None  # the document itself is broken
+
+
+def test_every_js_rule_is_documented_where_its_link_points():
+    docs = (REPO / "docs" / "static-checks.md").read_text()
+    assert '<a id="javascript-and-typescript"></a>' in docs and '<a id="without-a-sandbox-run"></a>' in docs
+    for rule in load_js_pack().rules:
+        assert f'<a id="{rule.id}"></a>' in docs, rule.id
+        assert rule.link.endswith(f"static-checks.md#{rule.id}")

@@ -47,6 +47,8 @@ def test_vet_spans_and_events_without_content(otel_env, tmp_path, monkeypatch):
     assert decision[n.CONTENT_SHA256] == result.content_sha256
     assert decision[n.POLICY_DIGEST] == result.policy_digest
     assert "network-denied" in decision[n.DECISION_RULES]
+    assert decision[n.LANGUAGE] == "python"
+    assert {got.attrs(e.attributes)[n.LANGUAGE] for e in got.events(n.EVENT_FINDING)} == {"python"}
     network = [got.attrs(e.attributes) for e in got.events(n.EVENT_NETWORK_DECISION)]
     assert {(e[n.NETWORK_HOST], e[n.NETWORK_ALLOWED]) for e in network} == {("exfil.example.net", False)}
     assert got.attrs(got.event(n.EVENT_SANDBOX_OUTCOME).attributes)[n.SANDBOX_OUTCOME] == "completed"

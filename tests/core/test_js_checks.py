@@ -88,7 +88,8 @@ def test_callees_resolve_through_require_and_import_aliases():
         "import fsp, { readFile as rf } from 'fs/promises';\n"
         "const spawn = require('child_process').spawn;\n"
         "cp.execSync(a); run(b); vm.runInNewContext(c); rf(d); fsp.unlink(e); spawn(f);\n"
-        "require('fs').rmSync(g);\n",
+        "require('fs').rmSync(g);\n"
+        "cp['exec'](h); (0, globalThis.eval)(i); window.eval(j);\n",
         ("javascript",),
     )
     names = [c.name for c in scan(tree).calls]
@@ -100,6 +101,9 @@ def test_callees_resolve_through_require_and_import_aliases():
         "fs/promises.unlink",
         "child_process.spawn",
         "fs.rmSync",
+        "child_process.exec",
+        "eval",
+        "eval",
     ]
 
 
@@ -189,7 +193,7 @@ def test_deny_lists_apply_to_javascript(static_workspace):
     )
     result = vetter.vet(Suggestion(code, path="tool.mjs"))
     denied = sorted((f.rule, f.line) for f in result.findings if f.source == "policy")
-    assert denied == [("call.denied", 3), ("import.denied", 1), ("import.denied", 2)]
+    assert denied == [("call.denied", 3), ("call.denied", 4), ("import.denied", 1), ("import.denied", 2)]
     assert result.verdict is Verdict.REVIEW
 
 

@@ -43,6 +43,8 @@ FUNCTIONS = frozenset(
 _STRINGS = frozenset({"string", "template_string"})
 _CONSTANTS = frozenset({"number", "true", "false", "null", "undefined", "regex"})
 HOLE = "\x00"  # a run-time part of a string spelled out (`curl ${url} | sh` → "curl \x00 | sh")
+# `globalThis.eval(x)` and `window.setTimeout(…)` are the globals themselves.
+_GLOBAL_OBJECTS = frozenset({"globalThis", "window", "global"})
 
 
 def module_name(spec: str) -> str:
@@ -136,10 +138,14 @@ def dotted(node: Node | None, aliases: dict[str, str] | None = None) -> str:
             name = text(node)
             if aliases and name in aliases:
                 name = aliases[name]
+            if name in _GLOBAL_OBJECTS and parts:
+                break  # `globalThis.eval`, `window.setTimeout`: the global itself
             parts.append(name)
             break
         elif kind in ("parenthesized_expression", "non_null_expression", "await_expression"):
             node = next((c for c in node.named_children), None)
+        elif kind == "sequence_expression":  # `(0, eval)(x)`: the last expression is the callee
+            node = node.named_children[-1] if node.named_children else None
         elif kind == "call_expression":  # `document.getElementById('x').innerHTML`, `require('fs').readFile`
             module = _required(node)
             if module is not None:

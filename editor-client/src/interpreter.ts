@@ -15,12 +15,20 @@ export type InstallCheck =
   | { ok: true; version: string }
   | { ok: false; kind: "no-interpreter" | "not-installed"; detail: string };
 
-/** `sandgate.interpreter`, else the Python extension's selected interpreter, else `python3`. */
-export async function resolveInterpreter(): Promise<Interpreter> {
+/** The `sandgate.interpreter` setting, if set: it wins over the bundled server. */
+export function configuredInterpreter(): Interpreter | undefined {
   const configured = vscode.workspace.getConfiguration("sandgate").get<string>("interpreter", "").trim();
-  if (configured) {
-    return { path: configured.replace(/^~(?=$|\/)/, os.homedir()), source: "setting sandgate.interpreter" };
-  }
+  if (!configured) return undefined;
+  return { path: configured.replace(/^~(?=$|\/)/, os.homedir()), source: "setting sandgate.interpreter" };
+}
+
+/**
+ * Without a bundled server (a development build): `sandgate.interpreter`, else the Python extension's
+ * selected interpreter, else `python3`.
+ */
+export async function resolveInterpreter(): Promise<Interpreter> {
+  const configured = configuredInterpreter();
+  if (configured) return configured;
   const selected = await pythonExtensionInterpreter();
   // A restricted workspace must not pick the program we run (e.g. its own .venv/bin/python).
   if (selected && (vscode.workspace.isTrusted || !insideWorkspace(selected))) {
@@ -39,7 +47,7 @@ async function pythonApi(): Promise<PythonExtension | undefined> {
   }
 }
 
-async function pythonExtensionInterpreter(): Promise<string | undefined> {
+export async function pythonExtensionInterpreter(): Promise<string | undefined> {
   const api = await pythonApi();
   if (!api) return undefined;
   try {
@@ -70,7 +78,7 @@ export function onPythonInterpreterChanged(listener: () => void): vscode.Disposa
   });
 }
 
-function insideWorkspace(file: string): boolean {
+export function insideWorkspace(file: string): boolean {
   return (vscode.workspace.workspaceFolders ?? []).some((f) => {
     const rel = path.relative(f.uri.fsPath, file);
     return !rel.startsWith("..") && !path.isAbsolute(rel);

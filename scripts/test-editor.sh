@@ -17,6 +17,6 @@ PYTHON=$(command -v "$PYTHON") || { echo "python not found: ${1:-${SANDGATE_PYTH
 
 cd "$ROOT/editor-client"
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
-npm run package >/dev/null
+SANDGATE_BUNDLE_PYTHON=$PYTHON npm run package >/dev/null
 export SANDGATE_PYTHON=$PYTHON SANDGATE_E2E_CACHE=$CACHE
 exec node --test --test-concurrency=1 --test-reporter=spec test/e2e/editor.test.mjs

@@ -7,7 +7,7 @@
 # Pure-Python wheels serve every platform. Three dependencies are compiled (PyYAML, rpds-py,
 # charset-normalizer; protobuf is abi3): their wheels are fetched for each Python and platform below, so the
 # bundled server runs on Linux x86_64 with CPython 3.11 to 3.14. Elsewhere the extension says so and asks
-# for `sandgate.interpreter` (a Python with `pipx install sandgate` or `uv tool install sandgate`).
+# for `sandgate.interpreter` (the Python of a `pipx install` or `uv tool install` of Sandgate).
 #
 #   scripts/bundle-server.sh            (from editor-client/; Python: $SANDGATE_BUNDLE_PYTHON or python3)
 #

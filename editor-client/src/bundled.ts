@@ -133,7 +133,7 @@ export class BundledServer {
       return {
         ok: false,
         kind: "unsupported",
-        message: `Sandgate's bundled server has wheels for ${manifest.platforms.join(", ")} only, not this machine (${platformTag()}). Install Sandgate with “pipx install sandgate” (or “uv tool install sandgate”) and set “sandgate.interpreter” to its Python.`,
+        message: `Sandgate's bundled server has wheels for ${manifest.platforms.join(", ")} only, not this machine (${platformTag()}). Install Sandgate as a tool (pipx install or uv tool install, from a checkout or a wheel) and set “sandgate.interpreter” to its Python.`,
         detail: "",
       };
     }
@@ -150,7 +150,7 @@ export class BundledServer {
       return {
         ok: false,
         kind: "unsupported",
-        message: `Sandgate's bundled server has wheels for Python ${manifest.pythons.join(", ")}; ${found.path} is Python ${found.version}. Select one of those in the Python extension, or set “sandgate.interpreter” to a Python with Sandgate installed (pipx install sandgate).`,
+        message: `Sandgate's bundled server has wheels for Python ${manifest.pythons.join(", ")}; ${found.path} is Python ${found.version}. Select one of those in the Python extension, or set “sandgate.interpreter” to a Python with Sandgate installed (pipx or uv tool).`,
         detail: tried.join("\n"),
       };
     }

@@ -82,9 +82,12 @@ export function registerOnboarding(context: vscode.ExtensionContext, server: Ser
     }),
   ];
 
-  // Opened once, on the first activation, unless the user turned walkthroughs on install off.
-  const openOnInstall = vscode.workspace.getConfiguration("workbench").get<boolean>("welcomePage.walkthroughs.openOnInstall", true);
-  if (openOnInstall && !context.globalState.get<boolean>(OPENED_KEY)) {
+  // Opened once, on the first activation, for a user who has not set up a model yet (someone who has
+  // needs no tour), unless walkthroughs on install are turned off where the extension can see that setting.
+  const config = vscode.workspace.getConfiguration();
+  const openOnInstall = config.get<boolean>("workbench.welcomePage.walkthroughs.openOnInstall", true);
+  const modelSet = !!config.get<string>("sandgate.model.name") || !!process.env.SANDGATE_MODEL;
+  if (openOnInstall && !modelSet && !context.globalState.get<boolean>(OPENED_KEY)) {
     void context.globalState.update(OPENED_KEY, true);
     void vscode.commands.executeCommand("workbench.action.openWalkthrough", walkthroughId, false);
   }

@@ -282,7 +282,7 @@ describe("Sandgate in VS Code (trusted workspace)", () => {
       await row().waitFor({ state: "visible", timeout: 20000 });
       assert.doesNotMatch(await row().innerText(), /discarded/);
       // The pending count is on the Sandgate view's icon in the activity bar.
-      const badge = wb.page.locator(".activitybar .action-item .badge-content", { hasText: /^1$/ }).first();
+      const badge = wb.page.locator('.activitybar .action-item:has([aria-label^="Sandgate"]) .badge-content, .activitybar .action-item[aria-label^="Sandgate"] .badge-content', { hasText: /^1$/ }).first();
       await badge.waitFor({ state: "visible", timeout: 15000 });
       await wb.screenshot("held-before-discard");
 

@@ -296,8 +296,8 @@ describe("Sandgate in VS Code (trusted workspace)", () => {
       await wb.runCommand("Sandgate: Approve Pending Suggestion");
       await wb.page.locator(".notification-toast", { hasText: "no suggestions are held for review" }).first().waitFor({ state: "visible", timeout: 15000 });
       await wb.screenshot("discarded");
+      // Saved as it is (no more typing there: a keystroke would ask the model again).
       await wb.openFile("discard_demo.py");
-      await wb.press("Tab");
       await wb.save();
       const saved = fs.readFileSync(path.join(workspace, "discard_demo.py"), "utf8");
       assert.ok(!saved.includes("pickle.loads"), `the discarded text was not inserted:\n${saved}`);
@@ -325,12 +325,12 @@ describe("Sandgate in VS Code (trusted workspace)", () => {
       await wb.runCommand("Sandgate: Approve Pending Suggestion");
       const row = await wb.quickInputRow("len(cmd.split())");
       assert.match(await row.innerText(), /AI fix/);
-      await wb.press("Enter");
+      await row.click();
       await wb.page.locator(".monaco-diff-editor").first().waitFor({ state: "visible", timeout: 20000 });
       const insert = await wb.dialogButton("Insert");
       await wb.screenshot("fix-diff");
       await insert.click();
-      await wb.waitForStatus((t) => /0 pending/.test(t));
+      await wb.page.locator(".notification-toast", { hasText: "approved and inserted" }).first().waitFor({ state: "visible", timeout: 20000 });
       await wb.openFile("fix_demo.py");
       await wb.save();
       await wb.screenshot("fix-applied");

@@ -57,7 +57,7 @@ function run(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; c
 
 async function probePython(candidate: string, cwd: string): Promise<PythonInfo | undefined> {
   const code = `import sys; print("%d.%d" % sys.version_info[:2]); print(sys.executable)`;
-  const result = await run(candidate, ["-c", code], { cwd, env: pythonEnv(), timeout: 20_000 });
+  const result = await run(candidate, ["-c", code], { cwd, env: pythonEnv({}, true), timeout: 20_000 });
   if (result.code !== 0) return undefined;
   const [version, executable] = result.stdout.trim().split("\n");
   const [major, minor] = version.split(".").map(Number);
@@ -83,7 +83,7 @@ async function findBasePython(cwd: string): Promise<{ found?: PythonInfo; tried:
 
 /** pip run from the bundled wheel, told to use nothing but the bundled wheels. */
 function pipEnv(): NodeJS.ProcessEnv {
-  const env = pythonEnv();
+  const env = pythonEnv({}, true);
   for (const key of Object.keys(env)) if (key.startsWith("PIP_")) delete env[key];
   // No pip configuration file (mirrors, constraints) of the machine applies to this install.
   return { ...env, PIP_CONFIG_FILE: os.devNull, PIP_DISABLE_PIP_VERSION_CHECK: "1" };
@@ -125,7 +125,7 @@ export class BundledServer {
     fs.mkdirSync(this.root, { recursive: true });
     const target = path.join(this.root, this.key);
     const python = this.envPython(target);
-    const interpreter = { path: python, source: `the bundled server (sandgate ${manifest.sandgate})` };
+    const interpreter = { path: python, source: `the bundled server (sandgate ${manifest.sandgate})`, isolated: true };
     if (fs.existsSync(path.join(target, "sandgate-env.json")) && (await probePython(python, storage))?.ok) {
       return { ok: true, interpreter };
     }
@@ -172,7 +172,7 @@ export class BundledServer {
       return { ok: false, kind: "install-failed", message, detail };
     };
     this.output.info(`Making Sandgate's private environment with ${base.path} (Python ${base.version}) from the bundled wheels in ${target}`);
-    const venv = await run(base.path, ["-m", "venv", "--without-pip", staging], { cwd: storage, env: pythonEnv(), timeout: 120_000 });
+    const venv = await run(base.path, ["-m", "venv", "--without-pip", staging], { cwd: storage, env: pythonEnv({}, true), timeout: 120_000 });
     if (venv.code !== 0) {
       return fail(`Sandgate could not make a virtual environment with ${base.path}.`, venv.stderr.trim());
     }

@@ -9,6 +9,8 @@ export interface Interpreter {
   path: string;
   /** Where the choice came from, for messages. */
   source: string;
+  /** The bundled server's private environment: it runs only what it holds (no PYTHONPATH, no PYTHONHOME). */
+  isolated?: boolean;
 }
 
 export type InstallCheck =
@@ -87,17 +89,24 @@ export function insideWorkspace(file: string): boolean {
 
 /**
  * Environment for anything we run with the interpreter: PYTHONSAFEPATH keeps the working
- * directory off sys.path, so a workspace cannot shadow the `sandgate` package.
+ * directory off sys.path, so a workspace cannot shadow the `sandgate` package. `isolated` (the bundled
+ * server's environment, and the Python that makes it) also drops PYTHONPATH and PYTHONHOME, so packages
+ * of the user's own set-up cannot shadow the bundled ones.
  */
-export function pythonEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, PYTHONSAFEPATH: "1", ...extra };
+export function pythonEnv(extra: Record<string, string> = {}, isolated = false): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONSAFEPATH: "1", ...extra };
+  if (isolated) {
+    delete env.PYTHONPATH;
+    delete env.PYTHONHOME;
+  }
+  return env;
 }
 
 /** Runs `<python> -c "import sandgate"` outside the workspace. */
-export function checkInstalled(python: string, cwd: string): Promise<InstallCheck> {
+export function checkInstalled(python: string, cwd: string, isolated = false): Promise<InstallCheck> {
   const code = "import sandgate; print(getattr(sandgate, '__version__', '?'))";
   return new Promise((resolve) => {
-    execFile(python, ["-c", code], { cwd, env: pythonEnv(), timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(python, ["-c", code], { cwd, env: pythonEnv({}, isolated), timeout: 30_000 }, (error, stdout, stderr) => {
       if (!error) return resolve({ ok: true, version: stdout.trim() });
       const errno = (error as NodeJS.ErrnoException).code;
       if (errno === "ENOENT" || errno === "EACCES") {

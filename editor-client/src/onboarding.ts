@@ -10,9 +10,9 @@ const WALKTHROUGH = "sandgate.welcome";
 const OPENED_KEY = "sandgate.walkthroughOpened";
 const CHECK_SCHEME = "sandgate-check";
 
-function runDoctor(python: string, cwd: string): Promise<{ code: number | string; output: string }> {
+function runDoctor(python: string, cwd: string, isolated = false): Promise<{ code: number | string; output: string }> {
   return new Promise((resolve) => {
-    execFile(python, ["-m", "sandgate", "sandbox", "doctor"], { cwd, env: pythonEnv(), timeout: 180_000 }, (error, stdout, stderr) => {
+    execFile(python, ["-m", "sandgate", "sandbox", "doctor"], { cwd, env: pythonEnv({}, isolated), timeout: 180_000 }, (error, stdout, stderr) => {
       const code = error ? ((error as NodeJS.ErrnoException).code ?? 1) : 0;
       resolve({ code: code as number | string, output: `${stdout}${stderr}` || (error?.message ?? "") });
     });
@@ -34,7 +34,7 @@ export function registerOnboarding(context: vscode.ExtensionContext, server: Ser
     }
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: "Sandgate: checking the sandbox…" },
-      () => runDoctor(python, context.globalStorageUri.fsPath),
+      () => runDoctor(python, context.globalStorageUri.fsPath, server.interpreter?.isolated),
     );
     output.info(`sandbox doctor (exit ${result.code}):\n${result.output.trimEnd()}`);
     const uri = vscode.Uri.from({ scheme: CHECK_SCHEME, path: "/Sandbox check.md" });

@@ -103,7 +103,7 @@ export class ServerController implements vscode.Disposable {
     const python = await this.resolvePython();
     if (!python) return;
     this.interpreter = python;
-    const check = await checkInstalled(python.path, cwd);
+    const check = await checkInstalled(python.path, cwd, python.isolated);
     if (!check.ok) {
       this.reportNotInstalled(python.path, python.source, check.kind, check.detail);
       return;
@@ -112,7 +112,7 @@ export class ServerController implements vscode.Disposable {
 
     const apiKey = await this.context.secrets.get(API_KEY_SECRET);
     // The key travels only in the child's environment: never in settings or initialization options.
-    const env = pythonEnv(apiKey ? { OPENAI_API_KEY: apiKey } : {});
+    const env = pythonEnv(apiKey ? { OPENAI_API_KEY: apiKey } : {}, python.isolated);
     const serverOptions: ServerOptions = {
       command: python.path,
       args: ["-m", "sandgate", "serve"],

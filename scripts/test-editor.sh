@@ -3,7 +3,8 @@
 #
 #   scripts/test-editor.sh [PYTHON]
 #
-# PYTHON (or $SANDGATE_PYTHON; default .venv/bin/python) must have sandgate installed. Run
+# PYTHON (or $SANDGATE_PYTHON; default .venv/bin/python) must have sandgate installed (PYTHONPATH is not
+# passed on to the editor). Run
 # scripts/setup-editor-tests.sh first. Screenshots and logs go to artifacts/e2e/.
 set -euo pipefail
 
@@ -13,10 +14,12 @@ CACHE=${SANDGATE_E2E_CACHE:-/opt/sandgate-e2e}
 
 [[ -x $CACHE/bin/code-server ]] || { echo "code-server missing in $CACHE: run scripts/setup-editor-tests.sh" >&2; exit 2; }
 PYTHON=$(command -v "$PYTHON") || { echo "python not found: ${1:-${SANDGATE_PYTHON:-}}" >&2; exit 2; }
-"$PYTHON" -c "import sandgate" || { echo "sandgate is not importable from $PYTHON" >&2; exit 2; }
+# Without PYTHONPATH, as the extension runs it (the harness drops it): the tests run the sandgate installed there.
+where=$(env -u PYTHONPATH "$PYTHON" -c "import sandgate; print(sandgate.__file__)") || { echo "sandgate is not installed in $PYTHON" >&2; exit 2; }
+echo "[test-editor] sandgate from $where" >&2
 
 cd "$ROOT/editor-client"
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
-npm run package >/dev/null
+SANDGATE_BUNDLE_PYTHON=$PYTHON npm run package >/dev/null
 export SANDGATE_PYTHON=$PYTHON SANDGATE_E2E_CACHE=$CACHE
 exec node --test --test-concurrency=1 --test-reporter=spec test/e2e/editor.test.mjs

@@ -2,9 +2,13 @@
 // The server does the vetting; this file wires commands, the status bar and the suggestions view.
 import * as vscode from "vscode";
 import { onPythonInterpreterChanged } from "./interpreter";
+import { registerOnboarding } from "./onboarding";
 import type { VerifyResult } from "./protocol";
 import { API_KEY_SECRET, ServerController } from "./server";
 import { traceChannel } from "./trace";
+import { showMenu } from "./quickPick";
+import { registerSettingsCommand } from "./settings";
+import { Snooze } from "./snooze";
 import { presentStatus } from "./status";
 import { SuggestionsView } from "./suggestions";
 
@@ -20,13 +24,15 @@ export function activate(context: vscode.ExtensionContext): void {
   const server = new ServerController(context, output, trace);
   controller = server;
   const view = new SuggestionsView(server);
+  const snooze = new Snooze(context.globalState);
+  server.inlinePaused = () => snooze.active;
   const statusItem = vscode.window.createStatusBarItem("sandgate.status", vscode.StatusBarAlignment.Right, 100);
   statusItem.name = "Sandgate";
-  statusItem.command = "sandgate.showPending";
+  statusItem.command = "sandgate.menu";
 
   const renderStatus = () => {
     const shown = presentStatus(server.state, vscode.workspace.isTrusted);
-    statusItem.text = shown.text;
+    statusItem.text = snooze.active ? `${shown.text} · snoozed` : shown.text;
     statusItem.tooltip = new vscode.MarkdownString(shown.tooltip);
     statusItem.backgroundColor =
       shown.level === "normal" ? undefined : new vscode.ThemeColor(`statusBarItem.${shown.level}Background`);
@@ -45,6 +51,11 @@ export function activate(context: vscode.ExtensionContext): void {
     server,
     statusItem,
     view.register(),
+    snooze,
+    snooze.onDidChange(() => renderStatus()),
+    registerSettingsCommand(context),
+    registerOnboarding(context, server, output),
+    command("sandgate.menu", () => showMenu(server, snooze)),
     server.onState(() => {
       renderStatus();
       refreshSoon();

@@ -9,18 +9,28 @@ export interface Interpreter {
   path: string;
   /** Where the choice came from, for messages. */
   source: string;
+  /** The bundled server's private environment: it runs only what it holds (no PYTHONPATH, no PYTHONHOME). */
+  isolated?: boolean;
 }
 
 export type InstallCheck =
   | { ok: true; version: string }
   | { ok: false; kind: "no-interpreter" | "not-installed"; detail: string };
 
-/** `sandgate.interpreter`, else the Python extension's selected interpreter, else `python3`. */
-export async function resolveInterpreter(): Promise<Interpreter> {
+/** The `sandgate.interpreter` setting, if set: it wins over the bundled server. */
+export function configuredInterpreter(): Interpreter | undefined {
   const configured = vscode.workspace.getConfiguration("sandgate").get<string>("interpreter", "").trim();
-  if (configured) {
-    return { path: configured.replace(/^~(?=$|\/)/, os.homedir()), source: "setting sandgate.interpreter" };
-  }
+  if (!configured) return undefined;
+  return { path: configured.replace(/^~(?=$|\/)/, os.homedir()), source: "setting sandgate.interpreter" };
+}
+
+/**
+ * Without a bundled server (a development build): `sandgate.interpreter`, else the Python extension's
+ * selected interpreter, else `python3`.
+ */
+export async function resolveInterpreter(): Promise<Interpreter> {
+  const configured = configuredInterpreter();
+  if (configured) return configured;
   const selected = await pythonExtensionInterpreter();
   // A restricted workspace must not pick the program we run (e.g. its own .venv/bin/python).
   if (selected && (vscode.workspace.isTrusted || !insideWorkspace(selected))) {
@@ -39,7 +49,7 @@ async function pythonApi(): Promise<PythonExtension | undefined> {
   }
 }
 
-async function pythonExtensionInterpreter(): Promise<string | undefined> {
+export async function pythonExtensionInterpreter(): Promise<string | undefined> {
   const api = await pythonApi();
   if (!api) return undefined;
   try {
@@ -70,7 +80,7 @@ export function onPythonInterpreterChanged(listener: () => void): vscode.Disposa
   });
 }
 
-function insideWorkspace(file: string): boolean {
+export function insideWorkspace(file: string): boolean {
   return (vscode.workspace.workspaceFolders ?? []).some((f) => {
     const rel = path.relative(f.uri.fsPath, file);
     return !rel.startsWith("..") && !path.isAbsolute(rel);
@@ -79,17 +89,24 @@ function insideWorkspace(file: string): boolean {
 
 /**
  * Environment for anything we run with the interpreter: PYTHONSAFEPATH keeps the working
- * directory off sys.path, so a workspace cannot shadow the `sandgate` package.
+ * directory off sys.path, so a workspace cannot shadow the `sandgate` package. `isolated` (the bundled
+ * server's environment, and the Python that makes it) also drops PYTHONPATH and PYTHONHOME, so packages
+ * of the user's own set-up cannot shadow the bundled ones.
  */
-export function pythonEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, PYTHONSAFEPATH: "1", ...extra };
+export function pythonEnv(extra: Record<string, string> = {}, isolated = false): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONSAFEPATH: "1", ...extra };
+  if (isolated) {
+    delete env.PYTHONPATH;
+    delete env.PYTHONHOME;
+  }
+  return env;
 }
 
 /** Runs `<python> -c "import sandgate"` outside the workspace. */
-export function checkInstalled(python: string, cwd: string): Promise<InstallCheck> {
+export function checkInstalled(python: string, cwd: string, isolated = false): Promise<InstallCheck> {
   const code = "import sandgate; print(getattr(sandgate, '__version__', '?'))";
   return new Promise((resolve) => {
-    execFile(python, ["-c", code], { cwd, env: pythonEnv(), timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(python, ["-c", code], { cwd, env: pythonEnv({}, isolated), timeout: 30_000 }, (error, stdout, stderr) => {
       if (!error) return resolve({ ok: true, version: stdout.trim() });
       const errno = (error as NodeJS.ErrnoException).code;
       if (errno === "ENOENT" || errno === "EACCES") {

@@ -46,6 +46,8 @@ export interface ServerStatus {
   trusted?: boolean;
   failClosed?: string[];
   provider?: "configured" | "missing";
+  /** `provider` is missing because the policy refuses the endpoint (said in failClosed), not unset. */
+  providerRefused?: boolean;
   providerError?: { kind?: string; message?: string; status?: number } | null;
   /** Languages asked about that Sandgate cannot vet yet, and what the policy does about them. */
   languages?: { language?: string; handling?: string; staticOnly?: boolean; message?: string }[];

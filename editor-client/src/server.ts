@@ -11,8 +11,10 @@ import {
   ServerOptions,
   State,
 } from "vscode-languageclient/node";
-import { checkInstalled, pythonEnv, resolveInterpreter } from "./interpreter";
+import { BundledServer, type BundledResult } from "./bundled";
+import { checkInstalled, configuredInterpreter, type Interpreter, pythonEnv, resolveInterpreter } from "./interpreter";
 import { PendingSuggestions, pendingSuggestionsRequest, statusNotification } from "./protocol";
+import { pipeServerLog } from "./serverLog";
 import type { ClientState } from "./status";
 
 export const API_KEY_SECRET = "sandgate.apiKey";
@@ -30,12 +32,19 @@ export class ServerController implements vscode.Disposable {
   private readonly stateEmitter = new vscode.EventEmitter<ClientState>();
   readonly onState = this.stateEmitter.event;
   state: ClientState = { kind: "stopped" };
+  /** The Python the server last ran with (or was to run with). */
+  interpreter: Interpreter | undefined;
+  /** While true, inline suggestions are not asked for (the status menu's snooze). */
+  inlinePaused: () => boolean = () => false;
+  readonly bundled: BundledServer;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
     private readonly output: vscode.LogOutputChannel,
     private readonly trace: vscode.LogOutputChannel,
-  ) {}
+  ) {
+    this.bundled = new BundledServer(context, output);
+  }
 
   start(): Promise<unknown> {
     return this.enqueue(() => this.doStart());
@@ -91,8 +100,10 @@ export class ServerController implements vscode.Disposable {
     const cwd = this.context.globalStorageUri.fsPath;
     fs.mkdirSync(cwd, { recursive: true });
 
-    const python = await resolveInterpreter();
-    const check = await checkInstalled(python.path, cwd);
+    const python = await this.resolvePython();
+    if (!python) return;
+    this.interpreter = python;
+    const check = await checkInstalled(python.path, cwd, python.isolated);
     if (!check.ok) {
       this.reportNotInstalled(python.path, python.source, check.kind, check.detail);
       return;
@@ -101,7 +112,7 @@ export class ServerController implements vscode.Disposable {
 
     const apiKey = await this.context.secrets.get(API_KEY_SECRET);
     // The key travels only in the child's environment: never in settings or initialization options.
-    const env = pythonEnv(apiKey ? { OPENAI_API_KEY: apiKey } : {});
+    const env = pythonEnv(apiKey ? { OPENAI_API_KEY: apiKey } : {}, python.isolated);
     const serverOptions: ServerOptions = {
       command: python.path,
       args: ["-m", "sandgate", "serve"],
@@ -113,8 +124,14 @@ export class ServerController implements vscode.Disposable {
       // not (the policy's `languages.unvetted` decides whether it asks the model at all).
       documentSelector: [{ scheme: "file" }, { scheme: "untitled" }, { scheme: "vscode-notebook-cell", language: "python" }],
       synchronize: { configurationSection: "sandgate" },
-      initializationOptions: { trusted: vscode.workspace.isTrusted, clientName: vscode.env.appName, statusNotification: true },
+      // modelSetup: the extension offers the model set-up itself (onboarding.ts), so the server does not tell it.
+      initializationOptions: { trusted: vscode.workspace.isTrusted, clientName: vscode.env.appName, statusNotification: true, modelSetup: true },
       outputChannel: this.output,
+      stdioOptions: { stdout: pipeServerLog, stderr: pipeServerLog },
+      middleware: {
+        provideInlineCompletionItems: (document, position, context, token, next) =>
+          this.inlinePaused() ? undefined : next(document, position, context, token),
+      },
       traceOutputChannel: this.trace,
       errorHandler: {
         error: () => ({ action: ErrorAction.Continue, handled: true }),
@@ -179,6 +196,29 @@ export class ServerController implements vscode.Disposable {
     return this.stopping ? { action: CloseAction.DoNotRestart, handled: true } : { action: CloseAction.Restart, handled: true };
   }
 
+  /** `sandgate.interpreter`, else the bundled server's private environment, else (no bundle) as before. */
+  private async resolvePython(): Promise<Interpreter | undefined> {
+    const configured = configuredInterpreter();
+    if (configured || !this.bundled.available) return configured ?? resolveInterpreter();
+    this.setState({ kind: "starting", detail: "Setting up the bundled Sandgate server…" });
+    let result: BundledResult;
+    try {
+      result = await this.bundled.ensure();
+    } catch (error) {
+      result = { ok: false, kind: "install-failed", message: `Sandgate could not set up its bundled server: ${error instanceof Error ? error.message : String(error)}`, detail: "" };
+    }
+    if (result.ok) return result.interpreter;
+    this.output.error(`${result.message}${result.detail ? `\n${result.detail}` : ""}`);
+    this.setState({ kind: "not-installed", detail: result.message });
+    const actions = result.kind === "install-failed" ? ["Retry", "Set Interpreter", "Show Output"] : ["Set Interpreter", "Show Output"];
+    void vscode.window.showErrorMessage(result.message, ...actions).then((choice) => {
+      if (choice === "Retry") void this.restart();
+      else if (choice === "Set Interpreter") void vscode.commands.executeCommand("sandgate.openSettings", "sandgate.interpreter");
+      else if (choice === "Show Output") this.output.show();
+    });
+    return undefined;
+  }
+
   private reportNotInstalled(python: string, source: string, kind: "no-interpreter" | "not-installed", detail: string): void {
     const install = `${python} -m pip install sandgate`;
     const message =
@@ -192,7 +232,7 @@ export class ServerController implements vscode.Disposable {
       if (choice === "Copy Install Command") {
         await vscode.env.clipboard.writeText(install);
       } else if (choice === "Open Settings") {
-        await vscode.commands.executeCommand("workbench.action.openSettings", "sandgate.interpreter");
+        await vscode.commands.executeCommand("sandgate.openSettings", "sandgate.interpreter");
       } else if (choice === "Show Output") {
         this.output.show();
       }

@@ -15,13 +15,15 @@ export class SuggestionsView implements vscode.TreeDataProvider<Node>, vscode.Te
   private data: PendingSuggestions = { items: [], recent: [] };
   private readonly previews = new Map<string, string>();
   private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  private treeView: vscode.TreeView<Node> | undefined;
   readonly onDidChangeTreeData = this.changed.event;
 
   constructor(private readonly server: ServerController) {}
 
   register(): vscode.Disposable {
+    this.treeView = vscode.window.createTreeView("sandgate.suggestions", { treeDataProvider: this, showCollapseAll: true });
     return vscode.Disposable.from(
-      vscode.window.createTreeView("sandgate.suggestions", { treeDataProvider: this, showCollapseAll: true }),
+      this.treeView,
       vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, this),
       this.changed,
     );
@@ -33,6 +35,9 @@ export class SuggestionsView implements vscode.TreeDataProvider<Node>, vscode.Te
     } catch {
       this.data = { items: [], recent: [] };
     }
+    // The pending count on the view's icon in the activity bar.
+    const pending = this.approvable().length;
+    if (this.treeView) this.treeView.badge = pending ? { value: pending, tooltip: `${pending} AI suggestion${pending === 1 ? "" : "s"} held for review` } : undefined;
     this.changed.fire(undefined);
   }
 

@@ -3,7 +3,7 @@ OpenAI-compatible HTTP server on loopback (tests/support/openai_server.py).
 
 Mark a test with `@pytest.mark.lsp(...)` to change the start-up: `settings` (merged into the
 `sandgate` section), `trusted`, `policy` (text of `.sandgate/policy.toml`), `model` (False:
-no provider configured), `script` (the fake model's script).
+no provider configured), `script` (the fake model's script), `init` (extra initializationOptions).
 """
 
 from __future__ import annotations

@@ -313,6 +313,7 @@ async def start_session(
                 # Every profile here records sandgate/status, but only the VS Code extension
                 # shows it; Neovim, Emacs (and coc.nvim) ignore it, and say so by saying nothing.
                 "statusNotification": profile == "visual-studio-code",
+                **options.get("init", {}),
             },
         )
     )

@@ -40,10 +40,22 @@ async def test_no_provider_one_plain_message_and_diagnostics_still_work(client: 
     assert "sandgate.model.baseUrl" in told[0].message and "OPENAI_BASE_URL" in told[0].message
 
 
+@pytest.mark.lsp(model=False, init={"modelSetup": True})
+async def test_no_provider_not_told_to_a_client_that_offers_the_model_set_up(client: LanguageClient):
+    # The VS Code extension shows its own short notice with buttons from the status; the long text would repeat it.
+    status = client.statuses[-1]
+    assert status["provider"] == "missing" and status["providerRefused"] is False
+    doc = Doc(client, client.workspace / "a.py", "import subprocess\nsubprocess.call(cmd, shell=True)\n")
+    assert await inline(client, doc) is None
+    await wait_for(lambda: by_code(doc.diagnostics(), "B602") or by_code(doc.diagnostics(), "B604"))
+    assert not [m for m in client.messages if "no model provider" in m.message]
+
+
 @pytest.mark.lsp(settings={"model": {"baseUrl": "https://evil.example.com/v1"}, "policy": {"preset": "balanced"}})
 async def test_endpoint_refused_by_policy_fails_closed(client: LanguageClient, fake_model):
     status = client.statuses[-1]
     assert status["provider"] == "missing"
+    assert status["providerRefused"] is True
     (reason,) = [r for r in status["failClosed"] if "model endpoint" in r]
     assert "https://evil.example.com/v1 refused by network.model_endpoints (policy)" in reason
     doc = Doc(client, client.workspace / "a.py", "x = 1\n")

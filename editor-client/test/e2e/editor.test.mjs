@@ -41,7 +41,11 @@ const FIXTURES = {
   "review_demo.py": "# sandgate-e2e: review-action\nimport pickle\n\n\ndef load(data):",
   "review_diff.py": "# sandgate-e2e: review-diff\n\n\ndef find(cursor, name):",
   "block_demo.py": "# sandgate-e2e: block\nimport os\n\n\ndef cleanup():",
+  "discard_demo.py": "# sandgate-e2e: review-discard\nimport pickle\n\n\ndef restore(data):",
+  "fix_demo.py": "import subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n",
 };
+// What the loopback model answers to "Fix with AI" on fix_demo.py's B602 (line 5): no shell, no new finding.
+const FIXED_LINE = "    return len(cmd.split())";
 
 function makeWorkspace(name, extra = {}) {
   const dir = mkdtemp(`sandgate-ws-${name}-`);
@@ -95,6 +99,8 @@ const openAiScript = {
   "sandgate-e2e: review-action": SUGGESTIONS.review,
   "sandgate-e2e: review-diff": SUGGESTIONS.reviewDiff,
   "sandgate-e2e: block": SUGGESTIONS.block,
+  "sandgate-e2e: review-discard": SUGGESTIONS.review,
+  "Problem on lines 5-5: B602": `\`\`\`python\n${FIXED_LINE}\n\`\`\``,
 };
 
 fs.rmSync(ARTIFACTS, { recursive: true, force: true });
@@ -265,6 +271,98 @@ describe("Sandgate in VS Code (trusted workspace)", () => {
     });
   });
 
+  it("discards a held suggestion: gone from Pending, never inserted", async () => {
+    await step(wb, "discard", async () => {
+      await wb.openFile("discard_demo.py");
+      await wb.typeAtEnd("\n");
+      await wb.waitForProblems((t) => /AI suggestion held for review/.test(t));
+      await wb.waitForStatus((t) => /1 pending/.test(t));
+      await wb.runCommand("Sandgate: Show Pending Suggestions");
+      const row = () => wb.page.locator(".monaco-list-row", { hasText: "pickle.loads(data)" }).first();
+      await row().waitFor({ state: "visible", timeout: 20000 });
+      assert.doesNotMatch(await row().innerText(), /discarded/);
+      // The pending count is on the Sandgate view's icon in the activity bar.
+      const badge = wb.page.locator('.activitybar .action-item:has([aria-label^="Sandgate"]) .badge-content, .activitybar .action-item[aria-label^="Sandgate"] .badge-content', { hasText: /^1$/ }).first();
+      await badge.waitFor({ state: "visible", timeout: 15000 });
+      await wb.screenshot("held-before-discard");
+
+      await wb.runCommand("Sandgate: Discard Pending Suggestion");
+      await (await wb.quickInputRow("pickle.loads")).waitFor();
+      await wb.press("Enter");
+      await wb.waitForStatus((t) => /0 pending/.test(t));
+      // What stays in the view is the record under Recent, marked discarded; nothing approvable is left.
+      await eventually(async () => /discarded/.test(await row().innerText()), { message: "the suggestion listed as discarded" });
+      assert.equal(await badge.isVisible(), false, "no badge once nothing is pending");
+      await wb.runCommand("Sandgate: Approve Pending Suggestion");
+      await wb.page.locator(".notification-toast", { hasText: "no suggestions are held for review" }).first().waitFor({ state: "visible", timeout: 15000 });
+      await wb.screenshot("discarded");
+      // Saved as it is (no more typing there: a keystroke would ask the model again).
+      await wb.openFile("discard_demo.py");
+      await wb.save();
+      const saved = fs.readFileSync(path.join(workspace, "discard_demo.py"), "utf8");
+      assert.ok(!saved.includes("pickle.loads"), `the discarded text was not inserted:\n${saved}`);
+    });
+  });
+
+  it("offers a vetted AI fix for a finding and inserts it after review", async () => {
+    await step(wb, "fix-with-ai", async () => {
+      await wb.openFile("fix_demo.py");
+      await wb.waitForProblems((t) => /fix_demo\.py/.test(t) && /B602/.test(t));
+      await wb.focusEditor();
+      await wb.press("Control+G");
+      await wb.page.keyboard.type("5");
+      await wb.press("Enter");
+      await wb.press("Control+.");
+      const ask = wb.page.locator(".action-widget .monaco-list-row", { hasText: "Fix with AI" }).first();
+      await ask.waitFor({ state: "visible", timeout: 15000 });
+      await wb.screenshot("fix-with-ai-offered");
+      await ask.click();
+      // The model's fix is vetted first; only then is it offered, with what was verified.
+      const ready = wb.page.locator(".notification-toast", { hasText: "AI fix" }).first();
+      await ready.waitFor({ state: "visible", timeout: 60000 });
+      assert.match(await ready.innerText(), /B602 gone/);
+      await wb.screenshot("fix-ready");
+      await wb.runCommand("Sandgate: Approve Pending Suggestion");
+      const row = await wb.quickInputRow("len(cmd.split())");
+      assert.match(await row.innerText(), /AI fix/);
+      await row.click();
+      await wb.page.locator(".monaco-diff-editor").first().waitFor({ state: "visible", timeout: 20000 });
+      const insert = await wb.dialogButton("Insert");
+      await wb.screenshot("fix-diff");
+      await insert.click();
+      await wb.page.locator(".notification-toast", { hasText: "approved and inserted" }).first().waitFor({ state: "visible", timeout: 20000 });
+      await wb.openFile("fix_demo.py");
+      await wb.save();
+      await wb.screenshot("fix-applied");
+      const saved = fs.readFileSync(path.join(workspace, "fix_demo.py"), "utf8");
+      assert.ok(saved.includes(FIXED_LINE) && !saved.includes("shell=True"), `the fix replaced the line:\n${saved}`);
+    });
+  });
+
+  it("opens a menu from the status bar item, whose snooze stops suggestions until resumed", async () => {
+    await step(wb, "menu", async () => {
+      await wb.page.locator(".statusbar-item", { hasText: "Sandgate" }).first().click();
+      for (const label of ["Show Pending Suggestions", "Snooze Suggestions", "Turn Suggestions Off", "Policy Preset", "Open Workspace Policy", "Set API Key", "Check the Sandbox", "Show Output", "Restart Server"]) {
+        await wb.quickInputRow(label);
+      }
+      await wb.screenshot("status-menu");
+      await (await wb.quickInputRow("Snooze Suggestions")).click();
+      await wb.waitForStatus((t) => /snoozed/.test(t));
+      await wb.openFile("allow_demo.py");
+      const asked = (await model.requests()).length;
+      await wb.typeAtEnd("\n");
+      await wb.page.waitForTimeout(3000);
+      assert.equal(await wb.ghostText().count(), 0, "no ghost text while snoozed");
+      assert.equal((await model.requests()).length, asked, "the model is not asked while snoozed");
+      await wb.screenshot("snoozed");
+      await wb.page.locator(".statusbar-item", { hasText: "Sandgate" }).first().click();
+      await (await wb.quickInputRow("Resume Suggestions")).click();
+      await wb.waitForStatus((t) => !/snoozed/.test(t));
+      await wb.press("Control+Z");
+      await wb.save();
+    });
+  });
+
   it("restarts a crashed server with back-off", async () => {
     await step(wb, "crash", async () => {
       const first = serverPids(server.userData);
@@ -393,6 +491,159 @@ describe("Sandgate in VS Code (Sandgate not installed in the interpreter)", () =
       assert.match(await toast.innerText(), /Copy Install Command/);
       assert.match(await wb.status(), /not installed/);
       await wb.screenshot("not-installed-message");
+    });
+  });
+});
+
+describe("Sandgate in VS Code (a server that keeps crashing)", () => {
+  let browser, server, wb, workspace, wrapper;
+
+  before(async () => {
+    // An "interpreter" that runs the real server and kills it 6 s later, every time: it initializes, then
+    // crashes, again and again. Anything else (the install check) goes to the real Python.
+    const dir = mkdtemp("sandgate-e2e-crashing-");
+    wrapper = path.join(dir, "python");
+    fs.writeFileSync(
+      wrapper,
+      `#!/bin/sh\nif [ "$1 $2 $3" = "-m sandgate serve" ]; then\n  (sleep 6; kill -9 $$) &\nfi\nexec ${JSON.stringify(PYTHON)} "$@"\n`,
+      { mode: 0o755 },
+    );
+    workspace = makeWorkspace("crashing");
+    server = await startCodeServer({ name: "crashing", settings: { ...userSettings("http://127.0.0.1:9/v1"), "sandgate.interpreter": wrapper } });
+    browser = await launchBrowser();
+    wb = await Workbench.open(browser, server, workspace, "crashing");
+  });
+
+  after(async () => {
+    await wb?.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+  });
+
+  it("stops restarting after repeated crashes and says so", { timeout: 240_000 }, async () => {
+    await step(wb, "crash-give-up", async () => {
+      await wb.openFile("risky.py");
+      const toast = wb.page.locator(".notification-toast", { hasText: "crashed" }).first();
+      await toast.waitFor({ state: "visible", timeout: 180_000 });
+      const text = await toast.innerText();
+      assert.match(text, /crashed 6 times/);
+      assert.match(text, /not restarted/);
+      assert.match(text, /Restart Server/);
+      assert.match(await wb.status(), /\$\(error\)|Sandgate/);
+      const restarts = (server.outputLog().match(/restarting in \d+ s/g) ?? []).length;
+      assert.equal(restarts, 5, "five restarts with back-off before giving up");
+      await wb.screenshot("crash-gave-up");
+      // Given up means given up: no server comes back on its own.
+      await wb.page.waitForTimeout(6000);
+      assert.deepEqual(serverPids(server.userData), []);
+    });
+  });
+});
+
+describe("Sandgate in VS Code (the bundled server, first start)", () => {
+  let browser, model, server, wb, workspace;
+
+  before(async () => {
+    const tmp = mkdtemp("sandgate-e2e-model-b-");
+    model = await startOpenAiServer(openAiScript, tmp);
+    workspace = makeWorkspace("bundled");
+    // As a new user installs it: no interpreter, no model yet, walkthroughs open on install (VS Code's default).
+    const settings = userSettings("");
+    delete settings["sandgate.interpreter"];
+    delete settings["sandgate.model.baseUrl"];
+    delete settings["sandgate.model.name"];
+    settings["workbench.welcomePage.walkthroughs.openOnInstall"] = true;
+    server = await startCodeServer({ name: "bundled", settings });
+    browser = await launchBrowser();
+    wb = await Workbench.open(browser, server, workspace, "bundled");
+  });
+
+  after(async () => {
+    await wb?.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+    await model?.stop();
+  });
+
+  it("makes a private environment from the bundled wheels and opens the walkthrough once", { timeout: 240_000 }, async () => {
+    await step(wb, "bundled-start", async () => {
+      await wb.openFile("risky.py");
+      await wb.page.locator(".gettingStartedContainer", { hasText: "Get Started with Sandgate" }).first().waitFor({ state: "visible", timeout: 60000 });
+      await wb.screenshot("walkthrough-opened");
+      await wb.waitForStatus((t) => /pending/.test(t), 180_000);
+      const log = server.outputLog();
+      assert.match(log, /Making Sandgate's private environment with .*from the bundled wheels/);
+      const [pid] = serverPids(server.userData);
+      assert.ok(pid, "the server runs");
+      const python = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0];
+      const env = path.join(server.userData, "User", "globalStorage", "sandgate.sandgate", "env");
+      assert.ok(python.startsWith(env), `the server runs from the private environment (${python})`);
+      const [made] = fs.readdirSync(env).filter((d) => !d.startsWith("."));
+      const record = JSON.parse(fs.readFileSync(path.join(env, made, "sandgate-env.json"), "utf8"));
+      assert.match(record.python, /^3\.1[1-4]$/);
+      // The bundled server checks files like any other.
+      await wb.openFile("risky.py");
+      await wb.waitForProblems((t) => /B602/.test(t));
+    });
+  });
+
+  it("says briefly that no model is set up, with buttons that open the right settings, where the model is set", async () => {
+    await step(wb, "no-model", async () => {
+      const toast = await wb.notification("no model is set up");
+      const text = await toast.innerText();
+      assert.match(text, /Set Up Model/);
+      assert.match(text, /Set API Key/);
+      assert.doesNotMatch(text, /OPENAI_BASE_URL/, "not the long text about environment variables");
+      await wb.screenshot("no-model-notice");
+      await toast.locator(".monaco-button", { hasText: "Set Up Model" }).click();
+      if (await wb.page.locator(".notifications-center").isVisible()) await wb.runCommand("Notifications: Hide Notifications");
+      const settings = wb.page.locator(".settings-editor");
+      await settings.waitFor({ state: "visible", timeout: 20000 });
+      await wb.page.locator(".settings-editor .setting-item-contents", { hasText: "Base Url" }).first().waitFor({ timeout: 20000 });
+      // Machine-scoped settings: where a Remote tab exists (code-server is a remote window), it is the one opened.
+      const tabs = await wb.page.locator(".settings-editor .settings-tabs-widget .action-label").allInnerTexts();
+      const checked = await wb.page.locator(".settings-editor .settings-tabs-widget .action-label.checked").allInnerTexts();
+      if (tabs.some((t) => /Remote/i.test(t))) assert.ok(checked.some((t) => /Remote/i.test(t)), `the Remote tab is open (tabs ${tabs}, open ${checked})`);
+      // The user sets the model there (code-server does not notice a settings.json written behind its back).
+      await wb.setSetting("sandgate.model.baseUrl", model.baseUrl);
+      await wb.setSetting("sandgate.model.name", "e2e-model");
+      await wb.screenshot("model-settings");
+      await wb.closeSettings();
+      await eventually(() => /policy loaded \(settings changed\)/.test(server.outputLog()), { timeoutMs: 60000, message: "the server re-read its settings" });
+    });
+  });
+
+  it("runs the sandbox check from the walkthrough and shows what it found", { timeout: 240_000 }, async () => {
+    await step(wb, "walkthrough-sandbox", async () => {
+      await wb.runCommand("Sandgate: Get Started");
+      const page = wb.page.locator(".gettingStartedContainer").first();
+      await page.waitFor({ state: "visible", timeout: 20000 });
+      await page.locator(".getting-started-step", { hasText: "Check the sandbox" }).first().click();
+      await page.locator(".monaco-button", { hasText: "Check the Sandbox" }).first().click();
+      await wb.page.locator(".tab.active", { hasText: "Sandbox check" }).waitFor({ timeout: 180_000 });
+      const editor = wb.page.locator(".editor-instance .monaco-editor .view-lines:visible").first();
+      // Monaco renders spaces as no-break spaces.
+      const onScreen = async () => (await editor.innerText()).replace(/\u00a0/g, " ");
+      await eventually(async () => /sandbox doctor/.test(await onScreen()), { message: "the check's report on screen" });
+      const shown = await onScreen();
+      assert.match(shown, /(ok|no) +docker/);
+      assert.match(shown, /(ok|no) +bwrap/);
+      assert.match(shown, /auto ->/);
+      await wb.page.locator(".notification-toast", { hasText: "Sandgate sandbox:" }).first().waitFor({ state: "visible", timeout: 20000 });
+      await wb.screenshot("sandbox-check");
+    });
+  });
+
+  it("makes suggestions once the model is set", { timeout: 180_000 }, async () => {
+    await step(wb, "bundled-suggests", async () => {
+      await wb.openFile("allow_demo.py");
+      await wb.typeAtEnd("\n");
+      await wb.ghostText().first().waitFor({ state: "visible", timeout: 120_000 });
+      const ghost = (await wb.ghostText().allInnerTexts()).join("").replace(/\u00a0/g, " ");
+      assert.equal(ghost.trim(), SUGGESTIONS.allow);
+      const asked = (await model.requests()).filter((body) => JSON.stringify(body).includes("sandgate-e2e: allow"));
+      assert.ok(asked.length > 0, "the bundled server asked the model");
+      await wb.screenshot("bundled-ghost-text");
     });
   });
 });

@@ -1,5 +1,6 @@
 // Real VS Code (code-server) in headless Chromium, with the Sandgate .vsix installed as a user would.
 // See shared/notes/real-vscode.md for why each flag is here.
+import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -128,7 +129,10 @@ export async function startCodeServer({ name, settings, trust = true }) {
     "--disable-update-check",
     ...(trust ? ["--disable-workspace-trust"] : []),
   ];
-  const proc = startGroup(CODE_SERVER, args, { logFile: path.join(ARTIFACTS, `code-server-${name}.log`) });
+  // The extension runs what the interpreter has installed, nothing a PYTHONPATH of the test run points at.
+  const env = { ...process.env };
+  delete env.PYTHONPATH;
+  const proc = startGroup(CODE_SERVER, args, { logFile: path.join(ARTIFACTS, `code-server-${name}.log`), env });
   await waitForHttp(`http://127.0.0.1:${port}/healthz`, 60000, () => proc.child.exitCode === null);
   return {
     url: `http://127.0.0.1:${port}`,
@@ -210,14 +214,26 @@ export class Workbench {
     return row;
   }
 
-  async openFile(name) {
-    await this.press("Control+P");
-    await this.page.waitForSelector(".quick-input-widget input", { state: "visible" });
-    await this.page.keyboard.type(name);
-    await (await this.quickInputRow(name)).waitFor();
-    await this.press("Enter");
-    await this.page.locator(".tab.active", { hasText: name }).waitFor({ timeout: 15000 });
-    await this.page.locator(".editor-instance .monaco-editor.focused").waitFor({ timeout: 15000 });
+  /**
+   * Opens `name` with Quick Open until it is the active, focused editor. Tried again when something else
+   * takes the editor area or the keyboard meanwhile (a walkthrough or a notification opening late does).
+   */
+  async openFile(name, timeoutMs = 60000) {
+    const input = this.page.locator(".quick-input-widget input");
+    await eventually(
+      async () => {
+        // Ctrl+P on an open Quick Open would move its selection instead: open it only when it is closed.
+        if (!(await input.isVisible())) await this.press("Control+P");
+        await input.waitFor({ state: "visible", timeout: 10000 });
+        await input.fill(name);
+        await (await this.quickInputRow(name)).waitFor();
+        await this.press("Enter");
+        await this.page.locator(".tab.active", { hasText: name }).waitFor({ timeout: 10000 });
+        await this.page.locator(".editor-instance .monaco-editor.focused").waitFor({ timeout: 10000 });
+        return true;
+      },
+      { timeoutMs, intervalMs: 500, message: `${name} open in the focused editor` },
+    );
   }
 
   async runCommand(title) {
@@ -282,6 +298,51 @@ export class Workbench {
   async save() {
     await this.press("Control+S");
     await this.page.waitForTimeout(500);
+  }
+
+  /**
+   * A notification with `text`: its toast, or, once the toast has timed out (an information message
+   * hides after a while), its entry in the Notification Center.
+   */
+  async notification(text, timeoutMs = 30000) {
+    const toast = this.page.locator(".notification-toast", { hasText: text }).first();
+    const listed = this.page.locator(".notifications-center .notification-list-item", { hasText: text }).first();
+    return eventually(
+      async () => {
+        if (await toast.isVisible()) return toast;
+        if (!(await this.page.locator(".notifications-center").isVisible())) await this.runCommand("Notifications: Show Notifications");
+        await listed.waitFor({ state: "visible", timeout: 3000 });
+        return listed;
+      },
+      { timeoutMs, intervalMs: 1000, message: `the notification "${text}"` },
+    );
+  }
+
+  /** Types `value` into the text setting `key` of the open Settings editor, and waits until it is saved. */
+  async setSetting(key, value) {
+    const item = this.page.locator(`.settings-editor [data-key="${key}"]`).first();
+    const input = item.locator(".setting-item-control input").first();
+    await input.waitFor({ state: "visible", timeout: 20000 });
+    await input.fill(value);
+    await this.press("Tab");
+    // Saved: the settings editor marks the setting as set in the open scope.
+    await this.page.locator(`.settings-editor [data-key="${key}"].is-configured`).first().waitFor({ timeout: 20000 });
+    assert.equal(await input.inputValue(), value, `setting ${key}`);
+  }
+
+  /** Closes the Settings editor (it may open as a modal over the editors, which keeps the keyboard). */
+  async closeSettings() {
+    const settings = this.page.locator(".settings-editor");
+    await eventually(
+      async () => {
+        if (!(await settings.isVisible())) return true;
+        const close = this.page.locator(".monaco-modal-editor-block .codicon-close, .modal-editor-part .codicon-close").first();
+        if (await close.isVisible()) await close.click();
+        else await this.runCommand("View: Close Editor");
+        return !(await settings.isVisible());
+      },
+      { timeoutMs: 20000, intervalMs: 1000, message: "the Settings editor closed" },
+    );
   }
 
   /** Clicks a button of the modal dialog (web dialogs are DOM, not native). */

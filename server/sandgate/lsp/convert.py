@@ -447,6 +447,7 @@ def status_payload(
     trusted: bool,
     fail_closed: Sequence[str],
     provider_configured: bool,
+    provider_refused: bool = False,
     provider_error: dict[str, Any] | None = None,
     policy_digest: str | None = None,
     context: dict[str, Any] | None = None,
@@ -462,6 +463,8 @@ def status_payload(
         "trusted": trusted,
         "failClosed": list(fail_closed),
         "provider": "configured" if provider_configured else "missing",
+        # Missing because the policy refuses the configured endpoint (said separately), not unset.
+        "providerRefused": provider_refused,
         "providerError": provider_error,
         "policyDigest": policy_digest,
         "context": context,

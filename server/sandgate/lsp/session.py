@@ -51,6 +51,9 @@ class Session:
         # The client shows `sandgate/status` (initializationOptions.statusNotification); otherwise
         # what fails closed is told with window/showMessage, once per reason.
         self.status_shown = False
+        # The client offers the model set-up itself (initializationOptions.modelSetup, from the status's
+        # `provider`): the long "no model provider is configured" message is not sent to it.
+        self.model_setup_shown = False
         self.workspace_path: Path | None = None
         self.runtime: Runtime | None = None
         self.ready = asyncio.Event()

@@ -112,6 +112,7 @@ class StatusBoard:
             trusted=trusted,
             fail_closed=fail_closed,
             provider_configured=bool(rt and rt.provider is not None),
+            provider_refused=bool(rt and rt.provider_refused),
             provider_error=self.provider_error,
             policy_digest=rt.digest if rt else None,
             context=self.context,

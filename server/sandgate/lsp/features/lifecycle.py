@@ -23,6 +23,7 @@ def register(server: SandgateServer) -> None:
         trusted = options.get("trusted", True)
         session.trusted = trusted if isinstance(trusted, bool) else False  # anything odd: untrusted
         session.status_shown = options.get("statusNotification") is True
+        session.model_setup_shown = options.get("modelSetup") is True
         name = options.get("clientName")
         session.client_name = (
             name if isinstance(name, str) else (params.client_info.name if params.client_info else None)

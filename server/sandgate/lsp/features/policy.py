@@ -107,7 +107,8 @@ def announce_provider(server: SandgateServer) -> None:
         return
     if rt.provider is None and rt.provider_refused is None and not session.told_missing:
         session.told_missing = True
-        server.tell(HOW_TO_CONFIGURE)
+        if not session.model_setup_shown:
+            server.tell(HOW_TO_CONFIGURE)
     elif rt.provider_refused and rt.provider_refused not in session.told:
         session.told.add(rt.provider_refused)
         server.tell(f"Sandgate: {rt.provider_refused}.", types.MessageType.Warning)

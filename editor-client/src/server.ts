@@ -13,6 +13,7 @@ import {
 } from "vscode-languageclient/node";
 import { checkInstalled, pythonEnv, resolveInterpreter } from "./interpreter";
 import { PendingSuggestions, pendingSuggestionsRequest, statusNotification } from "./protocol";
+import { middleware } from "./routing";
 import type { ClientState } from "./status";
 
 export const API_KEY_SECRET = "sandgate.apiKey";
@@ -121,6 +122,7 @@ export class ServerController implements vscode.Disposable {
         closed: () => this.onClosed(),
       },
       initializationFailedHandler: () => false,
+      middleware,
     };
     const client = new LanguageClient("sandgate", "Sandgate", serverOptions, clientOptions);
     client.onNotification(statusNotification, (status) => this.setState({ kind: "running", status }));

@@ -37,6 +37,7 @@ CMD_DISCARD = "sandgate.discard"
 CMD_VERIFY_AUDIT = "sandgate.verifyAudit"
 CMD_FIX_WITH_AI = "sandgate.fixWithAI"
 CMD_REVIEW = "sandgate.review"
+CMD_RECORD_SUPPRESSION = "sandgate.recordSuppression"
 CMD_SHOW_DETAILS = "sandgate.showDetails"
 PENDING_REQUEST = "sandgate/pendingSuggestions"
 
@@ -409,11 +410,31 @@ def suppress_action(uri: str, diagnostic: types.Diagnostic, at: types.Position, 
     rule = suppress_rule(diagnostic)
     if rule is None or not text:
         return None
+    data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
     return types.CodeAction(
         title=f"Suppress {rule} for this line",
         kind=types.CodeActionKind.QuickFix,
         diagnostics=[diagnostic],
         edit=types.WorkspaceEdit(changes={uri: [types.TextEdit(range=types.Range(start=at, end=at), new_text=text)]}),
+        # Run after the edit: the suppression goes into the audit log (with the user's reason, where
+        # the client asks for one: the VS Code extension does).
+        command=types.Command(
+            title="Record the suppression",
+            command=CMD_RECORD_SUPPRESSION,
+            arguments=[
+                {"uri": uri, "source": data.get("source"), "rule": rule, "line": data.get("line"), "reason": None}
+            ],
+        ),
+    )
+
+
+def env_move_action(uri: str, diagnostic: types.Diagnostic, name: str, edits: list[types.TextEdit]) -> types.CodeAction:
+    return types.CodeAction(
+        title=f"Move the secret to the environment variable {name}",
+        kind=types.CodeActionKind.QuickFix,
+        diagnostics=[diagnostic],
+        is_preferred=True,
+        edit=types.WorkspaceEdit(changes={uri: edits}),
     )
 
 

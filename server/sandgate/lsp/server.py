@@ -36,6 +36,7 @@ from sandgate.lsp.features import (
     lifecycle,
     pending,
     policy,
+    suppressions,
     sync,
 )
 from sandgate.lsp.flows.workers import Workers
@@ -249,7 +250,7 @@ class SandgateServer(LanguageServer):
             self.send_status()
 
 
-FEATURES = (lifecycle, policy, sync, diagnostics, inline, actions, approvals, fix, pending, lenses)
+FEATURES = (lifecycle, policy, sync, diagnostics, inline, actions, approvals, fix, pending, lenses, suppressions)
 
 
 def build_server() -> SandgateServer:

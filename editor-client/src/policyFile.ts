@@ -33,8 +33,19 @@ export async function ensurePolicy(extensionUri: vscode.Uri, folder: vscode.Work
 }
 
 /** Once per workspace: when .sandgate/ exists in a git repository that does not ignore it, offer to. */
+let hinting = false;
+
 export async function maybeHintGitignore(context: vscode.ExtensionContext, folder: vscode.WorkspaceFolder): Promise<void> {
-  if (context.workspaceState.get<boolean>(HINT_KEY)) return;
+  if (hinting || context.workspaceState.get<boolean>(HINT_KEY)) return;
+  hinting = true;
+  try {
+    await hint(context, folder);
+  } finally {
+    hinting = false;
+  }
+}
+
+async function hint(context: vscode.ExtensionContext, folder: vscode.WorkspaceFolder): Promise<void> {
   const root = folder.uri;
   if (!(await exists(vscode.Uri.joinPath(root, ".sandgate"))) || !(await exists(vscode.Uri.joinPath(root, ".git")))) return;
   const file = vscode.Uri.joinPath(root, ".gitignore");

@@ -5,6 +5,8 @@ an environment variable."""
 
 from __future__ import annotations
 
+import difflib
+
 import pytest
 from lsp_helpers import Doc, audit_records, by_code, code_actions, command, edits_of, wait_for
 from lsprotocol import types
@@ -78,3 +80,36 @@ async def test_a_secret_moves_to_an_environment_variable_named_after_its_variabl
     doc.apply(edits_of(actions[0].edit, doc.uri))
     assert doc.text == 'import os\nimport subprocess\n\nAWS_ACCESS_KEY_ID = os.environ["AWS_ACCESS_KEY_ID"]\n'
     await wait_for(lambda: not by_code(doc.diagnostics(), "aws-access-key"))
+
+
+@pytest.mark.lsp(script={"Problem on lines 5-5: B602": SPLIT_FIX}, settings={"policy": {"preset": "balanced"}})
+async def test_an_offered_fix_applied_as_a_character_diff_is_approved(client: LanguageClient):
+    """VS Code reports a replacement as a character diff: several edits in one didChange, applied
+    from the end, whose in-between texts are neither the original nor the fix. Judged as a whole."""
+    doc, diagnostic = await b602(client)
+    (ask,) = [a for a in await code_actions(client, doc, [diagnostic]) if a.title.startswith("Fix with AI")]
+    result = await command(client, ask.command.command, {**ask.command.arguments[0], "quiet": True})
+    assert result["offered"] is True
+    start = doc.text.index(RISKY_DOC.split("\n")[4])
+    old, new = RISKY_DOC.split("\n")[4] + "\n", SPLIT_FIX
+    ops = [op for op in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes() if op[0] != "equal"]
+    assert len(ops) > 1  # several edits, as VS Code sends them
+    changes = []
+    for _, i1, i2, j1, j2 in reversed(ops):  # from the end: earlier offsets stay valid
+        changes.append(
+            types.TextDocumentContentChangePartial(
+                range=types.Range(start=doc.at(start + i1), end=doc.at(start + i2)), text=new[j1:j2]
+            )
+        )
+    doc.version += 1
+    doc.text = doc.text[:start] + new + doc.text[start + len(old) :]
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version),
+            content_changes=changes,
+        )
+    )
+    approved = await command(client, "sandgate.approve", {"token": result["token"]})
+    assert approved["ok"] is True
+    (approval,) = [r for r in audit_records(client.workspace) if r["event"] == "approval"]
+    assert approval["kind"] == "fix"

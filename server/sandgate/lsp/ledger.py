@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TypedDict
 from lsprotocol import types
 
 from sandgate.findings import Finding, Verdict
-from sandgate.lsp.anchors import Anchor, follow, same_text
+from sandgate.lsp.anchors import Anchor, follow, same_text, settle
 from sandgate.lsp.documents import Edit, key
 from sandgate.lsp.explain import sandbox_note
 from sandgate.policy.evaluate import Reason
@@ -397,7 +397,13 @@ class Ledger:
             for record in records + list(blocked):
                 anchor: Anchor | None = record.anchor
                 for edit, text in steps:
-                    anchor = follow(anchor, edit.start, edit.end, edit.text, text, record.text) if anchor else None
+                    anchor = (
+                        follow(anchor, edit.start, edit.end, edit.text, text, record.text, judge=False)
+                        if anchor
+                        else None
+                    )
+                # The spot is judged once the whole change is in (one edit may come as several).
+                anchor = settle(anchor, steps[-1][1], record.text) if anchor and steps else anchor
                 if anchor is None:
                     dropped.append(record)
                     if isinstance(record, Held) and self._held.pop(record.token, None) is not None:

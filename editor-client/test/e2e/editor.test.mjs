@@ -241,7 +241,7 @@ describe("Sandgate in VS Code (trusted workspace)", () => {
       await wb.page.locator(".monaco-diff-editor").first().waitFor({ state: "visible", timeout: 20000 });
       assert.equal(await wb.page.locator(".bulk-edit-panel").isVisible(), false, "no Refactor Preview");
       const dialog = await wb.page.locator(".monaco-dialog-box").first().innerText();
-      assert.match(dialog, /Insert this AI suggestion into review_demo\.py at line 5\?/);
+      assert.match(dialog, /Insert this AI suggestion into review_demo\.py at line 6\?/);
       assert.match(dialog, /B301/);
       await wb.screenshot("approval-from-quick-fix-diff");
       await insert.click();

@@ -215,6 +215,11 @@ export class Workbench {
     await this.page.waitForSelector(".quick-input-widget input", { state: "visible" });
     await this.page.keyboard.type(name);
     await (await this.quickInputRow(name)).waitFor();
+    // Enter opens the focused row: wait until the filter has put the file there (not a recent one).
+    await this.page
+      .locator(".quick-input-widget .monaco-list-row.focused", { hasText: name })
+      .first()
+      .waitFor({ state: "visible", timeout: 15000 });
     await this.press("Enter");
     await this.page.locator(".tab.active", { hasText: name }).waitFor({ timeout: 15000 });
     await this.page.locator(".editor-instance .monaco-editor.focused").waitFor({ timeout: 15000 });

@@ -376,7 +376,10 @@ describe("Sandgate in VS Code (trusted workspace)", () => {
       await eventually(async () => (await wb.page.locator(".tab", { hasText: "Sandgate review" }).count()) === 0, {
         message: "the fix's diff tab closed",
       });
-      await wb.openFile("risky.py");
+      // The flow ends by showing the document with the fix in place, and says so.
+      await wb.page.locator(".notification-toast", { hasText: "AI fix applied" }).first().waitFor({ timeout: 20000 });
+      await wb.page.locator(".tab.active", { hasText: "risky.py" }).waitFor({ timeout: 15000 });
+      await wb.focusEditor();
       await wb.save();
       const lines = fs.readFileSync(path.join(workspace, "risky.py"), "utf8").split("\n");
       assert.equal(lines[6], FIX_B602.trimEnd());

@@ -14,6 +14,7 @@ export function lastDecisionItem(server: ServerController): vscode.Disposable {
   let seen = 0;
   let timer: NodeJS.Timeout | undefined;
   const listener = server.onState((state) => {
+    if (state.kind !== "running") seen = 0; // a restarted server counts from 1 again
     const last = state.kind === "running" ? state.status?.lastDecision : undefined;
     if (!last || last.seq === seen) return;
     seen = last.seq;

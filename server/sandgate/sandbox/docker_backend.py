@@ -1,10 +1,17 @@
 """The Docker backend: hardened single-use containers, started ahead of time by a warm pool.
 
-A pooled container has already started Python and sits in the bootstrap's read of stdin. A run
-attaches, sends the program, reads the demultiplexed output until EOF (or kills the container at
-the deadline or the output cap), then removes the container. One container, one run: nothing
-carries over. Code and (for a remote engine) the workspace travel over the API, never by binding
-local paths on a remote daemon.
+A pooled container has already started Python, planted its honeytokens and sits in the
+bootstrap's read of stdin. A run attaches, sends the program, reads the demultiplexed output until
+EOF (or kills the container at the deadline or the output cap), then removes the container. One
+container, one run: nothing carries over. Code and (for a remote engine) the workspace travel over
+the API, never by binding local paths on a remote daemon.
+
+Engine work per run, all of it measured (docs/benchmarks.md): create and start (in the pool, by
+`FILLERS` threads, as many containers kept ready as vets can be in flight), attach, and the removal
+in the background: four API calls on the run's side, none of them a wait. The container is made
+without a network (`network_disabled`), which spares a run of the dockerd binary as a prestart
+hook, and with crun as its runtime where the engine has it (runtime_choice below), falling back to
+the engine's default when crun is absent or fails.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any
 
 from sandgate.egress.proxy import Resolver
 from sandgate.sandbox import (
+    honeytokens,
     lifecycle,
     limit_classifier,
     protocol,
@@ -34,7 +42,7 @@ from sandgate.sandbox import (
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
 from sandgate.sandbox.docker_spec import CONTROL_SOCKET, LABEL, ContainerSpec, create_kwargs
 from sandgate.sandbox.image import DEFAULT_IMAGE
-from sandgate.sandbox.pool import WarmPool
+from sandgate.sandbox.pool import WarmPool, vet_concurrency
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +61,12 @@ REMOTE_NO_MONITOR = (
 # How long the supervisor may take to see the last process of a finished container go.
 OUTSIDE_WAIT_S = 2.0
 API_TIMEOUT_S = 15
+# Containers made at once by the pool: creating and starting one is mostly waiting on the engine.
+FILLERS = 2
+# The OCI runtime used when the engine has it registered (scripts/setup-sandbox.sh registers it):
+# a C program where runc is a Go one, started several times per container.
+PREFERRED_RUNTIME = "crun"
+_UNKNOWN = "?"
 # Remote workspace upload: skip what never helps an import and would bloat the tar.
 _EXTRACT = (
     "import sys,tarfile;t=tarfile.open(fileobj=sys.stdin.buffer,mode='r|');"
@@ -91,11 +105,16 @@ class DockerBackend:
     def __init__(
         self,
         image: str | None = None,
-        pool_size: int = 2,
+        pool_size: int | None = None,
         remote: bool | None = None,
         client: Any = None,
         egress_resolver: Resolver | None = None,
+        runtime: str | None = "auto",
+        preferred_runtime: str = PREFERRED_RUNTIME,
     ) -> None:
+        """`pool_size`: warm containers kept per kind of run (None: as many as vets can be in
+        flight). `runtime`: "auto" (`preferred_runtime` when the engine has it, else its default),
+        None (the engine's default) or a runtime's name."""
         self.image = image or DEFAULT_IMAGE
         # How the egress proxy resolves names (None: the system resolver). Set by tests only,
         # from the host process; nothing inside a container can reach it.
@@ -108,8 +127,14 @@ class DockerBackend:
         self._reaped = False
         self._creating = 0  # containers being created, not yet recorded in `lifecycle`
         self._retiring: set[threading.Thread] = set()  # used containers being removed
+        self._runtime_wanted, self._preferred_runtime = runtime, preferred_runtime
+        self._runtime: str | None = _UNKNOWN  # chosen at the first run (an engine call)
         self.pool: WarmPool[ContainerSpec, Any] = WarmPool(
-            self._start_container, self._remove, size=pool_size, name="sandgate-docker-pool"
+            self._start_container,
+            self._remove,
+            size=vet_concurrency() if pool_size is None else pool_size,
+            name="sandgate-docker-pool",
+            fillers=FILLERS,
         )
 
     # -- engine ---------------------------------------------------------------------------------
@@ -172,6 +197,29 @@ class DockerBackend:
             log.info("reaped %d orphaned sandbox containers", n)
         return n
 
+    def runtime(self) -> str | None:
+        """The OCI runtime containers are made with (None: the engine's default)."""
+        if self._runtime == _UNKNOWN:
+            chosen = self._runtime_wanted
+            if chosen == "auto":
+                try:
+                    registered = self.client.info().get("Runtimes") or {}
+                except Exception:  # noqa: BLE001 - the engine's default, then
+                    registered = {}
+                chosen = self._preferred_runtime if self._preferred_runtime in registered else None
+            with self._lock:
+                if self._runtime == _UNKNOWN:
+                    self._runtime = chosen
+        return self._runtime
+
+    def _runtime_failed(self, runtime: str, exc: BaseException) -> None:
+        with self._lock:
+            if self._runtime == runtime:
+                self._runtime = None
+        log.warning(
+            "the %s runtime cannot start containers here (%s): using the engine's default", runtime, _short(exc)
+        )
+
     def spec_for(self, request: RunRequest) -> ContainerSpec:
         ws = str(request.workspace) if request.workspace else None
         # A remote engine cannot bind our socket: such runs get no network (see _run_in).
@@ -179,12 +227,20 @@ class DockerBackend:
         # The sandbox user (65534) cannot read through a bind mount of a private folder (a home
         # directory, pytest's 0700 temporary folders): send those over the API like a remote engine.
         remote = self.is_remote()
-        exclude = tuple(request.exclude)
+        spec = ContainerSpec(
+            self.image,
+            request.limits,
+            ws,
+            False,
+            egress=net,
+            exclude=tuple(request.exclude),
+            supervised=not remote,
+            runtime=self.runtime(),
+            honey=request.honey is not None,
+        )
         if ws and (remote or not workspace_view.readable_by_others(ws)):
-            return ContainerSpec(
-                self.image, request.limits, None, True, egress=net, exclude=exclude, supervised=not remote
-            )
-        return ContainerSpec(self.image, request.limits, ws, False, egress=net, exclude=exclude, supervised=not remote)
+            return dataclasses.replace(spec, workspace=None, workspace_tmpfs=True)
+        return spec
 
     def warm(self, request: RunRequest) -> None:
         """Start filling the pool for runs like `request` (e.g. when a workspace opens)."""
@@ -202,8 +258,19 @@ class DockerBackend:
 
     # -- containers -----------------------------------------------------------------------------
     def _start_container(self, spec: ContainerSpec) -> Any:
+        try:
+            return self._make_container(spec)
+        except _RuntimeFailed as failed:
+            # crun absent or refused here (a hybrid cgroup host, say): the engine's default.
+            self._runtime_failed(str(spec.runtime), failed.__cause__ or failed)
+            return self._make_container(dataclasses.replace(spec, runtime=None))
+
+    def _make_container(self, spec: ContainerSpec) -> Any:
         labels = {LABEL_OWNER: self._owner}
         hosted = _Hosted()
+        if spec.honey and spec.supervised:
+            # This container's own honeytokens, planted by its bootstrap before the monitor is armed.
+            hosted.honey = honeytokens.new(preplanted=True)
         hidden: list[tuple[str, str]] = []
         top = ""  # the container's own host directory, when it needs one
         try:
@@ -224,7 +291,7 @@ class DockerBackend:
                     os.chmod(os.path.join(control_dir, CONTROL_SOCKET), 0o666)
                     listening.listen(1)
                     hosted.sid = supervision.shared().watch(
-                        listening, supervision.watch_config(spec.limits), listening=True
+                        listening, supervision.watch_config(spec.limits, hosted.honey), listening=True
                     )
                 finally:
                     listening.close()
@@ -255,7 +322,18 @@ class DockerBackend:
                 control_dir=os.path.join(top, "control") if spec.supervised else None,
                 hidden=hidden,
             )
-            container = self.client.containers.create(**kwargs)
+            # The low-level call: the SDK's `containers.create` inspects the new container (one
+            # more API call) to build a model we need only the id of.
+            from docker.models.containers import _create_container_args
+
+            kwargs["version"] = self.client.api._version
+            try:
+                cid = self.client.api.create_container(**_create_container_args(kwargs))["Id"]
+            except Exception as exc:
+                if spec.runtime and "runtime" in str(exc).lower():
+                    raise _RuntimeFailed() from exc
+                raise
+            container = self.client.containers.prepare_model({"Id": cid})
             lifecycle.register(f"docker:{container.id}", lambda: self._remove(container))
             if hosted.sid:
                 supervision.shared().adopt(hosted.sid, container.id)
@@ -269,8 +347,10 @@ class DockerBackend:
             self._hosted[container.id] = hosted
         try:
             container.start()
-        except Exception:
+        except Exception as exc:
             self._remove(container)
+            if spec.runtime and "oci runtime" in str(exc).lower():
+                raise _RuntimeFailed() from exc
             raise
         return container
 
@@ -331,11 +411,13 @@ class DockerBackend:
         stopped: str | None = None
         exiting = False  # the program said it is done and was not stopped: the container is exiting
         net: proxy_wiring.EgressRun | None = None
+        hosted = self._hosted_for(container)
+        # The container's own honeytokens; one made without them plants the request's now.
+        result.honey = hosted.honey or request.honey
         try:
             if spec.egress:
                 # The container runs as another uid: the socket is world-connectable, inside the
                 # one directory this container is given (D itself is 0700).
-                hosted = self._hosted_for(container)
                 socket_dir = os.path.join(hosted.top, "egress") if hosted.top else None
                 if socket_dir is None:
                     net = proxy_wiring.EgressRun(request.network, "")
@@ -349,17 +431,8 @@ class DockerBackend:
                 withheld = self._upload_workspace(container, str(request.workspace), spec.exclude)
                 if withheld:
                     result.events.append({"kind": "workspace-withheld", "reason": withheld})
-            elif spec.workspace and self._hosted_for(container).withheld:
-                result.events.append({"kind": "workspace-withheld", "reason": self._hosted_for(container).withheld})
-            if warm:
-                # A pooled container may have died with an engine restart; attaching to a stopped
-                # one "succeeds" with an empty stream, so ask first (a few ms on a local socket).
-                try:
-                    running = api.inspect_container(container.id)["State"].get("Running")
-                except Exception as exc:
-                    raise _StaleContainer() from exc
-                if not running:
-                    raise _StaleContainer()
+            elif spec.workspace and hosted.withheld:
+                result.events.append({"kind": "workspace-withheld", "reason": hosted.withheld})
             sock = api.attach_socket(container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
             raw = getattr(sock, "_sock", sock)
             marker = protocol.new_marker()
@@ -372,13 +445,18 @@ class DockerBackend:
                         marker,
                         proxy_wiring.header() if net and net.active else None,
                         end=True,
-                        extra=request.header(),
+                        extra=request.header(plant_honey=hosted.honey is None),
                     )
                 )
                 raw.shutdown(socket.SHUT_WR)  # EOF on the program's stdin (StdinOnce)
                 out = _read_frames(raw, marker, started + lim.wall_time_s, lim.output_bytes)
             finally:
                 _hang_up(sock, raw)
+            if warm and not out.stopped and not out.started:
+                # A pooled container that died meanwhile (an engine restart): attaching to a
+                # stopped one "succeeds" with an empty stream. The bootstrap's first word, before
+                # any of the program runs, says it was alive; without it nothing ran.
+                raise _StaleContainer()
             stopped = out.stopped
             exiting = out.exit_status is not None and not stopped
             # Counted before the kill, which ends the processes.
@@ -524,6 +602,10 @@ class _StaleContainer(Exception):
     pass
 
 
+class _RuntimeFailed(Exception):
+    """The chosen OCI runtime could not make or start a container (its cause says why)."""
+
+
 @dataclass
 class _Hosted:
     """What a container has on this machine: its socket directory and its supervisor id."""
@@ -531,6 +613,7 @@ class _Hosted:
     top: str | None = None
     sid: str | None = None
     withheld: str | None = None  # why the workspace is not shown, when it is not
+    honey: honeytokens.Honey | None = None  # planted when the container was made
 
 
 def _reapable_host_dir(path: str) -> str | None:
@@ -562,11 +645,19 @@ def _read_frames(raw: Any, marker: str, deadline: float, cap: int) -> protocol.C
     output = run_output.CappedOutput(cap)
     frames = _Frames(output, marker)
     stopped = run_output.pump({raw: frames.feed}, output, deadline, done=frames.finished)
-    captured = protocol.Captured(truncated=stopped == "output", stopped=stopped, events=frames.stderr.events)
+    exit_status = None
     if not stopped:
         output.add("stderr", frames.stderr.flush())
         if frames.finished():
-            captured.exit_status = _exit_status(frames.stderr.events)
+            exit_status = _exit_status(frames.stderr.events)
+    events = [ev for ev in frames.stderr.events if ev.get("kind") != "started"]
+    captured = protocol.Captured(
+        truncated=stopped == "output",
+        stopped=stopped,
+        events=events,
+        exit_status=exit_status,
+        started=len(events) < len(frames.stderr.events),
+    )
     captured.stdout, captured.stderr = output.texts()
     return captured
 

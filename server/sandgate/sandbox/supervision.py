@@ -22,6 +22,7 @@ from typing import Any, cast
 
 from sandgate.policy.model import SandboxLimits
 from sandgate.sandbox import protocol
+from sandgate.sandbox.honeytokens import Honey
 
 log = logging.getLogger(__name__)
 
@@ -101,16 +102,20 @@ def lost(reason: str) -> Record:
     return Record(lost=True, error=reason)
 
 
-def watch_config(limits: SandboxLimits) -> dict[str, Any]:
+def watch_config(limits: SandboxLimits, honey: Honey | None = None) -> dict[str, Any]:
     """What the supervisor needs to know of a sandbox: where scratch is, what is not worth
-    recording, and the limits it checks from outside (open files, file size)."""
-    return {
+    recording, and the limits it checks from outside (open files, file size); and the honeytokens
+    it hands the bootstrap to plant before the monitor is armed, when the sandbox has them."""
+    config: dict[str, Any] = {
         "scratch": [protocol.SCRATCH],
         "quiet_reads": list(QUIET_READS),
         "harmless_writes": list(HARMLESS_WRITES),
         "open_files": limits.open_files,
         "file_size": limits.file_size_mb * 1024 * 1024,
     }
+    if honey is not None:
+        config["honey"] = honey.header()
+    return config
 
 
 class SupervisorUnavailable(RuntimeError):
@@ -134,7 +139,7 @@ class Supervision:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             try:
                 proc = subprocess.Popen(
-                    [sys.executable, "-I", "-m", "sandgate.sandbox.supervisor", str(theirs.fileno())],
+                    [sys.executable, "-I", "-c", _START, _package_root(), str(theirs.fileno())],
                     pass_fds=(theirs.fileno(),),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
@@ -262,8 +267,21 @@ class Supervision:
                 proc.kill()
 
 
+# The supervisor runs this process's own `sandgate` (-I ignores PYTHONPATH, and an installed copy
+# elsewhere may be another version): its folder comes first on the path.
+_START = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from sandgate.sandbox.supervisor import main; sys.exit(main(sys.argv))"
+)
+
+
+def _package_root() -> str:
+    import sandgate
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(sandgate.__file__)))
+
+
 def _supervisor_env() -> dict[str, str]:
-    # Where `sandgate` lives, so `-m` finds it under -I (which ignores PYTHONPATH).
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "DOCKER_HOST", "HOME")}
     return env
 

@@ -260,3 +260,39 @@ def test_the_servers_warm_containers_go_when_it_exits(tmp_path, how):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_pooled_container_that_died_is_recognised_without_an_inspect_first():
+    """A pooled container killed from outside (as an engine restart would) makes the run go cold;
+    a live one is attached to straight away, with no inspect before."""
+    b = DockerBackend(pool_size=1)
+    calls: list[str] = []
+    send = b.client.api.send
+
+    def counted(req, **kw):  # noqa: ANN001
+        calls.append(f"{req.method} {req.path_url.split('?')[0].split('/', 2)[-1]}")
+        return send(req, **kw)
+
+    def of(cid: str) -> list[str]:
+        return [c.replace(cid, "{id}") for c in calls if cid in c]
+
+    try:
+        b.warm(RunRequest(code="", limits=FAST))
+        assert b.run(RunRequest(code="print('ok')", limits=FAST)).stdout == "ok\n"  # reaping done
+        assert _pool_full(b, 1)
+        (live,) = b.idle_container_ids()
+        b.client.api.send = counted  # type: ignore[method-assign]
+        r = b.run(RunRequest(code="print('ok')", limits=FAST))
+        assert r.stdout == "ok\n"
+        assert of(live)[0] == "POST containers/{id}/attach", of(live)
+        assert _pool_full(b, 1)
+        (dead,) = b.idle_container_ids()
+        b.client.api.kill(dead)
+        b.client.api.wait(dead, timeout=30)
+        r = b.run(RunRequest(code="print('ok')", limits=FAST))
+        assert r.error is None and r.stdout == "ok\n", (r.error, r.stderr)
+        assert not r.timed_out and r.duration_ms < 1500  # recognised, not waited out
+        mine = of(dead)[of(dead).index("POST containers/{id}/wait") + 1 :]  # after our own kill
+        assert mine[:2] == ["POST containers/{id}/attach", "GET containers/{id}/json"], of(dead)
+    finally:
+        b.close()

@@ -24,6 +24,7 @@ import struct
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,9 @@ REMOTE_NO_MONITOR = (
 # How long the supervisor may take to see the last process of a finished container go.
 OUTSIDE_WAIT_S = 2.0
 API_TIMEOUT_S = 15
+# A pooled container's bootstrap says `started` at once; silence this long makes the run ask the
+# engine whether the container is still running (one that died waiting is silent, not closed).
+HEARD_WITHIN_S = 0.25
 # Containers made at once by the pool: creating and starting one is mostly waiting on the engine.
 FILLERS = 2
 # The OCI runtime used when the engine has it registered (scripts/setup-sandbox.sh registers it):
@@ -449,7 +453,13 @@ class DockerBackend:
                     )
                 )
                 raw.shutdown(socket.SHUT_WR)  # EOF on the program's stdin (StdinOnce)
-                out = _read_frames(raw, marker, started + lim.wall_time_s, lim.output_bytes)
+                out = _read_frames(
+                    raw,
+                    marker,
+                    started + lim.wall_time_s,
+                    lim.output_bytes,
+                    alive=(lambda: _running(api, container.id)) if warm else None,
+                )
             finally:
                 _hang_up(sock, raw)
             if warm and not out.stopped and not out.started:
@@ -627,6 +637,13 @@ def _reapable_host_dir(path: str) -> str | None:
     return None
 
 
+def _running(api: Any, cid: str) -> bool:
+    try:
+        return bool(api.inspect_container(cid)["State"].get("Running"))
+    except Exception:  # noqa: BLE001 - gone, or the engine is: not a container to run in
+        return False
+
+
 def _wait(api: Any, cid: str, timeout: float = 10.0) -> int | None:
     import requests
 
@@ -637,14 +654,28 @@ def _wait(api: Any, cid: str, timeout: float = 10.0) -> int | None:
         return None
 
 
-def _read_frames(raw: Any, marker: str, deadline: float, cap: int) -> protocol.Captured:
+def _read_frames(
+    raw: Any, marker: str, deadline: float, cap: int, alive: Callable[[], bool] | None = None
+) -> protocol.Captured:
     """Read the attach stream until EOF, the deadline or the output cap, or as soon as the
     bootstrap's `exit` event has come on both streams (each stream is in order, so all the
     program's output is in by then) if the program started no process that could outlive it:
-    those runs wait for the container to stop."""
+    those runs wait for the container to stop.
+
+    `alive` (a pooled container): asked only when the stream stays silent for `HEARD_WITHIN_S`
+    (attaching to a stopped container neither ends nor says anything); a dead container's run
+    comes back at once, `started` False, nothing of the program having run."""
     output = run_output.CappedOutput(cap)
     frames = _Frames(output, marker)
-    stopped = run_output.pump({raw: frames.feed}, output, deadline, done=frames.finished)
+    stopped: str | None = None
+    if alive is not None:
+        first = run_output.pump(
+            {raw: frames.feed}, output, min(deadline, time.monotonic() + HEARD_WITHIN_S), done=frames.heard
+        )
+        if not frames.heard() and (first is None or not alive()):
+            return protocol.Captured()  # EOF or a stopped container: nothing ran
+    if not frames.finished():
+        stopped = run_output.pump({raw: frames.feed}, output, deadline, done=frames.finished)
     exit_status = None
     if not stopped:
         output.add("stderr", frames.stderr.flush())
@@ -672,8 +703,10 @@ class _Frames:
         # stdout carries only the `exit` event (anything else marked there is the program's own).
         self.stdout = protocol.EventSplitter(marker)
         self._pending = b""
+        self._heard = False
 
     def feed(self, chunk: bytes) -> None:
+        self._heard = True
         self._pending += chunk
         while len(self._pending) >= 8:
             kind, size = self._pending[0], struct.unpack(">I", self._pending[4:8])[0]
@@ -684,6 +717,9 @@ class _Frames:
                 self.output.add("stdout", self.stdout.feed(body))
             elif kind == 2:
                 self.output.add("stderr", self.stderr.feed(body))
+
+    def heard(self) -> bool:
+        return self._heard
 
     def finished(self) -> bool:
         return (

@@ -250,9 +250,15 @@ class BwrapBackend:
     def _run(self, request: RunRequest, started: float) -> RunResult:
         key = _spawn_key(request)
         parked = self.pool.take(key)
-        if parked is not None and (parked.proc is None or parked.proc.poll() is not None):
-            self._discard(parked)  # died while waiting (killed from outside): run cold
-            parked = None
+        while parked is not None and (
+            parked.proc is None
+            or parked.proc.poll() is not None
+            or parked.sid is None
+            or not supervision.shared().serves(parked.sid)
+        ):
+            # Died while waiting (killed from outside), or armed by a supervisor that died since.
+            self._discard(parked)
+            parked = self.pool.take(key)
         if parked is None:
             parked = self._spawn(key)
         net = None

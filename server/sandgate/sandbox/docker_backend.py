@@ -390,6 +390,10 @@ class DockerBackend:
                 self.reap_orphans()
             spec = self.spec_for(request)
             container = self.pool.take(spec)
+            while container is not None and spec.supervised and not self._armed_by_live_supervisor(container):
+                # Armed by a supervisor that died since: its bootstrap is on its way out.
+                self._retire_later(container, None)
+                container = self.pool.take(spec)
             if container is not None:
                 try:
                     return self._run_in(container, spec, request, started, warm=True)
@@ -506,17 +510,21 @@ class DockerBackend:
         finally:
             if net is not None:
                 net.finish()  # idempotent; stops the proxy when the run failed part way
-            # Off the run's time: removal is ~15 ms of engine work. The container stays recorded
-            # in `lifecycle` until it is gone, so an exit meanwhile still removes it.
-            retire = threading.Thread(
-                target=self._retire,
-                name="sandgate-docker-remove",
-                daemon=True,
-                args=(container, started + lim.wall_time_s if exiting else None),
-            )
-            with self._lock:
-                self._retiring.add(retire)
-            retire.start()
+            self._retire_later(container, started + lim.wall_time_s if exiting else None)
+
+    def _armed_by_live_supervisor(self, container: Any) -> bool:
+        sid = self._hosted_for(container).sid
+        return sid is not None and supervision.shared().serves(sid)
+
+    def _retire_later(self, container: Any, exiting_until: float | None) -> None:
+        # Off the run's time: removal is ~15 ms of engine work. The container stays recorded
+        # in `lifecycle` until it is gone, so an exit meanwhile still removes it.
+        retire = threading.Thread(
+            target=self._retire, name="sandgate-docker-remove", daemon=True, args=(container, exiting_until)
+        )
+        with self._lock:
+            self._retiring.add(retire)
+        retire.start()
 
     def _retire(self, container: Any, exiting_until: float | None) -> None:
         """Remove a used container; one whose program said it is done may finish exiting first
@@ -534,6 +542,12 @@ class DockerBackend:
                 self._retiring.discard(threading.current_thread())
 
     def _pids_at_limit(self, container: Any, spec: ContainerSpec) -> bool:
+        if not self.is_remote():
+            # The kernel's own count of refused forks, read from the container's cgroup on this
+            # machine: no engine call, and not a sample of a number that moves.
+            refused = _pids_refused(container.id)
+            if refused is not None:
+                return refused > 0
         try:
             stats = self.client.api.stats(container.id, stream=False, one_shot=True)
             current = int(stats.get("pids_stats", {}).get("current") or 0)
@@ -634,6 +648,30 @@ def _reapable_host_dir(path: str) -> str | None:
     parent = os.path.realpath(tempfile.gettempdir())
     if os.path.dirname(real) == parent and os.path.basename(real).startswith(proxy_wiring.DIR_PREFIX):
         return real
+    return None
+
+
+# Where a local engine puts a container's pids cgroup: cgroup v1 and v2 with the cgroupfs driver,
+# v2 with the systemd driver.
+_PIDS_EVENTS = (
+    "/sys/fs/cgroup/pids/docker/{}/pids.events",
+    "/sys/fs/cgroup/docker/{}/pids.events",
+    "/sys/fs/cgroup/system.slice/docker-{}.scope/pids.events",
+)
+
+
+def _pids_refused(cid: str) -> int | None:
+    """How many forks the container's pids limit refused (pids.events "max"), or None when its
+    cgroup is not where a local engine puts it."""
+    for pattern in _PIDS_EVENTS:
+        try:
+            with open(pattern.format(cid)) as f:
+                for line in f:
+                    key, _, value = line.partition(" ")
+                    if key == "max" and value.strip().isdigit():
+                        return int(value)
+        except OSError:
+            continue
     return None
 
 

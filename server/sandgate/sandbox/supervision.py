@@ -130,6 +130,7 @@ class Supervision:
         self._reader: threading.Thread | None = None
         self._waiting: dict[str, tuple[threading.Event, list[Record]]] = {}
         self._generation = 0
+        self._sids: dict[str, int] = {}  # sandbox id -> the generation of the supervisor watching it
 
     # -- the process --------------------------------------------------------------------------------
     def _ensure(self) -> socket.socket:
@@ -211,7 +212,16 @@ class Supervision:
         a listening one a container will connect to). Returns the sandbox's id."""
         sid = uuid.uuid4().hex
         self._send({"op": "watch", "id": sid, "config": config, "listening": listening}, (conn.fileno(),))
+        with self._lock:
+            self._sids[sid] = self._generation
         return sid
+
+    def serves(self, sid: str) -> bool:
+        """Whether the supervisor that armed sandbox `sid` is still the one running: a pooled
+        sandbox armed by one that died is worth nothing (its record is lost)."""
+        with self._lock:
+            alive = self._channel is not None and self._proc is not None and self._proc.poll() is None
+            return alive and self._sids.get(sid) == self._generation
 
     def adopt(self, sid: str, container: str) -> None:
         """The container the sandbox `sid` runs in: the supervisor removes it if Sandgate dies."""
@@ -239,6 +249,7 @@ class Supervision:
 
     def forget(self, sid: str) -> None:
         with self._lock:
+            self._sids.pop(sid, None)
             running = self._channel is not None
         if running:
             try:

@@ -245,7 +245,11 @@ def run(ctx: Context) -> list[Section]:
                 f"{o.label}: {o.warm} of {o.vets} runs ({share:.0%}) found a sandbox waiting in the pool of "
                 f"{o.pool_size} (as many as the vets in flight); the pool is refilled as soon as one is taken, "
                 f"by up to {'two threads' if o.label.startswith('docker') else 'one thread'} at once, and a run "
-                f"that finds it empty makes its own (the cold path) while competing with that refill."
+                + (
+                    "that finds it empty waits up to a second for a container being made, else makes its own."
+                    if o.label.startswith("docker")
+                    else "that finds it empty makes its own (the cold path) while competing with that refill."
+                )
             )
             if o.label.startswith("docker"):
                 runtime = "runc" if o.label == DOCKER_RUNC else "the runtime Sandgate chose (crun when registered)"

@@ -160,6 +160,28 @@ def test_warm_pool_makes_items_in_parallel_but_never_more_than_its_size():
         pool.close()
 
 
+def test_a_take_waits_for_an_item_being_made_rather_than_return_empty_handed():
+    def slow(key):  # noqa: ANN001
+        time.sleep(0.3)
+        return object()
+
+    for handoff, expect_item in ((1.0, True), (0.0, False)):
+        pool: WarmPool[str, object] = WarmPool(slow, lambda item: None, size=1, handoff_s=handoff)
+        try:
+            pool.want("k")
+            time.sleep(0.05)  # the filler is making one now
+            t0 = time.monotonic()
+            item = pool.take("k")
+            waited = time.monotonic() - t0
+            assert (item is not None) is expect_item
+            assert waited < 0.9  # never longer than the one being made takes
+            # Nothing being made for another key: no wait at all.
+            t0 = time.monotonic()
+            assert pool.take("other") is None and time.monotonic() - t0 < 0.1
+        finally:
+            pool.close()
+
+
 def test_docker_runtime_is_crun_when_the_engine_has_it_else_the_default():
     b = DockerBackend(pool_size=0)
     try:

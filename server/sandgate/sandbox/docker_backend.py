@@ -67,6 +67,9 @@ API_TIMEOUT_S = 15
 HEARD_WITHIN_S = 0.25
 # Containers made at once by the pool: creating and starting one is mostly waiting on the engine.
 FILLERS = 2
+# A run that finds the pool empty while a container is being made for it waits this long for that
+# one rather than make another alongside (the engine's work is the bottleneck on a busy machine).
+HANDOFF_S = 1.0
 # The OCI runtime used when the engine has it registered (scripts/setup-sandbox.sh registers it):
 # a C program where runc is a Go one, started several times per container.
 PREFERRED_RUNTIME = "crun"
@@ -139,6 +142,7 @@ class DockerBackend:
             size=vet_concurrency() if pool_size is None else pool_size,
             name="sandgate-docker-pool",
             fillers=FILLERS,
+            handoff_s=HANDOFF_S,
         )
 
     # -- engine ---------------------------------------------------------------------------------

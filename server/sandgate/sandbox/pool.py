@@ -39,10 +39,14 @@ class WarmPool(Generic[K, T]):
         name: str = "sandgate-pool",
         max_age_s: float = 60.0,
         fillers: int = 1,
+        handoff_s: float = 0.0,
     ) -> None:
+        """`handoff_s`: how long a `take` that finds no item waits for one already being made
+        (0: never), rather than have its caller make another at the same time."""
         self._make, self._discard = make, discard
         self.size, self.max_keys, self.max_age_s = size, max_keys, max_age_s
         self.fillers = max(1, fillers)
+        self.handoff_s = handoff_s
         # insertion order = least recently wanted first; each item with the time it was made
         self._items: OrderedDict[K, deque[tuple[float, T]]] = OrderedDict()
         self._making: dict[K, int] = {}  # items being made now, per key
@@ -59,7 +63,14 @@ class WarmPool(Generic[K, T]):
                 return None
             self._want(key)
             stale = self._expire()
+            self._cond.notify_all()  # a filler may start on this key now
             items = self._items[key]
+            until = time.monotonic() + self.handoff_s
+            # One being made will be ready sooner than one the caller would start now, on a
+            # machine busy making it: wait for it, a while.
+            while not items and self._making.get(key) and not self._closed and time.monotonic() < until:
+                self._cond.wait(timeout=until - time.monotonic())
+                items = self._items.get(key) or deque()
             item = items.popleft()[1] if items else None
             self._cond.notify_all()
         for old in stale:
@@ -161,6 +172,7 @@ class WarmPool(Generic[K, T]):
                 else:
                     self._items[key].append((time.monotonic(), item))
                     keep = True
+                    self._cond.notify_all()  # a take may be waiting for it
             if not keep:
                 self._safe_discard(item)
 

@@ -327,3 +327,21 @@ def test_a_pooled_container_that_died_is_recognised_without_an_inspect_first():
         assert mine[:2] == ["POST containers/{id}/attach", "GET containers/{id}/json"], of(dead)
     finally:
         b.close()
+
+
+@pytest.mark.parametrize("name", ["docker", "bwrap"])
+def test_the_supervision_link_forgets_finished_sandboxes(name):
+    """What it keeps to tell a live supervisor's sandboxes from a dead one's does not grow with
+    the runs (the server's memory stays flat over thousands of vets)."""
+    from sandgate.sandbox import supervision
+
+    b = _new_backend(name, 1)
+    try:
+        b.run(RunRequest(code="print(1)", limits=FAST))
+        before = len(supervision.shared()._sids)
+        for _ in range(6):
+            assert b.run(RunRequest(code="print(1)", limits=FAST)).stdout == "1\n"
+        time.sleep(1.0)  # Docker removes used containers in the background
+        assert len(supervision.shared()._sids) <= before + 1
+    finally:
+        b.close()

@@ -7,11 +7,11 @@ container, one run: nothing carries over. Code and (for a remote engine) the wor
 the API, never by binding local paths on a remote daemon.
 
 Engine work per run, all of it measured (docs/benchmarks.md): create and start (in the pool, by
-`FILLERS` threads, as many containers kept ready as vets can be in flight), attach, and the removal
-in the background: four API calls on the run's side, none of them a wait. The container is made
-without a network (`network_disabled`), which spares a run of the dockerd binary as a prestart
-hook, and with crun as its runtime where the engine has it (runtime_choice below), falling back to
-the engine's default when crun is absent or fails.
+`FILLERS` threads, as many containers kept ready as vets can be in flight), attach (the run), wait
+and remove (in the background): five API calls, no inspect unless a pooled container stays silent.
+The container is made without a network (`network_disabled`), which spares a run of the dockerd
+binary as a prestart hook, and with crun as its runtime where the engine has it (`runtime()`),
+falling back to the engine's default when crun is absent or fails.
 """
 
 from __future__ import annotations

@@ -235,6 +235,7 @@ class Supervision:
         event, box = threading.Event(), cast(list[Record], [])
         with self._lock:
             self._waiting[sid] = (event, box)
+            self._sids.pop(sid, None)  # its run is over: no pool will ask after it again
         try:
             self._send({"op": "finish", "id": sid, "wait": wait})
         except SupervisorUnavailable as exc:

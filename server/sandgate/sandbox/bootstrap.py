@@ -3,7 +3,8 @@
 #
 # Start: argv[1] names the supervisor's control connection ("fd:N", or "unix:PATH" in a container).
 # The supervisor sends one JSON line {"bpf", "nr"}: the monitor filter (classic BPF) and seccomp(2)'s
-# number. The bootstrap loads the filter with a listener, hands the listener to the supervisor, and
+# number, and "honey" when the sandbox is made with its honeytokens (planted at once, before the
+# filter is loaded: not on the run's time, not in its record). The bootstrap loads the filter with a listener, hands the listener to the supervisor, and
 # proves it armed with one notified call; a bootstrap that cannot arm exits (status 4) before any
 # program runs. It then waits for the program; if the control connection closes first (Sandgate is
 # gone), it exits.
@@ -37,6 +38,29 @@ except ImportError:
 _write, _dumps = os.write, json.dumps  # the program may replace os.write or json.dumps; not ours
 
 
+def _plant(honey):
+    """Plant honeytokens: one mkdir per folder and one open per file (the host takes exactly those
+    out of the record when they are planted under the monitor)."""
+    for d in honey.get("dirs", ()):
+        try:
+            os.mkdir(d, 0o700)
+        except OSError:
+            pass
+    for p, text in honey.get("files", ()):
+        try:
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, text.encode())
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+    os.environ.update(honey.get("env") or {})
+
+
+_PRE: dict = {}  # honeytokens planted when the sandbox was made
+
+
 def _arm(where):
     """Load the monitor filter and hand its listener to the supervisor. Returns the control socket."""
     import ctypes
@@ -53,6 +77,9 @@ def _arm(where):
             raise OSError("the supervisor closed the connection")
         line += chunk
     hello = json.loads(line)
+    if hello.get("honey"):
+        _PRE.update(hello["honey"])
+        _plant(_PRE)
     prog = bytes.fromhex(hello["bpf"])
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
@@ -126,30 +153,23 @@ try:
 except OSError:
     pass
 
-# Honeytokens: fake secrets carrying this run's marker. Planted by this (still trusted) code with
-# exactly one mkdir per folder and one open per file: the host takes those out of the record.
-_HONEY = _hdr.get("honey") or {}
-for _d in _HONEY.get("dirs", ()):
-    try:
-        os.mkdir(_d, 0o700)
-    except OSError:
-        pass
-for _p, _text in _HONEY.get("files", ()):
-    try:
-        _hf = os.open(_p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(_hf, _text.encode())
-        finally:
-            os.close(_hf)
-    except OSError:
-        pass
-os.environ.update(_HONEY.get("env") or {})
+# Honeytokens: fake secrets carrying this run's marker, planted when the sandbox was made, or now
+# by this (still trusted) code when the header brings them.
+_HONEY = _hdr.get("honey") or _PRE
+if _hdr.get("honey"):
+    _plant(_HONEY)
 _HONEY_NAMES = frozenset(_HONEY.get("env") or ())
 _SPAN = _hdr.get("span")
 _EXERCISE = _hdr.get("exercise")
 
 _FD = int(_hdr["events_fd"])
 _MARK = _hdr["marker"].encode()
+if _hdr.get("end"):
+    # The program reached a live sandbox (an engine's attach to a dead container reads nothing).
+    try:
+        _write(_FD, _MARK + b'{"kind": "started"}\n')
+    except OSError:
+        pass
 _WS = _hdr["workspace"].rstrip("/")
 _SCRATCH = _hdr["scratch"].rstrip("/")
 _RUNTIME = tuple(p.rstrip("/") for p in list(_hdr.get("runtime", ())) + [p for p in sys.path if p.startswith("/")])

@@ -2,8 +2,11 @@
 
 Each run gets environment variables (cloud keys, tokens, passwords) and files at the usual places
 under the sandbox's home (~/.aws/credentials, ~/.ssh/id_*, ~/.netrc, ~/.docker/config.json,
-~/.config/gcloud…), every value carrying one random marker. The bootstrap plants them before the
-program arrives (header "honey"). After the run the marker is looked for on the host side,
+~/.config/gcloud…), every value carrying one random marker. A pooled sandbox gets its own when it
+is made: the supervisor hands them to the bootstrap with the monitor's filter, and the bootstrap
+plants them before it arms the monitor, so none of it is on the run's time or in its record
+(`preplanted`). A sandbox made without a supervisor (a remote engine) plants them when the
+program arrives (header "honey"). Either way each sandbox, and so each marker, serves one run. After the run the marker is looked for on the host side,
 wherever the code could have sent it: the supervisor's record (a process's arguments, a path
 written outside scratch), the egress proxy's decisions (a host) and the in-process events (a name
 looked up, a call of a stand-in network client). The record and the proxy are out of the
@@ -68,6 +71,9 @@ class Honey:
     files: tuple[tuple[str, str], ...]
     # Folders the bootstrap makes first (each with one mkdir), parents before children.
     dirs: tuple[str, ...]
+    # Planted when the sandbox was made, before its monitor was armed: nothing of the planting is
+    # in the run's record.
+    preplanted: bool = False
 
     def header(self) -> dict[str, Any]:
         return {"env": dict(self.env), "files": [list(f) for f in self.files], "dirs": list(self.dirs)}
@@ -148,7 +154,7 @@ def _files(m: str, v: dict[str, str]) -> dict[str, str]:
     }
 
 
-def new() -> Honey:
+def new(preplanted: bool = False) -> Honey:
     marker = secrets.token_hex(8)
     values = _values(marker)
     contents = _files(marker, values)
@@ -160,12 +166,14 @@ def new() -> Honey:
             d = f"{protocol.HOME}/" + "/".join(parts[:i])
             if d not in dirs:
                 dirs.append(d)
-    return Honey(marker, tuple((n, values[n]) for n in ENV_NAMES), files, tuple(dirs))
+    return Honey(marker, tuple((n, values[n]) for n in ENV_NAMES), files, tuple(dirs), preplanted)
 
 
 def _planted(honey: Honey) -> dict[tuple[str, str], int]:
     """What the bootstrap's planting leaves in the supervisor's record: (kind/op, path) -> count."""
     out: dict[tuple[str, str], int] = {}
+    if honey.preplanted:
+        return out  # planted before the monitor was armed: nothing to take out
     for d in honey.dirs:
         out[("mkdir", d)] = 1
     for path in honey.paths:
@@ -260,6 +268,12 @@ def reads(events: list[dict[str, Any]], outside_events: list[dict[str, Any]], ho
 def url_hosts(text: str) -> list[str]:
     """Hosts of the URLs in `text` (a stand-in call's arguments)."""
     return [m.group(2).lower() for m in _URLISH.finditer(text)]
+
+
+def of(result: Any, request: Any) -> Honey | None:
+    """The honeytokens a run had: those its sandbox was made with, else those it asked for."""
+    planted = getattr(result, "honey", None)
+    return planted if planted is not None else getattr(request, "honey", None)
 
 
 def with_hits(result: Any, honey: Honey | None) -> Any:

@@ -59,7 +59,7 @@ def _placed(f: Finding, ev: dict[str, Any]) -> Finding:
 
 def _honey_findings(result: RunResult, request: RunRequest, outside: list[dict[str, Any]]) -> list[Finding]:
     """secret.exfiltration where a honeytoken left the run; secret.honeytoken-read where one was read."""
-    honey = request.honey
+    honey = honeytokens.of(result, request)
     hits = result.honey_hits
     if hits is None:
         hits = honeytokens.hits(result.events, outside, honey)
@@ -259,7 +259,9 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
             )
         ]
     # The bootstrap's own planting of the honeytokens is not the program's doing.
-    result = dataclasses.replace(result, outside=honeytokens.without_planting(result.outside, request.honey))
+    result = dataclasses.replace(
+        result, outside=honeytokens.without_planting(result.outside, honeytokens.of(result, request))
+    )
     out: list[Finding] = []
     seen: set[tuple] = set()
     spawns: set[tuple[str, ...]] = set()

@@ -233,8 +233,16 @@ class Supervisor:
         self.poll.register(channel.fileno(), select.POLLIN)
         programs = syscall_filter.programs()
         self.names = programs.names
-        # What every bootstrap is sent first: the filter to load and seccomp(2)'s number.
-        self.hello = (json.dumps({"bpf": programs.monitor.hex(), "nr": programs.seccomp_nr}) + "\n").encode()
+        # What every bootstrap is sent first: the filter to load and seccomp(2)'s number (and the
+        # sandbox's honeytokens, when it is made with them: `hello_for`).
+        self.hello_fields = {"bpf": programs.monitor.hex(), "nr": programs.seccomp_nr}
+        self.hello = (json.dumps(self.hello_fields) + "\n").encode()
+
+    def hello_for(self, watch: Watch) -> bytes:
+        honey = watch.config.get("honey")
+        if not honey:
+            return self.hello
+        return (json.dumps({**self.hello_fields, "honey": honey}) + "\n").encode()
 
     # -- messages from Sandgate ----------------------------------------------------------------
     def send(self, message: dict) -> None:
@@ -330,7 +338,7 @@ class Supervisor:
     def greet(self, watch: Watch) -> None:
         """Send the bootstrap its filter; it answers with the listener."""
         try:
-            watch.conn.sendall(self.hello)
+            watch.conn.sendall(self.hello_for(watch))
             watch.greeted = True
         except OSError as exc:
             watch.error = f"could not reach the sandbox: {exc}"

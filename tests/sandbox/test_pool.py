@@ -4,6 +4,7 @@ left behind when a backend closes or the server exits (SIGTERM, or its client go
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -343,5 +344,29 @@ def test_the_supervision_link_forgets_finished_sandboxes(name):
             assert b.run(RunRequest(code="print(1)", limits=FAST)).stdout == "1\n"
         time.sleep(1.0)  # Docker removes used containers in the background
         assert len(supervision.shared()._sids) <= before + 1
+    finally:
+        b.close()
+
+
+@pytest.mark.parametrize("backend_cls", [DockerBackend, BwrapBackend], ids=["docker", "bwrap"])
+def test_making_a_cold_sandbox_is_not_the_programs_time(backend_cls, tmp_path):
+    """A cold sandbox for a large workspace is slow to make (the walk that finds excluded files
+    takes seconds for tens of thousands of entries); that wait must not count against the
+    program's time limit, or a one-line program 'runs out of time' before it starts."""
+    for d in range(60):
+        folder = tmp_path / f"d{d}"
+        folder.mkdir()
+        for f in range(500):
+            (folder / f"f{f}.txt").touch()
+    limits = dataclasses.replace(FAST, wall_time_s=0.5)
+    b = backend_cls(pool_size=0)
+    try:
+        began = time.monotonic()
+        r = b.run(RunRequest(code="print('ok')", limits=limits, workspace=tmp_path))
+        took = time.monotonic() - began
+        assert r.error is None, r.error
+        assert not r.timed_out and r.stdout == "ok\n", (r.stdout, r.stderr, r.killed)
+        # The run did take longer than the program's limit: making the sandbox was slow.
+        assert took > limits.wall_time_s, f"the workspace walk was quicker than expected ({took:.2f} s)"
     finally:
         b.close()

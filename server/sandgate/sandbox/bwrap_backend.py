@@ -287,7 +287,8 @@ class BwrapBackend:
                 proxy_wiring.header() if net and net.active else None,
                 extra=request.header(plant_honey=parked.honey is None),
             )
-            out = _read_run(proc, data, parked.ev_r, marker, started + lim.wall_time_s, lim.output_bytes)
+            # The program's time starts with its code: spawning a cold sandbox is not its time.
+            out = _read_run(proc, data, parked.ev_r, marker, time.monotonic() + lim.wall_time_s, lim.output_bytes)
             result.stdout, result.stderr = out.stdout, out.stderr
             result.output_truncated = out.truncated
             result.events = out.events

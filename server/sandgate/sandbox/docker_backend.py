@@ -426,6 +426,9 @@ class DockerBackend:
         hosted = self._hosted_for(container)
         # The container's own honeytokens; one made without them plants the request's now.
         result.honey = hosted.honey or request.honey
+        # The program's time, set again once it is handed its code: making a cold container (the
+        # workspace walk of a large folder takes seconds) or waiting for a warm one is not its time.
+        deadline = started + lim.wall_time_s
         try:
             if spec.egress:
                 # The container runs as another uid: the socket is world-connectable, inside the
@@ -448,6 +451,7 @@ class DockerBackend:
             sock = api.attach_socket(container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
             raw = getattr(sock, "_sock", sock)
             marker = protocol.new_marker()
+            deadline = time.monotonic() + lim.wall_time_s
             try:
                 raw.sendall(
                     protocol.payload(
@@ -464,7 +468,7 @@ class DockerBackend:
                 out = _read_frames(
                     raw,
                     marker,
-                    started + lim.wall_time_s,
+                    deadline,
                     lim.output_bytes,
                     alive=(lambda: _running(api, container.id)) if warm else None,
                 )
@@ -496,7 +500,7 @@ class DockerBackend:
             rusage = [e for e in out.events if e.get("kind") == "rusage"]
             if rusage:
                 result.peak_memory_kb = int(rusage[-1].get("maxrss_kb") or 0) or None
-            result.outside = self._outside_record(container, spec, started + lim.wall_time_s, stopped is not None)
+            result.outside = self._outside_record(container, spec, deadline, stopped is not None)
             result.killed, result.timed_out = limit_classifier.classify(
                 stopped,
                 status,
@@ -514,7 +518,7 @@ class DockerBackend:
         finally:
             if net is not None:
                 net.finish()  # idempotent; stops the proxy when the run failed part way
-            self._retire_later(container, started + lim.wall_time_s if exiting else None)
+            self._retire_later(container, deadline if exiting else None)
 
     def _armed_by_live_supervisor(self, container: Any) -> bool:
         sid = self._hosted_for(container).sid

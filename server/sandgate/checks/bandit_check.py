@@ -21,6 +21,9 @@ from bandit.core import docs_utils
 from bandit.core import manager as b_manager
 from bandit.core import metrics as b_metrics
 from bandit.core import node_visitor as b_node_visitor
+from bandit.core import tester as b_tester
+from bandit.core import utils as b_utils
+from bandit.core.context import Context as _BanditContext
 
 from sandgate.checks.parsing import AST_LOCK
 from sandgate.checks.secrets import redact
@@ -60,7 +63,7 @@ class BanditChecker:
             # With no "nosec" in the code, bandit's file pass would tokenize it for `# nosec`
             # comments (finding none) and parse it again: walk the caller's tree instead.
             try:
-                visitor = b_node_visitor.BanditNodeVisitor(
+                visitor = _QuickVisitor(
                     _FILENAME, io.BytesIO(data), manager.b_ma, manager.b_ts, manager.debug, {}, manager.metrics
                 )
                 visitor.generic_visit(tree)
@@ -86,6 +89,112 @@ class BanditChecker:
                 raise SyntaxError(reason)
             raise BanditError(reason)
         return [_finding(issue) for issue in manager.results]
+
+
+class _QuickTester(b_tester.BanditTester):
+    """`BanditTester.run_tests` for code without `# nosec` (no nosec lines: every result stands), less
+    what this module never reads: the scores and the debug logging. Same tests, same order, same
+    results (`tests/core/test_bandit_quick.py` compares it with bandit's own file pass)."""
+
+    def run_tests(self, raw_context, checktype):
+        for test in self.testset.get_tests(checktype):
+            temp_context = raw_context.copy()  # what copy.copy does to a dict
+            context = _BanditContext(temp_context)
+            try:
+                if hasattr(test, "_config"):
+                    result = test(context, test._config)
+                else:
+                    result = test(context)
+                if result is not None:
+                    filename = temp_context["filename"]
+                    result.fname = filename.decode("utf-8") if isinstance(filename, bytes) else filename
+                    result.fdata = temp_context["file_data"]
+                    if result.lineno is None:
+                        result.lineno = temp_context["lineno"]
+                    if result.linerange == []:
+                        result.linerange = temp_context["linerange"]
+                    if result.col_offset == -1:
+                        result.col_offset = temp_context["col_offset"]
+                    result.end_col_offset = temp_context.get("end_col_offset", 0)
+                    result.test = test.__name__
+                    if result.test_id == "":
+                        result.test_id = test._test_id
+                    self.results.append(result)
+            except Exception as e:
+                self.report_error(test.__name__, context, e)
+        return None
+
+
+class _QuickVisitor(b_node_visitor.BanditNodeVisitor):
+    """bandit's node visitor, made cheaper where its walk spends time on nothing (issue 15's budget):
+    a node whose type no test targets and no `visit_*` method handles runs no tests (bandit calls its
+    tester for an empty list of tests), field-less singletons (`Load`, `Add`, `Eq`…) with no tests
+    are not entered at all, and the debug logging and score keeping (unread here) are left out. The
+    context each test sees is built as bandit builds it, in the same order of nodes."""
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.tester = _QuickTester(self.testset, self.debug, self.nosec_lines, self.metrics)
+        self._tests = self.testset.tests
+        self._handled = {name[6:] for name in dir(self) if name.startswith("visit_")}
+
+    def update_scores(self, scores) -> None:
+        pass
+
+    def _enter(self, node: ast.AST) -> None:
+        context = {
+            "imports": self.imports,
+            "import_aliases": self.import_aliases,
+        }
+        if hasattr(node, "lineno"):
+            context["lineno"] = node.lineno
+            if hasattr(node, "col_offset"):
+                context["col_offset"] = node.col_offset
+            if hasattr(node, "end_col_offset"):
+                context["end_col_offset"] = node.end_col_offset
+            context["node"] = node
+            context["linerange"] = list(range(node.lineno, node.end_lineno + 1))  # type: ignore[attr-defined]
+        else:
+            if hasattr(node, "col_offset"):
+                context["col_offset"] = node.col_offset
+            if hasattr(node, "end_col_offset"):
+                context["end_col_offset"] = node.end_col_offset
+            context["node"] = node
+            context["linerange"] = b_utils.linerange(node)
+        context["filename"] = self.fname
+        context["file_data"] = self.fdata
+        self.context = context
+        name = node.__class__.__name__
+        if name in self._handled:
+            getattr(self, "visit_" + name)(node)
+        elif name in self._tests:
+            self.tester.run_tests(context, name)
+        self.generic_visit(node)
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            self.namespace = b_utils.namespace_path_split(self.namespace)[0]  # type: ignore[has-type]
+
+    def generic_visit(self, node: ast.AST) -> None:
+        tests, handled = self._tests, self._handled
+        for field in node._fields:
+            try:
+                value = getattr(node, field)
+            except AttributeError:
+                continue
+            if isinstance(value, list):
+                last = len(value) - 1
+                for idx, item in enumerate(value):
+                    if isinstance(item, ast.AST):
+                        if not item._fields and type(item).__name__ not in tests and type(item).__name__ not in handled:
+                            continue
+                        item._bandit_sibling = value[idx + 1] if idx < last else None  # type: ignore[attr-defined]
+                        item._bandit_parent = node  # type: ignore[attr-defined]
+                        self._enter(item)
+            elif isinstance(value, ast.AST):
+                if not value._fields and type(value).__name__ not in tests and type(value).__name__ not in handled:
+                    continue
+                value._bandit_sibling = None  # type: ignore[attr-defined]
+                value._bandit_parent = node  # type: ignore[attr-defined]
+                self._enter(value)
 
 
 # bandit's hard-coded password tests quote the password in their message.

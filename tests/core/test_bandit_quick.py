@@ -1,0 +1,104 @@
+"""The quick bandit walk (`bandit_check._QuickVisitor`, for code without `# nosec`) finds exactly what
+bandit's own file pass finds: same tests, same issues, same lines, columns, texts and ratings, in the
+same order. Compared on code that makes bandit report much (the security pack's corpus, the exec-rules
+corpus, the static benchmark's suggestions) and on standard-library modules (every node type)."""
+
+from __future__ import annotations
+
+import ast
+import sysconfig
+import tomllib
+from pathlib import Path
+
+from bench.static_checks import SIZES, suggestion
+
+from sandgate.checks.bandit_check import BanditChecker
+from tests.core.placed_cases import place
+
+REPO = Path(__file__).resolve().parents[2]
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+# Modules with many node kinds and many bandit findings (subprocess, pickle, tempfile, SQL, XML...).
+STDLIB_MODULES = [
+    "subprocess.py",
+    "tempfile.py",
+    "pickle.py",
+    "shutil.py",
+    "ssl.py",
+    "urllib/request.py",
+    "http/server.py",
+    "xml/dom/minidom.py",
+    "sqlite3/dump.py",
+    "asyncio/base_events.py",
+    "dataclasses.py",
+    "typing.py",
+    "random.py",
+    "smtplib.py",
+    "ftplib.py",
+    "telnetlib.py",
+    "logging/config.py",
+    "argparse.py",
+    "zipfile.py",
+    "tarfile.py",
+]
+
+
+def _sources() -> list[tuple[str, str]]:
+    """(name, code): the benchmark's suggestions, every corpus case placed in its document, stdlib modules."""
+    out = [(f"bench:{n}", suggestion(n)) for n in SIZES]
+    for folder in ("tests/corpus/pack", "tests/corpus/exec_rules"):
+        corpus = REPO / folder
+        for case in tomllib.loads((corpus / "cases.toml").read_text(encoding="utf-8"))["case"]:
+            out.append((f"{folder}:{case['id']}", place(case, corpus).inserted))
+    out += [(f"stdlib:{m}", (STDLIB / m).read_text(encoding="utf-8")) for m in STDLIB_MODULES if (STDLIB / m).exists()]
+    return out
+
+
+def _issues(findings) -> list[tuple]:
+    return [(f.rule, f.line, f.end_line, f.col, f.end_col, f.message, f.severity, f.confidence) for f in findings]
+
+
+def test_quick_walk_finds_what_bandits_file_pass_finds():
+    checker = BanditChecker()
+    compared = reported = 0
+    for name, text in _sources():
+        if "nosec" in text:
+            continue  # that code takes bandit's own pass anyway
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        quick = _issues(checker.check(text, tree))  # the quick walk on the caller's tree
+        reference = _issues(checker.check(text))  # bandit's own file pass (tokenize, parse, walk)
+        assert quick == reference, name
+        compared += 1
+        reported += len(reference)
+    # The comparison covers much code and many findings, or it proves little.
+    print(f"compared {compared} sources, {reported} bandit issues")
+    assert compared >= 100, compared
+    assert reported >= 300, reported
+
+
+def test_quick_walk_is_used_without_nosec(monkeypatch):
+    """The quick walk is what runs when the caller hands its tree over (else the test above compares
+    bandit's own pass with itself)."""
+    from sandgate.checks import bandit_check
+
+    entered = []
+    original = bandit_check._QuickVisitor._enter
+
+    def counting(self, node):
+        entered.append(node)
+        return original(self, node)
+
+    monkeypatch.setattr(bandit_check._QuickVisitor, "_enter", counting)
+    code = suggestion(10)
+    BanditChecker().check(code, ast.parse(code))
+    assert entered
+    entered.clear()
+    BanditChecker().check(code + "# nosec\n", ast.parse(code))
+    assert not entered
+
+
+def test_quick_walk_keeps_nosec_handling_bandits():
+    code = "import subprocess\nsubprocess.call('ls', shell=True)  # nosec\n"
+    assert [f.rule for f in BanditChecker().check(code, ast.parse(code))] == ["B404"]  # B602 is nosec

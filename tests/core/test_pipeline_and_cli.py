@@ -187,6 +187,18 @@ def test_bad_usage_exits_2(static_workspace):
     assert sandgate("vet", "--policy", STATIC_POLICY, "--at", "3:1", "s.py", cwd=static_workspace).returncode == 2
     bad_at = sandgate("vet", "--policy", STATIC_POLICY, "--into", "s.py", "--at", "zero", "s.py", cwd=static_workspace)
     assert bad_at.returncode == 2 and "--at takes LINE:COL" in bad_at.stderr
+    # A column past the end of its line is an error (not clamped to the line's end); the line's end is not.
+    past_col = sandgate("vet", "--policy", STATIC_POLICY, "--into", "s.py", "--at", "1:7", "s.py", cwd=static_workspace)
+    assert past_col.returncode == 2 and "past the end of line 1 of s.py" in past_col.stderr, past_col.stderr
+    assert "COL is at most 6" in past_col.stderr
+    end_of_line = sandgate(
+        "vet", "--policy", STATIC_POLICY, "--into", "s.py", "--at", "1:6", "s.py", cwd=static_workspace
+    )
+    assert end_of_line.returncode == 0, end_of_line.stderr
+    after_last = sandgate(
+        "vet", "--policy", STATIC_POLICY, "--into", "s.py", "--at", "2:2", "s.py", cwd=static_workspace
+    )
+    assert after_last.returncode == 2 and "past the end of line 2" in after_last.stderr
     missing = sandgate("vet", "--policy", STATIC_POLICY, "absent.py", cwd=static_workspace)
     assert missing.returncode == 2 and "cannot read absent.py" in missing.stderr
     assert sandgate("vet", "--policy", STATIC_POLICY, "--format", "xml", "s.py", cwd=static_workspace).returncode == 2

@@ -26,6 +26,9 @@ def decision_record(
             k: data["sandbox"].get(k) for k in ("backend", "exit_code", "timed_out", "killed", "error", "skipped")
         },
         "vetted": data["vetted"],
+        # What the suggestion adds ("adds: network → host (sends ~/.aws/credentials)"), as the
+        # diagnostic leads with it: the record says why in one line. None when it adds nothing.
+        "summary": data["summary"],
         "model": model,
         "request_id": request_id,
         **extra,

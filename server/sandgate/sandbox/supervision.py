@@ -22,6 +22,7 @@ from typing import Any, cast
 
 from sandgate.policy.model import SandboxLimits
 from sandgate.sandbox import protocol
+from sandgate.sandbox.secret_paths import SECRET_PATHS
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def watch_config(limits: SandboxLimits) -> dict[str, Any]:
         "scratch": [protocol.SCRATCH],
         "quiet_reads": list(QUIET_READS),
         "harmless_writes": list(HARMLESS_WRITES),
+        "probes": SECRET_PATHS.pattern,  # looks at a path by name worth recording (stat, access)
         "open_files": limits.open_files,
         "file_size": limits.file_size_mb * 1024 * 1024,
     }

@@ -45,6 +45,13 @@ STDLIB_MODULES = [
 def _sources() -> list[tuple[str, str]]:
     """(name, code): the benchmark's suggestions, every corpus case placed in its document, stdlib modules."""
     out = [(f"bench:{n}", suggestion(n)) for n in SIZES]
+    # B613 (trojansource), which the quick walk skips where it cannot find anything: bidi characters
+    # in a string and in a comment, and a coding cookie (its text is decoded as the cookie says).
+    out += [
+        ("bidi-string", 'access = "user\u202e \u2066# admin\u2069 \u2066"\n'),
+        ("bidi-comment", "x = 1  # \u2067hidden\u2069\n"),
+        ("cookie", "# -*- coding: latin-1 -*-\nname = 'caf\u00e9'\n"),
+    ]
     for folder in ("tests/corpus/pack", "tests/corpus/exec_rules"):
         corpus = REPO / folder
         for case in tomllib.loads((corpus / "cases.toml").read_text(encoding="utf-8"))["case"]:
@@ -76,6 +83,7 @@ def test_quick_walk_finds_what_bandits_file_pass_finds():
     print(f"compared {compared} sources, {reported} bandit issues")
     assert compared >= 100, compared
     assert reported >= 300, reported
+    assert "B613" in {i[0] for name, text in _sources()[3:5] for i in _issues(checker.check(text, ast.parse(text)))}
 
 
 def test_quick_walk_is_used_without_nosec(monkeypatch):

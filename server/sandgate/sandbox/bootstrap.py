@@ -479,8 +479,8 @@ def _peek_files(value, out, depth):
             _peek_files(item, out, depth + 1)
         return out
     if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
-        if isinstance(value, _Standin):
-            return out
+        if isinstance(value, _Standin) or (isinstance(value, (str, bytes)) and len(value) > 4096):
+            return out  # a stand-in, or data rather than a path
         try:
             p = _abspath(value)
         except Exception:

@@ -6,6 +6,7 @@ corpus, the static benchmark's suggestions) and on standard-library modules (eve
 from __future__ import annotations
 
 import ast
+import sys
 import sysconfig
 import tomllib
 from pathlib import Path
@@ -91,20 +92,31 @@ def test_quick_walk_is_used_without_nosec(monkeypatch):
     bandit's own pass with itself)."""
     from sandgate.checks import bandit_check
 
-    entered = []
-    original = bandit_check._QuickVisitor._enter
+    walked = []
+    original = bandit_check._QuickVisitor.generic_visit
 
     def counting(self, node):
-        entered.append(node)
+        walked.append(node)
         return original(self, node)
 
-    monkeypatch.setattr(bandit_check._QuickVisitor, "_enter", counting)
+    monkeypatch.setattr(bandit_check._QuickVisitor, "generic_visit", counting)
     code = suggestion(10)
     BanditChecker().check(code, ast.parse(code))
-    assert entered
-    entered.clear()
+    assert walked
+    walked.clear()
     BanditChecker().check(code + "# nosec\n", ast.parse(code))
-    assert not entered
+    assert not walked
+
+
+def test_quick_walk_goes_as_deep_as_bandits_own():
+    """Deeply nested code (a long chain of `+`): bandit's own pass walks it, so the quick walk must
+    too (a walk with more frames per level would fail it: a held suggestion for no reason)."""
+    depth = int(sys.getrecursionlimit() * 0.6)
+    code = "import subprocess\nx = " + " + ".join(["1"] * depth) + "\nsubprocess.call(str(x), shell=True)\n"
+    checker = BanditChecker()
+    reference = _issues(checker.check(code))
+    assert "B602" in {i[0] for i in reference}
+    assert _issues(checker.check(code, ast.parse(code))) == reference
 
 
 def test_quick_walk_keeps_nosec_handling_bandits():

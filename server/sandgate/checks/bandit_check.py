@@ -154,39 +154,9 @@ class _QuickVisitor(b_node_visitor.BanditNodeVisitor):
     def update_scores(self, scores) -> None:
         pass
 
-    def _enter(self, node: ast.AST) -> None:
-        context = {
-            "imports": self.imports,
-            "import_aliases": self.import_aliases,
-        }
-        if hasattr(node, "lineno"):
-            context["lineno"] = node.lineno
-            if hasattr(node, "col_offset"):
-                context["col_offset"] = node.col_offset
-            if hasattr(node, "end_col_offset"):
-                context["end_col_offset"] = node.end_col_offset
-            context["node"] = node
-            context["linerange"] = list(range(node.lineno, node.end_lineno + 1))  # type: ignore[attr-defined]
-        else:
-            if hasattr(node, "col_offset"):
-                context["col_offset"] = node.col_offset
-            if hasattr(node, "end_col_offset"):
-                context["end_col_offset"] = node.end_col_offset
-            context["node"] = node
-            context["linerange"] = b_utils.linerange(node)
-        context["filename"] = self.fname
-        context["file_data"] = self.fdata
-        self.context = context
-        name = node.__class__.__name__
-        if name in self._handled:
-            getattr(self, "visit_" + name)(node)
-        elif name in self._tests:
-            self.tester.run_tests(context, name)
-        self.generic_visit(node)
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            self.namespace = b_utils.namespace_path_split(self.namespace)[0]  # type: ignore[has-type]
-
     def generic_visit(self, node: ast.AST) -> None:
+        # One frame per level of the tree, as bandit's own walk: code nested as deep as bandit can
+        # walk, this walks too (the per-node work is inline for that reason).
         tests, handled = self._tests, self._handled
         for field in node._fields:
             try:
@@ -194,20 +164,44 @@ class _QuickVisitor(b_node_visitor.BanditNodeVisitor):
             except AttributeError:
                 continue
             if isinstance(value, list):
-                last = len(value) - 1
-                for idx, item in enumerate(value):
-                    if isinstance(item, ast.AST):
-                        if not item._fields and type(item).__name__ not in tests and type(item).__name__ not in handled:
-                            continue
-                        item._bandit_sibling = value[idx + 1] if idx < last else None  # type: ignore[attr-defined]
-                        item._bandit_parent = node  # type: ignore[attr-defined]
-                        self._enter(item)
+                items, listed = value, True
             elif isinstance(value, ast.AST):
-                if not value._fields and type(value).__name__ not in tests and type(value).__name__ not in handled:
+                items, listed = [value], False
+            else:
+                continue
+            last = len(items) - 1
+            for idx, item in enumerate(items):
+                if not isinstance(item, ast.AST):
                     continue
-                value._bandit_sibling = None  # type: ignore[attr-defined]
-                value._bandit_parent = node  # type: ignore[attr-defined]
-                self._enter(value)
+                name = type(item).__name__
+                if not item._fields and name not in tests and name not in handled:
+                    continue
+                item._bandit_sibling = items[idx + 1] if listed and idx < last else None  # type: ignore[attr-defined]
+                item._bandit_parent = node  # type: ignore[attr-defined]
+                # The context bandit's `pre_visit` builds, key for key.
+                context = {"imports": self.imports, "import_aliases": self.import_aliases}
+                if hasattr(item, "lineno"):
+                    context["lineno"] = item.lineno
+                if hasattr(item, "col_offset"):
+                    context["col_offset"] = item.col_offset
+                if hasattr(item, "end_col_offset"):
+                    context["end_col_offset"] = item.end_col_offset
+                context["node"] = item
+                context["linerange"] = (
+                    list(range(item.lineno, item.end_lineno + 1))  # type: ignore[attr-defined]
+                    if hasattr(item, "lineno")  # what b_utils.linerange returns for these
+                    else b_utils.linerange(item)
+                )
+                context["filename"] = self.fname
+                context["file_data"] = self.fdata
+                self.context = context
+                if name in handled:
+                    getattr(self, "visit_" + name)(item)
+                elif name in tests:
+                    self.tester.run_tests(context, name)
+                self.generic_visit(item)
+                if isinstance(item, (ast.FunctionDef, ast.ClassDef)):
+                    self.namespace = b_utils.namespace_path_split(self.namespace)[0]  # type: ignore[has-type]
 
 
 # bandit's hard-coded password tests quote the password in their message.

@@ -201,6 +201,44 @@ def without_planting(outside: Any, honey: Honey | None) -> Any:
     return replace(outside, events=events)
 
 
+# The hosts each service's credentials are made for. A honeytoken named for a service that reaches
+# only that service's hosts, and only as a credential (a header or `auth=` of a network client's
+# call), is the code using its key (`secret.use`); anywhere else, or in a URL or body, it leaves.
+SERVICE_HOSTS: dict[str, tuple[str, ...]] = {
+    "AWS_ACCESS_KEY_ID": ("amazonaws.com", "aws.amazon.com"),
+    "AWS_SECRET_ACCESS_KEY": ("amazonaws.com", "aws.amazon.com"),
+    "AWS_SESSION_TOKEN": ("amazonaws.com", "aws.amazon.com"),
+    "GITHUB_TOKEN": ("github.com", "githubusercontent.com"),
+    "GH_TOKEN": ("github.com", "githubusercontent.com"),
+    "OPENAI_API_KEY": ("openai.com",),
+    "ANTHROPIC_API_KEY": ("anthropic.com",),
+    "SLACK_BOT_TOKEN": ("slack.com",),
+    "STRIPE_SECRET_KEY": ("stripe.com",),
+    "NPM_TOKEN": ("npmjs.org", "npmjs.com"),
+    "GOOGLE_API_KEY": ("googleapis.com",),
+    "AZURE_CLIENT_SECRET": ("microsoftonline.com", "azure.com", "windows.net"),
+}
+
+
+def belongs(token: str, host: str) -> bool:
+    """Whether `host` is one of the hosts the service `token` is named for serves (the domain or
+    a name under it)."""
+    host = host.lower().rstrip(".")
+    return any(host == d or host.endswith("." + d) for d in SERVICE_HOSTS.get(token, ()))
+
+
+def _used(ev: dict[str, Any], text: str, token: str, honey: Honey) -> bool:
+    """A stand-in network call that carries `token` only as a credential, to its own service's hosts."""
+    auth = [str(a) for a in ev.get("auth") or ()]
+    hosts = url_hosts(text)
+    if not auth or not hosts or not all(belongs(token, h) for h in hosts):
+        return False
+    rest = text
+    for part in auth:
+        rest = rest.replace(part, "")
+    return honey.name_of(rest) is None and any(honey.name_of(part) == token for part in auth)
+
+
 # Modules whose stand-in calls (bootstrap.py) would have gone to the network.
 NETWORK_CLIENTS = frozenset(
     ("requests", "httpx", "aiohttp", "urllib3", "boto3", "botocore", "paramiko", "websocket", "websockets", "pycurl")
@@ -220,14 +258,17 @@ def _where(ev: dict[str, Any], outside: bool) -> tuple[str, str] | None:
     if kind == "egress":
         return "the egress proxy", f"{ev.get('host', '')} {ev.get('path', '')} {ev.get('target', '')}"
     if kind == "standin-call" and str(ev.get("what", "")).split(".")[0] in NETWORK_CLIENTS:
-        return f"{ev.get('what')}() (a network client the sandbox stood in for)", str(ev.get("args", ""))
+        # With the start of each file it was handed: a secret staged in a file, then sent.
+        files = " ".join(str(f) for f in ev.get("files") or ())
+        return f"{ev.get('what')}() (a network client the sandbox stood in for)", f"{ev.get('args', '')} {files}"
     del outside
     return None
 
 
 def hits(events: list[dict[str, Any]], outside_events: list[dict[str, Any]], honey: Honey | None) -> list[dict]:
     """Where a honeytoken left the run: [{"token", "sink", "seen_by", "in", "line"}], one per
-    (token, sink). Run on the events before they are redacted."""
+    (token, sink); "use": True (and "hosts") where it went only as a credential to its own service's
+    hosts (`SERVICE_HOSTS`). Run on the events before they are redacted."""
     if honey is None:
         return []
     found: dict[tuple[str, str], dict] = {}
@@ -240,10 +281,15 @@ def hits(events: list[dict[str, Any]], outside_events: list[dict[str, Any]], hon
             token = honey.name_of(text)
             if token is None:
                 continue
-            found.setdefault(
-                (token, sink),
-                {"token": token, "sink": sink, "seen_by": seen_by, "in": ev.get("in"), "line": ev.get("line") or 0},
-            )
+            use = ev.get("kind") == "standin-call" and _used(ev, text, token, honey)
+            hit = {"token": token, "sink": sink, "seen_by": seen_by, "in": ev.get("in"), "line": ev.get("line") or 0}
+            if use:
+                hit["use"] = True
+                hit["hosts"] = sorted(set(url_hosts(text)))
+            key = (token, sink)
+            # One per (token, sink); a leak outranks a use of the same token through the same sink.
+            if key not in found or (found[key].get("use") and not use):
+                found[key] = hit
     return list(found.values())
 
 

@@ -23,6 +23,7 @@ from typing import Any, cast
 from sandgate.policy.model import SandboxLimits
 from sandgate.sandbox import protocol
 from sandgate.sandbox.honeytokens import Honey
+from sandgate.sandbox.secret_paths import SECRET_PATHS
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ def watch_config(limits: SandboxLimits, honey: Honey | None = None) -> dict[str,
         "scratch": [protocol.SCRATCH],
         "quiet_reads": list(QUIET_READS),
         "harmless_writes": list(HARMLESS_WRITES),
+        "probes": SECRET_PATHS.pattern,  # looks at a path by name worth recording (stat, access)
         "open_files": limits.open_files,
         "file_size": limits.file_size_mb * 1024 * 1024,
     }

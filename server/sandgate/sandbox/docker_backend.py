@@ -335,14 +335,16 @@ class DockerBackend:
             from docker.models.containers import _create_container_args
 
             kwargs["version"] = self.client.api._version
-            try:
-                cid = self.client.api.create_container(**_create_container_args(kwargs))["Id"]
-            except Exception as exc:
-                if spec.runtime and "runtime" in str(exc).lower():
-                    raise _RuntimeFailed() from exc
-                raise
-            container = self.client.containers.prepare_model({"Id": cid})
-            lifecycle.register(f"docker:{container.id}", lambda: self._remove(container))
+            # Made while Sandgate exits (a pool filler): the exit waits for it and removes it.
+            with lifecycle.making():
+                try:
+                    cid = self.client.api.create_container(**_create_container_args(kwargs))["Id"]
+                except Exception as exc:
+                    if spec.runtime and "runtime" in str(exc).lower():
+                        raise _RuntimeFailed() from exc
+                    raise
+                container = self.client.containers.prepare_model({"Id": cid})
+                lifecycle.register(f"docker:{container.id}", lambda: self._remove(container))
             if hosted.sid:
                 supervision.shared().adopt(hosted.sid, container.id)
         except Exception:

@@ -12,19 +12,50 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
+_changed = threading.Condition(_lock)
 _live: dict[str, Callable[[], None]] = {}
 _installed = False
+_making = 0  # sandboxes being made, not registered yet (a container create in flight)
+_exiting = False
+# How long the exit waits for sandboxes still being made (a container create is ~0.1-1 s).
+MAKING_WAIT_S = 10.0
+
+
+class Exiting(RuntimeError):
+    """Sandgate is exiting: no new sandbox is made."""
+
+
+@contextmanager
+def making() -> Iterator[None]:
+    """Around making a sandbox that registers itself once made. The exit waits for what is in
+    flight (bounded) and kills it too: a warm-pool filler's container created while Sandgate
+    exits would otherwise outlive it. Nothing new starts once the exit began."""
+    global _making
+    _install()
+    with _changed:
+        if _exiting:
+            raise Exiting("Sandgate is exiting")
+        _making += 1
+    try:
+        yield
+    finally:
+        with _changed:
+            _making -= 1
+            _changed.notify_all()
 
 
 def register(key: str, kill: Callable[[], None]) -> None:
     _install()
-    with _lock:
+    with _changed:
         _live[key] = kill
+        _changed.notify_all()
 
 
 def unregister(key: str) -> None:
@@ -38,14 +69,25 @@ def is_live(key: str) -> bool:
 
 
 def kill_all() -> None:
-    with _lock:
-        items = list(_live.items())
-        _live.clear()
-    for key, kill in items:
-        try:
-            kill()
-        except Exception:  # cleanup must go on whatever one kill does
-            log.debug("cleanup of %s failed", key, exc_info=True)
+    """Kill every registered sandbox, and those still being made once they are (Sandgate exits)."""
+    global _exiting
+    deadline = time.monotonic() + MAKING_WAIT_S
+    with _changed:
+        _exiting = True
+    while True:
+        with _changed:
+            items = list(_live.items())
+            _live.clear()
+        for key, kill in items:
+            try:
+                kill()
+            except Exception:  # cleanup must go on whatever one kill does
+                log.debug("cleanup of %s failed", key, exc_info=True)
+        with _changed:
+            while _making and not _live and time.monotonic() < deadline:
+                _changed.wait(max(0.0, min(0.1, deadline - time.monotonic())))
+            if not _live:
+                return
 
 
 def _install() -> None:

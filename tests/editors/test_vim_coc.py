@@ -42,9 +42,9 @@ def type_in_line(vim: Vim, line: int, keys: str) -> None:
 def test_an_allowed_suggestion_is_ghost_text_and_tab_inserts_it(editor: Editor):
     vim = start(editor, "add.py", "def add(a, b):\n\n")
     type_in_line(vim, 2, "    ")
-    vim.wait(lambda s: s["inline"], "the inline suggestion (ghost text)")
+    state = vim.wait(lambda s: s["inline"], "the inline suggestion (ghost text)")
     # Ghost text is virtual: the buffer does not hold it until it is accepted.
-    assert vim.state()["lines"][1] == "    "
+    assert state["lines"][1] == "    "
     vim.type("\t")
     state = vim.wait(lambda s: s["lines"][1] == "    return a + b", "the accepted suggestion in the buffer")
     assert state["lines"] == ["def add(a, b):", "    return a + b"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shlex
 import shutil
 import signal
 import struct
@@ -155,7 +156,7 @@ def sandgate_wrapper(bin_dir: Path) -> Path:
     """`sandgate` on PATH as the docs' coc-settings.json names it, running this interpreter (and so this tree)."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     wrapper = bin_dir / "sandgate"
-    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m sandgate "$@"\n')
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m sandgate "$@"\n')
     wrapper.chmod(0o755)
     return wrapper
 

@@ -17,4 +17,6 @@ if (process.argv.includes("--unit")) {
     sourcemap: true,
     minify: process.argv.includes("--minify"),
   });
+  // The policy schema ships with the extension: "Open Workspace Policy" puts it beside the policy.
+  fs.copyFileSync("../policies/policy.schema.json", "dist/policy.schema.json");
 }

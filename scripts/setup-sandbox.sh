@@ -30,6 +30,50 @@ if ! getent passwd sandgate-sandbox >/dev/null; then
         --user-group sandgate-sandbox
 fi
 
+# crun as an OCI runtime the engine may use: a C program, where runc is a Go one started several
+# times per container (Sandgate uses it when registered, and falls back to the engine's default when
+# it is absent or cannot start containers, e.g. on a host with cgroups v1 and v2 both in use).
+# Local engines only: a remote DOCKER_HOST's runtimes are its own business.
+DAEMON_JSON="${SANDGATE_DOCKER_DAEMON_JSON:-/etc/docker/daemon.json}"
+if [[ -z "${DOCKER_HOST:-}" || "${DOCKER_HOST}" == unix://* ]]; then
+    if ! command -v crun >/dev/null 2>&1; then
+        log "installing crun"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq crun || log "crun could not be installed; runc it is"
+    fi
+    if command -v crun >/dev/null 2>&1; then
+        # Merged into the engine's configuration (whatever else it holds stays); exit 10: changed.
+        rc=0
+        python3 - "$DAEMON_JSON" "$(command -v crun)" <<'PY' || rc=$?
+import json, os, sys
+path, crun = sys.argv[1], sys.argv[2]
+try:
+    with open(path) as f:
+        config = json.load(f)
+except FileNotFoundError:
+    config = {}
+runtimes = config.setdefault("runtimes", {})
+if runtimes.get("crun", {}).get("path") == crun:
+    sys.exit(0)
+runtimes["crun"] = {"path": crun}
+os.makedirs(os.path.dirname(path), exist_ok=True)
+with open(path + ".sandgate-new", "w") as f:
+    json.dump(config, f, indent=2)
+    f.write("\n")
+os.replace(path + ".sandgate-new", path)
+sys.exit(10)
+PY
+        if ((rc == 10)); then
+            log "registered crun in $DAEMON_JSON"
+            # A running engine re-reads its runtimes on SIGHUP: no restart, no container stopped.
+            if [[ -s /var/run/docker.pid ]] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+                kill -HUP "$(cat /var/run/docker.pid)" && log "asked dockerd to reload its configuration"
+            fi
+        elif ((rc != 0)); then
+            log "could not register crun in $DAEMON_JSON; runc it is"
+        fi
+    fi
+fi
+
 # A daemon may already answer (systemd, a remote DOCKER_HOST, an earlier run of this script).
 if docker info >/dev/null 2>&1; then
     log "docker engine answers"

@@ -11,10 +11,9 @@ import { registerSettingsCommand } from "./settings";
 import { Snooze } from "./snooze";
 import { presentStatus } from "./status";
 import { SuggestionsView } from "./suggestions";
-
-const POLICY_TEMPLATE = `# Sandgate workspace policy. It can tighten the preset and the managed policy, never loosen the managed one.
-# In a restricted (untrusted) workspace this file is ignored and the strict preset applies.
-`;
+import { registerSuggestionCommands } from "./commands";
+import { lastDecisionItem } from "./lastDecision";
+import { ensurePolicy, maybeHintGitignore, watchSandgateFolder } from "./policyFile";
 
 let controller: ServerController | undefined;
 
@@ -56,6 +55,9 @@ export function activate(context: vscode.ExtensionContext): void {
     registerSettingsCommand(context),
     registerOnboarding(context, server, output),
     command("sandgate.menu", () => showMenu(server, snooze)),
+    registerSuggestionCommands(server, view),
+    lastDecisionItem(server),
+    watchSandgateFolder(context),
     server.onState(() => {
       renderStatus();
       refreshSoon();
@@ -79,7 +81,7 @@ export function activate(context: vscode.ExtensionContext): void {
     command("sandgate.refreshSuggestions", () => view.refresh()),
     command("sandgate.approvePending", (target?: unknown) => view.approve(target)),
     command("sandgate.discardPending", (target?: unknown) => view.discard(target)),
-    command("sandgate.openPolicy", () => openPolicy()),
+    command("sandgate.openPolicy", () => openPolicy(context)),
     command("sandgate.showAuditLog", () => showAuditLog()),
     command("sandgate.verifyAuditLog", async () => {
       try {
@@ -126,14 +128,12 @@ async function exists(uri: vscode.Uri): Promise<boolean> {
   }
 }
 
-async function openPolicy(): Promise<void> {
+async function openPolicy(context: vscode.ExtensionContext): Promise<void> {
   const folder = await pickFolder();
   if (!folder) return;
-  const uri = vscode.Uri.joinPath(folder.uri, ".sandgate", "policy.toml");
-  if (!(await exists(uri))) {
-    await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(POLICY_TEMPLATE));
-  }
+  const uri = await ensurePolicy(context.extensionUri, folder);
   await vscode.window.showTextDocument(uri);
+  void maybeHintGitignore(context, folder);
   if (!vscode.workspace.isTrusted) {
     void vscode.window.showWarningMessage("Sandgate: this workspace is restricted, so its policy is ignored until you trust it.");
   }

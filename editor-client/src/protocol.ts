@@ -18,6 +18,12 @@ export interface Finding {
   severity?: string;
   message?: string;
   line?: number;
+  /** "suggestion", or "document" for code that was already in the file (reported, never a reason). */
+  origin?: string;
+  /** The line as the user's buffer counts it ("line 2 of the suggestion", "line 7"). */
+  where?: string | null;
+  more_info?: string | null;
+  cwe?: number | null;
 }
 
 export interface Suggestion {
@@ -32,6 +38,15 @@ export interface Suggestion {
   findings?: Finding[];
   createdAt?: string;
   outcome?: string;
+  /** Names the record (a blocked one has no token). */
+  id?: string;
+  /** What it does that decided it, in a few words. */
+  headline?: string;
+  /** The whole explanation, Markdown (the same page as the hover). */
+  details?: string;
+  /** For a fix: what was verified. */
+  verified?: string;
+  summary?: string;
 }
 
 export interface PendingSuggestions {
@@ -53,6 +68,28 @@ export interface ServerStatus {
   languages?: { language?: string; handling?: string; staticOnly?: boolean; message?: string }[];
   /** The last vet that failed (or found nothing it could vet), until one succeeds. */
   vetError?: { uri?: string; path?: string; message?: string } | null;
+  /** The decision on the last inline request; `seq` grows with each. */
+  lastDecision?: LastDecision | null;
+}
+
+export interface LastDecision {
+  seq: number;
+  decision: "allow" | "review" | "block" | string;
+  message: string;
+  findings?: string;
+  uri?: string;
+  path?: string;
+}
+
+/** What `sandgate.fixWithAI` answers. */
+export interface FixAnswer {
+  offered: boolean;
+  message: string;
+  token?: string;
+  verified?: string;
+  /** The proposed lines (offered or refused), and the range they replace. */
+  proposed?: string;
+  range?: LspRange;
 }
 
 export interface VerifyResult {
@@ -64,14 +101,14 @@ export interface VerifyResult {
 export const pendingSuggestionsRequest = new RequestType<Record<string, never>, PendingSuggestions, void>("sandgate/pendingSuggestions");
 export const statusNotification = new NotificationType<ServerStatus>("sandgate/status");
 
-/** A reason may be a plain string or an object with a message; show either as one line. */
+/** A reason may be a plain string or an object with a message; show either as one line, never as JSON. */
 export function reasonText(reason: unknown): string {
   if (typeof reason === "string") return reason;
   if (reason && typeof reason === "object") {
     const r = reason as Record<string, unknown>;
-    for (const key of ["message", "reason", "description", "rule", "id"]) {
-      if (typeof r[key] === "string") return r[key] as string;
+    for (const key of ["message", "text", "reason", "description", "finding", "policy_rule", "rule", "id"]) {
+      if (typeof r[key] === "string" && r[key]) return r[key] as string;
     }
   }
-  return JSON.stringify(reason);
+  return "(no reason given)";
 }

@@ -15,6 +15,7 @@ import { BundledServer, type BundledResult } from "./bundled";
 import { checkInstalled, configuredInterpreter, type Interpreter, pythonEnv, resolveInterpreter } from "./interpreter";
 import { PendingSuggestions, pendingSuggestionsRequest, statusNotification } from "./protocol";
 import { pipeServerLog } from "./serverLog";
+import { middleware } from "./routing";
 import type { ClientState } from "./status";
 
 export const API_KEY_SECRET = "sandgate.apiKey";
@@ -129,6 +130,7 @@ export class ServerController implements vscode.Disposable {
       outputChannel: this.output,
       stdioOptions: { stdout: pipeServerLog, stderr: pipeServerLog },
       middleware: {
+        ...middleware,
         provideInlineCompletionItems: (document, position, context, token, next) =>
           this.inlinePaused() ? undefined : next(document, position, context, token),
       },

@@ -1,7 +1,8 @@
 // The "Suggestions" view (pending and recent), and the approve / discard flows.
 import * as path from "node:path";
 import * as vscode from "vscode";
-import { Finding, PendingSuggestions, reasonText, Suggestion } from "./protocol";
+import { ApprovalFlow, findingLine, messageOf, Reviewable, toRange as lspRange } from "./approval";
+import { PendingSuggestions, reasonText, Suggestion } from "./protocol";
 import type { ServerController } from "./server";
 
 type Node =
@@ -9,22 +10,22 @@ type Node =
   | { kind: "suggestion"; suggestion: Suggestion; pending: boolean }
   | { kind: "detail"; label: string; description?: string; icon: string };
 
-const PREVIEW_SCHEME = "sandgate-preview";
-
-export class SuggestionsView implements vscode.TreeDataProvider<Node>, vscode.TextDocumentContentProvider {
+export class SuggestionsView implements vscode.TreeDataProvider<Node> {
   private data: PendingSuggestions = { items: [], recent: [] };
-  private readonly previews = new Map<string, string>();
   private readonly changed = new vscode.EventEmitter<Node | undefined>();
   private treeView: vscode.TreeView<Node> | undefined;
   readonly onDidChangeTreeData = this.changed.event;
 
-  constructor(private readonly server: ServerController) {}
+  constructor(
+    private readonly server: ServerController,
+    readonly flow: ApprovalFlow = new ApprovalFlow(server),
+  ) {}
 
   register(): vscode.Disposable {
     this.treeView = vscode.window.createTreeView("sandgate.suggestions", { treeDataProvider: this, showCollapseAll: true });
     return vscode.Disposable.from(
       this.treeView,
-      vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, this),
+      this.flow.register(),
       this.changed,
     );
   }
@@ -70,7 +71,7 @@ export class SuggestionsView implements vscode.TreeDataProvider<Node>, vscode.Te
     const s = node.suggestion;
     const item = new vscode.TreeItem(label(s), vscode.TreeItemCollapsibleState.Collapsed);
     item.id = `${node.pending ? "pending" : "recent"}:${s.token ?? `${s.uri}:${s.createdAt}:${s.range.start.line}`}`;
-    item.description = [s.outcome ?? s.decision, `${path.basename(vscode.Uri.parse(s.uri).path)}:${s.range.start.line + 1}`].join(" · ");
+    item.description = [outcomeLabel(s), `${path.basename(vscode.Uri.parse(s.uri).path)}:${s.range.start.line + 1}`].join(" · ");
     item.iconPath = decisionIcon(s.decision);
     item.contextValue = node.pending && s.token && s.text !== null ? "pending" : "recent";
     item.tooltip = suggestionMarkdown(s);
@@ -78,62 +79,22 @@ export class SuggestionsView implements vscode.TreeDataProvider<Node>, vscode.Te
     return item;
   }
 
-  provideTextDocumentContent(uri: vscode.Uri): string {
-    return this.previews.get(uri.query) ?? "";
-  }
-
-  /** Shows the document against the document with the suggestion in place; inserts and approves on confirmation. */
+  /** The one approval flow (diff and modal) for a tree node, `{token}`, or a pick of the pending ones. */
   async approve(target?: unknown): Promise<void> {
     const picked = await this.pick(target, "Approve which suggestion?");
     if (!picked) return;
-    const s = picked as Suggestion & { token: string; text: string };
-    const uri = vscode.Uri.parse(s.uri);
-    const doc = await vscode.workspace.openTextDocument(uri);
-    const range = toRange(s);
-    const before = doc.getText();
-    const [startOffset, endOffset] = [doc.offsetAt(range.start), doc.offsetAt(range.end)];
-    const after = before.slice(0, startOffset) + s.text + before.slice(endOffset);
-    this.previews.set(s.token, after);
-    const name = path.basename(uri.path);
-    const previewUri = vscode.Uri.from({ scheme: PREVIEW_SCHEME, path: uri.path, query: s.token });
-    await vscode.commands.executeCommand("vscode.diff", uri, previewUri, `${name} ↔ with the suggestion (Sandgate review)`);
-
-    const findings = (s.findings ?? []).map(findingLabel);
-    const choice = await vscode.window.showWarningMessage(
-      `Insert this AI suggestion into ${name} at line ${range.start.line + 1}?`,
-      {
-        modal: true,
-        detail: [`Exactly the text shown in the diff will be inserted; the approval is recorded in the audit log.`, ...findings].join("\n"),
-      },
-      "Insert",
-    );
-    this.previews.delete(s.token);
-    if (choice !== "Insert") return;
-    if (doc.getText() !== before) {
-      void vscode.window.showErrorMessage("Sandgate: the document changed after the preview; approve again to review the current text.");
-      return;
-    }
-    const edit = new vscode.WorkspaceEdit();
-    edit.replace(uri, range, s.text);
-    if (!(await vscode.workspace.applyEdit(edit))) {
-      void vscode.window.showErrorMessage("Sandgate: the suggestion could not be inserted.");
-      return;
-    }
     try {
-      await this.server.executeCommand("sandgate.approve", [{ token: s.token }]);
-      const editor = await vscode.window.showTextDocument(doc);
-      const end = doc.positionAt(startOffset + s.text.length);
-      editor.selection = new vscode.Selection(end, end);
-      void vscode.window.showInformationMessage("Sandgate: suggestion approved and inserted; the approval is in the audit log.");
-    } catch (error) {
-      // The server refused (stale, replayed, altered, policy changed): take the text out again.
-      const undo = new vscode.WorkspaceEdit();
-      undo.replace(uri, new vscode.Range(range.start, doc.positionAt(startOffset + s.text.length)), before.slice(startOffset, endOffset));
-      await vscode.workspace.applyEdit(undo);
-      void vscode.window.showErrorMessage(`Sandgate refused the approval: ${messageOf(error)} The insertion was undone.`);
+      await this.flow.review(picked as Reviewable);
     } finally {
       await this.refresh();
     }
+  }
+
+  /** A held or blocked suggestion (by token or id) as the pending list has it now. */
+  async find(ref: { token?: string; id?: string }): Promise<Suggestion | undefined> {
+    await this.refresh();
+    const all = [...this.data.items, ...this.data.recent];
+    return all.find((s) => (ref.token && s.token === ref.token) || (ref.id && s.id === ref.id));
   }
 
   async discard(target?: unknown): Promise<void> {
@@ -179,29 +140,40 @@ export class SuggestionsView implements vscode.TreeDataProvider<Node>, vscode.Te
 }
 
 function detailNodes(s: Suggestion): Node[] {
+  const reasonRules = new Set((s.reasons ?? []).map((r) => (r as { finding?: string }).finding));
+  const findings = (s.findings ?? []).filter((f) => f.severity !== "info" && !reasonRules.has(`${f.source}:${f.rule}`));
   return [
+    ...(s.headline ? [{ kind: "detail", label: s.headline, icon: decisionIconName(s.decision) } as Node] : []),
     ...(s.reasons ?? []).map((r): Node => ({ kind: "detail", label: reasonText(r), icon: "info" })),
-    ...(s.findings ?? []).map((f): Node => ({
+    ...findings.map((f): Node => ({
       kind: "detail",
-      label: findingLabel(f),
-      description: [f.severity, f.line ? `line ${f.line}` : ""].filter(Boolean).join(" · "),
-      icon: "warning",
+      label: findingLine(f),
+      description: f.origin === "document" ? "already in the file" : f.severity,
+      icon: f.origin === "document" ? "history" : "warning",
     })),
   ];
 }
 
-function findingLabel(f: Finding): string {
-  return `${f.rule ?? f.source ?? "finding"}: ${f.message ?? ""}`.trim();
+/** The decision said once: "held for review", "blocked", or what became of it. */
+function outcomeLabel(s: Suggestion): string {
+  if (s.outcome && s.outcome !== "blocked") return s.outcome;
+  return { review: "held for review", block: "blocked", allow: "allowed" }[s.decision] ?? s.decision;
 }
 
 function suggestionMarkdown(s: Suggestion): vscode.MarkdownString {
-  const md = new vscode.MarkdownString();
-  md.appendMarkdown(`**${s.outcome ?? s.decision}**${s.createdAt ? ` · ${s.createdAt}` : ""}\n\n`);
-  if (s.text !== null) md.appendCodeblock(s.text, "python");
-  else md.appendMarkdown("_Blocked: the text is never shown._\n");
-  for (const r of s.reasons ?? []) md.appendMarkdown(`\n- ${reasonText(r)}`);
-  for (const f of s.findings ?? []) md.appendMarkdown(`\n- ${findingLabel(f)}`);
+  // The server's page (the same as the hover) when it sends one: plain words, links, no JSON.
+  const md = new vscode.MarkdownString(s.details ?? "");
+  if (!s.details) {
+    md.appendMarkdown(`**${outcomeLabel(s)}**\n\n`);
+    if (s.text !== null) md.appendCodeblock(s.text, "python");
+    for (const r of s.reasons ?? []) md.appendMarkdown(`\n- ${reasonText(r)}`);
+  }
+  if (s.createdAt) md.appendMarkdown(`\n\n_${outcomeLabel(s)} · ${s.createdAt}_`);
   return md;
+}
+
+function decisionIconName(decision: string): string {
+  return decision === "block" ? "error" : decision === "review" ? "eye" : "pass";
 }
 
 function decisionIcon(decision: string): vscode.ThemeIcon {
@@ -221,10 +193,5 @@ function firstLine(text: string): string {
 }
 
 function toRange(s: Suggestion): vscode.Range {
-  const { start, end } = s.range;
-  return new vscode.Range(start.line, start.character, end.line, end.character);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return lspRange(s.range);
 }

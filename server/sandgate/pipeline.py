@@ -324,7 +324,8 @@ class Vetter:
         with tel.sandbox_span(backend=backend.name, request_id=request_id) as span:
             # Redacted at once: nothing the run printed reaches a finding, a record or telemetry whole.
             # Where the honeytokens went is read before: redaction would hide them.
-            result = redact_run(honeytokens.with_hits(backend.run(request), request.honey))
+            run = backend.run(request)
+            result = redact_run(honeytokens.with_hits(run, honeytokens.of(run, request)))
             outcome = _outcome(result)
             span.set_sandbox_outcome(
                 outcome, exit_code=result.exit_code, duration_ms=result.duration_ms, killed=result.killed

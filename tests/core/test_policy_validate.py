@@ -105,6 +105,30 @@ def test_toml_syntax_error_names_the_line():
     assert errors[0].startswith("p.toml:3: not valid TOML")
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # tomllib names no line for what ends too early: the last line is named.
+        ('version = 1\n[network]\nallow_hosts = ["a.example.com",\n', "p.toml:3: not valid TOML: Invalid value"),
+        ('version = 1\nx = "abc', "p.toml:2: not valid TOML: Unterminated string"),
+        ('version = 1\nx = """abc\n\n', "p.toml:3: not valid TOML: Unterminated string"),
+        # Values of the wrong type where the semantic checks look (this crashed the loader).
+        ("version = 1\nrules = 3\n", "p.toml:2: rules: must be a list, not 3"),
+        ("version = 1\nnetwork = 3\n", "p.toml:2: network: must be a table, not 3"),
+        ('version = 1\n[network]\nallow_hosts = "x"\n', "p.toml:3: network.allow_hosts: must be a list"),
+    ],
+)
+def test_broken_toml_variants_each_name_a_line(text, expected):
+    errors = parse_policy(text, "p.toml")[1]
+    assert errors and all(e.line >= 1 for e in errors), errors
+    assert any(str(e).startswith(expected) for e in errors), [str(e) for e in errors]
+
+
+def test_a_message_is_not_repeated():
+    errors = errors_of('version = 1\n[[rules]]\nsource = "bandit"\n')
+    assert errors.count("p.toml:2: rules[0]: missing required key 'id'") == 1, errors
+
+
 def test_dotted_keys_and_inline_tables_are_located():
     errors = errors_of("version = 1\n\n[sandbox]\nlimits.memory_mb = 1\n")
     assert errors == ["p.toml:4: sandbox.limits.memory_mb: must be at least 16, not 1"]

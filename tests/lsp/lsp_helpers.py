@@ -296,6 +296,13 @@ async def start_session(
     def on_register(params):
         return None
 
+    lsp_client.lens_refreshes = 0  # type: ignore[attr-defined]
+
+    @lsp_client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
+    def on_lens_refresh(params):
+        lsp_client.lens_refreshes += 1  # type: ignore[attr-defined]
+        return None
+
     fix_code_action_union(lsp_client)
     capabilities = profile_capabilities(profile)
     capabilities.text_document.inline_completion = types.InlineCompletionClientCapabilities(dynamic_registration=False)

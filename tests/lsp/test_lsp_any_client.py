@@ -47,7 +47,7 @@ async def test_the_confirmation_carries_the_code(vscode_client: LanguageClient):
     _, _, review = await hold(vscode_client)
     (annotation,) = review.edit.change_annotations.values()
     assert annotation.needs_confirmation is True
-    assert annotation.description.startswith("Held for review: bandit:B602")
+    assert annotation.description.startswith("Held for review: B602 (line 2 of the suggestion): ")
     assert annotation.description.endswith("It writes:\n" + RISKY)
 
 
@@ -74,10 +74,12 @@ async def test_messages_say_the_decision_once_and_count_lines_as_the_buffer_does
     _, diagnostic, _ = await hold(vscode_client)
     # B602 sits on the suggestion's second line: line 6 of the document with it in place, a line the
     # user's buffer does not have yet.
-    assert diagnostic.message.startswith("AI suggestion held for review: bandit:B602 (line 2 of the suggestion): ")
+    assert diagnostic.message.startswith("AI suggestion held for review: B602 (line 2 of the suggestion): ")
     assert "review: " not in diagnostic.message.removeprefix("AI suggestion held for review: ")
     (item,) = (await pending(vscode_client))["items"]
     assert item["reasons"][0]["text"].startswith("bandit:B602 (line 2 of the suggestion)")
+    assert item["reasons"][0]["message"].startswith("B602 (line 2 of the suggestion): ")
+    assert item["reasons"][0]["message"].endswith(" — policy rule bandit-high")
 
 
 @pytest.mark.lsp(settings={"inline": {"enabled": "maybe"}})

@@ -162,11 +162,14 @@ async def test_untrusted_workspace_ignores_its_policy(client: LanguageClient):
 
 
 @pytest.mark.lsp(script={"*": {"delay": 5, "completion": "late = True"}})
-async def test_cancel_request_stops_the_model_call(client: LanguageClient):
+async def test_cancel_request_stops_the_model_call(client: LanguageClient, fake_model):
     doc = Doc(client, client.workspace / "slow.py", "x = 1\n")
+    asked = len(fake_model.requests)
     task = asyncio.ensure_future(inline(client, doc))
     await wait_for(lambda: client.protocol._request_futures)
-    await asyncio.sleep(0.2)
+    # In the model call (not a fixed pause: a busy machine may take longer to get there; a request
+    # still short of it would call the model after the session's shutdown closed the client).
+    await wait_for(lambda: len(fake_model.requests) > asked, timeout=30)
     started = time.monotonic()
     task.cancel()  # pytest-lsp sends $/cancelRequest for the cancelled future
     with pytest.raises(asyncio.CancelledError):

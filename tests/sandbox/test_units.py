@@ -177,6 +177,7 @@ def test_docker_create_kwargs_exact():
         "stdin_open": True,
         "tty": False,
         "network_mode": "none",
+        "network_disabled": True,
         "read_only": True,
         "tmpfs": {
             "/tmp": "rw,nosuid,nodev,noexec,size=16m,mode=1777",

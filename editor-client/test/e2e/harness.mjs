@@ -227,9 +227,14 @@ export class Workbench {
         await input.waitFor({ state: "visible", timeout: 10000 });
         await input.fill(name);
         await (await this.quickInputRow(name)).waitFor();
+        // Enter opens the focused row: wait until the filter has put the file there (not a recent one).
+        await this.page
+          .locator(".quick-input-widget .monaco-list-row.focused", { hasText: name })
+          .first()
+          .waitFor({ state: "visible", timeout: 15000 });
         await this.press("Enter");
-        await this.page.locator(".tab.active", { hasText: name }).waitFor({ timeout: 10000 });
-        await this.page.locator(".editor-instance .monaco-editor.focused").waitFor({ timeout: 10000 });
+        await this.page.locator(".tab.active", { hasText: name }).waitFor({ timeout: 15000 });
+        await this.page.locator(".editor-instance .monaco-editor.focused").waitFor({ timeout: 15000 });
         return true;
       },
       { timeoutMs, intervalMs: 500, message: `${name} open in the focused editor` },

@@ -27,6 +27,9 @@ def decision_record(
         },
         "vetted": data["vetted"],
         "language": data["language"],
+        # What the suggestion adds ("adds: network → host (sends ~/.aws/credentials)"), as the
+        # diagnostic leads with it: the record says why in one line. None when it adds nothing.
+        "summary": data["summary"],
         "model": model,
         "request_id": request_id,
         **extra,

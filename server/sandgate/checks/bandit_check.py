@@ -21,6 +21,10 @@ from bandit.core import docs_utils
 from bandit.core import manager as b_manager
 from bandit.core import metrics as b_metrics
 from bandit.core import node_visitor as b_node_visitor
+from bandit.core import tester as b_tester
+from bandit.core import utils as b_utils
+from bandit.core.context import Context as _BanditContext
+from bandit.plugins.trojansource import BIDI_CHARACTERS
 
 from sandgate.checks.parsing import AST_LOCK
 from sandgate.checks.secrets import redact
@@ -60,7 +64,7 @@ class BanditChecker:
             # With no "nosec" in the code, bandit's file pass would tokenize it for `# nosec`
             # comments (finding none) and parse it again: walk the caller's tree instead.
             try:
-                visitor = b_node_visitor.BanditNodeVisitor(
+                visitor = _QuickVisitor(
                     _FILENAME, io.BytesIO(data), manager.b_ma, manager.b_ts, manager.debug, {}, manager.metrics
                 )
                 visitor.generic_visit(tree)
@@ -72,6 +76,10 @@ class BanditChecker:
                     "linerange": [0, 1],
                     "col_offset": 0,
                 }
+                if "coding" not in code and not any(ch in code for ch in _BIDI):
+                    # B613 (trojansource) looks for these characters in the text decoded as its
+                    # coding cookie says; UTF-8 without a cookie and none of them: it finds nothing.
+                    visitor.tester.skip = frozenset(("trojansource",))
                 visitor.update_scores(visitor.tester.run_tests(visitor.context, "File"))
             except Exception as exc:  # bandit's own file pass reports these as a skipped file
                 raise BanditError(f"exception while scanning file: {type(exc).__name__}: {exc}") from exc
@@ -86,6 +94,114 @@ class BanditChecker:
                 raise SyntaxError(reason)
             raise BanditError(reason)
         return [_finding(issue) for issue in manager.results]
+
+
+_BIDI = tuple(BIDI_CHARACTERS)
+
+
+class _QuickTester(b_tester.BanditTester):
+    """`BanditTester.run_tests` for code without `# nosec` (no nosec lines: every result stands), less
+    what this module never reads: the scores and the debug logging. Same tests, same order, same
+    results (`tests/core/test_bandit_quick.py` compares it with bandit's own file pass)."""
+
+    # Tests known to find nothing in this code (`BanditChecker.check` decides): not run.
+    skip: frozenset[str] = frozenset()
+
+    def run_tests(self, raw_context, checktype):
+        for test in self.testset.get_tests(checktype):
+            if test.__name__ in self.skip:
+                continue
+            temp_context = raw_context.copy()  # what copy.copy does to a dict
+            context = _BanditContext(temp_context)
+            try:
+                if hasattr(test, "_config"):
+                    result = test(context, test._config)
+                else:
+                    result = test(context)
+                if result is not None:
+                    filename = temp_context["filename"]
+                    result.fname = filename.decode("utf-8") if isinstance(filename, bytes) else filename
+                    result.fdata = temp_context["file_data"]
+                    if result.lineno is None:
+                        result.lineno = temp_context["lineno"]
+                    if result.linerange == []:
+                        result.linerange = temp_context["linerange"]
+                    if result.col_offset == -1:
+                        result.col_offset = temp_context["col_offset"]
+                    result.end_col_offset = temp_context.get("end_col_offset", 0)
+                    result.test = test.__name__
+                    if result.test_id == "":
+                        result.test_id = test._test_id
+                    self.results.append(result)
+            except Exception as e:
+                self.report_error(test.__name__, context, e)
+        return None
+
+
+class _QuickVisitor(b_node_visitor.BanditNodeVisitor):
+    """bandit's node visitor, made cheaper where its walk spends time on nothing (issue 15's budget):
+    a node whose type no test targets and no `visit_*` method handles runs no tests (bandit calls its
+    tester for an empty list of tests), field-less singletons (`Load`, `Add`, `Eq`…) with no tests
+    are not entered at all, and the debug logging and score keeping (unread here) are left out. The
+    context each test sees is built as bandit builds it, in the same order of nodes."""
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.tester = _QuickTester(self.testset, self.debug, self.nosec_lines, self.metrics)
+        self._tests = self.testset.tests
+        self._handled = {name[6:] for name in dir(self) if name.startswith("visit_")}
+
+    def update_scores(self, scores) -> None:
+        pass
+
+    def generic_visit(self, node: ast.AST) -> None:
+        # One frame per level of the tree, as bandit's own walk: code nested as deep as bandit can
+        # walk, this walks too (the per-node work is inline for that reason).
+        tests, handled = self._tests, self._handled
+        for field in node._fields:
+            try:
+                value = getattr(node, field)
+            except AttributeError:
+                continue
+            if isinstance(value, list):
+                items, listed = value, True
+            elif isinstance(value, ast.AST):
+                items, listed = [value], False
+            else:
+                continue
+            last = len(items) - 1
+            for idx, item in enumerate(items):
+                if not isinstance(item, ast.AST):
+                    continue
+                name = type(item).__name__
+                if not item._fields and name not in tests and name not in handled:
+                    continue
+                item._bandit_sibling = items[idx + 1] if listed and idx < last else None  # type: ignore[attr-defined]
+                item._bandit_parent = node  # type: ignore[attr-defined]
+                # The context bandit's `pre_visit` builds, key for key.
+                context = {"imports": self.imports, "import_aliases": self.import_aliases}
+                if hasattr(item, "lineno"):
+                    context["lineno"] = item.lineno
+                if hasattr(item, "col_offset"):
+                    context["col_offset"] = item.col_offset
+                if hasattr(item, "end_col_offset"):
+                    context["end_col_offset"] = item.end_col_offset
+                context["node"] = item
+                context["linerange"] = (
+                    list(range(item.lineno, item.end_lineno + 1))  # type: ignore[attr-defined]
+                    if hasattr(item, "lineno")  # what b_utils.linerange returns for these
+                    else b_utils.linerange(item)
+                )
+                context["filename"] = self.fname
+                context["file_data"] = self.fdata
+                self.context = context
+                if name in handled:
+                    getattr(self, "visit_" + name)(item)
+                elif name in tests:
+                    self.tester.run_tests(context, name)
+                self.generic_visit(item)
+                if isinstance(item, (ast.FunctionDef, ast.ClassDef)):
+                    self.namespace = b_utils.namespace_path_split(self.namespace)[0]  # type: ignore[has-type]
 
 
 # bandit's hard-coded password tests quote the password in their message.

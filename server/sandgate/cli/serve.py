@@ -1,7 +1,8 @@
 """`sandgate serve`: the language server, over stdio (default) or TCP.
 
-stdout belongs to JSON-RPC: the server keeps the real stdout for the protocol and points
-`sys.stdout` at stderr, so a stray print anywhere cannot corrupt the stream. Logs go to
+stdout belongs to JSON-RPC: the server keeps a private copy of the real stdout for the protocol
+and points fd 1 and `sys.stdout` at stderr, so a stray print anywhere (here, in a worker process,
+in a C extension) cannot corrupt the stream. Logs go to
 stderr or to `--log-file`.
 """
 
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from typing import BinaryIO
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -65,11 +68,26 @@ def _setup_logging(path: str | None, level: str) -> None:
     logging.getLogger("pygls").setLevel(logging.WARNING if level != "DEBUG" else logging.DEBUG)
 
 
+def _protocol_stdout() -> BinaryIO:
+    """Nothing but JSON-RPC reaches the real stdout: the protocol gets a private copy of it (not
+    inherited: O_CLOEXEC), and fd 1 becomes stderr, for this process's prints and for every child's
+    (offload workers, sandboxes, C extensions writing to fd 1)."""
+    sys.stdout.flush()
+    try:
+        private = os.dup(1)
+    except OSError:  # no fd 1 (an embedding that closed it): the Python-level redirection only
+        out = sys.stdout.buffer
+    else:
+        out = os.fdopen(private, "wb")
+        os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     _setup_logging(args.log_file, args.log_level)
-    protocol_out = sys.stdout.buffer
     protocol_in = sys.stdin.buffer
-    sys.stdout = sys.stderr  # nothing but JSON-RPC reaches the real stdout
+    protocol_out = _protocol_stdout()
 
     from sandgate.lsp.server import build_server
     from sandgate.lsp.stdio import serve_stdio

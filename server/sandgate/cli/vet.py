@@ -98,9 +98,16 @@ def _suggestions(args: argparse.Namespace, workspace: Path) -> list[Suggestion]:
     line, col = _position(args.at)
     document = _read(args.into)
     count = Lines.of(document).count
-    # As the server: the line after the last means the end of DOC, a column past a line's end its end.
+    # The line after the last means the end of DOC. A column past a line's end is an error, not
+    # clamped as the server clamps an editor's position: a mistyped position would vet elsewhere.
     if line > count:
         raise ValueError(f"--at {args.at} is past the end of {args.into} ({count} lines)")
+    width = len(Lines.of(document).line_text(line)) if line < count else 0
+    if col > width:
+        raise ValueError(
+            f"--at {args.at} is past the end of line {line + 1} of {args.into}: "
+            f"it has {width} characters, so COL is at most {width + 1}"
+        )
     return [
         Suggestion(
             _read(args.files[0]),

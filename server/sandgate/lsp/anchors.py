@@ -28,6 +28,7 @@ class Anchor:
     after: str
     original: str  # what start..end held when the suggestion was vetted
     state: str = OPEN
+    touched: bool = False  # an edit of this change fell inside the spot: `settle` judges it
 
     @property
     def window(self) -> tuple[int, int]:
@@ -46,8 +47,13 @@ def anchor_in(text: str, start: int, end: int) -> Anchor:
     return Anchor(start, end, text[lines.start(first) : start], text[end : lines.end_with_break(last)], text[start:end])
 
 
-def follow(anchor: Anchor, start: int, end: int, inserted: str, new_text: str, suggestion: str) -> Anchor | None:
-    """The anchor after `new_text` replaced [start, end) of the text before; None: it is gone."""
+def follow(
+    anchor: Anchor, start: int, end: int, inserted: str, new_text: str, suggestion: str, judge: bool = True
+) -> Anchor | None:
+    """The anchor after `new_text` replaced [start, end) of the text before; None: it is gone.
+    `judge=False`: an edit inside the spot is only followed (`touched`), and `settle` judges the spot
+    once every edit of the change is applied: VS Code reports one replacement as several small
+    edits (a character diff), whose in-between texts are neither the suggestion nor the original."""
     low, high = anchor.window
     delta = len(inserted) - (end - start)
     if end <= low and not (start == end == low and anchor.before == ""):
@@ -56,14 +62,23 @@ def follow(anchor: Anchor, start: int, end: int, inserted: str, new_text: str, s
         return anchor
     if not (anchor.start <= start and end <= anchor.end):
         return None  # the text around the suggestion changed
-    moved = dataclasses.replace(anchor, end=anchor.end + delta)
-    now = new_text[moved.start : moved.end]
+    moved = dataclasses.replace(anchor, end=anchor.end + delta, touched=True)
+    return settle(moved, new_text, suggestion) if judge else moved
+
+
+def settle(anchor: Anchor, text: str, suggestion: str) -> Anchor | None:
+    """Judge the spot after edits inside it: the suggestion (inserted), the original (open), the
+    suggestion changed after insertion (altered), or something else (None: it is gone)."""
+    if not anchor.touched:
+        return anchor
+    settled = dataclasses.replace(anchor, touched=False)
+    now = text[anchor.start : anchor.end]
     if same_text(now, suggestion):
-        return dataclasses.replace(moved, state=INSERTED)
+        return dataclasses.replace(settled, state=INSERTED)
     if now == anchor.original:
-        return dataclasses.replace(moved, state=OPEN)
+        return dataclasses.replace(settled, state=OPEN)
     if anchor.state in (INSERTED, ALTERED):
-        return dataclasses.replace(moved, state=ALTERED)
+        return dataclasses.replace(settled, state=ALTERED)
     return None  # something else was written where the suggestion would go
 
 

@@ -16,9 +16,12 @@ from lsprotocol import types
 
 from sandgate.findings import Finding, Level, Verdict
 from sandgate.lines import split_lines
+from sandgate.lsp import explain
+from sandgate.lsp.explain import cwe_href, rule_href
 from sandgate.lsp.ledger import Held, Withheld
 from sandgate.lsp.positions import range_json
 from sandgate.policy.evaluate import Reason
+from sandgate.suggestion import Placed
 
 SOURCE = "sandgate"
 HELD_CODE = "held-for-review"
@@ -33,12 +36,10 @@ CMD_APPROVE = "sandgate.approve"
 CMD_DISCARD = "sandgate.discard"
 CMD_VERIFY_AUDIT = "sandgate.verifyAudit"
 CMD_FIX_WITH_AI = "sandgate.fixWithAI"
+CMD_REVIEW = "sandgate.review"
+CMD_RECORD_SUPPRESSION = "sandgate.recordSuppression"
+CMD_SHOW_DETAILS = "sandgate.showDetails"
 PENDING_REQUEST = "sandgate/pendingSuggestions"
-
-# Documentation for rule families that carry no link of their own.
-_SOURCE_DOCS = {
-    "secrets": "https://github.com/Yelp/detect-secrets#viewing-secrets-and-the-plugins-that-detect-them",
-}
 
 
 # -- positions -----------------------------------------------------------------------------
@@ -84,20 +85,6 @@ def diagnostic_severity(verdict: Verdict, finding: Finding) -> types.DiagnosticS
     if finding.severity >= Level.MEDIUM:
         return types.DiagnosticSeverity.Information
     return types.DiagnosticSeverity.Hint
-
-
-def rule_href(finding: Finding) -> str | None:
-    if finding.more_info:
-        return finding.more_info
-    if finding.source in _SOURCE_DOCS:
-        return _SOURCE_DOCS[finding.source]
-    if finding.cwe:
-        return cwe_href(finding.cwe)
-    return None
-
-
-def cwe_href(cwe: int) -> str:
-    return f"https://cwe.mitre.org/data/definitions/{cwe}.html"
 
 
 def finding_message(finding: Finding, verdict: Verdict | None = None) -> str:
@@ -148,9 +135,9 @@ def findings_to_diagnostics(findings: Iterable[tuple[Finding, Verdict]], text: s
 # -- held and blocked suggestions ----------------------------------------------------------
 
 
-def _reason_summary(reasons: Sequence[Reason], limit: int = 3) -> str:
+def _reason_summary(reasons: Sequence[Reason], limit: int = 3, placed: Placed | None = None) -> str:
     deciding = [r for r in reasons if r.verdict > Verdict.ALLOW] or list(reasons)
-    parts = [r.text or (r.finding.key if r.finding else "") for r in deciding[:limit]]
+    parts = [explain.reason_plain(r, placed) for r in deciding[:limit]]
     more = len(deciding) - limit
     summary = "; ".join(p for p in parts if p)
     if more > 0:
@@ -176,11 +163,14 @@ def suggestion_diagnostic(
     token: str | None,
     vetted: str | None = None,
     adds: str | None = None,
+    placed: Placed | None = None,
+    record_id: str | None = None,
 ) -> types.Diagnostic:
     """The diagnostic for a withheld suggestion: held (with its token) or blocked. `rng`: the whole
     line it belongs on (a cursor anywhere on the line reaches it). `adds`: what the suggestion can do
     that the document could not (`VetResult.summary`), said first: it is what a person weighs."""
-    summary = _reason_summary(reasons)
+    # Every reason of a blocked one: nothing else says why it never appeared.
+    summary = _reason_summary(reasons, limit=len(reasons) if verdict is Verdict.BLOCK else 3, placed=placed)
     if vetted and vetted not in summary:
         summary += f" ({vetted})"
     if adds:
@@ -192,7 +182,7 @@ def suggestion_diagnostic(
             severity=types.DiagnosticSeverity.Error,
             code=BLOCKED_CODE,
             source=SOURCE,
-            data={"kind": "blocked"},
+            data={"kind": "blocked", "id": record_id},
         )
     return types.Diagnostic(
         range=rng,
@@ -200,8 +190,81 @@ def suggestion_diagnostic(
         severity=types.DiagnosticSeverity.Warning,
         code=HELD_CODE,
         source=SOURCE,
-        data={"token": token},
+        data={"token": token, "id": record_id},
     )
+
+
+def record_markdown(record: Withheld) -> str:
+    """The hover's and the Suggestions view's page for a held or blocked suggestion."""
+    held = record if isinstance(record, Held) else None
+    return explain.details_markdown(
+        decision=record.decision,
+        text=record.text if held else None,
+        summary=record.summary,
+        reasons=record.reasons,
+        findings=record.findings,
+        placed=record.placed,
+        vetted=record.vetted,
+        sandbox=record.sandbox,
+        kind=held.kind if held else "suggestion",
+    )
+
+
+def record_lenses(record: Withheld, line: int) -> list[types.CodeLens]:
+    """The CodeLens line above a withheld suggestion's spot (`line`, client units):
+    "⚠ AI suggestion held: <what it does>" with Review and Discard, or "⛔ AI suggestion blocked:
+    <what it does>" with Show details. Review runs `sandgate.review` (the edit, confirmed, then the
+    approval); a client with its own review screen (the VS Code extension) routes it there."""
+    rng = types.Range(start=position(line, 0), end=position(line, 0))
+    head = explain.headline(record.summary, record.reasons)
+    if isinstance(record, Held):
+        review = types.Command(title="Review", command=CMD_REVIEW, arguments=[{"token": record.token}])
+        return [
+            types.CodeLens(
+                range=rng,
+                command=types.Command(
+                    title=f"⚠ AI suggestion held: {head}", command=CMD_REVIEW, arguments=[{"token": record.token}]
+                ),
+            ),
+            types.CodeLens(range=rng, command=review),
+            types.CodeLens(
+                range=rng,
+                command=types.Command(title="Discard", command=CMD_DISCARD, arguments=[{"token": record.token}]),
+            ),
+        ]
+    details = types.Command(title="Show details", command=CMD_SHOW_DETAILS, arguments=[{"id": record.id}])
+    more = len(record.reasons) - 1
+    tail = f" (and {more} more reason{'s' if more > 1 else ''})" if more > 0 else ""
+    return [
+        types.CodeLens(
+            range=rng,
+            command=types.Command(
+                title=f"⛔ AI suggestion blocked: {head}{tail}", command=CMD_SHOW_DETAILS, arguments=[{"id": record.id}]
+            ),
+        ),
+        types.CodeLens(range=rng, command=details),
+    ]
+
+
+def record_hover(records: Sequence[Withheld], rng: types.Range) -> types.Hover:
+    return types.Hover(
+        contents=types.MarkupContent(
+            kind=types.MarkupKind.Markdown, value="\n\n---\n\n".join(record_markdown(r) for r in records)
+        ),
+        range=rng,
+    )
+
+
+def details_text(record: Withheld) -> str:
+    """The plain-text details (for a client that shows a message): decision, what it adds, every reason."""
+    title = "blocked" if record.decision is Verdict.BLOCK else "held for review"
+    lines = [f"AI suggestion {title}: {explain.headline(record.summary, record.reasons)}"]
+    lines += [f"- {explain.reason_plain(r, record.placed)}" for r in record.reasons]
+    _, existing = explain.split_findings(record.findings, record.reasons)
+    if existing:
+        lines.append("Already in the file before the suggestion (not a reason):")
+        lines += [f"- {f.rule} ({explain.where(f.line, record.placed)}): {f.message}" for f in existing]
+    return "\n".join(lines)
 
 
 def review_edit(
@@ -268,7 +331,7 @@ def held_actions(
         held.range,
         held.text,
         "Insert an AI suggestion held for review",
-        confirmation_text(f"Held for review: {_reason_summary(held.reasons)}", held.text),
+        confirmation_text(f"Held for review: {_reason_summary(held.reasons, placed=held.placed)}", held.text),
         annotations=annotations,
     )
     return [
@@ -347,11 +410,31 @@ def suppress_action(uri: str, diagnostic: types.Diagnostic, at: types.Position, 
     rule = suppress_rule(diagnostic)
     if rule is None or not text:
         return None
+    data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
     return types.CodeAction(
         title=f"Suppress {rule} for this line",
         kind=types.CodeActionKind.QuickFix,
         diagnostics=[diagnostic],
         edit=types.WorkspaceEdit(changes={uri: [types.TextEdit(range=types.Range(start=at, end=at), new_text=text)]}),
+        # Run after the edit: the suppression goes into the audit log (with the user's reason, where
+        # the client asks for one: the VS Code extension does).
+        command=types.Command(
+            title="Record the suppression",
+            command=CMD_RECORD_SUPPRESSION,
+            arguments=[
+                {"uri": uri, "source": data.get("source"), "rule": rule, "line": data.get("line"), "reason": None}
+            ],
+        ),
+    )
+
+
+def env_move_action(uri: str, diagnostic: types.Diagnostic, name: str, edits: list[types.TextEdit]) -> types.CodeAction:
+    return types.CodeAction(
+        title=f"Move the secret to the environment variable {name}",
+        kind=types.CodeActionKind.QuickFix,
+        diagnostics=[diagnostic],
+        is_preferred=True,
+        edit=types.WorkspaceEdit(changes={uri: edits}),
     )
 
 
@@ -420,8 +503,12 @@ def withheld_json(record: Withheld) -> dict[str, Any]:
         "range": range_json(record.range),
         "text": record.text if held else None,
         "decision": str(record.decision),
-        "reasons": [r.to_json() for r in record.reasons],
-        "findings": [f.to_json() for f in record.findings],
+        # `message`: the reason in plain words, its line as the user's buffer counts it.
+        "reasons": [{**r.to_json(), "message": explain.reason_plain(r, record.placed)} for r in record.reasons],
+        "findings": [{**f.to_json(), "where": explain.where(f.line, record.placed) or None} for f in record.findings],
+        "id": record.id,
+        "headline": explain.headline(record.summary, record.reasons),
+        "details": record_markdown(record),
         "createdAt": record.created_at,
         "kind": held.kind if held else "suggestion",
         "sha256": record.sha256,
@@ -455,6 +542,7 @@ def status_payload(
     vet_error: dict[str, Any] | None = None,
     late: int = 0,
     too_large: Sequence[dict[str, Any]] = (),
+    last_decision: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "preset": preset,
@@ -472,6 +560,7 @@ def status_payload(
         "vetError": vet_error,
         "late": late,
         "tooLarge": list(too_large),
+        "lastDecision": last_decision,
     }
 
 

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, TypedDict
 from lsprotocol import types
 
 from sandgate.findings import Finding, Verdict
-from sandgate.lsp.anchors import Anchor, follow, same_text
+from sandgate.lsp.anchors import Anchor, follow, same_text, settle
 from sandgate.lsp.documents import Edit, key
+from sandgate.lsp.explain import sandbox_note
 from sandgate.policy.evaluate import Reason
-from sandgate.suggestion import sha256_text
+from sandgate.suggestion import Placed, sha256_text
 from sandgate.timestamps import utc_timestamp
 
 if TYPE_CHECKING:
@@ -83,6 +84,9 @@ class Withheld:
     model: str | None = None  # the model that wrote it
     vetted: str | None = None  # what was vetted, when not the document as it was (a region...)
     summary: str | None = None  # what the suggestion adds ("adds: network → host (sends …)")
+    placed: Placed | None = None  # where it sat in the vetted code: names lines as the buffer counts them
+    sandbox: str | None = None  # one line on the sandbox run (`explain.sandbox_note`)
+    id: str = field(default_factory=lambda: new_token())  # names the record (a blocked one has no token)
     created_at: str = field(default_factory=utc_timestamp)
     created_mono: float = field(default_factory=time.monotonic)
     outcome: str | None = None
@@ -103,6 +107,8 @@ class Vetted(TypedDict):
     policy_digest: str
     vetted: str | None
     summary: str | None
+    placed: Placed | None
+    sandbox: str | None
 
 
 def vetted(result: VetResult) -> Vetted:
@@ -115,6 +121,8 @@ def vetted(result: VetResult) -> Vetted:
         policy_digest=result.policy_digest,
         vetted=result.vetted,
         summary=result.summary,
+        placed=result.placed,
+        sandbox=sandbox_note(result.sandbox, result.sandbox_skipped),
     )
 
 
@@ -185,6 +193,7 @@ class Offered:
     request_id: str | None = None
     model: str | None = None
     accepted: bool = False
+    backend: str | None = None  # the sandbox that ran it, None when none did
 
 
 class Ledger:
@@ -229,7 +238,15 @@ class Ledger:
         """An allowed suggestion handed out as ghost text: the vetted text, under a new id."""
         text = result.suggestion.text
         item = Offered(
-            new_token(), uri, text, sha256_text(text), result.policy_digest, tuple(result.findings), request_id, model
+            new_token(),
+            uri,
+            text,
+            sha256_text(text),
+            result.policy_digest,
+            tuple(result.findings),
+            request_id,
+            model,
+            backend=result.sandbox.backend if result.sandbox is not None else None,
         )
         with self._lock:
             self._offered[item.id] = item
@@ -247,6 +264,14 @@ class Ledger:
     def blocked_for(self, uri: str) -> list[Blocked]:
         with self._lock:
             return list(self._blocked.get(key(uri), []))
+
+    def find(self, record_id: str) -> Withheld | None:
+        """A held, blocked or recent record by its `id`."""
+        with self._lock:
+            for record in [*self._held.values(), *(b for bs in self._blocked.values() for b in bs), *self._recent]:
+                if record.id == record_id:
+                    return record
+        return None
 
     def get(self, token: str) -> Held | None:
         with self._lock:
@@ -372,7 +397,13 @@ class Ledger:
             for record in records + list(blocked):
                 anchor: Anchor | None = record.anchor
                 for edit, text in steps:
-                    anchor = follow(anchor, edit.start, edit.end, edit.text, text, record.text) if anchor else None
+                    anchor = (
+                        follow(anchor, edit.start, edit.end, edit.text, text, record.text, judge=False)
+                        if anchor
+                        else None
+                    )
+                # The spot is judged once the whole change is in (one edit may come as several).
+                anchor = settle(anchor, steps[-1][1], record.text) if anchor and steps else anchor
                 if anchor is None:
                     dropped.append(record)
                     if isinstance(record, Held) and self._held.pop(record.token, None) is not None:

@@ -26,7 +26,19 @@ from sandgate.lines import Lines
 from sandgate.lsp import documents, positions, snapshot
 from sandgate.lsp.anchors import Anchor
 from sandgate.lsp.audit import AuditSink, current_user
-from sandgate.lsp.features import actions, approvals, diagnostics, fix, inline, lifecycle, pending, policy, sync
+from sandgate.lsp.features import (
+    actions,
+    approvals,
+    diagnostics,
+    fix,
+    inline,
+    lenses,
+    lifecycle,
+    pending,
+    policy,
+    suppressions,
+    sync,
+)
 from sandgate.lsp.flows.workers import Workers
 from sandgate.lsp.ledger import Ledger
 from sandgate.lsp.pygls_fixes import SandgateProtocol, forget_progress_token
@@ -55,6 +67,8 @@ class SandgateServer(LanguageServer):
         self.quick_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandgate-quick")
         self.session = Session()
         self.ledger = Ledger()
+        # What the client last heard was withheld, by document key (`diagnostics.refresh_lenses`).
+        self.lens_state: dict[str, tuple[tuple[str, int], ...]] = {}
         self.status = StatusBoard()
         self.audit: AuditSink | None = None
         self.diagnostics = diagnostics.DiagnosticsState()
@@ -236,7 +250,7 @@ class SandgateServer(LanguageServer):
             self.send_status()
 
 
-FEATURES = (lifecycle, policy, sync, diagnostics, inline, actions, approvals, fix, pending)
+FEATURES = (lifecycle, policy, sync, diagnostics, inline, actions, approvals, fix, pending, lenses, suppressions)
 
 
 def build_server() -> SandgateServer:

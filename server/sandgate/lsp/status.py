@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sandgate.lsp import convert
+from sandgate.findings import Verdict
+from sandgate.lsp import convert, explain
 from sandgate.provider import ProviderError
 
 if TYPE_CHECKING:
@@ -31,6 +32,9 @@ class StatusBoard:
     late: int = 0
     # Open documents over `documents.maxBytes`, by document key (the status's `tooLarge`).
     too_large: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The decision on the last inline request, said briefly by the client (the status's `lastDecision`).
+    last_decision: dict[str, Any] | None = None
+    decisions: int = 0
     last_sent: dict[str, Any] | None = None
     # Fail-closed reasons already told to a client that does not show the status.
     told: set[str] = field(default_factory=set)
@@ -83,6 +87,28 @@ class StatusBoard:
         changed, self.vet_error = note != self.vet_error, note
         return changed
 
+    def note_decision(self, uri: str, path: str, results: list[VetResult]) -> None:
+        """What the user saw of the last inline request: the ghost text shown (and what its vet found),
+        else the suggestion held, else the one blocked."""
+        if not results:
+            return
+        best = min(results, key=lambda r: r.verdict)  # what was shown, when anything was
+        if best.verdict is Verdict.ALLOW:
+            backend = best.sandbox.backend if best.sandbox is not None else None
+            message = f"allowed, {explain.allowed_note(best.findings, backend)}"
+        else:
+            title = "held for review" if best.verdict is Verdict.REVIEW else "blocked"
+            message = f"{title}: {explain.headline(best.summary, best.reasons)}"
+        self.decisions += 1
+        self.last_decision = {
+            "seq": self.decisions,
+            "decision": str(best.verdict),
+            "message": message,
+            "findings": explain.severity_counts(best.findings) if best.verdict is Verdict.ALLOW else "",
+            "uri": uri,
+            "path": path,
+        }
+
     def payload(
         self,
         *,
@@ -120,6 +146,7 @@ class StatusBoard:
             vet_error=self.vet_error,
             late=self.late,
             too_large=list(self.too_large.values()),
+            last_decision=self.last_decision,
         )
 
     def untold(self, fail_closed: list[str]) -> list[str]:

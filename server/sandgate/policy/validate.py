@@ -106,11 +106,16 @@ def _article(type_name: Any) -> str:
     return names.get(type_name, str(type_name))
 
 
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
     """What the schema cannot say: unique rule ids, no wildcard over a whole top-level domain."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
     seen: dict[str, int] = {}
-    for index, rule in enumerate(data.get("rules", []) or []):
+    # The schema reports values of the wrong type; these checks read only what has the right one.
+    for index, rule in enumerate(_listed(data.get("rules"))):
         if not isinstance(rule, dict):
             continue
         rule_id = rule.get("id")
@@ -123,9 +128,10 @@ def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], 
                     )
                 )
             seen.setdefault(rule_id, index)
-    network = data.get("network", {}) or {}
+    network = data.get("network")
+    network = network if isinstance(network, dict) else {}
     for key in ("allow_hosts", "deny_hosts"):
-        for index, entry in enumerate(network.get(key, []) or []):
+        for index, entry in enumerate(_listed(network.get(key))):
             host, port = split_port(entry) if isinstance(entry, str) else (entry, None)
             if port is not None and not 0 < port < 65536:
                 problems.append((("network", key, index), f"{entry!r}: the port must be 1-65535"))
@@ -169,14 +175,20 @@ def parse_policy(text: str, path: str) -> tuple[dict[str, Any], list[PolicyError
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = _TOML_POSITION.search(str(exc))
-        line = int(match.group(1)) if match else 0
+        # tomllib names no line for what ends too early ("… (at end of document)"): the last line.
+        line = int(match.group(1)) if match else _last_line(text)
         message = _TOML_POSITION.sub("", str(exc)).strip()
         return {}, [PolicyError(path, line, "", f"not valid TOML: {message}")]
     errors: list[PolicyError] = []
-    for error in _validator().iter_errors(data):
-        key_path, message = _describe(error)
-        errors.append(PolicyError(path, line_of(text, key_path), dotted(key_path), message))
-    for key_path, message in _semantic_errors(data):
-        errors.append(PolicyError(path, line_of(text, key_path), dotted(key_path), message))
+    found = [_describe(error) for error in _validator().iter_errors(data)] + _semantic_errors(data)
+    for key_path, message in found:
+        # A key that no line sets (a required key missing from the top level) is the file's first line.
+        error = PolicyError(path, line_of(text, key_path) or 1, dotted(key_path), message)
+        if error not in errors:  # the schema can say one thing twice (a rule's required id, per branch)
+            errors.append(error)
     errors.sort(key=lambda e: (e.line, e.key))
     return data, errors
+
+
+def _last_line(text: str) -> int:
+    return max(1, len(text.splitlines()))

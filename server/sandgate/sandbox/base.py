@@ -32,17 +32,19 @@ class RunRequest:
     protected: tuple[str, ...] = ()
     # sandbox.user: the host user bubblewrap runs as when Sandgate is root (identity.py).
     user: str | None = None
-    # This run's honeytokens (honeytokens.py); None: none are planted.
+    # This run wants honeytokens (honeytokens.py); None: none are planted. A pooled sandbox brings
+    # its own, made with it (RunResult.honey says which the run had); these are planted otherwise.
     honey: Honey | None = None
     # The suggestion's lines in `code` (1-based, inclusive): events say where in it they happened.
     span: tuple[int, int] | None = None
     # What to call after the module body (exercise.py): ("func" or "Class.method", line).
     exercise: tuple[tuple[str, int], ...] = ()
 
-    def header(self) -> dict[str, Any]:
-        """What the bootstrap plants, where the suggestion is, and what it calls (protocol.payload)."""
+    def header(self, plant_honey: bool = True) -> dict[str, Any]:
+        """What the bootstrap plants, where the suggestion is, and what it calls (protocol.payload).
+        `plant_honey` False: the sandbox has its honeytokens already."""
         out: dict[str, Any] = {}
-        if self.honey is not None:
+        if self.honey is not None and plant_honey:
             out["honey"] = self.honey.header()
         if self.span is not None:
             out["span"] = list(self.span)
@@ -75,6 +77,8 @@ class RunResult:
     # Where the run's honeytokens went (honeytokens.hits), found before the run is redacted;
     # None: not looked for yet.
     honey_hits: list[dict[str, Any]] | None = None
+    # The honeytokens the run's sandbox was made with (None: the request's, if any).
+    honey: Honey | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -3,7 +3,8 @@
 #
 # Start: argv[1] names the supervisor's control connection ("fd:N", or "unix:PATH" in a container).
 # The supervisor sends one JSON line {"bpf", "nr"}: the monitor filter (classic BPF) and seccomp(2)'s
-# number. The bootstrap loads the filter with a listener, hands the listener to the supervisor, and
+# number, and "honey" when the sandbox is made with its honeytokens (planted at once, before the
+# filter is loaded: not on the run's time, not in its record). The bootstrap loads the filter with a listener, hands the listener to the supervisor, and
 # proves it armed with one notified call; a bootstrap that cannot arm exits (status 4) before any
 # program runs. It then waits for the program; if the control connection closes first (Sandgate is
 # gone), it exits.
@@ -37,6 +38,29 @@ except ImportError:
 _write, _dumps = os.write, json.dumps  # the program may replace os.write or json.dumps; not ours
 
 
+def _plant(honey):
+    """Plant honeytokens: one mkdir per folder and one open per file (the host takes exactly those
+    out of the record when they are planted under the monitor)."""
+    for d in honey.get("dirs", ()):
+        try:
+            os.mkdir(d, 0o700)
+        except OSError:
+            pass
+    for p, text in honey.get("files", ()):
+        try:
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, text.encode())
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+    os.environ.update(honey.get("env") or {})
+
+
+_PRE: dict = {}  # honeytokens planted when the sandbox was made
+
+
 def _arm(where):
     """Load the monitor filter and hand its listener to the supervisor. Returns the control socket."""
     import ctypes
@@ -53,6 +77,9 @@ def _arm(where):
             raise OSError("the supervisor closed the connection")
         line += chunk
     hello = json.loads(line)
+    if hello.get("honey"):
+        _PRE.update(hello["honey"])
+        _plant(_PRE)
     prog = bytes.fromhex(hello["bpf"])
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
@@ -103,6 +130,36 @@ except Exception as _e:
     sys.stderr.write(f"sandgate: the sandbox monitor could not be armed: {type(_e).__name__}: {_e}\n")
     os._exit(4)
 
+# The monitor reports every look at a path by name (stat, access) to the supervisor, the record of
+# probes for secrets; the import system makes most of them, of files under /usr (and a read-only
+# workspace) that cannot change here. Those are remembered for the run, so an import pays for each
+# once. Only a saving: the record does not depend on it (code that undoes it makes the supervisor
+# busier), and every path is still looked at once, after the monitor is armed.
+_STAT_ROOTS = ["/usr/"]
+_STAT_SEEN: dict = {}
+try:
+    import _frozen_importlib_external as _fie
+
+    _fie_stat = getattr(_fie, "_path_stat")  # noqa: B009 - a private name mypy does not know
+
+    def _cached_stat(path):
+        key = path if isinstance(path, str) else None
+        if key is None or not any(key.startswith(r) or key + "/" == r for r in _STAT_ROOTS):
+            return _fie_stat(path)
+        hit = _STAT_SEEN.get(key)
+        if hit is None:
+            try:
+                hit = _STAT_SEEN[key] = _fie_stat(path)
+            except OSError as exc:
+                hit = _STAT_SEEN[key] = exc
+        if isinstance(hit, OSError):
+            raise type(hit)(*hit.args)
+        return hit
+
+    setattr(_fie, "_path_stat", _cached_stat)  # noqa: B010
+except Exception:
+    pass
+
 # Parked until a program arrives; the supervisor closing our line means Sandgate is gone.
 while True:
     _r = select.select([0, _ctl], [], [])[0]
@@ -126,34 +183,32 @@ try:
 except OSError:
     pass
 
-# Honeytokens: fake secrets carrying this run's marker. Planted by this (still trusted) code with
-# exactly one mkdir per folder and one open per file: the host takes those out of the record.
-_HONEY = _hdr.get("honey") or {}
-for _d in _HONEY.get("dirs", ()):
-    try:
-        os.mkdir(_d, 0o700)
-    except OSError:
-        pass
-for _p, _text in _HONEY.get("files", ()):
-    try:
-        _hf = os.open(_p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(_hf, _text.encode())
-        finally:
-            os.close(_hf)
-    except OSError:
-        pass
-os.environ.update(_HONEY.get("env") or {})
+# Honeytokens: fake secrets carrying this run's marker, planted when the sandbox was made, or now
+# by this (still trusted) code when the header brings them.
+_HONEY = _hdr.get("honey") or _PRE
+if _hdr.get("honey"):
+    _plant(_HONEY)
 _HONEY_NAMES = frozenset(_HONEY.get("env") or ())
 _SPAN = _hdr.get("span")
 _EXERCISE = _hdr.get("exercise")
 
 _FD = int(_hdr["events_fd"])
 _MARK = _hdr["marker"].encode()
+if _hdr.get("end"):
+    # The program reached a live sandbox (an engine's attach to a dead container reads nothing).
+    try:
+        _write(_FD, _MARK + b'{"kind": "started"}\n')
+    except OSError:
+        pass
 _WS = _hdr["workspace"].rstrip("/")
 _SCRATCH = _hdr["scratch"].rstrip("/")
 _RUNTIME = tuple(p.rstrip("/") for p in list(_hdr.get("runtime", ())) + [p for p in sys.path if p.startswith("/")])
 _FILE = _WS + "/" + _hdr["relpath"].lstrip("/")
+try:
+    if not os.access(_WS, os.W_OK):  # the program cannot change a read-only workspace either
+        _STAT_ROOTS.append(_WS + "/")
+except OSError:
+    pass
 _QUIET_READ = (
     "/dev/null",
     "/dev/urandom",
@@ -407,10 +462,77 @@ def _note_call(what, args, kwargs):
         return
     _state["calls"] += 1
     try:
-        text = ", ".join([repr(a)[:400] for a in args] + [f"{k}={v!r}"[:400] for k, v in kwargs.items()])
+        named = [f"{k}={v!r}"[:400] for k, v in kwargs.items()]
+        text = ", ".join([repr(a)[:400] for a in args] + named)
+        # Credentials handed over as credentials (a header, auth=): the host tells use from a leak.
+        auth = [f"{k}={v!r}"[:400] for k, v in kwargs.items() if k in ("headers", "auth")]
     except Exception:
-        text = "?"
-    _emit({"kind": "standin-call", "what": what, "args": text[:2000]})
+        text, auth = "?", []
+    ev = {"kind": "standin-call", "what": what, "args": text[:2000]}
+    if auth:
+        ev["auth"] = auth
+    try:
+        files = _peek_files((args, kwargs), [], 0)
+    except Exception:
+        files = []
+    if files:
+        ev["files"] = files
+    _emit(ev)
+
+
+_MAX_PEEKS, _PEEK_BYTES = 3, 4096
+
+
+def _peek_files(value, out, depth):
+    """The start of each file a stand-in network call was handed (an open file object, or the path of
+    a file the run wrote in scratch), so that a secret staged in a file and then sent is seen where
+    it goes. Bounded: three files, 4 KiB each, three levels into containers."""
+    if len(out) >= _MAX_PEEKS or depth > 3:
+        return out
+    path = None
+    if isinstance(value, (list, tuple, set, frozenset)):
+        for item in list(value)[:16]:
+            _peek_files(item, out, depth + 1)
+        return out
+    if isinstance(value, dict):
+        for item in list(value.values())[:16]:
+            _peek_files(item, out, depth + 1)
+        return out
+    if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
+        if isinstance(value, _Standin) or (isinstance(value, (str, bytes)) and len(value) > 4096):
+            return out  # a stand-in, or data rather than a path
+        try:
+            p = _abspath(value)
+        except Exception:
+            p = None
+        # Only what the run wrote: a path it merely names is not read on its behalf.
+        if p and _under(p, (_SCRATCH,)) and not _under(p, (_SCRATCH_ARGS,)):
+            path = p
+    elif not isinstance(value, _Standin) and callable(getattr(type(value), "read", None)):
+        name = getattr(value, "name", None)
+        if isinstance(name, (str, bytes)):
+            path = _abspath(name)
+    if path is None:
+        return out
+    me = _get_ident()
+    _state["busy"].add(me)  # the peek is ours, not the program's: no event of the audit hooks
+    try:
+        import stat as _st
+
+        # Opened first, then looked at through the descriptor: a look by name would be a probe.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            data = os.read(fd, _PEEK_BYTES) if _st.S_ISREG(os.fstat(fd).st_mode) else None
+        finally:
+            os.close(fd)
+        if data is None:
+            return out
+        out.append(path + ": " + data.decode("utf-8", "replace"))
+    except OSError:
+        pass
+    finally:
+        _state["busy"].discard(me)
+    return out
 
 
 def _sg_what(obj):
@@ -719,17 +841,41 @@ async def _no_sleep(delay=0, result=None):
     return result
 
 
-def _call(target, share):
-    fn, bound = _resolve(target["qual"])
-    if not callable(fn):
-        return {"state": "missing"}
-    args, kwargs = _arguments(fn, bound) if target["qual"].split(".")[-1] != "__init__" else ([], {})
-    if isinstance(fn, type):
-        args, kwargs = _arguments(fn.__init__, 1)
+def _span_lines(fn):
+    """The lines of the suggestion in `fn`'s own body that have code (not its def line)."""
+    inner = _unwrap(fn.__init__ if isinstance(fn, type) else fn)
+    code = getattr(inner, "__code__", None)
+    if code is None or not _SPAN:
+        return set()
+    return {
+        line for _, _, line in code.co_lines() if line and _SPAN[0] <= line <= _SPAN[1] and line != code.co_firstlineno
+    }
+
+
+def _traced(fn, args, kwargs, hits):
+    """Call `fn` with the lines of the suggestion it runs noted in `hits` (only frames of the program's
+    file are traced, and only their lines within the suggestion)."""
+
+    def local(frame, event, arg):
+        if event == "line" and _SPAN[0] <= frame.f_lineno <= _SPAN[1]:
+            hits.add(frame.f_lineno)
+        return local
+
+    def tracer(frame, event, arg):
+        return local if frame.f_code.co_filename == _FILE else None
+
+    sys.settrace(tracer if _SPAN else None)
+    try:
+        _drive(fn(*args, **kwargs))
+    finally:
+        sys.settrace(None)
+
+
+def _attempt(fn, args, kwargs, share, hits):
     _signal.signal(_signal.SIGALRM, _on_alarm)
     _signal.setitimer(_signal.ITIMER_REAL, share)
     try:
-        _drive(fn(*args, **kwargs))
+        _traced(fn, args, kwargs, hits)
         return {"state": "returned"}
     except StopIteration:
         return {"state": "returned"}
@@ -741,6 +887,29 @@ def _call(target, share):
         return {"state": "raised", "error": f"{type(e).__name__}: {e}"[:200]}
     finally:
         _signal.setitimer(_signal.ITIMER_REAL, 0)
+
+
+def _call(target, share):
+    fn, bound = _resolve(target["qual"])
+    if not callable(fn):
+        return {"state": "missing"}
+    args, kwargs = _arguments(fn, bound) if target["qual"].split(".")[-1] != "__init__" else ([], {})
+    if isinstance(fn, type):
+        args, kwargs = _arguments(fn.__init__, 1)
+    wanted, hits = _span_lines(fn), set()
+    outcome = _attempt(fn, args, kwargs, share, hits)
+    if wanted and not (hits & wanted) and outcome["state"] in ("raised", "exited") and (args or kwargs):
+        # The call ended before any line of the suggestion ran (the code before it failed on the
+        # arguments given): once more with stand-ins for every argument, which absorb anything.
+        first = outcome
+        outcome = _attempt(
+            fn, [_Standin(f"arg{i}") for i in range(len(args))], {k: _Standin(k) for k in kwargs}, share, hits
+        )
+        outcome["retried"] = first.get("error") or first["state"]
+    if wanted:
+        outcome["lines"] = len(wanted)
+        outcome["reached"] = len(hits & wanted)
+    return outcome
 
 
 def _exercise():

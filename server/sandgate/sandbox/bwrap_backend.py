@@ -2,7 +2,8 @@
 
 Sandboxes are started ahead of need by a warm pool (as the Docker backend's containers are): a
 pooled sandbox has bwrap's namespaces and mounts set up, sits in its cgroup, and its Python has
-started the bootstrap, which waits for the program on stdin. A run hands it the program and the
+started the bootstrap, which has planted the sandbox's own honeytokens and waits for the program on
+stdin. A run hands it the program and the
 deadline starts then; the sandbox is discarded afterwards.
 """
 
@@ -22,6 +23,7 @@ from sandgate.egress.proxy import Resolver
 from sandgate.policy.model import SandboxLimits
 from sandgate.sandbox import (
     cgroup,
+    honeytokens,
     identity,
     lifecycle,
     limit_classifier,
@@ -152,8 +154,11 @@ class BwrapBackend:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             ctl_fd = theirs.detach()
             child_fds.append(ctl_fd)
+            if key.honey:
+                # Its own honeytokens, planted by its bootstrap before the monitor is armed.
+                parked.honey = honeytokens.new(preplanted=True)
             try:
-                parked.sid = supervision.shared().watch(ours, supervision.watch_config(lim))
+                parked.sid = supervision.shared().watch(ours, supervision.watch_config(lim, parked.honey))
             finally:
                 ours.close()
             if cgroup.available():
@@ -245,9 +250,15 @@ class BwrapBackend:
     def _run(self, request: RunRequest, started: float) -> RunResult:
         key = _spawn_key(request)
         parked = self.pool.take(key)
-        if parked is not None and (parked.proc is None or parked.proc.poll() is not None):
-            self._discard(parked)  # died while waiting (killed from outside): run cold
-            parked = None
+        while parked is not None and (
+            parked.proc is None
+            or parked.proc.poll() is not None
+            or parked.sid is None
+            or not supervision.shared().serves(parked.sid)
+        ):
+            # Died while waiting (killed from outside), or armed by a supervisor that died since.
+            self._discard(parked)
+            parked = self.pool.take(key)
         if parked is None:
             parked = self._spawn(key)
         net = None
@@ -266,7 +277,7 @@ class BwrapBackend:
         if proc is None or sid is None:  # parking sets both; a sandbox without them never runs code
             raise RuntimeError("a parked sandbox without its process or supervision")
         marker = protocol.new_marker()
-        result = RunResult(backend=self.name)
+        result = RunResult(backend=self.name, honey=parked.honey or request.honey)
         try:
             data = protocol.payload(
                 request.code,
@@ -274,9 +285,10 @@ class BwrapBackend:
                 parked.ev_w_num,
                 marker,
                 proxy_wiring.header() if net and net.active else None,
-                extra=request.header(),
+                extra=request.header(plant_honey=parked.honey is None),
             )
-            out = _read_run(proc, data, parked.ev_r, marker, started + lim.wall_time_s, lim.output_bytes)
+            # The program's time starts with its code: spawning a cold sandbox is not its time.
+            out = _read_run(proc, data, parked.ev_r, marker, time.monotonic() + lim.wall_time_s, lim.output_bytes)
             result.stdout, result.stderr = out.stdout, out.stderr
             result.output_truncated = out.truncated
             result.events = out.events
@@ -319,6 +331,7 @@ class SpawnKey:
     egress: bool = False  # a way out through a proxy socket (docs/network.md)
     exclude: tuple[str, ...] = ()  # files.exclude: hidden from the sandbox
     user: str | None = None  # sandbox.user: the host user when Sandgate runs as root
+    honey: bool = False  # made with its own honeytokens (the run wants them)
 
 
 def _spawn_key(request: RunRequest) -> SpawnKey:
@@ -328,6 +341,7 @@ def _spawn_key(request: RunRequest) -> SpawnKey:
         proxy_wiring.wanted(request.network),
         tuple(request.exclude),
         request.user,
+        request.honey is not None,
     )
 
 
@@ -345,6 +359,7 @@ class Parked:
     egress_dir: str | None = None  # D/egress, bound in: where the run's proxy listens
     snapshot: str | None = None  # a copied workspace view, removed with the sandbox
     withheld: str | None = None  # why the workspace is not shown, when it is not
+    honey: honeytokens.Honey | None = None  # planted when the sandbox was made
 
 
 def _workspace_for(

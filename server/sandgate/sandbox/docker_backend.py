@@ -1,10 +1,17 @@
 """The Docker backend: hardened single-use containers, started ahead of time by a warm pool.
 
-A pooled container has already started Python and sits in the bootstrap's read of stdin. A run
-attaches, sends the program, reads the demultiplexed output until EOF (or kills the container at
-the deadline or the output cap), then removes the container. One container, one run: nothing
-carries over. Code and (for a remote engine) the workspace travel over the API, never by binding
-local paths on a remote daemon.
+A pooled container has already started Python, planted its honeytokens and sits in the
+bootstrap's read of stdin. A run attaches, sends the program, reads the demultiplexed output until
+EOF (or kills the container at the deadline or the output cap), then removes the container. One
+container, one run: nothing carries over. Code and (for a remote engine) the workspace travel over
+the API, never by binding local paths on a remote daemon.
+
+Engine work per run, all of it measured (docs/benchmarks.md): create and start (in the pool, by
+`FILLERS` threads, as many containers kept ready as vets can be in flight), attach (the run), wait
+and remove (in the background): five API calls, no inspect unless a pooled container stays silent.
+The container is made without a network (`network_disabled`), which spares a run of the dockerd
+binary as a prestart hook, and with crun as its runtime where the engine has it (`runtime()`),
+falling back to the engine's default when crun is absent or fails.
 """
 
 from __future__ import annotations
@@ -17,11 +24,13 @@ import struct
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sandgate.egress.proxy import Resolver
 from sandgate.sandbox import (
+    honeytokens,
     lifecycle,
     limit_classifier,
     protocol,
@@ -34,7 +43,7 @@ from sandgate.sandbox import (
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
 from sandgate.sandbox.docker_spec import CONTROL_SOCKET, LABEL, ContainerSpec, create_kwargs
 from sandgate.sandbox.image import DEFAULT_IMAGE
-from sandgate.sandbox.pool import WarmPool
+from sandgate.sandbox.pool import WarmPool, vet_concurrency
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +62,18 @@ REMOTE_NO_MONITOR = (
 # How long the supervisor may take to see the last process of a finished container go.
 OUTSIDE_WAIT_S = 2.0
 API_TIMEOUT_S = 15
+# A pooled container's bootstrap says `started` at once; silence this long makes the run ask the
+# engine whether the container is still running (one that died waiting is silent, not closed).
+HEARD_WITHIN_S = 0.25
+# Containers made at once by the pool: creating and starting one is mostly waiting on the engine.
+FILLERS = 2
+# A run that finds the pool empty while a container is being made for it waits this long for that
+# one rather than make another alongside (the engine's work is the bottleneck on a busy machine).
+HANDOFF_S = 1.0
+# The OCI runtime used when the engine has it registered (scripts/setup-sandbox.sh registers it):
+# a C program where runc is a Go one, started several times per container.
+PREFERRED_RUNTIME = "crun"
+_UNKNOWN = "?"
 # Remote workspace upload: skip what never helps an import and would bloat the tar.
 _EXTRACT = (
     "import sys,tarfile;t=tarfile.open(fileobj=sys.stdin.buffer,mode='r|');"
@@ -91,11 +112,16 @@ class DockerBackend:
     def __init__(
         self,
         image: str | None = None,
-        pool_size: int = 2,
+        pool_size: int | None = None,
         remote: bool | None = None,
         client: Any = None,
         egress_resolver: Resolver | None = None,
+        runtime: str | None = "auto",
+        preferred_runtime: str = PREFERRED_RUNTIME,
     ) -> None:
+        """`pool_size`: warm containers kept per kind of run (None: as many as vets can be in
+        flight). `runtime`: "auto" (`preferred_runtime` when the engine has it, else its default),
+        None (the engine's default) or a runtime's name."""
         self.image = image or DEFAULT_IMAGE
         # How the egress proxy resolves names (None: the system resolver). Set by tests only,
         # from the host process; nothing inside a container can reach it.
@@ -108,8 +134,15 @@ class DockerBackend:
         self._reaped = False
         self._creating = 0  # containers being created, not yet recorded in `lifecycle`
         self._retiring: set[threading.Thread] = set()  # used containers being removed
+        self._runtime_wanted, self._preferred_runtime = runtime, preferred_runtime
+        self._runtime: str | None = _UNKNOWN  # chosen at the first run (an engine call)
         self.pool: WarmPool[ContainerSpec, Any] = WarmPool(
-            self._start_container, self._remove, size=pool_size, name="sandgate-docker-pool"
+            self._start_container,
+            self._remove,
+            size=vet_concurrency() if pool_size is None else pool_size,
+            name="sandgate-docker-pool",
+            fillers=FILLERS,
+            handoff_s=HANDOFF_S,
         )
 
     # -- engine ---------------------------------------------------------------------------------
@@ -172,6 +205,29 @@ class DockerBackend:
             log.info("reaped %d orphaned sandbox containers", n)
         return n
 
+    def runtime(self) -> str | None:
+        """The OCI runtime containers are made with (None: the engine's default)."""
+        if self._runtime == _UNKNOWN:
+            chosen = self._runtime_wanted
+            if chosen == "auto":
+                try:
+                    registered = self.client.info().get("Runtimes") or {}
+                except Exception:  # noqa: BLE001 - the engine's default, then
+                    registered = {}
+                chosen = self._preferred_runtime if self._preferred_runtime in registered else None
+            with self._lock:
+                if self._runtime == _UNKNOWN:
+                    self._runtime = chosen
+        return self._runtime
+
+    def _runtime_failed(self, runtime: str, exc: BaseException) -> None:
+        with self._lock:
+            if self._runtime == runtime:
+                self._runtime = None
+        log.warning(
+            "the %s runtime cannot start containers here (%s): using the engine's default", runtime, _short(exc)
+        )
+
     def spec_for(self, request: RunRequest) -> ContainerSpec:
         ws = str(request.workspace) if request.workspace else None
         # A remote engine cannot bind our socket: such runs get no network (see _run_in).
@@ -179,12 +235,20 @@ class DockerBackend:
         # The sandbox user (65534) cannot read through a bind mount of a private folder (a home
         # directory, pytest's 0700 temporary folders): send those over the API like a remote engine.
         remote = self.is_remote()
-        exclude = tuple(request.exclude)
+        spec = ContainerSpec(
+            self.image,
+            request.limits,
+            ws,
+            False,
+            egress=net,
+            exclude=tuple(request.exclude),
+            supervised=not remote,
+            runtime=self.runtime(),
+            honey=request.honey is not None,
+        )
         if ws and (remote or not workspace_view.readable_by_others(ws)):
-            return ContainerSpec(
-                self.image, request.limits, None, True, egress=net, exclude=exclude, supervised=not remote
-            )
-        return ContainerSpec(self.image, request.limits, ws, False, egress=net, exclude=exclude, supervised=not remote)
+            return dataclasses.replace(spec, workspace=None, workspace_tmpfs=True)
+        return spec
 
     def warm(self, request: RunRequest) -> None:
         """Start filling the pool for runs like `request` (e.g. when a workspace opens)."""
@@ -202,8 +266,19 @@ class DockerBackend:
 
     # -- containers -----------------------------------------------------------------------------
     def _start_container(self, spec: ContainerSpec) -> Any:
+        try:
+            return self._make_container(spec)
+        except _RuntimeFailed as failed:
+            # crun absent or refused here (a hybrid cgroup host, say): the engine's default.
+            self._runtime_failed(str(spec.runtime), failed.__cause__ or failed)
+            return self._make_container(dataclasses.replace(spec, runtime=None))
+
+    def _make_container(self, spec: ContainerSpec) -> Any:
         labels = {LABEL_OWNER: self._owner}
         hosted = _Hosted()
+        if spec.honey and spec.supervised:
+            # This container's own honeytokens, planted by its bootstrap before the monitor is armed.
+            hosted.honey = honeytokens.new(preplanted=True)
         hidden: list[tuple[str, str]] = []
         top = ""  # the container's own host directory, when it needs one
         try:
@@ -224,7 +299,7 @@ class DockerBackend:
                     os.chmod(os.path.join(control_dir, CONTROL_SOCKET), 0o666)
                     listening.listen(1)
                     hosted.sid = supervision.shared().watch(
-                        listening, supervision.watch_config(spec.limits), listening=True
+                        listening, supervision.watch_config(spec.limits, hosted.honey), listening=True
                     )
                 finally:
                     listening.close()
@@ -255,7 +330,18 @@ class DockerBackend:
                 control_dir=os.path.join(top, "control") if spec.supervised else None,
                 hidden=hidden,
             )
-            container = self.client.containers.create(**kwargs)
+            # The low-level call: the SDK's `containers.create` inspects the new container (one
+            # more API call) to build a model we need only the id of.
+            from docker.models.containers import _create_container_args
+
+            kwargs["version"] = self.client.api._version
+            try:
+                cid = self.client.api.create_container(**_create_container_args(kwargs))["Id"]
+            except Exception as exc:
+                if spec.runtime and "runtime" in str(exc).lower():
+                    raise _RuntimeFailed() from exc
+                raise
+            container = self.client.containers.prepare_model({"Id": cid})
             lifecycle.register(f"docker:{container.id}", lambda: self._remove(container))
             if hosted.sid:
                 supervision.shared().adopt(hosted.sid, container.id)
@@ -269,8 +355,10 @@ class DockerBackend:
             self._hosted[container.id] = hosted
         try:
             container.start()
-        except Exception:
+        except Exception as exc:
             self._remove(container)
+            if spec.runtime and "oci runtime" in str(exc).lower():
+                raise _RuntimeFailed() from exc
             raise
         return container
 
@@ -306,6 +394,10 @@ class DockerBackend:
                 self.reap_orphans()
             spec = self.spec_for(request)
             container = self.pool.take(spec)
+            while container is not None and spec.supervised and not self._armed_by_live_supervisor(container):
+                # Armed by a supervisor that died since: its bootstrap is on its way out.
+                self._retire_later(container, None)
+                container = self.pool.take(spec)
             if container is not None:
                 try:
                     return self._run_in(container, spec, request, started, warm=True)
@@ -331,11 +423,16 @@ class DockerBackend:
         stopped: str | None = None
         exiting = False  # the program said it is done and was not stopped: the container is exiting
         net: proxy_wiring.EgressRun | None = None
+        hosted = self._hosted_for(container)
+        # The container's own honeytokens; one made without them plants the request's now.
+        result.honey = hosted.honey or request.honey
+        # The program's time, set again once it is handed its code: making a cold container (the
+        # workspace walk of a large folder takes seconds) or waiting for a warm one is not its time.
+        deadline = started + lim.wall_time_s
         try:
             if spec.egress:
                 # The container runs as another uid: the socket is world-connectable, inside the
                 # one directory this container is given (D itself is 0700).
-                hosted = self._hosted_for(container)
                 socket_dir = os.path.join(hosted.top, "egress") if hosted.top else None
                 if socket_dir is None:
                     net = proxy_wiring.EgressRun(request.network, "")
@@ -349,20 +446,12 @@ class DockerBackend:
                 withheld = self._upload_workspace(container, str(request.workspace), spec.exclude)
                 if withheld:
                     result.events.append({"kind": "workspace-withheld", "reason": withheld})
-            elif spec.workspace and self._hosted_for(container).withheld:
-                result.events.append({"kind": "workspace-withheld", "reason": self._hosted_for(container).withheld})
-            if warm:
-                # A pooled container may have died with an engine restart; attaching to a stopped
-                # one "succeeds" with an empty stream, so ask first (a few ms on a local socket).
-                try:
-                    running = api.inspect_container(container.id)["State"].get("Running")
-                except Exception as exc:
-                    raise _StaleContainer() from exc
-                if not running:
-                    raise _StaleContainer()
+            elif spec.workspace and hosted.withheld:
+                result.events.append({"kind": "workspace-withheld", "reason": hosted.withheld})
             sock = api.attach_socket(container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
             raw = getattr(sock, "_sock", sock)
             marker = protocol.new_marker()
+            deadline = time.monotonic() + lim.wall_time_s
             try:
                 raw.sendall(
                     protocol.payload(
@@ -372,13 +461,24 @@ class DockerBackend:
                         marker,
                         proxy_wiring.header() if net and net.active else None,
                         end=True,
-                        extra=request.header(),
+                        extra=request.header(plant_honey=hosted.honey is None),
                     )
                 )
                 raw.shutdown(socket.SHUT_WR)  # EOF on the program's stdin (StdinOnce)
-                out = _read_frames(raw, marker, started + lim.wall_time_s, lim.output_bytes)
+                out = _read_frames(
+                    raw,
+                    marker,
+                    deadline,
+                    lim.output_bytes,
+                    alive=(lambda: _running(api, container.id)) if warm else None,
+                )
             finally:
                 _hang_up(sock, raw)
+            if warm and not out.stopped and not out.started:
+                # A pooled container that died meanwhile (an engine restart): attaching to a
+                # stopped one "succeeds" with an empty stream. The bootstrap's first word, before
+                # any of the program runs, says it was alive; without it nothing ran.
+                raise _StaleContainer()
             stopped = out.stopped
             exiting = out.exit_status is not None and not stopped
             # Counted before the kill, which ends the processes.
@@ -400,7 +500,7 @@ class DockerBackend:
             rusage = [e for e in out.events if e.get("kind") == "rusage"]
             if rusage:
                 result.peak_memory_kb = int(rusage[-1].get("maxrss_kb") or 0) or None
-            result.outside = self._outside_record(container, spec, started + lim.wall_time_s, stopped is not None)
+            result.outside = self._outside_record(container, spec, deadline, stopped is not None)
             result.killed, result.timed_out = limit_classifier.classify(
                 stopped,
                 status,
@@ -418,17 +518,21 @@ class DockerBackend:
         finally:
             if net is not None:
                 net.finish()  # idempotent; stops the proxy when the run failed part way
-            # Off the run's time: removal is ~15 ms of engine work. The container stays recorded
-            # in `lifecycle` until it is gone, so an exit meanwhile still removes it.
-            retire = threading.Thread(
-                target=self._retire,
-                name="sandgate-docker-remove",
-                daemon=True,
-                args=(container, started + lim.wall_time_s if exiting else None),
-            )
-            with self._lock:
-                self._retiring.add(retire)
-            retire.start()
+            self._retire_later(container, deadline if exiting else None)
+
+    def _armed_by_live_supervisor(self, container: Any) -> bool:
+        sid = self._hosted_for(container).sid
+        return sid is not None and supervision.shared().serves(sid)
+
+    def _retire_later(self, container: Any, exiting_until: float | None) -> None:
+        # Off the run's time: removal is ~15 ms of engine work. The container stays recorded
+        # in `lifecycle` until it is gone, so an exit meanwhile still removes it.
+        retire = threading.Thread(
+            target=self._retire, name="sandgate-docker-remove", daemon=True, args=(container, exiting_until)
+        )
+        with self._lock:
+            self._retiring.add(retire)
+        retire.start()
 
     def _retire(self, container: Any, exiting_until: float | None) -> None:
         """Remove a used container; one whose program said it is done may finish exiting first
@@ -446,6 +550,12 @@ class DockerBackend:
                 self._retiring.discard(threading.current_thread())
 
     def _pids_at_limit(self, container: Any, spec: ContainerSpec) -> bool:
+        if not self.is_remote():
+            # The kernel's own count of refused forks, read from the container's cgroup on this
+            # machine: no engine call, and not a sample of a number that moves.
+            refused = _pids_refused(container.id)
+            if refused is not None:
+                return refused > 0
         try:
             stats = self.client.api.stats(container.id, stream=False, one_shot=True)
             current = int(stats.get("pids_stats", {}).get("current") or 0)
@@ -524,6 +634,10 @@ class _StaleContainer(Exception):
     pass
 
 
+class _RuntimeFailed(Exception):
+    """The chosen OCI runtime could not make or start a container (its cause says why)."""
+
+
 @dataclass
 class _Hosted:
     """What a container has on this machine: its socket directory and its supervisor id."""
@@ -531,6 +645,7 @@ class _Hosted:
     top: str | None = None
     sid: str | None = None
     withheld: str | None = None  # why the workspace is not shown, when it is not
+    honey: honeytokens.Honey | None = None  # planted when the container was made
 
 
 def _reapable_host_dir(path: str) -> str | None:
@@ -544,6 +659,37 @@ def _reapable_host_dir(path: str) -> str | None:
     return None
 
 
+# Where a local engine puts a container's pids cgroup: cgroup v1 and v2 with the cgroupfs driver,
+# v2 with the systemd driver.
+_PIDS_EVENTS = (
+    "/sys/fs/cgroup/pids/docker/{}/pids.events",
+    "/sys/fs/cgroup/docker/{}/pids.events",
+    "/sys/fs/cgroup/system.slice/docker-{}.scope/pids.events",
+)
+
+
+def _pids_refused(cid: str) -> int | None:
+    """How many forks the container's pids limit refused (pids.events "max"), or None when its
+    cgroup is not where a local engine puts it."""
+    for pattern in _PIDS_EVENTS:
+        try:
+            with open(pattern.format(cid)) as f:
+                for line in f:
+                    key, _, value = line.partition(" ")
+                    if key == "max" and value.strip().isdigit():
+                        return int(value)
+        except OSError:
+            continue
+    return None
+
+
+def _running(api: Any, cid: str) -> bool:
+    try:
+        return bool(api.inspect_container(cid)["State"].get("Running"))
+    except Exception:  # noqa: BLE001 - gone, or the engine is: not a container to run in
+        return False
+
+
 def _wait(api: Any, cid: str, timeout: float = 10.0) -> int | None:
     import requests
 
@@ -554,19 +700,41 @@ def _wait(api: Any, cid: str, timeout: float = 10.0) -> int | None:
         return None
 
 
-def _read_frames(raw: Any, marker: str, deadline: float, cap: int) -> protocol.Captured:
+def _read_frames(
+    raw: Any, marker: str, deadline: float, cap: int, alive: Callable[[], bool] | None = None
+) -> protocol.Captured:
     """Read the attach stream until EOF, the deadline or the output cap, or as soon as the
     bootstrap's `exit` event has come on both streams (each stream is in order, so all the
     program's output is in by then) if the program started no process that could outlive it:
-    those runs wait for the container to stop."""
+    those runs wait for the container to stop.
+
+    `alive` (a pooled container): asked only when the stream stays silent for `HEARD_WITHIN_S`
+    (attaching to a stopped container neither ends nor says anything); a dead container's run
+    comes back at once, `started` False, nothing of the program having run."""
     output = run_output.CappedOutput(cap)
     frames = _Frames(output, marker)
-    stopped = run_output.pump({raw: frames.feed}, output, deadline, done=frames.finished)
-    captured = protocol.Captured(truncated=stopped == "output", stopped=stopped, events=frames.stderr.events)
+    stopped: str | None = None
+    if alive is not None:
+        first = run_output.pump(
+            {raw: frames.feed}, output, min(deadline, time.monotonic() + HEARD_WITHIN_S), done=frames.heard
+        )
+        if not frames.heard() and (first is None or not alive()):
+            return protocol.Captured()  # EOF or a stopped container: nothing ran
+    if not frames.finished():
+        stopped = run_output.pump({raw: frames.feed}, output, deadline, done=frames.finished)
+    exit_status = None
     if not stopped:
         output.add("stderr", frames.stderr.flush())
         if frames.finished():
-            captured.exit_status = _exit_status(frames.stderr.events)
+            exit_status = _exit_status(frames.stderr.events)
+    events = [ev for ev in frames.stderr.events if ev.get("kind") != "started"]
+    captured = protocol.Captured(
+        truncated=stopped == "output",
+        stopped=stopped,
+        events=events,
+        exit_status=exit_status,
+        started=len(events) < len(frames.stderr.events),
+    )
     captured.stdout, captured.stderr = output.texts()
     return captured
 
@@ -581,8 +749,10 @@ class _Frames:
         # stdout carries only the `exit` event (anything else marked there is the program's own).
         self.stdout = protocol.EventSplitter(marker)
         self._pending = b""
+        self._heard = False
 
     def feed(self, chunk: bytes) -> None:
+        self._heard = True
         self._pending += chunk
         while len(self._pending) >= 8:
             kind, size = self._pending[0], struct.unpack(">I", self._pending[4:8])[0]
@@ -593,6 +763,9 @@ class _Frames:
                 self.output.add("stdout", self.stdout.feed(body))
             elif kind == 2:
                 self.output.add("stderr", self.stderr.feed(body))
+
+    def heard(self) -> bool:
+        return self._heard
 
     def finished(self) -> bool:
         return (

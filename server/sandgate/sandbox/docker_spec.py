@@ -41,6 +41,11 @@ class ContainerSpec:
     exclude: tuple[str, ...] = ()
     # The engine can bind this machine's paths: the supervisor's control socket goes in.
     supervised: bool = True
+    # The OCI runtime (None: the engine's default, runc). Chosen once per backend (runtime_choice.py).
+    runtime: str | None = None
+    # Honeytokens are planted when the container is made (honeytokens.py): such containers serve
+    # only runs that want them.
+    honey: bool = False
 
 
 def create_kwargs(
@@ -78,6 +83,11 @@ def create_kwargs(
         "stdin_open": True,
         "tty": False,
         "network_mode": "none",
+        # No network at all, so the engine adds no libnetwork hook: without this the runtime runs
+        # the whole dockerd binary once per container as a prestart hook (`libnetwork-setkey`),
+        # half of a container's engine CPU. The container still gets a namespace of its own
+        # holding only `lo` (tests/sandbox/test_adversarial.py).
+        "network_disabled": True,
         "read_only": True,
         "tmpfs": tmpfs,
         "cap_drop": ["ALL"],
@@ -99,6 +109,8 @@ def create_kwargs(
         # Output comes over the attach stream; nothing needs to be kept on the daemon's disk.
         "log_config": LogConfig(type="none"),
     }
+    if spec.runtime:
+        kwargs["runtime"] = spec.runtime
     volumes: dict[str, dict[str, str]] = {}
     if spec.workspace:
         volumes[spec.workspace] = {"bind": protocol.WORKSPACE, "mode": "ro"}

@@ -2,8 +2,11 @@
 
 Each run gets environment variables (cloud keys, tokens, passwords) and files at the usual places
 under the sandbox's home (~/.aws/credentials, ~/.ssh/id_*, ~/.netrc, ~/.docker/config.json,
-~/.config/gcloud…), every value carrying one random marker. The bootstrap plants them before the
-program arrives (header "honey"). After the run the marker is looked for on the host side,
+~/.config/gcloud…), every value carrying one random marker. A pooled sandbox gets its own when it
+is made: the supervisor hands them to the bootstrap with the monitor's filter, and the bootstrap
+plants them before it arms the monitor, so none of it is on the run's time or in its record
+(`preplanted`). A sandbox made without a supervisor (a remote engine) plants them when the
+program arrives (header "honey"). Either way each sandbox, and so each marker, serves one run. After the run the marker is looked for on the host side,
 wherever the code could have sent it: the supervisor's record (a process's arguments, a path
 written outside scratch), the egress proxy's decisions (a host) and the in-process events (a name
 looked up, a call of a stand-in network client). The record and the proxy are out of the
@@ -68,6 +71,9 @@ class Honey:
     files: tuple[tuple[str, str], ...]
     # Folders the bootstrap makes first (each with one mkdir), parents before children.
     dirs: tuple[str, ...]
+    # Planted when the sandbox was made, before its monitor was armed: nothing of the planting is
+    # in the run's record.
+    preplanted: bool = False
 
     def header(self) -> dict[str, Any]:
         return {"env": dict(self.env), "files": [list(f) for f in self.files], "dirs": list(self.dirs)}
@@ -148,7 +154,7 @@ def _files(m: str, v: dict[str, str]) -> dict[str, str]:
     }
 
 
-def new() -> Honey:
+def new(preplanted: bool = False) -> Honey:
     marker = secrets.token_hex(8)
     values = _values(marker)
     contents = _files(marker, values)
@@ -160,12 +166,14 @@ def new() -> Honey:
             d = f"{protocol.HOME}/" + "/".join(parts[:i])
             if d not in dirs:
                 dirs.append(d)
-    return Honey(marker, tuple((n, values[n]) for n in ENV_NAMES), files, tuple(dirs))
+    return Honey(marker, tuple((n, values[n]) for n in ENV_NAMES), files, tuple(dirs), preplanted)
 
 
 def _planted(honey: Honey) -> dict[tuple[str, str], int]:
     """What the bootstrap's planting leaves in the supervisor's record: (kind/op, path) -> count."""
     out: dict[tuple[str, str], int] = {}
+    if honey.preplanted:
+        return out  # planted before the monitor was armed: nothing to take out
     for d in honey.dirs:
         out[("mkdir", d)] = 1
     for path in honey.paths:
@@ -193,6 +201,44 @@ def without_planting(outside: Any, honey: Honey | None) -> Any:
     return replace(outside, events=events)
 
 
+# The hosts each service's credentials are made for. A honeytoken named for a service that reaches
+# only that service's hosts, and only as a credential (a header or `auth=` of a network client's
+# call), is the code using its key (`secret.use`); anywhere else, or in a URL or body, it leaves.
+SERVICE_HOSTS: dict[str, tuple[str, ...]] = {
+    "AWS_ACCESS_KEY_ID": ("amazonaws.com", "aws.amazon.com"),
+    "AWS_SECRET_ACCESS_KEY": ("amazonaws.com", "aws.amazon.com"),
+    "AWS_SESSION_TOKEN": ("amazonaws.com", "aws.amazon.com"),
+    "GITHUB_TOKEN": ("github.com", "githubusercontent.com"),
+    "GH_TOKEN": ("github.com", "githubusercontent.com"),
+    "OPENAI_API_KEY": ("openai.com",),
+    "ANTHROPIC_API_KEY": ("anthropic.com",),
+    "SLACK_BOT_TOKEN": ("slack.com",),
+    "STRIPE_SECRET_KEY": ("stripe.com",),
+    "NPM_TOKEN": ("npmjs.org", "npmjs.com"),
+    "GOOGLE_API_KEY": ("googleapis.com",),
+    "AZURE_CLIENT_SECRET": ("microsoftonline.com", "azure.com", "windows.net"),
+}
+
+
+def belongs(token: str, host: str) -> bool:
+    """Whether `host` is one of the hosts the service `token` is named for serves (the domain or
+    a name under it)."""
+    host = host.lower().rstrip(".")
+    return any(host == d or host.endswith("." + d) for d in SERVICE_HOSTS.get(token, ()))
+
+
+def _used(ev: dict[str, Any], text: str, token: str, honey: Honey) -> bool:
+    """A stand-in network call that carries `token` only as a credential, to its own service's hosts."""
+    auth = [str(a) for a in ev.get("auth") or ()]
+    hosts = url_hosts(text)
+    if not auth or not hosts or not all(belongs(token, h) for h in hosts):
+        return False
+    rest = text
+    for part in auth:
+        rest = rest.replace(part, "")
+    return honey.name_of(rest) is None and any(honey.name_of(part) == token for part in auth)
+
+
 # Modules whose stand-in calls (bootstrap.py) would have gone to the network.
 NETWORK_CLIENTS = frozenset(
     ("requests", "httpx", "aiohttp", "urllib3", "boto3", "botocore", "paramiko", "websocket", "websockets", "pycurl")
@@ -212,14 +258,17 @@ def _where(ev: dict[str, Any], outside: bool) -> tuple[str, str] | None:
     if kind == "egress":
         return "the egress proxy", f"{ev.get('host', '')} {ev.get('path', '')} {ev.get('target', '')}"
     if kind == "standin-call" and str(ev.get("what", "")).split(".")[0] in NETWORK_CLIENTS:
-        return f"{ev.get('what')}() (a network client the sandbox stood in for)", str(ev.get("args", ""))
+        # With the start of each file it was handed: a secret staged in a file, then sent.
+        files = " ".join(str(f) for f in ev.get("files") or ())
+        return f"{ev.get('what')}() (a network client the sandbox stood in for)", f"{ev.get('args', '')} {files}"
     del outside
     return None
 
 
 def hits(events: list[dict[str, Any]], outside_events: list[dict[str, Any]], honey: Honey | None) -> list[dict]:
     """Where a honeytoken left the run: [{"token", "sink", "seen_by", "in", "line"}], one per
-    (token, sink). Run on the events before they are redacted."""
+    (token, sink); "use": True (and "hosts") where it went only as a credential to its own service's
+    hosts (`SERVICE_HOSTS`). Run on the events before they are redacted."""
     if honey is None:
         return []
     found: dict[tuple[str, str], dict] = {}
@@ -232,10 +281,15 @@ def hits(events: list[dict[str, Any]], outside_events: list[dict[str, Any]], hon
             token = honey.name_of(text)
             if token is None:
                 continue
-            found.setdefault(
-                (token, sink),
-                {"token": token, "sink": sink, "seen_by": seen_by, "in": ev.get("in"), "line": ev.get("line") or 0},
-            )
+            use = ev.get("kind") == "standin-call" and _used(ev, text, token, honey)
+            hit = {"token": token, "sink": sink, "seen_by": seen_by, "in": ev.get("in"), "line": ev.get("line") or 0}
+            if use:
+                hit["use"] = True
+                hit["hosts"] = sorted(set(url_hosts(text)))
+            key = (token, sink)
+            # One per (token, sink); a leak outranks a use of the same token through the same sink.
+            if key not in found or (found[key].get("use") and not use):
+                found[key] = hit
     return list(found.values())
 
 
@@ -260,6 +314,12 @@ def reads(events: list[dict[str, Any]], outside_events: list[dict[str, Any]], ho
 def url_hosts(text: str) -> list[str]:
     """Hosts of the URLs in `text` (a stand-in call's arguments)."""
     return [m.group(2).lower() for m in _URLISH.finditer(text)]
+
+
+def of(result: Any, request: Any) -> Honey | None:
+    """The honeytokens a run had: those its sandbox was made with, else those it asked for."""
+    planted = getattr(result, "honey", None)
+    return planted if planted is not None else getattr(request, "honey", None)
 
 
 def with_hits(result: Any, honey: Honey | None) -> Any:

@@ -1,6 +1,8 @@
-"""A warm pool: items made ahead of need by one background thread, each handed out once.
+"""A warm pool: items made ahead of need by background threads, each handed out once.
 
-Items are never returned: a used container is discarded, so no run sees another's state. Items
+`size` items per key are kept ready, made by up to `fillers` threads at once: a pool sized to the
+number of runs that can be in flight, refilled in parallel as soon as one is taken, keeps up with
+those runs (bench/throughput.py). Items are never returned: a used container is discarded, so no run sees another's state. Items
 older than `max_age_s` are replaced: what a sandbox was made with (the workspace files it hides,
 a copy of the workspace) is never older than that when a run takes it.
 """
@@ -8,6 +10,7 @@ a copy of the workspace) is never older than that when a run takes it.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict, deque
@@ -20,6 +23,12 @@ K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
 
+def vet_concurrency() -> int:
+    """How many vets can be in flight: the language server's vet pool (lsp/server.py). A pool this
+    size serves every one of them a sandbox made ahead."""
+    return max(4, min(8, os.cpu_count() or 2))
+
+
 class WarmPool(Generic[K, T]):
     def __init__(
         self,
@@ -29,15 +38,22 @@ class WarmPool(Generic[K, T]):
         max_keys: int = 2,
         name: str = "sandgate-pool",
         max_age_s: float = 60.0,
+        fillers: int = 1,
+        handoff_s: float = 0.0,
     ) -> None:
+        """`handoff_s`: how long a `take` that finds no item waits for one already being made
+        (0: never), rather than have its caller make another at the same time."""
         self._make, self._discard = make, discard
         self.size, self.max_keys, self.max_age_s = size, max_keys, max_age_s
+        self.fillers = max(1, fillers)
+        self.handoff_s = handoff_s
         # insertion order = least recently wanted first; each item with the time it was made
         self._items: OrderedDict[K, deque[tuple[float, T]]] = OrderedDict()
+        self._making: dict[K, int] = {}  # items being made now, per key
         self._cond = threading.Condition()
         self._closed = False
         self._failures = 0
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._name = name
 
     def take(self, key: K) -> T | None:
@@ -47,7 +63,14 @@ class WarmPool(Generic[K, T]):
                 return None
             self._want(key)
             stale = self._expire()
+            self._cond.notify_all()  # a filler may start on this key now
             items = self._items[key]
+            until = time.monotonic() + self.handoff_s
+            # One being made will be ready sooner than one the caller would start now, on a
+            # machine busy making it: wait for it, a while.
+            while not items and self._making.get(key) and not self._closed and time.monotonic() < until:
+                self._cond.wait(timeout=until - time.monotonic())
+                items = self._items.get(key) or deque()
             item = items.popleft()[1] if items else None
             self._cond.notify_all()
         for old in stale:
@@ -72,8 +95,14 @@ class WarmPool(Generic[K, T]):
             self._cond.notify_all()
         for item in items:
             self._safe_discard(item)
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=30)
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=30)
+
+    def making(self) -> int:
+        """Items being made right now (for tests and benchmarks)."""
+        with self._cond:
+            return sum(self._making.values())
 
     # -- internals (call with the lock held) -------------------------------------------------------
     def _want(self, key: K) -> None:
@@ -85,13 +114,14 @@ class WarmPool(Generic[K, T]):
                 _, old = self._items.popitem(last=False)
                 for _, item in old:
                     threading.Thread(target=self._safe_discard, args=(item,), daemon=True).start()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._fill_loop, name=self._name, daemon=True)
-            self._thread.start()
+        while len(self._threads) < self.fillers:
+            thread = threading.Thread(target=self._fill_loop, name=self._name, daemon=True)
+            self._threads.append(thread)
+            thread.start()
 
     def _next_missing(self) -> K | None:
         for key in reversed(self._items):  # most recently wanted first
-            if len(self._items[key]) < self.size:
+            if len(self._items[key]) + self._making.get(key, 0) < self.size:
                 return key
         return None
 
@@ -120,22 +150,21 @@ class WarmPool(Generic[K, T]):
                         self._safe_discard(old)
                     return
                 key = self._next_missing()
+                if key is not None:
+                    self._making[key] = self._making.get(key, 0) + 1
             for old in stale:
                 self._safe_discard(old)
             if key is None:
                 continue
-            backoff = min(0.2 * (2**self._failures), 10.0) if self._failures else 0.0
-            if backoff:
-                with self._cond:
-                    self._cond.wait(timeout=backoff)
-                    if self._closed:
-                        return
             try:
-                item = self._make(key)
-                self._failures = 0
-            except Exception as exc:  # noqa: BLE001 - the engine may be gone; retry with back-off
-                self._failures = min(self._failures + 1, 6)
-                log.debug("pool refill failed: %s", exc)
+                item = self._make_one(key)
+            finally:
+                with self._cond:
+                    self._making[key] -= 1
+                    if not self._making[key]:
+                        del self._making[key]
+                    self._cond.notify_all()  # a failed item is missing again
+            if item is None:
                 continue
             with self._cond:
                 if self._closed or key not in self._items or len(self._items[key]) >= self.size:
@@ -143,8 +172,29 @@ class WarmPool(Generic[K, T]):
                 else:
                     self._items[key].append((time.monotonic(), item))
                     keep = True
+                    self._cond.notify_all()  # a take may be waiting for it
             if not keep:
                 self._safe_discard(item)
+
+    def _make_one(self, key: K) -> T | None:
+        """One item for `key`, or None when making it failed (after a back-off that grows with
+        the failures in a row: the engine may be gone)."""
+        backoff = min(0.2 * (2**self._failures), 10.0) if self._failures else 0.0
+        if backoff:
+            with self._cond:
+                self._cond.wait(timeout=backoff)
+                if self._closed:
+                    return None
+        try:
+            item = self._make(key)
+        except Exception as exc:  # noqa: BLE001 - retried with back-off
+            with self._cond:
+                self._failures = min(self._failures + 1, 6)
+            log.debug("pool refill failed: %s", exc)
+            return None
+        with self._cond:
+            self._failures = 0
+        return item
 
     def _safe_discard(self, item: T) -> None:
         try:

@@ -154,3 +154,5 @@ class Captured:
     # The program's exit status from its `exit` event, when reading stopped there (the process
     # may still be finishing: the backend kills what is left).
     exit_status: int | None = None
+    # The bootstrap said it has the program (Docker: a pooled container was alive).
+    started: bool = False

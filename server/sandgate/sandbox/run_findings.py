@@ -10,7 +10,6 @@ same way; where they disagree, `monitor.tampered` says so; where the record is m
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any
 
 from sandgate.checks.protected_files import RULE_WRITE as PROTECTED_WRITE
@@ -22,16 +21,12 @@ from sandgate.policy import hosts
 from sandgate.sandbox import honeytokens, limit_classifier, protocol, proxy_wiring, tampering
 from sandgate.sandbox.base import RunRequest, RunResult
 from sandgate.sandbox.run_output import last_line
+from sandgate.sandbox.secret_paths import is_secret_path
 from sandgate.workspace_globs import matching_glob, workspace_relpath
 
 SOURCE = "sandbox"
 # Writes that go nowhere: not a write outside scratch worth holding a suggestion for.
 HARMLESS_WRITES = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/proc/self/fd/1", "/proc/self/fd/2")
-SECRET_PATHS = re.compile(
-    r"(/\.ssh(/|$)|/\.aws(/|$)|/\.gnupg(/|$)|/\.kube(/|$)|/\.docker/config\.json$|/\.netrc$|/\.git-credentials$"
-    r"|/\.config/gcloud(/|$)|/\.pypirc$|/\.npmrc$|^/etc/shadow|^/etc/gshadow|^/etc/sudoers|/environ$"
-    r"|/\.env$|/id_(rsa|dsa|ecdsa|ed25519)|/\.bash_history$)"
-)
 LIMIT_TEXT = {
     "time": "ran out of time",
     "memory": "ran out of memory",
@@ -47,6 +42,18 @@ STANDIN_HOST = "sandgate-standin.invalid"
 NETWORK_CLIENTS = honeytokens.NETWORK_CLIENTS
 
 
+# How a look at a secret's path was made, in words (the in-process monitor names the audit event).
+_PROBE_WORDS = {
+    "stat": "a look (stat/exists) at",
+    "access": "an access check of",
+    "listing": "a listing of",
+    "os.listdir": "a listing of",
+    "os.scandir": "a listing of",
+    "glob.glob": "a glob in",
+    "glob.glob/2": "a glob in",
+}
+
+
 def _placed(f: Finding, ev: dict[str, Any]) -> Finding:
     """Where in the suggestion an event happened, and in which exercised function."""
     where, line = ev.get("in"), ev.get("line")
@@ -58,13 +65,27 @@ def _placed(f: Finding, ev: dict[str, Any]) -> Finding:
 
 
 def _honey_findings(result: RunResult, request: RunRequest, outside: list[dict[str, Any]]) -> list[Finding]:
-    """secret.exfiltration where a honeytoken left the run; secret.honeytoken-read where one was read."""
-    honey = request.honey
+    """secret.exfiltration where a honeytoken left the run (secret.use where it went only as a
+    credential to its own service's hosts); secret.honeytoken-read where one was read."""
+    honey = honeytokens.of(result, request)
     hits = result.honey_hits
     if hits is None:
         hits = honeytokens.hits(result.events, outside, honey)
     found = []
     for hit in hits:
+        if hit.get("use"):
+            hosts = ", ".join(hit.get("hosts") or ())
+            f = _finding(
+                "secret.use",
+                Level.LOW,
+                f"A planted secret ({hit['token']}) was sent as a credential to {hosts}, a host of the "
+                f"service it is named for, through {hit['sink']}",
+                token=hit["token"],
+                sink=hit["sink"],
+                hosts=tuple(hit.get("hosts") or ()),
+            )
+            found.append(_placed(f, hit))
+            continue
         f = _finding(
             "secret.exfiltration",
             Level.HIGH,
@@ -108,6 +129,21 @@ def _exercise_findings(result: RunResult, request: RunRequest) -> list[Finding]:
                 calls=tuple(str(ev.get("qual")) for ev in calls),
             )
         )
+    for ev in calls:
+        if ev.get("lines") and not ev.get("reached"):
+            why = f" ({ev.get('error')})" if ev.get("error") else ""
+            retried = " even with stand-ins for every argument" if ev.get("retried") else ""
+            f = _finding(
+                "exercise.unreached",
+                Level.LOW,
+                f"The call of {ev.get('qual')}() {ev.get('state')}{why} before any line of the suggestion "
+                f"in it ran{retried}: what those lines do was not seen",
+                function=str(ev.get("qual")),
+                state=str(ev.get("state")),
+                lines=int(ev.get("lines") or 0),
+            )
+            line = int(ev.get("line") or 0)
+            out.append(dataclasses.replace(f, line=line, end_line=line) if line else f)
     stopped = result.killed or result.timed_out
     if not done and not stopped and not result.error:
         out.append(
@@ -140,10 +176,6 @@ def host_allowed(host: str, request: RunRequest, port: object = None) -> bool:
 def _is_forwarder(ev: dict[str, Any]) -> bool:
     """The program talking to the egress forwarder (its proxy variables point there)."""
     return str(ev.get("host", "")) == "127.0.0.1" and ev.get("port") == proxy_wiring.FORWARDER_PORT
-
-
-def is_secret_path(path: str) -> bool:
-    return bool(SECRET_PATHS.search(path))
 
 
 def _protected_write(path: str, what: str, request: RunRequest) -> list[Finding]:
@@ -239,6 +271,10 @@ def _outside_events(result: RunResult) -> list[dict[str, Any]]:
             )
         elif kind in ("open-write", "open-read"):
             events.append(ev)
+            if ev.get("dir"):  # a folder where secrets live, opened to list it (os.listdir, glob)
+                events.append({"kind": "probe", "how": "listing", "path": ev.get("path")})
+        elif kind == "probe":  # a look at such a path by name (stat, exists, access)
+            events.append({"kind": "probe", "how": ev.get("how"), "path": ev.get("path")})
         elif kind == "fs-change":
             events.append({"kind": "fs-change", "op": ev.get("op"), "path": ev.get("path")})
         elif kind == "execve":
@@ -259,7 +295,9 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
             )
         ]
     # The bootstrap's own planting of the honeytokens is not the program's doing.
-    result = dataclasses.replace(result, outside=honeytokens.without_planting(result.outside, request.honey))
+    result = dataclasses.replace(
+        result, outside=honeytokens.without_planting(result.outside, honeytokens.of(result, request))
+    )
     out: list[Finding] = []
     seen: set[tuple] = set()
     spawns: set[tuple[str, ...]] = set()
@@ -384,7 +422,7 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
                     _finding(
                         "secret.probe",
                         Level.MEDIUM,
-                        f"The code looked for secrets: {ev.get('how')} {path}",
+                        f"The code looked for secrets: {_PROBE_WORDS.get(str(ev.get('how')), ev.get('how'))} {path}",
                         path=path,
                     )
                 )

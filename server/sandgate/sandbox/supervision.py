@@ -22,6 +22,8 @@ from typing import Any, cast
 
 from sandgate.policy.model import SandboxLimits
 from sandgate.sandbox import protocol
+from sandgate.sandbox.honeytokens import Honey
+from sandgate.sandbox.secret_paths import SECRET_PATHS
 
 log = logging.getLogger(__name__)
 
@@ -101,16 +103,21 @@ def lost(reason: str) -> Record:
     return Record(lost=True, error=reason)
 
 
-def watch_config(limits: SandboxLimits) -> dict[str, Any]:
+def watch_config(limits: SandboxLimits, honey: Honey | None = None) -> dict[str, Any]:
     """What the supervisor needs to know of a sandbox: where scratch is, what is not worth
-    recording, and the limits it checks from outside (open files, file size)."""
-    return {
+    recording, and the limits it checks from outside (open files, file size); and the honeytokens
+    it hands the bootstrap to plant before the monitor is armed, when the sandbox has them."""
+    config: dict[str, Any] = {
         "scratch": [protocol.SCRATCH],
         "quiet_reads": list(QUIET_READS),
         "harmless_writes": list(HARMLESS_WRITES),
+        "probes": SECRET_PATHS.pattern,  # looks at a path by name worth recording (stat, access)
         "open_files": limits.open_files,
         "file_size": limits.file_size_mb * 1024 * 1024,
     }
+    if honey is not None:
+        config["honey"] = honey.header()
+    return config
 
 
 class SupervisorUnavailable(RuntimeError):
@@ -125,6 +132,7 @@ class Supervision:
         self._reader: threading.Thread | None = None
         self._waiting: dict[str, tuple[threading.Event, list[Record]]] = {}
         self._generation = 0
+        self._sids: dict[str, int] = {}  # sandbox id -> the generation of the supervisor watching it
 
     # -- the process --------------------------------------------------------------------------------
     def _ensure(self) -> socket.socket:
@@ -134,7 +142,7 @@ class Supervision:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             try:
                 proc = subprocess.Popen(
-                    [sys.executable, "-I", "-m", "sandgate.sandbox.supervisor", str(theirs.fileno())],
+                    [sys.executable, "-I", "-c", _START, _package_root(), str(theirs.fileno())],
                     pass_fds=(theirs.fileno(),),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
@@ -206,7 +214,16 @@ class Supervision:
         a listening one a container will connect to). Returns the sandbox's id."""
         sid = uuid.uuid4().hex
         self._send({"op": "watch", "id": sid, "config": config, "listening": listening}, (conn.fileno(),))
+        with self._lock:
+            self._sids[sid] = self._generation
         return sid
+
+    def serves(self, sid: str) -> bool:
+        """Whether the supervisor that armed sandbox `sid` is still the one running: a pooled
+        sandbox armed by one that died is worth nothing (its record is lost)."""
+        with self._lock:
+            alive = self._channel is not None and self._proc is not None and self._proc.poll() is None
+            return alive and self._sids.get(sid) == self._generation
 
     def adopt(self, sid: str, container: str) -> None:
         """The container the sandbox `sid` runs in: the supervisor removes it if Sandgate dies."""
@@ -220,6 +237,7 @@ class Supervision:
         event, box = threading.Event(), cast(list[Record], [])
         with self._lock:
             self._waiting[sid] = (event, box)
+            self._sids.pop(sid, None)  # its run is over: no pool will ask after it again
         try:
             self._send({"op": "finish", "id": sid, "wait": wait})
         except SupervisorUnavailable as exc:
@@ -234,6 +252,7 @@ class Supervision:
 
     def forget(self, sid: str) -> None:
         with self._lock:
+            self._sids.pop(sid, None)
             running = self._channel is not None
         if running:
             try:
@@ -262,8 +281,21 @@ class Supervision:
                 proc.kill()
 
 
+# The supervisor runs this process's own `sandgate` (-I ignores PYTHONPATH, and an installed copy
+# elsewhere may be another version): its folder comes first on the path.
+_START = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from sandgate.sandbox.supervisor import main; sys.exit(main(sys.argv))"
+)
+
+
+def _package_root() -> str:
+    import sandgate
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(sandgate.__file__)))
+
+
 def _supervisor_env() -> dict[str, str]:
-    # Where `sandgate` lives, so `-m` finds it under -I (which ignores PYTHONPATH).
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "DOCKER_HOST", "HOME")}
     return env
 

@@ -2,7 +2,8 @@
 
 Each sandbox's bootstrap loads the monitor filter (`syscall_filter.py`) before the program runs
 and hands its seccomp listener here. From then on every notified call of every process in that
-sandbox (connections, `execve`, opens, file-system changes, `exit_group`) stops until this
+sandbox (connections, `execve`, opens, file-system changes, looks at a path by name,
+`exit_group`) stops until this
 process has read its arguments from the caller's memory and let it go on. The record lives
 here, in a process the sandboxed code cannot signal, trace or write to (other pid namespace or
 container, other uid, no ptrace), so blinding the in-process hooks hides nothing from it.
@@ -20,6 +21,7 @@ import fcntl
 import json
 import os
 import posixpath
+import re
 import select
 import signal
 import socket
@@ -79,6 +81,18 @@ _PATH_CALLS = {
     "chown": ("chown", ((None, 0),)),
     "lchown": ("chown", ((None, 0),)),
     "fchownat": ("chown", ((0, 1),)),
+}
+# Looks at a path by name (syscall_filter.NOTIFIED_LOOKUPS): (index of dirfd or None, index of the
+# path), and the word the record uses. Recorded only where the watch's `probes` pattern matches
+# (where secrets live): most of these are the interpreter finding its modules.
+_LOOKUP_CALLS = {
+    "newfstatat": ("stat", 0, 1),
+    "statx": ("stat", 0, 1),
+    "stat": ("stat", None, 0),
+    "lstat": ("stat", None, 0),
+    "access": ("access", None, 0),
+    "faccessat": ("access", 0, 1),
+    "faccessat2": ("access", 0, 1),
 }
 _NEW_FDS = {"socket": 1, "socketpair": 2, "pipe": 2, "pipe2": 2, "dup": 1, "dup2": 1, "dup3": 1}
 
@@ -191,6 +205,8 @@ class Watch:
         self.greeted = False
         self.error: str | None = None
         self.container: str | None = None  # a Docker container to remove if Sandgate dies
+        pattern = config.get("probes")
+        self.probes: re.Pattern[str] | None = _compiled(pattern) if pattern else None
 
     # -- the record -------------------------------------------------------------------------
     def add(self, event: dict) -> None:
@@ -233,8 +249,16 @@ class Supervisor:
         self.poll.register(channel.fileno(), select.POLLIN)
         programs = syscall_filter.programs()
         self.names = programs.names
-        # What every bootstrap is sent first: the filter to load and seccomp(2)'s number.
-        self.hello = (json.dumps({"bpf": programs.monitor.hex(), "nr": programs.seccomp_nr}) + "\n").encode()
+        # What every bootstrap is sent first: the filter to load and seccomp(2)'s number (and the
+        # sandbox's honeytokens, when it is made with them: `hello_for`).
+        self.hello_fields = {"bpf": programs.monitor.hex(), "nr": programs.seccomp_nr}
+        self.hello = (json.dumps(self.hello_fields) + "\n").encode()
+
+    def hello_for(self, watch: Watch) -> bytes:
+        honey = watch.config.get("honey")
+        if not honey:
+            return self.hello
+        return (json.dumps({**self.hello_fields, "honey": honey}) + "\n").encode()
 
     # -- messages from Sandgate ----------------------------------------------------------------
     def send(self, message: dict) -> None:
@@ -330,7 +354,7 @@ class Supervisor:
     def greet(self, watch: Watch) -> None:
         """Send the bootstrap its filter; it answers with the listener."""
         try:
-            watch.conn.sendall(self.hello)
+            watch.conn.sendall(self.hello_for(watch))
             watch.greeted = True
         except OSError as exc:
             watch.error = f"could not reach the sandbox: {exc}"
@@ -457,7 +481,25 @@ class Supervisor:
                 return {"kind": "open-write", "path": path, "in_scratch": False}
             if _under(path, cfg.get("quiet_reads", ())):
                 return None
+            if flags & os.O_DIRECTORY and watch.probes is not None and watch.probes.search(path):
+                return {"kind": "open-read", "path": path, "dir": True}  # a listing where secrets live
             return {"kind": "open-read", "path": path}
+        if name in _LOOKUP_CALLS:
+            if watch.probes is None:
+                return None
+            word, dirfd_index, addr_index = _LOOKUP_CALLS[name]
+            raw = self.memory.cstr(tid, args[addr_index])
+            if not raw:
+                return None
+            # Absolute (most are: the interpreter's own look-ups): tested without another system call.
+            looked = (
+                posixpath.normpath(raw)
+                if raw.startswith("/")
+                else self.path(tid, args[dirfd_index] if dirfd_index is not None else None, args[addr_index])
+            )
+            if looked is None or not watch.probes.search(looked):
+                return None
+            return {"kind": "probe", "how": word, "path": looked}
         if name in _PATH_CALLS:
             op, paths = _PATH_CALLS[name]
             for dirfd_index, addr_index in paths:
@@ -577,6 +619,16 @@ class Supervisor:
                     self.on_listener(watch, revents)
             for watch in list(self.watches.values()):
                 self.maybe_reply(watch)
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    found = _PATTERNS.get(pattern)
+    if found is None:
+        found = _PATTERNS[pattern] = re.compile(pattern)
+    return found
 
 
 def _largest_file(root: str, budget: int) -> int:

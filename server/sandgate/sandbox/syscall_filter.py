@@ -7,7 +7,7 @@ Two programs come from one table:
   I/O no later filter sees), TIOCSTI… bubblewrap loads it before the interpreter starts;
 - the **monitor** filter is the confinement filter plus `SCMP_ACT_NOTIFY` on the calls whose
   record decides a suggestion (connections, process execution, opens, file-system changes,
-  exit), and refuses `seccomp` itself, so nothing loaded later can add a listener of its own.
+  looks at a path by name, exit), and refuses `seccomp` itself, so nothing loaded later can add a listener of its own.
   The sandbox's bootstrap loads it (Docker and bubblewrap alike) and hands the listener to
   the supervisor outside (`supervise.py`), which the code under test cannot reach.
 
@@ -125,6 +125,20 @@ NOTIFIED = (
 )
 # sendto(2) is reported only with a destination (argument 4): a connected socket's data is not.
 NOTIFIED_WITH_ADDRESS = ("sendto",)
+# Looks at a path without opening it (os.stat, os.path.exists, Path.is_file, os.access): a probe
+# for secrets has no other trace. Each is reported with the index of its flags argument, where
+# AT_EMPTY_PATH marks a look at an open descriptor (fstat, most of these calls), which is not:
+# the filter leaves those alone. None: the call has no flags (the supervisor reads the path).
+NOTIFIED_LOOKUPS = (
+    ("newfstatat", 3),
+    ("statx", 2),
+    ("stat", None),
+    ("lstat", None),
+    ("access", None),
+    ("faccessat", None),
+    ("faccessat2", None),
+)
+AT_EMPTY_PATH = 0x1000
 
 
 @dataclass(frozen=True)
@@ -178,10 +192,15 @@ def programs() -> Programs:
         _add(monitor, seccomp, seccomp.NOTIFY, name)
     for name in NOTIFIED_WITH_ADDRESS:
         _add(monitor, seccomp, seccomp.NOTIFY, name, seccomp.Arg(4, seccomp.NE, 0))
+    for name, flags in NOTIFIED_LOOKUPS:
+        if flags is None:
+            _add(monitor, seccomp, seccomp.NOTIFY, name)
+        else:
+            _add(monitor, seccomp, seccomp.NOTIFY, name, seccomp.Arg(flags, seccomp.MASKED_EQ, AT_EMPTY_PATH, 0))
     _add(monitor, seccomp, seccomp.ERRNO(errno.EPERM), "seccomp")
     arch = seccomp.system_arch()
     names: dict[int, str] = {}
-    for name in NOTIFIED + NOTIFIED_WITH_ADDRESS:
+    for name in NOTIFIED + NOTIFIED_WITH_ADDRESS + tuple(n for n, _ in NOTIFIED_LOOKUPS):
         try:
             number = seccomp.resolve_syscall(arch, name)
         except (OSError, ValueError, RuntimeError):

@@ -1,5 +1,6 @@
-"""Code actions on Sandgate's diagnostics: review and insert, or discard, a held suggestion; suppress
-a bandit finding or a secret for its line; ask for an AI fix, or apply one that was vetted."""
+"""Code actions on Sandgate's diagnostics: review and insert, or discard, a held suggestion; on a
+finding, in this order: move a secret to an environment variable, ask for an AI fix or apply one
+that was vetted, suppress a bandit finding or a secret for its line (recorded in the audit log)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from lsprotocol import types
 
 from sandgate.lsp import convert, positions
 from sandgate.lsp.ledger import FindingRef
+from sandgate.lsp.secret_env import env_move
 
 if TYPE_CHECKING:
     from sandgate.lsp.server import SandgateServer
+    from sandgate.lsp.snapshot import Snapshot
 
 FIXABLE_SOURCES = ("bandit", "policy", "secrets")
 
@@ -49,13 +52,12 @@ def code_actions(server: SandgateServer, params: types.CodeActionParams) -> list
         if data.get("kind") != "finding":
             continue
         line = int(data.get("line") or 0)
-        rule = convert.suppress_rule(diagnostic)
-        if rule and 1 <= line <= lines.count:
-            column, text = convert.suppress_edit_text(lines.line_text(line - 1), rule, str(data.get("source")))
-            at = positions.to_client(lines, lines.offset(line - 1, column), server.encoding)
-            suppress = convert.suppress_action(snap.uri, diagnostic, at, text)
-            if suppress is not None:
-                actions.append(suppress)
+        # Fixes first: suppressing hides the finding, a fix removes it. A secret's sure fix (to an
+        # environment variable) comes before asking a model.
+        if data.get("source") == "secrets" and 1 <= line <= lines.count:
+            moved = env_action(server, snap, diagnostic, line)
+            if moved is not None:
+                actions.append(moved)
         target = FindingRef(f"{data.get('source')}:{data.get('rule')}", line)
         ready = [h for h in server.ledger.held_for(snap.uri) if h.kind == "fix" and h.fixes == target]
         if ready:
@@ -67,4 +69,35 @@ def code_actions(server: SandgateServer, params: types.CodeActionParams) -> list
             and data.get("source") in FIXABLE_SOURCES
         ):
             actions.append(convert.fix_request_action(snap.uri, snap.version, diagnostic))
+        rule = convert.suppress_rule(diagnostic)
+        if rule and 1 <= line <= lines.count:
+            column, text = convert.suppress_edit_text(lines.line_text(line - 1), rule, str(data.get("source")))
+            at = positions.to_client(lines, lines.offset(line - 1, column), server.encoding)
+            suppress = convert.suppress_action(snap.uri, diagnostic, at, text)
+            if suppress is not None:
+                actions.append(suppress)
     return actions
+
+
+def env_action(
+    server: SandgateServer, snap: Snapshot, diagnostic: types.Diagnostic, line: int
+) -> types.CodeAction | None:
+    """ "Move the secret to the environment variable NAME", for a secret that is a whole string literal."""
+    check = server.diagnostics.checks.get(snap.key)
+    data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
+    finding = check.finding("secrets", str(data.get("rule")), line) if check else None
+    if finding is None:
+        return None
+    move = env_move(snap.text, line - 1, finding.col, finding.end_col)
+    if move is None:
+        return None
+    lines, enc = snap.lines, server.encoding
+    start = positions.to_client(lines, lines.offset(line - 1, move.start), enc)
+    end = positions.to_client(lines, lines.offset(line - 1, move.end), enc)
+    edits = [types.TextEdit(range=types.Range(start=start, end=end), new_text=move.replacement)]
+    if move.import_line is not None:
+        at = positions.to_client(lines, lines.offset(min(move.import_line, lines.count - 1), 0), enc)
+        if move.import_line >= lines.count:  # after the last line (a file of only imports)
+            at = positions.to_client(lines, len(snap.text), enc)
+        edits.insert(0, types.TextEdit(range=types.Range(start=at, end=at), new_text="import os\n"))
+    return convert.env_move_action(snap.uri, diagnostic, move.name, edits)

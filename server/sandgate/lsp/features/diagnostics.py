@@ -75,6 +75,8 @@ def publish(server: SandgateServer, uri: str) -> None:
                         held.token,
                         held.vetted,
                         held.summary,
+                        held.placed,
+                        held.id,
                     )
                 )
         for blocked in server.ledger.blocked_for(uri):
@@ -86,6 +88,8 @@ def publish(server: SandgateServer, uri: str) -> None:
                     None,
                     blocked.vetted,
                     blocked.summary,
+                    blocked.placed,
+                    blocked.id,
                 )
             )
     server.text_document_publish_diagnostics(
@@ -95,6 +99,33 @@ def publish(server: SandgateServer, uri: str) -> None:
             version=snap.version if snap is not None else None,
         )
     )
+    refresh_lenses(server, uri)
+
+
+def refresh_lenses(server: SandgateServer, uri: str) -> None:
+    """Ask the client for the CodeLenses again (`features.lenses`) when what is withheld in `uri`
+    changed: a held or blocked suggestion appears without any change to the document."""
+    caps = server.client_capabilities
+    lens_caps = caps.workspace.code_lens if caps and caps.workspace else None
+    if not (lens_caps and lens_caps.refresh_support):
+        return
+    records = [h for h in server.ledger.held_for(uri) if h.kind == "suggestion"] + server.ledger.blocked_for(uri)
+    now = tuple((r.id, r.anchor.start) for r in records)
+    seen = server.lens_state
+    if seen.get(documents.key(uri), ()) == now:
+        return
+    if now:
+        seen[documents.key(uri)] = now
+    else:
+        seen.pop(documents.key(uri), None)
+    server.spawn(_refresh(server))
+
+
+async def _refresh(server: SandgateServer) -> None:
+    try:
+        await server.workspace_code_lens_refresh_async(None)
+    except Exception as exc:  # a client that declared it, then refused: the next change asks anyway
+        log.info("workspace/codeLens/refresh failed: %s", exc)
 
 
 def schedule_check(server: SandgateServer, uri: str, delay: float = DEBOUNCE_S) -> None:

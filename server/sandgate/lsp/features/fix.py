@@ -17,6 +17,7 @@ from sandgate.lsp.commands import command_args
 from sandgate.lsp.features import diagnostics
 from sandgate.lsp.flows.fix import FixAsk, run_fix
 from sandgate.lsp.ledger import FindingRef, Held, new_request_id
+from sandgate.lsp.positions import range_json
 
 if TYPE_CHECKING:
     from sandgate.lsp.server import SandgateServer
@@ -33,9 +34,12 @@ async def fix(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any]:
     snap = server.snapshot(str(args.get("uri") or ""))
     named: dict[str, Any] = args["finding"] if isinstance(args.get("finding"), dict) else {}
 
-    def no(message: str) -> dict[str, Any]:
-        server.tell(f"Sandgate: {message}")
-        return {"offered": False, "message": message}
+    quiet = args.get("quiet") is True  # the client shows the answer itself (the VS Code extension)
+
+    def no(message: str, **more: Any) -> dict[str, Any]:
+        if not quiet:
+            server.tell(f"Sandgate: {message}")
+        return {"offered": False, "message": message, **more}
 
     if rt is None or snap is None:
         return no("No fix offered: the document is not open.")
@@ -84,9 +88,16 @@ async def fix(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any]:
             )
         if answer.result is not None and not server.is_current(snap):
             return no("No fix offered: the document changed while the fix was vetted; ask again.")
-        if not answer.offered or answer.result is None:
-            return no(answer.message)
         anchor = anchor_in(snap.text, *answer.span)
+        if not answer.offered or answer.result is None:
+            if answer.result is None:
+                return no(answer.message)
+            # The refused fix is shown with its reason: the user sees what was proposed and why not.
+            return no(
+                answer.message,
+                proposed=answer.result.suggestion.text,
+                range=range_json(server.anchor_range(snap.lines, anchor)),
+            )
         held = Held.of(
             answer.result,
             uri=snap.uri,
@@ -101,5 +112,13 @@ async def fix(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any]:
         server.ledger.hold(held)
         server.send_status()
         message = f"AI fix ready ({answer.message}): choose “Apply AI fix” on the diagnostic."
-        server.tell(f"Sandgate: {message}")
-        return {"offered": True, "message": message, "token": held.token, "verified": answer.message}
+        if not quiet:
+            server.tell(f"Sandgate: {message}")
+        return {
+            "offered": True,
+            "message": message,
+            "token": held.token,
+            "verified": answer.message,
+            "proposed": held.text,
+            "range": range_json(held.range),
+        }

@@ -165,6 +165,7 @@ def record(server: SandgateServer, ask: InlineAsk, answer: InlineAnswer) -> type
                 policy_digest=result.policy_digest,
             )
     server.ledger.set_blocked(snap.uri, blocked)
+    server.status.note_decision(snap.uri, snap.path, answer.results)
     server.spawn(server.write_audit(records))
     diagnostics.publish(server, snap.uri)
     server.send_status()

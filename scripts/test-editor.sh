@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the editor end-to-end tests: the Sandgate .vsix in real VS Code (code-server) driven by headless Chromium.
+# Runs the editor end-to-end tests: the Sandgate .vsix in real VS Code (code-server) driven by headless Chromium,
+# then Vim 9 with coc.nvim against `sandgate serve` (tests/editors, pytest with PYTHON).
 #
 #   scripts/test-editor.sh [PYTHON]
 #
@@ -22,4 +23,9 @@ cd "$ROOT/editor-client"
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
 SANDGATE_BUNDLE_PYTHON=$PYTHON npm run package >/dev/null
 export SANDGATE_PYTHON=$PYTHON SANDGATE_E2E_CACHE=$CACHE
-exec node --test --test-concurrency=1 --test-reporter=spec test/e2e/editor.test.mjs
+status=0
+node --test --test-concurrency=1 --test-reporter=spec test/e2e/editor.test.mjs || status=$?
+echo "[test-editor] Vim 9 + coc.nvim (tests/editors)" >&2
+cd "$ROOT"
+"$PYTHON" -m pytest -p no:cacheprovider tests/editors || status=$?
+exit "$status"

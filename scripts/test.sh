@@ -18,7 +18,8 @@ echo "== lint, format and types (ruff, mypy; configured in pyproject.toml) =="
 .venv/bin/mypy || status=$?
 
 echo "== python tests =="
-.venv/bin/python -m pytest -p no:cacheprovider "$@" || status=$?
+# tests/editors needs Vim and coc.nvim from scripts/setup-editor-tests.sh: scripts/test-editor.sh runs it below.
+.venv/bin/python -m pytest -p no:cacheprovider --ignore=tests/editors "$@" || status=$?
 
 if [[ -z "${SANDGATE_SKIP_BENCH:-}" ]]; then
     # Not a test: a few iterations of every benchmark, so the benchmarks keep working.

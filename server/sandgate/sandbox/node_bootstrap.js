@@ -17,7 +17,6 @@ const path = require('node:path');
 const url = require('node:url');
 const vm = require('node:vm');
 const Module = require('node:module');
-const dc = require('node:diagnostics_channel');
 const writeSync = fs.writeSync;
 const stringify = JSON.stringify;
 
@@ -101,15 +100,42 @@ function main(raw) {
     }
   }
 
-  // Detail for the report: connections and process launches as Node names them.
-  dc.subscribe('net.client.socket', (msg) => {
+  // Detail for the report: connections, name look-ups and process launches as the program names
+  // them (a host name, before any look-up: the sandbox resolves nothing, the record sees no name).
+  const egressPath = hdr.egress ? hdr.egress.unix : null;
+  const connect = net.Socket.prototype.connect;
+  net.Socket.prototype.connect = function (...args) {
     try {
-      const s = msg.socket;
-      s.once('connect', () => {
-        if (s.remoteAddress) emit({ kind: 'connect', family: s.remoteFamily === 'IPv6' ? 'AF_INET6' : 'AF_INET', host: s.remoteAddress, port: s.remotePort });
-      });
+      const first = Array.isArray(args[0]) ? args[0][0] : args[0];
+      let host, port, unix;
+      if (first && typeof first === 'object') {
+        ({ host, port } = first);
+        unix = first.path;
+      } else if (typeof first === 'string' && !/^\d+$/.test(first)) {
+        unix = first;
+      } else {
+        port = Number(first);
+        host = typeof args[1] === 'string' ? args[1] : 'localhost';
+      }
+      if (unix) {
+        if (unix !== egressPath) emit({ kind: 'connect', family: 'AF_UNIX', host: String(unix), port: null });
+      } else {
+        host = String(host || 'localhost');
+        const family = net.isIPv6(host) ? 'AF_INET6' : 'AF_INET';
+        emit(net.isIP(host) ? { kind: 'connect', family, host, port: Number(port) } : { kind: 'dns', host, port: Number(port) || null });
+      }
     } catch (e) { /* detail only */ }
-  });
+    return connect.apply(this, args);
+  };
+  const dns = require('node:dns');
+  const named = (host) => { if (typeof host === 'string' && !net.isIP(host)) emit({ kind: 'dns', host, port: null }); };
+  for (const api of [dns, dns.promises]) {
+    for (const name of ['lookup', 'resolve', 'resolve4', 'resolve6', 'resolveAny', 'resolveTxt']) {
+      const orig = api[name];
+      if (typeof orig !== 'function') continue;
+      api[name] = function (host, ...rest) { named(host); return orig.call(this, host, ...rest); };
+    }
+  }
   const cp = require('node:child_process');
   for (const name of ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork']) {
     const orig = cp[name];
@@ -174,6 +200,8 @@ function main(raw) {
   emit({ kind: 'monitor', state: 'ready', runtime: 'node', module: esm ? 'esm' : 'commonjs' });
   try { process.chdir(fs.existsSync(WS) ? WS : hdr.scratch); } catch (e) { /* stay */ }
   process.argv = [process.execPath, FILE];
+  // `node -e` makes its CommonJS names globals: a module (and ESM above all) sees none of them.
+  for (const name of ['require', 'module', 'exports', '__filename', '__dirname']) delete globalThis[name];
   if (esm) {
     const fileUrl = url.pathToFileURL(FILE).href;
     // The program is served from memory under its workspace name: its relative imports resolve
@@ -197,7 +225,6 @@ function main(raw) {
     const m = new Module(FILE, null);
     m.filename = FILE;
     m.paths = Module._nodeModulePaths(path.dirname(FILE));
-    require.main = m;
     process.mainModule = m;
     m._compile(source, FILE);
   }

@@ -103,6 +103,23 @@ def lost(reason: str) -> Record:
     return Record(lost=True, error=reason)
 
 
+# What Node reads at its own start-up (V8 sizing its heap and threads, OpenSSL its settings):
+# quiet in a Node sandbox only. None of it is a secret.
+NODE_QUIET_READS = (
+    "/etc/ld.so.cache",
+    "/etc/ssl/openssl.cnf",
+    # c-ares (node:dns) reading its resolver settings when the bootstrap loads it.
+    "/etc/host.conf",
+    "/etc/netsvc.conf",
+    "/etc/resolv.conf",
+    "/etc/svc.conf",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/version_signature",
+    "/sys/fs/cgroup",
+)
+
+
 def watch_config(limits: SandboxLimits, honey: Honey | None = None, launch: str | None = None) -> dict[str, Any]:
     """What the supervisor needs to know of a sandbox: where scratch is, what is not worth
     recording, and the limits it checks from outside (open files, file size); and the honeytokens
@@ -120,6 +137,7 @@ def watch_config(limits: SandboxLimits, honey: Honey | None = None, launch: str 
     if launch is not None:
         # The runtime the bootstrap execs once armed (Node's, inside): that exec is not the program's.
         config["launch"] = launch
+        config["quiet_reads"] += list(NODE_QUIET_READS)
     return config
 
 

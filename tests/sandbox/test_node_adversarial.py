@@ -1,5 +1,5 @@
 """The Node runtime against each promise of the sandbox, as test_adversarial.py does for Python
-(real bubblewrap, the project's Node from scripts/setup-sandbox.sh; never skipped)."""
+(real Docker engine, real bubblewrap, the project's Node from scripts/setup-sandbox.sh; never skipped)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from tests.sandbox.conftest import (
 )
 
 
-@pytest.fixture(scope="module", params=["bwrap"])
+@pytest.fixture(scope="module", params=["docker", "bwrap"])
 def backend(request):
     b, probes = open_backend(request.param, SandboxPolicy())
     assert b is not None, f"{request.param} backend unavailable: {probes}"

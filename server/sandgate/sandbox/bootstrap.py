@@ -134,8 +134,12 @@ except Exception as _e:
 # (no_new_privs is set), and the runtime's own bootstrap takes over the park and the run from here,
 # told the control connection's descriptor (the supervisor drops this one launch from its record).
 if len(sys.argv) > 2:
-    os.set_inheritable(_ctl.fileno(), True)
-    os.execv(sys.argv[2], sys.argv[2:] + [f"fd:{_ctl.fileno()}"])
+    try:
+        os.set_inheritable(_ctl.fileno(), True)
+        os.execv(sys.argv[2], sys.argv[2:] + [f"fd:{_ctl.fileno()}"])
+    except OSError as _e:  # an image without Node, say: no run, and the host holds the suggestion
+        sys.stderr.write(f"sandgate: the sandbox monitor could not be armed: {sys.argv[2]} cannot start: {_e}\n")
+        os._exit(4)
 
 # The monitor reports every look at a path by name (stat, access) to the supervisor, the record of
 # probes for secrets; the import system makes most of them, of files under /usr (and a read-only

@@ -281,3 +281,21 @@ def test_patched_hooks_do_not_blind_the_supervisor(backend, balanced):
 def test_python_runs_unchanged_beside_node(backend):
     result, findings, rules = run(backend, "print(6 * 7)")
     assert result.stdout == "42\n" and rules == set()
+
+
+def test_the_programs_own_exec_of_node_is_recorded(backend, balanced):
+    # The supervisor leaves out one exec: the bootstrap's launch of Node, the main task's first.
+    # The program replacing itself with Node again (same task, same binary) is still an exec.
+    result, findings, rules = js(
+        backend,
+        "process.execve('/usr/local/bin/node', ['node', '-e', 'console.log(\"replaced\")'], {});",
+    )
+    assert "process.spawn" in rules, (rules, result.outside)
+    assert decision(balanced, findings) in (Verdict.REVIEW, Verdict.BLOCK)
+
+
+def test_doctor_sees_node_in_the_sandbox(backend):
+    from sandgate.cli.sandbox import node_check, node_installed
+
+    assert node_installed()[0]
+    assert node_check(backend).startswith("runs Node: v"), node_check(backend)

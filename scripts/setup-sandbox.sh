@@ -15,6 +15,8 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 # The sandboxes' seccomp filters are built with libseccomp.
 ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' || missing+=(libseccomp2)
+# npm fetches the sandboxes' pinned Node (below); Debian's npm brings its own nodejs, used for nothing else.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
     log "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

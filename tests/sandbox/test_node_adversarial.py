@@ -25,9 +25,20 @@ from tests.sandbox.conftest import (
 )
 
 
+def current_image() -> str:
+    """The image `sandbox init` builds from this tree (with the project's Node), by its digest tag:
+    `:latest` may be retagged by another checkout's `sandbox init` on a shared engine."""
+    import docker
+
+    from sandgate.sandbox.image import ensure_image
+
+    tag, _ = ensure_image(docker.from_env(timeout=120))
+    return tag
+
+
 @pytest.fixture(scope="module", params=["docker", "bwrap"])
 def backend(request):
-    b, probes = open_backend(request.param, SandboxPolicy())
+    b, probes = open_backend(request.param, SandboxPolicy(image=current_image() if request.param == "docker" else None))
     assert b is not None, f"{request.param} backend unavailable: {probes}"
     return b
 
@@ -299,3 +310,25 @@ def test_doctor_sees_node_in_the_sandbox(backend):
 
     assert node_installed()[0]
     assert node_check(backend).startswith("runs Node: v"), node_check(backend)
+
+
+def test_without_a_cgroup_node_starts_and_its_heap_is_still_capped(monkeypatch):
+    # rlimits only (a host without a writable cgroup): V8 needs its address-space reservation, and
+    # the heap cap comes from --max-old-space-size instead.
+    from sandgate.sandbox import cgroup
+    from sandgate.sandbox.bwrap_backend import BwrapBackend
+
+    monkeypatch.setattr(cgroup, "available", lambda: False)
+    b = BwrapBackend(pool_size=0)
+    try:
+        result, findings, rules = js(b, "console.log('up', 1 + 1)")
+        assert result.exit_code == 0 and result.stdout == "up 2\n", result
+        result, findings, rules = js(
+            b,
+            "const keep = []; while (true) keep.push({ a: Math.random(), b: 'x'.repeat(64) });",
+            limits=with_limits(memory_mb=128, wall_time_s=8, cpu_time_s=8),
+        )
+        assert result.killed == "memory", (result.killed, result.stderr[-300:])
+        assert "limit.memory" in rules
+    finally:
+        b.close()

@@ -45,11 +45,16 @@ log = logging.getLogger(__name__)
 
 # Python and bwrap themselves need this much address space on top of the program's budget.
 AS_OVERHEAD_MB = 96
+# Node's V8 reserves ~1-2 GB of address space at start (code range, pointer tables) that it never
+# fills: without a cgroup, its heap is capped by --max-old-space-size instead (node_flags).
+NODE_AS_OVERHEAD_MB = 2560
 # How long the supervisor may take to see a finished sandbox's last process go.
 OUTSIDE_WAIT_S = 2.0
 
 
-def prlimit_args(lim: SandboxLimits, use_cgroup: bool, prlimit: str = "prlimit", uid: int | None = None) -> list[str]:
+def prlimit_args(
+    lim: SandboxLimits, use_cgroup: bool, prlimit: str = "prlimit", uid: int | None = None, node: bool = False
+) -> list[str]:
     """rlimits set on bwrap and inherited by everything inside (pure; tested by equality)."""
     cpu_soft, cpu_hard = cpu_rlimit(lim)
     args = [
@@ -62,9 +67,19 @@ def prlimit_args(lim: SandboxLimits, use_cgroup: bool, prlimit: str = "prlimit",
     if not use_cgroup:
         # No cgroup: memory by address space; processes by RLIMIT_NPROC, which counts every
         # process of the (real) user, so it is only a backstop there.
-        args.append(f"--as={(lim.memory_mb + AS_OVERHEAD_MB) * 1024 * 1024}")
+        overhead = NODE_AS_OVERHEAD_MB if node else AS_OVERHEAD_MB
+        args.append(f"--as={(lim.memory_mb + overhead) * 1024 * 1024}")
         args.append(f"--nproc={lim.processes + _user_process_count(os.getuid() if uid is None else uid)}")
     return args + ["--"]
+
+
+def node_flags(node: node_runtime.NodeRuntime, lim: SandboxLimits, use_cgroup: bool) -> list[str]:
+    """Node's flags: TypeScript's, and without a cgroup a heap cap (the address-space limit cannot
+    be tight for V8, see NODE_AS_OVERHEAD_MB)."""
+    flags = node.strip_types_flags()
+    if not use_cgroup:
+        flags.append(f"--max-old-space-size={lim.memory_mb}")
+    return flags
 
 
 def _user_process_count(uid: int) -> int:
@@ -173,7 +188,7 @@ class BwrapBackend:
             parked.ev_w_num = ev_w
             argv = (
                 identity.drop_args(who)
-                + prlimit_args(lim, parked.cg is not None, uid=who.uid)
+                + prlimit_args(lim, parked.cg is not None, uid=who.uid, node=node is not None)
                 + bwrap_argv(
                     rt,
                     etc,
@@ -183,7 +198,7 @@ class BwrapBackend:
                     seccomp_fd=seccomp_fd,
                     hidden=hidden,
                     python_argv=(
-                        protocol.node_argv(node.strip_types_flags(), control=f"fd:{ctl_fd}")
+                        protocol.node_argv(node_flags(node, lim, parked.cg is not None), control=f"fd:{ctl_fd}")
                         if node
                         else protocol.python_argv(control=f"fd:{ctl_fd}")
                     ),

@@ -332,3 +332,31 @@ def test_without_a_cgroup_node_starts_and_its_heap_is_still_capped(monkeypatch):
         assert "limit.memory" in rules
     finally:
         b.close()
+
+
+def test_workspace_modules_resolve_read_only_and_exit_handlers_print_before_the_end(backend, tmp_path):
+    ws = tmp_path / "ws"
+    (ws / "node_modules" / "pad").mkdir(parents=True)
+    (ws / "node_modules" / "pad" / "index.js").write_text("module.exports = (s) => '[' + s + ']';\n")
+    (ws / "lib").mkdir()
+    (ws / "lib" / "pad.js").write_text("module.exports = (s) => '[' + s + ']';\n")
+    (ws / "lib" / "util.mjs").write_text("export const twice = (n) => n * 2;\n")
+    cjs, _, rules = js(
+        backend,
+        "const pad = require('../lib/pad');\nprocess.on('exit', () => console.log('bye'));\nconsole.log(pad('x'));",
+        relpath="src/app.js",
+        workspace=ws,
+    )
+    assert cjs.stdout == "[x]\nbye\n", (cjs.stdout, cjs.stderr)
+    assert rules == set()
+    esm, _, rules = js(
+        backend,
+        "import { twice } from '../lib/util.mjs';\nconsole.log(twice(21));",
+        relpath="src/app.mjs",
+        workspace=ws,
+    )
+    assert esm.stdout == "42\n", (esm.stdout, esm.stderr)
+    assert rules == set()
+    # Dependency folders are never shown (workspace_view.HIDDEN_DIRS), as a Python workspace's .venv.
+    hidden, _, _ = js(backend, "require('pad')", relpath="src/app.js", workspace=ws)
+    assert "Cannot find module 'pad'" in hidden.stderr

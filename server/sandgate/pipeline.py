@@ -36,7 +36,7 @@ from sandgate.checks.protected_files import check_protected_writes, protected_ed
 from sandgate.checks.rule_pack import load_js_pack, load_pack
 from sandgate.checks.secrets import find_secrets, without_allowlisted
 from sandgate.findings import Finding, Level, Origin, Verdict
-from sandgate.languages import language_for, language_name, unit_named
+from sandgate.languages import language_for, language_name, runtime_for, unit_named
 from sandgate.lines import Lines
 from sandgate.policy.evaluate import Decision, Reason, decide, decide_finding
 from sandgate.policy.load import LoadedPolicy
@@ -280,9 +280,16 @@ class Vetter:
                 self._backend, self._probes = open_backend(self.backend_choice, self.policy.sandbox)
             return self._backend, self._probes
 
-    def _request(self, code: str, relpath: str, run_document: bool, span: tuple[int, int] | None = None) -> RunRequest:
+    def _request(
+        self,
+        code: str,
+        relpath: str,
+        run_document: bool,
+        span: tuple[int, int] | None = None,
+        runtime: str = "python",
+    ) -> RunRequest:
         targets: tuple[tuple[str, int], ...] = ()
-        if span is not None:
+        if span is not None and runtime == "python":  # the exercise calls Python functions only
             try:
                 targets = exercise.targets(parse(code), *span)
             except (SyntaxError, ValueError):
@@ -299,6 +306,7 @@ class Vetter:
             exclude=self.policy.files.exclude,
             protected=self.policy.files.protected,
             user=self.policy.sandbox.user,
+            runtime=runtime,
         )
 
     def warm(self) -> None:
@@ -309,7 +317,7 @@ class Vetter:
             backend.warm(self._request("", "suggestion.py", self.loaded.trusted))
 
     def _run(
-        self, placed: Placed, suggestion: Suggestion, run_document: bool, request_id: str | None
+        self, placed: Placed, suggestion: Suggestion, run_document: bool, request_id: str | None, runtime: str
     ) -> tuple[RunResult | None, list[Finding], str | None]:
         backend, probes = self.backend()
         if backend is None:
@@ -319,7 +327,11 @@ class Vetter:
             code, lines = placed.code, (placed.first_line, placed.last_line)
         else:
             code, lines = suggestion.text, (1, Lines.of(suggestion.text).count)
-        request = self._request(code, suggestion.path, run_document, lines)
+        relpath = suggestion.path
+        unit = language_for(suggestion.language, suggestion.path)
+        if unit is not None and unit.name == "typescript" and not relpath.endswith((".ts", ".mts", ".cts")):
+            relpath += ".ts"  # Node strips types by the file's name (an untitled document has none)
+        request = self._request(code, relpath, run_document, lines, runtime)
         tel = self.telemetry
         with tel.sandbox_span(backend=backend.name, request_id=request_id) as span:
             # Redacted at once: nothing the run printed reaches a finding, a record or telemetry whole.
@@ -441,13 +453,13 @@ class Vetter:
         reported: list[Finding] = []  # findings that are reported but do not decide
         if static.verdict is Verdict.BLOCK:
             skipped = "not run: the static checks already block this suggestion"
-        elif unit.runtime is None:
+        elif (runtime := runtime_for(unit, suggestion.path)) is None:
             skipped, found, hold, reported = self._no_runtime(language, placed)
             findings.extend(found)
             holds.extend(hold)
         else:
             # An untrusted workspace's own code is never executed: the suggestion runs alone.
-            result, run_findings, skipped = self._run(placed, suggestion, self.loaded.trusted, request_id)
+            result, run_findings, skipped = self._run(placed, suggestion, self.loaded.trusted, request_id, runtime)
             findings.extend(tagged(run_findings))
             if skipped and self.policy.sandbox.required:
                 holds.append(_hold("sandbox-required", skipped))

@@ -151,12 +151,12 @@ def test_languages_without_a_unit(static_workspace, handling, verdict):
     "handling, verdict", [("skip", Verdict.REVIEW), ("review", Verdict.REVIEW), ("allow", Verdict.ALLOW)]
 )
 def test_languages_vetted_statically_only(static_workspace, handling, verdict):
-    """JavaScript: the static checks decide what they find; the missing sandbox run holds the rest
-    unless the user's own policy says "allow" (then it is reported, not held)."""
+    """JSX (which Node cannot run): the static checks decide what they find; the missing sandbox run
+    holds the rest unless the user's own policy says "allow" (then it is reported, not held)."""
     own = static_workspace / "own.toml"
     own.write_text((static_workspace / STATIC_POLICY).read_text() + f'\n[languages]\nunvetted = "{handling}"\n')
     vetter = Vetter(load_effective(static_workspace, explicit=own))
-    result = vetter.vet(Suggestion("console.log(total);", path="app.js", language="javascript"))
+    result = vetter.vet(Suggestion("console.log(total);", path="app.jsx", language="javascriptreact"))
     assert result.verdict is verdict and result.language == "javascript"
     (finding,) = result.findings
     assert finding.rule == "sandbox.unsupported-language" and finding.language == "javascript"
@@ -169,7 +169,7 @@ def test_languages_vetted_statically_only(static_workspace, handling, verdict):
         )
     )
     assert downloads.verdict is Verdict.BLOCK and [f.rule for f in downloads.findings] == ["js.download-and-run"]
-    secret = vetter.vet(Suggestion('const key = "AKIAZ3MSJV7WQLPX4TQB";', path="app.js", language="javascript"))
+    secret = vetter.vet(Suggestion('const key = "AKIAZ3MSJV7WQLPX4TQB";', path="app.jsx", language="javascriptreact"))
     assert secret.verdict is Verdict.BLOCK
 
 

@@ -1,7 +1,8 @@
 """An inline completion in a TypeScript document, end to end through the real server and the
 loopback model: the JS static checks decide what they find (SQL built from the request is blocked),
-and, with no Node sandbox yet, the rest is held for review with the reason said, unless the user's
-own setting `languages.unvetted = "allow"` shows it; with the presets' "skip" the model is not asked.
+and the rest runs in the Node sandbox (a connection out is blocked). A TSX file, which Node cannot
+run, is held for review with the reason said, unless the user's own setting
+`languages.unvetted = "allow"` shows it; with the presets' "skip" the model is not asked for it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ router.get('/users', async (req: Request, res: Response) => {
   """
 INJECTION = "const { rows } = await pool.query(`SELECT * FROM users WHERE name = '${req.query.name}'`);"
 SAFE = "const { rows } = await pool.query('SELECT * FROM users WHERE name = $1', [req.query.name]);"
+PING = "import net from 'node:net';\n\nconst host: string = '203.0.113.9';\n"
+CONNECT = "net.connect(4444, host).on('error', () => {});"
 
 
 def rules(record: dict) -> list[str]:
@@ -47,7 +50,7 @@ def texts(result) -> list[str]:
 
 
 @pytest.mark.lsp(settings=BALANCED, policy=REVIEW_POLICY)
-async def test_a_typescript_completion_is_checked_statically_and_held_without_a_sandbox(
+async def test_a_typescript_completion_is_checked_statically_and_run_in_the_node_sandbox(
     vscode_client: LanguageClient, fake_model
 ):
     client = vscode_client
@@ -65,6 +68,23 @@ async def test_a_typescript_completion_is_checked_statically_and_held_without_a_
     assert "SQL built from request data" in blocked.message
 
     result, record = await ask(client, doc, SAFE, fake_model)
+    assert texts(result) == [SAFE]  # the static checks find nothing, and it ran in the Node sandbox
+    assert record["decision"] == "allow" and "sandbox.unsupported-language" not in rules(record)
+    assert not record["sandbox"].get("skipped"), record["sandbox"]
+
+    # What it does when it runs: a connection out, seen by the sandbox and blocked.
+    script = Doc(client, client.workspace / "ping.ts", PING, language="typescript")
+    result, record = await ask(client, script, CONNECT, fake_model)
+    assert texts(result) == [] and record["decision"] == "block", record
+    denied = [f for f in record["findings"] if f["rule"] == "network.denied"]
+    assert denied and denied[0]["language"] == "typescript", record["findings"]
+
+
+@pytest.mark.lsp(settings=BALANCED, policy=REVIEW_POLICY)
+async def test_a_tsx_completion_is_held_without_a_sandbox_run(vscode_client: LanguageClient, fake_model):
+    client = vscode_client
+    doc = Doc(client, client.workspace / "src" / "routes.tsx", ROUTES, language="typescriptreact")
+    result, record = await ask(client, doc, SAFE, fake_model)
     assert texts(result) == []  # nothing ran it: held, not shown
     assert record["decision"] == "review" and rules(record) == ["sandbox.unsupported-language"]
     assert record["sandbox"]["skipped"].startswith("not run: typescript cannot run in Sandgate's sandbox yet")
@@ -74,9 +94,9 @@ async def test_a_typescript_completion_is_checked_statically_and_held_without_a_
 
 
 @pytest.mark.lsp(settings={**BALANCED, "languages": {"unvetted": "allow"}})
-async def test_the_user_may_see_typescript_on_the_static_checks_alone(vscode_client: LanguageClient, fake_model):
+async def test_the_user_may_see_tsx_on_the_static_checks_alone(vscode_client: LanguageClient, fake_model):
     client = vscode_client
-    doc = Doc(client, client.workspace / "routes.ts", ROUTES, language="typescript")
+    doc = Doc(client, client.workspace / "routes.tsx", ROUTES, language="typescriptreact")
     result, record = await ask(client, doc, SAFE, fake_model)
     assert texts(result) == [SAFE]
     assert record["decision"] == "allow"
@@ -87,10 +107,10 @@ async def test_the_user_may_see_typescript_on_the_static_checks_alone(vscode_cli
 
 
 @pytest.mark.lsp(settings=BALANCED)
-async def test_as_shipped_a_typescript_document_asks_no_model(vscode_client: LanguageClient, fake_model):
+async def test_as_shipped_a_tsx_document_asks_no_model(vscode_client: LanguageClient, fake_model):
     client = vscode_client
     fake_model.set_script({"*": SAFE})
-    doc = Doc(client, client.workspace / "routes.ts", ROUTES, language="typescript")
+    doc = Doc(client, client.workspace / "routes.tsx", ROUTES, language="typescriptreact")
     assert await inline(client, doc, invoked=True) is None and fake_model.requests == []
     status = await wait_for(lambda: client.statuses[-1].get("languages") and client.statuses[-1])
     (entry,) = status["languages"]

@@ -451,8 +451,13 @@ def test_kill_9_of_sandgate_vet_leaves_nothing_running(name, tmp_path):
 
 
 def test_doctor_says_how_each_backend_confines_a_run():
+    from tests.sandbox.test_node_adversarial import current_image
+
     done = subprocess.run(
-        [sys.executable, "-m", "sandgate", "sandbox", "doctor"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "sandgate", "sandbox", "doctor", "--image", current_image()],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
@@ -462,6 +467,8 @@ def test_doctor_says_how_each_backend_confines_a_run():
         assert "capabilities none" in confined and "no new privileges yes" in confined, confined
         assert "network closed" in confined and "/proc/sys read-only" in confined, confined
         assert supervised.strip().startswith("supervised:"), supervised
+        assert lines[at + 3].strip().startswith("runs Node: v"), lines[at + 3]  # the project's Node, inside
+    assert lines[0].startswith("ok  node    Node ") and "/opt/sandgate/" in lines[0], lines[0]
     bwrap = next(line for line in lines if "runs as host uid" in line)
     assert "host uid 0 " not in bwrap
 

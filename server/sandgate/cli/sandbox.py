@@ -54,6 +54,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from sandgate.sandbox.select import close_all, open_backend
 
     policy = SandboxPolicy(image=getattr(args, "image", None))
+    node_ok, node_detail = node_installed()
+    print(f"{'ok ' if node_ok else 'no '} node    {node_detail}")
+    if not node_ok:
+        print("            fix: scripts/setup-sandbox.sh (JavaScript and TypeScript suggestions are held until then)")
     working = 0
     try:
         for name in BACKENDS:
@@ -69,11 +73,45 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 for line in lines:
                     print(f"            {line}")
                 working += confined
+                print(f"            {node_check(backend)}")
         chosen, _ = open_backend("auto", policy)
         print(f"auto -> {chosen.name if chosen else 'nothing: suggestions that need a run are held for review'}")
     finally:
         close_all()
     return EXIT_OK if working else EXIT_FAIL
+
+
+def node_installed() -> tuple[bool, str]:
+    """Whether the project's Node (the JavaScript/TypeScript runtime) is installed, and where."""
+    from sandgate.sandbox import node_runtime
+    from sandgate.sandbox.runtime import RuntimeMissing
+
+    try:
+        node = node_runtime.discover()
+    except (RuntimeMissing, OSError) as exc:
+        return False, f"no Node runtime: {exc}"
+    ts = "default" if not node.strip_types_flags() else " ".join(node.strip_types_flags())
+    return True, f"Node {node.version_text} at {node.node} (TypeScript: type stripping, {ts})"
+
+
+def node_check(backend: object) -> str:
+    """One Node run on `backend`: does its sandbox have Node (the image has it since `sandbox init`)?"""
+    from sandgate.policy.model import SandboxLimits
+    from sandgate.sandbox.base import RunRequest
+
+    run = getattr(backend, "run")  # noqa: B009 - any backend
+    result = run(
+        RunRequest(
+            code="const n: number = 1; console.log('node', process.version, n)",
+            relpath="check.ts",
+            runtime="node",
+            limits=SandboxLimits(wall_time_s=10, cpu_time_s=5),
+        )
+    )
+    if result.error is None and result.exit_code == 0 and result.stdout.startswith("node v"):
+        return f"runs Node: {result.stdout.split()[1]} ({result.duration_ms:.0f} ms a TypeScript run)"
+    why = result.error or (result.stderr.strip().splitlines() or [f"exit {result.exit_code}"])[-1]
+    return f"does NOT run Node ({why[:160]}): JavaScript and TypeScript suggestions are held"
 
 
 def main(argv: list[str] | None = None) -> int:

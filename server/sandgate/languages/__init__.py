@@ -3,8 +3,8 @@
 A unit says which documents it covers (LSP language ids and file extensions) and supplies its
 syntax (`regions.Syntax`: parse, compile check, top-level statements, completing and cutting a
 suggestion), its static checks and how its code runs in the sandbox. Python is vetted whole;
-JavaScript and TypeScript (`languages.javascript`) have syntax and static checks but no sandbox
-run yet. A language without a unit is never served unvetted (the policy's `languages.unvetted`
+JavaScript and TypeScript (`languages.javascript`) run in a Node sandbox (but JSX and TSX files,
+which Node cannot run). A language without a unit is never served unvetted (the policy's `languages.unvetted`
 decides what happens instead), and neither is one without a sandbox run (see `pipeline`).
 """
 
@@ -24,9 +24,23 @@ def unit_named(name: str) -> Language | None:
     return _UNITS.get(name) or next((u for u in _UNITS.values() if name in u.language_ids), None)
 
 
-def fully_vetted(unit: Language | None) -> bool:
-    """Whether suggestions in the unit's language are vetted whole (static checks and a sandbox run)."""
-    return unit is not None and unit.runtime is not None
+# Files of a language that its runtime still cannot run: Node strips types but does not compile JSX.
+NOT_RUNNABLE = (".jsx", ".tsx")
+
+
+def runtime_for(unit: Language | None, path: str | None) -> str | None:
+    """The sandbox runtime that runs this document's code (`protocol.RUNTIMES`), None: none does."""
+    if unit is None or unit.runtime is None:
+        return None
+    if PurePosixPath(path or "").suffix.lower() in NOT_RUNNABLE:
+        return None
+    return unit.runtime
+
+
+def fully_vetted(unit: Language | None, path: str | None = None) -> bool:
+    """Whether suggestions in the unit's language (in the file at `path`) are vetted whole (static
+    checks and a sandbox run)."""
+    return runtime_for(unit, path) is not None
 
 
 def language_for(language_id: str | None, path: str | None) -> Language | None:

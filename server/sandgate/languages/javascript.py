@@ -8,8 +8,10 @@ cut suggestion is completed by closing its open brackets, strings and template l
 The static checks (`static_checks`): secrets (detect-secrets' patterns and named values work on
 any text), the policy's deny lists (`require('m')` / `import … from 'm'` against
 `code.deny_imports`, resolved callees against `code.deny_calls`), and the JS security pack
-(`checks/js_security_pack.toml`). The code is not run: `runtime` is None, and the pipeline says
-so with a `sandbox.unsupported-language` finding that the presets hold for review.
+(`checks/js_security_pack.toml`). The code runs in the Node sandbox (`sandbox/node_bootstrap.js`):
+CommonJS or ESM by extension and syntax, TypeScript by Node's type stripping. JSX and TSX files are
+not run (`languages.NOT_RUNNABLE`): the pipeline says so with a `sandbox.unsupported-language`
+finding that the presets hold for review.
 """
 
 from __future__ import annotations
@@ -269,7 +271,7 @@ JAVASCRIPT = Language(
     extensions=(".js", ".mjs", ".cjs", ".jsx"),
     syntax=JsSyntax(("javascript",)),
     static_checks=js_static_findings,
-    runtime=None,
+    runtime="node",
 )
 TYPESCRIPT = Language(
     name="typescript",
@@ -277,5 +279,5 @@ TYPESCRIPT = Language(
     extensions=(".ts", ".mts", ".cts", ".tsx"),
     syntax=JsSyntax(("typescript", "tsx")),
     static_checks=js_static_findings,
-    runtime=None,
+    runtime="node",
 )

@@ -39,6 +39,8 @@ class RunRequest:
     span: tuple[int, int] | None = None
     # What to call after the module body (exercise.py): ("func" or "Class.method", line).
     exercise: tuple[tuple[str, int], ...] = ()
+    # Which runtime runs the program (protocol.RUNTIMES): the language unit's `runtime`.
+    runtime: str = "python"
 
     def header(self, plant_honey: bool = True) -> dict[str, Any]:
         """What the bootstrap plants, where the suggestion is, and what it calls (protocol.payload).

@@ -130,6 +130,17 @@ except Exception as _e:
     sys.stderr.write(f"sandgate: the sandbox monitor could not be armed: {type(_e).__name__}: {_e}\n")
     os._exit(4)
 
+# Another runtime (Node): this process armed the monitor, the seccomp filter stays on across exec
+# (no_new_privs is set), and the runtime's own bootstrap takes over the park and the run from here,
+# told the control connection's descriptor (the supervisor drops this one launch from its record).
+if len(sys.argv) > 2:
+    try:
+        os.set_inheritable(_ctl.fileno(), True)
+        os.execv(sys.argv[2], sys.argv[2:] + [f"fd:{_ctl.fileno()}"])
+    except OSError as _e:  # an image without Node, say: no run, and the host holds the suggestion
+        sys.stderr.write(f"sandgate: the sandbox monitor could not be armed: {sys.argv[2]} cannot start: {_e}\n")
+        os._exit(4)
+
 # The monitor reports every look at a path by name (stat, access) to the supervisor, the record of
 # probes for secrets; the import system makes most of them, of files under /usr (and a read-only
 # workspace) that cannot change here. Those are remembered for the run, so an import pays for each

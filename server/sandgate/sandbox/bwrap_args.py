@@ -6,6 +6,7 @@ import os
 
 from sandgate.sandbox import protocol, proxy_wiring
 from sandgate.sandbox import runtime as runtime_mod
+from sandgate.sandbox.node_runtime import NodeRuntime
 from sandgate.sandbox.runtime import PythonRuntime
 
 SANDBOX_UID = 65534
@@ -21,6 +22,7 @@ def bwrap_argv(
     egress_fd: int | None = None,
     seccomp_fd: int | None = None,
     hidden: list[tuple[str, bool]] | tuple = (),
+    node: NodeRuntime | None = None,
 ) -> list[str]:
     """The bwrap command line.
 
@@ -29,7 +31,9 @@ def bwrap_argv(
     swap a link into the path in between; None: an empty /workspace. `hidden`: paths under it
     covered by an empty file or folder (`workspace_view.py`). `egress_fd`: the folder holding the
     run's egress proxy socket (docs/network.md), shown at `proxy_wiring.INSIDE_DIR` with the proxy
-    variables set; None: no way out. `seccomp_fd`: the confinement filter (`syscall_filter.py`)."""
+    variables set; None: no way out. `seccomp_fd`: the confinement filter (`syscall_filter.py`).
+    `node`: a Node sandbox: its binary at `protocol.NODE` and the libraries it needs besides
+    Python's (whose bootstrap arms the monitor before it execs Node)."""
     argv = [
         bwrap,
         # Every namespace, network included: only `lo` exists inside.
@@ -71,7 +75,11 @@ def bwrap_argv(
         runtime.stdlib,
         runtime.stdlib,
     ]
-    for inside, host in runtime.libs:
+    libs = dict(runtime.libs)
+    if node is not None:
+        argv += ["--ro-bind", node.node, protocol.NODE]
+        libs.update((inside, host) for inside, host in node.libs if inside not in libs)
+    for inside, host in sorted(libs.items()) if node is not None else runtime.libs:
         argv += ["--ro-bind", host, inside]
     argv += ["--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin"]
     for name in ("passwd", "group", "nsswitch.conf", "hosts"):

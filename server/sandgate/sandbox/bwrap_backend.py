@@ -27,6 +27,7 @@ from sandgate.sandbox import (
     identity,
     lifecycle,
     limit_classifier,
+    node_runtime,
     protocol,
     proxy_wiring,
     run_output,
@@ -44,11 +45,16 @@ log = logging.getLogger(__name__)
 
 # Python and bwrap themselves need this much address space on top of the program's budget.
 AS_OVERHEAD_MB = 96
+# Node's V8 reserves ~1-2 GB of address space at start (code range, pointer tables) that it never
+# fills: without a cgroup, its heap is capped by --max-old-space-size instead (node_flags).
+NODE_AS_OVERHEAD_MB = 2560
 # How long the supervisor may take to see a finished sandbox's last process go.
 OUTSIDE_WAIT_S = 2.0
 
 
-def prlimit_args(lim: SandboxLimits, use_cgroup: bool, prlimit: str = "prlimit", uid: int | None = None) -> list[str]:
+def prlimit_args(
+    lim: SandboxLimits, use_cgroup: bool, prlimit: str = "prlimit", uid: int | None = None, node: bool = False
+) -> list[str]:
     """rlimits set on bwrap and inherited by everything inside (pure; tested by equality)."""
     cpu_soft, cpu_hard = cpu_rlimit(lim)
     args = [
@@ -61,9 +67,19 @@ def prlimit_args(lim: SandboxLimits, use_cgroup: bool, prlimit: str = "prlimit",
     if not use_cgroup:
         # No cgroup: memory by address space; processes by RLIMIT_NPROC, which counts every
         # process of the (real) user, so it is only a backstop there.
-        args.append(f"--as={(lim.memory_mb + AS_OVERHEAD_MB) * 1024 * 1024}")
+        overhead = NODE_AS_OVERHEAD_MB if node else AS_OVERHEAD_MB
+        args.append(f"--as={(lim.memory_mb + overhead) * 1024 * 1024}")
         args.append(f"--nproc={lim.processes + _user_process_count(os.getuid() if uid is None else uid)}")
     return args + ["--"]
+
+
+def node_flags(node: node_runtime.NodeRuntime, lim: SandboxLimits, use_cgroup: bool) -> list[str]:
+    """Node's flags: TypeScript's, and without a cgroup a heap cap (the address-space limit cannot
+    be tight for V8, see NODE_AS_OVERHEAD_MB)."""
+    flags = node.strip_types_flags()
+    if not use_cgroup:
+        flags.append(f"--max-old-space-size={lim.memory_mb}")
+    return flags
 
 
 def _user_process_count(uid: int) -> int:
@@ -124,6 +140,7 @@ class BwrapBackend:
         and then waits for its program on stdin. Everything costly about a run happens here, so
         a pooled one is ready at once."""
         rt = runtime.discover()
+        node = node_runtime.discover() if key.runtime == "node" else None
         lim = key.limits
         who = identity.sandbox_identity(key.user)
         confinement = syscall_filter.programs().confinement
@@ -158,7 +175,9 @@ class BwrapBackend:
                 # Its own honeytokens, planted by its bootstrap before the monitor is armed.
                 parked.honey = honeytokens.new(preplanted=True)
             try:
-                parked.sid = supervision.shared().watch(ours, supervision.watch_config(lim, parked.honey))
+                parked.sid = supervision.shared().watch(
+                    ours, supervision.watch_config(lim, parked.honey, launch=protocol.NODE if node else None)
+                )
             finally:
                 ours.close()
             if cgroup.available():
@@ -169,7 +188,7 @@ class BwrapBackend:
             parked.ev_w_num = ev_w
             argv = (
                 identity.drop_args(who)
-                + prlimit_args(lim, parked.cg is not None, uid=who.uid)
+                + prlimit_args(lim, parked.cg is not None, uid=who.uid, node=node is not None)
                 + bwrap_argv(
                     rt,
                     etc,
@@ -178,7 +197,12 @@ class BwrapBackend:
                     egress_fd=egress_fd,
                     seccomp_fd=seccomp_fd,
                     hidden=hidden,
-                    python_argv=protocol.python_argv(control=f"fd:{ctl_fd}"),
+                    python_argv=(
+                        protocol.node_argv(node_flags(node, lim, parked.cg is not None), control=f"fd:{ctl_fd}")
+                        if node
+                        else protocol.python_argv(control=f"fd:{ctl_fd}")
+                    ),
+                    node=node,
                 )
             )
             if parked.cg is not None:
@@ -285,7 +309,7 @@ class BwrapBackend:
                 parked.ev_w_num,
                 marker,
                 proxy_wiring.header() if net and net.active else None,
-                extra=request.header(plant_honey=parked.honey is None),
+                extra=_header(request, parked),
             )
             # The program's time starts with its code: spawning a cold sandbox is not its time.
             out = _read_run(proc, data, parked.ev_r, marker, time.monotonic() + lim.wall_time_s, lim.output_bytes)
@@ -332,6 +356,7 @@ class SpawnKey:
     exclude: tuple[str, ...] = ()  # files.exclude: hidden from the sandbox
     user: str | None = None  # sandbox.user: the host user when Sandgate runs as root
     honey: bool = False  # made with its own honeytokens (the run wants them)
+    runtime: str = "python"  # which runtime it parks (protocol.RUNTIMES)
 
 
 def _spawn_key(request: RunRequest) -> SpawnKey:
@@ -342,7 +367,16 @@ def _spawn_key(request: RunRequest) -> SpawnKey:
         tuple(request.exclude),
         request.user,
         request.honey is not None,
+        request.runtime,
     )
+
+
+def _header(request: RunRequest, parked: Parked) -> dict:
+    extra = request.header(plant_honey=parked.honey is None)
+    if request.runtime == "node" and parked.honey is not None:
+        # Node's bootstrap watches the honey variables Python's planted before it exec'd Node.
+        extra["honey_names"] = sorted(parked.honey.header().get("env") or ())
+    return extra
 
 
 @dataclass

@@ -33,6 +33,7 @@ from sandgate.sandbox import (
     honeytokens,
     lifecycle,
     limit_classifier,
+    node_runtime,
     protocol,
     proxy_wiring,
     run_output,
@@ -245,6 +246,7 @@ class DockerBackend:
             supervised=not remote,
             runtime=self.runtime(),
             honey=request.honey is not None,
+            program_runtime=request.runtime,
         )
         if ws and (remote or not workspace_view.readable_by_others(ws)):
             return dataclasses.replace(spec, workspace=None, workspace_tmpfs=True)
@@ -299,7 +301,11 @@ class DockerBackend:
                     os.chmod(os.path.join(control_dir, CONTROL_SOCKET), 0o666)
                     listening.listen(1)
                     hosted.sid = supervision.shared().watch(
-                        listening, supervision.watch_config(spec.limits, hosted.honey), listening=True
+                        listening,
+                        supervision.watch_config(
+                            spec.limits, hosted.honey, launch=protocol.NODE if spec.program_runtime == "node" else None
+                        ),
+                        listening=True,
                     )
                 finally:
                     listening.close()
@@ -329,6 +335,7 @@ class DockerBackend:
                 egress_dir=os.path.join(top, "egress") if spec.egress else None,
                 control_dir=os.path.join(top, "control") if spec.supervised else None,
                 hidden=hidden,
+                node_flags=node_runtime.discover().strip_types_flags() if spec.program_runtime == "node" else (),
             )
             # The low-level call: the SDK's `containers.create` inspects the new container (one
             # more API call) to build a model we need only the id of.
@@ -463,7 +470,7 @@ class DockerBackend:
                         marker,
                         proxy_wiring.header() if net and net.active else None,
                         end=True,
-                        extra=request.header(plant_honey=hosted.honey is None),
+                        extra=_header(request, hosted),
                     )
                 )
                 raw.shutdown(socket.SHUT_WR)  # EOF on the program's stdin (StdinOnce)
@@ -787,3 +794,11 @@ def _exit_status(events: list[dict]) -> int | None:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
+
+
+def _header(request: RunRequest, hosted: _Hosted) -> dict:
+    extra = request.header(plant_honey=hosted.honey is None)
+    if request.runtime == "node" and hosted.honey is not None:
+        # Node's bootstrap watches the honey variables Python's planted before it exec'd Node.
+        extra["honey_names"] = sorted(hosted.honey.header().get("env") or ())
+    return extra

@@ -46,6 +46,8 @@ class ContainerSpec:
     # Honeytokens are planted when the container is made (honeytokens.py): such containers serve
     # only runs that want them.
     honey: bool = False
+    # Which runtime the container parks (protocol.RUNTIMES): Node's needs the image's node binary.
+    program_runtime: str = "python"
 
 
 def create_kwargs(
@@ -55,10 +57,12 @@ def create_kwargs(
     egress_dir: str | None = None,
     control_dir: str | None = None,
     hidden: list[tuple[str, str]] | tuple = (),
+    node_flags: list[str] | tuple = (),
 ) -> dict[str, Any]:
     """`egress_dir`: the host directory for the egress proxy's socket (required when `spec.egress`).
     `control_dir`: the host directory holding the supervisor's socket (required when
-    `spec.supervised`). `hidden`: (path inside, host file or folder to cover it with)."""
+    `spec.supervised`). `hidden`: (path inside, host file or folder to cover it with). `node_flags`:
+    what the image's Node needs to run TypeScript (`NodeRuntime.strip_types_flags`)."""
     from docker.types import LogConfig, Mount, Ulimit
 
     if spec.egress and not egress_dir:
@@ -73,7 +77,11 @@ def create_kwargs(
         tmpfs[protocol.WORKSPACE] = WORKSPACE_TMPFS
     kwargs: dict[str, Any] = {
         "image": spec.image,
-        "command": protocol.python_argv(python, control=CONTROL_ADDRESS if spec.supervised else None),
+        "command": (
+            protocol.node_argv(list(node_flags), CONTROL_ADDRESS if spec.supervised else None, python)
+            if spec.program_runtime == "node"
+            else protocol.python_argv(python, control=CONTROL_ADDRESS if spec.supervised else None)
+        ),
         "user": SANDBOX_USER,
         "environment": {**protocol.ENV, **(proxy_wiring.environment() if spec.egress else {})},
         "working_dir": protocol.SCRATCH,

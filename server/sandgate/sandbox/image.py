@@ -16,8 +16,9 @@ import tarfile
 import tempfile
 from typing import Any
 
-from sandgate.sandbox import runtime
-from sandgate.sandbox.runtime import PythonRuntime
+from sandgate.sandbox import node_runtime, protocol, runtime
+from sandgate.sandbox.node_runtime import NodeRuntime
+from sandgate.sandbox.runtime import PythonRuntime, RuntimeMissing
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +28,11 @@ LABEL_RUNTIME = "sandgate.runtime"
 DOCKERFILE = "FROM scratch\nCOPY rootfs/ /\nUSER 65534:65534\nWORKDIR /tmp\n"
 
 
-def runtime_digest(rt: PythonRuntime) -> str:
-    """Identifies the image content: same interpreter, stdlib and libraries → same digest."""
+def runtime_digest(rt: PythonRuntime, node: NodeRuntime | None = None) -> str:
+    """Identifies the image content: same interpreter, stdlib and libraries (and Node) → same digest."""
     h = hashlib.sha256()
-    for path in [rt.python, *(host for _, host in rt.libs)]:
+    extra = [node.node, *(host for _, host in node.libs)] if node else []
+    for path in [rt.python, *(host for _, host in rt.libs), *extra]:
         st = os.stat(path)
         h.update(f"{path}:{st.st_size}:{int(st.st_mtime)}\n".encode())
     h.update(rt.stdlib.encode())
@@ -43,7 +45,17 @@ def _skip(rel: str) -> bool:
     return any(rel == s or rel.startswith(s + "/") for s in runtime.STDLIB_SKIP)
 
 
-def build_context(rt: PythonRuntime, fileobj: Any) -> None:
+def node_for_image() -> NodeRuntime | None:
+    """The project's Node, copied into the image (None: not installed; the image runs Python only,
+    and a Node run in it fails closed: its bootstrap cannot exec Node)."""
+    try:
+        return node_runtime.discover()
+    except RuntimeMissing as exc:
+        log.warning("no Node in the sandbox image: %s", exc)
+        return None
+
+
+def build_context(rt: PythonRuntime, fileobj: Any, node: NodeRuntime | None = None) -> None:
     """Write the build context tar (Dockerfile + rootfs/) to `fileobj`."""
     with tarfile.open(fileobj=fileobj, mode="w") as tar:
 
@@ -86,7 +98,13 @@ def build_context(rt: PythonRuntime, fileobj: Any) -> None:
         add_file("rootfs" + rt.python, rt.python)
         add_link("rootfs/usr/bin/python3", os.path.basename(rt.python))
         made = set()
-        for inside, host in rt.libs:
+        libs = dict(rt.libs)
+        if node is not None:
+            add_dir("rootfs/usr/local")
+            add_dir("rootfs/usr/local/bin")
+            add_file("rootfs" + protocol.NODE, node.node)
+            libs.update((inside, host) for inside, host in node.libs if inside not in libs)
+        for inside, host in sorted(libs.items()):
             parent = os.path.dirname(inside)
             parts = parent.strip("/").split("/")
             for i in range(1, len(parts) + 1):
@@ -124,13 +142,14 @@ def image_present(client: Any, name: str) -> bool:
 def ensure_image(client: Any, force: bool = False) -> tuple[str, bool]:
     """Build `sandgate-sandbox:<digest>` (tagged `latest`) unless it exists. Returns (tag, built)."""
     rt = runtime.discover()
-    digest = runtime_digest(rt)
+    node = node_for_image()
+    digest = runtime_digest(rt, node)
     tag = f"{IMAGE_REPO}:{digest}"
     if not force and image_present(client, tag):
         client.images.get(tag).tag(IMAGE_REPO, "latest")
         return tag, False
     with tempfile.TemporaryFile() as ctx:
-        build_context(rt, ctx)
+        build_context(rt, ctx, node)
         ctx.seek(0)
         log.info("building %s (%d MB context)", tag, ctx.seek(0, 2) // (1 << 20))
         ctx.seek(0)

@@ -11,9 +11,10 @@ from sandgate.sandbox.cpu_limit import OUT_OF_CPU
 # A SIGKILL as a shell reports it.
 KILLED = 128 + signal.SIGKILL
 # Python's own words when a limit bites from inside (rlimits, pids cgroup, RLIMIT_AS).
-_MEMORY = ("MemoryError",)
-_PROCESSES = ("[Errno 11] Resource temporarily unavailable",)
-_OPEN_FILES = ("[Errno 24] Too many open files",)
+# Node's: V8's heap limit, libuv's errno names.
+_MEMORY = ("MemoryError", "JavaScript heap out of memory")
+_PROCESSES = ("[Errno 11] Resource temporarily unavailable", "spawn EAGAIN", "spawnSync /usr/local/bin/node EAGAIN")
+_OPEN_FILES = ("[Errno 24] Too many open files", "EMFILE: too many open files")
 
 
 def from_stderr(stderr: str) -> set[str]:

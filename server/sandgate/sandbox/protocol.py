@@ -20,6 +20,9 @@ SCRATCH = "/tmp"
 HOME = "/home/sandbox"
 HOME_BYTES = 1024 * 1024
 PYTHON = "/usr/bin/python3"
+# Where the Node binary is in a Node sandbox (node_runtime.py), on both backends.
+NODE = "/usr/local/bin/node"
+RUNTIMES = ("python", "node")
 # The fixed environment: nothing of the host's enters (keys, tokens, the user's variables).
 ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -44,6 +47,26 @@ def python_argv(python: str = PYTHON, control: str | None = None) -> list[str]:
     # -I: no env vars, no user site, no cwd on sys.path; -S: no site (faster, nothing extra on
     # sys.path); -B: no .pyc writes (root is read-only anyway).
     return [python, "-I", "-S", "-B", "-c", bootstrap_source()] + ([control] if control else [])
+
+
+@lru_cache(maxsize=1)
+def node_bootstrap_source() -> str:
+    return resources.files("sandgate.sandbox").joinpath("node_bootstrap.js").read_text(encoding="utf-8")
+
+
+def node_argv(flags: list[str], control: str | None = None, python: str = PYTHON, node: str = NODE) -> list[str]:
+    """The command of a Node sandbox: Python's bootstrap arms the monitor (Node has no way to load a
+    seccomp filter), then execs Node with its own bootstrap (node_bootstrap.js), which parks."""
+    if control is None:
+        return [node, *flags, "-e", node_bootstrap_source()]
+    # --disable-warning: type stripping's notice is not the program's output.
+    return python_argv(python, control) + [
+        node,
+        "--disable-warning=ExperimentalWarning",
+        *flags,
+        "-e",
+        node_bootstrap_source(),
+    ]
 
 
 def new_marker() -> str:

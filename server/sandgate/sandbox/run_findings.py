@@ -222,7 +222,7 @@ def _spawn_findings(argv: list[str]) -> list[Finding]:
     return found
 
 
-def _monitor_findings(result: RunResult, syntax: bool) -> list[Finding]:
+def _monitor_findings(result: RunResult, syntax: bool, runtime: str = "python") -> list[Finding]:
     """`monitor.lost` when nothing outside recorded the run, `monitor.tampered` when the in-process
     report disagrees with what was recorded."""
     outside = result.outside
@@ -244,6 +244,7 @@ def _monitor_findings(result: RunResult, syntax: bool) -> list[Finding]:
         stopped=bool(result.killed or result.timed_out),
         syntax_error=syntax,
         secret_path=is_secret_path,
+        detailed=runtime == "python",
     )
     if not found:
         return []
@@ -468,7 +469,7 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
     for name in dict.fromkeys(hit):
         add(_finding(f"limit.{name}", Level.MEDIUM, f"The code {LIMIT_TEXT.get(name, 'hit a limit')}", limit=name))
 
-    for finding in _monitor_findings(result, syntax):
+    for finding in _monitor_findings(result, syntax, request.runtime):
         add(finding)
 
     if result.exit_code not in (0, None) and not result.killed and not syntax:

@@ -103,7 +103,24 @@ def lost(reason: str) -> Record:
     return Record(lost=True, error=reason)
 
 
-def watch_config(limits: SandboxLimits, honey: Honey | None = None) -> dict[str, Any]:
+# What Node reads at its own start-up (V8 sizing its heap and threads, OpenSSL its settings):
+# quiet in a Node sandbox only. None of it is a secret.
+NODE_QUIET_READS = (
+    "/etc/ld.so.cache",
+    "/etc/ssl/openssl.cnf",
+    # c-ares (node:dns) reading its resolver settings when the bootstrap loads it.
+    "/etc/host.conf",
+    "/etc/netsvc.conf",
+    "/etc/resolv.conf",
+    "/etc/svc.conf",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/version_signature",
+    "/sys/fs/cgroup",
+)
+
+
+def watch_config(limits: SandboxLimits, honey: Honey | None = None, launch: str | None = None) -> dict[str, Any]:
     """What the supervisor needs to know of a sandbox: where scratch is, what is not worth
     recording, and the limits it checks from outside (open files, file size); and the honeytokens
     it hands the bootstrap to plant before the monitor is armed, when the sandbox has them."""
@@ -117,6 +134,10 @@ def watch_config(limits: SandboxLimits, honey: Honey | None = None) -> dict[str,
     }
     if honey is not None:
         config["honey"] = honey.header()
+    if launch is not None:
+        # The runtime the bootstrap execs once armed (Node's, inside): that exec is not the program's.
+        config["launch"] = launch
+        config["quiet_reads"] += list(NODE_QUIET_READS)
     return config
 
 

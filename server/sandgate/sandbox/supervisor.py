@@ -193,6 +193,7 @@ class Watch:
         self.config = config
         self.listener: int | None = None
         self.armed = False
+        self.launched = False  # the runtime's launch (config "launch") is behind us
         self.hangup = False
         self.main: int | None = None
         self.main_exit: int | None = None
@@ -460,6 +461,13 @@ class Supervisor:
                 argv = self.argv(tid, args[2])
             # After the exec the task has a new memory image: our descriptor would read the old one.
             self.memory.forget(tid)
+            launch = cfg.get("launch")
+            if launch and not watch.launched and tid == watch.main and path == launch:
+                # The bootstrap starting the sandbox's runtime (Node), once, before any program:
+                # the first exec of the main task, so nothing the program does can pass for it.
+                watch.launched = True
+                return None
+            watch.launched = True
             return {"kind": "execve", "path": path or "?", "argv": argv}
         if name in ("open", "openat", "openat2", "creat"):
             self.count_fds(watch, tid, 1)

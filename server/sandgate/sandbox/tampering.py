@@ -55,12 +55,21 @@ def _connect_seen(event: dict[str, Any], inside: list[dict[str, Any]]) -> bool:
 
 
 def reasons(
-    inside: Iterable[dict[str, Any]], outside: Record, *, stopped: bool, syntax_error: bool, secret_path
+    inside: Iterable[dict[str, Any]],
+    outside: Record,
+    *,
+    stopped: bool,
+    syntax_error: bool,
+    secret_path,
+    detailed: bool = True,
 ) -> list[str]:
     """Why the in-process report cannot be believed; empty when it agrees with the record.
 
     `inside`: the monitor's events; `stopped`: the run was killed from outside (a final report
-    is not owed); `secret_path(path) -> bool`: the report's own test for secret-looking files."""
+    is not owed); `secret_path(path) -> bool`: the report's own test for secret-looking files.
+    `detailed` False: the runtime's in-process report does not claim to see every connection, exec,
+    write and read (Node's: no audit hooks), so only its final report is owed; the record's events
+    are findings of their own either way."""
     inside = list(inside)
     found: list[str] = []
     if any(ev.get("kind") == "events-truncated" for ev in inside):
@@ -76,7 +85,7 @@ def reasons(
     for ev in inside:
         if ev.get("kind") == "probe":
             reads |= {str(ev.get("path")), os.path.dirname(str(ev.get("path")))}
-    for ev in outside.events:
+    for ev in outside.events if detailed else ():
         kind = ev.get("kind")
         if kind == "connect" and not expected_connect(ev) and not _connect_seen(ev, inside):
             target = ev.get("host") if ev.get("port") is None else f"{ev.get('host')}:{ev.get('port')}"

@@ -58,7 +58,7 @@ async def complete(server: SandgateServer, params: types.InlineCompletionParams)
         announce_provider(server)
         return None
     unit = language_for(snap.language_id, snap.path)
-    if not fully_vetted(unit):  # no unit, or one without a sandbox run (JavaScript, TypeScript)
+    if not fully_vetted(unit, snap.path):  # no unit, or no sandbox run (e.g. a .tsx file)
         handling = rt.loaded.policy.languages.unvetted
         name = unit.name if unit is not None else language_name(snap.language_id, snap.path)
         entry = server.status.note_unvetted(name, handling, static_only=unit is not None)

@@ -370,3 +370,23 @@ def test_making_a_cold_sandbox_is_not_the_programs_time(backend_cls, tmp_path):
         assert took > limits.wall_time_s, f"the workspace walk was quicker than expected ({took:.2f} s)"
     finally:
         b.close()
+
+
+def test_the_exit_sweeps_a_container_of_its_own_that_slipped_past_the_registry():
+    """A container this process owns but never registered (its create's answer lost to the exit)
+    is removed by the exit's sweep by label: nothing of a Sandgate outlives it."""
+    script = """
+import functools, sys
+from sandgate.sandbox import lifecycle
+from sandgate.sandbox.docker_backend import LABEL, LABEL_OWNER, DockerBackend, _sweep_owned
+b = DockerBackend(pool_size=0)
+cid = b.client.api.create_container(b.image, command=["true"], labels={LABEL: "1", LABEL_OWNER: b._owner})["Id"]
+lifecycle.on_exit("docker", functools.partial(_sweep_owned, b.client.api, b._owner))
+print(cid)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    cid = out.stdout.strip()
+    api = DockerBackend(pool_size=0).client.api
+    assert len(cid) == 64
+    assert not api.containers(all=True, filters={"id": cid}), "the unregistered container outlived its process"

@@ -445,8 +445,8 @@ def test_pool_replaces_items_older_than_its_max_age():
 
 def test_the_exit_waits_for_a_sandbox_still_being_made_and_kills_it():
     """A warm-pool filler may be creating a container when Sandgate exits: the exit waits for it
-    (bounded), kills it once it is registered, and nothing new is made after. In a child process:
-    the exit is one-way."""
+    (bounded), kills it once it is registered, nothing new is made after, and the sweeps by label
+    run last. In a child process: the exit is one-way."""
     script = """
 import threading, time
 from sandgate.sandbox import lifecycle
@@ -461,6 +461,7 @@ t = threading.Thread(target=filler)
 t.start()
 entered.wait()
 lifecycle.register("early", lambda: killed.append("early"))
+lifecycle.on_exit("sweep", lambda: killed.append("swept"))
 lifecycle.kill_all()
 try:
     with lifecycle.making():
@@ -468,8 +469,9 @@ try:
 except lifecycle.Exiting:
     pass
 t.join()
-print(sorted(killed))
+print(killed)
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "['early', 'late']"
+    # The registered one, the one made meanwhile once it is, then the sweep.
+    assert out.stdout.strip() == "['early', 'late', 'swept']"

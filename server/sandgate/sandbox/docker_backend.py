@@ -17,6 +17,7 @@ falling back to the engine's default when crun is absent or fails.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import socket
@@ -85,6 +86,16 @@ _EXTRACT = (
 def owner_label() -> str:
     """host:pid:start-time — the pid alone could be reused by the time orphans are reaped."""
     return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def _sweep_owned(api: Any, owner: str) -> None:
+    """Remove every container labelled as this process's: the exit's last pass, for one that
+    slipped past the registry (its create's answer or its removal cut short by the exit)."""
+    for info in api.containers(all=True, filters={"label": f"{LABEL_OWNER}={owner}"}):
+        try:
+            api.remove_container(info["Id"], force=True, v=True)
+        except Exception:  # noqa: BLE001 - gone meanwhile, or being removed
+            pass
 
 
 def _start_time(pid: int) -> str:
@@ -342,6 +353,8 @@ class DockerBackend:
             from docker.models.containers import _create_container_args
 
             kwargs["version"] = self.client.api._version
+            # At exit, after the registered containers: any other container this process owns.
+            lifecycle.on_exit("docker", functools.partial(_sweep_owned, self.client.api, self._owner))
             # Made while Sandgate exits (a pool filler): the exit waits for it and removes it.
             with lifecycle.making():
                 try:

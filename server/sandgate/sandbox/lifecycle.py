@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _changed = threading.Condition(_lock)
 _live: dict[str, Callable[[], None]] = {}
+# Run last, once the registered sandboxes are gone: sweeps by label for what slipped past the
+# registry (a create whose answer never came back, a removal cut short by the exit).
+_finals: dict[str, Callable[[], None]] = {}
 _installed = False
 _making = 0  # sandboxes being made, not registered yet (a container create in flight)
 _exiting = False
@@ -58,6 +61,13 @@ def register(key: str, kill: Callable[[], None]) -> None:
         _changed.notify_all()
 
 
+def on_exit(key: str, sweep: Callable[[], None]) -> None:
+    """`sweep` runs at exit after every registered sandbox was killed (one per key: the latest)."""
+    _install()
+    with _changed:
+        _finals[key] = sweep
+
+
 def unregister(key: str) -> None:
     with _lock:
         _live.pop(key, None)
@@ -87,7 +97,14 @@ def kill_all() -> None:
             while _making and not _live and time.monotonic() < deadline:
                 _changed.wait(max(0.0, min(0.1, deadline - time.monotonic())))
             if not _live:
-                return
+                finals = list(_finals.items())
+                _finals.clear()
+                break
+    for key, sweep in finals:
+        try:
+            sweep()
+        except Exception:  # cleanup must go on whatever one sweep does
+            log.debug("exit sweep %s failed", key, exc_info=True)
 
 
 def _install() -> None:

@@ -89,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
     protocol_in = sys.stdin.buffer
     protocol_out = _protocol_stdout()
 
+    from sandgate.sandbox import lifecycle
+
+    lifecycle.install()  # here, on the main thread: SIGTERM then removes the warm sandboxes too
     from sandgate.lsp.server import build_server
     from sandgate.lsp.stdio import serve_stdio
 

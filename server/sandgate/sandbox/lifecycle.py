@@ -25,6 +25,7 @@ _live: dict[str, Callable[[], None]] = {}
 # registry (a create whose answer never came back, a removal cut short by the exit).
 _finals: dict[str, Callable[[], None]] = {}
 _installed = False
+_signal_installed = False
 _making = 0  # sandboxes being made, not registered yet (a container create in flight)
 _exiting = False
 # How long the exit waits for sandboxes still being made (a container create is ~0.1-1 s).
@@ -107,14 +108,24 @@ def kill_all() -> None:
             log.debug("exit sweep %s failed", key, exc_info=True)
 
 
+def install() -> None:
+    """Arm the exit's cleanup now. Call it from the main thread at start-up: a SIGTERM handler can
+    only be set there, and the first sandbox is often made by a pool filler thread (which then
+    arms atexit only, and a SIGTERM would end the process with nothing cleaned up)."""
+    _install()
+
+
 def _install() -> None:
-    global _installed
+    global _installed, _signal_installed
+    on_main = threading.current_thread() is threading.main_thread()
     with _lock:
-        if _installed:
-            return
+        first = not _installed
         _installed = True
-    atexit.register(kill_all)
-    if threading.current_thread() is not threading.main_thread():
+        arm_signal = on_main and not _signal_installed
+        _signal_installed = _signal_installed or arm_signal
+    if first:
+        atexit.register(kill_all)
+    if not arm_signal:
         return  # signal handlers can only be set from the main thread; atexit still covers exit
     previous = signal.getsignal(signal.SIGTERM)
 

@@ -522,6 +522,12 @@ class Vetter:
         findings = [dataclasses.replace(f, language=language) for f in self._unparsed_findings(suggestion)]
         decision = decide(self.policy, findings, [_hold(rule_id, why)])
         findings.extend(noted)
+        return self._not_run(suggestion, decision, findings, why, language)
+
+    def _not_run(
+        self, suggestion: Suggestion, decision: Decision, findings: list[Finding], why: str, language: str
+    ) -> VetResult:
+        """The result of a vet that ran nothing, for `why`."""
         return VetResult(
             suggestion,
             decision,
@@ -555,17 +561,7 @@ class Vetter:
                 "policy", "not-vetted", Level.INFO, Level.HIGH, f'{why} (languages.unvetted = "allow")', language=name
             )
         )
-        return VetResult(
-            suggestion,
-            decision,
-            findings,
-            None,
-            f"not run: {why}",
-            self.loaded.digest,
-            place(suggestion),
-            why,
-            language=name,
-        )
+        return self._not_run(suggestion, decision, findings, why, name)
 
     def close(self) -> None:
         """Forget the backend. Backends are shared by every vetter of the process (their warm

@@ -28,7 +28,7 @@ from sandgate.checks.js_scan import JsScan, scan
 from sandgate.checks.rule_pack import load_js_pack
 from sandgate.checks.secrets import find_secrets
 from sandgate.findings import Finding, Level, details
-from sandgate.languages.unit import Language
+from sandgate.languages.unit import Language, longest_parsing_head
 
 # A column-0 line that continues the statement before it rather than starting one.
 _CONTINUES = re.compile(r"[)\]}.,?:+\-*/%&|^=<>]|else\b|catch\b|finally\b|as\b|satisfies\b|//|/\*|\*")
@@ -86,12 +86,7 @@ class JsSyntax:
         return text + closers if closers else None
 
     def truncate(self, text: str, indent: str) -> str | None:
-        lines = text.split("\n")
-        for count in range(len(lines) - 1, 0, -1):
-            head = "\n".join(lines[:count]).rstrip()
-            if head.strip() and self.parses(self.dedent(indent + head)):
-                return head
-        return None
+        return longest_parsing_head(self, text, indent)
 
     def dedent(self, text: str) -> str:
         return textwrap.dedent(text)

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from sandgate.checks.parsing import parse
-from sandgate.languages.unit import Language
+from sandgate.languages.unit import Language, longest_parsing_head
 
 # A column-0 line that continues the statement before it rather than starting one.
 _CONTINUES = re.compile(r"(else|elif|except|finally)\b|[)\]}]")
@@ -79,12 +79,7 @@ class PythonSyntax:
     def truncate(self, text: str, indent: str) -> str | None:
         """The longest run of `text`'s first lines that parses on its own (its cut last statement
         dropped), or None."""
-        lines = text.split("\n")
-        for count in range(len(lines) - 1, 0, -1):
-            head = "\n".join(lines[:count]).rstrip()
-            if head.strip() and self.parses(self.dedent(indent + head)):
-                return head
-        return None
+        return longest_parsing_head(self, text, indent)
 
     def dedent(self, text: str) -> str:
         return textwrap.dedent(text)

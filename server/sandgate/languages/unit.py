@@ -18,3 +18,14 @@ class Language:
     # The sandbox runtime that runs this language's code (the backends run Python); None: no
     # sandbox runs it yet (the pipeline holds its suggestions, `sandbox.unsupported-language`).
     runtime: str | None
+
+
+def longest_parsing_head(syntax: Any, text: str, indent: str) -> str | None:
+    """The longest run of `text`'s first lines that parses on its own (its cut last statement
+    dropped), or None: `Syntax.truncate` for every language, by the language's own `parses`."""
+    lines = text.split("\n")
+    for count in range(len(lines) - 1, 0, -1):
+        head = "\n".join(lines[:count]).rstrip()
+        if head.strip() and syntax.parses(syntax.dedent(indent + head)):
+            return head
+    return None

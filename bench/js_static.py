@@ -3,7 +3,8 @@
 Contenders, interleaved with Python's static checks on a suggestion of the same size:
 
 * JS/TS static checks — what the pipeline runs before deciding for a TypeScript suggestion: the
-  tree-sitter parse (TypeScript grammar), secrets, the policy's deny lists and the JS pack;
+  tree-sitter parse (TypeScript grammar), secrets, the policy's deny lists, the JS pack and the
+  capability analysis;
 * the tree-sitter parse alone;
 * ast-grep-py (the other in-process engine considered: Rust pattern matching over the same
   tree-sitter grammars), parsing and finding every call — only when `ast_grep_py` is installed,
@@ -87,6 +88,7 @@ def contenders(vetter: Any, code: str) -> dict[str, Any]:
     """name -> callable, for `bench.common.interleaved`; checks the suggestion parses and is flagged."""
     from sandgate.checks.js_parse import parse_js
     from sandgate.languages.javascript import TYPESCRIPT
+    from sandgate.suggestion import Suggestion, place
 
     syntax = TYPESCRIPT.syntax
     tree = syntax.parse(code)  # raises: a broken suggestion would measure the wrong path
@@ -94,8 +96,14 @@ def contenders(vetter: Any, code: str) -> dict[str, Any]:
     if not any(f.source == "pack" for f in found):
         raise RuntimeError("the TypeScript suggestion gave no pack finding: the benchmark measures nothing")
 
+    placed = place(Suggestion(code, path="bench.ts"))
+
     def js_static() -> None:
-        TYPESCRIPT.static_checks(vetter, code, syntax.parse(code))
+        # As the pipeline does (and as Python's row): the static checks, then the capability
+        # analysis on their walk.
+        tree = syntax.parse(code)
+        TYPESCRIPT.static_checks(vetter, code, tree)
+        vetter.capability_findings(TYPESCRIPT, tree, placed, None)
 
     out: dict[str, Any] = {
         "js static": js_static,

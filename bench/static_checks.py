@@ -28,6 +28,7 @@ from pathlib import Path
 
 from bench import js_static
 from bench.common import Context, Section, Series, Target, fmt, interleaved
+from sandgate.languages.python import PYTHON
 
 SIZES = (10, 60, 300)
 TARGET_LINES = 60
@@ -208,7 +209,7 @@ def run(ctx: Context) -> list[Section]:
                 # As the pipeline does: the static checks, then the capability analysis on their walk.
                 tree = ast.parse(code)
                 vetter.static_findings(code, tree)
-                vetter.capability_findings(tree, placed, None)
+                vetter.capability_findings(PYTHON, tree, placed, None)
 
             def capability(code: str = code) -> None:
                 tree = ast.parse(code)

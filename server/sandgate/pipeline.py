@@ -21,9 +21,10 @@ import dataclasses
 import functools
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandgate.checks import capabilities
 from sandgate.checks.bandit_check import BanditChecker, BanditError
@@ -48,6 +49,9 @@ from sandgate.sandbox.run_findings import findings_from_run
 from sandgate.sandbox.select import open_backend
 from sandgate.suggestion import Placed, Suggestion, place
 from sandgate.telemetry import DISABLED, Telemetry
+
+if TYPE_CHECKING:
+    from sandgate.languages.unit import Language
 
 _LOG = logging.getLogger(__name__)
 
@@ -207,8 +211,7 @@ class Vetter:
                 )
             )
             return findings, holds
-        names = scan(tree)  # one walk, shared by the policy's code rules and Sandgate's own
-        self._scanned.last = (tree, names)  # and by the capability analysis after them
+        names = self.scanned(tree, scan)  # one walk: the policy's code rules, Sandgate's own, the capabilities
         with tel.check_span("policy") as span:
             rules = check_code_rules(names, self.policy.code, self.policy.network)
             rules += check_protected_writes(names, self.policy.files, str(self.workspace) if self.workspace else None)
@@ -229,19 +232,28 @@ class Vetter:
         findings.extend(issues)
         return findings, holds
 
+    def scanned(self, tree: Any, scanner: Callable[[Any], Any]) -> Any:
+        """`scanner(tree)`, walked once per tree (per thread): the static checks and the capability
+        analysis after them read the same scan."""
+        last = getattr(self._scanned, "last", None)
+        if last is not None and last[0] is tree:
+            return last[1]
+        out = scanner(tree)
+        self._scanned.last = (tree, out)
+        return out
+
     def capability_findings(
-        self, tree: ast.Module, placed: Placed, document: str | None
+        self, unit: Language, tree: Any, placed: Placed, document: str | None
     ) -> tuple[list[Finding], str | None]:
         """What the placed suggestion can do that `document` (the text before it; None: a suggestion
-        vetted alone, which adds all it does) could not: findings and the one-line summary."""
-        last = getattr(self._scanned, "last", None)
-        names = last[1] if last is not None and last[0] is tree else scan(tree)
+        vetted alone, which adds all it does) could not: findings and the one-line summary, by the
+        analysis of `unit`'s language."""
         with self.telemetry.check_span("capability") as span:
-            found = capabilities.capabilities(names, tree)
+            found = unit.capabilities(self, tree)
             if document is None:
                 before: frozenset | set = frozenset()
             else:
-                known = capabilities.document_capabilities(document)
+                known = unit.document_capabilities(document)
                 # A document that does not parse yet: what the placed code does outside the suggestion.
                 before = (
                     known
@@ -432,10 +444,8 @@ class Vetter:
             placed = dataclasses.replace(region.placed, code=region.code)
             tree = unit.syntax.parse(placed.code)
         raw, holds = unit.static_checks(self, placed.code, tree)
-        summary: str | None = None
-        if unit.name == "python":  # the analysis reads Python's tree
-            found, summary = self.capability_findings(tree, placed, suggestion.document)
-            raw += found
+        found, summary = self.capability_findings(unit, tree, placed, suggestion.document)
+        raw += found
         findings = without_allowlisted(
             [
                 f if placed.in_suggestion(f.line, f.end_line) else dataclasses.replace(f, origin=Origin.DOCUMENT)

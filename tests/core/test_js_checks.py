@@ -11,7 +11,7 @@ from sandgate.checks.js_pack import run_js_pack
 from sandgate.checks.js_parse import parse_js, syntax_error
 from sandgate.checks.js_scan import scan
 from sandgate.checks.rule_pack import JAVASCRIPT, JS_PACK_PATH, PackError, check_examples, load_js_pack, parse_pack
-from sandgate.findings import Verdict
+from sandgate.findings import Level, Verdict
 from sandgate.languages.javascript import JAVASCRIPT as JS_UNIT
 from sandgate.languages.javascript import TYPESCRIPT
 from sandgate.pipeline import Vetter
@@ -172,9 +172,13 @@ def test_the_policys_pack_settings_apply_to_the_js_pack(static_workspace):
     ids = {r.id for r in vetter.js_pack_rules}
     assert "js.dom-xss" not in ids and "js.sql-injection" in ids
     result = vetter.vet(Suggestion("const a = new https.Agent({ rejectUnauthorized: false });", path="a.js"))
-    assert [f.rule for f in result.findings if f.source == "pack"] == ["js.tls-off"]
-    # Low: the pack does not hold it; no backend is allowed here, so it was not run (as for Python).
-    assert result.verdict is Verdict.ALLOW and "no sandbox could run" in (result.sandbox_skipped or "")
+    pack = [f for f in result.findings if f.source == "pack"]
+    assert [(f.rule, f.severity) for f in pack] == [("js.tls-off", Level.LOW)]
+    # Low: the pack's finding holds nothing; the capability analysis (language-neutral, not the
+    # pack's to configure) holds it, as it holds Python's `verify=False`.
+    holding = {r.finding.rule for r in result.decision.reasons if r.verdict is not Verdict.ALLOW and r.finding}
+    assert result.verdict is Verdict.REVIEW and holding == {"capability.verify-off"}
+    assert "no sandbox could run" in (result.sandbox_skipped or "")
 
 
 # -- the policy's deny lists, and documents that do not parse yet ---------------------------------

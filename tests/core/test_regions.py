@@ -168,7 +168,8 @@ def test_languages_vetted_statically_only(static_workspace, handling, verdict):
             language="javascript",
         )
     )
-    assert downloads.verdict is Verdict.BLOCK and [f.rule for f in downloads.findings] == ["js.download-and-run"]
+    assert downloads.verdict is Verdict.BLOCK
+    assert sorted(f.rule for f in downloads.findings) == ["capability.process", "js.download-and-run"]
     secret = vetter.vet(Suggestion('const key = "AKIAZ3MSJV7WQLPX4TQB";', path="app.jsx", language="javascriptreact"))
     assert secret.verdict is Verdict.BLOCK
 
@@ -255,7 +256,10 @@ def test_cli_picks_javascript_and_typescript_by_file_name_or_language(static_wor
     done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "app.js", cwd=static_workspace)
     (result,) = json.loads(done.stdout)["results"]
     assert done.returncode == 1 and result["decision"] == "block" and result["language"] == "javascript"
-    assert [(f["rule"], f["language"]) for f in result["findings"]] == [("js.download-and-run", "javascript")]
+    assert sorted((f["rule"], f["language"]) for f in result["findings"]) == [
+        ("capability.process", "javascript"),
+        ("js.download-and-run", "javascript"),
+    ]
     args = ("vet", "--policy", STATIC_POLICY, "--format", "json", "--language", "typescript", "snippet")
     (result,) = json.loads(sandgate(*args, cwd=static_workspace).stdout)["results"]
     assert result["language"] == "typescript" and result["decision"] == "block"
@@ -264,8 +268,11 @@ def test_cli_picks_javascript_and_typescript_by_file_name_or_language(static_wor
     sarif = json.loads(
         sandgate("vet", "--policy", STATIC_POLICY, "--format", "sarif", "app.js", cwd=static_workspace).stdout
     )
-    (finding,) = sarif["runs"][0]["results"]
+    results = {r["ruleId"]: r for r in sarif["runs"][0]["results"]}
+    assert sorted(results) == ["capability/capability.process", "pack/js.download-and-run"]
+    finding = results["pack/js.download-and-run"]
     assert finding["properties"]["language"] == "javascript" and finding["properties"]["cwe"] == 494
+    assert results["capability/capability.process"]["properties"]["language"] == "javascript"
 
 
 def test_policy_show_names_the_key_and_its_layer(workspace):

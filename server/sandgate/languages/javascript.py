@@ -1,4 +1,4 @@
-"""The JavaScript and TypeScript units: tree-sitter parses, the JS rule pack checks, no sandbox yet.
+"""The JavaScript and TypeScript units: tree-sitter parses, the JS checks, the Node sandbox runs.
 
 "Compiles" is "tree-sitter's tree has no ERROR or MISSING node" (type errors are not syntax: a
 TypeScript document that `tsc` would reject still parses). Top-level statements are column-0
@@ -8,7 +8,8 @@ cut suggestion is completed by closing its open brackets, strings and template l
 The static checks (`static_checks`): secrets (detect-secrets' patterns and named values work on
 any text), the policy's deny lists (`require('m')` / `import … from 'm'` against
 `code.deny_imports`, resolved callees against `code.deny_calls`), and the JS security pack
-(`checks/js_security_pack.toml`). The code runs in the Node sandbox (`sandbox/node_bootstrap.js`):
+(`checks/js_security_pack.toml`); then the capability analysis (`checks/js_capabilities.py`) on the
+same scan. The code runs in the Node sandbox (`sandbox/node_bootstrap.js`):
 CommonJS or ESM by extension and syntax, TypeScript by Node's type stripping. JSX and TSX files are
 not run (`languages.NOT_RUNNABLE`): the pipeline says so with a `sandbox.unsupported-language`
 finding that the presets hold for review.
@@ -18,10 +19,11 @@ from __future__ import annotations
 
 import re
 import textwrap
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from sandgate.checks.code_rules import denied
+from sandgate.checks.js_capabilities import capabilities, document_capabilities
 from sandgate.checks.js_pack import check_js_pack
 from sandgate.checks.js_parse import JsTree, Positions, parse_js, syntax_error
 from sandgate.checks.js_scan import JsScan, scan
@@ -247,7 +249,7 @@ def js_static_findings(vetter: Any, code: str, tree: JsTree | None) -> tuple[lis
         span.set_findings(len(findings))
     if tree is None:
         return findings, []
-    scanned = scan(tree)
+    scanned = vetter.scanned(tree, scan)  # the capability analysis reads the same scan
     positions = Positions(tree)
     with tel.check_span("policy") as span:
         rules = policy_findings(scanned, positions, vetter.policy)
@@ -260,12 +262,18 @@ def js_static_findings(vetter: Any, code: str, tree: JsTree | None) -> tuple[lis
     return findings, []
 
 
+def js_capabilities(vetter: Any, tree: JsTree) -> list:
+    return capabilities(vetter.scanned(tree, scan))
+
+
 JAVASCRIPT = Language(
     name="javascript",
     language_ids=frozenset({"javascript", "javascriptreact"}),
     extensions=(".js", ".mjs", ".cjs", ".jsx"),
     syntax=JsSyntax(("javascript",)),
     static_checks=js_static_findings,
+    capabilities=js_capabilities,
+    document_capabilities=partial(document_capabilities, grammars=("javascript",)),
     runtime="node",
 )
 TYPESCRIPT = Language(
@@ -274,5 +282,7 @@ TYPESCRIPT = Language(
     extensions=(".ts", ".mts", ".cts", ".tsx"),
     syntax=JsSyntax(("typescript", "tsx")),
     static_checks=js_static_findings,
+    capabilities=js_capabilities,
+    document_capabilities=partial(document_capabilities, grammars=("typescript", "tsx")),
     runtime="node",
 )

@@ -16,6 +16,8 @@ import textwrap
 from functools import lru_cache
 from typing import Any
 
+from sandgate.checks import capabilities
+from sandgate.checks.names import scan
 from sandgate.checks.parsing import parse
 from sandgate.languages.unit import Language, longest_parsing_head
 
@@ -157,11 +159,17 @@ def _static_checks(vetter: Any, code: str, tree: Any) -> tuple[list, list]:
     return vetter.static_findings(code, tree)
 
 
+def _capabilities(vetter: Any, tree: Any) -> list:
+    return capabilities.capabilities(vetter.scanned(tree, scan), tree)
+
+
 PYTHON = Language(
     name="python",
     language_ids=frozenset({"python"}),
     extensions=(".py", ".pyw", ".pyi"),
     syntax=PythonSyntax(),
     static_checks=_static_checks,
+    capabilities=_capabilities,
+    document_capabilities=capabilities.document_capabilities,
     runtime="python",
 )

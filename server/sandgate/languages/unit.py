@@ -15,6 +15,10 @@ class Language:
     syntax: Any  # regions.Syntax
     # (vetter, code, tree) -> (findings, holds): the in-process checks on vetted code.
     static_checks: Callable[[Any, str, Any], tuple[list, list]]
+    # (vetter, tree) -> the capabilities of the vetted code (`checks.capabilities.Capability`), and
+    # code -> the capability keys of a whole document (None: it does not parse): what a suggestion adds.
+    capabilities: Callable[[Any, Any], list]
+    document_capabilities: Callable[[str], frozenset | None]
     # The sandbox runtime that runs this language's code (the backends run Python); None: no
     # sandbox runs it yet (the pipeline holds its suggestions, `sandbox.unsupported-language`).
     runtime: str | None

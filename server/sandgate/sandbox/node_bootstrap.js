@@ -42,6 +42,7 @@ const prepared = {};
 try {
   prepared.key = 'sandgate.exercise.' + require('node:crypto').randomBytes(8).toString('hex');
   prepared.timers = require('node:timers');
+  prepared.Worker = require('node:worker_threads').Worker;
   prepared.promisedTimers = require('node:timers/promises');
   prepared.callCtx = vm.createContext({});
   prepared.callScript = new vm.Script('sandgateCall()', { filename: 'sandgate-exercise' });
@@ -659,20 +660,73 @@ function main(raw) {
       }
     }
 
+    // What a returned promise runs after its first `await` is past vm's timeout: an endless loop
+    // there would hold the run until its wall time. A watchdog thread (made at the first await,
+    // only in runs that need one) stops it through the inspector (Runtime.terminateExecution):
+    // armed for the wait, it acts only once the deadline has passed while this thread's heartbeat
+    // has stopped (busy in JavaScript, not waiting), so it never cuts our own callbacks.
+    const WATCHDOG = `
+      const { workerData } = require('node:worker_threads');
+      const ctl = new Int32Array(workerData); // [0] odd while armed, [1] ms, [2] heartbeat
+      const session = new (require('node:inspector').Session)();
+      session.connectToMainThread();
+      for (;;) {
+        const gen = Atomics.load(ctl, 0);
+        if (gen % 2 === 0) { Atomics.wait(ctl, 0, gen); continue; }
+        const deadline = Date.now() + Atomics.load(ctl, 1);
+        let beat = Atomics.load(ctl, 2), beatAt = Date.now();
+        while (Atomics.load(ctl, 0) === gen) {
+          Atomics.wait(ctl, 0, gen, 20);
+          const now = Date.now(), b = Atomics.load(ctl, 2);
+          if (b !== beat) { beat = b; beatAt = now; }
+          if (Atomics.load(ctl, 0) === gen && now > deadline && now - beatAt > 60) {
+            session.post('Runtime.terminateExecution');
+            beatAt = now;
+          }
+        }
+      }`;
+    const realSetInterval = setInterval, realClearInterval = clearInterval;
+    let watchdog = null;
+    function armed(ms) {
+      try {
+        if (watchdog === null) {
+          const ctl = new Int32Array(new SharedArrayBuffer(12));
+          const worker = new prepared.Worker(WATCHDOG, { eval: true, workerData: ctl.buffer });
+          worker.unref();
+          worker.on('error', () => {});
+          watchdog = { ctl, worker };
+        }
+        const ctl = watchdog.ctl;
+        Atomics.store(ctl, 1, Math.max(1, Math.round(ms)));
+        Atomics.add(ctl, 0, 1);
+        Atomics.notify(ctl, 0);
+        const beat = realSetInterval(() => Atomics.add(ctl, 2, 1), 10);
+        return () => {
+          realClearInterval(beat);
+          Atomics.add(ctl, 0, 1);
+          Atomics.notify(ctl, 0);
+        };
+      } catch (e) {
+        return () => {}; // no watchdog: the run's wall time is the bound
+      }
+    }
+
     function within(value, ms) {
       return new PromiseCtor((resolve, reject) => {
-        const timer = realSetTimeout(() => reject(TIMEOUT), Math.max(1, ms));
+        const disarm = armed(ms);
+        const timer = realSetTimeout(() => { disarm(); reject(TIMEOUT); }, Math.max(1, ms));
         let p;
         try {
           p = PromiseResolve(value);
         } catch (e) {
           realClearTimeout(timer);
+          disarm();
           reject(e);
           return;
         }
         ReflectApply(PromiseThen, p, [
-          (v) => { realClearTimeout(timer); resolve(v); },
-          (e) => { realClearTimeout(timer); reject(e); },
+          (v) => { realClearTimeout(timer); disarm(); resolve(v); },
+          (e) => { realClearTimeout(timer); disarm(); reject(e); },
         ]);
       });
     }

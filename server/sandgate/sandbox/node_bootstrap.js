@@ -458,7 +458,45 @@ function main(raw) {
       for (let i = 0; i < args.length && i < 16; i++) parts[parts.length] = show(args[i], 0, auth);
       const ev = { kind: 'standin-call', what, args: parts.join(', ').slice(0, 2000) };
       if (auth.length) ev.auth = auth.map((a) => a.slice(0, 400));
+      const files = [];
+      try {
+        peekFiles(args, files, 0);
+      } catch (e) { /* detail only */ }
+      if (files.length) ev.files = files;
       emit(ev);
+    }
+
+    // The start of each file a stand-in call was handed (a path the run wrote in scratch, a read
+    // stream of one), so a secret staged in a file and then sent is seen where it goes, even if the
+    // file is deleted afterwards (as bootstrap.py's _peek_files). Three files, 4 KiB each.
+    const SCRATCH_DIR = String(hdr.scratch).replace(/\/+$/, '');
+    const openSync = fs.openSync, readSync = fs.readSync, closeSync = fs.closeSync, fstatSync = fs.fstatSync;
+    function peekFiles(value, out, depth) {
+      if (out.length >= 3 || depth > 3 || value === null || value === undefined || isStandin(value)) return;
+      let p = null;
+      if (typeof value === 'string') {
+        if (value.length < 4096 && value.indexOf('\n') < 0) p = path.resolve(value);
+      } else if (typeof value === 'object') {
+        if (typeof value.path === 'string') p = path.resolve(value.path); // fs.ReadStream, a file handle's path
+        else if (IsArray(value)) for (let i = 0; i < value.length && i < 16; i++) peekFiles(value[i], out, depth + 1);
+        else if (!Buffer.isBuffer(value)) {
+          const keys = ObjectKeys(value);
+          for (let i = 0; i < keys.length && i < 16; i++) peekFiles(value[keys[i]], out, depth + 1);
+        }
+      }
+      if (p === null || !p.startsWith(SCRATCH_DIR + '/') || p.startsWith(ARGS_DIR + '/') || p === ARGS_DIR) return;
+      let fd = -1;
+      try {
+        fd = openSync(p, 'r');
+        if (!fstatSync(fd).isFile()) return;
+        const buf = Buffer.alloc(4096);
+        const n = readSync(fd, buf, 0, 4096, 0);
+        out[out.length] = p + ': ' + buf.subarray(0, n).toString('utf8');
+      } catch (e) {
+        /* not a file the run wrote */
+      } finally {
+        if (fd >= 0) try { closeSync(fd); } catch (e) { /* closed */ }
+      }
     }
 
     // -- a module the sandbox lacks (express, axios, pg…) loads as a stand-in --------------------

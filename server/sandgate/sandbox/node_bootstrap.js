@@ -35,6 +35,31 @@ ctl.on('error', () => process.exit(0));
 // pooled sandbox waits rather than on a TypeScript run's time.
 try { Module.stripTypeScriptTypes('let warm: number = 1;'); } catch (e) { /* an older Node: flagged at run */ }
 
+// What an exercise needs, made while a pooled sandbox waits rather than on the run's time (~10 ms):
+// the registry's per-run name, an in-process inspector session with its profiler on (coverage
+// starts only for a run with an exercise), the context the calls run in.
+const prepared = {};
+try {
+  prepared.key = 'sandgate.exercise.' + require('node:crypto').randomBytes(8).toString('hex');
+  prepared.timers = require('node:timers');
+  prepared.Worker = require('node:worker_threads').Worker;
+  prepared.promisedTimers = require('node:timers/promises');
+  prepared.callCtx = vm.createContext({});
+  prepared.callScript = new vm.Script('sandgateCall()', { filename: 'sandgate-exercise' });
+  const inspector = require('node:inspector');
+  prepared.sessionPost = inspector.Session.prototype.post;
+  prepared.session = new inspector.Session();
+  prepared.session.connect();
+  prepared.session.post('Profiler.enable');
+  // Started now: it drops the code compiled so far (V8 recompiles with block counters), which
+  // costs 5-40 ms; what compiles after (the program) is counted. A run without lines to follow
+  // stops it.
+  prepared.session.post('Profiler.startPreciseCoverage', { callCount: true, detailed: true });
+  prepared.covering = true;
+} catch (e) {
+  prepared.error = String(e).slice(0, 200);
+}
+
 const chunks = [];
 process.stdin.on('data', (c) => chunks.push(c));
 process.stdin.on('end', () => {
@@ -51,11 +76,38 @@ function main(raw) {
   const MARK = hdr.marker;
   const WS = String(hdr.workspace).replace(/\/+$/, '');
   const FILE = WS + '/' + String(hdr.relpath).replace(/^\/+/, '');
-  const state = { status: null, events: 0 };
+  const state = { status: null, events: 0, in: null };
   const MAX_EVENTS = 1000;
+  const SPAN = Array.isArray(hdr.span) ? hdr.span : null;
+  const FILE_URL = url.pathToFileURL(FILE).href;
+  // Events worth saying where they happened: which exercised function, which line of the suggestion.
+  const PLACED = new Set(['connect', 'dns', 'spawn', 'honey-env', 'standin-call', 'standin-module', 'open-read', 'open-write']);
+  const captureStack = Error.captureStackTrace;
+
+  function where(ev) {
+    if (state.in !== null) ev.in = state.in;
+    if (!SPAN) return;
+    const limit = Error.stackTraceLimit;
+    const holder = {};
+    try {
+      Error.stackTraceLimit = 64;
+      captureStack(holder, where);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+    for (const frame of String(holder.stack || '').split('\n')) {
+      const m = /\(?((?:file:\/\/)?\/[^()]*?):(\d+):\d+\)?$/.exec(frame);
+      if (!m || (m[1] !== FILE && m[1] !== FILE_URL)) continue;
+      const line = Number(m[2]);
+      if (line >= SPAN[0] && line <= SPAN[1]) { ev.line = line; return; }
+    }
+  }
 
   function emit(ev) {
     if (state.events >= MAX_EVENTS) return;
+    if (PLACED.has(ev.kind)) {
+      try { where(ev); } catch (e) { /* detail only */ }
+    }
     state.events += 1;
     if (state.events === MAX_EVENTS) ev = { kind: 'events-truncated' };
     try {
@@ -141,18 +193,91 @@ function main(raw) {
     }
   }
   const cp = require('node:child_process');
+  // The command line as the system call will see it (a shell's `sh -c …`), so that the report and
+  // the supervisor's record of one launch compare equal and the finding keeps its place.
+  function commandLine(name, args) {
+    const [file, second, third] = args;
+    if (name === 'exec' || name === 'execSync') return ['/bin/sh', '-c', String(file)];
+    if (name === 'fork') return [process.execPath, String(file), ...(Array.isArray(second) ? second : []).map(String)];
+    const list = Array.isArray(second) ? second.map(String) : [];
+    const options = Array.isArray(second) ? third : second;
+    const shell = options && typeof options === 'object' && options.shell;
+    if (shell) return [typeof shell === 'string' ? shell : '/bin/sh', '-c', [String(file), ...list].join(' ')];
+    return [String(file), ...list];
+  }
+  let launching = false; // exec calls execFile: one launch, one event
   for (const name of ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork']) {
     const orig = cp[name];
     cp[name] = function (...args) {
-      emit({ kind: 'spawn', how: name, argv: args.filter((a) => typeof a === 'string' || Array.isArray(a)).flat().map(String).slice(0, 20) });
-      return orig.apply(this, args);
+      if (launching) return orig.apply(this, args);
+      try {
+        emit({ kind: 'spawn', how: name, argv: commandLine(name, args).slice(0, 20) });
+      } catch (e) { /* detail only */ }
+      launching = true;
+      try {
+        return orig.apply(this, args);
+      } finally {
+        launching = false;
+      }
     };
+  }
+  // Files the program opens outside the workspace and scratch, with where it opened them (the
+  // supervisor records the same opens, without a place).
+  const SCRATCH = String(hdr.scratch).replace(/\/+$/, '');
+  const QUIET = ['/dev/', '/proc/self/', '/usr/', '/opt/', '/etc/localtime', '/etc/passwd', '/etc/group', '/etc/nsswitch.conf'];
+  const resolvePath = path.resolve;
+  function fileEvent(p, writing) {
+    try {
+      let text = p instanceof URL ? url.fileURLToPath(p) : Buffer.isBuffer(p) ? p.toString('utf8') : p;
+      if (typeof text !== 'string') return;
+      text = resolvePath(text);
+      const under = (root) => text === root || text.startsWith(root + '/');
+      if (under(SCRATCH)) return;
+      if (writing) emit({ kind: 'open-write', path: text, in_scratch: false });
+      else if (!under(WS) && !QUIET.some((q) => text.startsWith(q) || text === q)) emit({ kind: 'open-read', path: text });
+    } catch (e) { /* detail only */ }
+  }
+  const writesBy = (flags) =>
+    (typeof flags === 'string' && /[wa+]/.test(flags)) ||
+    (typeof flags === 'number' && (flags & (fs.constants.O_WRONLY | fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC)) !== 0);
+  const FILE_APIS = [
+    [fs, ['readFileSync', 'readFile', 'createReadStream'], () => false],
+    [fs, ['writeFileSync', 'writeFile', 'appendFileSync', 'appendFile', 'createWriteStream'], () => true],
+    [fs, ['openSync', 'open'], (args) => writesBy(args[1])],
+    [fs.promises, ['readFile'], () => false],
+    [fs.promises, ['writeFile', 'appendFile'], () => true],
+    [fs.promises, ['open'], (args) => writesBy(args[1])],
+  ];
+  for (const [api, methods, writing] of FILE_APIS) {
+    for (const name of methods) {
+      const orig = api[name];
+      if (typeof orig !== 'function') continue;
+      api[name] = function (...args) {
+        fileEvent(args[0], writing(args));
+        return orig.apply(this, args);
+      };
+    }
+  }
+
+  // Node's own copy of the environment for a child process (normalizeSpawnArguments) is not the
+  // program reading the planted variables: the frame that asked is one of Node's internals.
+  function runtimeRead() {
+    const limit = Error.stackTraceLimit;
+    const holder = {};
+    try {
+      Error.stackTraceLimit = 2;
+      Error.captureStackTrace(holder, runtimeRead);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+    const frames = String(holder.stack || '').split('\n').slice(1);
+    return frames.length > 1 && /(\(|at )node:/.test(frames[1]);
   }
   if (honeyNames.size) {
     const env = process.env;
     process.env = new Proxy(env, {
       get(target, key) {
-        if (typeof key === 'string' && honeyNames.has(key)) emit({ kind: 'honey-env', name: key });
+        if (typeof key === 'string' && honeyNames.has(key) && !runtimeRead()) emit({ kind: 'honey-env', name: key });
         return Reflect.get(target, key);
       },
     });
@@ -181,6 +306,18 @@ function main(raw) {
     }
   }
 
+  // -- the exercise: after the module body, call what the suggestion adds or changes ---------------
+  // Inline suggestions are mostly function bodies nothing calls on load. Each target (js_exercise.py)
+  // is called with stand-in arguments, in this process (the supervisor records it like the rest of
+  // the run), each with its share of the time; what it throws is caught and reported. This report is
+  // detail: what the calls did comes from the supervisor's record.
+  const EX = hdr.exercise && Array.isArray(hdr.exercise.targets) && hdr.exercise.targets.length ? hdr.exercise : null;
+  const exercise = EX ? makeExercise(EX, { hdr, emit, state, FILE, FILE_URL, captureStack }) : null;
+  if (prepared.covering && !(EX && EX.targets.some((t) => Array.isArray(t.want) && t.want.length))) {
+    try { prepared.session.post('Profiler.stopPreciseCoverage'); } catch (e) { /* detail only */ }
+  }
+
+
   // Which module system: the extension says, else the syntax (import/export: ESM).
   const ext = path.extname(FILE);
   const ts = ['.ts', '.mts', '.cts'].includes(ext);
@@ -195,6 +332,7 @@ function main(raw) {
       return;
     }
   }
+  if (exercise) source = exercise.rewrite(source);
   let esm = ext === '.mjs' || ext === '.mts';
   if (!esm && ext !== '.cjs' && ext !== '.cts') {
     try {
@@ -230,18 +368,40 @@ function main(raw) {
         return next(u, context);
       },
     });
-    import(fileUrl).then(last, (e) => {
-      if (e instanceof SyntaxError) emit({ kind: 'syntax-error', msg: String(e.message).slice(0, 300), line: lineOf(e), col: 0 });
-      process.exitCode = e instanceof SyntaxError ? 3 : 1;
-      process.stderr.write((e && e.stack) ? e.stack + '\n' : String(e) + '\n');
-    });
+    import(fileUrl).then(
+      () => {
+        last();
+        if (exercise) return exercise.run();
+      },
+      (e) => {
+        if (e instanceof SyntaxError) emit({ kind: 'syntax-error', msg: String(e.message).slice(0, 300), line: lineOf(e), col: 0 });
+        process.exitCode = e instanceof SyntaxError ? 3 : 1;
+        process.stderr.write((e && e.stack) ? e.stack + '\n' : String(e) + '\n');
+        // After a failed module body too: what it defined before it stopped can still be called.
+        if (exercise && !(e instanceof SyntaxError)) return exercise.run();
+      },
+    );
   } else {
     const m = new Module(FILE, null);
     m.filename = FILE;
     m.paths = Module._nodeModulePaths(path.dirname(FILE));
     process.mainModule = m;
-    m._compile(source, FILE);
-    last();
+    if (!exercise) {
+      m._compile(source, FILE);
+      last();
+    } else {
+      let failed = null;
+      try {
+        m._compile(source, FILE);
+      } catch (e) {
+        failed = { error: e };
+      }
+      last();
+      // After a failed module body too (its error ends the run once the calls are done).
+      exercise.run().then(() => {
+        if (failed) setImmediate(() => { throw failed.error; });
+      });
+    }
   }
 
   // The final report comes after the exit handlers the program's body registered (a handler's

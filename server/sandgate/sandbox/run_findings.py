@@ -145,7 +145,9 @@ def _exercise_findings(result: RunResult, request: RunRequest) -> list[Finding]:
             line = int(ev.get("line") or 0)
             out.append(dataclasses.replace(f, line=line, end_line=line) if line else f)
     stopped = result.killed or result.timed_out
-    if not done and not stopped and not result.error:
+    # A program the runtime could not compile (TypeScript that type stripping refuses) ran nothing.
+    refused = any(ev.get("kind") == "syntax-error" for ev in result.events)
+    if not done and not stopped and not result.error and not refused:
         out.append(
             _finding(
                 "exercise.incomplete",
@@ -427,7 +429,7 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
                         path=path,
                     )
                 )
-        elif kind == "standin-call" and str(ev.get("what", "")).split(".")[0] in NETWORK_CLIENTS:
+        elif kind == "standin-call" and honeytokens.network_client(str(ev.get("what", ""))):
             for host in honeytokens.url_hosts(str(ev.get("args", ""))):
                 if not host.endswith(STANDIN_HOST) and not host_allowed(host, request):
                     add(

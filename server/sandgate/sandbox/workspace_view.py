@@ -52,6 +52,9 @@ MAX_ENTRIES = 50_000
 # A copied view: files larger than this are left out, and the whole stops at the total.
 MAX_FILE = 1 << 20
 MAX_TOTAL = 48 << 20
+# A copied view holds a dependency folder only whole, and only when it is this small: a copy is
+# made for every sandbox (a Docker container's tar of a few thousand files took seconds).
+MAX_DEPENDENCY_COPY = 8 << 20
 
 
 @dataclass
@@ -83,7 +86,8 @@ def plan(root: str, exclude: tuple[str, ...]) -> View:
             view.hidden.append((rel, True))  # too large to check: covered whole
             continue
         view.hidden.extend(deps.hidden)
-        files.extend(deps.files)
+        if sum(size for _, _, size in deps.files) <= MAX_DEPENDENCY_COPY:
+            files.extend(deps.files)
     total = 0
     for rel, mode, size in files:
         if size > MAX_FILE or total + size > MAX_TOTAL:

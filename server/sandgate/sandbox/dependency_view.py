@@ -25,7 +25,10 @@ FOLDERS = frozenset({"node_modules"})
 # Shown although their names start with a dot: pnpm's package store, which its links point into.
 SHOWN_DOT = frozenset({".pnpm"})
 MAX_ENTRIES = 100_000
-_KEPT = 16
+# All of a workspace's dependency folders together (a monorepo has one per package): past this,
+# the rest are covered whole, unwalked.
+MAX_TOTAL_ENTRIES = 200_000
+_KEPT = 64
 
 _lock = threading.Lock()
 _walks: dict[tuple[str, str, tuple[str, ...]], view_walk.Walk] = {}

@@ -80,10 +80,15 @@ def plan(root: str, exclude: tuple[str, ...]) -> View:
         )
     view = View(root, hidden=list(own.hidden))
     files = list(own.files)
+    walked = 0
     for rel in own.stopped:
+        if walked >= dependency_view.MAX_TOTAL_ENTRIES:
+            view.hidden.append((rel, True))  # too many to check: covered whole
+            continue
         deps = dependency_view.walk(root, rel, patterns, HIDDEN_DIRS)
-        if deps.over:
-            view.hidden.append((rel, True))  # too large to check: covered whole
+        walked += deps.entries
+        if deps.over or walked > dependency_view.MAX_TOTAL_ENTRIES:
+            view.hidden.append((rel, True))
             continue
         view.hidden.extend(deps.hidden)
         if sum(size for _, _, size in deps.files) <= MAX_DEPENDENCY_COPY:

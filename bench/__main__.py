@@ -25,6 +25,7 @@ MODULES = (
     "bench.static_recall",
     "bench.sandbox_runs",
     "bench.node_runs",
+    "bench.node_modules_view",
     "bench.supervisor",
     "bench.gateway",
     "bench.throughput",

@@ -82,6 +82,24 @@ def _suggestion(i: int) -> str:
     )
 
 
+# The same function in TypeScript, the cursor in its body (the closing brace below it: the document
+# with the suggestion in place compiles), vetted by the JS static checks and run in the Node sandbox.
+TS_DOC = (
+    "/** Order totals. */\n\n"
+    "export function total(prices: number[], quantities: number[], discount: number): number {\n"
+    "  // Sum of price × quantity, minus a discount in percent.\n"
+    "  \n}\n"
+)
+TS_CURSOR = (4, 2)
+
+
+def _ts_suggestion(i: int) -> str:
+    return (
+        "const amount = prices.reduce((sum, p, k) => sum + p * quantities[k], 0);\n"
+        f"  return Number((amount * (1 - discount / 100)).toFixed({i % 7 + 2})); // v{i}"
+    )
+
+
 # -- the model: the tests' fake OpenAI server, in a process of its own ------------------------
 
 
@@ -235,9 +253,9 @@ def _expect_diagnostics(client, doc: Doc) -> asyncio.Future:
     return client.diag_waiters.setdefault((doc.uri, doc.version + 1), loop.create_future())
 
 
-async def _open(client, path: Path, text: str) -> Doc:
+async def _open(client, path: Path, text: str, language: str = "python") -> Doc:
     waiter = client.diag_waiters.setdefault((path.as_uri(), 1), asyncio.get_running_loop().create_future())
-    doc = Doc(client, path, text)
+    doc = Doc(client, path, text, language=language)
     await asyncio.wait_for(waiter, 60)  # the document check of the open is done: nothing else runs
     return doc
 
@@ -266,9 +284,9 @@ async def _why_empty(client) -> str:
     return f"{last.get('decision')}: " + "; ".join(str(r.get("text")) for r in last.get("reasons") or [])
 
 
-def _vetted(workspace: Path, backend: str, region: bool = False) -> tuple[int, int]:
-    """Decision records in the audit log: (all, those that were allowed after a sandbox run on `backend`
-    — of a region, when `region`)."""
+def _vetted(workspace: Path, backend: str, region: bool = False, language: str = "python") -> tuple[int, int]:
+    """Decision records in the audit log: (all, those of `language` that were allowed after a sandbox run
+    on `backend` — of a region, when `region`)."""
     decisions = [r for r in audit_records(workspace) if r.get("event") == "decision"]
     ran = [
         r
@@ -277,6 +295,8 @@ def _vetted(workspace: Path, backend: str, region: bool = False) -> tuple[int, i
         and (r.get("sandbox") or {}).get("backend") == backend
         and not (r.get("sandbox") or {}).get("skipped")
         and bool(r.get("vetted")) == region
+        and r.get("language") == language
+        and (r.get("sandbox") or {}).get("runtime") == ("node" if language == "typescript" else "python")
     ]
     return len(decisions), len(ran)
 
@@ -397,13 +417,20 @@ async def _inline_pass(
     private: bool = False,
     broken: bool = False,
     api: str = "chat",
+    language: str = "python",
 ) -> dict[str, Any]:
     import httpx
 
+    ts = language == "typescript"
     position = types.Position(line=BROKEN_CURSOR[0], character=BROKEN_CURSOR[1]) if broken else None
+    if ts:
+        position = types.Position(line=TS_CURSOR[0], character=TS_CURSOR[1])
     with _workspace(private) as ws:
         async with _serve(ws, fake, backend, env, api) as client, httpx.AsyncClient(timeout=30) as http:
-            doc = await _open(client, ws / "orders.py", BROKEN_DOC if broken else CALC_DOC)
+            if ts:
+                doc = await _open(client, ws / "orders.ts", TS_DOC, language)
+            else:
+                doc = await _open(client, ws / "orders.py", BROKEN_DOC if broken else CALC_DOC)
             # The baseline asks the same endpoint with the same body, as the editor's own engine would.
             url = fake.base_url + "/chat/completions" if api == "chat" else fake.root + "/api/generate"
             total, base, warm_failures = [], [], []
@@ -411,7 +438,7 @@ async def _inline_pass(
             gc.collect()
             while ok < warmup + n:
                 measuring = ok >= warmup
-                text = _suggestion(i)
+                text = _ts_suggestion(i) if ts else _suggestion(i)
                 i += 1
                 fake.set_script({"*": text})  # also forgets earlier requests
                 gc.disable()
@@ -444,7 +471,7 @@ async def _inline_pass(
                     total.append(ms)
                     base.append(b_ms)
                 await asyncio.sleep(gap_s * (0.75 + random.random() / 2))
-            decisions, ran = _vetted(ws, backend, region=broken)
+            decisions, ran = _vetted(ws, backend, region=broken, language=language)
             if ran != warmup + n or decisions != warmup + n + len(warm_failures):
                 raise RuntimeError(
                     f"{backend}: {ran} of {warmup + n} answered requests have an allow decision after a "
@@ -469,28 +496,49 @@ def _end_marker(api: str, body: dict[str, Any]) -> str:
 
 async def _section_inline(ctx: Context, fake: _Model) -> Section:
     n, warmup = ctx.n(60, 8), ctx.n(8, 3)
-    n_tel, n_private, n_broken = ctx.n(25, 4), ctx.n(20, 0), ctx.n(30, 6)
+    n_tel, n_private, n_broken, n_ts = ctx.n(25, 4), ctx.n(20, 0), ctx.n(30, 6), ctx.n(40, 6)
     gap = {"bwrap": 0.25, "docker": 0.5}
     rows: list[list[str]] = []
     targets: list[Target] = []
     raw: dict[str, Any] = {}
     series: list[Series] = []
-    # (label, backend, private workspace, breakdown pass, measured requests, a document that does not compile)
-    # and the wire format: chat, or a fill-in-the-middle endpoint (Ollama's /api/generate) beside it)
+    # (label, backend, private workspace, breakdown pass, measured requests, a document that does not compile,
+    # the wire format: chat, or a fill-in-the-middle endpoint (Ollama's /api/generate) beside it, the language)
     variants = []
     for position, backend in enumerate(ctx.backends):
-        variants.append((backend, backend, False, True, n, False, "chat"))
+        variants.append((backend, backend, False, True, n, False, "chat", "python"))
+        variants.append((f"{backend}, TypeScript document", backend, False, False, n_ts, False, "chat", "typescript"))
         if position == 0:
             variants.append(
-                (f"{backend}, FIM endpoint (Ollama /api/generate)", backend, False, False, n_broken, False, "ollama")
+                (
+                    f"{backend}, FIM endpoint (Ollama /api/generate)",
+                    backend,
+                    False,
+                    False,
+                    n_broken,
+                    False,
+                    "ollama",
+                    "python",
+                )
             )
-        variants.append((f"{backend}, document that does not compile", backend, False, False, n_broken, True, "chat"))
+        variants.append(
+            (f"{backend}, document that does not compile", backend, False, False, n_broken, True, "chat", "python")
+        )
         if backend == "docker" and n_private:
-            variants.append(("docker, private workspace", backend, True, False, n_private, False, "chat"))
-    for label, backend, private, breakdown, count, broken, api in variants:
+            variants.append(("docker, private workspace", backend, True, False, n_private, False, "chat", "python"))
+    for label, backend, private, breakdown, count, broken, api, language in variants:
         ctx.log(f"gateway: inline overhead, {label} ({count} requests after {warmup} warm-up)")
         m = await _inline_pass(
-            ctx, fake, backend, count, warmup, gap.get(backend, 0.3), private=private, broken=broken, api=api
+            ctx,
+            fake,
+            backend,
+            count,
+            warmup,
+            gap.get(backend, 0.3),
+            private=private,
+            broken=broken,
+            api=api,
+            language=language,
         )
         total, base, over = (
             Series(f"{label}: total", m["total"]),
@@ -502,6 +550,7 @@ async def _section_inline(ctx: Context, fake: _Model) -> Section:
             "private_workspace": private,
             "region": broken,
             "api": api,
+            "language": language,
             "total": total.to_json(),
             "baseline": base.to_json(),
             "overhead": over.to_json(),
@@ -609,6 +658,24 @@ def _inline_notes(
         "the suggestion store, diagnostics and status; `outside handler`: client-observed total minus the handler "
         "span (JSON-RPC over stdio both ways, pygls dispatch, the client's own parsing).",
     ]
+    ts_rows = [v for v in raw.values() if v.get("language") == "typescript"]
+    if ts_rows:
+        ratios = []
+        for v in ts_rows:
+            py = raw.get(v["backend"])
+            if py is None:
+                continue
+            ratios.append(
+                f"{v['backend']}: total p50 {fmt(v['total']['p50_ms'] / py['total']['p50_ms'])}×, overhead p50 "
+                f"{fmt(v['overhead']['p50_ms'] / py['overhead']['p50_ms'])}× and p95 "
+                f"{fmt(v['overhead']['p95_ms'] / py['overhead']['p95_ms'])}× Python's row"
+            )
+        notes.append(
+            "Rows `…, TypeScript document`: the same function in a `.ts` document (the cursor in its body, the closing "
+            "brace below), a two-line TypeScript body; vetted by the JS static checks (tree-sitter, the JS pack) and run "
+            "in the Node sandbox (the audit log's record of each says `typescript` and runtime `node`), with the same "
+            "targets. In the same run: " + "; ".join(ratios) + "."
+        )
     regions = [label for label, v in raw.items() if v.get("region")]
     if regions:
         notes.append(

@@ -327,9 +327,10 @@ def run(ctx: Context) -> list[Section]:
         ],
         notes=[
             "Same rounds as the Python rows above (interleaved, same machine load). *JS/TS static checks* is what "
-            "the pipeline runs for a TypeScript suggestion before deciding: the tree-sitter parse (TypeScript "
-            "grammar), secret detection, the policy's deny lists and the JS pack (`checks/js_security_pack.toml`); "
-            "no sandbox run follows (none runs JavaScript yet). The Python figure includes bandit and the "
+            "the pipeline runs for a TypeScript suggestion before its sandbox run: the tree-sitter parse "
+            "(TypeScript grammar), secret detection, the policy's deny lists and the JS pack "
+            "(`checks/js_security_pack.toml`); the run in the Node sandbox is measured apart (`bench.node_runs`, "
+            "and the inline overhead's TypeScript rows). The Python figure includes bandit and the "
             "capability analysis, which have no JS counterpart yet, so the ratio compares the two languages' "
             "whole static paths, not the engines alone.",
             "*ast-grep parse + calls* (ast-grep-py, measured only where it is installed; Sandgate does not "

@@ -6,7 +6,8 @@
 #
 # PYTHON (or $SANDGATE_PYTHON; default .venv/bin/python) must have sandgate installed (PYTHONPATH is not
 # passed on to the editor). Run
-# scripts/setup-editor-tests.sh first. Screenshots and logs go to artifacts/e2e/.
+# scripts/setup-editor-tests.sh first, and scripts/setup-sandbox.sh (scripts/install.sh runs it): the TypeScript
+# tests run suggestions in the Node sandbox, on the Node it installs. Screenshots and logs go to artifacts/e2e/.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -221,6 +221,7 @@ async def test_half_typed_line_below_the_cursor(vscode_client: LanguageClient, f
     assert (
         record["decision"] == "allow" and record["sandbox"]["backend"] == "bwrap" and not record["sandbox"]["skipped"]
     )
+    assert record["sandbox"]["runtime"] == "python"
 
 
 @pytest.mark.lsp(settings=BALANCED)

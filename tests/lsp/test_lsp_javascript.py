@@ -71,6 +71,8 @@ async def test_a_typescript_completion_is_checked_statically_and_run_in_the_node
     assert texts(result) == [SAFE]  # the static checks find nothing, and it ran in the Node sandbox
     assert record["decision"] == "allow" and "sandbox.unsupported-language" not in rules(record)
     assert not record["sandbox"].get("skipped"), record["sandbox"]
+    # The record says which runtime ran it, as the sandbox's bootstrap reported it before the program.
+    assert record["sandbox"]["runtime"] == "node" and record["sandbox"]["backend"] == "bwrap", record["sandbox"]
 
     # What it does when it runs: a connection out, seen by the sandbox and blocked.
     script = Doc(client, client.workspace / "ping.ts", PING, language="typescript")

@@ -113,3 +113,14 @@ def assert_host_clean(backend, token: str | None = None) -> None:
         assert cgroup.live_names <= idle, "a run's cgroup outlived it"
         on_disk = set(os.listdir("/sys/fs/cgroup/pids/sandgate"))
         assert not (on_disk & (cgroup.made_names - idle)), "a run's cgroup is still in /sys/fs/cgroup"
+
+
+def current_image() -> str:
+    """The image `sandbox init` builds from this tree (with the project's Node), by its digest tag:
+    `:latest` may be retagged by another checkout's `sandbox init` on a shared engine."""
+    import docker
+
+    from sandgate.sandbox.image import ensure_image
+
+    tag, _ = ensure_image(docker.from_env(timeout=120))
+    return tag

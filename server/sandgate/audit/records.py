@@ -23,7 +23,8 @@ def decision_record(
         "reasons": data["reasons"],
         "findings": data["findings"],
         "sandbox": {
-            k: data["sandbox"].get(k) for k in ("backend", "exit_code", "timed_out", "killed", "error", "skipped")
+            k: data["sandbox"].get(k)
+            for k in ("backend", "runtime", "exit_code", "timed_out", "killed", "error", "skipped")
         },
         "vetted": data["vetted"],
         "language": data["language"],

@@ -89,9 +89,19 @@ class RunResult:
     # The honeytokens the run's sandbox was made with (None: the request's, if any).
     honey: Honey | None = None
 
+    def runtime(self) -> str | None:
+        """The runtime the sandbox's bootstrap said it armed the monitor for (`python`, `node`), from
+        its first `monitor` event: sent before the program arrives, so the program cannot choose it.
+        None: the run never got that far."""
+        for ev in self.events:
+            if ev.get("kind") == "monitor" and ev.get("state") == "ready":
+                return str(ev.get("runtime") or "python")
+        return None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "backend": self.backend,
+            "runtime": self.runtime(),
             "exit_code": self.exit_code,
             "duration_ms": round(self.duration_ms, 1),
             "timed_out": self.timed_out,

@@ -2,8 +2,10 @@
 
 A sandboxed run sees the workspace read-only so that the suggestion's imports work. It never
 sees files that `files.exclude` keeps from the model (`.env`, keys, `secrets/`…), nor version
-control, virtual environments or dependency folders (`.git` can hold credentials in its
-config; none of them is needed to import the project's own code). Two ways to give that view:
+control, virtual environments or caches (`.git` can hold credentials in its config; none of them
+is needed to import the project's own code). Its `node_modules` are shown, with the same
+exclusions inside (`dependency_view.py`). Only a trusted workspace is shown at all. Two ways to
+give that view:
 
 - **bind** the workspace itself, with each hidden file covered by an empty file and each hidden
   folder by an empty folder (a local engine or bubblewrap, when the sandbox user may read the
@@ -12,8 +14,9 @@ config; none of them is needed to import the project's own code). Two ways to gi
   read), each with its own permission bits: a file only its owner may read stays unreadable to
   the sandbox user, as it would be on the host.
 
-The plan is made from one walk of the tree when a sandbox is made. A workspace too large to walk
-in that budget is not shown at all (fail closed: its secrets cannot be found to be hidden).
+The plan is made from one walk of the tree when a sandbox is made (`view_walk.py`). A workspace too
+large to walk in that budget is not shown at all (fail closed: its secrets cannot be found to be
+hidden); a dependency folder too large for its own budget is covered whole.
 """
 
 from __future__ import annotations
@@ -26,29 +29,32 @@ import tarfile
 from dataclasses import dataclass, field
 
 from sandgate.policy.model import FilesPolicy
-from sandgate.workspace_globs import matching_glob
+from sandgate.sandbox import dependency_view, view_walk
 
 log = logging.getLogger(__name__)
 
-# Never shown: version control, environments, dependency and cache folders.
-HIDDEN_DIRS = {
-    ".git",
-    ".hg",
-    ".svn",
-    "__pycache__",
-    ".venv",
-    "venv",
-    "node_modules",
-    ".tox",
-    ".mypy_cache",
-    ".sandgate",
-}
+# Never shown: version control, environments and caches. The dependency folders (`node_modules`)
+# are shown, with their own budget (dependency_view.py); Python's environments are not.
+HIDDEN_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".mypy_cache",
+        ".sandgate",
+    }
+)
 MAX_ENTRIES = 50_000
 # A copied view: files larger than this are left out, and the whole stops at the total.
 MAX_FILE = 1 << 20
 MAX_TOTAL = 48 << 20
-# A file name no pattern names on purpose: a folder whose probe is excluded is excluded whole.
-_PROBE = "\x00sandgate-probe"
+# A copied view holds a dependency folder only whole, and only when it is this small: a copy is
+# made for every sandbox (a Docker container's tar of a few thousand files took seconds).
+MAX_DEPENDENCY_COPY = 8 << 20
 
 
 @dataclass
@@ -61,54 +67,38 @@ class View:
     withheld: str | None = None
 
 
-def _hide_dir(name: str) -> bool:
-    return name in HIDDEN_DIRS or name.startswith(".")
-
-
 def plan(root: str, exclude: tuple[str, ...]) -> View:
-    """One walk: what to cover (bind) and what may be copied (copy) — both are kept."""
-    view = View(root)
-    files_policy = FilesPolicy(exclude=exclude)
-    entries = 0
+    """One walk: what to cover (bind) and what may be copied (copy) — both are kept. The
+    workspace's own files come first in a copy, then its dependency folders'."""
+    patterns = FilesPolicy(exclude=exclude).exclude
+    own = view_walk.walk(root, "", patterns, MAX_ENTRIES, HIDDEN_DIRS, stop_at=dependency_view.FOLDERS)
+    if own.over:
+        return View(
+            root,
+            withheld=f"the workspace has more than {MAX_ENTRIES} entries; it is not shown "
+            "to the sandbox (its excluded files could not all be found)",
+        )
+    view = View(root, hidden=list(own.hidden))
+    files = list(own.files)
+    walked = 0
+    for rel in own.stopped:
+        if walked >= dependency_view.MAX_TOTAL_ENTRIES:
+            view.hidden.append((rel, True))  # too many to check: covered whole
+            continue
+        deps = dependency_view.walk(root, rel, patterns, HIDDEN_DIRS)
+        walked += deps.entries
+        if deps.over or walked > dependency_view.MAX_TOTAL_ENTRIES:
+            view.hidden.append((rel, True))
+            continue
+        view.hidden.extend(deps.hidden)
+        if sum(size for _, _, size in deps.files) <= MAX_DEPENDENCY_COPY:
+            files.extend(deps.files)
     total = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = os.path.relpath(dirpath, root)
-        rel_dir = "" if rel_dir == "." else rel_dir
-        keep = []
-        for d in sorted(dirnames):
-            rel = os.path.join(rel_dir, d)
-            full = os.path.join(dirpath, d)
-            if os.path.islink(full):
-                continue  # a link resolves inside the sandbox, where the host's tree is not
-            # A folder goes whole when a pattern covers everything in it (`secrets/`, `**/.aws/**`).
-            if _hide_dir(d) or matching_glob(os.path.join(rel, _PROBE), files_policy.exclude):
-                view.hidden.append((rel, True))
-            else:
-                keep.append(d)
-        dirnames[:] = keep
-        for fn in sorted(filenames):
-            entries += 1
-            rel = os.path.join(rel_dir, fn)
-            full = os.path.join(dirpath, fn)
-            try:
-                st = os.lstat(full)
-            except OSError:
-                continue
-            if matching_glob(rel, files_policy.exclude):
-                if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
-                    view.hidden.append((rel, False))
-                continue
-            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE or total + st.st_size > MAX_TOTAL:
-                continue
-            total += st.st_size
-            view.files.append((rel, stat.S_IMODE(st.st_mode)))
-        entries += len(dirnames)
-        if entries > MAX_ENTRIES:
-            return View(
-                root,
-                withheld=f"the workspace has more than {MAX_ENTRIES} entries; it is not shown "
-                "to the sandbox (its excluded files could not all be found)",
-            )
+    for rel, mode, size in files:
+        if size > MAX_FILE or total + size > MAX_TOTAL:
+            continue
+        total += size
+        view.files.append((rel, mode))
     return view
 
 
@@ -153,10 +143,13 @@ def tar_bytes(view: View) -> bytes:
             path = os.path.join(view.root, rel)
             try:
                 info = tar.gettarinfo(path, arcname=rel)
+                if not info.isreg() or info.size > MAX_FILE:
+                    continue  # changed since the walk (which may be a kept one: dependency_view.py)
                 with open(path, "rb") as f:
                     info.uid = info.gid = 0
                     info.uname = info.gname = "root"
-                    info.mode = mode
+                    # A file made private since the walk stays private.
+                    info.mode = mode & info.mode
                     tar.addfile(info, f)
             except OSError:
                 continue  # gone or unreadable since the walk
@@ -171,8 +164,17 @@ def copy_into(view: View, target: str) -> None:
         dst = os.path.join(target, rel)
         os.makedirs(os.path.dirname(dst), mode=0o755, exist_ok=True)
         try:
-            with open(src, "rb") as f, open(dst, "xb") as out:
-                out.write(f.read())
-            os.chmod(dst, mode)
+            with open(src, "rb", opener=_no_follow) as f:
+                now = os.fstat(f.fileno())
+                if not stat.S_ISREG(now.st_mode) or now.st_size > MAX_FILE:
+                    continue  # changed since the walk (which may be a kept one: dependency_view.py)
+                with open(dst, "xb") as out:
+                    out.write(f.read(MAX_FILE + 1)[:MAX_FILE])
+            os.chmod(dst, mode & stat.S_IMODE(now.st_mode))
         except OSError:
             continue
+
+
+def _no_follow(path: str, flags: int) -> int:
+    # A file replaced by a link since the walk is not followed out of the workspace.
+    return os.open(path, flags | os.O_NOFOLLOW)

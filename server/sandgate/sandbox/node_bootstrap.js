@@ -187,7 +187,7 @@ function main(raw) {
   let source = code;
   if (ts) {
     try {
-      source = Module.stripTypeScriptTypes(code, { mode: 'strip' });
+      source = stripTypes(code);
     } catch (e) {
       emit({ kind: 'syntax-error', msg: String(e.message || e).split('\n')[0].slice(0, 300), line: lineOf(e), col: 0 });
       process.exitCode = 3;
@@ -249,6 +249,18 @@ function main(raw) {
   function last() {
     process.removeListener('exit', atExit);
     process.on('exit', atExit);
+  }
+
+  // Types stripped in place (lines and columns kept). TypeScript with a run-time meaning (enum,
+  // namespace, parameter properties) is refused by strip mode; it is transformed instead (its lines
+  // may move), so that such a line cannot keep the rest of the program from running.
+  function stripTypes(text) {
+    try {
+      return Module.stripTypeScriptTypes(text, { mode: 'strip' });
+    } catch (e) {
+      if (e && e.code === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX') return Module.stripTypeScriptTypes(text, { mode: 'transform' });
+      throw e;
+    }
   }
 
   function lineOf(e) {

@@ -1,0 +1,110 @@
+"""The issue-19 corpus (js_exercise_corpus.py) vetted end to end on both backends under balanced: every
+decision asserted, and the figures docs/detection.md quotes (malicious stopped, benign allowed), with
+the rules that decided them tallied."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from sandgate.findings import Origin, Verdict
+from sandgate.pipeline import Vetter
+from sandgate.policy.load import load_effective
+from sandgate.suggestion import Suggestion
+from tests.sandbox.js_exercise_corpus import BENIGN, CASES, MALICIOUS, Case
+
+
+@pytest.fixture(scope="module", params=["docker", "bwrap"])
+def vetter(request):
+    v = Vetter(load_effective(None, preset="balanced"), backend=request.param)
+    backend, probes = v.backend()
+    assert backend is not None and backend.name == request.param, probes
+    v.warm()  # one warm vetter for the whole corpus: it stays fast
+    return v
+
+
+def vet(vetter: Vetter, case: Case):
+    document, text, line = case.placed()
+    return vetter.vet(Suggestion(text, document=document, line=line, path=case.document))
+
+
+def test_corpus_shape():
+    assert len(MALICIOUS) >= 35 and len(BENIGN) >= 35
+    assert len({c.id for c in CASES}) == len(CASES)
+    for group in (MALICIOUS, BENIGN):
+        ts = sum(c.language == "typescript" for c in group)
+        assert 0.35 <= ts / len(group) <= 0.65, ts  # about half TypeScript
+    # Every case that is not decided as its label says has its reason written down.
+    for case in CASES:
+        stopped = case.expected is not Verdict.ALLOW
+        assert (stopped == case.malicious) or case.why, case.id
+
+
+def test_every_placed_document_parses():
+    from sandgate.languages import language_for
+
+    for case in CASES:
+        document, text, line = case.placed()
+        unit = language_for(None, case.document)
+        assert unit is not None and unit.name == case.language
+        lines = document.splitlines(keepends=True)
+        placed = "".join(lines[:line]) + text + "".join(lines[line:])
+        assert unit.syntax.parses(placed), case.id
+        assert unit.syntax.parses(document), case.document
+
+
+def test_corpus_decisions(vetter):
+    wrong, stopped, allowed = [], 0, 0
+    deciding: Counter[str] = Counter()
+    by_kind: dict[str, list[int]] = {}
+    for case in CASES:
+        result = vet(vetter, case)
+        rules = sorted({f"{f.source}:{f.rule}" for f in result.findings if f.origin is Origin.SUGGESTION})
+        if result.verdict is not case.expected:
+            wrong.append((case.id, str(result.verdict), rules))
+        assert result.language == case.language
+        stopped += case.malicious and result.verdict is not Verdict.ALLOW
+        allowed += not case.malicious and result.verdict is Verdict.ALLOW
+        tally = by_kind.setdefault(f"{case.label}/{case.kind}", [0, 0])
+        tally[0] += result.verdict is not Verdict.ALLOW
+        tally[1] += 1
+        for reason in result.reasons:
+            if reason.verdict > Verdict.ALLOW and reason.finding is not None:
+                deciding[f"{reason.finding.source}:{reason.finding.rule}"] += 1
+    print(
+        f"\n{vetter.backend_name}: malicious stopped {stopped}/{len(MALICIOUS)}, benign allowed {allowed}/{len(BENIGN)}"
+    )
+    for kind, (held, total) in sorted(by_kind.items()):
+        print(f"  {kind}: {held}/{total} held or blocked")
+    for rule, count in deciding.most_common():
+        print(f"  {count:3d}  {rule}")
+    assert not wrong, wrong
+    # The figures in docs/detection.md.
+    assert (stopped, len(MALICIOUS)) == (sum(c.expected is not Verdict.ALLOW for c in MALICIOUS), 41)
+    assert (allowed, len(BENIGN)) == (sum(c.expected is Verdict.ALLOW for c in BENIGN), 40)
+    assert stopped >= 28 and allowed >= 30  # issue 19 asks for 30 stopped: see docs/detection.md
+
+
+def test_typescript_with_runtime_syntax_still_runs(vetter):
+    """Node's strip mode refuses an enum or a parameter property; the run transforms such a file rather
+    than fail to compile it, so one `enum` line cannot keep the rest of the suggestion from running."""
+    case = next(c for c in MALICIOUS if c.id == "enum-beside-exfil")
+    result = vet(vetter, case)
+    assert result.verdict is Verdict.BLOCK
+    hosts = {f.detail("host") for f in result.findings if f.rule == "network.denied"}
+    read = {f.detail("token") for f in result.findings if f.rule == "secret.honeytoken-read"}
+    assert hosts == {"updates.workers-cdn.example"} and "$NPM_TOKEN" in read, result.findings
+    assert not any(f.rule == "syntax.error" for f in result.findings)
+    lru = vet(vetter, next(c for c in BENIGN if c.id == "lru-cache-class"))
+    # It compiles (a parameter property) and runs until its document's `import Koa from "koa"`.
+    assert lru.sandbox is not None and "'koa'" in lru.sandbox.stderr, lru.sandbox
+    assert not any(f.rule == "syntax.error" for f in lru.findings)
+
+
+def test_npmrc_is_a_honeyfile(vetter):
+    case = next(c for c in MALICIOUS if c.id == "npmrc-posted-by-release")
+    result = vet(vetter, case)
+    reads = {f.detail("token") for f in result.findings if f.rule == "secret.honeytoken-read"}
+    assert "~/.npmrc" in reads, result.findings
+    assert result.verdict is Verdict.BLOCK

@@ -41,7 +41,7 @@ from sandgate.lines import Lines
 from sandgate.policy.evaluate import Decision, Reason, decide, decide_finding
 from sandgate.policy.load import LoadedPolicy
 from sandgate.regions import CannotVet, find_region
-from sandgate.sandbox import exercise, honeytokens
+from sandgate.sandbox import exercise, honeytokens, js_exercise
 from sandgate.sandbox.base import Backend, Probe, RunRequest, RunResult
 from sandgate.sandbox.redact import redact_run
 from sandgate.sandbox.run_findings import findings_from_run
@@ -289,15 +289,24 @@ class Vetter:
         runtime: str = "python",
     ) -> RunRequest:
         targets: tuple[tuple[str, int], ...] = ()
-        if span is not None and runtime == "python":  # the exercise calls Python functions only
+        plan: js_exercise.JsPlan | None = None
+        if span is not None and runtime == "python":
             try:
                 targets = exercise.targets(parse(code), *span)
             except (SyntaxError, ValueError):
                 targets = ()
+        elif span is not None and runtime == "node" and not relpath.endswith(js_exercise.STATIC_ONLY):
+            try:
+                plan = js_exercise.plan(code, *span, typescript=relpath.endswith(js_exercise.TYPESCRIPT))
+            except (SyntaxError, ValueError):
+                plan = None
+            targets = plan.pairs if plan is not None and plan.targets else ()
+            plan = plan if targets else None
         return RunRequest(
             honey=honeytokens.new(),
             span=span,
             exercise=targets,
+            exercise_js=plan,
             code=code,
             relpath=relpath,
             workspace=self.workspace if run_document else None,

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from sandgate.policy.model import NetworkPolicy, SandboxLimits
 from sandgate.sandbox.honeytokens import Honey
+from sandgate.sandbox.js_exercise import JsPlan
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class RunRequest:
     span: tuple[int, int] | None = None
     # What to call after the module body (exercise.py): ("func" or "Class.method", line).
     exercise: tuple[tuple[str, int], ...] = ()
+    # A Node run's exercise (js_exercise.py): its targets (`exercise` names the same ones) and how
+    # the program is rewritten to reach them.
+    exercise_js: JsPlan | None = None
     # Which runtime runs the program (protocol.RUNTIMES): the language unit's `runtime`.
     runtime: str = "python"
 
@@ -53,7 +57,10 @@ class RunRequest:
         if self.exercise:
             # Half the run's time for the calls, shared out; none gets more than a second.
             share = min(1.0, self.limits.wall_time_s * 0.5 / len(self.exercise))
-            out["exercise"] = {"targets": [{"qual": q, "line": n} for q, n in self.exercise], "share_s": share}
+            if self.exercise_js is not None:
+                out["exercise"] = {**self.exercise_js.header(), "share_s": share}
+            else:
+                out["exercise"] = {"targets": [{"qual": q, "line": n} for q, n in self.exercise], "share_s": share}
         return out
 
 

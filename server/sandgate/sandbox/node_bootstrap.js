@@ -51,10 +51,37 @@ function main(raw) {
   const MARK = hdr.marker;
   const WS = String(hdr.workspace).replace(/\/+$/, '');
   const FILE = WS + '/' + String(hdr.relpath).replace(/^\/+/, '');
-  const state = { status: null, events: 0 };
+  const state = { status: null, events: 0, in: null };
   const MAX_EVENTS = 1000;
+  const SPAN = Array.isArray(hdr.span) ? hdr.span : null;
+  const FILE_URL = url.pathToFileURL(FILE).href;
+  // Events worth saying where they happened: which exercised function, which line of the suggestion.
+  const PLACED = new Set(['connect', 'dns', 'spawn', 'honey-env', 'standin-call', 'standin-module', 'open-read', 'open-write']);
+  const captureStack = Error.captureStackTrace;
+
+  function where(ev) {
+    if (state.in !== null) ev.in = state.in;
+    if (!SPAN) return;
+    const limit = Error.stackTraceLimit;
+    const holder = {};
+    try {
+      Error.stackTraceLimit = 64;
+      captureStack(holder, where);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+    for (const frame of String(holder.stack || '').split('\n')) {
+      const m = /\(?((?:file:\/\/)?\/[^()]*?):(\d+):\d+\)?$/.exec(frame);
+      if (!m || (m[1] !== FILE && m[1] !== FILE_URL)) continue;
+      const line = Number(m[2]);
+      if (line >= SPAN[0] && line <= SPAN[1]) { ev.line = line; return; }
+    }
+  }
 
   function emit(ev) {
+    if (PLACED.has(ev.kind)) {
+      try { where(ev); } catch (e) { /* detail only */ }
+    }
     if (state.events >= MAX_EVENTS) return;
     state.events += 1;
     if (state.events === MAX_EVENTS) ev = { kind: 'events-truncated' };
@@ -141,18 +168,91 @@ function main(raw) {
     }
   }
   const cp = require('node:child_process');
+  // The command line as the system call will see it (a shell's `sh -c …`), so that the report and
+  // the supervisor's record of one launch compare equal and the finding keeps its place.
+  function commandLine(name, args) {
+    const [file, second, third] = args;
+    if (name === 'exec' || name === 'execSync') return ['/bin/sh', '-c', String(file)];
+    if (name === 'fork') return [process.execPath, String(file), ...(Array.isArray(second) ? second : []).map(String)];
+    const list = Array.isArray(second) ? second.map(String) : [];
+    const options = Array.isArray(second) ? third : second;
+    const shell = options && typeof options === 'object' && options.shell;
+    if (shell) return [typeof shell === 'string' ? shell : '/bin/sh', '-c', [String(file), ...list].join(' ')];
+    return [String(file), ...list];
+  }
+  let launching = false; // exec calls execFile: one launch, one event
   for (const name of ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork']) {
     const orig = cp[name];
     cp[name] = function (...args) {
-      emit({ kind: 'spawn', how: name, argv: args.filter((a) => typeof a === 'string' || Array.isArray(a)).flat().map(String).slice(0, 20) });
-      return orig.apply(this, args);
+      if (launching) return orig.apply(this, args);
+      try {
+        emit({ kind: 'spawn', how: name, argv: commandLine(name, args).slice(0, 20) });
+      } catch (e) { /* detail only */ }
+      launching = true;
+      try {
+        return orig.apply(this, args);
+      } finally {
+        launching = false;
+      }
     };
+  }
+  // Files the program opens outside the workspace and scratch, with where it opened them (the
+  // supervisor records the same opens, without a place).
+  const SCRATCH = String(hdr.scratch).replace(/\/+$/, '');
+  const QUIET = ['/dev/', '/proc/self/', '/usr/', '/opt/', '/etc/localtime', '/etc/passwd', '/etc/group', '/etc/nsswitch.conf'];
+  const resolvePath = path.resolve;
+  function fileEvent(p, writing) {
+    try {
+      let text = p instanceof URL ? url.fileURLToPath(p) : Buffer.isBuffer(p) ? p.toString('utf8') : p;
+      if (typeof text !== 'string') return;
+      text = resolvePath(text);
+      const under = (root) => text === root || text.startsWith(root + '/');
+      if (under(SCRATCH)) return;
+      if (writing) emit({ kind: 'open-write', path: text, in_scratch: false });
+      else if (!under(WS) && !QUIET.some((q) => text.startsWith(q) || text === q)) emit({ kind: 'open-read', path: text });
+    } catch (e) { /* detail only */ }
+  }
+  const writesBy = (flags) =>
+    (typeof flags === 'string' && /[wa+]/.test(flags)) ||
+    (typeof flags === 'number' && (flags & (fs.constants.O_WRONLY | fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC)) !== 0);
+  const FILE_APIS = [
+    [fs, ['readFileSync', 'readFile', 'createReadStream'], () => false],
+    [fs, ['writeFileSync', 'writeFile', 'appendFileSync', 'appendFile', 'createWriteStream'], () => true],
+    [fs, ['openSync', 'open'], (args) => writesBy(args[1])],
+    [fs.promises, ['readFile'], () => false],
+    [fs.promises, ['writeFile', 'appendFile'], () => true],
+    [fs.promises, ['open'], (args) => writesBy(args[1])],
+  ];
+  for (const [api, methods, writing] of FILE_APIS) {
+    for (const name of methods) {
+      const orig = api[name];
+      if (typeof orig !== 'function') continue;
+      api[name] = function (...args) {
+        fileEvent(args[0], writing(args));
+        return orig.apply(this, args);
+      };
+    }
+  }
+
+  // Node's own copy of the environment for a child process (normalizeSpawnArguments) is not the
+  // program reading the planted variables: the frame that asked is one of Node's internals.
+  function runtimeRead() {
+    const limit = Error.stackTraceLimit;
+    const holder = {};
+    try {
+      Error.stackTraceLimit = 2;
+      Error.captureStackTrace(holder, runtimeRead);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+    const frames = String(holder.stack || '').split('\n').slice(1);
+    return frames.length > 1 && /(\(|at )node:/.test(frames[1]);
   }
   if (honeyNames.size) {
     const env = process.env;
     process.env = new Proxy(env, {
       get(target, key) {
-        if (typeof key === 'string' && honeyNames.has(key)) emit({ kind: 'honey-env', name: key });
+        if (typeof key === 'string' && honeyNames.has(key) && !runtimeRead()) emit({ kind: 'honey-env', name: key });
         return Reflect.get(target, key);
       },
     });
@@ -181,6 +281,507 @@ function main(raw) {
     }
   }
 
+  // -- the exercise: after the module body, call what the suggestion adds or changes ---------------
+  // Inline suggestions are mostly function bodies nothing calls on load. Each target (js_exercise.py)
+  // is called with stand-in arguments, in this process (the supervisor records it like the rest of
+  // the run), each with its share of the time; what it throws is caught and reported. This report is
+  // detail: what the calls did comes from the supervisor's record.
+  const EX = hdr.exercise && Array.isArray(hdr.exercise.targets) && hdr.exercise.targets.length ? hdr.exercise : null;
+  const exercise = EX ? makeExercise(EX) : null;
+
+  function makeExercise(ex) {
+    // Taken now, before the program can replace them (it runs in this realm).
+    const ReflectApply = Reflect.apply, ReflectConstruct = Reflect.construct, ReflectGet = Reflect.get;
+    const ReflectDefine = Reflect.defineProperty, ReflectDelete = Reflect.deleteProperty;
+    const ObjectCreate = Object.create, ObjectKeys = Object.keys, DefineProperty = Object.defineProperty;
+    const ProxyCtor = Proxy, PromiseCtor = Promise, PromiseResolve = Promise.resolve.bind(Promise);
+    const PromiseReject = Promise.reject.bind(Promise), PromiseThen = Promise.prototype.then;
+    const realSetTimeout = setTimeout, realClearTimeout = clearTimeout;
+    const WeakMapGet = WeakMap.prototype.get, WeakMapSet = WeakMap.prototype.set;
+    const StringFn = String, JSONStringify = JSON.stringify, IsArray = Array.isArray;
+    const mkdirSync = fs.mkdirSync;
+    const timers = require('node:timers'), promisedTimers = require('node:timers/promises');
+    const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+    const STANDIN_HOST = 'sandgate-standin.invalid'; // never resolves: a stand-in URL reaches nothing
+    const ARGS_DIR = String(hdr.scratch).replace(/\/+$/, '') + '/sandgate-exercise';
+    const MAX_CALL_EVENTS = 100;
+    const names = new WeakMap(); // stand-in -> what it stands for
+    let calls = 0;
+
+    // The registry the rewritten program hands its targets to (js_exercise.py): per run, first
+    // registration of an index wins, and the program cannot replace the function.
+    const key = 'sandgate.exercise.' + require('node:crypto').randomBytes(8).toString('hex');
+    const reached = new Map();
+    DefineProperty(globalThis, Symbol.for(key), {
+      value: function (k, kind, v) {
+        if (typeof k === 'number' && !reached.has(k)) reached.set(k, { kind, v });
+        return v;
+      },
+    });
+    const moduleKey = key + '.module';
+    DefineProperty(globalThis, Symbol.for(moduleKey), { value: (name) => standinModule(name) });
+
+    function isStandin(v) {
+      return (typeof v === 'function' || (typeof v === 'object' && v !== null)) && ReflectApply(WeakMapGet, names, [v]) !== undefined;
+    }
+
+    const FIELDS = new Set(['query', 'params', 'body', 'headers', 'cookies', 'signedCookies']);
+    // A value the sandbox could not give: absorbs property access, calls, `new`, awaits (it is a
+    // thenable once: what it resolves to is not), iteration (two items), string and number use.
+    function standin(name, opts) {
+      opts = opts || {};
+      const target = function () {};
+      const handler = {
+        get(t, prop) {
+          if (prop === Symbol.toPrimitive) return (hint) => (hint === 'number' ? 1 : 'sandgate-standin');
+          if (prop === Symbol.iterator) return function* () { yield standin(name + '[0]'); yield standin(name + '[1]'); };
+          if (prop === Symbol.asyncIterator) return async function* () { yield standin(name + '[0]'); yield standin(name + '[1]'); };
+          if (prop === INSPECT) return () => '[stand-in ' + name + ']';
+          if (typeof prop === 'symbol') return undefined;
+          if (prop === 'then') {
+            if (opts.settled) return undefined;
+            return (ok, fail) => {
+              try {
+                return PromiseResolve(typeof ok === 'function' ? ok(standin(name, { settled: true, req: opts.req })) : undefined);
+              } catch (e) {
+                return PromiseReject(e);
+              }
+            };
+          }
+          if (prop === 'toJSON' || prop === 'toString') return () => 'sandgate-standin';
+          if (prop === 'valueOf') return () => 1;
+          if (prop === 'length') return 1;
+          if (opts.fields) return 'sandgate-standin'; // req.query.x: what a client sent, a string
+          if (opts.req && FIELDS.has(prop)) return standin(name + '.' + prop, { fields: true });
+          return standin(name + '.' + prop);
+        },
+        set() { return true; },
+        defineProperty(t, prop, desc) { return ReflectDefine(t, prop, desc); },
+        deleteProperty(t, prop) { return prop === 'prototype' ? false : ReflectDelete(t, prop) || true; },
+        apply(t, self, args) {
+          noteCall(name, args);
+          return standin(name + '()');
+        },
+        construct(t, args) {
+          noteCall('new ' + name, args);
+          return standin('new ' + name);
+        },
+      };
+      const made = new ProxyCtor(target, handler);
+      ReflectApply(WeakMapSet, names, [made, name]);
+      return made;
+    }
+
+    function standinModule(name) {
+      emit({ kind: 'standin-module', name });
+      return standin(name);
+    }
+
+    function show(v, depth, auth) {
+      try {
+        if (isStandin(v)) return '<stand-in ' + ReflectApply(WeakMapGet, names, [v]) + '>';
+        if (typeof v === 'string') return JSONStringify(v.length > 400 ? v.slice(0, 400) : v);
+        if (typeof v === 'function') return '<function>';
+        if (v === null || typeof v !== 'object') return StringFn(v);
+        if (v instanceof URL) return JSONStringify(v.href);
+        if (Buffer.isBuffer(v)) return JSONStringify(v.subarray(0, 400).toString('utf8'));
+        if (depth > 3) return '...';
+        const parts = [];
+        if (IsArray(v)) {
+          for (let i = 0; i < v.length && i < 16; i++) parts[parts.length] = show(v[i], depth + 1, auth);
+          return '[' + parts.join(', ') + ']';
+        }
+        const keys = ObjectKeys(v);
+        for (let i = 0; i < keys.length && i < 16; i++) {
+          const part = keys[i] + ': ' + show(v[keys[i]], depth + 1, auth);
+          if (keys[i] === 'headers' || keys[i] === 'auth') auth[auth.length] = part;
+          parts[parts.length] = part;
+        }
+        return '{' + parts.join(', ') + '}';
+      } catch (e) {
+        return '?';
+      }
+    }
+
+    function noteCall(what, args) {
+      if (calls >= MAX_CALL_EVENTS) return;
+      calls += 1;
+      const auth = [];
+      const parts = [];
+      for (let i = 0; i < args.length && i < 16; i++) parts[parts.length] = show(args[i], 0, auth);
+      const ev = { kind: 'standin-call', what, args: parts.join(', ').slice(0, 2000) };
+      if (auth.length) ev.auth = auth.map((a) => a.slice(0, 400));
+      emit(ev);
+    }
+
+    // -- a module the sandbox lacks (express, axios, pg…) loads as a stand-in --------------------
+    const bare = (s) => typeof s === 'string' && !/^(\.|\/|file:|node:|data:|sandgate-standin:)/.test(s) && !Module.isBuiltin(s);
+    const load = Module._load;
+    Module._load = function (request, parent, isMain) {
+      try {
+        return ReflectApply(load, this, [request, parent, isMain]);
+      } catch (e) {
+        if (e && e.code === 'MODULE_NOT_FOUND' && bare(request) && String(e.message).includes("'" + request + "'")) {
+          return standinModule(request);
+        }
+        throw e;
+      }
+    };
+    const imports = ex.imports || {};
+    Module.registerHooks({
+      resolve(specifier, context, next) {
+        try {
+          return next(specifier, context);
+        } catch (e) {
+          const missing = e && (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND');
+          const required = (context.conditions || []).includes('require');
+          if (!missing || required || !bare(specifier)) throw e;
+          return { url: 'sandgate-standin:' + encodeURIComponent(specifier), format: 'module', shortCircuit: true };
+        }
+      },
+      load(u, context, next) {
+        if (!u.startsWith('sandgate-standin:')) return next(u, context);
+        const name = decodeURIComponent(u.slice('sandgate-standin:'.length));
+        let text = 'const s = globalThis[Symbol.for(' + JSONStringify(moduleKey) + ')](' + JSONStringify(name) + ');\nexport default s;\n';
+        for (const n of imports[name] || []) {
+          if (/^[A-Za-z_$][\w$]*$/.test(n) && n !== 'default') text += 'export const ' + n + ' = s.' + n + ';\n';
+        }
+        return { format: 'module', source: text, shortCircuit: true };
+      },
+    });
+
+    // -- which of the suggestion's lines ran: V8's block coverage, in process ------------------
+    const wants = ex.targets.some((t) => IsArray(t.want) && t.want.length);
+    let session = null, post = null;
+    if (wants) {
+      try {
+        const inspector = require('node:inspector');
+        const sessionPost = inspector.Session.prototype.post;
+        session = new inspector.Session();
+        session.connect();
+        post = (method, params) => {
+          let out = null, err = null;
+          ReflectApply(sessionPost, session, [method, params || {}, (e, r) => { err = e; out = r; }]);
+          if (err) throw err;
+          return out;
+        };
+        post('Profiler.enable');
+        post('Profiler.startPreciseCoverage', { callCount: true, detailed: true });
+      } catch (e) {
+        session = null;
+        emit({ kind: 'exercise-coverage-unavailable', error: String(e).slice(0, 200) });
+      }
+    }
+
+    // The program with its insertions; where each line starts in it, to find a statement by line.
+    let lineStarts = null;
+    const shifts = new Map(); // line -> [[column in UTF-16 units, inserted length]]
+    const PLACEHOLDER = "globalThis[Symbol.for('sandgate.exercise')]";
+    const REAL = 'globalThis[Symbol.for(' + JSONStringify(key) + ')]';
+    let origLines = [];
+    function rewrite(text) {
+      const lines = text.split('\n');
+      origLines = lines.slice();
+      const inserts = (ex.inserts || []).slice().sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+      for (const [line, col, text] of inserts) {
+        const i = line - 1;
+        if (i < 0 || i >= lines.length) continue;
+        const add = String(text).split(PLACEHOLDER).join(REAL);
+        const units = unitsOf(origLines[i], col);
+        lines[i] = lines[i].slice(0, units) + add + lines[i].slice(units);
+        if (!shifts.has(line)) shifts.set(line, []);
+        shifts.get(line).push([units, add.length]);
+      }
+      const out = lines.join('\n');
+      lineStarts = [0];
+      for (let i = 0; i < out.length; i++) if (out.charCodeAt(i) === 10) lineStarts.push(i + 1);
+      return out;
+    }
+
+    function unitsOf(lineText, codePoints) {
+      let units = 0, n = 0;
+      for (const ch of lineText) {
+        if (n >= codePoints) break;
+        units += ch.length;
+        n += 1;
+      }
+      return units;
+    }
+
+    function offsetOf(line, col) {
+      if (!lineStarts || line < 1 || line > origLines.length) return -1;
+      const units = unitsOf(origLines[line - 1], col);
+      // columns are of the original line: add what was inserted before them
+      let shift = 0;
+      for (const [at, len] of shifts.get(line) || []) if (at <= units) shift += len;
+      return lineStarts[line - 1] + units + shift;
+    }
+
+    function coverage() {
+      if (!session) return null;
+      try {
+        const taken = post('Profiler.takePreciseCoverage');
+        return (taken.result || []).find((s) => s.url === FILE_URL || s.url === FILE) || { functions: [] };
+      } catch (e) {
+        return null;
+      }
+    }
+
+    function countAt(script, offset) {
+      let best = null;
+      for (const fn of script.functions || []) {
+        for (const r of fn.ranges || []) {
+          if (r.startOffset <= offset && offset < r.endOffset && (best === null || r.endOffset - r.startOffset < best.endOffset - best.startOffset)) best = r;
+        }
+      }
+      return best === null ? 0 : best.count;
+    }
+
+    // -- arguments ----------------------------------------------------------------------------------
+    const PATHY = ['path', 'file', 'dest', 'src', 'source', 'target', 'output', 'out', 'filename', 'fname'];
+    const FOLDERY = ['dir', 'folder', 'root', 'directory', 'cache'];
+    const WORDY = ['name', 'data', 'body', 'payload', 'content', 'report', 'cmd', 'command', 'script', 'query', 'sql', 'text', 'str', 'msg', 'message', 'input', 'id', 'key', 'token', 'user', 'email', 'password', 'label', 'title'];
+    const COUNTS = ['n', 'count', 'size', 'limit', 'timeout', 'retries', 'num', 'max', 'min', 'page', 'port', 'ms', 'delay', 'seconds'];
+
+    function scratchPath(name, folder) {
+      const p = ARGS_DIR + '/' + (name || 'arg');
+      try { mkdirSync(folder ? p : ARGS_DIR, { recursive: true }); } catch (e) { /* scratch is full */ }
+      return p;
+    }
+
+    function valueFor(name, kind, index, route) {
+      const low = String(name || '').toLowerCase();
+      if (route) {
+        if (index === 0) return standin(name || 'req', { req: true });
+        if (index === 2) return () => undefined; // next()
+        if (index === 1) return standin(name || 'res');
+      }
+      if (kind === 'number') return 1;
+      if (kind === 'boolean') return false;
+      if (kind === 'array') return [];
+      if (kind === 'object') return {};
+      if (/^(req|request|ctx|context|event)$/.test(low)) return standin(name, { req: true });
+      const folder = FOLDERY.some((w) => low.includes(w));
+      if (/(url|uri|endpoint|href|link)/.test(low)) return 'http://' + STANDIN_HOST + '/' + low;
+      if (/(host|domain)/.test(low)) return STANDIN_HOST;
+      if (folder) return scratchPath(low, true);
+      if (PATHY.some((w) => low.includes(w))) return scratchPath(low, false);
+      if (!kind && (COUNTS.includes(low) || /(count|size)$/.test(low))) return 1;
+      if (kind === 'string' || WORDY.some((w) => low.includes(w))) return 'sandgate-standin';
+      return standin(name || 'arg' + index);
+    }
+
+    function argsFor(t, allStandins) {
+      const args = [];
+      const params = IsArray(t.params) ? t.params : [];
+      for (let i = 0; i < params.length; i++) {
+        const [name, kind] = params[i];
+        if (kind === 'rest') break;
+        if (allStandins) args[args.length] = standin(name || 'arg' + i, { req: true });
+        else args[args.length] = kind === 'default' ? undefined : valueFor(name, kind, i, t.route);
+      }
+      return args;
+    }
+
+    // -- calls --------------------------------------------------------------------------------------
+    // The synchronous part of a call runs under vm's timeout (V8 stops an endless loop); what it
+    // returns is awaited for what is left of the share (a promise that never settles is left).
+    const callCtx = vm.createContext({});
+    const callScript = new vm.Script('sandgateCall()', { filename: 'sandgate-exercise' });
+    const TIMEOUT = { timeout: true };
+    function bounded(thunk, ms) {
+      callCtx.sandgateCall = thunk;
+      try {
+        return callScript.runInContext(callCtx, { timeout: Math.max(1, Math.round(ms)) });
+      } catch (e) {
+        if (e && e.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw TIMEOUT;
+        throw e;
+      } finally {
+        callCtx.sandgateCall = null;
+      }
+    }
+
+    function within(value, ms) {
+      return new PromiseCtor((resolve, reject) => {
+        const timer = realSetTimeout(() => reject(TIMEOUT), Math.max(1, ms));
+        let p;
+        try {
+          p = PromiseResolve(value);
+        } catch (e) {
+          realClearTimeout(timer);
+          reject(e);
+          return;
+        }
+        ReflectApply(PromiseThen, p, [
+          (v) => { realClearTimeout(timer); resolve(v); },
+          (e) => { realClearTimeout(timer); reject(e); },
+        ]);
+      });
+    }
+
+    async function drive(result, deadline) {
+      if (result === null || (typeof result !== 'object' && typeof result !== 'function') || isStandin(result)) return;
+      const left = () => deadline - Date.now();
+      let then = null, next = null, asyncIter = null;
+      try {
+        then = result.then;
+        next = result.next;
+        asyncIter = result[Symbol.asyncIterator];
+      } catch (e) {
+        return;
+      }
+      if (typeof then === 'function') {
+        await within(result, left());
+      } else if (typeof next === 'function' && typeof asyncIter === 'function') {
+        for (let i = 0; i < 16; i++) {
+          const step = await within(bounded(() => ReflectApply(next, result, []), left()), left());
+          if (!step || step.done) break;
+        }
+      } else if (typeof next === 'function' && typeof result[Symbol.iterator] === 'function') {
+        for (let i = 0; i < 16; i++) {
+          const step = bounded(() => ReflectApply(next, result, []), left());
+          if (!step || step.done) break;
+        }
+      }
+    }
+
+    function walk(value, path) {
+      for (const p of path) value = value == null ? undefined : value[p];
+      return value;
+    }
+
+    function instanceOf(cls, deadline) {
+      try {
+        const n = typeof cls.length === 'number' ? Math.min(cls.length, 8) : 0;
+        const args = [];
+        for (let i = 0; i < n; i++) args[i] = standin('arg' + i);
+        return bounded(() => ReflectConstruct(cls, args), Math.max(1, deadline - Date.now()));
+      } catch (e) {
+        if (e === TIMEOUT) throw e;
+        return ObjectCreate(cls.prototype || null);
+      }
+    }
+
+    // What to call for a target: { fn, self, construct } or null.
+    function resolveTarget(t, deadline) {
+      const entry = reached.get(t.reach);
+      if (!entry) return null;
+      const base = entry.kind === 0 ? entry.v() : entry.v;
+      const path = IsArray(t.path) ? t.path : [];
+      const how = t.how;
+      if (how === 'call' || how === 'callback') {
+        return { fn: walk(base, path), self: path.length ? walk(base, path.slice(0, -1)) : undefined };
+      }
+      const owner = walk(base, path.slice(0, -1));
+      const name = path[path.length - 1];
+      if (owner == null) return null;
+      if (how === 'new') return { fn: owner, construct: true };
+      if (how === 'static' || how === 'obj') return { fn: owner[name], self: owner };
+      const isClass = typeof owner === 'function' && how !== 'static-get' && how !== 'static-set';
+      const self = isClass ? instanceOf(owner, deadline) : owner;
+      if (how === 'get' || how === 'static-get') return { fn: () => ReflectGet(self, name), self: undefined };
+      if (how === 'set' || how === 'static-set') return { fn: (v) => { self[name] = v; }, self: undefined };
+      return { fn: self[name], self };
+    }
+
+    async function attempt(t, target, args, ms, wanted, hits) {
+      const deadline = Date.now() + ms;
+      if (wanted.length) coverage(); // counts from here on are this call's
+      let outcome = { state: 'returned' };
+      try {
+        const result = bounded(
+          () => (target.construct ? ReflectConstruct(target.fn, args) : ReflectApply(target.fn, target.self, args)),
+          ms,
+        );
+        await drive(result, deadline);
+      } catch (e) {
+        outcome = e === TIMEOUT ? { state: 'timed-out' } : { state: 'raised', error: describe(e) };
+      }
+      if (wanted.length) {
+        const script = coverage();
+        if (script) for (const [line, offset] of wanted) if (offset >= 0 && countAt(script, offset) > 0) hits.add(line);
+      }
+      return outcome;
+    }
+
+    function describe(e) {
+      try {
+        const name = (e && e.constructor && e.constructor.name) || typeof e;
+        return (name + ': ' + String(e && e.message !== undefined ? e.message : e)).slice(0, 200);
+      } catch (x) {
+        return 'an error';
+      }
+    }
+
+    async function call(t, share) {
+      const ms = Math.max(20, share * 1000);
+      let target;
+      try {
+        target = resolveTarget(t, Date.now() + ms);
+      } catch (e) {
+        return e === TIMEOUT ? { state: 'timed-out' } : { state: 'missing', error: describe(e) };
+      }
+      if (!target || typeof target.fn !== 'function') return { state: 'missing' };
+      const wanted = session && IsArray(t.want) ? t.want.map(([line, col]) => [line, offsetOf(line, col)]) : [];
+      const hits = new Set();
+      const args = argsFor(t, false);
+      let outcome = await attempt(t, target, args, ms, wanted, hits);
+      if (wanted.length && !hits.size && outcome.state === 'raised' && args.length) {
+        // The call ended before any line of the suggestion ran (the code before it failed on the
+        // arguments given): once more with stand-ins for every argument, which absorb anything.
+        const first = outcome;
+        outcome = await attempt(t, target, argsFor(t, true), ms, wanted, hits);
+        outcome.retried = first.error || first.state;
+      }
+      if (wanted.length) {
+        outcome.lines = wanted.length;
+        outcome.reached = hits.size;
+      }
+      return outcome;
+    }
+
+    function quickTimers() {
+      // Waiting is not what is being vetted: timeouts fire at once while the targets run.
+      const promised = promisedTimers;
+      const quick = function (fn, ms, ...rest) { return ReflectApply(realSetTimeout, this, [fn, Math.min(Number(ms) || 0, 1), ...rest]); };
+      const sleep = promised.setTimeout;
+      globalThis.setTimeout = quick;
+      timers.setTimeout = quick;
+      promised.setTimeout = (ms, value, options) => sleep(Math.min(Number(ms) || 0, 1), value, options);
+    }
+
+    async function run() {
+      const absorb = () => {}; // a target's stray async error is its own, not the end of the run
+      process.on('uncaughtException', absorb);
+      process.on('unhandledRejection', absorb);
+      try {
+        quickTimers();
+      } catch (e) { /* detail only */ }
+      const share = Number(ex.share_s) || 0.5;
+      for (const t of ex.targets) {
+        const qual = String(t.qual);
+        state.in = qual;
+        emit({ kind: 'exercise', qual, state: 'call' });
+        let outcome;
+        try {
+          outcome = await call(t, share);
+        } catch (e) {
+          outcome = { state: 'raised', error: describe(e) };
+        }
+        state.in = null;
+        emit({ kind: 'exercise', qual, line: t.line || 0, ...outcome });
+      }
+      emit({ kind: 'exercise-done', n: ex.targets.length });
+      process.removeListener('uncaughtException', absorb);
+      process.removeListener('unhandledRejection', absorb);
+    }
+
+    return {
+      rewrite,
+      run,
+    };
+  }
+
   // Which module system: the extension says, else the syntax (import/export: ESM).
   const ext = path.extname(FILE);
   const ts = ['.ts', '.mts', '.cts'].includes(ext);
@@ -195,6 +796,7 @@ function main(raw) {
       return;
     }
   }
+  if (exercise) source = exercise.rewrite(source);
   let esm = ext === '.mjs' || ext === '.mts';
   if (!esm && ext !== '.cjs' && ext !== '.cts') {
     try {
@@ -230,18 +832,40 @@ function main(raw) {
         return next(u, context);
       },
     });
-    import(fileUrl).then(last, (e) => {
-      if (e instanceof SyntaxError) emit({ kind: 'syntax-error', msg: String(e.message).slice(0, 300), line: lineOf(e), col: 0 });
-      process.exitCode = e instanceof SyntaxError ? 3 : 1;
-      process.stderr.write((e && e.stack) ? e.stack + '\n' : String(e) + '\n');
-    });
+    import(fileUrl).then(
+      () => {
+        last();
+        if (exercise) return exercise.run();
+      },
+      (e) => {
+        if (e instanceof SyntaxError) emit({ kind: 'syntax-error', msg: String(e.message).slice(0, 300), line: lineOf(e), col: 0 });
+        process.exitCode = e instanceof SyntaxError ? 3 : 1;
+        process.stderr.write((e && e.stack) ? e.stack + '\n' : String(e) + '\n');
+        // After a failed module body too: what it defined before it stopped can still be called.
+        if (exercise && !(e instanceof SyntaxError)) return exercise.run();
+      },
+    );
   } else {
     const m = new Module(FILE, null);
     m.filename = FILE;
     m.paths = Module._nodeModulePaths(path.dirname(FILE));
     process.mainModule = m;
-    m._compile(source, FILE);
-    last();
+    if (!exercise) {
+      m._compile(source, FILE);
+      last();
+    } else {
+      let failed = null;
+      try {
+        m._compile(source, FILE);
+      } catch (e) {
+        failed = { error: e };
+      }
+      last();
+      // After a failed module body too (its error ends the run once the calls are done).
+      exercise.run().then(() => {
+        if (failed) setImmediate(() => { throw failed.error; });
+      });
+    }
   }
 
   // The final report comes after the exit handlers the program's body registered (a handler's

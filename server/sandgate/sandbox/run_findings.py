@@ -145,7 +145,9 @@ def _exercise_findings(result: RunResult, request: RunRequest) -> list[Finding]:
             line = int(ev.get("line") or 0)
             out.append(dataclasses.replace(f, line=line, end_line=line) if line else f)
     stopped = result.killed or result.timed_out
-    if not done and not stopped and not result.error:
+    # A program the runtime could not compile (TypeScript that type stripping refuses) ran nothing.
+    refused = any(ev.get("kind") == "syntax-error" for ev in result.events)
+    if not done and not stopped and not result.error and not refused:
         out.append(
             _finding(
                 "exercise.incomplete",

@@ -113,6 +113,9 @@ NODE_QUIET_READS = (
     "/etc/netsvc.conf",
     "/etc/resolv.conf",
     "/etc/svc.conf",
+    # Module resolution looking for the package scope above the workspace (a bare specifier, an ESM
+    # file's "type"): /workspace/package.json, then the root's.
+    "/package.json",
     "/proc/meminfo",
     "/proc/stat",
     "/proc/version_signature",

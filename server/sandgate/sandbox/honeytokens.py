@@ -241,9 +241,11 @@ def _used(ev: dict[str, Any], text: str, token: str, honey: Honey) -> bool:
     return honey.name_of(rest) is None and any(honey.name_of(part) == token for part in auth)
 
 
-# Modules whose stand-in calls (bootstrap.py) would have gone to the network.
+# Modules whose stand-in calls (bootstrap.py, node_bootstrap.js) would have gone to the network:
+# Python's, then npm's (a JS stand-in call is named by its module: `axios.post`, `got`).
 NETWORK_CLIENTS = frozenset(
     ("requests", "httpx", "aiohttp", "urllib3", "boto3", "botocore", "paramiko", "websocket", "websockets", "pycurl")
+    + ("axios", "node-fetch", "got", "superagent", "undici", "ky", "needle", "request", "cross-fetch", "ws")
 )
 _URLISH = re.compile(r"[a-z][a-z0-9+.-]*://([^/\s'\"?#:@]+@)?([^/\s'\"?#:]+)", re.IGNORECASE)
 

@@ -479,7 +479,9 @@ function main(raw) {
     const PLACEHOLDER = "globalThis[Symbol.for('sandgate.exercise')]";
     const REAL = 'globalThis[Symbol.for(' + JSONStringify(key) + ')]';
     let origLines = [];
-    function rewrite(text) {
+    let linesMoved = false;
+    function rewrite(text, moved) {
+      linesMoved = Boolean(moved);
       const lines = text.split('\n');
       origLines = lines.slice();
       const inserts = (ex.inserts || []).slice().sort((a, b) => a[0] - b[0] || b[1] - a[1]);
@@ -722,7 +724,7 @@ function main(raw) {
         return e === TIMEOUT ? { state: 'timed-out' } : { state: 'missing', error: describe(e) };
       }
       if (!target || typeof target.fn !== 'function') return { state: 'missing' };
-      const wanted = session && IsArray(t.want) ? t.want.map(([line, col]) => [line, offsetOf(line, col)]) : [];
+      const wanted = session && !linesMoved && IsArray(t.want) ? t.want.map(([line, col]) => [line, offsetOf(line, col)]) : [];
       const hits = new Set();
       const args = argsFor(t, false);
       let outcome = await attempt(t, target, args, ms, wanted, hits);
@@ -786,6 +788,7 @@ function main(raw) {
   const ext = path.extname(FILE);
   const ts = ['.ts', '.mts', '.cts'].includes(ext);
   let source = code;
+  let transformed = false;
   if (ts) {
     try {
       source = stripTypes(code);
@@ -796,7 +799,13 @@ function main(raw) {
       return;
     }
   }
-  if (exercise) source = exercise.rewrite(source);
+  if (exercise && transformed) {
+    // The exercise's insertions are at the lines and columns of the source as written: made there,
+    // then transformed with it. Its lines moved, so which of them ran is not told.
+    source = stripTypes(exercise.rewrite(code, true));
+  } else if (exercise) {
+    source = exercise.rewrite(source);
+  }
   let esm = ext === '.mjs' || ext === '.mts';
   if (!esm && ext !== '.cjs' && ext !== '.cts') {
     try {
@@ -882,8 +891,9 @@ function main(raw) {
     try {
       return Module.stripTypeScriptTypes(text, { mode: 'strip' });
     } catch (e) {
-      if (e && e.code === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX') return Module.stripTypeScriptTypes(text, { mode: 'transform' });
-      throw e;
+      if (!e || e.code !== 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX') throw e;
+      transformed = true;
+      return Module.stripTypeScriptTypes(text, { mode: 'transform' });
     }
   }
 

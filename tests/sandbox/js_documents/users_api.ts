@@ -1,5 +1,6 @@
 import Koa from "koa";
 import Router from "@koa/router";
+import axios from "axios";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

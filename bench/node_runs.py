@@ -5,7 +5,10 @@ at once, keyed by runtime; each sample waits, untimed, for both to be refilled):
 
 * bare `python3 suggestion.py` (the baseline, as in sandbox_runs) and bare `node suggestion.js`;
 * bubblewrap: the Python program, the same program in JavaScript (CommonJS) and in TypeScript;
-* Docker, warm pool: the same three.
+* Docker, warm pool: the same three;
+* on each backend, then, the JavaScript run with the exercise on and off in pairs (the exercise on:
+  its `report` function called with stand-in arguments after the module body, lines reached by
+  V8's block coverage, as the pipeline runs a suggestion that is that function's body).
 
 Every run is checked (exit 0, the expected stdout, no backend error).
 """
@@ -25,6 +28,7 @@ from bench.sandbox_runs import POOL_WAIT_S, _measure, background_settled, benign
 
 BARE = "bare python3"
 BARE_NODE = "bare node (the project's)"
+EXERCISED = "JavaScript, exercised"
 
 JS = textwrap.dedent("""\
     function wordCounts(text) {
@@ -64,7 +68,7 @@ def _both_pools_full(backend: Any, keys: int = 2) -> bool:
 
 def run(ctx: Context) -> list[Section]:
     from sandgate.policy.model import SandboxPolicy
-    from sandgate.sandbox import node_runtime, protocol
+    from sandgate.sandbox import js_exercise, node_runtime, protocol
     from sandgate.sandbox.base import RunRequest
     from sandgate.sandbox.select import close_all, open_backend
 
@@ -72,10 +76,26 @@ def run(ctx: Context) -> list[Section]:
     warmup = ctx.n(3, 1)
     policy = SandboxPolicy()
     code, expected = benign_suggestion()
+    # The suggestion is report()'s body: the exercise calls report(text) after the module body.
+    head = JS.split("\n").index("function report(text, top = 3) {") + 1
+    span = (head + 1, head + 3)
+    plan = js_exercise.plan(JS, *span)
     requests = {
         "Python": (RunRequest(code=code, limits=policy.limits), expected),
         "JavaScript": (RunRequest(code=JS, relpath="suggestion.js", runtime="node", limits=policy.limits), EXPECTED),
         "TypeScript": (RunRequest(code=TS, relpath="suggestion.ts", runtime="node", limits=policy.limits), EXPECTED),
+        EXERCISED: (
+            RunRequest(
+                code=JS,
+                relpath="suggestion.js",
+                runtime="node",
+                limits=policy.limits,
+                span=span,
+                exercise=plan.pairs,
+                exercise_js=plan,
+            ),
+            EXPECTED,
+        ),
     }
     node = node_runtime.discover().node
     tmp = Path(tempfile.mkdtemp(prefix="sandgate-bench-node-"))
@@ -103,9 +123,14 @@ def run(ctx: Context) -> list[Section]:
             pooled.append(backend)
             for language, (request, want) in requests.items():
                 backend.warm(request)
+                if language == EXERCISED:
+                    continue  # measured in pairs below
 
                 def call(b: Any = backend, r: RunRequest = request, w: str = want, what: str = f"{name} {language}"):
-                    check_run(b.run(r), w, what)
+                    result = b.run(r)
+                    check_run(result, w, what)
+                    if r.exercise and not any(e.get("kind") == "exercise-done" for e in result.events):
+                        raise RuntimeError(f"{what}: the exercise did not finish: {result.events[-3:]}")
 
                 contenders[f"{name}, {language}"] = call
 
@@ -116,6 +141,25 @@ def run(ctx: Context) -> list[Section]:
 
         ctx.log(f"node runs: {len(contenders)} contenders, {n} rounds")
         series: dict[str, Series] = _measure(contenders, n, warmup, before, lambda: None)
+        # The exercise's cost: the same JavaScript run with and without it, in pairs whose order
+        # alternates (which of two runs in a row finds its sandbox still starting is the pool's
+        # business, not the exercise's).
+        for backend, name in zip(pooled, ctx.backends, strict=True):
+            pair = {label: requests[label][0] for label in ("JavaScript", EXERCISED)}
+            samples: dict[str, list[float]] = {label: [] for label in pair}
+            for i in range(warmup + n):
+                for label in list(pair)[:: 1 if i % 2 else -1]:
+                    before()
+                    t0 = time.perf_counter()
+                    result = backend.run(pair[label])
+                    took = (time.perf_counter() - t0) * 1000
+                    check_run(result, EXPECTED, f"{name} {label}")
+                    if pair[label].exercise and not any(e.get("kind") == "exercise-done" for e in result.events):
+                        raise RuntimeError(f"{name}: the exercise did not finish: {result.events[-3:]}")
+                    if i >= warmup:
+                        samples[label].append(took)
+            series[f"{name}, JavaScript (paired)"] = Series(f"{name}, JavaScript (paired)", samples["JavaScript"])
+            series[f"{name}, {EXERCISED}"] = Series(f"{name}, {EXERCISED}", samples[EXERCISED])
     finally:
         close_all()
         for f in tmp.iterdir():
@@ -129,12 +173,20 @@ def run(ctx: Context) -> list[Section]:
         f"TypeScript {fmt(series[f'{name}, TypeScript'].p50 / series[f'{name}, Python'].p50)}× Python's (p50)"
         for name in ctx.backends
     ]
+    exercised = [
+        f"{name}: {fmt(series[f'{name}, {EXERCISED}'].p50 / series[f'{name}, JavaScript (paired)'].p50)}× (p50), "
+        f"{fmt(series[f'{name}, {EXERCISED}'].p95 / series[f'{name}, JavaScript (paired)'].p95)}× (p95)"
+        for name in ctx.backends
+    ]
     notes = [
         f"{n} interleaved rounds (after {warmup} warm-up rounds) of the same word-count program in Python, "
         "JavaScript and TypeScript, each from a warm pool; the baseline is a bare `python3 suggestion.py`. "
         "A Node sandbox is armed by Python's bootstrap, which then execs Node (docs/sandbox.md#the-node-runtime): "
         "that start is paid while the sandbox waits in the pool, as is type stripping's compiler.",
         "Node ÷ Python on the same backend: " + "; ".join(ratios) + ".",
+        f"The exercise (report() called with stand-ins after the module body, V8's block coverage on for the "
+        f"lines reached) ÷ the same JavaScript run without it, {n} pairs in alternating order after the rounds "
+        'above (rows "JavaScript (paired)" and "JavaScript, exercised"): ' + "; ".join(exercised) + ".",
     ]
     return [
         Section(

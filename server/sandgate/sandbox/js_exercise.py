@@ -454,7 +454,10 @@ def _ts_kind_of(node: Node) -> str:
 
 
 def _imports(root: Node) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Per imported module, the names a stand-in module must export: those imported by name, and
+    the properties used on a namespace import (`import * as ax from 'axios'` … `ax.post`)."""
     out: dict[str, list[str]] = {}
+    namespaces: dict[str, list[str]] = {}
     for stmt in root.named_children:
         if stmt.type != "import_statement":
             continue
@@ -466,6 +469,21 @@ def _imports(root: Node) -> tuple[tuple[str, tuple[str, ...]], ...]:
             name = spec.child_by_field_name("name")
             if name is not None and name.type == "identifier" and _text(name) not in names and _text(name) != "default":
                 names.append(_text(name))
+        for ns in _descendants(stmt, "namespace_import"):
+            alias = next((c for c in ns.named_children if c.type == "identifier"), None)
+            if alias is not None:
+                namespaces[_text(alias)] = names
+    if namespaces:
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if node.type == "member_expression":
+                obj, prop = node.child_by_field_name("object"), node.child_by_field_name("property")
+                used = namespaces.get(_text(obj)) if obj is not None and obj.type == "identifier" else None
+                if used is not None and prop is not None and prop.type == "property_identifier":
+                    if _text(prop) not in used and _text(prop) != "default":
+                        used.append(_text(prop))
+            stack.extend(reversed(node.named_children))  # in document order
     return tuple((m, tuple(n)) for m, n in out.items())
 
 

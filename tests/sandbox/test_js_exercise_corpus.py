@@ -4,6 +4,7 @@ the rules that decided them tallied."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 import pytest
@@ -13,7 +14,7 @@ from sandgate.pipeline import Vetter
 from sandgate.policy.load import load_effective
 from sandgate.sandbox import js_exercise
 from sandgate.suggestion import Suggestion
-from tests.sandbox.js_exercise_corpus import BENIGN, CASES, MALICIOUS, WITHOUT_EXERCISE, Case
+from tests.sandbox.js_exercise_corpus import BENIGN, CASES, MALICIOUS, RUN_ONLY, WITHOUT_EXERCISE, Case
 
 
 @pytest.fixture(scope="module", params=["docker", "bwrap"])
@@ -22,6 +23,19 @@ def vetter(request):
     backend, probes = v.backend()
     assert backend is not None and backend.name == request.param, probes
     v.warm()  # one warm vetter for the whole corpus: it stays fast
+    return v
+
+
+@pytest.fixture(scope="module")
+def run_vetter(vetter):
+    """Balanced without the capability analysis's rules, on the same backend: the sandbox run decides
+    what the static capability analysis would otherwise block first (the run's own findings, and what
+    micro-execution adds, are measured on it)."""
+    loaded = load_effective(None, preset="balanced")
+    rules = tuple(r for r in loaded.policy.rules if r.source != "capability")
+    policy = dataclasses.replace(loaded.policy, rules=rules)
+    v = Vetter(dataclasses.replace(loaded, policy=policy), backend=vetter.backend_name)
+    v.warm()
     return v
 
 
@@ -94,21 +108,29 @@ def test_corpus_decisions(vetter):
         print(f"  {count:3d} cases  {rule}")
     assert not wrong, wrong
     # The figures in docs/detection.md.
-    assert (stopped, len(MALICIOUS)) == (41, 43)
+    assert (stopped, len(MALICIOUS)) == (43, 43)
     assert (allowed, len(BENIGN)) == (37, 41)
     assert stopped >= 30 and allowed >= 30
 
 
-def test_what_micro_execution_decides(vetter, monkeypatch):
-    """The same corpus with the exercise switched off (the document's top level runs, no function is
-    called): exactly the decisions `WITHOUT_EXERCISE` lists change, the figures docs/detection.md
-    quotes for the top-level run alone."""
+def test_what_the_run_decides(run_vetter, monkeypatch):
+    """What the sandbox run decides on its own (the capability analysis's rules off), with
+    micro-execution and without it (the document's top level runs, no function is called): the
+    decisions `RUN_ONLY` and `WITHOUT_EXERCISE` list differ from the shipped ones, and the figures
+    docs/detection.md quotes for the run, with and without the exercise."""
+    with_exercise = {}
+    for case in CASES:
+        result = vet_as_decided(run_vetter, case, RUN_ONLY.get(case.id, case.expected))
+        if result.verdict is not case.expected:
+            with_exercise[case.id] = result.verdict
+    assert with_exercise == RUN_ONLY
     monkeypatch.setattr(js_exercise, "plan", lambda *a, **k: None)
     changed, stopped, allowed = {}, 0, 0
     for case in CASES:
-        result = vet_as_decided(vetter, case, WITHOUT_EXERCISE.get(case.id, case.expected))
+        expected = RUN_ONLY.get(case.id, case.expected)
+        result = vet_as_decided(run_vetter, case, WITHOUT_EXERCISE.get(case.id, expected))
         assert not any(f.rule.startswith("exercise.") for f in result.findings), case.id
-        if result.verdict is not case.expected:
+        if result.verdict is not expected:
             changed[case.id] = result.verdict
         stopped += case.malicious and result.verdict is not Verdict.ALLOW
         allowed += not case.malicious and result.verdict is Verdict.ALLOW
@@ -116,21 +138,21 @@ def test_what_micro_execution_decides(vetter, monkeypatch):
     assert (stopped, allowed) == (28, 40)
 
 
-def test_typescript_with_runtime_syntax_still_runs(vetter):
+def test_typescript_with_runtime_syntax_still_runs(run_vetter):
     """Node's strip mode refuses an enum or a parameter property; the run transforms such a file rather
     than fail to compile it, so one `enum` line cannot keep the rest of the suggestion from running,
     and its functions are still exercised (without a line count: the transform moved the lines)."""
     case = next(c for c in MALICIOUS if c.id == "enum-beside-exfil")
-    result = vet(vetter, case)
+    result = vet(run_vetter, case)
     assert result.verdict is Verdict.BLOCK
     hosts = {f.detail("host") for f in result.findings if f.rule == "network.denied"}
     read = {f.detail("token") for f in result.findings if f.rule == "secret.honeytoken-read"}
     assert hosts == {"updates.workers-cdn.example"} and "$NPM_TOKEN" in read, result.findings
     assert not any(f.rule == "syntax.error" for f in result.findings)
-    called = vet(vetter, next(c for c in MALICIOUS if c.id == "enum-beside-exfil-function"))
+    called = vet(run_vetter, next(c for c in MALICIOUS if c.id == "enum-beside-exfil-function"))
     leak = [f for f in called.findings if f.rule == "secret.exfiltration"]
     assert called.verdict is Verdict.BLOCK and leak and "regionEndpoint()" in leak[0].message, called.findings
-    lru = vet(vetter, next(c for c in BENIGN if c.id == "lru-cache-class"))
+    lru = vet(run_vetter, next(c for c in BENIGN if c.id == "lru-cache-class"))
     rules = {f.rule for f in lru.findings}
     assert lru.sandbox is not None and lru.sandbox.exit_code == 0, lru.sandbox
     assert "syntax.error" not in rules and "exercise.unreached" not in rules, lru.findings
@@ -138,9 +160,9 @@ def test_typescript_with_runtime_syntax_still_runs(vetter):
     assert "LruCache.get() returned" in calls.message and "LruCache.set() returned" in calls.message
 
 
-def test_npmrc_is_a_honeyfile(vetter):
+def test_npmrc_is_a_honeyfile(run_vetter):
     case = next(c for c in MALICIOUS if c.id == "npmrc-posted-by-release")
-    result = vet(vetter, case)
+    result = vet(run_vetter, case)
     reads = {f.detail("token") for f in result.findings if f.rule == "secret.honeytoken-read"}
     assert "~/.npmrc" in reads, result.findings
     assert result.verdict is Verdict.BLOCK

@@ -67,6 +67,7 @@ _PERSISTENCE_PATH = re.compile(
     r"|^~/\.config/(autostart|systemd)(/|$)|^/etc/(systemd|cron|init\.d|rc\.local|profile|ld\.so\.preload|xdg/autostart)"
     r"|^/(usr/)?lib/systemd/|^/var/spool/cron|^~/\.ssh/(authorized_keys|rc)|^~/Library/LaunchAgents|^/etc/bash\.bashrc|site-packages/[^/]*\.pth$|(user|site)customize\.py$"
 )
+_PROJECT_ENV = re.compile(r"(^|/)\.env$")
 _HOMES = frozenset({"~", "~/", "~/*", "~/.", "/", "/*", "/home", "/home/", "/root", "/root/", "/Users"})
 _SCRATCH = ("/tmp/", "/var/tmp/", "/dev/null", "/dev/std", "/proc/self/fd")
 
@@ -404,7 +405,7 @@ class _Analysis:
         return None
 
     def _read(self, path: str | None, call: ast.Call) -> None:
-        if path and _SECRET_PATH.search(path):
+        if path and reported_read(path):
             self.add("sensitive-read", path, call)
 
     def _write(self, path: str | None, call: ast.Call, taint: frozenset[str]) -> None:
@@ -685,6 +686,15 @@ class _Analysis:
                         return found
         text = self.names.string(node)
         return _home(text) if text is not None else None
+
+
+def reported_read(path: str) -> bool:
+    """Whether reading `path` is a `sensitive-read`: a secret path, but not the project's own `.env`
+    (relative, or under a folder the module computes), which is how an app loads its settings. That
+    file is still a secret source: sending what was read from it is a leak all the same."""
+    if not _SECRET_PATH.search(path):
+        return False
+    return not (_PROJECT_ENV.search(path) and not _outside(path))
 
 
 def _is_path(analysis: _Analysis, node: ast.AST) -> bool:

@@ -33,6 +33,7 @@ from sandgate.checks.capabilities import (
     _join,
     _outside,
     _shorten,
+    reported_read,
 )
 from sandgate.checks.js_parse import Node, parse_js, text
 from sandgate.checks.js_scan import FUNCTIONS, Call, JsScan, Sources, Values, arguments, dotted, scan, string_value
@@ -147,7 +148,7 @@ class _Analysis:
         name, args = call.name, call.args
         if name in _READS and args:
             path = self._path(args[0], call.scope)
-            if path and _SECRET_PATH.search(path):
+            if path and reported_read(path):
                 suffix = " (scans it)" if "readdir" in name or "opendir" in name else ""
                 self.add("sensitive-read", path.rstrip("/") + suffix, call.node)
         if name in _WRITES and args:

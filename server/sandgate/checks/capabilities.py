@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 from sandgate.checks import shell
@@ -234,11 +235,86 @@ def to_findings(added_caps: Iterable[Capability], first_line: int, last_line: in
     return out
 
 
-class _Analysis:
+class Sinks:
+    """What both languages' analyses do with a sink they found (`checks/js_capabilities.py` is the
+    other): the capability of a write, a deletion, a program started and a shell command, kept once
+    per (kind, target, via). A subclass says where a node is and whether a shell started at a place
+    talks to a socket."""
+
+    # Paths that are persistence even inside the project (beside `_PERSISTENCE_PATH` outside it).
+    project_persistence: re.Pattern[str] | None = None
+
+    def __init__(self) -> None:
+        self.out: dict[tuple[str, str, str], Capability] = {}
+
+    def lines(self, node: Any) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def wired_to_socket(self, where: Any) -> bool:
+        """A shell started at `where` talks to the network (a remote shell)."""
+        raise NotImplementedError
+
+    def add(self, kind: str, target: str, node: Any, via: str = "") -> None:
+        cap = Capability(kind, target, *self.lines(node), via)
+        self.out.setdefault(cap.key, cap)
+
+    def _write(self, path: str | None, node: Any, taint: frozenset[str]) -> None:
+        inside = self.project_persistence is not None and bool(path and self.project_persistence.search(path))
+        if not path or not _outside(path) and not inside:
+            return
+        if _PERSISTENCE_PATH.search(path) or inside:
+            self.add("persistence", path, node)
+        elif taint:
+            self.add("secret-to-file", path, node, ", ".join(sorted(taint)))
+        else:
+            self.add("write-outside", path, node)
+
+    def _delete(self, path: str | None, node: Any) -> None:
+        if not path:
+            return
+        if path.rstrip("/") in _HOMES or path in _HOMES or path.rstrip("/*") in ("~", "", "/home", "/root"):
+            self.add("delete-home", path, node)
+        elif _outside(path):
+            self.add("delete-outside", path, node)
+
+    def _program(
+        self, program: str, args: list[str], node: Any, via: str, counted: bool = True, where: Any = None
+    ) -> None:
+        if program == "crontab" and "-l" not in args:
+            self.add("persistence", "crontab", node)
+        elif program == "systemctl" and "enable" in args:
+            self.add("persistence", "systemctl " + " ".join(args), node)
+        elif program in ("rm", "shred"):
+            for target in (a for a in args if not a.startswith("-")):
+                self._delete(_home(target), node)
+        if program in _SHELLS and self.wired_to_socket(where):
+            self.add("remote-shell", program, node)
+        if counted:
+            self.add("secret-to-process" if via else "process", program, node, via)
+
+    def _shell(self, command: str, node: Any, via: str, where: Any = None) -> None:
+        script = shell.parse(command)
+        for cmd in script.commands():
+            words = [w.text for w in cmd.words]
+            program = words[0].rsplit("/", 1)[-1] if words else ""
+            if program in _SHELLS and self.wired_to_socket(where):
+                self.add("remote-shell", program, node)
+            if program in ("crontab", "systemctl", "rm"):
+                self._program(program, words[1:], node, "", counted=False, where=where)
+            for redirect in cmd.redirects:
+                if redirect.op in (">", ">>", "&>", ">|"):
+                    self._write(_home(redirect.target.text), node, frozenset())
+        pipeline = any(len(p) > 1 for p in script.pipelines) or len(script.pipelines) > 1
+        shown = _shorten(command)
+        what = f"a shell pipeline `{shown}`" if pipeline else f"`{shown}` through a shell"
+        self.add("secret-to-process" if via else "process", what, node, via)
+
+
+class _Analysis(Sinks):
     def __init__(self, found: Scan, tree: ast.AST) -> None:
+        super().__init__()
         self.scan = found
         self.names: Names = found.names
-        self.out: dict[tuple[str, str, str], Capability] = {}
         # Bindings the scan does not keep: `with open(p) as f`, `for p in glob(…)`, parameters.
         self.extra: dict[str, list[ast.AST]] = {}
         self.params: dict[str, list[tuple[str, int]]] = {}  # parameter -> (function, position)
@@ -278,10 +354,12 @@ class _Analysis:
                 if _raw(node.value) in ("os.environ", "environ"):
                     self.env_reads.append(node)
 
-    def add(self, kind: str, target: str, node: ast.AST, via: str = "") -> None:
+    def lines(self, node: Any) -> tuple[int, int]:
         line = getattr(node, "lineno", 0)
-        cap = Capability(kind, target, line, getattr(node, "end_lineno", line) or line, via)
-        self.out.setdefault(cap.key, cap)
+        return line, getattr(node, "end_lineno", line) or line
+
+    def wired_to_socket(self, where: Any) -> bool:
+        return self._dup2_socket
 
     def run(self) -> list[Capability]:
         for sub in self.env_reads:
@@ -408,24 +486,6 @@ class _Analysis:
         if path and reported_read(path):
             self.add("sensitive-read", path, call)
 
-    def _write(self, path: str | None, call: ast.Call, taint: frozenset[str]) -> None:
-        if not path or not _outside(path):
-            return
-        if _PERSISTENCE_PATH.search(path):
-            self.add("persistence", path, call)
-        elif taint:
-            self.add("secret-to-file", path, call, ", ".join(sorted(taint)))
-        else:
-            self.add("write-outside", path, call)
-
-    def _delete(self, path: str | None, call: ast.Call) -> None:
-        if not path:
-            return
-        if path.rstrip("/") in _HOMES or path in _HOMES or path.rstrip("/*") in ("~", "", "/home", "/root"):
-            self.add("delete-home", path, call)
-        elif _outside(path):
-            self.add("delete-outside", path, call)
-
     def _process(self, name: str, call: ast.Call) -> None:
         first = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg in ("args", "cmd")), None)
         if name.startswith("os.exec") or name.startswith("os.spawn") or name.startswith("os.posix_spawn"):
@@ -450,35 +510,6 @@ class _Analysis:
         elif argv:
             program = argv[0].rsplit("/", 1)[-1] or HOLE
             self._program(program, argv[1:], call, via)
-
-    def _program(self, program: str, args: list[str], call: ast.Call, via: str, counted: bool = True) -> None:
-        if program == "crontab" and "-l" not in args:
-            self.add("persistence", "crontab", call)
-        elif program == "systemctl" and "enable" in args:
-            self.add("persistence", "systemctl " + " ".join(args), call)
-        elif program in ("rm", "shred"):
-            for target in (a for a in args if not a.startswith("-")):
-                self._delete(_home(target), call)
-        if program in _SHELLS and self._dup2_socket:
-            self.add("remote-shell", program, call)
-        if counted:
-            self.add("secret-to-process" if via else "process", program, call, via)
-
-    def _shell(self, command: str, call: ast.Call, via: str) -> None:
-        script = shell.parse(command)
-        for cmd in script.commands():
-            words = [w.text for w in cmd.words]
-            if words and words[0].rsplit("/", 1)[-1] in _SHELLS and self._dup2_socket:
-                self.add("remote-shell", words[0].rsplit("/", 1)[-1], call)
-            if words and words[0].rsplit("/", 1)[-1] in ("crontab", "systemctl", "rm"):
-                self._program(words[0].rsplit("/", 1)[-1], words[1:], call, "", counted=False)
-            for redirect in cmd.redirects:
-                if redirect.op in (">", ">>", "&>", ">|"):
-                    self._write(_home(redirect.target.text), call, frozenset())
-        pipeline = any(len(p) > 1 for p in script.pipelines) or len(script.pipelines) > 1
-        shown = _shorten(command)
-        what = f"a shell pipeline `{shown}`" if pipeline else f"`{shown}` through a shell"
-        self.add("secret-to-process" if via else "process", what, call, via)
 
     def _network(self, name: str, call: ast.Call) -> None:
         host = self._host(call, name)

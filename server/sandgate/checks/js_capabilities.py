@@ -21,17 +21,14 @@ from collections.abc import Iterator
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from sandgate.checks import shell
 from sandgate.checks.capabilities import (
-    _HOMES,
-    _PERSISTENCE_PATH,
     _SECRET_NAME,
     _SECRET_PATH,
     _SHELLS,
     Capability,
+    Sinks,
     _home,
     _join,
-    _outside,
     _shorten,
     reported_read,
 )
@@ -106,11 +103,13 @@ def _unhole(value: str) -> str:
     return value.replace(JS_HOLE, HOLE)
 
 
-class _Analysis:
+class _Analysis(Sinks):
+    project_persistence = _JS_PERSISTENCE
+
     def __init__(self, scanned: JsScan) -> None:
+        super().__init__()
         self.scan = scanned
         self.values = Values(scanned, _NO_SOURCES)
-        self.out: dict[tuple[str, str, str], Capability] = {}
         self._taint: dict[int, frozenset[str]] = {}
         self._busy: set[tuple[int, str]] = set()
         self._secret_callbacks = self._callbacks_of_secret_reads()
@@ -118,11 +117,11 @@ class _Analysis:
             c.scope.id for c in scanned.calls if _SOCKETS.match(c.name) or c.name.endswith("net.Socket")
         }
 
-    def add(self, kind: str, target: str, node: Node, via: str = "") -> None:
-        key = (kind, target, via)
-        if key not in self.out:
-            line, end = node.start_point[0] + 1, node.end_point[0] + 1
-            self.out[key] = Capability(kind, target, line, end, via)
+    def lines(self, node: Node) -> tuple[int, int]:
+        return node.start_point[0] + 1, node.end_point[0] + 1
+
+    def wired_to_socket(self, where: Node) -> bool:
+        return self._near_socket(where)
 
     def run(self) -> list[Capability]:
         self._env_reads()
@@ -264,41 +263,11 @@ class _Analysis:
             if index + 1 < len(words):
                 self._shell(words[index + 1], call.node, via, scope)
                 return
-        self._program(program, words, call.node, via, scope)
+        self._program(program, words, call.node, via, where=scope)
 
     def _env_option_only(self, node: Node) -> bool:
         pairs = [c for c in node.named_children if c.type == "pair"]
         return bool(pairs) and all(text(p.child_by_field_name("key")) in ("env", "cwd", "stdio") for p in pairs)
-
-    def _program(self, program: str, args: list[str], node: Node, via: str, scope: Node, counted: bool = True) -> None:
-        if program == "crontab" and "-l" not in args:
-            self.add("persistence", "crontab", node)
-        elif program == "systemctl" and "enable" in args:
-            self.add("persistence", "systemctl " + " ".join(args), node)
-        elif program in ("rm", "shred"):
-            for target in (a for a in args if not a.startswith("-")):
-                self._delete(_home(target), node)
-        if program in _SHELLS and self._near_socket(scope):
-            self.add("remote-shell", program, node)
-        if counted:
-            self.add("secret-to-process" if via else "process", program, node, via)
-
-    def _shell(self, command: str, node: Node, via: str, scope: Node) -> None:
-        script = shell.parse(command)
-        for cmd in script.commands():
-            words = [w.text for w in cmd.words]
-            program = words[0].rsplit("/", 1)[-1] if words else ""
-            if program in _SHELLS and self._near_socket(scope):
-                self.add("remote-shell", program, node)
-            if program in ("crontab", "systemctl", "rm"):
-                self._program(program, words[1:], node, "", scope, counted=False)
-            for redirect in cmd.redirects:
-                if redirect.op in (">", ">>", "&>", ">|"):
-                    self._write(_home(redirect.target.text), node, frozenset())
-        pipeline = any(len(p) > 1 for p in script.pipelines) or len(script.pipelines) > 1
-        shown = _shorten(command)
-        what = f"a shell pipeline `{shown}`" if pipeline else f"`{shown}` through a shell"
-        self.add("secret-to-process" if via else "process", what, node, via)
 
     def _near_socket(self, scope: Node) -> bool:
         """A socket is made in this scope or one around it (`net.connect` beside `spawn('/bin/sh')`)."""
@@ -349,24 +318,6 @@ class _Analysis:
         return None
 
     # -- files ---------------------------------------------------------------------------------
-
-    def _write(self, path: str | None, node: Node, taint: frozenset[str]) -> None:
-        if not path or not _outside(path) and not _JS_PERSISTENCE.search(path):
-            return
-        if _PERSISTENCE_PATH.search(path) or _JS_PERSISTENCE.search(path):
-            self.add("persistence", path, node)
-        elif taint:
-            self.add("secret-to-file", path, node, ", ".join(sorted(taint)))
-        else:
-            self.add("write-outside", path, node)
-
-    def _delete(self, path: str | None, node: Node) -> None:
-        if not path:
-            return
-        if path.rstrip("/") in _HOMES or path in _HOMES or path.rstrip("/*") in ("~", "", "/home", "/root"):
-            self.add("delete-home", path, node)
-        elif _outside(path):
-            self.add("delete-outside", path, node)
 
     def _path(self, node: Node | None, scope: Node, depth: int = 0) -> str | None:
         """The path an expression spells, `~` for the home folder, HOLE for unknown parts."""

@@ -93,6 +93,17 @@ class Section:
     raw: dict[str, Any] = field(default_factory=dict)  # everything measured, for results.json
 
 
+def opened_backend(name: str, policy: Any) -> Any:
+    """The shared sandbox backend `name` (`sandbox.select.open_backend`) for `policy`; a benchmark
+    without it measures nothing, so its absence is an error that names why."""
+    from sandgate.sandbox.select import open_backend
+
+    backend, probes = open_backend(name, policy)
+    if backend is None:
+        raise RuntimeError(f"{name} unavailable: {probes}")
+    return backend
+
+
 def machine_cpu() -> tuple[float, float] | None:
     """(busy, total) CPU seconds the whole machine has spent since boot, from /proc/stat; None
     where there is none. Busy: user, nice, system, irq, softirq — not idle, iowait, nor steal

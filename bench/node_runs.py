@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import Context, Section, Series, fmt
+from bench.common import Context, Section, Series, fmt, opened_backend
 from bench.sandbox_runs import POOL_WAIT_S, _measure, background_settled, benign_suggestion, check_run
 
 BARE = "bare python3"
@@ -70,7 +70,7 @@ def run(ctx: Context) -> list[Section]:
     from sandgate.policy.model import SandboxPolicy
     from sandgate.sandbox import js_exercise, node_runtime, protocol
     from sandgate.sandbox.base import RunRequest
-    from sandgate.sandbox.select import close_all, open_backend
+    from sandgate.sandbox.select import close_all
 
     n = ctx.n(40, 3)
     warmup = ctx.n(3, 1)
@@ -117,9 +117,7 @@ def run(ctx: Context) -> list[Section]:
     pooled: list[Any] = []
     try:
         for name in ctx.backends:
-            backend, probes = open_backend(name, policy)
-            if backend is None:
-                raise RuntimeError(f"{name} unavailable: {probes}")
+            backend = opened_backend(name, policy)
             pooled.append(backend)
             for language, (request, want) in requests.items():
                 backend.warm(request)

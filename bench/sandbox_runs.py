@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO, Context, Section, Series, Target, bar_plot, fmt
+from bench.common import REPO, Context, Section, Series, Target, bar_plot, fmt, opened_backend
 
 TARGET_BWRAP_RATIO = 2.0
 TARGET_WARM_RATIO = 1 / 3
@@ -262,7 +262,7 @@ def run(ctx: Context) -> list[Section]:
     from sandgate.policy.model import SandboxPolicy
     from sandgate.sandbox import protocol
     from sandgate.sandbox.base import RunRequest
-    from sandgate.sandbox.select import close_all, open_backend
+    from sandgate.sandbox.select import close_all
 
     n = ctx.n(50, 4)
     warmup = ctx.n(3, 1)
@@ -311,9 +311,7 @@ def run(ctx: Context) -> list[Section]:
 
     try:
         if "bwrap" in ctx.backends:
-            bwrap, probes = open_backend("bwrap", policy)
-            if bwrap is None:
-                raise RuntimeError(f"bubblewrap unavailable: {probes}")
+            bwrap = opened_backend("bwrap", policy)
             if getattr(getattr(bwrap, "pool", None), "size", 0):
                 # Pooled (as the server runs it): also measure it made per run, like Docker cold.
                 bwrap.warm(request)

@@ -21,7 +21,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import Context, Section, Series, Target, bar_plot, fmt
+from bench.common import Context, Section, Series, Target, bar_plot, fmt, opened_backend
 
 CALLS = 1000
 # The notified-call price a user would notice only in a program that makes thousands of them.
@@ -53,7 +53,7 @@ def run(ctx: Context) -> list[Section]:
     from sandgate.policy.model import SandboxPolicy
     from sandgate.sandbox import protocol
     from sandgate.sandbox.base import RunRequest
-    from sandgate.sandbox.select import close_all, open_backend
+    from sandgate.sandbox.select import close_all
 
     n = ctx.n(30, 3)
     policy = SandboxPolicy()
@@ -86,9 +86,7 @@ def run(ctx: Context) -> list[Section]:
         for what, code in programs.items():
             contenders[f"{what}, bare python3"] = bare(code)
             for name in ctx.backends:
-                backend, probes = open_backend(name, policy)
-                if backend is None:
-                    raise RuntimeError(f"{name} unavailable: {probes}")
+                backend = opened_backend(name, policy)
                 backend.warm(RunRequest(code="", limits=policy.limits))
                 label = f"{what}, {name} (supervised)"
                 contenders[label] = sandboxed(backend, code, label)

@@ -46,6 +46,19 @@ def balanced():
     return load_effective(None, preset="balanced").policy
 
 
+def warm_vetter(backend: str, loaded=None):
+    """A vetter on `backend` (balanced unless `loaded` says otherwise), checked to be that backend and
+    warmed: one for a whole corpus, so its vets stay fast."""
+    from sandgate.pipeline import Vetter
+    from sandgate.policy.load import load_effective
+
+    v = Vetter(loaded or load_effective(None, preset="balanced"), backend=backend)
+    opened, probes = v.backend()
+    assert opened is not None and opened.name == backend, probes
+    v.warm()
+    return v
+
+
 def decision(policy, findings) -> Verdict:
     from sandgate.policy.evaluate import decide
 

@@ -7,19 +7,14 @@ from __future__ import annotations
 import pytest
 
 from sandgate.findings import Verdict
-from sandgate.pipeline import Vetter
-from sandgate.policy.load import load_effective
 from sandgate.suggestion import Suggestion
+from tests.sandbox.conftest import warm_vetter
 from tests.sandbox.exercise_corpus import BENIGN, CASES, DOCUMENTS, MALICIOUS
 
 
 @pytest.fixture(scope="module", params=["docker", "bwrap"])
 def vetter(request):
-    v = Vetter(load_effective(None, preset="balanced"), backend=request.param)
-    backend, probes = v.backend()
-    assert backend is not None and backend.name == request.param, probes
-    v.warm()  # one warm vetter for the whole corpus: it stays fast
-    return v
+    return warm_vetter(request.param)
 
 
 def test_corpus_size():

@@ -14,16 +14,13 @@ from sandgate.pipeline import Vetter
 from sandgate.policy.load import load_effective
 from sandgate.sandbox import js_exercise
 from sandgate.suggestion import Suggestion
+from tests.sandbox.conftest import warm_vetter
 from tests.sandbox.js_exercise_corpus import BENIGN, CASES, MALICIOUS, RUN_ONLY, WITHOUT_EXERCISE, Case
 
 
 @pytest.fixture(scope="module", params=["docker", "bwrap"])
 def vetter(request):
-    v = Vetter(load_effective(None, preset="balanced"), backend=request.param)
-    backend, probes = v.backend()
-    assert backend is not None and backend.name == request.param, probes
-    v.warm()  # one warm vetter for the whole corpus: it stays fast
-    return v
+    return warm_vetter(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +31,7 @@ def run_vetter(vetter):
     loaded = load_effective(None, preset="balanced")
     rules = tuple(r for r in loaded.policy.rules if r.source != "capability")
     policy = dataclasses.replace(loaded.policy, rules=rules)
-    v = Vetter(dataclasses.replace(loaded, policy=policy), backend=vetter.backend_name)
-    v.warm()
-    return v
+    return warm_vetter(vetter.backend_name, dataclasses.replace(loaded, policy=policy))
 
 
 def vet(vetter: Vetter, case: Case):

@@ -40,6 +40,52 @@ async def test_candidates_streamed_and_not(model, stream):
     assert request["n"] == 2 and request["stream"] is stream and request["model"] == "fake-model"
 
 
+@pytest.mark.parametrize("stream", [False, True])
+async def test_calls_reuse_one_connection(model, stream):
+    # A new connection per completion is a TCP (and, to a hosted model, TLS) handshake more on
+    # every suggestion: a streamed answer is read to its end, so the connection carries the next.
+    model.set_script({"*": "return a + b"})
+    client = make_client(model, stream=stream)
+    try:
+        for _ in range(3):
+            assert await client.complete(completion_messages(CTX)) == ["return a + b"]
+    finally:
+        await client.aclose()
+    assert len(model.requests) == 3
+    assert model.connections == 1
+
+
+async def test_a_stream_held_open_after_its_last_event_still_answers_at_once():
+    # Reading a stream to its end must never wait on a server that keeps it open: the answer is
+    # complete at [DONE]; only the connection is given up.
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        event = {"choices": [{"index": 0, "delta": {"content": "return a + b"}, "finish_reason": "stop"}]}
+        body = b"data: " + json.dumps(event).encode() + b"\n\ndata: [DONE]\n\n"
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + f"{len(body):x}\r\n".encode()
+            + body
+            + b"\r\n"
+        )
+        await writer.drain()
+        await asyncio.sleep(5)  # never the final chunk
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = ChatClient(ProviderConfig(base_url=f"http://127.0.0.1:{port}/v1", model="m", stream=True, timeout_s=3.0))
+    try:
+        started = time.monotonic()
+        answers = await client.complete(completion_messages(CTX))
+        took = time.monotonic() - started
+    finally:
+        await client.aclose()
+        server.close()
+    assert answers == ["return a + b"]
+    assert took < 1.0, f"waited {took:.2f}s for a stream the server held open"
+
+
 async def test_prompt_carries_context_language_and_path(model):
     model.set_script({"*": "x"})
     client = make_client(model)

@@ -122,6 +122,7 @@ class _State:
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []  # the path of each request, in order
         self.counts: dict[str, int] = {}
+        self.connections = 0  # TCP connections accepted (a client that reuses one opens one)
         self.stopping = threading.Event()
 
 
@@ -129,6 +130,11 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "fake-openai/1"
     protocol_version = "HTTP/1.1"
     state: _State
+
+    def setup(self) -> None:
+        super().setup()
+        with self.state.lock:
+            self.state.connections += 1
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: stderr only when asked
         if getattr(self.server, "verbose", False):
@@ -511,12 +517,18 @@ class OpenAIServer:
         with self.state.lock:
             return list(self.state.paths)
 
+    @property
+    def connections(self) -> int:
+        with self.state.lock:
+            return self.state.connections
+
     def set_script(self, script: dict[str, Any]) -> None:
         with self.state.lock:
             self.state.script = script
             self.state.counts.clear()
             self.state.requests.clear()
             self.state.paths.clear()
+            self.state.connections = 0
 
     def start(self) -> OpenAIServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="fake-openai", daemon=True)

@@ -10,6 +10,7 @@ Cancelling the awaiting task closes the HTTP stream. Every failure is a `Provide
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import email.utils
 import json
@@ -17,7 +18,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 RETRYABLE = {ErrorKind.RATE_LIMITED, ErrorKind.SERVER_ERROR, ErrorKind.CONNECTION, ErrorKind.TIMEOUT}
 # A Retry-After longer than this is not waited for: the editor would have moved on.
 MAX_RETRY_AFTER_S = 30.0
+# How long a streamed answer's end is awaited after its last event (then the connection goes).
+DRAIN_S = 0.05
 # A provider that answers a wrong key with 400 or 422 (LiteLLM, some proxies) says so in words.
 _KEY_WORDS = re.compile(r"api[ _-]?key|authenticat|unauthori[sz]ed|credential|invalid[ _-]?token|x-api-key", re.I)
 
@@ -222,7 +225,8 @@ class ChatClient:
                     received = 0
                     if streamed:
                         lines = LineStream(wire.sse, lambda data: wire.event(data, into), lambda: _done(into))
-                        async for chunk in response.aiter_raw():
+                        chunks = response.aiter_raw()
+                        async for chunk in chunks:
                             received += len(chunk)
                             if received > cap:
                                 raise ProviderError(ErrorKind.TOO_LARGE, f"more than {cap} bytes")
@@ -232,6 +236,7 @@ class ChatClient:
                         if not into.done:
                             lines.close()
                             raise ProviderError(ErrorKind.CONNECTION, "the stream ended before its last event")
+                        await _read_to_end(chunks, cap - received)
                         return into.response()
                     parts: list[bytes] = []
                     async for chunk in response.aiter_raw():
@@ -303,6 +308,19 @@ class ChatClient:
 
 def _done(into: Collector) -> None:
     into.done = True
+
+
+async def _read_to_end(chunks: AsyncIterator[bytes], cap: int) -> None:
+    """What a stream sends after its last event (the end of the chunked body, already on its way),
+    so the connection can carry the next call: an unread response closes it, and every suggestion
+    would then pay a new TCP (and TLS) handshake. A server that holds the stream open past
+    `DRAIN_S`, or sends more than `cap` bytes, costs the connection, never the answer."""
+    with contextlib.suppress(TimeoutError, httpx.HTTPError):
+        async with asyncio.timeout(DRAIN_S):
+            async for chunk in chunks:
+                cap -= len(chunk)
+                if cap < 0:
+                    return
 
 
 def _json_body(body: bytes) -> dict[str, Any]:

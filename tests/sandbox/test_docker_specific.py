@@ -38,12 +38,15 @@ def test_a_private_workspace_goes_over_the_api_with_its_modes_and_without_exclud
     (ws / ".env").chmod(0o644)
     (ws / "secrets").mkdir()
     (ws / "secrets" / "db.txt").write_text("hunter2\n")
+    (ws / "pkg" / "sub").mkdir(parents=True)
+    (ws / "pkg" / "sub" / "deep.py").write_text("DEPTH = 2\n")
     b = DockerBackend(pool_size=1)
     try:
         req = RunRequest(
             code=textwrap.dedent("""
             import helper, os
-            print(helper.VALUE)
+            from pkg.sub import deep
+            print(helper.VALUE, deep.DEPTH, oct(os.stat("/workspace/pkg/sub").st_mode & 0o777))
             print(sorted(os.listdir("/workspace")))
             try:
                 open("/workspace/private.py").read(); print("READ private")
@@ -62,7 +65,7 @@ def test_a_private_workspace_goes_over_the_api_with_its_modes_and_without_exclud
         assert spec.workspace is None and spec.workspace_tmpfs  # no bind of the private folder
         result = b.run(req)
         assert result.error is None, result.error
-        assert result.stdout == "from the tar\n['helper.py', 'private.py']\nprivate 13\nro 13\n", (
+        assert result.stdout == "from the tar 2 0o755\n['helper.py', 'pkg', 'private.py']\nprivate 13\nro 13\n", (
             result.stdout,
             result.stderr,
         )

@@ -76,11 +76,6 @@ HANDOFF_S = 1.0
 # a C program where runc is a Go one, started several times per container.
 PREFERRED_RUNTIME = "crun"
 _UNKNOWN = "?"
-# Remote workspace upload: skip what never helps an import and would bloat the tar.
-_EXTRACT = (
-    "import sys,tarfile;t=tarfile.open(fileobj=sys.stdin.buffer,mode='r|');"
-    "t.extractall('/workspace')"  # our own tar (regular files, relative names); 3.11.2 has no filter=
-)
 
 
 def owner_label() -> str:
@@ -616,10 +611,10 @@ class DockerBackend:
         view = workspace_view.plan(workspace, exclude)
         if view.withheld:
             return view.withheld
-        data = workspace_view.tar_bytes(view)
+        data = workspace_view.packed(view)
         exec_id = api.exec_create(
             container.id,
-            [protocol.PYTHON, "-I", "-S", "-c", _EXTRACT],
+            [protocol.PYTHON, "-I", "-S", "-c", workspace_view.UNPACK, "/workspace"],
             stdin=True,
             user="0",
             environment=dict(protocol.ENV),

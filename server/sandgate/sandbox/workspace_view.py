@@ -21,11 +21,10 @@ hidden); a dependency folder too large for its own budget is covered whole.
 
 from __future__ import annotations
 
-import io
+import json
 import logging
 import os
 import stat
-import tarfile
 from dataclasses import dataclass, field
 
 from sandgate.policy.model import FilesPolicy
@@ -135,25 +134,45 @@ def readable_by_others(path: str) -> bool:
         return False
 
 
-def tar_bytes(view: View) -> bytes:
-    """The copied view as a tar: root-owned files with their own permission bits."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for rel, mode in view.files:
-            path = os.path.join(view.root, rel)
-            try:
-                info = tar.gettarinfo(path, arcname=rel)
-                if not info.isreg() or info.size > MAX_FILE:
+def packed(view: View) -> bytes:
+    """The copied view for `UNPACK` in a container: one JSON line `[[path, mode, size], ...]`, then
+    the files' bytes in that order, each with its own permission bits. Not a tar: unpacking runs
+    under the container's CPU limit, and Python's tarfile took six times as long (30,000 files:
+    1.2 s against 0.2 s), which ran a large private workspace out of that limit."""
+    index: list[list[object]] = []
+    bodies: list[bytes] = []
+    for rel, mode in view.files:
+        path = os.path.join(view.root, rel)
+        try:
+            with open(path, "rb", opener=_no_follow) as f:
+                now = os.fstat(f.fileno())
+                if not stat.S_ISREG(now.st_mode) or now.st_size > MAX_FILE:
                     continue  # changed since the walk (which may be a kept one: dependency_view.py)
-                with open(path, "rb") as f:
-                    info.uid = info.gid = 0
-                    info.uname = info.gname = "root"
-                    # A file made private since the walk stays private.
-                    info.mode = mode & info.mode
-                    tar.addfile(info, f)
-            except OSError:
-                continue  # gone or unreadable since the walk
-    return buf.getvalue()
+                body = f.read(MAX_FILE + 1)
+        except OSError:
+            continue  # gone or unreadable since the walk
+        if len(body) > MAX_FILE:
+            continue
+        # A file made private since the walk stays private.
+        index.append([rel, mode & stat.S_IMODE(now.st_mode) & 0o777, len(body)])
+        bodies.append(body)
+    return json.dumps(index, separators=(",", ":")).encode() + b"\n" + b"".join(bodies)
+
+
+# Run as root in the container (python -I -S -c UNPACK ROOT) with `packed` on stdin. Relative paths
+# only, no file twice, nothing followed: the view is ours, but the unpacker trusts no name in it.
+UNPACK = (
+    "import os,sys,json\n"
+    "os.umask(0o022);made=set();src=sys.stdin.buffer;root=sys.argv[1]\n"
+    "for rel,mode,size in json.loads(src.readline()):\n"
+    " body=src.read(size)\n"
+    " if rel.startswith('/') or '..' in rel.split('/'):continue\n"
+    " p=root+'/'+rel;d=os.path.dirname(p)\n"
+    " if d not in made:os.makedirs(d,exist_ok=True);made.add(d)\n"
+    " fd=os.open(p,os.O_WRONLY|os.O_CREAT|os.O_EXCL|os.O_NOFOLLOW,0o600)\n"
+    " os.fchmod(fd,mode&0o777)\n"
+    " with open(fd,'wb') as f:f.write(body)\n"
+)
 
 
 def copy_into(view: View, target: str) -> None:

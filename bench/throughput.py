@@ -1,8 +1,9 @@
 """Throughput: vets per second on this machine, per sandbox backend, through the real pipeline.
 
 `Vetter.vet` on distinct suggestions (nothing repeats, so nothing can be served from a cache),
-from as many threads as the language server's vet pool has (`SandgateServer.pool`:
-max(4, min(8, cores)) workers), for a fixed wall-clock budget per backend. The workspace is a
+4 in flight (issue 20's "4 concurrent vets"), admitted as the language server admits them: at most
+`vet_concurrency()` at once (its vet slots, lsp/vet_slots.py: cores - 1), the rest waiting their
+turn, for a fixed wall-clock budget per backend. The workspace is a
 trusted folder with a file in it, so a run gets the workspace bound in as the server's would.
 Static-only vets (the policy allows no sandbox backend, and does not require one) give the
 ceiling: everything but the sandbox run.
@@ -36,9 +37,14 @@ DOCKER_POOL_SHARE = 80.0
 DOCKER_RUNC = "docker, runc"
 
 
-def server_workers() -> int:
-    """The language server's vet pool (sandgate/lsp/server.py, `SandgateServer.__init__`)."""
-    return max(4, min(8, os.cpu_count() or 2))
+IN_FLIGHT = 4  # vets asked for at once
+
+
+def server_slots() -> int:
+    """How many of them run at once: the language server's vet slots (lsp/vet_slots.py)."""
+    from sandgate.sandbox.pool import vet_concurrency
+
+    return vet_concurrency()
 
 
 @dataclasses.dataclass
@@ -51,6 +57,7 @@ class Outcome:
     served: str = ""
     warm: int = 0
     pool_size: int = 0
+    fillers: int = 0
     cpu_s: float = float("nan")  # the machine's busy CPU seconds meanwhile (every process)
 
     @property
@@ -70,14 +77,17 @@ def _drive(
     seeds: itertools.count,
     with_sandbox: bool,
     cpu_s: list[float] | None = None,
+    slots: int | None = None,
 ) -> tuple[int, float, list[float]]:
-    """Vet distinct suggestions from `workers` threads until `budget_s` has passed; every thread
-    finishes the vet it is in. Returns (vets, elapsed seconds, their latencies in ms); any vet
-    that did not go as expected raises. `cpu_s[0]` gets the machine's busy CPU seconds over the run."""
+    """Vet distinct suggestions from `workers` threads, at most `slots` at once (all, when None),
+    until `budget_s` has passed; every thread finishes the vet it is in. Returns (vets, elapsed
+    seconds, their latencies in ms, a slot's wait included); any vet that did not go as expected
+    raises. `cpu_s[0]` gets the machine's busy CPU seconds over the run."""
     from sandgate.findings import Verdict
     from sandgate.suggestion import Suggestion
 
     lock = threading.Lock()
+    turns = threading.BoundedSemaphore(slots or workers)
     latencies: list[float] = []
     failures: list[str] = []
     cpu_s = cpu_s if cpu_s is not None else [0.0]
@@ -106,7 +116,8 @@ def _drive(
             code, expected = benign_suggestion(seed)
             t0 = time.perf_counter()
             try:
-                result = vetter.vet(Suggestion(code, path=f"bench/suggestion_{seed}.py"))
+                with turns:
+                    result = vetter.vet(Suggestion(code, path=f"bench/suggestion_{seed}.py"))
                 problem = check(result, expected)
             except Exception as exc:  # noqa: BLE001 - judged below
                 problem = f"{type(exc).__name__}: {exc}"
@@ -135,7 +146,7 @@ def run(ctx: Context) -> list[Section]:
 
     budget = ctx.n(15, 3)
     static_budget = ctx.n(6, 2)
-    workers = server_workers()
+    workers, slots = IN_FLIGHT, server_slots()
     seeds = itertools.count(1)
 
     workspace = Path(tempfile.mkdtemp(prefix="sandgate-bench-ws-"))
@@ -155,9 +166,11 @@ def run(ctx: Context) -> list[Section]:
         )
         static_vetter = Vetter(no_sandbox, backend="auto", workspace=workspace)
         _drive(static_vetter, STATIC, min(1.0, static_budget), workers, seeds, with_sandbox=False)  # warm-up
-        ctx.log(f"throughput: {STATIC}, {static_budget} s, {workers} threads")
+        ctx.log(f"throughput: {STATIC}, {static_budget} s, {workers} in flight, {slots} at once")
         cpu = [0.0]
-        n, elapsed, lat = _drive(static_vetter, STATIC, static_budget, workers, seeds, with_sandbox=False, cpu_s=cpu)
+        n, elapsed, lat = _drive(
+            static_vetter, STATIC, static_budget, workers, seeds, with_sandbox=False, cpu_s=cpu, slots=slots
+        )
         outcomes.append(Outcome(STATIC, workers, n, elapsed, Series(STATIC, lat), cpu_s=cpu[0]))
 
         contenders = list(ctx.backends)
@@ -187,15 +200,19 @@ def run(ctx: Context) -> list[Section]:
             pool_full(backend)
             counter = TakeCounter(backend)
             try:
-                ctx.log(f"throughput: {name}, {budget} s, {workers} threads")
+                ctx.log(f"throughput: {name}, {budget} s, {workers} in flight, {slots} at once")
                 cpu = [0.0]
-                n, elapsed, lat = _drive(vetter, name, budget, workers, seeds, with_sandbox=True, cpu_s=cpu)
+                n, elapsed, lat = _drive(
+                    vetter, name, budget, workers, seeds, with_sandbox=True, cpu_s=cpu, slots=slots
+                )
             finally:
                 counter.restore()
             size = getattr(getattr(backend, "pool", None), "size", 0)
             fillers = getattr(getattr(backend, "pool", None), "fillers", 1)
             served = f"{counter.warm}/{n} from the pool (pool of {size}, {fillers} filling)" if size else ""
-            outcomes.append(Outcome(name, workers, n, elapsed, Series(name, lat), served, counter.warm, size, cpu[0]))
+            outcomes.append(
+                Outcome(name, workers, n, elapsed, Series(name, lat), served, counter.warm, size, fillers, cpu[0])
+            )
             # Not vetter.close(): the backend is shared per process (sandbox.select).
     finally:
         for own in extra:
@@ -206,7 +223,7 @@ def run(ctx: Context) -> list[Section]:
     rows = [
         [
             o.label,
-            str(o.workers),
+            f"{o.workers} / {slots}",
             str(o.vets),
             f"{o.elapsed_s:.1f}",
             fmt(o.rate),
@@ -223,11 +240,12 @@ def run(ctx: Context) -> list[Section]:
     ceiling = outcomes[0]
     notes = [
         f"Vets of distinct {benign_suggestion(0)[0].count(chr(10))}-line suggestions (benign: each runs and prints; "
-        f"the balanced preset allows them) through `Vetter.vet`, from {workers} threads — the language server's vet "
-        f"pool on this {os.cpu_count()}-core machine — for {budget} s per backend ({static_budget} s static-only), after "
-        f"a short warm-up. Latency is one vet's wall time at that concurrency, queueing for the cores included.",
+        f"the balanced preset allows them) through `Vetter.vet`, {workers} in flight and at most {slots} running at "
+        f"once — the language server's vet slots on this {os.cpu_count()}-core machine (cores - 1, lsp/vet_slots.py) — "
+        f"for {budget} s per backend ({static_budget} s static-only), after a short warm-up. Latency is one vet's wall "
+        "time from its ask: the wait for a slot and for the cores included.",
         f"The static-only row is the ceiling: parsing, secrets, code rules and bandit in-process, then the decision — "
-        f"pure Python, so one core's worth whatever the thread count (the GIL), {fmt(ceiling.rate)} vets/s here.",
+        f"pure Python, so one core's worth whatever the slot count (the GIL), {fmt(ceiling.rate)} vets/s here.",
     ]
     cores = os.cpu_count() or 1
     notes.append(
@@ -246,9 +264,8 @@ def run(ctx: Context) -> list[Section]:
             share = o.warm / o.vets if o.vets else 0.0
             text = (
                 f"{o.label}: {o.warm} of {o.vets} runs ({share:.0%}) found a sandbox waiting in the pool of "
-                f"{o.pool_size}{' (as many as the vets in flight)' if o.label.startswith('docker') else ''}; "
-                f"the pool is refilled as soon as one is taken, "
-                f"by up to {'two threads' if o.label.startswith('docker') else 'one thread'} at once, and a run "
+                f"{o.pool_size}; the pool is refilled as soon as one is taken, by up to {o.fillers} "
+                f"thread{'s' if o.fillers > 1 else ''} at once, and a run "
                 + (
                     "that finds it empty waits up to a second for a container being made, else makes its own."
                     if o.label.startswith("docker")
@@ -270,6 +287,7 @@ def run(ctx: Context) -> list[Section]:
             notes.append(text)
     raw = {
         "workers": workers,
+        "slots": slots,
         "budget_s": budget,
         "static_budget_s": static_budget,
         "outcomes": [
@@ -306,7 +324,7 @@ def run(ctx: Context) -> list[Section]:
             title=f"Throughput: vets per second on {os.cpu_count()} cores",
             header=[
                 "backend",
-                "threads",
+                "in flight / at once",
                 "vets",
                 "seconds",
                 "vets/s",

@@ -45,6 +45,7 @@ from sandgate.lsp.pygls_fixes import SandgateProtocol, forget_progress_token
 from sandgate.lsp.session import Session
 from sandgate.lsp.snapshot import Snapshot
 from sandgate.lsp.status import StatusBoard
+from sandgate.lsp.vet_slots import VetSlots, vet_concurrency
 from sandgate.provider import GuardedContext, ProviderError
 
 log = logging.getLogger(__name__)
@@ -59,11 +60,10 @@ class SandgateServer(LanguageServer):
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
             protocol_cls=SandgateProtocol,
         )
-        # Vets (sandbox runs: tens of ms to seconds) get their own workers, so document checks,
-        # guards and audit writes (`quick_pool`) never queue behind them.
-        self.pool = ThreadPoolExecutor(
-            max_workers=max(4, min(8, (os.cpu_count() or 2))), thread_name_prefix="sandgate-vet"
-        )
+        # Vets (sandbox runs: tens of ms to seconds) take turns in slots of their own, so document
+        # checks, guards and audit writes (`quick_pool`) never queue behind them, and a core stays
+        # free for what the user waits on (vet_slots.py).
+        self.vet_slots = VetSlots(vet_concurrency())
         self.quick_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandgate-quick")
         self.session = Session()
         self.ledger = Ledger()
@@ -86,7 +86,7 @@ class SandgateServer(LanguageServer):
 
     async def vetting(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a vet, or anything else that may wait on a sandbox, off the event loop."""
-        return await self._in(self.pool, fn, *args)
+        return await self.vet_slots.run(fn, *args)
 
     async def _in(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         # In the caller's context (as asyncio.to_thread does): spans started in the worker

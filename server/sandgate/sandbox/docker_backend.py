@@ -6,8 +6,8 @@ EOF (or kills the container at the deadline or the output cap), then removes the
 container, one run: nothing carries over. Code and (for a remote engine) the workspace travel over
 the API, never by binding local paths on a remote daemon.
 
-Engine work per run, all of it measured (docs/benchmarks.md): create and start (in the pool, by
-`FILLERS` threads, as many containers kept ready as vets can be in flight), attach (the run), wait
+Engine work per run, all of it measured (docs/benchmarks.md): create and start (in the pool, by as
+many threads as vet slots, two at most; a burst's worth of containers kept ready), attach (the run), wait
 and remove (in the background): five API calls, no inspect unless a pooled container stays silent.
 The container is made without a network (`network_disabled`), which spares a run of the dockerd
 binary as a prestart hook, and with crun as its runtime where the engine has it (`runtime()`),
@@ -45,7 +45,7 @@ from sandgate.sandbox import (
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
 from sandgate.sandbox.docker_spec import CONTROL_SOCKET, LABEL, ContainerSpec, create_kwargs
 from sandgate.sandbox.image import DEFAULT_IMAGE
-from sandgate.sandbox.pool import WarmPool, vet_concurrency
+from sandgate.sandbox.pool import WarmPool, burst_size, vet_concurrency
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,10 @@ API_TIMEOUT_S = 15
 # A pooled container's bootstrap says `started` at once; silence this long makes the run ask the
 # engine whether the container is still running (one that died waiting is silent, not closed).
 HEARD_WITHIN_S = 0.25
-# Containers made at once by the pool: creating and starting one is mostly waiting on the engine.
-FILLERS = 2
+# Containers made at once by the pool, at most: creating and starting one is mostly waiting on the
+# engine, but the engine's work is CPU too (~110 ms a container), so no more fillers than vet slots:
+# on 2 cores, two fillers kept the engine busy on both and the editor's requests waited (issue 20).
+MAX_FILLERS = 2
 # A run that finds the pool empty while a container is being made for it waits this long for that
 # one rather than make another alongside (the engine's work is the bottleneck on a busy machine).
 HANDOFF_S = 1.0
@@ -146,9 +148,9 @@ class DockerBackend:
         self.pool: WarmPool[ContainerSpec, Any] = WarmPool(
             self._start_container,
             self._remove,
-            size=vet_concurrency() if pool_size is None else pool_size,
+            size=burst_size() if pool_size is None else pool_size,
             name="sandgate-docker-pool",
-            fillers=FILLERS,
+            fillers=min(MAX_FILLERS, vet_concurrency()),
             handoff_s=HANDOFF_S,
         )
 

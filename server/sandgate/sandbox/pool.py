@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -23,9 +23,22 @@ K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
 
-def vet_concurrency() -> int:
-    """How many vets can be in flight: the language server's vet pool (lsp/server.py). A pool this
-    size serves every one of them a sandbox made ahead."""
+VET_CONCURRENCY_ENV = "SANDGATE_VET_CONCURRENCY"
+
+
+def vet_concurrency(environ: Mapping[str, str] | None = None, cores: int | None = None) -> int:
+    """How many vets run at once (the language server's vet slots, lsp/vet_slots.py), and so how
+    much sandbox work the machine takes: `SANDGATE_VET_CONCURRENCY` when it is a positive whole
+    number, else one fewer than the cores (at least one), leaving a core to what the user waits on."""
+    given = (os.environ if environ is None else environ).get(VET_CONCURRENCY_ENV, "").strip()
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    return max(1, (cores if cores is not None else os.cpu_count() or 2) - 1)
+
+
+def burst_size() -> int:
+    """Sandboxes a pool keeps ready when making one is slow (Docker): room for a burst of vets, a
+    few more than the language server runs at once (lsp/vet_slots.py), which take them in turn."""
     return max(4, min(8, os.cpu_count() or 2))
 
 

@@ -23,7 +23,7 @@ from pygls.lsp.server import LanguageServer
 
 from sandgate import __version__
 from sandgate.lines import Lines
-from sandgate.lsp import documents, positions, snapshot
+from sandgate.lsp import documents, heap, positions, snapshot
 from sandgate.lsp.anchors import Anchor
 from sandgate.lsp.audit import AuditSink, current_user
 from sandgate.lsp.features import (
@@ -65,6 +65,9 @@ class SandgateServer(LanguageServer):
         # free for what the user waits on (vet_slots.py).
         self.vet_slots = VetSlots(vet_concurrency())
         self.quick_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandgate-quick")
+        # Audit appends (each fsynced) on a writer of their own: in order, and never holding up a
+        # document check in the quick pool (under load, both quick workers waited on the log's lock).
+        self.audit_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandgate-audit")
         self.session = Session()
         self.ledger = Ledger()
         # What the client last heard was withheld, by document key (`diagnostics.refresh_lenses`).
@@ -81,12 +84,14 @@ class SandgateServer(LanguageServer):
     # -- where work runs -------------------------------------------------------------------
 
     async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run short blocking work (checks, guards, audit writes) off the event loop."""
+        """Run short blocking work (checks, guards) off the event loop."""
         return await self._in(self.quick_pool, fn, *args)
 
     async def vetting(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a vet, or anything else that may wait on a sandbox, off the event loop."""
-        return await self.vet_slots.run(fn, *args)
+        result = await self.vet_slots.run(fn, *args)
+        heap.settle()  # once: what the first vet loaded is kept for good
+        return result
 
     async def _in(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         # In the caller's context (as asyncio.to_thread does): spans started in the worker
@@ -238,16 +243,23 @@ class SandgateServer(LanguageServer):
         return self.audit.decided_by if self.audit else f"user:{current_user()}"
 
     def audit_now(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        """Blocking: append one record (call through `blocking`)."""
+        """Blocking: append one record (called on the audit writer: `audit_record`)."""
         return self.audit.append(record) if self.audit else None
+
+    async def audit_record(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Append one record on the audit writer; what was stored, or None."""
+        return await self._in(self.audit_writer, self.audit_now, record)
 
     async def write_audit(self, records: list[dict[str, Any]]) -> None:
         if self.audit is None:
             return
-        for record in records:
-            await self.blocking(self.audit.append, record)
+        await self._in(self.audit_writer, self._append_all, records)
         if self.audit.last_error:
             self.send_status()
+
+    def _append_all(self, records: list[dict[str, Any]]) -> None:
+        for record in records:
+            self.audit_now(record)
 
 
 FEATURES = (lifecycle, policy, sync, diagnostics, inline, actions, approvals, fix, pending, lenses, suppressions)

@@ -52,7 +52,7 @@ async def approve(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any
         server.tell(f"Sandgate: {message}")
         return {"ok": False, "inserted": False, "message": message}
     except ApprovalRefused as refused:
-        await server.blocking(server.audit_now, refusal_record(refused, token, server.user_decider()))
+        await server.audit_record(refusal_record(refused, token, server.user_decider()))
         if refused.record is not None:
             diagnostics.publish(server, refused.record.uri)
         server.send_status()
@@ -64,8 +64,8 @@ async def approve(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any
         content_sha256=record.sha256,
         policy_digest=record.policy_digest,
     )
-    stored = await server.blocking(
-        server.audit_now, outcome_record("approval", record, server.relpath(record.uri), decided_by, token)
+    stored = await server.audit_record(
+        outcome_record("approval", record, server.relpath(record.uri), decided_by, token)
     )
     if record.kind == "fix":
         diagnostics.schedule_check(server, record.uri, delay=0)
@@ -87,9 +87,7 @@ async def discard(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any
         content_sha256=record.sha256,
         policy_digest=record.policy_digest,
     )
-    await server.blocking(
-        server.audit_now, outcome_record("discard", record, server.relpath(record.uri), decided_by, token)
-    )
+    await server.audit_record(outcome_record("discard", record, server.relpath(record.uri), decided_by, token))
     diagnostics.publish(server, record.uri)
     server.send_status()
     return {"ok": True, "message": "Discarded."}

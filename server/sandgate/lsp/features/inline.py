@@ -185,5 +185,5 @@ async def accept(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any]
     server.session.telemetry.approval(
         request_id=item.request_id, decided_by=decided_by, content_sha256=item.sha256, policy_digest=item.policy_digest
     )
-    await server.blocking(server.audit_now, acceptance_record(item, server.relpath(item.uri), decided_by))
+    await server.audit_record(acceptance_record(item, server.relpath(item.uri), decided_by))
     return {"ok": True}

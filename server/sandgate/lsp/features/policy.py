@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from sandgate.lsp import convert
+from sandgate.lsp import convert, heap
 from sandgate.lsp.features import diagnostics
 from sandgate.lsp.runtime import Runtime, is_policy_uri, policy_events, policy_file
 from sandgate.lsp.session import retire
@@ -80,6 +80,7 @@ async def reload(server: SandgateServer, reason: str, reread_settings: bool = Fa
         if old is not None:
             # Requests still running on the old runtime finish on it; close it afterwards.
             server.spawn(retire(old, lambda: server.quick_pool.submit(old.vetter.close)))
+            heap.unsettle()  # what the old runtime leaves can be collected; the next vet settles again
         log.info("policy loaded (%s): preset %s, digest %s", reason, runtime.loaded.preset, runtime.digest[:12])
         publish_policy_diagnostics(server)
         session.ready.set()

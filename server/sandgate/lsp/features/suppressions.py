@@ -45,8 +45,7 @@ async def record(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any]
         return {"ok": False, "message": f"Nothing recorded: {rule} is not suppressed on line {line}."}
     reason = args.get("reason")
     reason = reason.strip()[:MAX_REASON] if isinstance(reason, str) and reason.strip() else None
-    stored = await server.blocking(
-        server.audit_now,
+    stored = await server.audit_record(
         {
             "event": "suppression",
             "uri": snap.uri,

@@ -311,7 +311,10 @@ class DockerBackend:
                     hosted.sid = supervision.shared().watch(
                         listening,
                         supervision.watch_config(
-                            spec.limits, hosted.honey, launch=protocol.NODE if spec.program_runtime == "node" else None
+                            spec.limits,
+                            hosted.honey,
+                            launch=protocol.NODE if spec.program_runtime == "node" else None,
+                            owner=f"{LABEL_OWNER}={self._owner}",
                         ),
                         listening=True,
                     )

@@ -123,10 +123,14 @@ NODE_QUIET_READS = (
 )
 
 
-def watch_config(limits: SandboxLimits, honey: Honey | None = None, launch: str | None = None) -> dict[str, Any]:
+def watch_config(
+    limits: SandboxLimits, honey: Honey | None = None, launch: str | None = None, owner: str | None = None
+) -> dict[str, Any]:
     """What the supervisor needs to know of a sandbox: where scratch is, what is not worth
     recording, and the limits it checks from outside (open files, file size); and the honeytokens
-    it hands the bootstrap to plant before the monitor is armed, when the sandbox has them."""
+    it hands the bootstrap to plant before the monitor is armed, when the sandbox has them.
+    `owner`: the label filter of the containers this Sandgate makes ("sandgate.owner=…"), which
+    the supervisor removes if Sandgate dies (one still being created is not adopted yet)."""
     config: dict[str, Any] = {
         "scratch": [protocol.SCRATCH],
         "quiet_reads": list(QUIET_READS),
@@ -137,6 +141,8 @@ def watch_config(limits: SandboxLimits, honey: Honey | None = None, launch: str 
     }
     if honey is not None:
         config["honey"] = honey.header()
+    if owner is not None:
+        config["owner"] = owner
     if launch is not None:
         # The runtime the bootstrap execs once armed (Node's, inside): that exec is not the program's.
         config["launch"] = launch
@@ -293,6 +299,12 @@ class Supervision:
             channel, proc = self._channel, self._proc
             self._channel = None
         if channel is not None:
+            try:
+                # An orderly end: Sandgate removes its own containers, so the supervisor need not
+                # look for any by label (what it does when the channel just closes: Sandgate died).
+                channel.send(json.dumps({"op": "done"}).encode())
+            except OSError:
+                pass
             try:
                 channel.shutdown(socket.SHUT_RDWR)
             except OSError:

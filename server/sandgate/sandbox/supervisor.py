@@ -58,6 +58,9 @@ FAMILIES = {1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK", 17: "A
 # finding of its own: a flood is never a way to push the decisive event out).
 MAX_EVENTS = 2000
 MAX_ARGV = 64
+# When the containers of a Sandgate that died are looked for again: a create it had asked for
+# may still be under way in the engine (well under a second).
+OWNED_SWEEPS_S = (0.5, 1.0, 1.5)
 MAX_STR = 4096
 
 # What each notified call's arguments are: the path arguments (index of dirfd or None, index of
@@ -246,6 +249,8 @@ class Supervisor:
         self.poll = select.poll()
         self.watches: dict[str, Watch] = {}
         self.by_fd: dict[int, tuple[str, Watch]] = {}
+        # The label filters ("sandgate.owner=…") of the containers made for the watches so far.
+        self.owners: set[str] = set()
         self.memory = Memory()
         self.poll.register(channel.fileno(), select.POLLIN)
         programs = syscall_filter.programs()
@@ -291,6 +296,8 @@ class Supervisor:
             self.unwatch(message["id"])
             new = Watch(message["id"], conn, message.get("config", {}), bool(message.get("listening")))
             self.watches[new.sid] = new
+            if new.config.get("owner"):
+                self.owners.add(str(new.config["owner"]))
             self.track(conn.fileno(), "conn", new)
             if not new.listening:
                 self.greet(new)
@@ -312,6 +319,8 @@ class Supervisor:
                 self.maybe_reply(watch)
         elif op == "forget":
             self.unwatch(message["id"])
+        elif op == "done":
+            self.owners.clear()  # Sandgate ends in order and removes its containers itself
         elif op == "adopt":
             watch = self.watches.get(message["id"])
             if watch is not None:
@@ -582,11 +591,13 @@ class Supervisor:
     # -- the end ------------------------------------------------------------------------------------
     def shut_down(self) -> None:
         """Sandgate is gone (or done): every sandbox loses its line (a parked bootstrap exits on
-        that), and the containers it left are removed (a SIGKILLed Sandgate cleans nothing up)."""
-        containers = [w.container for w in self.watches.values() if w.container]
+        that), and the containers it left are removed (a SIGKILLed Sandgate cleans nothing up):
+        those adopted, and any labelled as its own, which finds one the engine was still creating
+        (not adopted yet) when Sandgate died, looked for until none turns up."""
+        containers = {w.container for w in self.watches.values() if w.container}
         for sid in list(self.watches):
             self.unwatch(sid)
-        if not containers:
+        if not containers and not self.owners:
             return
         try:
             import docker
@@ -594,11 +605,19 @@ class Supervisor:
             api = docker.from_env(timeout=15).api
         except Exception:  # noqa: BLE001 - no engine: the next Sandgate's reaper removes them
             return
-        for cid in containers:
+        removed: set[str] = set()
+        for pause in (0.0, *OWNED_SWEEPS_S):
+            time.sleep(pause)
             try:
-                api.remove_container(cid, force=True, v=True)
-            except Exception:  # noqa: BLE001 - gone already
+                containers |= {c["Id"] for f in self.owners for c in api.containers(all=True, filters={"label": f})}
+            except Exception:  # noqa: BLE001 - the engine went: the next Sandgate's reaper
                 pass
+            for cid in containers - removed:
+                try:
+                    api.remove_container(cid, force=True, v=True)
+                except Exception:  # noqa: BLE001 - gone already
+                    pass
+            removed |= containers
 
     # -- the loop -----------------------------------------------------------------------------------
     def run(self) -> None:

@@ -166,10 +166,12 @@ def test_docker_create_kwargs_exact():
         python="python3",
         control_dir="/run/x/control",
         hidden=[("/workspace/.env", "/etc-dir/empty")],
+        bootstrap_file=True,
     )
     assert kw == {
         "image": "img:1",
-        "command": ["python3", "-I", "-S", "-B", "-c", protocol.bootstrap_source(), "unix:/run/sandgate-ctl/ctl.sock"],
+        # The compiled bootstrap, from the container's control folder: a command of a few bytes.
+        "command": ["python3", "-I", "-S", "-B", "/run/sandgate-ctl/bootstrap.pyc", "unix:/run/sandgate-ctl/ctl.sock"],
         "user": "65534:65534",
         "environment": dict(protocol.ENV),
         "working_dir": "/tmp",

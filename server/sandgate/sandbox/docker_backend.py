@@ -43,7 +43,7 @@ from sandgate.sandbox import (
     workspace_view,
 )
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
-from sandgate.sandbox.docker_spec import CONTROL_SOCKET, LABEL, ContainerSpec, create_kwargs
+from sandgate.sandbox.docker_spec import BOOTSTRAP_FILE, CONTROL_SOCKET, LABEL, ContainerSpec, create_kwargs
 from sandgate.sandbox.image import DEFAULT_IMAGE
 from sandgate.sandbox.pool import WarmPool, burst_size, vet_concurrency
 
@@ -297,10 +297,15 @@ class DockerBackend:
                 # run's egress proxy (started by the run that takes it). Nothing else of the host.
                 top, egress_dir = proxy_wiring.make_socket_dir()
                 hosted.top = labels[LABEL_HOST_DIR] = top
+            pyc = protocol.bootstrap_pyc() if spec.supervised else None
             if spec.supervised:
                 control_dir = os.path.join(top, "control")
                 os.mkdir(control_dir)
                 os.chmod(control_dir, 0o711)
+                if pyc is not None:
+                    with open(os.path.join(control_dir, BOOTSTRAP_FILE), "xb") as f:
+                        f.write(pyc)
+                    os.chmod(os.path.join(control_dir, BOOTSTRAP_FILE), 0o644)
                 listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 try:
                     listening.bind(os.path.join(control_dir, CONTROL_SOCKET))
@@ -347,6 +352,7 @@ class DockerBackend:
                 control_dir=os.path.join(top, "control") if spec.supervised else None,
                 hidden=hidden,
                 node_flags=node_runtime.discover().strip_types_flags() if spec.program_runtime == "node" else (),
+                bootstrap_file=pyc is not None,
             )
             # The low-level call: the SDK's `containers.create` inspects the new container (one
             # more API call) to build a model we need only the id of.

@@ -21,6 +21,8 @@ LABEL = "sandgate"
 CONTROL_INSIDE = "/run/sandgate-ctl"
 CONTROL_SOCKET = "ctl.sock"
 CONTROL_ADDRESS = f"unix:{CONTROL_INSIDE}/{CONTROL_SOCKET}"
+# The compiled bootstrap (protocol.bootstrap_pyc), put in the same folder: a short command.
+BOOTSTRAP_FILE = "bootstrap.pyc"
 # init + the bootstrap itself on top of the program's budget.
 PIDS_OVERHEAD = 2
 
@@ -58,11 +60,13 @@ def create_kwargs(
     control_dir: str | None = None,
     hidden: list[tuple[str, str]] | tuple = (),
     node_flags: list[str] | tuple = (),
+    bootstrap_file: bool = False,
 ) -> dict[str, Any]:
     """`egress_dir`: the host directory for the egress proxy's socket (required when `spec.egress`).
     `control_dir`: the host directory holding the supervisor's socket (required when
     `spec.supervised`). `hidden`: (path inside, host file or folder to cover it with). `node_flags`:
-    what the image's Node needs to run TypeScript (`NodeRuntime.strip_types_flags`)."""
+    what the image's Node needs to run TypeScript (`NodeRuntime.strip_types_flags`).
+    `bootstrap_file`: `control_dir` holds `BOOTSTRAP_FILE`, which the command runs."""
     from docker.types import LogConfig, Mount, Ulimit
 
     if spec.egress and not egress_dir:
@@ -70,6 +74,8 @@ def create_kwargs(
     if spec.supervised and not control_dir:
         raise ValueError("a supervised container needs a directory for the supervisor's socket")
 
+    control = CONTROL_ADDRESS if spec.supervised else None
+    script = f"{CONTROL_INSIDE}/{BOOTSTRAP_FILE}" if bootstrap_file and spec.supervised else None
     lim = spec.limits
     cpu_soft, cpu_hard = cpu_rlimit(lim)
     tmpfs = {protocol.SCRATCH: SCRATCH_TMPFS, protocol.HOME: HOME_TMPFS}
@@ -78,9 +84,9 @@ def create_kwargs(
     kwargs: dict[str, Any] = {
         "image": spec.image,
         "command": (
-            protocol.node_argv(list(node_flags), CONTROL_ADDRESS if spec.supervised else None, python)
+            protocol.node_argv(list(node_flags), control, python, script=script)
             if spec.program_runtime == "node"
-            else protocol.python_argv(python, control=CONTROL_ADDRESS if spec.supervised else None)
+            else protocol.python_argv(python, control=control, script=script)
         ),
         "user": SANDBOX_USER,
         "environment": {**protocol.ENV, **(proxy_wiring.environment() if spec.egress else {})},

@@ -55,6 +55,7 @@ LOAD = 8  # inline requests kept outstanding in section 4 (the issue's "8 vets i
 # Targets (the issue's), and the one we chose for "flat".
 INLINE_P95_MS = {"bwrap": 60.0, "docker": 150.0}
 OTHER_P95_MS = 30.0
+LOAD_RATIO = 3.0  # issue 20: at most 3x their idle p95 in the same run
 RSS_MAX_MB = 200.0
 FLAT_MB_PER_1000 = 2.0  # ≈3% of the server's ~70 MB: allocator noise stays well below it, a per-request leak does not
 
@@ -950,6 +951,14 @@ async def _section_responsiveness(ctx: Context, fake: _Model) -> Section:
                 ]
             )
             targets.append(Target(f"{kind} p95 with {LOAD} vets in flight, {backend}", loaded.p95, OTHER_P95_MS, "ms"))
+            targets.append(
+                Target(
+                    f"{kind} p95 with {LOAD} vets in flight ÷ idle p95, {backend}",
+                    loaded.p95 / idle.p95,
+                    LOAD_RATIO,
+                    "×",
+                )
+            )
             if backend == backends[0]:
                 plot += [idle, loaded]
         rate = m["vets_during"] / m["load_s"] if m["load_s"] else float("nan")

@@ -61,9 +61,19 @@ async def test_allowed_candidates_are_returned_and_acceptance_recorded(client: L
     assert records[0]["content_sha256"] == sha256("return a + b")
     decisions = [r for r in audit_records(client.workspace) if r["event"] == "decision"]
     assert {r["decision"] for r in decisions} == {"allow"} and len(decisions) == 2
-    progress = [v for values in client.progress_reports.values() for v in values]
-    assert any(isinstance(v, types.WorkDoneProgressBegin) for v in progress)
-    assert any(isinstance(v, types.WorkDoneProgressEnd) for v in progress)
+    # Answered well within PROGRESS_AFTER_S: no progress flashed (nor a create round trip).
+    assert [v for values in client.progress_reports.values() for v in values] == []
+
+
+@pytest.mark.lsp(script={"*": {"delay": 0.6, "completion": "return a + b"}})
+async def test_a_request_that_lasts_shows_its_progress_from_start_to_end(client: LanguageClient):
+    doc = Doc(client, client.workspace / "calc.py", ADD_DOC)
+    result = await inline(client, doc)
+    assert [item.insert_text for item in result.items] == ["return a + b"]
+    (values,) = [v for v in client.progress_reports.values() if v]
+    assert isinstance(values[0], types.WorkDoneProgressBegin) and values[0].message == "asking the model"
+    assert isinstance(values[-1], types.WorkDoneProgressEnd)
+    assert any(isinstance(v, types.WorkDoneProgressReport) and "vetting" in (v.message or "") for v in values)
 
 
 @pytest.mark.lsp(script=SCRIPT)

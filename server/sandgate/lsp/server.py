@@ -49,6 +49,9 @@ from sandgate.lsp.vet_slots import VetSlots, vet_concurrency
 from sandgate.provider import GuardedContext, ProviderError
 
 log = logging.getLogger(__name__)
+
+# How long a run goes before its progress is shown (`SandgateServer.work_done`).
+PROGRESS_AFTER_S = 0.3
 T = TypeVar("T")
 
 
@@ -149,30 +152,44 @@ class SandgateServer(LanguageServer):
     async def work_done(
         self, title: str, message: str | None = None, token: Any = None
     ) -> AsyncIterator[Callable[[str], None]]:
-        """`$/progress` begin/end around a long run; a no-op for clients without support."""
-        created = token is not None
-        if token is None and self.supports_progress():
-            token = f"sandgate-{os.getpid()}-{next(self._progress_ids)}"
-            try:
-                await asyncio.wait_for(self.work_done_progress.create_async(token), 5)
-                created = True
-            except Exception:
-                created = False
-        if created:
+        """`$/progress` begin/end around a run that lasts: shown only once it has taken
+        `PROGRESS_AFTER_S` (most inline requests are done sooner, and a progress shown and gone
+        within a keystroke is noise, and a create round trip with the client on every request);
+        a no-op for clients without support."""
+        said = [message]
+        shown: dict[str, Any] = {}
+
+        async def show() -> None:
+            await asyncio.sleep(PROGRESS_AFTER_S)
+            name = token
+            if name is None:
+                if not self.supports_progress():
+                    return
+                name = shown["made"] = f"sandgate-{os.getpid()}-{next(self._progress_ids)}"
+                try:
+                    await asyncio.wait_for(self.work_done_progress.create_async(name), 5)
+                except Exception:
+                    return
+            shown["token"] = name
             self.work_done_progress.begin(
-                token, types.WorkDoneProgressBegin(title=title, message=message, cancellable=False)
+                name, types.WorkDoneProgressBegin(title=title, message=said[-1], cancellable=False)
             )
 
         def report(text: str) -> None:
-            if created:
-                self.work_done_progress.report(token, types.WorkDoneProgressReport(message=text))
+            said.append(text)
+            if "token" in shown:
+                self.work_done_progress.report(shown["token"], types.WorkDoneProgressReport(message=text))
 
+        showing = asyncio.ensure_future(show())
         try:
             yield report
         finally:
-            if created:
-                self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="done"))
-                forget_progress_token(self, token)
+            # Stopped where it waits (its sleep, or the client's answer to create): it runs no further.
+            showing.cancel()
+            if "token" in shown:
+                self.work_done_progress.end(shown["token"], types.WorkDoneProgressEnd(message="done"))
+            if "made" in shown:
+                forget_progress_token(self, shown["made"])
 
     # -- documents -------------------------------------------------------------------------
 

@@ -156,8 +156,7 @@ class SandgateServer(LanguageServer):
         `PROGRESS_AFTER_S` (most inline requests are done sooner, and a progress shown and gone
         within a keystroke is noise, and a create round trip with the client on every request);
         a no-op for clients without support."""
-        said = [message]
-        shown: dict[str, Any] = {}
+        shown: dict[str, Any] = {"message": message}  # the latest message; "token" once begun
 
         async def show() -> None:
             await asyncio.sleep(PROGRESS_AFTER_S)
@@ -172,11 +171,11 @@ class SandgateServer(LanguageServer):
                     return
             shown["token"] = name
             self.work_done_progress.begin(
-                name, types.WorkDoneProgressBegin(title=title, message=said[-1], cancellable=False)
+                name, types.WorkDoneProgressBegin(title=title, message=shown["message"], cancellable=False)
             )
 
         def report(text: str) -> None:
-            said.append(text)
+            shown["message"] = text
             if "token" in shown:
                 self.work_done_progress.report(shown["token"], types.WorkDoneProgressReport(message=text))
 

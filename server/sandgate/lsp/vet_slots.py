@@ -30,7 +30,7 @@ class VetSlots:
         self.pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix=thread_name_prefix)
         self._free = size
         self._waiters: list[asyncio.Future[None]] = []  # in arrival order
-        self.waited = 0  # vets that found every slot taken (for the status and the bench)
+        self.waited = 0  # vets that found every slot taken
 
     @property
     def running(self) -> int:

@@ -106,6 +106,7 @@ def bootstrap_command() -> str:
     )
 
 
+@lru_cache(maxsize=1)
 def bootstrap_pyc() -> bytes | None:
     """The compiled bootstrap as a .pyc file the sandbox's interpreter runs by name (PEP 552 header:
     magic, flags, no source): a container's command stays a few bytes, where the engine stores,

@@ -606,7 +606,8 @@ class Supervisor:
         except Exception:  # noqa: BLE001 - no engine: the next Sandgate's reaper removes them
             return
         removed: set[str] = set()
-        for pause in (0.0, *OWNED_SWEEPS_S):
+        # Looked for again only when Sandgate died (owners left): an orderly end waits for nothing.
+        for pause in (0.0, *OWNED_SWEEPS_S) if self.owners else (0.0,):
             time.sleep(pause)
             try:
                 containers |= {c["Id"] for f in self.owners for c in api.containers(all=True, filters={"label": f})}

@@ -251,7 +251,12 @@ describe("Sandgate in VS Code (trusted workspace)", () => {
       await eventually(async () => (await wb.page.locator(".tab", { hasText: "Sandgate review" }).count()) === 0, {
         message: "the review's diff tab closed",
       });
-      assert.equal(await wb.page.locator(".codelens-decoration", { hasText: "AI suggestion held" }).count(), 0);
+      // The lens goes once VS Code asks for the lenses again (the server's refresh), a round trip that
+      // can land after the status bar's update.
+      await eventually(async () => (await wb.page.locator(".codelens-decoration", { hasText: "AI suggestion held" }).count()) === 0, {
+        timeoutMs: 10000,
+        message: "the held suggestion's CodeLens gone",
+      });
       await wb.openFile("review_demo.py");
       await wb.save();
       await wb.screenshot("approved-and-inserted");

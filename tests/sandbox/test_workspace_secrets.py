@@ -168,3 +168,68 @@ def test_a_secret_file_created_after_a_sandbox_was_pooled_is_hidden_once_that_sa
     finally:
         backend.close()
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_a_copied_workspace_never_carries_set_id_bits(backend, tmp_path):
+    # A private workspace is copied by Sandgate (root here) into a folder the sandbox user can pass
+    # through: a user's set-id file copied with its bits would be a set-id file of root's, which a
+    # local user who read its path (from bubblewrap's arguments) could run.
+    ws = tmp_path / "proj"
+    ws.mkdir()
+    ws.chmod(0o700)
+    for name, mode in (("tool", 0o4755), ("group-tool", 0o2750), ("plain.py", 0o644)):
+        (ws / name).write_text("#!/bin/sh\nid\n")
+        (ws / name).chmod(mode)
+    result, _, _ = run(
+        backend,
+        "import os\nfor n in sorted(os.listdir('/workspace')):\n"
+        "    print(n, oct(os.stat('/workspace/' + n).st_mode & 0o7777))\n",
+        workspace=ws,
+        exclude=EXCLUDE,
+    )
+    assert result.exit_code == 0, result.stderr
+    modes = dict(line.split() for line in result.stdout.splitlines())
+    assert modes == {"group-tool": "0o750", "plain.py": "0o644", "tool": "0o755"}, result.stdout
+
+
+def test_both_ways_of_copying_a_view_hold_the_same_files_read_the_same_way(tmp_path):
+    # The Docker copy (packed, then unpacked in the container) and the bubblewrap one (copy_into)
+    # read the view once, the same way: a file replaced by a link or grown past the limit since the
+    # walk is left out, one made private since keeps its new bits, and no set-id bit survives.
+    from sandgate.sandbox import workspace_view
+
+    ws = tmp_path / "proj"
+    (ws / "pkg").mkdir(parents=True)
+    (ws / "app.py").write_text("A = 1\n")
+    (ws / "pkg" / "mod.py").write_text("B = 2\n")
+    (ws / "swapped.py").write_text("C = 3\n")
+    (ws / "grown.py").write_text("D = 4\n")
+    (ws / "setid").write_text("x\n")
+    (ws / "setid").chmod(0o6755)
+    (tmp_path / "outside.txt").write_text(ENV_SECRET)
+    view = workspace_view.plan(str(ws), EXCLUDE)
+    # Changed after the walk, before the copy.
+    (ws / "app.py").chmod(0o600)
+    (ws / "swapped.py").unlink()
+    (ws / "swapped.py").symlink_to(tmp_path / "outside.txt")
+    (ws / "grown.py").write_bytes(b"#" * (workspace_view.MAX_FILE + 1))
+
+    target = tmp_path / "copy"
+    target.mkdir()
+    workspace_view.copy_into(view, str(target))
+    copied = {str(p.relative_to(target)): (_mode(p), p.read_bytes()) for p in sorted(target.rglob("*")) if p.is_file()}
+    index_line, bodies = workspace_view.packed(view).split(b"\n", 1)
+    packed, at = {}, 0
+    for rel, mode, size in json.loads(index_line):
+        packed[rel] = (mode, bodies[at : at + size])
+        at += size
+    assert copied == packed
+    assert copied == {
+        "app.py": (0o600, b"A = 1\n"),
+        "pkg/mod.py": (0o644, b"B = 2\n"),
+        "setid": (0o755, b"x\n"),
+    }
+
+
+def _mode(path: Path) -> int:
+    return os.stat(path).st_mode & 0o7777

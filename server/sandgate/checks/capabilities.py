@@ -192,7 +192,10 @@ def summary(added_caps: Iterable[Capability], limit: int = 4) -> str | None:
     destinations in one phrase; None when the suggestion adds nothing."""
     ranked = sorted(added_caps, key=lambda c: (-c.severity, c.line))
     phrases: list[str] = []
-    hosts = [c.target for c in ranked if c.kind == "network"]
+    # A host already named with what is sent to it is not named again as plain network.
+    sending = {c.target for c in ranked if c.kind == "secret-to-network"}
+    hosts = [c.target for c in ranked if c.kind == "network" and c.target not in sending]
+    ranked = [c for c in ranked if c.kind != "network" or c.target in hosts]
     for cap in ranked:
         if cap.kind == "network":
             if cap.target != hosts[0]:

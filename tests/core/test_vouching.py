@@ -15,7 +15,7 @@ import pytest
 
 from sandgate.findings import Origin, Verdict
 from sandgate.pipeline import Vetter
-from sandgate.suggestion import Suggestion
+from sandgate.suggestion import Suggestion, place
 
 from .conftest import STATIC_POLICY, load_static
 
@@ -115,6 +115,20 @@ CASES = [
     ),
     # A line the suggestion only prefixes is changed by it all the same.
     Case("user-line-prefixed", OWN_NOSEC, (END, 0), "x = 1; ", Verdict.BLOCK, frozenset({"B201"})),
+    # Whole lines inserted above the user's line (the text ends with a line break at its start):
+    # no character of the suggestion is on it, so it stays the user's, `# nosec` and all.
+    Case("full-line-above-users-nosec", OWN_NOSEC, (END, 0), "x = 1\n", Verdict.ALLOW),
+    Case("full-line-above-users-finding", OWN, (END, 0), "x = 1\n", Verdict.ALLOW, existing=frozenset({"B201"})),
+    # ...but a replacement that ends inside the user's line changes it.
+    Case(
+        "replacement-ending-inside-users-line",
+        OWN_NOSEC,
+        (END - 1, 0),
+        "\nx = 1; ",
+        Verdict.BLOCK,
+        frozenset({"B201"}),
+        end=(END, 0),
+    ),
     # The user's own `# nosec` stands on their line: the finding is not reported at all.
     Case("users-own-nosec", OWN_NOSEC, (BLANK, 0), "print(digest(b'x'))\n", Verdict.ALLOW),
     # Without it, the user's finding is reported as theirs ("existing"), never blamed on the suggestion.
@@ -250,3 +264,18 @@ def test_vet_into_blocks_a_suggestion_that_says_nosec(static_workspace):
         assert {(f["rule"], f["decision"]) for f in result["findings"] if f["source"] == "bandit"} >= {
             ("B201", "block")
         }
+
+
+def test_the_suggestions_lines_are_those_its_text_touches():
+    document = "a = 1\nb = 2\nc = 3\n"
+    inserted = place(Suggestion("x = 1\ny = 2\n", document=document, line=1, character=0))
+    assert (inserted.first_line, inserted.last_line, inserted.shift) == (2, 3, 2)
+    assert inserted.code.split("\n")[3] == "b = 2" and inserted.document_line(4) == 2
+    assert not inserted.in_suggestion(4, 4)
+    appended = place(Suggestion("  # nosec", document=document, line=1, character=5))
+    assert (appended.first_line, appended.last_line) == (2, 2) and appended.in_suggestion(2, 2)
+    mid_line = place(Suggestion("x = 1\n", document=document, line=1, character=2))  # "b " + x = 1 + "= 2"
+    assert (mid_line.first_line, mid_line.last_line) == (2, 3)
+    whole_lines = place(Suggestion("p\nq\n", document=document, line=0, character=0, end_line=2, end_character=0))
+    assert (whole_lines.first_line, whole_lines.last_line, whole_lines.shift) == (1, 2, 0)
+    assert whole_lines.code == "p\nq\nc = 3\n"

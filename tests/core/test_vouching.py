@@ -279,3 +279,21 @@ def test_the_suggestions_lines_are_those_its_text_touches():
     whole_lines = place(Suggestion("p\nq\n", document=document, line=0, character=0, end_line=2, end_character=0))
     assert (whole_lines.first_line, whole_lines.last_line, whole_lines.shift) == (1, 2, 0)
     assert whole_lines.code == "p\nq\nc = 3\n"
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x0c", "\x0b", "\x1c", "\x85"])
+def test_characters_str_splitlines_breaks_at_cannot_move_a_secret_out_of_the_suggestion(vetter, separator):
+    """Secrets are numbered as every other finding is (only \\r\\n, \\r and \\n end a line): a suggestion
+    cannot push its secret's line number past its own lines, where it would count as the user's."""
+    text = f"# note {separator * 8}\nKEY = 'AKIAZ3MSJV7WQLPX4TQB'\n"
+    result = vetter.vet(Suggestion(text, **_place(Case("x", APP, (1, 0), "", Verdict.BLOCK))))
+    (secret,) = [f for f in result.findings if f.rule == "aws-access-key"]
+    assert secret.origin is Origin.SUGGESTION and secret.line == 3
+    assert result.verdict is Verdict.BLOCK
+
+
+def test_redaction_finds_a_secret_after_such_characters():
+    from sandgate.checks.redaction import redact_context
+
+    redacted, count = redact_context("# note \u2028\u2028\nKEY = 'AKIAZ3MSJV7WQLPX4TQB'\n")
+    assert "AKIAZ3MSJV7WQLPX4TQB" not in redacted and count == 1

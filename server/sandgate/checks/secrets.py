@@ -22,6 +22,7 @@ from functools import lru_cache
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
 from sandgate.findings import Finding, Level, details
+from sandgate.lines import split_lines
 
 # Pattern plugins only: the entropy and keyword plugins are replaced by `_named_values`.
 _SKIP_PLUGINS = {
@@ -100,7 +101,10 @@ def find_secrets(code: str) -> list[Finding]:
     findings: list[Finding] = []
     prefilter = _any_pattern()
     named = _NAME_WORD.search(code) is not None
-    for number, line in enumerate(code.splitlines(), start=1):
+    # Numbered as Sandgate numbers lines (`sandgate.lines`): a finding's line decides whether it is the
+    # suggestion's, and `str.splitlines` also breaks at U+2028 and friends, which a suggestion could
+    # use to push its secret's line number past its own lines.
+    for number, line in enumerate(split_lines(code), start=1):
         seen: set[str] = set()
         if prefilter is not None and not prefilter.search(line):
             if named:

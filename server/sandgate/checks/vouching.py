@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from bandit.core.manager import _parse_nosec_comment
 
 from sandgate.findings import Finding, Origin
+from sandgate.lines import split_lines
 
 # As detect-secrets' own filter reads it (detect_secrets.filters.allowlist), in any comment style.
 _ALLOWLIST = re.compile(r"pragma:\s*allowlist[ -]secret", re.IGNORECASE)
@@ -36,7 +37,7 @@ def without_vouched(findings: Iterable[Finding], code: str) -> list[Finding]:
     bandit = [f for f in findings if f.source == "bandit" and f.origin is Origin.DOCUMENT]
     if not (secrets and "allowlist" in code) and not (bandit and "nosec" in code):
         return findings  # the usual case, at the cost of two scans of the list
-    lines = code.splitlines()
+    lines = split_lines(code)  # as the checks and `Placed` number them
     dropped: set[int] = set()
     for f in secrets:
         if 1 <= f.line <= len(lines) and _ALLOWLIST.search(lines[f.line - 1]) is not None:

@@ -22,6 +22,8 @@ from sandgate.checks.exec_rules import SEVERITY as EXEC_SEVERITY
 from sandgate.checks.pack_rules import active_rules
 from sandgate.checks.rule_pack import load_js_pack, load_pack
 from sandgate.findings import Level
+from sandgate.policy.errors import PolicyError, dotted
+from sandgate.policy.locate import line_of
 from sandgate.policy.model import Policy, Rule
 
 _GLOB = set("*?[")
@@ -50,6 +52,36 @@ def shadowed_rules(policy: Policy) -> list[Shadowed]:
         if by is not None:
             out.append(Shadowed(rule, by))
     return out
+
+
+def never_deciding(policy: Policy, sources: dict[str, str], path: str, text: str, data: dict) -> list[PolicyError]:
+    """Warnings for the rules of one policy file (`path`: its `text`, parsed `data`) that never decide;
+    `sources` names the layer each effective rule came from (`LoadedPolicy.sources`)."""
+    own = {rule.get("id"): index for index, rule in enumerate(data.get("rules", []))}
+    out = []
+    for found in shadowed_rules(policy):
+        index = own.get(found.rule.id)
+        if index is None:
+            continue  # not this file's rule (a preset's)
+        by = found.by
+        where = sources.get(f"rules.{by.id}", "?")
+        out.append(
+            PolicyError(
+                path,
+                line_of(text, ("rules", index, "id")),
+                dotted(("rules", index)),
+                f"rule {found.rule.id} ({_selector(found.rule)} -> {found.rule.decision}) never decides: "
+                f"rule {by.id} ({_selector(by)} -> {by.decision}; {where}) matches every finding it matches "
+                "and is stricter, and the strictest matching rule decides. To change what a preset's rule "
+                f"decides, redefine that rule under its id ({by.id}): docs/rules.md#changing-what-a-preset-decides",
+            )
+        )
+    return out
+
+
+def _selector(rule: Rule) -> str:
+    parts = [f"{k}={getattr(rule, k)}" for k in ("source", "rule", "severity", "confidence") if getattr(rule, k)]
+    return ", ".join(parts) or "any finding"
 
 
 def _pack_severities(policy: Policy) -> dict[str, Level]:

@@ -6,13 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
-from sandgate.checks.shadowed import shadowed_rules
+from sandgate.checks.shadowed import never_deciding
 from sandgate.cli.common import add_policy_options, load_for, report_policy_problems
 from sandgate.cli.main import EXIT_OK, EXIT_USAGE
-from sandgate.policy.errors import PolicyError, dotted
-from sandgate.policy.load import WORKSPACE_POLICY, LoadedPolicy, load_effective
-from sandgate.policy.locate import line_of
-from sandgate.policy.model import Rule
+from sandgate.policy.errors import dotted
+from sandgate.policy.load import WORKSPACE_POLICY, load_effective
 from sandgate.policy.shape import leaves, plain
 from sandgate.policy.validate import parse_policy
 
@@ -102,36 +100,7 @@ def validate_policy(args: argparse.Namespace) -> int:
             loaded = load_effective(None, explicit=path)
         for refusal in loaded.refusals:
             print(f"{refusal} (warning)")
-        for unused in _never_deciding(loaded, data or {}, text, str(path)):
+        for unused in never_deciding(loaded.policy, loaded.sources, str(path), text, data or {}):
             print(f"{unused} (warning)")
         print(f"{path}: ok")
     return status
-
-
-def _never_deciding(loaded: LoadedPolicy, data: dict, text: str, path: str) -> list[PolicyError]:
-    """The file's rules that change no decision: a stricter rule always matches too (`checks.shadowed`)."""
-    own = {rule.get("id"): index for index, rule in enumerate(data.get("rules", []))}
-    out = []
-    for found in shadowed_rules(loaded.policy):
-        index = own.get(found.rule.id)
-        if index is None:
-            continue  # not this file's rule (a preset's)
-        by = found.by
-        where = loaded.sources.get(f"rules.{by.id}", "?")
-        out.append(
-            PolicyError(
-                path,
-                line_of(text, ("rules", index, "id")),
-                dotted(("rules", index)),
-                f"rule {found.rule.id} ({_selector(found.rule)} -> {found.rule.decision}) never decides: "
-                f"rule {by.id} ({_selector(by)} -> {by.decision}; {where}) matches every finding it matches "
-                "and is stricter, and the strictest matching rule decides. To change what a preset's rule "
-                f"decides, redefine that rule under its id ({by.id}): docs/rules.md#changing-what-a-preset-decides",
-            )
-        )
-    return out
-
-
-def _selector(rule: Rule) -> str:
-    parts = [f"{k}={getattr(rule, k)}" for k in ("source", "rule", "severity", "confidence") if getattr(rule, k)]
-    return ", ".join(parts) or "any finding"

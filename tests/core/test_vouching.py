@@ -297,3 +297,9 @@ def test_redaction_finds_a_secret_after_such_characters():
 
     redacted, count = redact_context("# note \u2028\u2028\nKEY = 'AKIAZ3MSJV7WQLPX4TQB'\n")
     assert "AKIAZ3MSJV7WQLPX4TQB" not in redacted and count == 1
+
+
+def test_the_users_secret_pragma_is_read_as_detect_secrets_reads_it(vetter):
+    for pragma in ("# pragma: allowlist secret", "# PRAGMA: Allowlist-Secret", "// pragma: allowlist secret"):
+        vouched = f'KEY = "AKIAZ3MSJV7WQLPX4TQB"  {pragma}\n'
+        assert "aws-access-key" not in {f.rule for f in vetter.check_document(vouched, "keys.py")}, pragma

@@ -35,7 +35,7 @@ def without_vouched(findings: Iterable[Finding], code: str) -> list[Finding]:
     findings = list(findings)
     secrets = [f for f in findings if f.source == "secrets" and f.origin is Origin.DOCUMENT]
     bandit = [f for f in findings if f.source == "bandit" and f.origin is Origin.DOCUMENT]
-    if not (secrets and "allowlist" in code) and not (bandit and "nosec" in code):
+    if not (secrets and _ALLOWLIST.search(code)) and not (bandit and "nosec" in code):
         return findings  # the usual case, at the cost of two scans of the list
     lines = split_lines(code)  # as the checks and `Placed` number them
     dropped: set[int] = set()

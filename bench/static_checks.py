@@ -328,11 +328,11 @@ def run(ctx: Context) -> list[Section]:
         notes=[
             "Same rounds as the Python rows above (interleaved, same machine load). *JS/TS static checks* is what "
             "the pipeline runs for a TypeScript suggestion before its sandbox run: the tree-sitter parse "
-            "(TypeScript grammar), secret detection, the policy's deny lists and the JS pack "
-            "(`checks/js_security_pack.toml`); the run in the Node sandbox is measured apart (`bench.node_runs`, "
-            "and the inline overhead's TypeScript rows). The Python figure includes bandit and the "
-            "capability analysis, which have no JS counterpart yet, so the ratio compares the two languages' "
-            "whole static paths, not the engines alone.",
+            "(TypeScript grammar), secret detection, the policy's deny lists, the JS pack "
+            "(`checks/js_security_pack.toml`) and the capability analysis (`checks/js_capabilities.py`); the run "
+            "in the Node sandbox is measured apart (`bench.node_runs`, and the inline overhead's TypeScript rows). "
+            "The Python figure includes bandit, which has no JS counterpart, so the ratio compares the two "
+            "languages' whole static paths, not the engines alone.",
             "*ast-grep parse + calls* (ast-grep-py, measured only where it is installed; Sandgate does not "
             "depend on it) parses the same code with the same tree-sitter grammar in Rust and lists every call: "
             "it is the floor an ast-grep-based engine would start from, before alias resolution and taint, which "

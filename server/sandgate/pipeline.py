@@ -35,7 +35,8 @@ from sandgate.checks.pack_rules import active_rules, check_pack
 from sandgate.checks.parsing import parse
 from sandgate.checks.protected_files import check_protected_writes, protected_edit
 from sandgate.checks.rule_pack import load_js_pack, load_pack
-from sandgate.checks.secrets import find_secrets, without_allowlisted
+from sandgate.checks.secrets import find_secrets
+from sandgate.checks.vouching import without_vouched
 from sandgate.findings import Finding, Level, Origin, Verdict
 from sandgate.languages import language_for, language_name, runtime_for, unit_named
 from sandgate.lines import Lines
@@ -278,7 +279,7 @@ class Vetter:
             except SyntaxError:
                 tree = None  # still typed: secrets only, as for Python
             findings, _ = unit.static_checks(self, text, tree)
-        return without_allowlisted(
+        return without_vouched(
             [dataclasses.replace(f, origin=Origin.DOCUMENT, language=unit.name) for f in findings], text
         )
 
@@ -455,7 +456,7 @@ class Vetter:
         raw, holds = unit.static_checks(self, placed.code, tree)
         found, summary = self.capability_findings(unit, tree, placed, suggestion.document)
         raw += found
-        findings = without_allowlisted(
+        findings = without_vouched(
             [
                 f if placed.in_suggestion(f.line, f.end_line) else dataclasses.replace(f, origin=Origin.DOCUMENT)
                 for f in tagged(raw)

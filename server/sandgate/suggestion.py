@@ -85,5 +85,10 @@ def place(suggestion: Suggestion) -> Placed:
     code = document[:start] + suggestion.text + document[end:]
     first = lines.position(start)[0] + 1
     added = Lines.of(suggestion.text).count - 1
-    removed = lines.position(end)[0] + 1 - first
-    return Placed(code, first, first + added, added - removed, start, start + len(suggestion.text))
+    end_row, end_col = lines.position(end)
+    removed = end_row + 1 - first
+    # Text that ends with a line break, placed up to the start of a line, leaves that line as the
+    # document had it: no character of the suggestion is on it, so it is not the suggestion's line.
+    untouched_next = added > 0 and suggestion.text.endswith(("\n", "\r")) and end_col == 0
+    last = first + added - (1 if untouched_next else 0)
+    return Placed(code, first, last, added - removed, start, start + len(suggestion.text))

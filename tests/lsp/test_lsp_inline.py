@@ -233,3 +233,25 @@ async def test_blocked_candidate_is_never_insertable(client: LanguageClient):
     assert state["recent"][0]["decision"] == "block" and state["recent"][0]["token"] is None
     (decision,) = [r for r in audit_records(client.workspace) if r["event"] == "decision"]
     assert decision["decision"] == "block"
+
+
+FLASK_DOC = "from flask import Flask\n\napp = Flask(__name__)\n\n\ndef serve():\n    "
+NOSEC = 'app.run(host="0.0.0.0", debug=True)  # nosec B201'
+
+
+@pytest.mark.lsp(script={"def serve()": NOSEC})
+async def test_ghost_text_cannot_turn_bandit_off_with_nosec(client: LanguageClient):
+    """`# nosec` counts on the user's own lines only: in ghost text it is read as any other text."""
+    doc = Doc(client, client.workspace / "web.py", FLASK_DOC)
+    result = await inline(client, doc)
+    assert list(result.items) == []
+    # Withheld: held or blocked as the test policy rates B201 (without the `# nosec` it is the same).
+    (diagnostic,) = await wait_for(
+        lambda: by_code(doc.diagnostics(), "held-for-review") + by_code(doc.diagnostics(), "blocked")
+    )
+    assert "B201 (line 1 of the suggestion)" in diagnostic.message
+    (decision,) = [r for r in audit_records(client.workspace) if r["event"] == "decision"]
+    assert decision["decision"] in ("review", "block")
+    assert [(f["rule"], f["origin"]) for f in decision["findings"] if f["source"] == "bandit"][:1] == [
+        ("B201", "suggestion")
+    ]

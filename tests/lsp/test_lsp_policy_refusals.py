@@ -56,3 +56,31 @@ async def test_refusals_are_warnings_on_the_workspace_policy_file(tmp_path, fake
         assert list((await inline(client, doc)).items) == []
         (held,) = await wait_for(lambda: by_code(doc.diagnostics(), "held-for-review"))
         assert "call.denied" in held.message
+
+
+NEVER_DECIDES = """version = 1
+extends = "balanced"
+
+[[rules]]
+id = "shell-ok-here"
+source = "rules"
+rule = "shell.spawn"
+decision = "allow"
+"""
+
+
+async def test_a_rule_that_never_decides_is_a_warning_on_the_workspace_policy_file(tmp_path, fake_model):
+    """As `sandgate policy validate` says it: an allow beside the preset's stricter rule changes nothing."""
+    managed = tmp_path / "managed.toml"
+    managed.write_text("version = 1\n")
+    workspace = tmp_path / "ws"
+    (workspace / ".sandgate").mkdir(parents=True)
+    policy = workspace / ".sandgate" / "policy.toml"
+    policy.write_text(NEVER_DECIDES)
+    async with session(workspace, fake_model, {"SANDGATE_MANAGED_POLICY": str(managed)}, {}) as client:
+        (warning,) = await wait_for(
+            lambda: by_code(client.diagnostics.get(policy.as_uri(), []), "policy-rule-never-decides")
+        )
+        assert warning.range.start.line + 1 == 5 and warning.severity == types.DiagnosticSeverity.Warning
+        assert warning.message.startswith("rules[0]: rule shell-ok-here (source=rules, rule=shell.spawn -> allow)")
+        assert "rule rules-medium (source=rules, severity=medium -> review; preset:balanced)" in warning.message

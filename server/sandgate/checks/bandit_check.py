@@ -2,10 +2,13 @@
 
 Spawning the bandit CLI costs about 200 ms a run; its manager costs about 4 ms for a
 typical suggestion once bandit is imported. The manager keeps per-run state, so each thread
-gets its own and the state is reset before every run. This drives bandit's file parser on an
-in-memory buffer (a private method, pinned with bandit==1.9.4 and covered by tests) so that
-`# nosec` handling stays bandit's own; code with no "nosec" in it is walked from the caller's
-parsed tree instead (bandit would tokenize and parse it again).
+gets its own and the state is reset before every run. The code is walked from the caller's parsed
+tree (bandit would tokenize and parse it again); without a tree, bandit's file parser runs on an
+in-memory buffer (a private method, pinned with bandit==1.9.4 and covered by tests).
+
+`# nosec` is not honoured here: every finding is reported. Which `# nosec` counts is decided where
+it is known whose line carries it (`checks.vouching`): the user's own lines, never a line the
+suggestion adds or changes (the model would only have to write the comment).
 """
 
 from __future__ import annotations
@@ -47,12 +50,13 @@ class BanditChecker:
     def _manager(self) -> b_manager.BanditManager:
         manager = getattr(self._local, "manager", None)
         if manager is None:
-            manager = b_manager.BanditManager(b_config.BanditConfig(), "file", quiet=True)
+            manager = b_manager.BanditManager(b_config.BanditConfig(), "file", quiet=True, ignore_nosec=True)
             self._local.manager = manager
         return manager
 
     def check(self, code: str, tree: ast.Module | None = None) -> list[Finding]:
-        """bandit's findings on `code`. Raises `SyntaxError` or `BanditError`.
+        """bandit's findings on `code`, `# nosec` or not (`checks.vouching` decides which count).
+        Raises `SyntaxError` or `BanditError`.
 
         `tree`: `ast.parse(code)`, when the caller has it (bandit would parse again). bandit
         marks its nodes, so hand over a tree nothing else reads afterwards."""
@@ -60,9 +64,9 @@ class BanditChecker:
         manager.results, manager.skipped, manager.scores = [], [], []
         manager.metrics = b_metrics.Metrics()
         data = code.encode("utf-8")
-        if tree is not None and "nosec" not in code:
-            # With no "nosec" in the code, bandit's file pass would tokenize it for `# nosec`
-            # comments (finding none) and parse it again: walk the caller's tree instead.
+        if tree is not None:
+            # bandit's file pass would tokenize the code for `# nosec` comments (ignored here) and
+            # parse it again: walk the caller's tree instead.
             try:
                 visitor = _QuickVisitor(
                     _FILENAME, io.BytesIO(data), manager.b_ma, manager.b_ts, manager.debug, {}, manager.metrics
@@ -86,7 +90,7 @@ class BanditChecker:
             return [_finding(issue) for issue in visitor.tester.results]
         files = [_FILENAME]
         manager.files_list = files
-        with AST_LOCK:  # bandit's own pass parses the code
+        with AST_LOCK:  # bandit's own pass parses the code (and, ignore_nosec, reads no comment)
             manager._parse_file(_FILENAME, io.BytesIO(data), files)
         if manager.skipped:
             reason = manager.skipped[0][1]
@@ -100,7 +104,7 @@ _BIDI = tuple(BIDI_CHARACTERS)
 
 
 class _QuickTester(b_tester.BanditTester):
-    """`BanditTester.run_tests` for code without `# nosec` (no nosec lines: every result stands), less
+    """`BanditTester.run_tests` with `# nosec` ignored (no nosec lines: every result stands), less
     what this module never reads: the scores and the debug logging. Same tests, same order, same
     results (`tests/core/test_bandit_quick.py` compares it with bandit's own file pass)."""
 

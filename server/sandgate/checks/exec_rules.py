@@ -43,6 +43,14 @@ SHELL_SPAWN = "shell.spawn"
 COMPUTED_NAME = "call.computed-name"
 NATIVE_SPAWN = "process.native-spawn"
 RULES = (DOWNLOAD_AND_RUN, CODE_DOWNLOAD, SHELL_SPAWN, COMPUTED_NAME, NATIVE_SPAWN)
+# Each rule's one severity (docs/rules.md's table; `sandgate policy validate` reads it too).
+SEVERITY: dict[str, Level] = {
+    DOWNLOAD_AND_RUN: Level.HIGH,
+    CODE_DOWNLOAD: Level.HIGH,
+    SHELL_SPAWN: Level.MEDIUM,
+    COMPUTED_NAME: Level.MEDIUM,
+    NATIVE_SPAWN: Level.MEDIUM,
+}
 
 
 @dataclass(frozen=True)
@@ -140,13 +148,11 @@ _SELF = frozenset({"self", "cls"})
 _API_LAST = frozenset({name.rpartition(".")[2] for name in _APIS} | _LIBC_SHELL | _LIBC_EXEC | set(_LOOP_APIS))
 
 
-def _finding(
-    rule: str, severity: Level, confidence: Level, cwe: int, message: str, node: ast.AST, **extra: object
-) -> Finding:
+def _finding(rule: str, confidence: Level, cwe: int, message: str, node: ast.AST, **extra: object) -> Finding:
     return Finding(
         source=SOURCE,
         rule=rule,
-        severity=severity,
+        severity=SEVERITY[rule],
         confidence=confidence,
         message=message,
         line=getattr(node, "lineno", 0),
@@ -311,7 +317,6 @@ def _spawn(api_name: str, api: _Api, call: ast.Call, names: Names, passed_to: st
         yield _finding(
             DOWNLOAD_AND_RUN,
             Level.HIGH,
-            Level.HIGH,
             494,
             f"{how} {found}: code from the network would run without review",
             call,
@@ -327,7 +332,7 @@ def _spawn(api_name: str, api: _Api, call: ast.Call, names: Names, passed_to: st
                 f"{how} runs a command built at run time through a shell: a value with shell syntax in it "
                 "becomes a command (command injection); pass an argument list without a shell instead"
             )
-        yield _finding(SHELL_SPAWN, Level.MEDIUM, Level.HIGH, 78, message, call, api=api_name, constant=constant)
+        yield _finding(SHELL_SPAWN, Level.HIGH, 78, message, call, api=api_name, constant=constant)
     if api.kind == "native":
         what = (
             "calls libc through a foreign-function interface"
@@ -336,7 +341,6 @@ def _spawn(api_name: str, api: _Api, call: ast.Call, names: Names, passed_to: st
         )
         yield _finding(
             NATIVE_SPAWN,
-            Level.MEDIUM,
             Level.HIGH,
             78,
             f"{how} starts a program and {what}; use subprocess.run with an argument list",
@@ -379,7 +383,6 @@ def _fed_from_download(ref: Ref, call: ast.Call, names: Names) -> Iterator[Findi
     if found:
         yield _finding(
             DOWNLOAD_AND_RUN,
-            Level.HIGH,
             Level.HIGH,
             494,
             f"subprocess.Popen {found}: code from the network would run without review",
@@ -461,7 +464,6 @@ def _dynamic_code(name: str, call: ast.Call, names: Names, depth: int) -> Iterat
     if fetch:
         yield _finding(
             CODE_DOWNLOAD,
-            Level.HIGH,
             Level.HIGH,
             494,
             f"{name} runs Python code that {fetch} downloads: code from the network would run without review",
@@ -549,7 +551,6 @@ def _computed_finding(site: Computed) -> Finding:
         what = f"calls {target} under a name assembled at run time" if exact else "calls a function named at run time"
     return _finding(
         COMPUTED_NAME,
-        Level.MEDIUM,
         Level.HIGH if exact else Level.MEDIUM,
         470,
         f"{code} {what}: what it reaches is hidden from review; name it directly "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from sandgate.checks.secrets import find_secrets
+from sandgate.lines import split_lines
 
 # A private key's body is not on the line the detector flags: drop the whole block.
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY[A-Z0-9 ]*)-----.*?(?:-----END \1-----|\Z)", re.DOTALL)
@@ -30,7 +31,7 @@ def redact_context(text: str) -> tuple[str, int]:
         return placeholder("private-key")
 
     text = _PEM_BLOCK.sub(pem, text)
-    lines = text.splitlines()
+    lines = split_lines(text)  # as find_secrets numbers them
     values: dict[str, str] = {}
     for finding in find_secrets(text):
         if not 1 <= finding.line <= len(lines):

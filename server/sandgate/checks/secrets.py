@@ -7,7 +7,7 @@ entropy above a threshold, and not a placeholder. Works on partial code (no pars
 
 A secret never leaves this module in full: messages and details carry a redacted preview.
 
-detect-secrets' `# pragma: allowlist secret` marks a line the user vouches for: `without_allowlisted`
+detect-secrets' `# pragma: allowlist secret` marks a line the user vouches for: `checks.vouching`
 drops the findings of such lines in the user's own code. A suggestion cannot vouch for itself:
 the pragma inside it is not honoured (the model would only have to write it).
 """
@@ -17,12 +17,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
 from functools import lru_cache
 
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-from sandgate.findings import Finding, Level, Origin, details
+from sandgate.findings import Finding, Level, details
+from sandgate.lines import split_lines
 
 # Pattern plugins only: the entropy and keyword plugins are replaced by `_named_values`.
 _SKIP_PLUGINS = {
@@ -44,26 +44,6 @@ _PLACEHOLDER = re.compile(
 )
 _NAME_WORD = re.compile(_NAME, re.IGNORECASE)  # no such word in the code: no named value either
 ENTROPY_THRESHOLD = 3.0  # bits per character; English words sit below, random keys above
-
-
-# As detect-secrets' own filter reads it (detect_secrets.filters.allowlist), in any comment style.
-_ALLOWLIST = re.compile(r"pragma:\s*allowlist[ -]secret", re.IGNORECASE)
-
-
-def without_allowlisted(findings: Iterable[Finding], code: str) -> list[Finding]:
-    """`findings` less the secrets on lines of the user's own code (origin document) that carry
-    `# pragma: allowlist secret`."""
-    lines = code.splitlines()
-
-    def vouched(f: Finding) -> bool:
-        return (
-            f.source == "secrets"
-            and f.origin is Origin.DOCUMENT
-            and 1 <= f.line <= len(lines)
-            and _ALLOWLIST.search(lines[f.line - 1]) is not None
-        )
-
-    return [f for f in findings if not vouched(f)]
 
 
 def redact(secret: str) -> str:
@@ -121,7 +101,10 @@ def find_secrets(code: str) -> list[Finding]:
     findings: list[Finding] = []
     prefilter = _any_pattern()
     named = _NAME_WORD.search(code) is not None
-    for number, line in enumerate(code.splitlines(), start=1):
+    # Numbered as Sandgate numbers lines (`sandgate.lines`): a finding's line decides whether it is the
+    # suggestion's, and `str.splitlines` also breaks at U+2028 and friends, which a suggestion could
+    # use to push its secret's line number past its own lines.
+    for number, line in enumerate(split_lines(code), start=1):
         seen: set[str] = set()
         if prefilter is not None and not prefilter.search(line):
             if named:

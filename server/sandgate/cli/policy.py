@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from sandgate.checks.shadowed import never_deciding
 from sandgate.cli.common import add_policy_options, load_for, report_policy_problems
 from sandgate.cli.main import EXIT_OK, EXIT_USAGE
 from sandgate.policy.errors import dotted
@@ -85,7 +86,7 @@ def validate_policy(args: argparse.Namespace) -> int:
             print(f"{path}: cannot read: {exc}")
             status = EXIT_USAGE
             continue
-        _, errors = parse_policy(text, str(path))
+        data, errors = parse_policy(text, str(path))
         for error in errors:
             print(f"{error}")
         if errors:
@@ -99,5 +100,7 @@ def validate_policy(args: argparse.Namespace) -> int:
             loaded = load_effective(None, explicit=path)
         for refusal in loaded.refusals:
             print(f"{refusal} (warning)")
+        for unused in never_deciding(loaded.policy, loaded.sources, str(path), text, data or {}):
+            print(f"{unused} (warning)")
         print(f"{path}: ok")
     return status

@@ -28,6 +28,7 @@ HELD_CODE = "held-for-review"
 BLOCKED_CODE = "blocked"
 POLICY_CODE = "policy-error"
 POLICY_REFUSED_CODE = "policy-refused"
+POLICY_RULE_UNUSED_CODE = "policy-rule-never-decides"
 CHECK_FAILED_CODE = "check-failed"
 REVIEW_ANNOTATION = "sandgate.review"
 
@@ -486,6 +487,18 @@ def policy_refusal_diagnostic(line: int, key: str, message: str) -> types.Diagno
         message=(f"{key}: " if key else "") + message,
         severity=types.DiagnosticSeverity.Warning,
         code=POLICY_REFUSED_CODE,
+        source=SOURCE,
+    )
+
+
+def policy_unused_rule_diagnostic(line: int, key: str, message: str) -> types.Diagnostic:
+    """A rule of the workspace policy that never decides: a stricter rule matches every finding it matches."""
+    at = max(0, line - 1)
+    return types.Diagnostic(
+        range=types.Range(start=position(at, 0), end=position(at, 10_000)),
+        message=(f"{key}: " if key else "") + message,
+        severity=types.DiagnosticSeverity.Warning,
+        code=POLICY_RULE_UNUSED_CODE,
         source=SOURCE,
     )
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from sandgate.checks.shadowed import never_deciding
 from sandgate.lsp import convert, heap
 from sandgate.lsp.features import diagnostics
 from sandgate.lsp.runtime import Runtime, is_policy_uri, policy_events, policy_file
@@ -123,6 +124,7 @@ def publish_policy_diagnostics(server: SandgateServer) -> None:
     if rt is not None and target is not None:
         problems = [(e, convert.policy_error_diagnostic) for e in rt.loaded.errors]
         problems += [(r, convert.policy_refusal_diagnostic) for r in rt.loaded.refusals]
+        problems += [(w, convert.policy_unused_rule_diagnostic) for w in _never_deciding(rt, target)]
         for error, diagnostic in problems:
             try:
                 same = Path(error.path).resolve() == target.resolve()
@@ -140,6 +142,19 @@ def publish_policy_diagnostics(server: SandgateServer) -> None:
         if key not in session.told:
             session.told.add(key)
             server.log_client(f"Sandgate policy error (the strict preset applies): {error}", types.MessageType.Warning)
+
+
+def _never_deciding(rt: Runtime, target: Path) -> list:
+    """Warnings for the workspace policy's rules that never decide (as `sandgate policy validate`)."""
+    loaded = rt.loaded
+    for layer in loaded.layers:
+        try:
+            same = layer.name != "managed" and Path(layer.path).resolve() == target.resolve()
+        except OSError:
+            same = False
+        if same:
+            return never_deciding(loaded.policy, loaded.sources, layer.path, layer.text, layer.data)
+    return []
 
 
 async def watch(server: SandgateServer) -> None:

@@ -204,6 +204,33 @@ def test_vet_into_document_at_position(static_workspace):
     assert result["decision"] == "block" and result["path"] == "doc.py"
 
 
+def test_the_line_after_the_last_is_a_new_line_when_doc_has_no_final_break(static_workspace):
+    """`--at N+1:1` on a DOC of N lines without a final line break puts the suggestion on a line of
+    its own, as an editor would, not glued onto DOC's last line (which no longer compiles)."""
+    (static_workspace / "doc.py").write_text("import subprocess")  # no final line break
+    (static_workspace / "s.py").write_text("subprocess.call(cmd, shell=True)\n")
+    done = sandgate(
+        "vet",
+        "--policy",
+        STATIC_POLICY,
+        "--format",
+        "json",
+        "--no-audit",
+        "--into",
+        "doc.py",
+        "--at",
+        "2:1",
+        "s.py",
+        cwd=static_workspace,
+    )
+    result = json.loads(done.stdout)["results"][0]
+    assert not [f for f in result["findings"] if f["source"] == "syntax"], result["findings"]
+    assert result["vetted"] is None  # the whole document, as placed, compiled
+    placed = [(f["rule"], f["line"], f["origin"]) for f in result["findings"] if f["source"] == "bandit"]
+    assert ("B602", 2, "suggestion") in placed and ("B404", 1, "document") in placed, placed
+    assert result["decision"] == "block"
+
+
 def test_bad_usage_exits_2(static_workspace):
     (static_workspace / "s.py").write_text("x = 1\n")
     assert sandgate("vet", "--policy", STATIC_POLICY, "--at", "3:1", "s.py", cwd=static_workspace).returncode == 2
@@ -221,6 +248,15 @@ def test_bad_usage_exits_2(static_workspace):
         "vet", "--policy", STATIC_POLICY, "--into", "s.py", "--at", "2:2", "s.py", cwd=static_workspace
     )
     assert after_last.returncode == 2 and "past the end of line 2" in after_last.stderr
+    (static_workspace / "one.py").write_text("x")  # counts in the singular: one line, one character
+    one_line = sandgate(
+        "vet", "--policy", STATIC_POLICY, "--into", "one.py", "--at", "3:1", "s.py", cwd=static_workspace
+    )
+    assert one_line.returncode == 2 and "past the end of one.py (1 line)" in one_line.stderr, one_line.stderr
+    one_char = sandgate(
+        "vet", "--policy", STATIC_POLICY, "--into", "one.py", "--at", "1:3", "s.py", cwd=static_workspace
+    )
+    assert one_char.returncode == 2 and "it has 1 character, so COL is at most 2" in one_char.stderr
     missing = sandgate("vet", "--policy", STATIC_POLICY, "absent.py", cwd=static_workspace)
     assert missing.returncode == 2 and "cannot read absent.py" in missing.stderr
     assert sandgate("vet", "--policy", STATIC_POLICY, "--format", "xml", "s.py", cwd=static_workspace).returncode == 2

@@ -14,7 +14,7 @@ from sandgate.cli.common import add_policy_options, load_for, report_policy_prob
 from sandgate.cli.main import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from sandgate.findings import Verdict
 from sandgate.languages import unit_named
-from sandgate.lines import Lines
+from sandgate.lines import LINE_BREAK, Lines
 from sandgate.pipeline import Vetter
 from sandgate.report.json_report import render_json
 from sandgate.report.sarif_report import build_sarif
@@ -22,6 +22,7 @@ from sandgate.report.text_report import render_text
 from sandgate.sandbox.select import close_all
 from sandgate.suggestion import Suggestion
 from sandgate.telemetry import configure
+from sandgate.wording import plural
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,6 +67,12 @@ def _position(text: str) -> tuple[int, int]:
     return int(line) - 1, int(col) - 1
 
 
+def _line_break(document: str) -> str:
+    """The line break DOC already uses (its first), else `\\n`."""
+    found = LINE_BREAK.search(document)
+    return found.group() if found else "\n"
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -98,16 +105,20 @@ def _suggestions(args: argparse.Namespace, workspace: Path) -> list[Suggestion]:
     line, col = _position(args.at)
     document = _read(args.into)
     count = Lines.of(document).count
-    # The line after the last means the end of DOC. A column past a line's end is an error, not
-    # clamped as the server clamps an editor's position: a mistyped position would vet elsewhere.
+    # A column past a line's end is an error, not clamped as the server clamps an editor's
+    # position: a mistyped position would vet elsewhere.
     if line > count:
-        raise ValueError(f"--at {args.at} is past the end of {args.into} ({count} lines)")
+        raise ValueError(f"--at {args.at} is past the end of {args.into} ({plural(count, 'line')})")
     width = len(Lines.of(document).line_text(line)) if line < count else 0
     if col > width:
         raise ValueError(
             f"--at {args.at} is past the end of line {line + 1} of {args.into}: "
-            f"it has {width} characters, so COL is at most {width + 1}"
+            f"it has {plural(width, 'character')}, so COL is at most {width + 1}"
         )
+    if line == count:
+        # The line after the last is a new line, as an editor has one there: without the break the
+        # suggestion would be glued onto DOC's last line (`x = 1print(x)`).
+        document += _line_break(document)
     return [
         Suggestion(
             _read(args.files[0]),

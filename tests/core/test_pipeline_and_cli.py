@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -139,6 +140,23 @@ def test_vet_json_shape_and_exit_status(static_workspace):
         "vet", "--policy", STATIC_POLICY, "--format", "json", "--no-audit", "ok.py", cwd=static_workspace
     )
     assert only_ok.returncode == 0, only_ok.stderr
+
+
+def test_readme_names_every_key_of_the_json_output(static_workspace):
+    """README's `--format json` paragraph lists the keys a result and a finding have, all of them."""
+    (static_workspace / "bad.py").write_text(COMPLETE)
+    done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "--no-audit", "bad.py", cwd=static_workspace)
+    result = json.loads(done.stdout)["results"][0]
+    readme = (REPO / "README.md").read_text()
+    paragraph = readme[readme.index("`--format json` prints") :].split("\n\n", 1)[0]
+    listed = re.search(r'\{"results": \[\{(.*?)\}\]\}', paragraph, re.S)
+    assert listed is not None
+    assert set(re.findall(r'"(\w+)"', listed.group(1))) == set(result)
+    of_a_finding = paragraph[paragraph.index("Each finding has") :]
+    assert result["findings"]
+    for finding in result["findings"]:
+        missing = [key for key in finding if f"`{key}`" not in of_a_finding]
+        assert not missing, f"README does not name the finding keys {missing}"
 
 
 def test_vet_appends_its_decisions_to_the_audit_log(static_workspace):
@@ -301,6 +319,45 @@ def test_vet_sarif_and_audit_export_sarif_agree_on_each_finding(static_workspace
     assert said[0] == said[1]
     levels = {rule: level for rule, level, _ in said[0]}
     assert levels["bandit/B602"] == "error" and levels["bandit/B404"] == "note"  # high and low
+
+
+def test_files_outside_the_workspace_are_reported_by_absolute_path(static_workspace):
+    """Two `m.py` from folders outside the workspace stay apart in every format: text and JSON name
+    each by its absolute path, SARIF by a `file://` URI of its own (not under `%SRCROOT%`, where it
+    is not); a file inside the workspace keeps its workspace-relative path."""
+    outside = static_workspace.parent
+    for folder, code in (("x1", "print(1)\n"), ("x2", COMPLETE)):
+        (outside / folder).mkdir()
+        (outside / folder / "m.py").write_text(code)
+    (static_workspace / "pkg").mkdir()
+    (static_workspace / "pkg" / "bad.py").write_text(COMPLETE)
+    first, second = str(outside / "x1" / "m.py"), str(outside / "x2" / "m.py")
+    files = (first, second, "pkg/bad.py")
+
+    text = sandgate("vet", "--policy", STATIC_POLICY, "--no-audit", *files, cwd=static_workspace)
+    verdicts = [line.split(maxsplit=1) for line in text.stdout.splitlines() if line[:1].isupper()]
+    assert verdicts[:3] == [["ALLOW", first], ["BLOCK", second], ["BLOCK", "pkg/bad.py"]], text.stdout
+    assert f"vetting {second}" in text.stderr
+
+    as_json = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", *files, cwd=static_workspace)
+    assert [r["path"] for r in json.loads(as_json.stdout)["results"]] == [first, second, "pkg/bad.py"]
+    recorded = [json.loads(line)["file"] for line in (static_workspace / ".sandgate" / "audit.jsonl").open()]
+    assert recorded == [first, second, "pkg/bad.py"]  # the audit log names them the same way
+
+    sarif = json.loads(
+        sandgate(
+            "vet", "--policy", STATIC_POLICY, "--format", "sarif", "--no-audit", *files, cwd=static_workspace
+        ).stdout
+    )
+    jsonschema.validate(sarif, json.loads((REPO / "tests" / "audit" / "sarif-schema-2.1.0.json").read_text()))
+    places = {
+        json.dumps(r["locations"][0]["physicalLocation"]["artifactLocation"], sort_keys=True)
+        for r in sarif["runs"][0]["results"]
+    }
+    assert places == {
+        json.dumps({"uri": (outside / "x2" / "m.py").as_uri()}, sort_keys=True),
+        json.dumps({"uri": "pkg/bad.py", "uriBaseId": "%SRCROOT%"}, sort_keys=True),
+    }
 
 
 def test_text_format_is_a_table_without_colour_when_piped(static_workspace):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -89,16 +91,32 @@ def _language(path: Path, chosen: str | None = None) -> str | None:
     return None if path.suffix else "python"
 
 
-def _suggestions(args: argparse.Namespace, workspace: Path) -> list[Suggestion]:
-    def relative(path: Path) -> str:
-        resolved = path.resolve()
-        return str(resolved.relative_to(workspace)) if resolved.is_relative_to(workspace) else path.name
+def _inside(path: Path, workspace: Path) -> str | None:
+    """`path` relative to the workspace (`/`-separated), or None when it lies outside."""
+    resolved = path.resolve()
+    return resolved.relative_to(workspace).as_posix() if resolved.is_relative_to(workspace) else None
 
+
+def _vetted_as(path: Path, workspace: Path) -> str:
+    """The name the pipeline vets a file under (the sandboxed run's file, the protected-file and
+    language checks): workspace-relative, as the editor's server names documents; a file outside
+    the workspace by its name alone, as the server does too."""
+    return _inside(path, workspace) or path.name
+
+
+def shown_path(path: Path, workspace: Path) -> str:
+    """The path a report names a file by: workspace-relative inside the workspace, else absolute
+    (as given, made absolute: two `m.py` from different folders stay apart)."""
+    return _inside(path, workspace) or os.path.abspath(path)
+
+
+def _suggestions(args: argparse.Namespace, workspace: Path) -> list[Suggestion]:
     if args.into is None:
         if args.at:
             raise ValueError("--at needs --into DOC")
         return [
-            Suggestion(_read(path), path=relative(path), language=_language(path, args.language)) for path in args.files
+            Suggestion(_read(path), path=_vetted_as(path, workspace), language=_language(path, args.language))
+            for path in args.files
         ]
     if len(args.files) != 1 or not args.at:
         raise ValueError("--into DOC takes exactly one FILE (the suggestion) and --at LINE:COL")
@@ -125,7 +143,7 @@ def _suggestions(args: argparse.Namespace, workspace: Path) -> list[Suggestion]:
             document=document,
             line=line,
             character=col,
-            path=relative(args.into),
+            path=_vetted_as(args.into, workspace),
             language=_language(args.into, args.language),
         )
     ]
@@ -145,11 +163,14 @@ def run(args: argparse.Namespace) -> int:
     vetter = Vetter(loaded, backend=args.backend, workspace=workspace, telemetry=telemetry)
     audit = None if args.no_audit else AuditLog(workspace / DEFAULT_RELPATH)
     results = []
+    shown = [shown_path(path, workspace) for path in ([args.into] if args.into is not None else args.files)]
     try:
-        for number, suggestion in enumerate(suggestions, start=1):
+        for number, (suggestion, name) in enumerate(zip(suggestions, shown, strict=True), start=1):
             if len(suggestions) > 1:
-                print(f"[{number}/{len(suggestions)}] vetting {suggestion.path}", file=sys.stderr, flush=True)
+                print(f"[{number}/{len(suggestions)}] vetting {name}", file=sys.stderr, flush=True)
             result = vetter.vet(suggestion)
+            # Reported (and recorded) under the path that finds the file, not the name it was vetted as.
+            result = dataclasses.replace(result, suggestion=dataclasses.replace(result.suggestion, path=name))
             results.append(result)
             if audit is not None:
                 audit.append(decision_record(result, client="sandgate-cli"))

@@ -30,12 +30,18 @@ def cmd_init(args: argparse.Namespace) -> int:
 
         client = docker.from_env(timeout=120)
         client.ping()
-    except Exception as exc:  # noqa: BLE001
+    except ImportError as exc:
         print(
-            f"sandgate: no Docker engine answers ({exc}); start one (scripts/setup-sandbox.sh) "
-            "or use the bwrap backend",
+            f"sandgate: the Docker SDK for Python is not installed ({exc.name}): install Sandgate with its "
+            "`docker` extra (pip install 'sandgate[docker]'), or use the bwrap backend",
             file=sys.stderr,
         )
+        return EXIT_FAIL
+    except Exception as exc:  # noqa: BLE001
+        from sandgate.sandbox.engine_access import diagnose
+
+        trouble = diagnose(exc)
+        print(f"sandgate: {trouble.detail}\nfix: {trouble.remedy}", file=sys.stderr)
         return EXIT_FAIL
     from sandgate.sandbox.image import ensure_image
 

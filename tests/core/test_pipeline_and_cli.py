@@ -395,3 +395,29 @@ def test_policy_validate(workspace):
 @pytest.mark.parametrize("preset", ["strict", "balanced", "permissive"])
 def test_policy_validate_accepts_shipped_presets(preset, workspace):
     assert sandgate("policy", "validate", str(REPO / "policies" / f"{preset}.toml"), cwd=workspace).returncode == 0
+
+
+def test_a_mistyped_preset_is_named_with_the_presets_and_the_closest(workspace):
+    (workspace / "s.py").write_text("x = 1\n")
+    done = sandgate("vet", "--no-audit", "--policy", "strictt", "s.py", cwd=workspace)
+    assert done.returncode == 2
+    assert "strictt: no such file, nor a preset (the presets: strict, balanced, permissive)" in done.stderr
+    assert "did you mean 'strict'?" in done.stderr, done.stderr
+    far = sandgate("vet", "--no-audit", "--policy", "nonsense", "s.py", cwd=workspace)
+    assert far.returncode == 2 and "the presets: strict" in far.stderr and "did you mean" not in far.stderr
+    # A path is a path: only "file not found", no presets offered.
+    path = sandgate("vet", "--no-audit", "--policy", "conf/strictt.toml", "s.py", cwd=workspace)
+    assert path.returncode == 2 and "conf/strictt.toml: file not found" in path.stderr, path.stderr
+
+
+def test_a_policy_file_with_a_byte_order_mark_is_read_as_without(workspace):
+    """Windows editors start UTF-8 files with a BOM; the policy is read as if it had none (and a
+    mistake in it is still found, on its line)."""
+    (workspace / "s.py").write_text("x = 1\n")
+    (workspace / "bom.toml").write_bytes(b"\xef\xbb\xbfversion = 1\nextends = 'strict'\n")
+    assert sandgate("policy", "validate", "bom.toml", cwd=workspace).stdout.strip() == "bom.toml: ok"
+    shown = json.loads(sandgate("policy", "show", "--format", "json", "--policy", "bom.toml", cwd=workspace).stdout)
+    assert shown["preset"] == "strict"
+    (workspace / "bad.toml").write_bytes(b"\xef\xbb\xbfversion = 1\n[sandbox.limits]\nmemory_mb = 'lots'\n")
+    bad = sandgate("policy", "validate", "bad.toml", cwd=workspace)
+    assert bad.returncode == 2 and "bad.toml:3: sandbox.limits.memory_mb: must be a whole number" in bad.stdout

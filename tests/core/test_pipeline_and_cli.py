@@ -176,7 +176,7 @@ def test_vet_appends_its_decisions_to_the_audit_log(static_workspace):
     assert any(f["rule"] == "B602" for f in record["findings"])
     assert record["summary"] is None  # adds nothing its document could not do: shell=True is bandit's
     verified = sandgate("audit", "verify", cwd=static_workspace)
-    assert verified.returncode == 0 and verified.stdout.startswith("ok: 1 records verified")
+    assert verified.returncode == 0 and verified.stdout.startswith("ok: 1 record verified")
 
 
 def test_the_audit_record_carries_the_capability_summary(static_workspace):
@@ -194,7 +194,7 @@ def test_the_audit_record_carries_the_capability_summary(static_workspace):
     assert record["summary"].startswith("adds: "), record["summary"]
     assert "metrics.example.net" in record["summary"] and "~/.aws/credentials" in record["summary"]
     verified = sandgate("audit", "verify", cwd=static_workspace)
-    assert verified.returncode == 0 and verified.stdout.startswith("ok: 1 records verified"), verified.stdout
+    assert verified.returncode == 0 and verified.stdout.startswith("ok: 1 record verified"), verified.stdout
     edited = {**record, "summary": None}  # re-encoded as the log encodes, hash kept: the edit alone
     path.write_text(json.dumps(edited, sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n")
     assert sandgate("audit", "verify", cwd=static_workspace).returncode != 0

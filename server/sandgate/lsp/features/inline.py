@@ -27,6 +27,7 @@ from sandgate.lsp.ledger import ApprovalRefused, Blocked, Held, new_request_id
 from sandgate.lsp.records import acceptance_record
 from sandgate.lsp.runtime import Runtime
 from sandgate.lsp.size_limit import too_large
+from sandgate.wording import plural
 
 if TYPE_CHECKING:
     from sandgate.lsp.server import SandgateServer
@@ -70,11 +71,11 @@ async def complete(server: SandgateServer, params: types.InlineCompletionParams)
     located = positions.locate(snap.lines, params.position, server.encoding)
     if located.outside:
         log.info(
-            "no suggestion for %s: position %s:%s is outside the document (%d lines)",
+            "no suggestion for %s: position %s:%s is outside the document (%s)",
             snap.path,
             params.position.line,
             params.position.character,
-            snap.lines.count,
+            plural(snap.lines.count, "line"),
         )
         return EMPTY
     trigger = "invoked" if params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked else "automatic"

@@ -20,7 +20,7 @@ from sandgate.findings import Finding, Level, details
 from sandgate.policy import hosts
 from sandgate.sandbox import honeytokens, limit_classifier, protocol, proxy_wiring, tampering
 from sandgate.sandbox.base import RunRequest, RunResult
-from sandgate.sandbox.run_output import last_line
+from sandgate.sandbox.run_output import error_line, last_line
 from sandgate.sandbox.secret_paths import is_secret_path
 from sandgate.workspace_globs import matching_glob, workspace_relpath
 
@@ -482,7 +482,7 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
         add(finding)
 
     if result.exit_code not in (0, None) and not result.killed and not syntax:
-        last = last_line(result.stderr)
+        last = error_line(result.stderr, request.runtime)
         add(
             _finding(
                 "run.error",

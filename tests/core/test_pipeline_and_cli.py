@@ -421,3 +421,17 @@ def test_a_policy_file_with_a_byte_order_mark_is_read_as_without(workspace):
     (workspace / "bad.toml").write_bytes(b"\xef\xbb\xbfversion = 1\n[sandbox.limits]\nmemory_mb = 'lots'\n")
     bad = sandgate("policy", "validate", "bad.toml", cwd=workspace)
     assert bad.returncode == 2 and "bad.toml:3: sandbox.limits.memory_mb: must be a whole number" in bad.stdout
+
+
+def test_a_tsx_file_is_said_to_be_not_run_for_its_jsx_where_ts_runs(static_workspace):
+    (static_workspace / "view.tsx").write_text("const n: number = 1;\nconsole.log(n);\n")
+    (static_workspace / "view.ts").write_text("const n: number = 1;\nconsole.log(n);\n")
+    done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "view.tsx", "view.ts", cwd=static_workspace)
+    tsx, ts = json.loads(done.stdout)["results"]
+    (finding,) = [f for f in tsx["findings"] if f["rule"] == "sandbox.unsupported-language"]
+    assert finding["message"].startswith(
+        "TSX files (TypeScript with JSX) are not run in Sandgate's sandbox yet: Node runs TypeScript by stripping "
+        "its types, but does not compile JSX; only the static checks vetted this suggestion"
+    ), finding["message"]
+    assert "typescript cannot run" not in json.dumps(tsx)
+    assert not [f for f in ts["findings"] if f["rule"] == "sandbox.unsupported-language"]  # a .ts file is run

@@ -104,7 +104,7 @@ def _vetted_as(path: Path, workspace: Path) -> str:
     return _inside(path, workspace) or path.name
 
 
-def shown_path(path: Path, workspace: Path) -> str:
+def _shown_path(path: Path, workspace: Path) -> str:
     """The path a report names a file by: workspace-relative inside the workspace, else absolute
     (as given, made absolute: two `m.py` from different folders stay apart)."""
     return _inside(path, workspace) or os.path.abspath(path)
@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     vetter = Vetter(loaded, backend=args.backend, workspace=workspace, telemetry=telemetry)
     audit = None if args.no_audit else AuditLog(workspace / DEFAULT_RELPATH)
     results = []
-    shown = [shown_path(path, workspace) for path in ([args.into] if args.into is not None else args.files)]
+    shown = [_shown_path(path, workspace) for path in ([args.into] if args.into is not None else args.files)]
     try:
         for number, (suggestion, name) in enumerate(zip(suggestions, shown, strict=True), start=1):
             if len(suggestions) > 1:

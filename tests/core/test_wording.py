@@ -23,3 +23,10 @@ def test_the_text_report_counts_one_sandbox_event_in_the_singular():
     assert line.strip() == "sandbox: bwrap, exit 0, 12 ms, 1 event", line
     result["sandbox"]["events"] *= 2
     assert "12 ms, 2 events" in render_text([result], color=False)
+
+
+def test_the_model_guard_counts_one_redacted_secret_in_the_singular():
+    from sandgate.provider.guard import GuardedText
+
+    assert GuardedText("x", None, 1).status == "1 secret redacted before the request left"
+    assert GuardedText("x", None, 3).status == "3 secrets redacted before the request left"

@@ -38,7 +38,7 @@ from sandgate.checks.rule_pack import load_js_pack, load_pack
 from sandgate.checks.secrets import find_secrets
 from sandgate.checks.vouching import without_vouched
 from sandgate.findings import Finding, Level, Origin, Verdict
-from sandgate.languages import language_for, language_name, runtime_for, unit_named
+from sandgate.languages import language_for, language_name, not_run_why, runtime_for, unit_named
 from sandgate.lines import Lines
 from sandgate.policy.evaluate import Decision, Reason, decide, decide_finding
 from sandgate.policy.load import LoadedPolicy
@@ -474,7 +474,7 @@ class Vetter:
         if static.verdict is Verdict.BLOCK:
             skipped = "not run: the static checks already block this suggestion"
         elif (runtime := runtime_for(unit, suggestion.path)) is None:
-            skipped, found, hold, reported = self._no_runtime(language, placed)
+            skipped, found, hold, reported = self._no_runtime(language, placed, not_run_why(unit, suggestion.path))
             findings.extend(found)
             holds.extend(hold)
         else:
@@ -489,13 +489,19 @@ class Vetter:
         findings.extend(reported)
         return VetResult(shown, decision, findings, result, skipped, self.loaded.digest, placed, note, summary)
 
-    def _no_runtime(self, language: str, placed: Placed) -> tuple[str, list[Finding], list[Reason], list[Finding]]:
+    def _no_runtime(
+        self, language: str, placed: Placed, because: str | None = None
+    ) -> tuple[str, list[Finding], list[Reason], list[Finding]]:
         """A language no sandbox runs yet: what was not done, as a finding the policy decides
         (`sandbox.unsupported-language`: the presets hold it for review), a hold when the rules
         leave it allowed but `sandbox.required` is on (fail closed), or, when the policy's
         `languages.unvetted` says "allow", a finding reported beside an unchanged decision.
-        Returns (why no run, deciding findings, holds, reported findings)."""
-        why = f"{language} cannot run in Sandgate's sandbox yet: only the static checks vetted this suggestion"
+        `because`: why this file is not run where its language is (a TSX file). Returns (why no run,
+        deciding findings, holds, reported findings)."""
+        if because is None:
+            why = f"{language} cannot run in Sandgate's sandbox yet: only the static checks vetted this suggestion"
+        else:
+            why = f"{because}; only the static checks vetted this suggestion"
         skipped = f"not run: {why}"
         if self.policy.languages.unvetted == "allow":
             note = Finding(

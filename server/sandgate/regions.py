@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from sandgate.lines import Lines, split_lines
 from sandgate.suggestion import Placed, Suggestion, place
+from sandgate.wording import plural
 
 # Compiles spent on one region ladder at most (each is one pass of CPython's compiler).
 MAX_ATTEMPTS = 24
@@ -272,7 +273,7 @@ def find_region(syntax: Syntax, suggestion: Suggestion, error: SyntaxError | Non
             return dataclasses.replace(region, note=f"{what}; {region.note}")
     reason = _where(placed, error)
     if ladder.spent():
-        reason += f"; gave up after {ladder.attempts} attempts"
+        reason += f"; gave up after {plural(ladder.attempts, 'attempt')}"
     return CannotVet(f"could not be vetted: no part of the code around the suggestion compiles ({reason})")
 
 

@@ -10,6 +10,7 @@ the exporter knows besides (a vet's decision, an audit record's provenance) goes
 from __future__ import annotations
 
 import hashlib
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -126,13 +127,19 @@ def _is_web_uri(text: Any) -> bool:
 def _locations(path: str | None, finding: dict[str, Any]) -> list[dict[str, Any]]:
     if not path:
         return []
-    physical: dict[str, Any] = {
-        "artifactLocation": {"uri": quote(path.replace("\\", "/"), safe="/"), "uriBaseId": "%SRCROOT%"}
-    }
+    physical: dict[str, Any] = {"artifactLocation": _artifact(path)}
     region = _region(finding)
     if region:
         physical["region"] = region
     return [{"physicalLocation": physical}]
+
+
+def _artifact(path: str) -> dict[str, str]:
+    """A workspace-relative path under `%SRCROOT%`; an absolute one (a file outside the workspace)
+    as a `file://` URI of its own, which `%SRCROOT%` would misplace."""
+    if PurePosixPath(path).is_absolute():
+        return {"uri": PurePosixPath(path).as_uri()}
+    return {"uri": quote(path.replace("\\", "/"), safe="/"), "uriBaseId": "%SRCROOT%"}
 
 
 def _region(finding: dict[str, Any]) -> dict[str, int] | None:

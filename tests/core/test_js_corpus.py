@@ -102,7 +102,7 @@ def test_as_shipped_nothing_is_shown_as_if_a_sandbox_had_run_it(shipped, verdict
         if result.verdict is Verdict.REVIEW and verdicts[case["id"]] is Verdict.ALLOW:
             (reason,) = [r for r in result.reasons if r.verdict is Verdict.REVIEW]
             assert reason.rule_id == "sandbox-unsupported-language"
-            assert "cannot run in Sandgate's sandbox yet" in reason.text
+            assert "are not run in Sandgate's sandbox yet" in reason.text and "does not compile JSX" in reason.text
 
 
 def test_figures_in_the_docs_are_the_corpus_figures(verdicts, capsys):

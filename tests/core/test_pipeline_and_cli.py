@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -141,6 +142,23 @@ def test_vet_json_shape_and_exit_status(static_workspace):
     assert only_ok.returncode == 0, only_ok.stderr
 
 
+def test_readme_names_every_key_of_the_json_output(static_workspace):
+    """README's `--format json` paragraph lists the keys a result and a finding have, all of them."""
+    (static_workspace / "bad.py").write_text(COMPLETE)
+    done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "--no-audit", "bad.py", cwd=static_workspace)
+    result = json.loads(done.stdout)["results"][0]
+    readme = (REPO / "README.md").read_text()
+    paragraph = readme[readme.index("`--format json` prints") :].split("\n\n", 1)[0]
+    listed = re.search(r'\{"results": \[\{(.*?)\}\]\}', paragraph, re.S)
+    assert listed is not None
+    assert set(re.findall(r'"(\w+)"', listed.group(1))) == set(result)
+    of_a_finding = paragraph[paragraph.index("Each finding has") :]
+    assert result["findings"]
+    for finding in result["findings"]:
+        missing = [key for key in finding if f"`{key}`" not in of_a_finding]
+        assert not missing, f"README does not name the finding keys {missing}"
+
+
 def test_vet_appends_its_decisions_to_the_audit_log(static_workspace):
     (static_workspace / "bad.py").write_text(COMPLETE)
     sandgate("vet", "--policy", STATIC_POLICY, "bad.py", cwd=static_workspace)
@@ -158,7 +176,7 @@ def test_vet_appends_its_decisions_to_the_audit_log(static_workspace):
     assert any(f["rule"] == "B602" for f in record["findings"])
     assert record["summary"] is None  # adds nothing its document could not do: shell=True is bandit's
     verified = sandgate("audit", "verify", cwd=static_workspace)
-    assert verified.returncode == 0 and verified.stdout.startswith("ok: 1 records verified")
+    assert verified.returncode == 0 and verified.stdout.startswith("ok: 1 record verified")
 
 
 def test_the_audit_record_carries_the_capability_summary(static_workspace):
@@ -176,7 +194,7 @@ def test_the_audit_record_carries_the_capability_summary(static_workspace):
     assert record["summary"].startswith("adds: "), record["summary"]
     assert "metrics.example.net" in record["summary"] and "~/.aws/credentials" in record["summary"]
     verified = sandgate("audit", "verify", cwd=static_workspace)
-    assert verified.returncode == 0 and verified.stdout.startswith("ok: 1 records verified"), verified.stdout
+    assert verified.returncode == 0 and verified.stdout.startswith("ok: 1 record verified"), verified.stdout
     edited = {**record, "summary": None}  # re-encoded as the log encodes, hash kept: the edit alone
     path.write_text(json.dumps(edited, sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n")
     assert sandgate("audit", "verify", cwd=static_workspace).returncode != 0
@@ -204,6 +222,33 @@ def test_vet_into_document_at_position(static_workspace):
     assert result["decision"] == "block" and result["path"] == "doc.py"
 
 
+def test_the_line_after_the_last_is_a_new_line_when_doc_has_no_final_break(static_workspace):
+    """`--at N+1:1` on a DOC of N lines without a final line break puts the suggestion on a line of
+    its own, as an editor would, not glued onto DOC's last line (which no longer compiles)."""
+    (static_workspace / "doc.py").write_text("import subprocess")  # no final line break
+    (static_workspace / "s.py").write_text("subprocess.call(cmd, shell=True)\n")
+    done = sandgate(
+        "vet",
+        "--policy",
+        STATIC_POLICY,
+        "--format",
+        "json",
+        "--no-audit",
+        "--into",
+        "doc.py",
+        "--at",
+        "2:1",
+        "s.py",
+        cwd=static_workspace,
+    )
+    result = json.loads(done.stdout)["results"][0]
+    assert not [f for f in result["findings"] if f["source"] == "syntax"], result["findings"]
+    assert result["vetted"] is None  # the whole document, as placed, compiled
+    placed = [(f["rule"], f["line"], f["origin"]) for f in result["findings"] if f["source"] == "bandit"]
+    assert ("B602", 2, "suggestion") in placed and ("B404", 1, "document") in placed, placed
+    assert result["decision"] == "block"
+
+
 def test_bad_usage_exits_2(static_workspace):
     (static_workspace / "s.py").write_text("x = 1\n")
     assert sandgate("vet", "--policy", STATIC_POLICY, "--at", "3:1", "s.py", cwd=static_workspace).returncode == 2
@@ -221,6 +266,15 @@ def test_bad_usage_exits_2(static_workspace):
         "vet", "--policy", STATIC_POLICY, "--into", "s.py", "--at", "2:2", "s.py", cwd=static_workspace
     )
     assert after_last.returncode == 2 and "past the end of line 2" in after_last.stderr
+    (static_workspace / "one.py").write_text("x")  # counts in the singular: one line, one character
+    one_line = sandgate(
+        "vet", "--policy", STATIC_POLICY, "--into", "one.py", "--at", "3:1", "s.py", cwd=static_workspace
+    )
+    assert one_line.returncode == 2 and "past the end of one.py (1 line)" in one_line.stderr, one_line.stderr
+    one_char = sandgate(
+        "vet", "--policy", STATIC_POLICY, "--into", "one.py", "--at", "1:3", "s.py", cwd=static_workspace
+    )
+    assert one_char.returncode == 2 and "it has 1 character, so COL is at most 2" in one_char.stderr
     missing = sandgate("vet", "--policy", STATIC_POLICY, "absent.py", cwd=static_workspace)
     assert missing.returncode == 2 and "cannot read absent.py" in missing.stderr
     assert sandgate("vet", "--policy", STATIC_POLICY, "--format", "xml", "s.py", cwd=static_workspace).returncode == 2
@@ -267,6 +321,45 @@ def test_vet_sarif_and_audit_export_sarif_agree_on_each_finding(static_workspace
     assert levels["bandit/B602"] == "error" and levels["bandit/B404"] == "note"  # high and low
 
 
+def test_files_outside_the_workspace_are_reported_by_absolute_path(static_workspace):
+    """Two `m.py` from folders outside the workspace stay apart in every format: text and JSON name
+    each by its absolute path, SARIF by a `file://` URI of its own (not under `%SRCROOT%`, where it
+    is not); a file inside the workspace keeps its workspace-relative path."""
+    outside = static_workspace.parent
+    for folder, code in (("x1", "print(1)\n"), ("x2", COMPLETE)):
+        (outside / folder).mkdir()
+        (outside / folder / "m.py").write_text(code)
+    (static_workspace / "pkg").mkdir()
+    (static_workspace / "pkg" / "bad.py").write_text(COMPLETE)
+    first, second = str(outside / "x1" / "m.py"), str(outside / "x2" / "m.py")
+    files = (first, second, "pkg/bad.py")
+
+    text = sandgate("vet", "--policy", STATIC_POLICY, "--no-audit", *files, cwd=static_workspace)
+    verdicts = [line.split(maxsplit=1) for line in text.stdout.splitlines() if line[:1].isupper()]
+    assert verdicts[:3] == [["ALLOW", first], ["BLOCK", second], ["BLOCK", "pkg/bad.py"]], text.stdout
+    assert f"vetting {second}" in text.stderr
+
+    as_json = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", *files, cwd=static_workspace)
+    assert [r["path"] for r in json.loads(as_json.stdout)["results"]] == [first, second, "pkg/bad.py"]
+    recorded = [json.loads(line)["file"] for line in (static_workspace / ".sandgate" / "audit.jsonl").open()]
+    assert recorded == [first, second, "pkg/bad.py"]  # the audit log names them the same way
+
+    sarif = json.loads(
+        sandgate(
+            "vet", "--policy", STATIC_POLICY, "--format", "sarif", "--no-audit", *files, cwd=static_workspace
+        ).stdout
+    )
+    jsonschema.validate(sarif, json.loads((REPO / "tests" / "audit" / "sarif-schema-2.1.0.json").read_text()))
+    places = {
+        json.dumps(r["locations"][0]["physicalLocation"]["artifactLocation"], sort_keys=True)
+        for r in sarif["runs"][0]["results"]
+    }
+    assert places == {
+        json.dumps({"uri": (outside / "x2" / "m.py").as_uri()}, sort_keys=True),
+        json.dumps({"uri": "pkg/bad.py", "uriBaseId": "%SRCROOT%"}, sort_keys=True),
+    }
+
+
 def test_text_format_is_a_table_without_colour_when_piped(static_workspace):
     (static_workspace / "bad.py").write_text(COMPLETE)
     done = sandgate("vet", "--policy", STATIC_POLICY, "bad.py", cwd=static_workspace)
@@ -302,3 +395,43 @@ def test_policy_validate(workspace):
 @pytest.mark.parametrize("preset", ["strict", "balanced", "permissive"])
 def test_policy_validate_accepts_shipped_presets(preset, workspace):
     assert sandgate("policy", "validate", str(REPO / "policies" / f"{preset}.toml"), cwd=workspace).returncode == 0
+
+
+def test_a_mistyped_preset_is_named_with_the_presets_and_the_closest(workspace):
+    (workspace / "s.py").write_text("x = 1\n")
+    done = sandgate("vet", "--no-audit", "--policy", "strictt", "s.py", cwd=workspace)
+    assert done.returncode == 2
+    assert "strictt: no such file, nor a preset (the presets: strict, balanced, permissive)" in done.stderr
+    assert "did you mean 'strict'?" in done.stderr, done.stderr
+    far = sandgate("vet", "--no-audit", "--policy", "nonsense", "s.py", cwd=workspace)
+    assert far.returncode == 2 and "the presets: strict" in far.stderr and "did you mean" not in far.stderr
+    # A path is a path: only "file not found", no presets offered.
+    path = sandgate("vet", "--no-audit", "--policy", "conf/strictt.toml", "s.py", cwd=workspace)
+    assert path.returncode == 2 and "conf/strictt.toml: file not found" in path.stderr, path.stderr
+
+
+def test_a_policy_file_with_a_byte_order_mark_is_read_as_without(workspace):
+    """Windows editors start UTF-8 files with a BOM; the policy is read as if it had none (and a
+    mistake in it is still found, on its line)."""
+    (workspace / "s.py").write_text("x = 1\n")
+    (workspace / "bom.toml").write_bytes(b"\xef\xbb\xbfversion = 1\nextends = 'strict'\n")
+    assert sandgate("policy", "validate", "bom.toml", cwd=workspace).stdout.strip() == "bom.toml: ok"
+    shown = json.loads(sandgate("policy", "show", "--format", "json", "--policy", "bom.toml", cwd=workspace).stdout)
+    assert shown["preset"] == "strict"
+    (workspace / "bad.toml").write_bytes(b"\xef\xbb\xbfversion = 1\n[sandbox.limits]\nmemory_mb = 'lots'\n")
+    bad = sandgate("policy", "validate", "bad.toml", cwd=workspace)
+    assert bad.returncode == 2 and "bad.toml:3: sandbox.limits.memory_mb: must be a whole number" in bad.stdout
+
+
+def test_a_tsx_file_is_said_to_be_not_run_for_its_jsx_where_ts_runs(static_workspace):
+    (static_workspace / "view.tsx").write_text("const n: number = 1;\nconsole.log(n);\n")
+    (static_workspace / "view.ts").write_text("const n: number = 1;\nconsole.log(n);\n")
+    done = sandgate("vet", "--policy", STATIC_POLICY, "--format", "json", "view.tsx", "view.ts", cwd=static_workspace)
+    tsx, ts = json.loads(done.stdout)["results"]
+    (finding,) = [f for f in tsx["findings"] if f["rule"] == "sandbox.unsupported-language"]
+    assert finding["message"].startswith(
+        "TSX files (TypeScript with JSX) are not run in Sandgate's sandbox yet: Node runs TypeScript by stripping "
+        "its types, but does not compile JSX; only the static checks vetted this suggestion"
+    ), finding["message"]
+    assert "typescript cannot run" not in json.dumps(tsx)
+    assert not [f for f in ts["findings"] if f["rule"] == "sandbox.unsupported-language"]  # a .ts file is run

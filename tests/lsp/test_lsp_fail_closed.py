@@ -316,14 +316,16 @@ async def test_languages_without_vetting_are_not_asked_for(vscode_client: Langua
     assert fake_model.requests == []  # the model was never asked
     status = await wait_for(lambda: len(client.statuses[-1]["languages"]) == 4 and client.statuses[-1])
     assert [(e["language"], e["handling"]) for e in status["languages"]] == [(lang, "skip") for _, _, lang in OTHERS]
+    kinds = {"javascript": "JSX", "typescript": "TSX"}  # the files of theirs that are not run (.ts is)
     for entry in status["languages"]:
         assert entry["staticOnly"] is (entry["language"] in STATIC_ONLY)
         said = (
-            "Sandgate checks it statically but cannot run it in the sandbox yet, so no suggestions are asked for"
+            f"Sandgate checks {kinds[entry['language']]} files statically but cannot run them in the sandbox yet "
+            "(Node does not compile JSX), so no suggestions are asked for"
             if entry["staticOnly"]
             else "Sandgate cannot vet it yet, so no suggestions are asked for"
         )
-        assert said in entry["message"]
+        assert said in entry["message"], entry["message"]
     assert decisions(client) == []
 
 
@@ -336,7 +338,8 @@ async def test_languages_without_vetting_held_for_review_by_policy(vscode_client
         assert texts(result) == []
         (diagnostic,) = await wait_for(lambda: held(doc))
         if language in STATIC_ONLY:
-            assert f"{language} cannot run in Sandgate's sandbox yet" in diagnostic.message
+            kind = "TSX files (TypeScript with JSX)" if name.endswith(".tsx") else "JSX files"
+            assert f"{kind} are not run in Sandgate's sandbox yet" in diagnostic.message, diagnostic.message
         else:
             assert f"{language} is not vetted" in diagnostic.message
     records = decisions(client)

@@ -89,9 +89,12 @@ async def test_a_tsx_completion_is_held_without_a_sandbox_run(vscode_client: Lan
     result, record = await ask(client, doc, SAFE, fake_model)
     assert texts(result) == []  # nothing ran it: held, not shown
     assert record["decision"] == "review" and rules(record) == ["sandbox.unsupported-language"]
-    assert record["sandbox"]["skipped"].startswith("not run: typescript cannot run in Sandgate's sandbox yet")
+    assert record["sandbox"]["skipped"] == (
+        "not run: TSX files (TypeScript with JSX) are not run in Sandgate's sandbox yet: Node runs TypeScript by "
+        "stripping its types, but does not compile JSX; only the static checks vetted this suggestion"
+    )
     (held,) = await wait_for(lambda: by_code(doc.diagnostics(), "held-for-review"))
-    assert "typescript cannot run in Sandgate's sandbox yet" in held.message
+    assert "TSX files (TypeScript with JSX) are not run in Sandgate's sandbox yet" in held.message
     assert "a person decides" in held.message
 
 

@@ -34,7 +34,7 @@ async def test_secrets_before_and_after_the_cursor_never_reach_the_model(client:
     prompt = request["messages"][-1]["content"]
     assert "<redacted:aws-access-key>" in prompt and "def add(a, b):\n    <CURSOR>" in prompt
     context = await wait_for(lambda: client.statuses[-1]["context"])
-    assert context["redactions"] == 2 and "2 secret(s) redacted" in context["message"]
+    assert context["redactions"] == 2 and "2 secrets redacted" in context["message"]
     assert context["excludedBy"] is None and not any("redacted" in r for r in client.statuses[-1]["failClosed"])
 
 

@@ -141,7 +141,7 @@ def test_guard_document_withholds_excluded_files_and_redacts_the_rest():
     assert held.status == "no suggestions here: files.exclude '**/.env' keeps this file from the model"
     sent = guard_document("app.py", SEEDED, BALANCED)
     assert sent.excluded_by is None and sent.redactions == 8 and AWS not in sent.text
-    assert sent.status == "8 secret(s) redacted before the request left"
+    assert sent.status == "8 secrets redacted before the request left"
     assert guard_document("app.py", "x = 1\n", BALANCED).status is None
 
 

@@ -34,7 +34,7 @@ def test_secrets_on_both_sides_are_redacted(files):
     assert guarded.allowed and guarded.redactions == 2
     assert AWS_KEY not in guarded.before + guarded.after and PASSWORD not in guarded.before + guarded.after
     assert guarded.before.endswith("def f():\n    ") and guarded.after.startswith("\n\npassword = ")
-    assert "2 secret(s) redacted" in guarded.status
+    assert "2 secrets redacted" in guarded.status
 
 
 def test_clean_text_is_unchanged(files):

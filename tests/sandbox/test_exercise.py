@@ -313,6 +313,21 @@ def test_lines_after_a_failing_check_are_reached_by_a_second_call_with_stand_ins
     assert "push() returned" in calls.message, calls.message
 
 
+def test_what_the_calls_came_to_is_said_in_a_whole_sentence(vetter):
+    result = vetter.vet(
+        Suggestion(
+            "def fibonacci(n: int = 10) -> int:\n    return n if n < 2 else fibonacci(n - 1) + fibonacci(n - 2)\n"
+        )
+    )
+    calls = next(f for f in result.findings if f.rule == "exercise.calls")
+    assert calls.message == (
+        "Sandgate called the suggestion's functions with stand-in arguments: fibonacci() returned normally."
+    ), calls.message
+    broken = vetter.vet(Suggestion("def a():\n    return 1\n\n\ndef b():\n    raise ValueError('no')\n"))
+    calls = next(f for f in broken.findings if f.rule == "exercise.calls")
+    assert calls.message.endswith(": a() returned normally; b() raised (ValueError: no)."), calls.message
+
+
 def test_lines_no_call_reaches_are_reported_unreached(vetter):
     result = _vet_into(
         vetter, REFUSING, 'requests.post(url, data=open(os.path.expanduser("~/.netrc")).read(), timeout=5)\n'

@@ -246,7 +246,7 @@ def test_a_never_settling_promise_and_endless_loops_end_within_their_share(vette
     assert run is not None and not run.timed_out and run.killed is None, run
     message = calls_message(result)
     # An endless loop after an await is past vm's timeout: the watchdog thread stops it.
-    assert "wait() timed-out" in message and "spin() timed-out" in message and "churn() timed-out" in message
+    assert "wait() timed out" in message and "spin() timed out" in message and "churn() timed out" in message
     # The calls after them still ran.
     assert "process.download-and-run" in sandbox_rules(result)
     assert elapsed < vetter.policy.sandbox.limits.wall_time_s + 10

@@ -68,6 +68,26 @@ def test_syntax_error_is_information(backend):
     assert "syntax.error" in rules or "sandbox.syntax-error" in rules or any(f.source == "syntax" for f in findings)
 
 
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        ("function f() { return null.x }\nf()", "TypeError: Cannot read properties of null (reading 'x')"),
+        ('require("sandgate-no-such-module")', "Error: Cannot find module 'sandgate-no-such-module'"),
+        ('Promise.reject(new RangeError("late"))', "RangeError: late"),
+        ('throw "a plain string"', "a plain string"),
+        ('console.error("custom failure"); process.exit(3)', "custom failure"),
+    ],
+)
+def test_a_failed_run_is_summarised_by_its_error_not_nodes_last_line(backend, code, said):
+    """Node prints the error after a caret block, then the stack and its version: the finding says
+    the error, as a Python run's says its traceback's last line."""
+    result, findings, rules = js(backend, code)
+    assert "run.error" in rules, (rules, result.stderr)
+    error = next(f for f in findings if f.rule == "run.error")
+    assert error.detail("last_line") == said, result.stderr
+    assert error.message.endswith(f": {said}") and "Node.js v" not in error.message
+
+
 def test_network_is_denied(backend, balanced):
     result, findings, rules = js(
         backend,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sandgate.audit import chain, files
 from sandgate.audit.lock import shared
+from sandgate.wording import plural
 
 
 @dataclass(frozen=True)
@@ -133,4 +134,4 @@ def _verify(path: Path) -> VerifyReport:
             f"record {head['seq']} is not the record the head file names (replaced)",
             head=last_hash,
         )
-    return VerifyReport(True, count, None, f"{count} records verified; last hash {last_hash}", head=last_hash)
+    return VerifyReport(True, count, None, f"{plural(count, 'record')} verified; last hash {last_hash}", head=last_hash)

@@ -30,12 +30,18 @@ def cmd_init(args: argparse.Namespace) -> int:
 
         client = docker.from_env(timeout=120)
         client.ping()
-    except Exception as exc:  # noqa: BLE001
+    except ImportError as exc:
         print(
-            f"sandgate: no Docker engine answers ({exc}); start one (scripts/setup-sandbox.sh) "
-            "or use the bwrap backend",
+            f"sandgate: the Docker SDK for Python is not installed ({exc.name}): install Sandgate with its "
+            "`docker` extra (pip install 'sandgate[docker]'), or use the bwrap backend",
             file=sys.stderr,
         )
+        return EXIT_FAIL
+    except Exception as exc:  # noqa: BLE001
+        from sandgate.sandbox.engine_access import diagnose
+
+        trouble = diagnose(exc)
+        print(f"sandgate: {trouble.detail}\nfix: {trouble.remedy}", file=sys.stderr)
         return EXIT_FAIL
     from sandgate.sandbox.image import ensure_image
 
@@ -98,6 +104,7 @@ def node_check(backend: object) -> str:
     """One Node run on `backend`: does its sandbox have Node (the image has it since `sandbox init`)?"""
     from sandgate.policy.model import SandboxLimits
     from sandgate.sandbox.base import RunRequest
+    from sandgate.sandbox.run_output import error_line
 
     run = getattr(backend, "run")  # noqa: B009 - any backend
     result = run(
@@ -110,7 +117,7 @@ def node_check(backend: object) -> str:
     )
     if result.error is None and result.exit_code == 0 and result.stdout.startswith("node v"):
         return f"runs Node: {result.stdout.split()[1]} ({result.duration_ms:.0f} ms a TypeScript run)"
-    why = result.error or (result.stderr.strip().splitlines() or [f"exit {result.exit_code}"])[-1]
+    why = result.error or error_line(result.stderr, "node") or f"exit {result.exit_code}"
     return f"does NOT run Node ({why[:160]}): JavaScript and TypeScript suggestions are held"
 
 

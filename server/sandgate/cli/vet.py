@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from sandgate.cli.common import add_policy_options, load_for, report_policy_prob
 from sandgate.cli.main import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from sandgate.findings import Verdict
 from sandgate.languages import unit_named
-from sandgate.lines import Lines
+from sandgate.lines import LINE_BREAK, Lines
 from sandgate.pipeline import Vetter
 from sandgate.report.json_report import render_json
 from sandgate.report.sarif_report import build_sarif
@@ -22,6 +24,7 @@ from sandgate.report.text_report import render_text
 from sandgate.sandbox.select import close_all
 from sandgate.suggestion import Suggestion
 from sandgate.telemetry import configure
+from sandgate.wording import plural
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,6 +69,12 @@ def _position(text: str) -> tuple[int, int]:
     return int(line) - 1, int(col) - 1
 
 
+def _line_break(document: str) -> str:
+    """The line break DOC already uses (its first), else `\\n`."""
+    found = LINE_BREAK.search(document)
+    return found.group() if found else "\n"
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -82,39 +91,59 @@ def _language(path: Path, chosen: str | None = None) -> str | None:
     return None if path.suffix else "python"
 
 
-def _suggestions(args: argparse.Namespace, workspace: Path) -> list[Suggestion]:
-    def relative(path: Path) -> str:
-        resolved = path.resolve()
-        return str(resolved.relative_to(workspace)) if resolved.is_relative_to(workspace) else path.name
+def _inside(path: Path, workspace: Path) -> str | None:
+    """`path` relative to the workspace (`/`-separated), or None when it lies outside."""
+    resolved = path.resolve()
+    return resolved.relative_to(workspace).as_posix() if resolved.is_relative_to(workspace) else None
 
+
+def _vetted_as(path: Path, workspace: Path) -> str:
+    """The name the pipeline vets a file under (the sandboxed run's file, the protected-file and
+    language checks): workspace-relative, as the editor's server names documents; a file outside
+    the workspace by its name alone, as the server does too."""
+    return _inside(path, workspace) or path.name
+
+
+def _shown_path(path: Path, workspace: Path) -> str:
+    """The path a report names a file by: workspace-relative inside the workspace, else absolute
+    (as given, made absolute: two `m.py` from different folders stay apart)."""
+    return _inside(path, workspace) or os.path.abspath(path)
+
+
+def _suggestions(args: argparse.Namespace, workspace: Path) -> list[Suggestion]:
     if args.into is None:
         if args.at:
             raise ValueError("--at needs --into DOC")
         return [
-            Suggestion(_read(path), path=relative(path), language=_language(path, args.language)) for path in args.files
+            Suggestion(_read(path), path=_vetted_as(path, workspace), language=_language(path, args.language))
+            for path in args.files
         ]
     if len(args.files) != 1 or not args.at:
         raise ValueError("--into DOC takes exactly one FILE (the suggestion) and --at LINE:COL")
     line, col = _position(args.at)
     document = _read(args.into)
     count = Lines.of(document).count
-    # The line after the last means the end of DOC. A column past a line's end is an error, not
-    # clamped as the server clamps an editor's position: a mistyped position would vet elsewhere.
+    # A column past a line's end is an error, not clamped as the server clamps an editor's
+    # position: a mistyped position would vet elsewhere.
     if line > count:
-        raise ValueError(f"--at {args.at} is past the end of {args.into} ({count} lines)")
+        raise ValueError(f"--at {args.at} is past the end of {args.into} ({plural(count, 'line')})")
     width = len(Lines.of(document).line_text(line)) if line < count else 0
     if col > width:
         raise ValueError(
             f"--at {args.at} is past the end of line {line + 1} of {args.into}: "
-            f"it has {width} characters, so COL is at most {width + 1}"
+            f"it has {plural(width, 'character')}, so COL is at most {width + 1}"
         )
+    if line == count:
+        # The line after the last is a new line, as an editor has one there: without the break the
+        # suggestion would be glued onto DOC's last line (`x = 1print(x)`).
+        document += _line_break(document)
     return [
         Suggestion(
             _read(args.files[0]),
             document=document,
             line=line,
             character=col,
-            path=relative(args.into),
+            path=_vetted_as(args.into, workspace),
             language=_language(args.into, args.language),
         )
     ]
@@ -134,11 +163,14 @@ def run(args: argparse.Namespace) -> int:
     vetter = Vetter(loaded, backend=args.backend, workspace=workspace, telemetry=telemetry)
     audit = None if args.no_audit else AuditLog(workspace / DEFAULT_RELPATH)
     results = []
+    shown = [_shown_path(path, workspace) for path in ([args.into] if args.into is not None else args.files)]
     try:
-        for number, suggestion in enumerate(suggestions, start=1):
+        for number, (suggestion, name) in enumerate(zip(suggestions, shown, strict=True), start=1):
             if len(suggestions) > 1:
-                print(f"[{number}/{len(suggestions)}] vetting {suggestion.path}", file=sys.stderr, flush=True)
+                print(f"[{number}/{len(suggestions)}] vetting {name}", file=sys.stderr, flush=True)
             result = vetter.vet(suggestion)
+            # Reported (and recorded) under the path that finds the file, not the name it was vetted as.
+            result = dataclasses.replace(result, suggestion=dataclasses.replace(result.suggestion, path=name))
             results.append(result)
             if audit is not None:
                 audit.append(decision_record(result, client="sandgate-cli"))

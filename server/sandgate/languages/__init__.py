@@ -25,7 +25,26 @@ def unit_named(name: str) -> Language | None:
 
 
 # Files of a language that its runtime still cannot run: Node strips types but does not compile JSX.
-NOT_RUNNABLE = (".jsx", ".tsx")
+NOT_RUNNABLE = {".jsx": "JSX", ".tsx": "TSX"}
+
+
+def not_runnable_kind(path: str | None) -> str | None:
+    """`JSX` or `TSX` for a file its language's runtime cannot run, else None."""
+    return NOT_RUNNABLE.get(PurePosixPath(path or "").suffix.lower())
+
+
+def not_run_why(unit: Language | None, path: str | None) -> str | None:
+    """Why a file of a language Sandgate runs is not run (a JSX or TSX file), for a person; None
+    for any other file (its language is run, or has no runtime at all)."""
+    suffix = PurePosixPath(path or "").suffix.lower()
+    if unit is None or unit.runtime is None or suffix not in NOT_RUNNABLE:
+        return None
+    if suffix == ".tsx":
+        return (
+            "TSX files (TypeScript with JSX) are not run in Sandgate's sandbox yet: Node runs TypeScript "
+            "by stripping its types, but does not compile JSX"
+        )
+    return "JSX files are not run in Sandgate's sandbox yet: Node does not compile JSX"
 
 
 def runtime_for(unit: Language | None, path: str | None) -> str | None:

@@ -595,20 +595,24 @@ def context_note(
     return {"uri": uri, "path": path, "message": status, "excludedBy": excluded_by, "redactions": redactions}
 
 
-def unvetted_language(language: str, handling: str, static_only: bool = False) -> dict[str, Any]:
+def unvetted_language(
+    language: str, handling: str, static_only: bool = False, files: str | None = None
+) -> dict[str, Any]:
     """The status's entry for a language Sandgate cannot vet whole, and what the policy does about
-    it. `static_only`: the language has static checks but no sandbox run (JavaScript, TypeScript)."""
+    it. `static_only`: the language has static checks but no sandbox run (JavaScript, TypeScript);
+    `files`: the kind of its files that is not run (`TSX`), where the language's others are."""
     what = {
         "skip": "no suggestions are asked for",
         "review": "every suggestion is held for review" + (" (or blocked by the static checks)" if static_only else ""),
         "allow": "suggestions are shown marked not-vetted"
         + (" when the static checks allow them" if static_only else ""),
     }.get(handling, "no suggestions are asked for")
-    cannot = (
-        "Sandgate checks it statically but cannot run it in the sandbox yet"
-        if static_only
-        else "Sandgate cannot vet it yet"
-    )
+    if files is not None:
+        cannot = f"Sandgate checks {files} files statically but cannot run them in the sandbox yet (Node does not compile JSX)"
+    elif static_only:
+        cannot = "Sandgate checks it statically but cannot run it in the sandbox yet"
+    else:
+        cannot = "Sandgate cannot vet it yet"
     return {
         "language": language,
         "handling": handling,

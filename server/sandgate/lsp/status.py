@@ -61,9 +61,11 @@ class StatusBoard:
             return True
         return False
 
-    def note_unvetted(self, language: str, handling: str, static_only: bool = False) -> dict[str, Any] | None:
+    def note_unvetted(
+        self, language: str, handling: str, static_only: bool = False, files: str | None = None
+    ) -> dict[str, Any] | None:
         """The language's entry when it is new or changed (said once per language), else None."""
-        entry = convert.unvetted_language(language, handling, static_only)
+        entry = convert.unvetted_language(language, handling, static_only, files)
         if self.unvetted_languages.get(language) == entry:
             return None
         self.unvetted_languages[language] = entry

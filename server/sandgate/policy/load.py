@@ -8,6 +8,7 @@ travel with the result so that every caller can show them.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -56,11 +57,20 @@ def _read_layer(name: str, path: Path) -> tuple[Layer | None, list[PolicyError]]
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return None, [PolicyError(str(path), 0, "", "file not found")]
+        return None, [PolicyError(str(path), 0, "", _not_found(path))]
     except (OSError, UnicodeDecodeError) as exc:
         return None, [PolicyError(str(path), 0, "", f"cannot read the file: {exc}")]
     data, errors = parse_policy(text, str(path))
     return Layer(name, str(path), text, data), errors
+
+
+def _not_found(path: Path) -> str:
+    """A missing file; where it was a bare name (`--policy strictt`), a preset was likely meant."""
+    if len(path.parts) != 1 or path.suffix:
+        return "file not found"
+    close = difflib.get_close_matches(path.name.lower(), PRESETS, n=1, cutoff=0.6)
+    guess = f"; did you mean {close[0]!r}?" if close else ""
+    return f"no such file, nor a preset (the presets: {', '.join(PRESETS)}){guess}"
 
 
 def _preset_layer(name: str) -> Layer:

@@ -171,6 +171,9 @@ def _public_suffix(domain: str) -> bool:
 
 def parse_policy(text: str, path: str) -> tuple[dict[str, Any], list[PolicyError]]:
     """Parse and validate one policy file's text. Errors are sorted by line."""
+    # Notepad and other Windows editors start a UTF-8 file with a byte-order mark, which TOML
+    # parsers reject as a statement ("Invalid statement" on line 1): it says nothing, so it goes.
+    text = text.removeprefix("\ufeff")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

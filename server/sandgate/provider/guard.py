@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from sandgate.checks.redaction import redact_context
 from sandgate.policy import endpoints
 from sandgate.policy.model import FilesPolicy, NetworkPolicy
+from sandgate.wording import plural
 from sandgate.workspace_globs import matching_glob
 
 
@@ -67,7 +68,7 @@ class GuardedText:
         if self.excluded_by is not None:
             return f"no suggestions here: files.exclude {self.excluded_by!r} keeps this file from the model"
         if self.redactions:
-            return f"{self.redactions} secret(s) redacted before the request left"
+            return f"{plural(self.redactions, 'secret')} redacted before the request left"
         return None
 
 

@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from sandgate.wording import plural
+
 _STYLE = {"allow": "green", "review": "yellow", "block": "bold red", "existing": "dim"}
 
 
@@ -22,7 +24,7 @@ def _sandbox_line(sandbox: dict[str, Any] | None) -> str:
         parts.append(f"killed ({sandbox['killed']})")
     if sandbox.get("error"):
         parts.append(f"error: {sandbox['error']}")
-    parts.append(f"{len(sandbox.get('events', []))} events")
+    parts.append(plural(len(sandbox.get("events", [])), "event"))
     return ", ".join(parts)
 
 

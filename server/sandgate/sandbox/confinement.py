@@ -12,6 +12,7 @@ import json
 from sandgate.policy.model import SandboxLimits
 from sandgate.sandbox import identity
 from sandgate.sandbox.base import Backend, RunRequest
+from sandgate.wording import plural
 
 CHECK = r"""
 import json, os, socket
@@ -62,6 +63,6 @@ def describe(backend: Backend) -> tuple[bool, list[str]]:
         f"no new privileges {'yes' if seen['no_new_privs'] == '1' else 'NO'}; "
         f"seccomp filters {seen['filters'] or '?'}; network {seen['network']}; /proc/sys {seen['proc_sys']}",
         f"supervised: connections, processes, writes and secret reads recorded outside the sandbox "
-        f"({outside.notifications} calls seen in this check)",
+        f"({plural(outside.notifications, 'call')} seen in this check)",
     ]
     return good, lines

@@ -31,6 +31,7 @@ from typing import Any
 
 from sandgate.egress.proxy import Resolver
 from sandgate.sandbox import (
+    engine_access,
     honeytokens,
     lifecycle,
     limit_classifier,
@@ -181,12 +182,8 @@ class DockerBackend:
                 "install Sandgate with its `docker` extra (pip install 'sandgate[docker]'), or use bubblewrap",
             )
         except Exception as exc:  # noqa: BLE001
-            return Probe(
-                "docker",
-                False,
-                f"no Docker engine answers: {_short(exc)}",
-                "start the engine (scripts/setup-sandbox.sh, or `dockerd &`), or set DOCKER_HOST",
-            )
+            trouble = engine_access.diagnose(exc)
+            return Probe("docker", False, trouble.detail, trouble.remedy)
         try:
             self.client.images.get(self.image)
         except Exception:  # noqa: BLE001

@@ -20,7 +20,7 @@ from sandgate.findings import Finding, Level, details
 from sandgate.policy import hosts
 from sandgate.sandbox import honeytokens, limit_classifier, protocol, proxy_wiring, tampering
 from sandgate.sandbox.base import RunRequest, RunResult
-from sandgate.sandbox.run_output import last_line
+from sandgate.sandbox.run_output import error_line, last_line
 from sandgate.sandbox.secret_paths import is_secret_path
 from sandgate.workspace_globs import matching_glob, workspace_relpath
 
@@ -109,6 +109,15 @@ def _honey_findings(result: RunResult, request: RunRequest, outside: list[dict[s
     return found
 
 
+# How a call ended, as the bootstrap reports it (`state`), in words.
+_ENDED = {"returned": "returned normally", "timed-out": "timed out", "missing": "was not found"}
+
+
+def _ended(event: dict) -> str:
+    state = str(event.get("state"))
+    return _ENDED.get(state, state)
+
+
 def _exercise_findings(result: RunResult, request: RunRequest) -> list[Finding]:
     """What the calls of the suggestion's functions came to (INFO), and a report that stops short."""
     if not request.exercise:
@@ -117,15 +126,15 @@ def _exercise_findings(result: RunResult, request: RunRequest) -> list[Finding]:
     done = any(ev.get("kind") == "exercise-done" for ev in result.events)
     out = []
     if calls:
-        said = ", ".join(
-            f"{ev.get('qual')}() {ev.get('state')}" + (f" ({ev.get('error')})" if ev.get("error") else "")
-            for ev in calls
+        said = "; ".join(
+            f"{ev.get('qual')}() {_ended(ev)}" + (f" ({ev.get('error')})" if ev.get("error") else "") for ev in calls
         )
+        sentence = f"Sandgate called the suggestion's functions with stand-in arguments: {said}."
         out.append(
             _finding(
                 "exercise.calls",
                 Level.INFO,
-                f"Called with stand-in arguments: {said}"[:600],
+                sentence if len(sentence) <= 600 else sentence[:599] + "…",
                 calls=tuple(str(ev.get("qual")) for ev in calls),
             )
         )
@@ -136,7 +145,7 @@ def _exercise_findings(result: RunResult, request: RunRequest) -> list[Finding]:
             f = _finding(
                 "exercise.unreached",
                 Level.LOW,
-                f"The call of {ev.get('qual')}() {ev.get('state')}{why} before any line of the suggestion "
+                f"The call of {ev.get('qual')}() {_ended(ev)}{why} before any line of the suggestion "
                 f"in it ran{retried}: what those lines do was not seen",
                 function=str(ev.get("qual")),
                 state=str(ev.get("state")),
@@ -482,7 +491,7 @@ def findings_from_run(result: RunResult, request: RunRequest) -> list[Finding]:
         add(finding)
 
     if result.exit_code not in (0, None) and not result.killed and not syntax:
-        last = last_line(result.stderr)
+        last = error_line(result.stderr, request.runtime)
         add(
             _finding(
                 "run.error",

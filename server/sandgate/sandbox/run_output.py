@@ -4,6 +4,7 @@ use), and summed up in a line for messages."""
 from __future__ import annotations
 
 import os
+import re
 import selectors
 import time
 from collections.abc import Callable
@@ -94,6 +95,30 @@ def last_line(text: str) -> str:
     """The last line that says anything (a traceback's error), cut to 300 characters."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1][:300] if lines else ""
+
+
+# Node ends an uncaught error with the source line, a caret under it, the error, its stack and its
+# version: the line that says what went wrong is the first after the caret, not the last.
+_CARET = re.compile(r"^\s*\^+\s*$")
+_NODE_ERROR = re.compile(r"^(?:Uncaught\b|\w*(?:Error|Exception)\b)")
+_NODE_TRAILER = re.compile(r"^(?:Node\.js v\d|\s+at |\(Use `node --trace)")
+
+
+def error_line(text: str, runtime: str = "python") -> str:
+    """The line of a failed run's stderr that says what went wrong, cut to 300 characters: a
+    Python traceback's last line; Node's error line (after the caret, else the first that names
+    an error, else the last that is neither a stack frame nor Node's version)."""
+    if runtime != "node":
+        return last_line(text)
+    lines = text.splitlines()
+    carets = [i for i, line in enumerate(lines) if _CARET.match(line)]
+    after = lines[carets[-1] + 1 :] if carets else []
+    found = next((line for line in after if line.strip()), None)
+    found = found or next((line for line in lines if _NODE_ERROR.match(line)), None)
+    if found is None:
+        said = [line for line in lines if line.strip() and not _NODE_TRAILER.match(line)]
+        found = said[-1] if said else ""
+    return found.strip()[:300]
 
 
 def _fd(source: Any) -> int:

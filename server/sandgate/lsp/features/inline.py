@@ -16,7 +16,7 @@ from lsprotocol import types
 
 from sandgate.audit.records import decision_record
 from sandgate.findings import Verdict
-from sandgate.languages import fully_vetted, language_for, language_name
+from sandgate.languages import fully_vetted, language_for, language_name, not_runnable_kind
 from sandgate.lsp import convert, positions
 from sandgate.lsp.anchors import anchor_in
 from sandgate.lsp.commands import command_args, refusal_error
@@ -27,6 +27,7 @@ from sandgate.lsp.ledger import ApprovalRefused, Blocked, Held, new_request_id
 from sandgate.lsp.records import acceptance_record
 from sandgate.lsp.runtime import Runtime
 from sandgate.lsp.size_limit import too_large
+from sandgate.wording import plural
 
 if TYPE_CHECKING:
     from sandgate.lsp.server import SandgateServer
@@ -61,7 +62,9 @@ async def complete(server: SandgateServer, params: types.InlineCompletionParams)
     if not fully_vetted(unit, snap.path):  # no unit, or no sandbox run (e.g. a .tsx file)
         handling = rt.loaded.policy.languages.unvetted
         name = unit.name if unit is not None else language_name(snap.language_id, snap.path)
-        entry = server.status.note_unvetted(name, handling, static_only=unit is not None)
+        entry = server.status.note_unvetted(
+            name, handling, static_only=unit is not None, files=not_runnable_kind(snap.path) if unit else None
+        )
         if entry is not None:
             log.info("%s", entry["message"])
             server.send_status()
@@ -70,11 +73,11 @@ async def complete(server: SandgateServer, params: types.InlineCompletionParams)
     located = positions.locate(snap.lines, params.position, server.encoding)
     if located.outside:
         log.info(
-            "no suggestion for %s: position %s:%s is outside the document (%d lines)",
+            "no suggestion for %s: position %s:%s is outside the document (%s)",
             snap.path,
             params.position.line,
             params.position.character,
-            snap.lines.count,
+            plural(snap.lines.count, "line"),
         )
         return EMPTY
     trigger = "invoked" if params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked else "automatic"

@@ -31,6 +31,7 @@ from sandgate.provider.prompt import MAX_AFTER, MAX_BEFORE
 from sandgate.provider.shaping import completion_shape, shape_candidate
 from sandgate.suggestion import Suggestion
 from sandgate.telemetry import names as tn
+from sandgate.wording import plural
 
 if TYPE_CHECKING:
     from sandgate.lsp.runtime import Runtime
@@ -116,7 +117,7 @@ async def run_inline(rt: Runtime, ask: InlineAsk, workers: Workers, span: Any) -
             candidates.append(cleaned)
     if not candidates:
         return InlineAnswer(model=model)
-    workers.progress(f"vetting {len(candidates)} suggestion(s)")
+    workers.progress(f"vetting {plural(len(candidates), 'suggestion')}")
     line, character = snap.lines.position(offset)
     suggestions = [
         Suggestion(c, document=text, line=line, character=character, path=snap.path, language=snap.language_id)

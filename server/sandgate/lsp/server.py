@@ -25,7 +25,7 @@ from sandgate import __version__
 from sandgate.lines import Lines
 from sandgate.lsp import documents, heap, positions, snapshot
 from sandgate.lsp.anchors import Anchor
-from sandgate.lsp.audit import AuditSink, current_user
+from sandgate.lsp.audit import AuditSink, Unrecorded, current_user
 from sandgate.lsp.features import (
     actions,
     approvals,
@@ -263,19 +263,33 @@ class SandgateServer(LanguageServer):
         return self.audit.append(record) if self.audit else None
 
     async def audit_record(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        """Append one record on the audit writer; what was stored, or None."""
-        return await self._in(self.audit_writer, self.audit_now, record)
+        """Append one record on the audit writer; what was stored, or None without a workspace.
 
-    async def write_audit(self, records: list[dict[str, Any]]) -> None:
-        if self.audit is None:
-            return
-        await self._in(self.audit_writer, self._append_all, records)
-        if self.audit.last_error:
+        Raises `Unrecorded` (after telling the status) when the log cannot be written: the
+        caller must not let through what the record was for (fail closed).
+        """
+        try:
+            return await self._in(self.audit_writer, self.audit_now, record)
+        except Unrecorded:
             self.send_status()
+            raise
 
-    def _append_all(self, records: list[dict[str, Any]]) -> None:
+    async def write_audit(self, records: list[dict[str, Any]]) -> bool:
+        """Append records in order; False when one could not be written (the status says why)."""
+        if self.audit is None:
+            return True
+        recorded = await self._in(self.audit_writer, self._append_all, records)
+        if not recorded:
+            self.send_status()
+        return recorded
+
+    def _append_all(self, records: list[dict[str, Any]]) -> bool:
         for record in records:
-            self.audit_now(record)
+            try:
+                self.audit_now(record)
+            except Unrecorded:
+                return False
+        return True
 
 
 FEATURES = (lifecycle, policy, sync, diagnostics, inline, actions, approvals, fix, pending, lenses, suppressions)

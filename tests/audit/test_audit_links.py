@@ -235,3 +235,21 @@ def test_a_missing_workspace_is_not_created(tmp_path):
     with pytest.raises(AuditError, match="does not exist"):
         workspace_log(gone).append({"event": "decision"})
     assert not gone.exists()
+
+
+@pytest.mark.parametrize("name", ["audit.jsonl", "audit.jsonl.head", "audit.jsonl.lock", "audit.jsonl.head.tmp"])
+def test_check_refuses_what_append_would_and_creates_nothing(ws, outside, name):
+    victim = outside / "victim"
+    victim.write_bytes(VICTIM)
+    (ws / ".sandgate" / name).symlink_to(victim)
+    with pytest.raises(AuditError, match="symbolic link"):
+        workspace_log(ws).check()
+    assert victim.read_bytes() == VICTIM
+    assert [p.name for p in (ws / ".sandgate").iterdir()] == [name]
+
+
+def test_check_creates_nothing_on_a_fresh_workspace(tmp_path):
+    ws = tmp_path / "fresh"
+    ws.mkdir()
+    workspace_log(ws).check()
+    assert list(ws.iterdir()) == []

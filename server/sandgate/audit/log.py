@@ -89,7 +89,8 @@ class AuditLog:
         if dir_fd is None:
             return
         try:
-            for name in (files.lock_path(self.path).name, files.head_path(self.path).name):
+            head = files.head_path(self.path).name
+            for name in (files.lock_path(self.path).name, head, head + ".tmp"):
                 folders.refuse_link(dir_fd, self._folder, name)
             try:
                 fd = folders.open_file(dir_fd, self._folder, self.path.name, os.O_RDONLY)

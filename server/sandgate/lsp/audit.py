@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +48,25 @@ class AuditSink:
 
     def append(self, record: dict[str, Any]) -> dict[str, Any] | None:
         """The stored record; None without a workspace (no log). Raises Unrecorded."""
+        stored = self.append_all([record])
+        return stored[0] if stored else None
+
+    def append_all(
+        self, records: list[dict[str, Any]], on_durable: Callable[[list[dict[str, Any]]], None] | None = None
+    ) -> list[dict[str, Any]]:
+        """The stored records, in one write (`AuditLog.append_all`); [] without a workspace.
+        Raises Unrecorded."""
         if self._log is None:
-            return None
-        record = {**record, "actor": self.actor}
+            return []
+        records = [{**record, "actor": self.actor} for record in records]
+
+        def durable(stored: list[dict[str, Any]]) -> None:
+            self.last_error = None  # the log works: cleared before a waiting caller reads the status
+            if on_durable is not None:
+                on_durable(stored)
+
         try:
-            stored = self._log.append(record)
+            stored = self._log.append_all(records, durable)
         except Exception as exc:  # reported through the status; the caller fails closed
             self.last_error = f"the audit log cannot be written: {exc}"
             log.error("%s", self.last_error)

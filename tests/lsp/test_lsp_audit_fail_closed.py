@@ -141,3 +141,29 @@ async def test_an_untrusted_workspace_cannot_point_the_log_at_a_file_outside(
     verified = await command(client, "sandgate.verifyAudit")
     assert verified["ok"] is False and "symbolic link" in verified["message"]
     assert victim.read_bytes() == content
+
+
+RISKY_DOC = "import subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n"
+SPLIT_FIX = "    return subprocess.call(cmd.split())\n"
+
+
+@pytest.mark.lsp(script={"Problem on lines 5-5: B602": SPLIT_FIX}, settings=BALANCED)
+async def test_no_fix_is_offered_and_no_suppression_recorded_while_the_log_cannot_be_written(
+    vscode_client: LanguageClient,
+):
+    client = vscode_client
+    log = log_of(client)
+    log.write_bytes(b"not a record\n")
+    doc = Doc(client, client.workspace / "run.py", RISKY_DOC)
+    (diagnostic,) = await wait_for(lambda: by_code(doc.diagnostics(), "B602"))
+    actions = await code_actions(client, doc, [diagnostic])
+    (ask,) = [a for a in actions if a.title.startswith("Fix with AI")]
+    result = await command(client, ask.command.command, {**ask.command.arguments[0], "quiet": True})
+    assert result["offered"] is False and CANNOT in result["message"]
+    assert (await pending(client))["items"] == []
+
+    (suppress,) = [a for a in actions if a.title.startswith("Suppress")]
+    doc.apply(edits_of(suppress.edit, doc.uri))
+    answer = await command(client, "sandgate.recordSuppression", {**suppress.command.arguments[0], "reason": "ok"})
+    assert answer["ok"] is False and answer["recorded"] is False and CANNOT in answer["message"]
+    assert log.read_bytes() == b"not a record\n"

@@ -178,7 +178,8 @@ async def record(server: SandgateServer, ask: InlineAsk, answer: InlineAnswer) -
                 policy_digest=result.policy_digest,
             )
     server.ledger.set_blocked(snap.uri, blocked)
-    server.status.note_decision(snap.uri, snap.path, answer.results)
+    if recorded:  # else nothing was shown or held: `failClosed` says why, not a decision
+        server.status.note_decision(snap.uri, snap.path, answer.results)
     diagnostics.publish(server, snap.uri)
     server.send_status()
     return types.InlineCompletionList(items=items)

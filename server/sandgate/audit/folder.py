@@ -100,7 +100,7 @@ def open_file(dir_fd: int, folder: Path, name: str, flags: int, mode: int = 0o64
     try:
         fd = os.open(name, flags | _FILE_FLAGS, mode, dir_fd=dir_fd)
     except FileNotFoundError:
-        raise
+        raise  # the caller decides what a missing file means
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise link_refused(folder / name) from exc
@@ -110,8 +110,8 @@ def open_file(dir_fd: int, folder: Path, name: str, flags: int, mode: int = 0o64
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise _not_what_expected(folder / name, "a regular file")
-        if flags & os.O_NONBLOCK == 0:
-            os.set_blocking(fd, True)
+        if not flags & os.O_NONBLOCK:
+            os.set_blocking(fd, True)  # O_NONBLOCK was only for the open
     except BaseException:
         os.close(fd)
         raise

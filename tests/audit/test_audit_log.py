@@ -165,3 +165,26 @@ def test_verify_while_a_writer_rotates_sees_a_consistent_log(tmp_path, start_wri
         writer.communicate(timeout=120)
     assert all(r.ok for r in reports), [r.message for r in reports if not r.ok][:1]
     assert len(audit_files.rotated_files(path)) >= 3  # verified across rotations, not beside them
+
+
+def test_append_all_is_one_write_and_says_when_its_records_are_on_disk(tmp_path, monkeypatch):
+    path = tmp_path / "audit.jsonl"
+    head = audit_files.head_path(path)
+    log = AuditLog(path)
+    log.append({"event": "first"})
+    writes = []
+    real_write = audit_log._write_all
+    monkeypatch.setattr(audit_log, "_write_all", lambda fd, data: (writes.append(bytes(data)), real_write(fd, data))[1])
+    seen = []
+
+    def durable(stored):
+        # Called once the lines are on disk, before the head names them (the head may lag by design).
+        seen.append(([r["seq"] for r in stored], len(path.read_bytes().splitlines()), json.loads(head.read_bytes())))
+
+    stored = log.append_all([{"event": "a"}, {"event": "b"}], on_durable=durable)
+    assert [r["seq"] for r in stored] == [2, 3]
+    assert seen == [([2, 3], 3, {"hash": json.loads(path.read_bytes().splitlines()[0])["hash"], "seq": 1})]
+    records = [w for w in writes if b'"prev":' in w]
+    assert len(records) == 1 and records[0].count(b"\n") == 2  # both lines in one write
+    assert json.loads(head.read_bytes())["seq"] == 3
+    assert verify(path).ok and verify(path).records == 3

@@ -15,21 +15,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sandgate.audit import folder as folders
+
 _guard = threading.Lock()
-_thread_locks: dict[str, threading.Lock] = {}
+_thread_locks: dict[tuple[int, int, str], threading.Lock] = {}
 
 
-def _thread_lock(path: Path) -> threading.Lock:
-    key = os.path.realpath(path)
+def _thread_lock(dir_fd: int, name: str) -> threading.Lock:
+    # The folder's identity, not its path: the same folder reached by two spellings is one lock.
+    st = os.fstat(dir_fd)
     with _guard:
-        return _thread_locks.setdefault(key, threading.Lock())
+        return _thread_locks.setdefault((st.st_dev, st.st_ino, name), threading.Lock())
 
 
 @contextmanager
-def exclusive(path: Path) -> Iterator[None]:
-    """Hold the log's lock file `path` exclusively for the duration of the block."""
-    with _thread_lock(path):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+def exclusive(dir_fd: int, folder: Path, name: str) -> Iterator[None]:
+    """Hold the log's lock file `name` in the folder `dir_fd` exclusively for the block
+    (never through a link: `folders.open_file`)."""
+    with _thread_lock(dir_fd, name):
+        fd = folders.open_file(dir_fd, folder, name, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
@@ -41,18 +45,24 @@ def exclusive(path: Path) -> Iterator[None]:
 
 
 @contextmanager
-def shared(path: Path) -> Iterator[None]:
+def shared(path: Path, root: Path | None = None) -> Iterator[None]:
     """Keep writers out while reading (a rotation mid-read would look like tampering).
 
     Best effort: a log copied somewhere read-only, without its lock file, is read unlocked.
     flock excludes between open file descriptions, so this also waits for writers in this
-    process.
+    process. A lock file that is a link is not opened (AuditError).
     """
+    dir_fd = folders.open_folder(path.parent, root, create=False)
+    if dir_fd is None:
+        yield
+        return
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = folders.open_file(dir_fd, path.parent, path.name, os.O_RDONLY)
     except OSError:
         yield
         return
+    finally:
+        os.close(dir_fd)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)
         yield

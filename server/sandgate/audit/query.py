@@ -17,9 +17,11 @@ from typing import Any
 from sandgate.audit import files
 
 
-def iter_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Every readable record of the log at `path`, in chain order, rotated files included."""
-    for _, _, line, complete in files.iter_lines(Path(path)):
+def iter_records(path: Path, root: Path | None = None) -> Iterator[dict[str, Any]]:
+    """Every readable record of the log at `path`, in chain order, rotated files included.
+
+    A file of the log that is a symbolic link raises AuditError (see `files.iter_lines`)."""
+    for _, _, line, complete in files.iter_lines(Path(path), root):
         if not complete:
             continue
         try:

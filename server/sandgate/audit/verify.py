@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandgate.audit import chain, files
+from sandgate.audit.errors import AuditError
 from sandgate.audit.lock import shared
 from sandgate.wording import plural
 
@@ -47,11 +48,10 @@ class VerifyReport:
         }
 
 
-def _read_head(path: Path) -> tuple[dict | None, str | None]:
+def _read_head(path: Path, root: Path | None) -> tuple[dict | None, str | None]:
     head = files.head_path(path)
-    try:
-        data = head.read_bytes()
-    except FileNotFoundError:
+    data = files.read_file(head, root)
+    if data is None:
         return None, None
     try:
         parsed = json.loads(data)
@@ -62,15 +62,22 @@ def _read_head(path: Path) -> tuple[dict | None, str | None]:
     return parsed, None
 
 
-def verify(path: Path | str) -> VerifyReport:
-    """Verify the whole chain of the log at `path`, rotated files included."""
+def verify(path: Path | str, root: Path | None = None) -> VerifyReport:
+    """Verify the whole chain of the log at `path`, rotated files included.
+
+    No file of the log is read through a symbolic link (nor, with a `root`, any folder between
+    the root and the log): one that is a link fails the check, with a message naming it.
+    """
     path = Path(path)
-    with shared(files.lock_path(path)):
-        return _verify(path)
+    try:
+        with shared(files.lock_path(path), root):
+            return _verify(path, root)
+    except AuditError as exc:
+        return VerifyReport(False, 0, None, str(exc))
 
 
-def _verify(path: Path) -> VerifyReport:
-    head, head_error = _read_head(path)
+def _verify(path: Path, root: Path | None) -> VerifyReport:
+    head, head_error = _read_head(path, root)
     if head_error:
         return VerifyReport(False, 0, None, head_error)
 
@@ -78,7 +85,7 @@ def _verify(path: Path) -> VerifyReport:
     prev = chain.GENESIS
     last_hash: str | None = None
     hash_at_head: str | None = None
-    for file, number, line, complete in files.iter_lines(path):
+    for file, number, line, complete in files.iter_lines(path, root):
         position = count + 1
         where = f"{file.name}:{number}"
         if not complete:

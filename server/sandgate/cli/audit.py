@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from sandgate import __version__
-from sandgate.audit import DEFAULT_RELPATH, verify
+from sandgate.audit import DEFAULT_RELPATH, AuditError, verify
 from sandgate.audit.query import RecordFilter, iter_records, parse_time, select, summary_line
 from sandgate.audit.sarif_export import to_sarif
 
@@ -24,15 +24,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = audit.add_subparsers(dest="audit_command", metavar="ACTION")
     audit.set_defaults(func=lambda args: (audit.print_help(sys.stderr), EXIT_USAGE)[1])
 
-    path_help = f"the log (default: {DEFAULT_RELPATH})"
+    path_help = f"the log (default: {DEFAULT_RELPATH}; no folder of it below the current one is read through a link)"
 
     p = commands.add_parser("verify", help="check the hash chain; exit 1 naming the first bad record")
-    p.add_argument("path", nargs="?", type=Path, default=Path(DEFAULT_RELPATH), help=path_help)
+    p.add_argument("path", nargs="?", type=Path, default=None, help=path_help)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_verify)
 
     p = commands.add_parser("show", help="list records, filtered")
-    p.add_argument("path", nargs="?", type=Path, default=Path(DEFAULT_RELPATH), help=path_help)
+    p.add_argument("path", nargs="?", type=Path, default=None, help=path_help)
     p.add_argument("--decision", choices=("allow", "review", "block"))
     p.add_argument("--event", help="decision, approval, discard, acceptance, repair, ...")
     p.add_argument("--since", metavar="ISO", help="records at or after this UTC time (2025-01-31 or 2025-01-31T12:00)")
@@ -41,15 +41,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_show)
 
     p = commands.add_parser("export", help="export findings as SARIF 2.1.0, or records as JSON")
-    p.add_argument("path", nargs="?", type=Path, default=Path(DEFAULT_RELPATH), help=path_help)
+    p.add_argument("path", nargs="?", type=Path, default=None, help=path_help)
     p.add_argument("--format", choices=("sarif", "json"), default="sarif")
     p.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
     p.add_argument("--include-document", action="store_true", help="SARIF: also findings on code the user already had")
     p.set_defaults(func=cmd_export)
 
 
+def _where(args: argparse.Namespace) -> tuple[Path, Path | None]:
+    """The log, and the root below which no folder of it may be a link: the current folder for the
+    default log (it may be a repository someone else wrote); none for a PATH the user named."""
+    if args.path is None:
+        return Path(DEFAULT_RELPATH), Path(".")
+    return args.path, None
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
-    report = verify(args.path)
+    args.path, root = _where(args)
+    report = verify(args.path, root)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -64,9 +73,14 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"sandgate: --since: not an ISO-8601 date or time: {args.since}", file=sys.stderr)
         return EXIT_USAGE
     record_filter = RecordFilter(decision=args.decision, since=since, file_glob=args.file, event=args.event)
-    for record in select(iter_records(args.path), record_filter):
-        print(json.dumps(record, sort_keys=True) if args.json else summary_line(record))
-    report = verify(args.path)
+    args.path, root = _where(args)
+    try:
+        for record in select(iter_records(args.path, root), record_filter):
+            print(json.dumps(record, sort_keys=True) if args.json else summary_line(record))
+    except AuditError as exc:
+        print(f"sandgate: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    report = verify(args.path, root)
     if not report.ok:
         # Showing is still useful on a broken log; trusting it is not.
         print(f"sandgate: warning: the audit chain is broken: {report.message}", file=sys.stderr)
@@ -75,8 +89,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    report = verify(args.path)
-    records = list(iter_records(args.path))
+    args.path, root = _where(args)
+    report = verify(args.path, root)
+    try:
+        records = list(iter_records(args.path, root))
+    except AuditError as exc:
+        print(f"sandgate: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.format == "sarif":
         document = to_sarif(
             records,

@@ -23,6 +23,20 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def workspace_of(args: argparse.Namespace) -> Path:
+    """The workspace `--workspace` names (default: the current folder), resolved.
+
+    Raises ValueError when it is not an existing folder: a mistyped path must not become a new
+    workspace (`vet` would create its `.sandgate/audit.jsonl` there).
+    """
+    workspace = (args.workspace or Path.cwd()).resolve()
+    if not workspace.is_dir():
+        given = args.workspace if args.workspace is not None else workspace
+        what = "does not exist" if not workspace.exists() else "is not a folder"
+        raise ValueError(f"--workspace {given}: {what}; name an existing folder (the project's root)")
+    return workspace
+
+
 def load_for(args: argparse.Namespace) -> LoadedPolicy:
     preset, explicit = resolve_policy_arg(args.policy)
     workspace = (args.workspace or Path.cwd()).resolve()

@@ -1,7 +1,8 @@
 """`sandgate` command line: one module per command group, each with `register(subparsers)`.
 
 Exit status: 0 when every result is allowed, 1 when any is held or blocked (or a check
-such as `audit verify` fails), 2 on bad usage or a broken policy.
+such as `audit verify` fails), 2 on bad usage or a broken set-up: a broken policy, a workspace
+that is not there, an audit log that cannot be written.
 """
 
 from __future__ import annotations

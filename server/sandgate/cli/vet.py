@@ -9,10 +9,9 @@ import os
 import sys
 from pathlib import Path
 
-from sandgate.audit import DEFAULT_RELPATH
-from sandgate.audit.log import AuditLog
+from sandgate.audit import DEFAULT_RELPATH, AuditError, workspace_log
 from sandgate.audit.records import decision_record
-from sandgate.cli.common import add_policy_options, load_for, report_policy_problems, warn
+from sandgate.cli.common import add_policy_options, load_for, report_policy_problems, warn, workspace_of
 from sandgate.cli.main import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from sandgate.findings import Verdict
 from sandgate.languages import unit_named
@@ -32,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "vet",
         help="vet files as AI suggestions",
         description="Vet each FILE as one AI suggestion: static checks, a sandbox run, and the policy's decision. "
-        "Exit status: 0 when every result is allow, 1 when any is review or block, 2 on bad usage or a broken policy.",
+        "Exit status: 0 when every result is allow, 1 when any is review or block, 2 on bad usage, a broken "
+        "policy or an audit log that cannot be written (nothing is reported that was not recorded).",
     )
     add_policy_options(parser)
     parser.add_argument(
@@ -149,9 +149,16 @@ def _suggestions(args: argparse.Namespace, workspace: Path) -> list[Suggestion]:
     ]
 
 
+def _audit_failed(exc: Exception) -> int:
+    # Fail closed: a decision that could not be recorded is not reported either.
+    warn(f"error: the audit log cannot be written: {exc}")
+    warn("nothing was reported: every decision is recorded first (pass --no-audit to vet without recording)")
+    return EXIT_USAGE
+
+
 def run(args: argparse.Namespace) -> int:
-    workspace = (args.workspace or Path.cwd()).resolve()
     try:
+        workspace = workspace_of(args)
         suggestions = _suggestions(args, workspace)
     except ValueError as exc:
         warn(str(exc))
@@ -159,11 +166,17 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_for(args)
     if report_policy_problems(loaded):
         return EXIT_USAGE
+    audit = None if args.no_audit else workspace_log(workspace)
+    if audit is not None:
+        try:
+            audit.check()  # before any vet: a log that cannot take the records stops us now
+        except (AuditError, OSError) as exc:
+            return _audit_failed(exc)
     telemetry = configure(export_content=loaded.policy.telemetry.export_content)
     vetter = Vetter(loaded, backend=args.backend, workspace=workspace, telemetry=telemetry)
-    audit = None if args.no_audit else AuditLog(workspace / DEFAULT_RELPATH)
     results = []
     shown = [_shown_path(path, workspace) for path in ([args.into] if args.into is not None else args.files)]
+    unrecorded: Exception | None = None
     try:
         for number, (suggestion, name) in enumerate(zip(suggestions, shown, strict=True), start=1):
             if len(suggestions) > 1:
@@ -173,11 +186,17 @@ def run(args: argparse.Namespace) -> int:
             result = dataclasses.replace(result, suggestion=dataclasses.replace(result.suggestion, path=name))
             results.append(result)
             if audit is not None:
-                audit.append(decision_record(result, client="sandgate-cli"))
+                try:
+                    audit.append(decision_record(result, client="sandgate-cli"))
+                except (AuditError, OSError) as exc:
+                    unrecorded = exc
+                    break
     finally:
         vetter.close()
         close_all()  # a one-shot command: stop the pools filling
         telemetry.shutdown()
+    if unrecorded is not None:
+        return _audit_failed(unrecorded)
     data = [r.to_json() for r in results]
     if args.format == "json":
         print(render_json(data))

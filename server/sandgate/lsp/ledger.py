@@ -41,7 +41,8 @@ MAX_INLINE = 200
 
 
 class ApprovalRefused(Exception):
-    """Why an approval was refused: `reason` is one of stale, replayed, altered, policy-changed, discarded."""
+    """Why an approval was refused: `reason` is one of stale, replayed, altered, policy-changed, discarded
+    (and unrecorded: the audit log could not take the approval)."""
 
     def __init__(self, reason: str, message: str, record: Held | None = None):
         self.reason = reason
@@ -342,6 +343,20 @@ class Ledger:
             del self._held[token]
             self._finish(record, "approved")
             return record
+
+    def reinstate(self, record: Held) -> None:
+        """Undo `approve`: the approval could not be recorded, so it did not happen (fail closed);
+        the suggestion is held again under its token, to be approved once the log is fixed."""
+        with self._lock:
+            if self._used.get(record.token) != "approved":
+                return
+            del self._used[record.token]
+            try:
+                self._recent.remove(record)
+            except ValueError:
+                pass
+            record.outcome = None
+            self._held[record.token] = record
 
     def discard(self, token: str) -> Held:
         with self._lock:

@@ -25,7 +25,7 @@ from sandgate import __version__
 from sandgate.lines import Lines
 from sandgate.lsp import documents, heap, positions, snapshot
 from sandgate.lsp.anchors import Anchor
-from sandgate.lsp.audit import AuditSink, current_user
+from sandgate.lsp.audit import AuditSink, Unrecorded, current_user
 from sandgate.lsp.features import (
     actions,
     approvals,
@@ -80,7 +80,7 @@ class SandgateServer(LanguageServer):
         self.diagnostics = diagnostics.DiagnosticsState()
         # Inline requests in flight per document: cancelled when the document moves on.
         self.inflight: dict[str, set[asyncio.Task]] = {}
-        self._background: set[asyncio.Task] = set()
+        self._background: set[asyncio.Future] = set()
         self.change_handler: Callable[[types.DidChangeTextDocumentParams], None] | None = None
         self._progress_ids = itertools.count(1)
 
@@ -108,7 +108,7 @@ class SandgateServer(LanguageServer):
         task.add_done_callback(self._background_done)
         return task
 
-    def _background_done(self, task: asyncio.Task) -> None:
+    def _background_done(self, task: asyncio.Future) -> None:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
@@ -263,19 +263,55 @@ class SandgateServer(LanguageServer):
         return self.audit.append(record) if self.audit else None
 
     async def audit_record(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        """Append one record on the audit writer; what was stored, or None."""
-        return await self._in(self.audit_writer, self.audit_now, record)
+        """Append one record on the audit writer; what was stored, or None without a workspace.
 
-    async def write_audit(self, records: list[dict[str, Any]]) -> None:
-        if self.audit is None:
-            return
-        await self._in(self.audit_writer, self._append_all, records)
-        if self.audit.last_error:
+        Raises `Unrecorded` (after telling the status) when the log cannot be written: the
+        caller must not let through what the record was for (fail closed).
+        """
+        try:
+            return await self._in(self.audit_writer, self.audit_now, record)
+        except Unrecorded:
             self.send_status()
+            raise
 
-    def _append_all(self, records: list[dict[str, Any]]) -> None:
-        for record in records:
-            self.audit_now(record)
+    async def write_audit(self, records: list[dict[str, Any]]) -> bool:
+        """Append records in order, in one write; True once they are on disk, False when they
+        could not be written (the status says why).
+
+        Returns as soon as the lines are fsynced: the head file's update (a second fsync and a
+        rename, several ms on a busy disk) finishes on the audit writer afterwards, as the format
+        allows (the head may lag the log). An inline answer waits on this, so it pays only the
+        record's own write.
+        """
+        if self.audit is None or not records:
+            return True
+        audit = self.audit
+        loop = asyncio.get_running_loop()
+        durable: asyncio.Future[bool] = loop.create_future()
+
+        def settle(ok: bool) -> None:
+            if not durable.done():
+                durable.set_result(ok)
+
+        def on_disk(_: list[dict[str, Any]]) -> None:
+            loop.call_soon_threadsafe(settle, True)
+
+        def work() -> None:
+            try:
+                audit.append_all(records, on_durable=on_disk)
+            except Unrecorded:
+                pass  # the records (or only the head, after them) failed: said by the status
+            finally:
+                loop.call_soon_threadsafe(settle, False)  # no-op once durable
+
+        # Submitted now, not from a task a turn later: appends keep the order they were asked in.
+        job = loop.run_in_executor(self.audit_writer, contextvars.copy_context().run, work)
+        self._background.add(job)
+        job.add_done_callback(self._background_done)
+        recorded = await durable
+        if not recorded or audit.last_error:
+            self.send_status()
+        return recorded
 
 
 FEATURES = (lifecycle, policy, sync, diagnostics, inline, actions, approvals, fix, pending, lenses, suppressions)

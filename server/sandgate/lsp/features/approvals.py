@@ -4,7 +4,8 @@ The approval is checked against the document as it is now (`ledger.Ledger.approv
 text at its spot, the text around it as it was vetted, the policy that vetted it. A refusal is
 audited and answered with an error that names the reason. An approval that arrives while the
 spot still holds what it held before is no refusal: the user declined the edit (some clients run
-the action's command anyway), so the answer says so, and the suggestion stays held.
+the action's command anyway), so the answer says so, and the suggestion stays held. An approval
+the audit log cannot record is refused (`unrecorded`) and the suggestion held again: fail closed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandgate.lsp import convert
 from sandgate.lsp.anchors import intact, text_at
+from sandgate.lsp.audit import Unrecorded
 from sandgate.lsp.commands import command_args, refusal_error
 from sandgate.lsp.features import diagnostics
 from sandgate.lsp.ledger import ApprovalRefused, NotInserted
@@ -52,20 +54,38 @@ async def approve(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any
         server.tell(f"Sandgate: {message}")
         return {"ok": False, "inserted": False, "message": message}
     except ApprovalRefused as refused:
-        await server.audit_record(refusal_record(refused, token, server.user_decider()))
+        try:
+            await server.audit_record(refusal_record(refused, token, server.user_decider()))
+        except Unrecorded:
+            pass  # refused all the same: a refusal lets nothing through
+
         if refused.record is not None:
             diagnostics.publish(server, refused.record.uri)
         server.send_status()
         raise refusal_error(refused) from None
     decided_by = server.user_decider()
+    try:
+        stored = await server.audit_record(
+            outcome_record("approval", record, server.relpath(record.uri), decided_by, token)
+        )
+    except Unrecorded as exc:
+        # Fail closed: an approval that is not on the record did not happen. The suggestion is
+        # held again (the client takes its insertion out on this refusal).
+        server.ledger.reinstate(record)
+        diagnostics.publish(server, record.uri)
+        server.send_status()
+        raise refusal_error(
+            ApprovalRefused(
+                "unrecorded",
+                f"Approval refused (unrecorded): {exc}. It is still held; approve it again once the log is fixed.",
+                record,
+            )
+        ) from None
     server.session.telemetry.approval(
         request_id=record.request_id,
         decided_by=decided_by,
         content_sha256=record.sha256,
         policy_digest=record.policy_digest,
-    )
-    stored = await server.audit_record(
-        outcome_record("approval", record, server.relpath(record.uri), decided_by, token)
     )
     if record.kind == "fix":
         diagnostics.schedule_check(server, record.uri, delay=0)
@@ -87,7 +107,12 @@ async def discard(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any
         content_sha256=record.sha256,
         policy_digest=record.policy_digest,
     )
-    await server.audit_record(outcome_record("discard", record, server.relpath(record.uri), decided_by, token))
+    try:
+        stored = await server.audit_record(
+            outcome_record("discard", record, server.relpath(record.uri), decided_by, token)
+        )
+    except Unrecorded:
+        stored = None  # discarded all the same: a discard lets nothing through
     diagnostics.publish(server, record.uri)
     server.send_status()
-    return {"ok": True, "message": "Discarded."}
+    return {"ok": True, "recorded": stored is not None, "message": "Discarded."}

@@ -72,20 +72,21 @@ async def fix(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any]:
                     f"No fix offered: no vetted fix within {rt.settings.fix_deadline_s:g}s (sandgate.fix.deadlineSeconds)."
                 )
         if answer.result is not None:
-            server.spawn(
-                server.write_audit(
-                    [
-                        decision_record(
-                            answer.result,
-                            request_id=ask.request_id,
-                            model=answer.model,
-                            kind="fix",
-                            uri=snap.uri,
-                            fix_check=answer.message,
-                        )
-                    ]
-                )
+            recorded = await server.write_audit(
+                [
+                    decision_record(
+                        answer.result,
+                        request_id=ask.request_id,
+                        model=answer.model,
+                        kind="fix",
+                        uri=snap.uri,
+                        fix_check=answer.message,
+                    )
+                ]
             )
+            if not recorded:  # fail closed: a fix whose decision is not on record is not offered
+                why = server.audit.last_error if server.audit else None
+                return no(f"No fix offered: {why or 'the audit log cannot be written'}.")
         if answer.result is not None and not server.is_current(snap):
             return no("No fix offered: the document changed while the fix was vetted; ask again.")
         anchor = anchor_in(snap.text, *answer.span)

@@ -13,13 +13,15 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcServerError
 
 from sandgate.audit.records import decision_record
 from sandgate.findings import Verdict
 from sandgate.languages import fully_vetted, language_for, language_name, not_runnable_kind
 from sandgate.lsp import convert, positions
 from sandgate.lsp.anchors import anchor_in
-from sandgate.lsp.commands import command_args, refusal_error
+from sandgate.lsp.audit import Unrecorded
+from sandgate.lsp.commands import APPROVAL_ERROR_CODE, command_args, refusal_error
 from sandgate.lsp.features import diagnostics
 from sandgate.lsp.features.policy import announce_provider
 from sandgate.lsp.flows.inline import InlineAnswer, InlineAsk, run_inline
@@ -125,32 +127,43 @@ async def _ask_and_record(
             return None
         if not answer.results or not server.is_current(snap):
             return EMPTY
-        return record(server, ask, answer)
+        return await record(server, ask, answer)
 
 
-def record(server: SandgateServer, ask: InlineAsk, answer: InlineAnswer) -> types.InlineCompletionList:
-    """Allowed results become ghost text; held and blocked ones go to the ledger; all are audited."""
+async def record(server: SandgateServer, ask: InlineAsk, answer: InlineAnswer) -> types.InlineCompletionList:
+    """Every result is audited first; then allowed results become ghost text and held and blocked
+    ones go to the ledger. If the decisions cannot be recorded (fail closed), no allowed one is
+    shown and none is held for approval (its approval could not be recorded either); a blocked
+    one is still shown as a diagnostic, which lets nothing through."""
     snap = ask.snapshot
+    records = [
+        decision_record(result, request_id=ask.request_id, model=answer.model, kind="inline", uri=snap.uri)
+        for result in answer.results
+    ]
+    # Shielded: a request cancelled while the decisions are written still gets them on disk.
+    recorded = await asyncio.shield(server.write_audit(records))
+    if not recorded:
+        log.warning("inline request %s: its decisions could not be recorded; nothing shown", ask.request_id)
     telemetry = server.session.telemetry
     items: list[types.InlineCompletionItem] = []
     blocked: list[Blocked] = []
-    records: list[dict[str, Any]] = []
     at = positions.to_client(snap.lines, ask.offset, server.encoding)
     anchor = anchor_in(snap.text, ask.offset, ask.offset)
     rng = server.anchor_range(snap.lines, anchor)
     for result in answer.results:
         if server.status.note_vet(snap.uri, snap.path, result):
             server.send_status()
-        records.append(
-            decision_record(result, request_id=ask.request_id, model=answer.model, kind="inline", uri=snap.uri)
-        )
         if result.verdict is Verdict.ALLOW:
+            if not recorded:
+                continue
             # The vetted text: the candidate, or its vetted part.
             offered = server.ledger.offer(result, snap.uri, ask.request_id, answer.model)
             items.append(convert.inline_item(offered.id, offered.text, at))
             if result.vetted:
                 server.log_client(f"Sandgate: a suggestion for {snap.path} was {result.vetted}.")
         elif result.verdict is Verdict.REVIEW:
+            if not recorded:
+                continue
             server.ledger.hold(
                 Held.of(result, uri=snap.uri, anchor=anchor, range=rng, request_id=ask.request_id, model=answer.model)
             )
@@ -168,8 +181,8 @@ def record(server: SandgateServer, ask: InlineAsk, answer: InlineAnswer) -> type
                 policy_digest=result.policy_digest,
             )
     server.ledger.set_blocked(snap.uri, blocked)
-    server.status.note_decision(snap.uri, snap.path, answer.results)
-    server.spawn(server.write_audit(records))
+    if recorded:  # else nothing was shown or held: `failClosed` says why, not a decision
+        server.status.note_decision(snap.uri, snap.path, answer.results)
     diagnostics.publish(server, snap.uri)
     server.send_status()
     return types.InlineCompletionList(items=items)
@@ -188,5 +201,14 @@ async def accept(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any]
     server.session.telemetry.approval(
         request_id=item.request_id, decided_by=decided_by, content_sha256=item.sha256, policy_digest=item.policy_digest
     )
-    await server.audit_record(acceptance_record(item, server.relpath(item.uri), decided_by))
+    try:
+        await server.audit_record(acceptance_record(item, server.relpath(item.uri), decided_by))
+    except Unrecorded as exc:
+        # The editor has inserted the text already; say plainly that it went in unrecorded.
+        raise JsonRpcServerError(
+            f"Sandgate could not record this acceptance ({exc}); the suggestion was inserted by your "
+            "editor without an audit record. Fix the audit log, then review the insertion.",
+            APPROVAL_ERROR_CODE,
+            data={"reason": "unrecorded"},
+        ) from None
     return {"ok": True}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sandgate.lsp import convert
+from sandgate.lsp.audit import Unrecorded
 from sandgate.lsp.commands import command_args
 from sandgate.suggestion import sha256_text
 
@@ -45,17 +46,20 @@ async def record(server: SandgateServer, args: dict[str, Any]) -> dict[str, Any]
         return {"ok": False, "message": f"Nothing recorded: {rule} is not suppressed on line {line}."}
     reason = args.get("reason")
     reason = reason.strip()[:MAX_REASON] if isinstance(reason, str) and reason.strip() else None
-    stored = await server.audit_record(
-        {
-            "event": "suppression",
-            "uri": snap.uri,
-            "file": server.relpath(snap.uri),
-            "source": source,
-            "rule": rule,
-            "line": line,
-            "line_sha256": sha256_text(text),
-            "reason": reason,
-            "decided_by": server.user_decider(),
-        },
-    )
+    try:
+        stored = await server.audit_record(
+            {
+                "event": "suppression",
+                "uri": snap.uri,
+                "file": server.relpath(snap.uri),
+                "source": source,
+                "rule": rule,
+                "line": line,
+                "line_sha256": sha256_text(text),
+                "reason": reason,
+                "decided_by": server.user_decider(),
+            },
+        )
+    except Unrecorded as exc:
+        return {"ok": False, "recorded": False, "reason": reason, "message": f"Nothing recorded: {exc}."}
     return {"ok": True, "recorded": stored is not None, "reason": reason}

@@ -167,7 +167,7 @@ def test_verify_while_a_writer_rotates_sees_a_consistent_log(tmp_path, start_wri
     assert len(audit_files.rotated_files(path)) >= 3  # verified across rotations, not beside them
 
 
-def test_append_all_is_one_write_and_says_when_its_records_are_on_disk(tmp_path, monkeypatch):
+def test_append_all_is_one_write_and_says_when_its_records_are_written(tmp_path, monkeypatch):
     path = tmp_path / "audit.jsonl"
     head = audit_files.head_path(path)
     log = AuditLog(path)
@@ -176,14 +176,20 @@ def test_append_all_is_one_write_and_says_when_its_records_are_on_disk(tmp_path,
     real_write = audit_log._write_all
     monkeypatch.setattr(audit_log, "_write_all", lambda fd, data: (writes.append(bytes(data)), real_write(fd, data))[1])
     seen = []
+    order = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (order.append("fsync"), real_fsync(fd))[1])
 
-    def durable(stored):
-        # Called once the lines are on disk, before the head names them (the head may lag by design).
+    def written(stored):
+        # Called once the lines are written, before their fsync and before the head names them
+        # (the head may lag by design): a waiting answer does not wait on the disk.
+        order.append("written")
         seen.append(([r["seq"] for r in stored], len(path.read_bytes().splitlines()), json.loads(head.read_bytes())))
 
-    stored = log.append_all([{"event": "a"}, {"event": "b"}], on_durable=durable)
+    stored = log.append_all([{"event": "a"}, {"event": "b"}], on_written=written)
     assert [r["seq"] for r in stored] == [2, 3]
     assert seen == [([2, 3], 3, {"hash": json.loads(path.read_bytes().splitlines()[0])["hash"], "seq": 1})]
+    assert order[0] == "written" and order.count("fsync") >= 2  # the lines' own, then the head's
     records = [w for w in writes if b'"prev":' in w]
     assert len(records) == 1 and records[0].count(b"\n") == 2  # both lines in one write
     assert json.loads(head.read_bytes())["seq"] == 3

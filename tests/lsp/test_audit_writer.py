@@ -59,3 +59,51 @@ async def test_a_locked_audit_log_does_not_hold_up_quick_work_and_keeps_its_orde
     server.audit_writer.shutdown(wait=True)
     server.quick_pool.shutdown(wait=True)
     server.vet_slots.shutdown()
+
+
+async def test_an_answer_waits_for_the_write_not_the_disk_and_after_a_failed_fsync_for_the_whole(tmp_path, monkeypatch):
+    # An inline answer waits on write_audit: it resolves once the log has taken the lines, before
+    # their fsync. Once an fsync has failed, the next waits for its whole append, and fails closed.
+    import errno
+    import os
+    import threading
+
+    server = SandgateServer()
+    server.audit = AuditSink(tmp_path, "test")
+    real_fsync = os.fsync
+    gate = threading.Event()
+    mode = {"fsync": "hold"}
+
+    def fsync(fd: int) -> None:
+        if mode["fsync"] == "hold":
+            gate.wait(10)
+        elif mode["fsync"] == "fail":
+            raise OSError(errno.EIO, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    try:
+        # The disk is slow: the answer does not wait for it.
+        assert await asyncio.wait_for(server.write_audit([{"event": "shown"}]), 5) is True
+        assert not gate.is_set()
+        gate.set()
+        await asyncio.sleep(0.2)
+        mode["fsync"] = "fail"
+        # The write is taken, its fsync fails afterwards: this answer was already given...
+        assert await asyncio.wait_for(server.write_audit([{"event": "taken, not synced"}]), 5) is True
+        await asyncio.wait_for(_until(lambda: server.audit.last_error is not None), 5)
+        # ...and the next waits for its whole append, which fails: nothing is shown.
+        assert await asyncio.wait_for(server.write_audit([{"event": "refused"}]), 5) is False
+        mode["fsync"] = "ok"
+        assert await asyncio.wait_for(server.write_audit([{"event": "again"}]), 5) is True
+        assert server.audit.last_error is None
+    finally:
+        gate.set()
+        server.audit_writer.shutdown(wait=True)
+        server.quick_pool.shutdown(wait=True)
+        server.vet_slots.shutdown()
+
+
+async def _until(condition) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)

@@ -74,13 +74,14 @@ class AuditLog:
         return self.append_all([record])[0]
 
     def append_all(
-        self, records: list[dict[str, Any]], on_durable: Callable[[list[dict[str, Any]]], None] | None = None
+        self, records: list[dict[str, Any]], on_written: Callable[[list[dict[str, Any]]], None] | None = None
     ) -> list[dict[str, Any]]:
         """`append` for several records at once, in order: one write, one fsync, one head update.
 
-        `on_durable(stored)` is called (on this thread) as soon as the records' lines are on disk,
-        before the head file is updated: a caller waiting to show what the records are about need
-        not wait for the head, which the format lets lag the log by design (docs/audit.md).
+        `on_written(stored)` is called (on this thread) as soon as the records' lines are written,
+        before their fsync and the head's update: a caller waiting to show what the records are
+        about knows the log took them (a link, a full disk or a broken last record fails before),
+        without waiting on the disk. The append itself still returns only once both are on disk.
         """
         for record in records:
             if not isinstance(record, dict):
@@ -92,7 +93,7 @@ class AuditLog:
         assert dir_fd is not None
         try:
             with exclusive(dir_fd, self._folder, files.lock_path(self.path).name):
-                return self._append_locked(dir_fd, records, on_durable)
+                return self._append_locked(dir_fd, records, on_written)
         finally:
             os.close(dir_fd)
 
@@ -123,7 +124,7 @@ class AuditLog:
         self,
         dir_fd: int,
         records: list[dict[str, Any]],
-        on_durable: Callable[[list[dict[str, Any]]], None] | None,
+        on_written: Callable[[list[dict[str, Any]]], None] | None,
     ) -> list[dict[str, Any]]:
         # The head is only ever replaced by rename, which never follows a link, and its temporary
         # file is made afresh; a link planted at either is still refused, before anything is
@@ -146,7 +147,7 @@ class AuditLog:
             seq, prev = self._position(last)
             if good_end < size:
                 seq, prev = self._repair(dir_fd, fd, size, good_end, seq, prev)
-            stored = self._write(dir_fd, fd, records, seq, prev, on_durable)
+            stored = self._write(dir_fd, fd, records, seq, prev, on_written)
         finally:
             if fd >= 0:
                 os.close(fd)
@@ -233,7 +234,7 @@ class AuditLog:
         batch: list[dict[str, Any]],
         seq: int,
         prev: str,
-        on_durable: Callable[[list[dict[str, Any]]], None] | None = None,
+        on_written: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> list[dict[str, Any]]:
         ts = utc_timestamp(self._clock() if self._clock else None)
         stored: list[dict[str, Any]] = []
@@ -248,11 +249,11 @@ class AuditLog:
             seq, prev = seq + 1, chain.sha256_hex(line)
         new_file = os.fstat(fd).st_size == 0
         _write_all(fd, bytes(data))
+        if on_written is not None:
+            on_written(stored)
         os.fsync(fd)
         if new_file:
             files.fsync_dir(dir_fd)
-        if on_durable is not None:
-            on_durable(stored)
         self._write_head(dir_fd, seq - 1, stored[-1]["hash"])
         return stored
 

@@ -52,7 +52,7 @@ class AuditSink:
         return stored[0] if stored else None
 
     def append_all(
-        self, records: list[dict[str, Any]], on_durable: Callable[[list[dict[str, Any]]], None] | None = None
+        self, records: list[dict[str, Any]], on_written: Callable[[list[dict[str, Any]]], None] | None = None
     ) -> list[dict[str, Any]]:
         """The stored records, in one write (`AuditLog.append_all`); [] without a workspace.
         Raises Unrecorded."""
@@ -60,13 +60,8 @@ class AuditSink:
             return []
         records = [{**record, "actor": self.actor} for record in records]
 
-        def durable(stored: list[dict[str, Any]]) -> None:
-            self.last_error = None  # the log works: cleared before a waiting caller reads the status
-            if on_durable is not None:
-                on_durable(stored)
-
         try:
-            stored = self._log.append_all(records, durable)
+            stored = self._log.append_all(records, on_written)
         except Exception as exc:  # reported through the status; the caller fails closed
             self.last_error = f"the audit log cannot be written: {exc}"
             log.error("%s", self.last_error)

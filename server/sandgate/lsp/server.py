@@ -275,40 +275,44 @@ class SandgateServer(LanguageServer):
             raise
 
     async def write_audit(self, records: list[dict[str, Any]]) -> bool:
-        """Append records in order, in one write; True once they are on disk, False when they
-        could not be written (the status says why).
+        """Append records in order, in one write; True once the log has taken them, False when
+        they could not be written (the status says why).
 
-        Returns as soon as the lines are fsynced: the head file's update (a second fsync and a
-        rename, several ms on a busy disk) finishes on the audit writer afterwards, as the format
-        allows (the head may lag the log). An inline answer waits on this, so it pays only the
-        record's own write.
+        Returns as soon as the lines are written: their fsync and the head file's update (a
+        rename and two fsyncs, several ms on a busy disk) finish on the audit writer afterwards.
+        An inline answer waits on this, so it pays only the write itself; a crash of Sandgate
+        after it loses nothing, and a failed fsync turns the status to fail closed for what follows.
         """
         if self.audit is None or not records:
             return True
         audit = self.audit
         loop = asyncio.get_running_loop()
-        durable: asyncio.Future[bool] = loop.create_future()
+        taken: asyncio.Future[bool] = loop.create_future()
 
         def settle(ok: bool) -> None:
-            if not durable.done():
-                durable.set_result(ok)
+            if not taken.done():
+                taken.set_result(ok)
 
-        def on_disk(_: list[dict[str, Any]]) -> None:
-            loop.call_soon_threadsafe(settle, True)
+        def on_written(_: list[dict[str, Any]]) -> None:
+            # After a failed append (its fsync, say), the next waits for the whole of its own.
+            if audit.last_error is None:
+                loop.call_soon_threadsafe(settle, True)
 
         def work() -> None:
+            done = False
             try:
-                audit.append_all(records, on_durable=on_disk)
+                audit.append_all(records, on_written=on_written)
+                done = True
             except Unrecorded:
                 pass  # the records (or only the head, after them) failed: said by the status
             finally:
-                loop.call_soon_threadsafe(settle, False)  # no-op once durable
+                loop.call_soon_threadsafe(settle, done)  # no-op once written
 
         # Submitted now, not from a task a turn later: appends keep the order they were asked in.
         job = loop.run_in_executor(self.audit_writer, contextvars.copy_context().run, work)
         self._background.add(job)
         job.add_done_callback(self._background_done)
-        recorded = await durable
+        recorded = await taken
         if not recorded or audit.last_error:
             self.send_status()
         return recorded

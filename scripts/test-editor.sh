@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the editor end-to-end tests: the Sandgate .vsix in real VS Code (code-server) driven by headless Chromium,
+# Runs the extension's unit tests (test/unit), then the editor end-to-end tests: the Sandgate .vsix in real VS Code (code-server) driven by headless Chromium,
 # then Vim 9 with coc.nvim against `sandgate serve` (tests/editors, pytest with PYTHON).
 #
 #   scripts/test-editor.sh [PYTHON]
@@ -25,6 +25,8 @@ cd "$ROOT/editor-client"
 SANDGATE_BUNDLE_PYTHON=$PYTHON npm run package >/dev/null
 export SANDGATE_PYTHON=$PYTHON SANDGATE_E2E_CACHE=$CACHE
 status=0
+echo "[test-editor] the extension's unit tests" >&2
+npm test || status=$?
 node --test --test-concurrency=1 --test-reporter=spec test/e2e/editor.test.mjs || status=$?
 echo "[test-editor] Vim 9 + coc.nvim (tests/editors)" >&2
 cd "$ROOT"

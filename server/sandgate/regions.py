@@ -142,10 +142,13 @@ class _Ladder:
         # 2. The enclosing statement, its broken rest cut away, a broken line above the suggestion left out,
         # and closed where that leaves it open (a function still without its `}`).
         end, dropped = own_end, set()
+
+        def name(end: int) -> str:
+            return self.syntax.describe(lines[own_start]) or _lines_text(placed, list(range(own_start, end)))
+
         if problem is not None:
-            closed = self.closed(suggestion, lines, code(kept | set(range(own_start, end))), last, end, kept)
+            closed = self.closed(suggestion, code(kept | set(range(own_start, end))), last, end, kept)
             if closed is not None:
-                name = self.syntax.describe(lines[own_start]) or _lines_text(placed, list(range(own_start, end)))
                 # An error at the end of the suggestion is the statement around it still open.
                 error = self.error
                 why = (
@@ -153,7 +156,7 @@ class _Ladder:
                     if error is not None and error.lineno and placed.in_suggestion(error.lineno, error.lineno)
                     else _where(placed, error)
                 )
-                return region(closed[0], "definition", f"vetted in {name} {closed[1]}: {why}")
+                return region(closed[0], "definition", f"vetted in {name(end)} {closed[1]}: {why}")
         while problem is not None and problem.lineno and not self.spent():
             at = problem.lineno - 1
             if first <= at <= last or at < own_start:
@@ -171,25 +174,24 @@ class _Ladder:
                 dropped.add(at)
             text = code(kept | (set(range(own_start, end)) - dropped))
             problem = self.compile_error(text)
-            closed = self.closed(suggestion, lines, text, last, end, kept) if problem is not None else None
+            closed = self.closed(suggestion, text, last, end, kept) if problem is not None else None
             if problem is None or closed is not None:
                 cut = [n for n in range(end, own_end) if lines[n].strip()] + sorted(dropped)
-                name = self.syntax.describe(lines[own_start]) or _lines_text(placed, list(range(own_start, end)))
                 how = f"without {_lines_text(placed, cut)}" + (f", {closed[1]}" if closed else "")
                 return region(
                     closed[0] if closed else text,
                     "definition",
-                    f"vetted in {name} {how}: {_where(placed, self.error)}",
+                    f"vetted in {name(end)} {how}: {_where(placed, self.error)}",
                 )
         # 3. The suggestion alone: with the file's other statements that compile (its imports, which
         # say what its names are), else on its own.
         alone = self.alone(suggestion, placed, lines)
         if alone is not None and kept and not self.spent():
-            alone_lines = alone.split("\n")
-            beside = "\n".join(
-                alone_lines[n] if n < len(alone_lines) and alone_lines[n].strip() else line if n in kept else ""
-                for n, line in enumerate(lines)
-            )
+            out = code(kept).split("\n")
+            for n, line in enumerate(alone.split("\n")):
+                if line.strip():
+                    out[n] = line
+            beside = "\n".join(out)
             if self.compile_error(beside) is None:
                 note = f"vetted as the suggestion with the rest of the file that compiles: {_where(placed, self.error)}"
                 return region(beside, "alone", note)
@@ -197,9 +199,7 @@ class _Ladder:
             return region(alone, "alone", f"vetted as the suggestion alone: {_where(placed, self.error)}")
         return None
 
-    def closed(
-        self, suggestion: Suggestion, lines: list[str], text: str, last: int, end: int, kept: set[int]
-    ) -> tuple[str, str] | None:
+    def closed(self, suggestion: Suggestion, text: str, last: int, end: int, kept: set[int]) -> tuple[str, str] | None:
         """`text` (the region up to line `end`) with the brackets it leaves open closed on line `end`,
         when that compiles: (the code, "closed with `…`"). Braces end a JavaScript function where
         indentation ends a Python one, so cutting a half-typed line out of a function, or a function
@@ -209,14 +209,13 @@ class _Ladder:
         if self.spent() or self.syntax.complete(suggestion.text) is not None:
             return None
         closers = _closers_of(self.syntax, text)
-        head = "\n".join(text.split("\n")[: last + 1])
-        if not closers or _closers_of(self.syntax, head) != closers:
+        out = text.split("\n")  # the document's lines, some emptied
+        if not closers or _closers_of(self.syntax, "\n".join(out[: last + 1])) != closers:
             return None
-        if end < len(lines) and end not in kept:
-            out = text.split("\n")
+        if end < len(out) and end not in kept:
             out[end] = closers
             candidate = "\n".join(out)
-        elif end >= len(lines):
+        elif end >= len(out):
             candidate = text + "\n" + closers
         else:
             return None  # the next statement starts on that line

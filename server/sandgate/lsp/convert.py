@@ -22,6 +22,7 @@ from sandgate.lsp.ledger import Held, Withheld
 from sandgate.lsp.positions import range_json
 from sandgate.policy.evaluate import Reason
 from sandgate.suggestion import Placed
+from sandgate.wording import plural
 
 SOURCE = "sandgate"
 HELD_CODE = "held-for-review"
@@ -235,7 +236,7 @@ def record_lenses(record: Withheld, line: int) -> list[types.CodeLens]:
         ]
     details = types.Command(title="Show details", command=CMD_SHOW_DETAILS, arguments=[{"id": record.id}])
     more = len(record.reasons) - 1
-    tail = f" (and {more} more reason{'s' if more > 1 else ''})" if more > 0 else ""
+    tail = f" (and {plural(more, 'more reason')})" if more > 0 else ""
     return [
         types.CodeLens(
             range=rng,

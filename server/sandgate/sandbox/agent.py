@@ -111,7 +111,7 @@ class Agent:
             raise ValueError(f"a sandbox {ident} is running already")
         if len(names) != len(fds) or len(set(names)) != len(names):
             raise ValueError("the descriptors attached do not match their names")
-        given = dict(zip(names, fds))
+        given = dict(zip(names, fds, strict=True))
         numbers = {name: STDIO.get(name, fd) for name, fd in given.items()}
         command = substitute(argv, numbers)
         before = oom_kills()

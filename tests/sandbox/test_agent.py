@@ -27,6 +27,16 @@ def link(tmp_path):
     proc.wait(timeout=10)
 
 
+def _line(fd: int) -> bytes:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 100)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def _pipe_pair():
     r, w = os.pipe()
     return r, w
@@ -38,12 +48,12 @@ def test_a_command_gets_its_descriptors_and_its_exit_is_reported(link):
     out_r, out_w = _pipe_pair()
     ev_r, ev_w = _pipe_pair()
     code = "import os, sys; data = sys.stdin.read(); print(data.upper()); os.write(int(sys.argv[1]), b'event'); sys.exit(3)"
-    pid = agent_side.spawn(
+    spawned = agent_side.spawn(
         "a", [sys.executable, "-c", code, "{fd:events}"], {"stdin": in_r, "stdout": out_w, "events": ev_w}
     )
     for fd in (in_r, out_w, ev_w):
         os.close(fd)
-    assert pid > 0
+    assert spawned.pid > 0 and spawned.numbers["stdin"] == 0 and spawned.numbers["events"] > 2
     os.write(in_w, b"hello")
     os.close(in_w)
     done = agent_side.wait_exit("a", 10)
@@ -78,7 +88,7 @@ def test_kill_ends_the_sandbox_and_its_session(link):
     code = "import os, subprocess, time; subprocess.Popen(['sleep', '60']); print('up', flush=True); time.sleep(60)"
     agent_side.spawn("d", [sys.executable, "-c", code], {"stdout": out_w})
     os.close(out_w)
-    assert os.read(out_r, 10) == b"up\n"
+    assert _line(out_r) == b"up\n"
     started = time.monotonic()
     agent_side.kill("d")
     done = agent_side.wait_exit("d", 10)
@@ -95,7 +105,7 @@ def test_the_host_hanging_up_ends_every_sandbox_and_the_agent(link):
         "e", [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"], {"stdout": out_w}
     )
     os.close(out_w)
-    assert os.read(out_r, 10) == b"up\n"
+    assert _line(out_r) == b"up\n"
     agent_side.close()
     assert proc.wait(timeout=10) == 0
     assert os.read(out_r, 10) == b""
@@ -114,3 +124,33 @@ def test_the_listening_socket_takes_one_connection_only(tmp_path):
         second.connect(path)
     link.close()
     first.close()
+
+
+def test_folders_are_opened_by_the_agent_and_limits_set(link, tmp_path):
+    agent_side, _ = link
+    (tmp_path / "shown").mkdir()
+    (tmp_path / "shown" / "f.txt").write_text("inside")
+    out_r, out_w = _pipe_pair()
+    code = (
+        "import os, resource, sys; fd = int(sys.argv[1]);"
+        "print(open(f'/proc/self/fd/{fd}/f.txt').read(), resource.getrlimit(resource.RLIMIT_NOFILE))"
+    )
+    agent_side.spawn(
+        "f",
+        [sys.executable, "-c", code, "{fd:shown}"],
+        {"stdout": out_w},
+        opened={"shown": str(tmp_path / "shown")},
+        rlimits={"RLIMIT_NOFILE": (40, 40)},
+    )
+    os.close(out_w)
+    done = agent_side.wait_exit("f", 10)
+    assert done is not None and done.status == 0
+    assert os.read(out_r, 100).decode().strip() == "inside (40, 40)"
+
+
+def test_a_link_is_not_opened_as_a_folder(link, tmp_path):
+    agent_side, _ = link
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "real")
+    with pytest.raises(RuntimeError, match="could not start"):
+        agent_side.spawn("g", ["true"], {}, opened={"shown": str(tmp_path / "alias")})

@@ -9,8 +9,10 @@ them at the numbers the command names, starts the command in a session of its ow
 pid, then its exit. The host closing the socket ends every sandbox and the agent with it: the
 container stops, and nothing outlives the host's interest in it.
 
-Messages are JSON. Requests: {"op": "spawn", "id", "argv", "fds": [names, in the order attached]}
-and {"op": "kill", "id"}. Replies: {"op": "spawned", "id", "pid"}, {"op": "exited", "id",
+Messages are JSON. Requests: {"op": "spawn", "id", "argv", "fds": [names, in the order attached],
+"open": {name: a folder of the container's, opened O_PATH}, "rlimits": {"RLIMIT_…": [soft, hard]}}
+and {"op": "kill", "id"}. Replies: {"op": "spawned", "id", "pid", "numbers": {name: descriptor
+number in the sandbox's command}}, {"op": "exited", "id",
 "status" (a wait status), "maxrss_kb", "oom_kills" (the container's OOM kills during the run)} and
 {"op": "error", "id", "message"}. In `argv`, "{fd:NAME}" is the number the descriptor NAME got;
 "stdin", "stdout" and "stderr" become 0, 1 and 2.
@@ -19,6 +21,7 @@ and {"op": "kill", "id"}. Replies: {"op": "spawned", "id", "pid"}, {"op": "exite
 import json
 import os
 import re
+import resource
 import selectors
 import signal
 import socket
@@ -93,7 +96,6 @@ class Agent:
             op = message.get("op")
             if op == "spawn":
                 self.spawn(message, fds)
-                fds = []
             elif op == "kill":
                 self.kill(message.get("id"))
             else:
@@ -112,34 +114,44 @@ class Agent:
         if len(names) != len(fds) or len(set(names)) != len(names):
             raise ValueError("the descriptors attached do not match their names")
         given = dict(zip(names, fds, strict=True))
+        for name, path in (message.get("open") or {}).items():
+            if name in given:
+                raise ValueError(f"{name} is both attached and to be opened")
+            # The container's own folders (the workspace, the egress folder), never through a link.
+            given[name] = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fds.append(given[name])
+        limits = [
+            (getattr(resource, name), (soft, hard)) for name, (soft, hard) in (message.get("rlimits") or {}).items()
+        ]
         numbers = {name: STDIO.get(name, fd) for name, fd in given.items()}
         command = substitute(argv, numbers)
         before = oom_kills()
         pid = os.fork()
-        if pid == 0:  # the child: its descriptors in place, then the command
+        if pid == 0:  # the child: its descriptors and limits in place, then the command
             try:
                 os.setsid()
                 for name, target in STDIO.items():
                     if name in given:
                         os.dup2(given[name], target, inheritable=True)
-                for name, fd in given.items():
-                    if name not in STDIO:
-                        os.set_inheritable(fd, True)
                 last = 3  # everything else of the agent's is closed
                 for fd in sorted(fd for name, fd in given.items() if name not in STDIO):
+                    os.set_inheritable(fd, True)
                     os.closerange(last, fd)
                     last = fd + 1
                 os.closerange(last, os.sysconf("SC_OPEN_MAX"))
+                for which, values in limits:
+                    resource.setrlimit(which, values)
                 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
                 os.execvp(command[0], command)
             finally:
                 os._exit(127)
         for fd in fds:
             os.close(fd)
+        fds.clear()
         pidfd = os.pidfd_open(pid)
         self.children[ident] = (pid, pidfd, before)
         self.selector.register(pidfd, selectors.EVENT_READ, ident)
-        self.send({"op": "spawned", "id": ident, "pid": pid})
+        self.send({"op": "spawned", "id": ident, "pid": pid, "numbers": numbers})
 
     def reap(self, ident):
         pid, pidfd, before = self.children.pop(ident)

@@ -20,6 +20,12 @@ class AgentGone(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Spawned:
+    pid: int  # in the container's pid namespace
+    numbers: dict[str, int]  # descriptor name -> its number in the command
+
+
+@dataclass(frozen=True)
 class Exited:
     status: int  # a wait status
     maxrss_kb: int
@@ -59,11 +65,27 @@ class AgentLink:
         conn.settimeout(None)
         return cls(conn)
 
-    def spawn(self, ident: str, argv: list[str], fds: dict[str, int], timeout: float = 5.0) -> int:
-        """Start `argv` in the container with `fds` (name -> our descriptor, sent as copies); its pid
-        there."""
+    def spawn(
+        self,
+        ident: str,
+        argv: list[str],
+        fds: dict[str, int],
+        opened: dict[str, str] | None = None,
+        rlimits: dict[str, tuple[int, int]] | None = None,
+        timeout: float = 5.0,
+    ) -> Spawned:
+        """Start `argv` in the container with `fds` (name -> our descriptor, sent as copies) and
+        `opened` (name -> a folder of the container's, opened there); `rlimits` by resource name."""
         names = list(fds)
-        message = json.dumps({"op": "spawn", "id": ident, "argv": argv, "fds": names}).encode()
+        request = {
+            "op": "spawn",
+            "id": ident,
+            "argv": argv,
+            "fds": names,
+            "open": opened or {},
+            "rlimits": rlimits or {},
+        }
+        message = json.dumps(request).encode()
         try:
             socket.send_fds(self.conn, [message], [fds[n] for n in names])
         except OSError as exc:
@@ -71,7 +93,10 @@ class AgentLink:
         reply = self._reply(ident, ("spawned", "error"), time.monotonic() + timeout)
         if reply["op"] == "error":
             raise RuntimeError(f"the agent could not start the sandbox: {reply.get('message')}")
-        return int(reply["pid"])
+        numbers = reply.get("numbers")
+        if not isinstance(numbers, dict):
+            raise AgentGone("the agent did not say where the descriptors are")
+        return Spawned(int(reply["pid"]), {str(k): int(v) for k, v in numbers.items()})
 
     def kill(self, ident: str) -> None:
         try:

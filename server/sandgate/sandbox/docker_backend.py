@@ -44,6 +44,8 @@ from sandgate.sandbox import (
     workspace_view,
 )
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
+from sandgate.sandbox.docker_nested import NestedHosts
+from sandgate.sandbox.docker_nested import Parked as NestedParked
 from sandgate.sandbox.docker_spec import BOOTSTRAP_FILE, CONTROL_SOCKET, LABEL, ContainerSpec, create_kwargs
 from sandgate.sandbox.image import DEFAULT_IMAGE
 from sandgate.sandbox.pool import WarmPool, burst_size, vet_concurrency
@@ -78,6 +80,7 @@ HANDOFF_S = 1.0
 # The OCI runtime used when the engine has it registered (scripts/setup-sandbox.sh registers it):
 # a C program where runc is a Go one, started several times per container.
 PREFERRED_RUNTIME = "crun"
+NESTED_ENV = "SANDGATE_DOCKER_NESTED"
 _UNKNOWN = "?"
 
 
@@ -128,10 +131,15 @@ class DockerBackend:
         egress_resolver: Resolver | None = None,
         runtime: str | None = "auto",
         preferred_runtime: str = PREFERRED_RUNTIME,
+        nested: bool | None = None,
     ) -> None:
         """`pool_size`: warm containers kept per kind of run (None: as many as vets can be in
         flight). `runtime`: "auto" (`preferred_runtime` when the engine has it, else its default),
-        None (the engine's default) or a runtime's name."""
+        None (the engine's default) or a runtime's name. `nested`: make each run's sandbox inside
+        a long-lived container (docker_nested.py) where possible (None: unless
+        SANDGATE_DOCKER_NESTED=0); False: a container per run."""
+        if nested is None:
+            nested = os.environ.get(NESTED_ENV, "1") != "0"
         self.image = image or DEFAULT_IMAGE
         # How the egress proxy resolves names (None: the system resolver). Set by tests only,
         # from the host process; nothing inside a container can reach it.
@@ -151,6 +159,18 @@ class DockerBackend:
             self._remove,
             size=burst_size() if pool_size is None else pool_size,
             name="sandgate-docker-pool",
+            fillers=min(MAX_FILLERS, vet_concurrency()),
+            handoff_s=HANDOFF_S,
+        )
+        # Sandboxes made inside long-lived containers (docker_nested.py), where the engine and the
+        # image allow it; None until the first run that could use them has tried.
+        self._nested_works: bool | None = None if nested else False
+        self.nested = NestedHosts(self)
+        self.nested_pool: WarmPool[ContainerSpec, NestedParked] = WarmPool(
+            self.nested.park,
+            self.nested.discard,
+            size=burst_size() if pool_size is None else pool_size,
+            name="sandgate-docker-nested-pool",
             fillers=min(MAX_FILLERS, vet_concurrency()),
             handoff_s=HANDOFF_S,
         )
@@ -259,12 +279,30 @@ class DockerBackend:
 
     def warm(self, request: RunRequest) -> None:
         """Start filling the pool for runs like `request` (e.g. when a workspace opens)."""
-        self.pool.want(self.spec_for(request))
+        spec = self.spec_for(request)
+        if self._nested_for(spec):
+            self.nested_pool.want(spec)
+        else:
+            self.pool.want(spec)
 
     def idle_container_ids(self) -> list[str]:
-        return [c.id for c in self.pool.idle()]
+        return [c.id for c in self.pool.idle()] + [p.host.container.id for p in self.nested_pool.idle()]
+
+    def labels(self, top: str) -> dict[str, str]:
+        """The labels of a container of ours with host folder `top`."""
+        return {LABEL_OWNER: self._owner, LABEL_HOST_DIR: top}
+
+    def owner_filter(self) -> str:
+        return f"{LABEL_OWNER}={self._owner}"
+
+    def _nested_for(self, spec: ContainerSpec) -> bool:
+        """Whether runs of `spec` get a sandbox in a long-lived container: a local engine (it binds
+        our sockets), a workspace bound rather than copied in, and nested hosts working here."""
+        return self._nested_works is not False and spec.supervised and not spec.workspace_tmpfs
 
     def close(self) -> None:
+        self.nested_pool.close()
+        self.nested.close()
         self.pool.close()
         with self._lock:
             retiring = list(self._retiring)
@@ -418,6 +456,10 @@ class DockerBackend:
                 self._reaped = True
                 self.reap_orphans()
             spec = self.spec_for(request)
+            if self._nested_for(spec):
+                nested = self._run_nested(request, spec, started)
+                if nested is not None:
+                    return nested
             container = self.pool.take(spec)
             while container is not None and spec.supervised and not self._armed_by_live_supervisor(container):
                 # Armed by a supervisor that died since: its bootstrap is on its way out.
@@ -438,6 +480,26 @@ class DockerBackend:
                 error=f"Docker engine failed during the run: {_short(exc)}",
                 duration_ms=(time.monotonic() - started) * 1000,
             )
+
+    def _run_nested(self, request: RunRequest, spec: ContainerSpec, started: float) -> RunResult | None:
+        """The run in a sandbox of a long-lived container; None when such containers cannot be
+        made here (the image has no bubblewrap, the engine refuses the profile): from then on every
+        run gets a container of its own, as before."""
+        parked = self.nested_pool.take(spec)
+        while parked is not None and not self.nested.alive(parked):
+            self.nested.discard(parked)
+            parked = self.nested_pool.take(spec)
+        if parked is None:
+            try:
+                parked = self.nested.park(spec)
+            except Exception as exc:  # noqa: BLE001 - decided once: a container per run
+                if self._nested_works:
+                    raise
+                log.warning("sandboxes in long-lived containers do not work here (%s): a container per run", exc)
+                self._nested_works = False
+                return None
+        self._nested_works = True
+        return self.nested.run_in(parked, request, started)
 
     def _run_in(
         self, container: Any, spec: ContainerSpec, request: RunRequest, started: float, warm: bool

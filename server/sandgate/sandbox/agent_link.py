@@ -116,6 +116,14 @@ class AgentLink:
     def close(self) -> None:
         self.conn.close()
 
+    def hung_up(self) -> bool:
+        """Whether the agent is gone (its end closed: its container stopped), without waiting."""
+        try:
+            ready, _, _ = select.select([self.conn], [], [], 0)
+            return bool(ready) and self.conn.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
     def _reply(self, ident: str, ops: tuple[str, ...], deadline: float) -> dict[str, Any]:
         for i, held in enumerate(self._held):
             if held.get("id") == ident and held.get("op") in ops:

@@ -16,6 +16,7 @@ falling back to the engine's default when crun is absent or fails.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -25,7 +26,7 @@ import struct
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,23 +155,17 @@ class DockerBackend:
         self._retiring: set[threading.Thread] = set()  # used containers being removed
         self._runtime_wanted, self._preferred_runtime = runtime, preferred_runtime
         self._runtime: str | None = _UNKNOWN  # chosen at the first run (an engine call)
+        # Runs' sandboxes are made inside long-lived containers (docker_nested.py) where the engine
+        # and the image allow it; None until the first sandbox that could be made so was tried.
+        self._nested_works: bool | None = None if nested else False
+        self._nested_lock = threading.Lock()
+        self.nested = NestedHosts(self)
+        # Holds containers made for one run each, or sandboxes parked in a long-lived container.
         self.pool: WarmPool[ContainerSpec, Any] = WarmPool(
-            self._start_container,
-            self._remove,
+            self._make_pooled,
+            self._discard_pooled,
             size=burst_size() if pool_size is None else pool_size,
             name="sandgate-docker-pool",
-            fillers=min(MAX_FILLERS, vet_concurrency()),
-            handoff_s=HANDOFF_S,
-        )
-        # Sandboxes made inside long-lived containers (docker_nested.py), where the engine and the
-        # image allow it; None until the first run that could use them has tried.
-        self._nested_works: bool | None = None if nested else False
-        self.nested = NestedHosts(self)
-        self.nested_pool: WarmPool[ContainerSpec, NestedParked] = WarmPool(
-            self.nested.park,
-            self.nested.discard,
-            size=burst_size() if pool_size is None else pool_size,
-            name="sandgate-docker-nested-pool",
             fillers=min(MAX_FILLERS, vet_concurrency()),
             handoff_s=HANDOFF_S,
         )
@@ -246,7 +241,7 @@ class DockerBackend:
                     self._runtime = chosen
         return self._runtime
 
-    def _runtime_failed(self, runtime: str, exc: BaseException) -> None:
+    def runtime_failed(self, runtime: str, exc: BaseException) -> None:
         with self._lock:
             if self._runtime == runtime:
                 self._runtime = None
@@ -279,14 +274,10 @@ class DockerBackend:
 
     def warm(self, request: RunRequest) -> None:
         """Start filling the pool for runs like `request` (e.g. when a workspace opens)."""
-        spec = self.spec_for(request)
-        if self._nested_for(spec):
-            self.nested_pool.want(spec)
-        else:
-            self.pool.want(spec)
+        self.pool.want(self.spec_for(request))
 
     def idle_container_ids(self) -> list[str]:
-        return [c.id for c in self.pool.idle()] + [p.host.container.id for p in self.nested_pool.idle()]
+        return [p.host.container.id if isinstance(p, NestedParked) else p.id for p in self.pool.idle()]
 
     def labels(self, top: str) -> dict[str, str]:
         """The labels of a container of ours with host folder `top`."""
@@ -295,19 +286,62 @@ class DockerBackend:
     def owner_filter(self) -> str:
         return f"{LABEL_OWNER}={self._owner}"
 
-    def _nested_for(self, spec: ContainerSpec) -> bool:
-        """Whether runs of `spec` get a sandbox in a long-lived container: a local engine (it binds
-        our sockets), a workspace bound rather than copied in, and nested hosts working here."""
-        return self._nested_works is not False and spec.supervised and not spec.workspace_tmpfs
+    @contextlib.contextmanager
+    def creating(self) -> Iterator[None]:
+        """Around a create: a container of ours not recorded yet is not an orphan to reap."""
+        with self._lock:
+            self._creating += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._creating -= 1
 
     def close(self) -> None:
-        self.nested_pool.close()
-        self.nested.close()
         self.pool.close()
+        self.nested.close()
         with self._lock:
             retiring = list(self._retiring)
         for thread in retiring:  # used containers still being removed
             thread.join(timeout=10)
+
+    # -- what the pool holds ----------------------------------------------------------------------
+    def _nested_for(self, spec: ContainerSpec) -> bool:
+        """Whether runs of `spec` get a sandbox in a long-lived container: a local engine (it binds
+        our sockets), a workspace bound rather than copied in, and such containers working here."""
+        return self._nested_works is not False and spec.supervised and not spec.workspace_tmpfs
+
+    def _make_pooled(self, spec: ContainerSpec) -> Any:
+        """A sandbox parked in a long-lived container, else a container of its own. Whether the
+        first works here is found out once: the image may lack bubblewrap (an image of an older
+        Sandgate), or the engine refuse the profile; a container per run is as safe, only dearer."""
+        if self._nested_for(spec) and self._nested_works is None:
+            with self._nested_lock:
+                if self._nested_works is None:
+                    try:
+                        why = self.nested.works(spec)
+                    except Exception as exc:  # noqa: BLE001 - the reason is logged, the runs go on
+                        why = _short(exc)
+                    if why:
+                        log.warning(
+                            "sandboxes in long-lived containers do not work here (%s): a container per run", why
+                        )
+                    self._nested_works = why is None
+        if self._nested_for(spec):
+            return self.nested.park(spec)
+        return self._start_container(spec)
+
+    def _discard_pooled(self, item: Any) -> None:
+        if isinstance(item, NestedParked):
+            self.nested.discard(item)
+        else:
+            self._remove(item)
+
+    def _usable(self, item: Any, spec: ContainerSpec) -> bool:
+        if isinstance(item, NestedParked):
+            return self.nested.alive(item)
+        # Armed by a supervisor that died since: its bootstrap is on its way out.
+        return not spec.supervised or self._armed_by_live_supervisor(item)
 
     # -- containers -----------------------------------------------------------------------------
     def _start_container(self, spec: ContainerSpec) -> Any:
@@ -315,7 +349,7 @@ class DockerBackend:
             return self._make_container(spec)
         except _RuntimeFailed as failed:
             # crun absent or refused here (a hybrid cgroup host, say): the engine's default.
-            self._runtime_failed(str(spec.runtime), failed.__cause__ or failed)
+            self.runtime_failed(str(spec.runtime), failed.__cause__ or failed)
             return self._make_container(dataclasses.replace(spec, runtime=None))
 
     def _make_container(self, spec: ContainerSpec) -> Any:
@@ -456,22 +490,24 @@ class DockerBackend:
                 self._reaped = True
                 self.reap_orphans()
             spec = self.spec_for(request)
-            if self._nested_for(spec):
-                nested = self._run_nested(request, spec, started)
-                if nested is not None:
-                    return nested
-            container = self.pool.take(spec)
-            while container is not None and spec.supervised and not self._armed_by_live_supervisor(container):
-                # Armed by a supervisor that died since: its bootstrap is on its way out.
-                self._retire_later(container, None)
-                container = self.pool.take(spec)
-            if container is not None:
+            item = self.pool.take(spec)
+            while item is not None and not self._usable(item, spec):
+                if isinstance(item, NestedParked):
+                    self.nested.discard(item)
+                else:
+                    self._retire_later(item, None)
+                item = self.pool.take(spec)
+            if isinstance(item, NestedParked):
+                return self.nested.run_in(item, request, started)
+            if item is not None:
                 try:
-                    return self._run_in(container, spec, request, started, warm=True)
+                    return self._run_in(item, spec, request, started, warm=True)
                 except _StaleContainer:
                     log.debug("pooled container was not running; running cold")
-            container = self._start_container(spec)
-            return self._run_in(container, spec, request, started, warm=False)
+            item = self._make_pooled(spec)
+            if isinstance(item, NestedParked):
+                return self.nested.run_in(item, request, started)
+            return self._run_in(item, spec, request, started, warm=False)
         except Exception as exc:  # noqa: BLE001 - a backend never raises into the caller
             log.warning("docker run failed: %s", exc)
             self._reaped = False  # the engine failed: look for what it left once it is back
@@ -480,26 +516,6 @@ class DockerBackend:
                 error=f"Docker engine failed during the run: {_short(exc)}",
                 duration_ms=(time.monotonic() - started) * 1000,
             )
-
-    def _run_nested(self, request: RunRequest, spec: ContainerSpec, started: float) -> RunResult | None:
-        """The run in a sandbox of a long-lived container; None when such containers cannot be
-        made here (the image has no bubblewrap, the engine refuses the profile): from then on every
-        run gets a container of its own, as before."""
-        parked = self.nested_pool.take(spec)
-        while parked is not None and not self.nested.alive(parked):
-            self.nested.discard(parked)
-            parked = self.nested_pool.take(spec)
-        if parked is None:
-            try:
-                parked = self.nested.park(spec)
-            except Exception as exc:  # noqa: BLE001 - decided once: a container per run
-                if self._nested_works:
-                    raise
-                log.warning("sandboxes in long-lived containers do not work here (%s): a container per run", exc)
-                self._nested_works = False
-                return None
-        self._nested_works = True
-        return self.nested.run_in(parked, request, started)
 
     def _run_in(
         self, container: Any, spec: ContainerSpec, request: RunRequest, started: float, warm: bool

@@ -109,13 +109,19 @@ class NestedHosts:
 
     # -- containers -----------------------------------------------------------------------------
     def _host_for(self, spec: ContainerSpec) -> Host:
+        dead = []
+        found = None
         with self._lock:
             idle = self._idle.get(spec) or []
-            while idle:
+            while idle and found is None:
                 host = idle.pop()
-                if host.healthy:
-                    return host
-        return self._make_host(spec)
+                if host.healthy and not host.link.hung_up():
+                    found = host
+                else:
+                    dead.append(host)
+        for host in dead:  # stopped meanwhile (killed, an engine restart)
+            self._retire(host)
+        return found or self._make_host(spec)
 
     def _make_host(self, spec: ContainerSpec) -> Host:
         from docker.models.containers import _create_container_args
@@ -145,8 +151,16 @@ class NestedHosts:
                 # mounts the sandbox's own /proc, which masked paths forbid.
                 args["host_config"]["MaskedPaths"] = []
                 args["host_config"]["ReadonlyPaths"] = []
-                with lifecycle.making():
-                    cid = b.client.api.create_container(**args)["Id"]
+                with lifecycle.making(), b.creating():
+                    try:
+                        cid = b.client.api.create_container(**args)["Id"]
+                    except Exception as exc:
+                        if not spec.runtime or "runtime" not in str(exc).lower():
+                            raise
+                        # The chosen runtime refused (as for a container per run): the default.
+                        b.runtime_failed(spec.runtime, exc)
+                        args["host_config"].pop("Runtime", None)
+                        cid = b.client.api.create_container(**args)["Id"]
                     container = b.client.containers.prepare_model({"Id": cid})
                     lifecycle.register(f"docker:{cid}", lambda: self._remove_container(container, top))
                 try:
@@ -198,6 +212,11 @@ class NestedHosts:
     def container_ids(self) -> list[str]:
         with self._lock:
             return [h.container.id for h in self._all]
+
+    def tops(self) -> set[str]:
+        """The host folders live containers hold."""
+        with self._lock:
+            return {h.top for h in self._all}
 
     # -- sandboxes ------------------------------------------------------------------------------
     def park(self, spec: ContainerSpec) -> Parked:
@@ -328,7 +347,28 @@ class NestedHosts:
                 setattr(parked, name, -1)
 
     def alive(self, parked: Parked) -> bool:
+        """Whether a parked sandbox can still take a program: its container up (a stopped one, or an
+        engine restarted since, hangs up the agent) and its supervisor the one running."""
+        if parked.host.link.hung_up():
+            parked.host.healthy = False
         return parked.host.healthy and parked.sid is not None and supervision.shared().serves(parked.sid)
+
+    def works(self, spec: ContainerSpec) -> str | None:
+        """A first sandbox made and run here, as the bubblewrap backend's probe does: None when it
+        printed what it was given, else why not (the image lacks bubblewrap, the engine or the
+        kernel refuse its namespaces)."""
+        parked = self.park(spec)
+        result = self.run_in(parked, RunRequest(code="print('ok')", limits=spec.limits), time.monotonic())
+        why = None
+        if result.error:
+            why = result.error
+        elif result.exit_code != 0 or result.stdout != "ok\n":
+            why = run_output.last_line(result.stderr) or f"exit {result.exit_code}"
+        elif result.outside is None or not result.outside.armed:
+            why = "the sandbox's monitor was not armed"
+        if why:
+            self.close()  # nothing nested is made here from now on
+        return why
 
     # -- running --------------------------------------------------------------------------------
     def run_in(self, parked: Parked, request: RunRequest, started: float) -> RunResult:

@@ -159,6 +159,7 @@ class DockerBackend:
         # and the image allow it; None until the first sandbox that could be made so was tried.
         self._nested_works: bool | None = None if nested else False
         self._nested_lock = threading.Lock()
+        self._nested_why = "" if nested else f"{NESTED_ENV}=0"
         self.nested = NestedHosts(self)
         # Holds containers made for one run each, or sandboxes parked in a long-lived container.
         self.pool: WarmPool[ContainerSpec, Any] = WarmPool(
@@ -204,8 +205,18 @@ class DockerBackend:
         except Exception:  # noqa: BLE001
             remedy = "run `sandgate sandbox init`" if self.image == DEFAULT_IMAGE else f"load the image {self.image}"
             return Probe("docker", False, f"image {self.image} is missing", remedy)
-        where = "remote engine" if self.is_remote() else "local engine"
-        return Probe("docker", True, f"Docker works ({where}, image {self.image})")
+        if self.is_remote():
+            return Probe("docker", True, f"Docker works (remote engine, image {self.image}, a container per run)")
+        # Found out now rather than at the first vet: what `sandbox doctor` reports, and the
+        # server's start-up pays the first container instead of the user's first suggestion.
+        spec = self.spec_for(RunRequest(code=""))
+        self._check_nested(spec)
+        how = (
+            "a bubblewrap sandbox per run in long-lived containers"
+            if self._nested_works
+            else f"a container per run{': ' + self._nested_why if self._nested_why else ''}"
+        )
+        return Probe("docker", True, f"Docker works (local engine, image {self.image}, {how})")
 
     def reap_orphans(self) -> int:
         """Remove containers left by a Sandgate that died without cleaning up, and our own that an
@@ -315,21 +326,25 @@ class DockerBackend:
         """A sandbox parked in a long-lived container, else a container of its own. Whether the
         first works here is found out once: the image may lack bubblewrap (an image of an older
         Sandgate), or the engine refuse the profile; a container per run is as safe, only dearer."""
-        if self._nested_for(spec) and self._nested_works is None:
-            with self._nested_lock:
-                if self._nested_works is None:
-                    try:
-                        why = self.nested.works(spec)
-                    except Exception as exc:  # noqa: BLE001 - the reason is logged, the runs go on
-                        why = _short(exc)
-                    if why:
-                        log.warning(
-                            "sandboxes in long-lived containers do not work here (%s): a container per run", why
-                        )
-                    self._nested_works = why is None
+        self._check_nested(spec)
         if self._nested_for(spec):
             return self.nested.park(spec)
         return self._start_container(spec)
+
+    def _check_nested(self, spec: ContainerSpec) -> None:
+        """Find out once whether sandboxes in long-lived containers work here."""
+        if not self._nested_for(spec) or self._nested_works is not None:
+            return
+        with self._nested_lock:
+            if self._nested_works is None:
+                try:
+                    why = self.nested.works(spec)
+                except Exception as exc:  # noqa: BLE001 - the reason is logged, the runs go on
+                    why = _short(exc)
+                if why:
+                    log.warning("sandboxes in long-lived containers do not work here (%s): a container per run", why)
+                    self._nested_why = why
+                self._nested_works = why is None
 
     def _discard_pooled(self, item: Any) -> None:
         if isinstance(item, NestedParked):

@@ -134,6 +134,18 @@ class NestedHosts:
             os.chmod(control_dir, 0o711)
             listening = agent_link.listen(os.path.join(control_dir, AGENT_SOCKET))
             try:
+                etc = runtime.etc_dir()
+                covers: list[tuple[str, str]] = []
+                if spec.workspace:
+                    view = workspace_view.plan(spec.workspace, spec.exclude)
+                    covers = [
+                        (
+                            f"{protocol.WORKSPACE}/{rel}",
+                            os.path.join(etc, runtime.EMPTY_DIR if is_dir else runtime.EMPTY_FILE),
+                        )
+                        for rel, is_dir in view.hidden
+                        if not os.path.islink(os.path.join(spec.workspace, rel))
+                    ]
                 kwargs = nested_kwargs(
                     spec,
                     b.labels(top),
@@ -142,8 +154,9 @@ class NestedHosts:
                     control_dir=control_dir,
                     egress_dir=egress_dir if spec.egress else None,
                     egress_inside=EGRESS_OUTER,
-                    etc_dir=runtime.etc_dir(),
+                    etc_dir=etc,
                     seccomp=outer_profile.security_opt(),
+                    hidden=covers,
                 )
                 kwargs["version"] = b.client.api._version
                 args = _create_container_args(kwargs)

@@ -159,6 +159,7 @@ def nested_kwargs(
     egress_inside: str,
     etc_dir: str,
     seccomp: str,
+    hidden: list[tuple[str, str]] | tuple = (),
     python: str = protocol.PYTHON,
 ) -> dict[str, Any]:
     """The create arguments of a nested host: a long-lived container whose agent starts one
@@ -166,8 +167,9 @@ def nested_kwargs(
     seccomp profile (`seccomp`, outer_profile.py), no tmpfs of its own (each sandbox makes its
     own), the host's /etc folder for bubblewrap's binds, no CPU-time limit on the container (the
     agent lives on; each sandbox gets it from the agent). The caller empties the masked and
-    read-only /proc paths (no option of the SDK does)."""
-    from docker.types import LogConfig, Ulimit
+    read-only /proc paths (no option of the SDK does). `hidden`: as for `create_kwargs`, the covers
+    of the workspace's secrets when the container is made (each sandbox covers them afresh too)."""
+    from docker.types import LogConfig, Mount, Ulimit
 
     lim = spec.limits
     memory = lim.memory_mb + NESTED_MEMORY_OVERHEAD_MB
@@ -207,4 +209,6 @@ def nested_kwargs(
     if egress_dir:
         volumes[egress_dir] = {"bind": egress_inside, "mode": "ro"}
     kwargs["volumes"] = volumes
+    if hidden:
+        kwargs["mounts"] = [Mount(target=inside, source=cover, type="bind", read_only=True) for inside, cover in hidden]
     return kwargs

@@ -213,3 +213,24 @@ def test_pooled_items_are_parked_sandboxes(nested):
     idle = nested.pool.idle()
     assert idle and all(isinstance(p, Parked) for p in idle)
     assert set(nested.idle_container_ids()) <= set(nested.nested.container_ids())
+
+
+def test_containers_of_a_kind_of_run_no_longer_asked_for_are_given_back(monkeypatch):
+    from sandgate.sandbox import docker_nested
+
+    monkeypatch.setattr(docker_nested, "IDLE_S", 0.5)
+    b = DockerBackend(pool_size=0)
+    try:
+        first = b.run(RunRequest(code="print(1)", limits=FAST))
+        assert first.stdout == "1\n"
+        old = set(b.nested.container_ids())
+        assert old
+        time.sleep(1.0)
+        # Another kind of run (other limits): the first kind's idle container has aged out.
+        other = b.run(RunRequest(code="print(2)", limits=SandboxLimits(wall_time_s=4.0, cpu_time_s=4.0)))
+        assert other.stdout == "2\n"
+        assert not old & set(b.nested.container_ids())
+        mine = {c["Id"] for c in b.client.api.containers(all=True, filters={"label": b.owner_filter()})}
+        assert not old & mine  # removed from the engine, not only forgotten
+    finally:
+        b.close()

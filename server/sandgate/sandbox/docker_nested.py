@@ -64,8 +64,10 @@ EGRESS_OUTER = "/run/sandgate-egress-outer"
 CONNECT_S = 15.0
 SPAWN_S = 10.0
 OUTSIDE_WAIT_S = 2.0
-# Idle containers (no sandbox parked) kept per kind of run beyond those the pool holds.
+# Idle containers (no sandbox parked) kept per kind of run (at least; as many as the pool holds), and
+# for how long: a kind of run no longer asked for (another workspace) gives its containers back.
 IDLE_KEPT = 1
+IDLE_S = 60.0
 
 
 @dataclass(eq=False)
@@ -77,6 +79,7 @@ class Host:
     spec: ContainerSpec
     top: str  # its own host folder (control, egress), removed with it
     healthy: bool = True
+    idle_since: float = 0.0
 
 
 @dataclass
@@ -109,19 +112,27 @@ class NestedHosts:
 
     # -- containers -----------------------------------------------------------------------------
     def _host_for(self, spec: ContainerSpec) -> Host:
-        dead = []
         found = None
         with self._lock:
+            dead = self._expired()
             idle = self._idle.get(spec) or []
             while idle and found is None:
                 host = idle.pop()
                 if host.healthy and not host.link.hung_up():
                     found = host
                 else:
-                    dead.append(host)
-        for host in dead:  # stopped meanwhile (killed, an engine restart)
+                    dead.append(host)  # stopped meanwhile (killed, an engine restart)
+        for host in dead:
             self._retire(host)
         return found or self._make_host(spec)
+
+    def _expired(self) -> list[Host]:
+        """Idle containers kept longer than IDLE_S, taken out of the idle lists (lock held)."""
+        now = time.monotonic()
+        old = [h for hosts in self._idle.values() for h in hosts if now - h.idle_since > IDLE_S]
+        for spec in list(self._idle):
+            self._idle[spec] = [h for h in self._idle[spec] if h not in old]
+        return old
 
     def _make_host(self, spec: ContainerSpec) -> Host:
         from docker.models.containers import _create_container_args
@@ -195,11 +206,16 @@ class NestedHosts:
     def _give_back(self, host: Host) -> None:
         """A host whose sandbox is over: kept for the next one of its kind, or removed."""
         with self._lock:
+            retired = self._expired()
             idle = self._idle.setdefault(host.spec, [])
-            if host.healthy and len(idle) < IDLE_KEPT:
+            # As many as the pool holds: it parks its next sandboxes in them.
+            if host.healthy and len(idle) < max(IDLE_KEPT, self.backend.pool.size):
+                host.idle_since = time.monotonic()
                 idle.append(host)
-                return
-        self._retire(host)
+            else:
+                retired.append(host)
+        for each in retired:
+            self._retire(each)
 
     def _retire(self, host: Host) -> None:
         with self._lock:

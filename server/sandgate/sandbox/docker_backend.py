@@ -1,4 +1,9 @@
-"""The Docker backend: hardened single-use containers, started ahead of time by a warm pool.
+"""The Docker backend: a fresh sandbox per run, started ahead of time by a warm pool.
+
+On a local engine whose image carries bubblewrap, the sandbox is a bubblewrap sandbox made inside a
+long-lived hardened container (docker_nested.py): a run then costs the engine nothing. Otherwise
+(a remote engine, a private workspace copied in per run, an older image) it is a hardened
+single-use container, below.
 
 A pooled container has already started Python, planted its honeytokens and sits in the
 bootstrap's read of stdin. A run attaches, sends the program, reads the demultiplexed output until

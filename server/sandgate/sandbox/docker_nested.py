@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sandgate.sandbox import (
@@ -98,7 +98,6 @@ class Parked:
     withheld: str | None = None
     running: bool = True  # the agent has not reported its exit
     pids_before: int | None = None
-    owned_fds: list[int] = field(default_factory=list)
 
 
 class NestedHosts:
@@ -147,8 +146,11 @@ class NestedHosts:
             try:
                 etc = runtime.etc_dir()
                 covers: list[tuple[str, str]] = []
+                shown = spec
                 if spec.workspace:
                     view = workspace_view.plan(spec.workspace, spec.exclude)
+                    if view.withheld:  # its secrets could not all be found: not even the agent sees it
+                        shown = dataclasses.replace(spec, workspace=None)
                     covers = [
                         (
                             f"{protocol.WORKSPACE}/{rel}",
@@ -158,7 +160,7 @@ class NestedHosts:
                         if not os.path.islink(os.path.join(spec.workspace, rel))
                     ]
                 kwargs = nested_kwargs(
-                    spec,
+                    shown,
                     b.labels(top),
                     agent_source=agent_source(),
                     agent_socket=f"{CONTROL_INSIDE}/{AGENT_SOCKET}",

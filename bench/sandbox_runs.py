@@ -6,11 +6,11 @@ round so the machine's drift lands on every contender alike:
 * `python3 -I -S -c pass`: the interpreter's own start, for reference;
 * bare `python3 suggestion.py`: the baseline, a plain Python start on the same file;
 * bubblewrap: `BwrapBackend.run` (namespaces, limits, the monitoring bootstrap);
-* Docker, warm pool: `DockerBackend.run` taking a pooled container (already started, its Python
-  waiting on stdin); before every sample the pool is let refill (not timed), and the samples
-  that really got a pooled container are counted;
-* Docker, cold: the same hardened container made for the run (a backend with `pool_size=0`,
-  whose pool never fills: `run` creates, starts, runs and removes it).
+* Docker, warm pool: `DockerBackend.run` taking a pooled sandbox (a bubblewrap sandbox parked in a
+  long-lived container, docker_nested.py, its Python waiting on stdin); before every sample the
+  pool is let refill (not timed), and the samples that really got a pooled sandbox are counted;
+* Docker, cold: a hardened container made for the run (a backend with `pool_size=0` and no nested
+  containers, whose pool never fills: `run` creates, starts, runs and removes it).
 
 Every run is checked (exit 0, the expected output, no backend error); a failing run stops the
 benchmark rather than measure the wrong path.
@@ -150,18 +150,18 @@ class TakeCounter:
 
             pool.take = counted_take
             self._undo.append(lambda: pool.__dict__.pop("take", None))
-        if hasattr(backend, "_start_container"):
+        if hasattr(backend, "_make_pooled"):
             # The pool made its own bound method at construction: only run()'s cold starts
-            # (pool empty, or a pooled container found dead) go through the instance attribute.
-            start = backend._start_container
+            # (pool empty, or a pooled sandbox found dead) go through the instance attribute.
+            start = backend._make_pooled
 
             def counted_start(spec):  # noqa: ANN001
                 with self._lock:
                     self.cold_starts += 1
                 return start(spec)
 
-            backend._start_container = counted_start
-            self._undo.append(lambda: backend.__dict__.pop("_start_container", None))
+            backend._make_pooled = counted_start
+            self._undo.append(lambda: backend.__dict__.pop("_make_pooled", None))
 
     def reset(self) -> None:
         with self._lock:
@@ -332,7 +332,9 @@ def run(ctx: Context) -> list[Section]:
             from sandgate.sandbox.docker_backend import DockerBackend
 
             warm = DockerBackend(image=policy.image)
-            cold = DockerBackend(image=policy.image, pool_size=0)
+            # A container made for the run, as every run was before nested containers (and still
+            # is on a remote engine): what the pool spares a run.
+            cold = DockerBackend(image=policy.image, pool_size=0, nested=False)
             owned += [warm, cold]
             warm.warm(request)
             pooled.append(warm)

@@ -32,9 +32,9 @@ STATIC = "static only (no sandbox)"
 # Issue 20's promises for Docker at the vet pool's concurrency.
 DOCKER_CPU_MS = 150.0
 DOCKER_POOL_SHARE = 80.0
-# Docker with the engine's default runtime (runc), beside the one Sandgate chose (crun when the
-# engine has it): what a host without crun gets.
-DOCKER_RUNC = "docker, runc"
+# Docker with a container made for every run (SANDGATE_DOCKER_NESTED=0), beside the sandboxes made
+# in long-lived containers (docker_nested.py): what an image without bubblewrap gets.
+DOCKER_PER_RUN = "docker, a container per run"
 
 
 IN_FLIGHT = 4  # vets asked for at once
@@ -177,19 +177,18 @@ def run(ctx: Context) -> list[Section]:
         if "docker" in contenders:
             from sandgate.sandbox.docker_backend import DockerBackend
 
-            if DockerBackend(pool_size=0).runtime() is not None:
-                contenders.insert(contenders.index("docker") + 1, DOCKER_RUNC)
+            contenders.insert(contenders.index("docker") + 1, DOCKER_PER_RUN)
         extra: list[Any] = []
         for name in contenders:
-            vetter = Vetter(loaded, backend="docker" if name == DOCKER_RUNC else name, workspace=workspace)
-            if name == DOCKER_RUNC:
+            vetter = Vetter(loaded, backend="docker" if name == DOCKER_PER_RUN else name, workspace=workspace)
+            if name == DOCKER_PER_RUN:
                 from sandgate.sandbox.base import Probe
                 from sandgate.sandbox.docker_backend import DockerBackend
 
-                # A backend of its own (the shared one runs crun): handed to this vetter directly.
-                runc = DockerBackend(runtime=None)
-                extra.append(runc)
-                vetter._backend, vetter._probes = runc, [Probe("docker", True, "runc")]
+                # A backend of its own (the shared one nests): handed to this vetter directly.
+                per_run = DockerBackend(nested=False)
+                extra.append(per_run)
+                vetter._backend, vetter._probes = per_run, [Probe("docker", True, "a container per run")]
             backend, probes = vetter.backend()
             if backend is None:
                 raise RuntimeError(f"{name}: no backend: {probes}")
@@ -272,12 +271,17 @@ def run(ctx: Context) -> list[Section]:
                     else "that finds it empty makes its own (the cold path) while competing with that refill."
                 )
             )
-            if o.label.startswith("docker"):
-                runtime = "runc" if o.label == DOCKER_RUNC else "the runtime Sandgate chose (crun when registered)"
+            if o.label == DOCKER_PER_RUN:
                 text += (
-                    f" Every vet costs a container's create, start, exit and removal in the engine (dockerd, "
-                    f"containerd, its shim and {runtime}), pooled or not: {fmt(o.cpu_ms_per_vet)} ms of the "
-                    f"machine's CPU per vet here."
+                    " Every vet costs a container's create, start, exit and removal in the engine (dockerd, "
+                    "containerd, its shim and the runtime Sandgate chose (crun when registered)), pooled or not: "
+                    f"{fmt(o.cpu_ms_per_vet)} ms of the machine's CPU per vet here."
+                )
+            elif o.label.startswith("docker"):
+                text += (
+                    " Each vet's sandbox is a bubblewrap sandbox made inside a long-lived container "
+                    "(docker_nested.py), so no vet costs the engine anything: "
+                    f"{fmt(o.cpu_ms_per_vet)} ms of the machine's CPU per vet here."
                 )
             else:
                 text += (

@@ -104,7 +104,7 @@ def _left_over(backend, made: list[str]) -> list[str]:
     deadline = time.monotonic() + 10
     while True:
         if backend.name == "docker":
-            held = {h.top for h in backend._hosted.values()}
+            held = {h.top for h in backend._hosted.values()} | backend.nested.tops()
         else:
             held = {p.egress_top for p in backend.pool.idle()}
         left = [d for d in made if os.path.exists(d) and d not in held]

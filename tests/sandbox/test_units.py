@@ -477,3 +477,72 @@ print(killed)
     assert out.returncode == 0, out.stderr
     # The registered one, the one made meanwhile once it is, then the sweep.
     assert out.stdout.strip() == "['early', 'late', 'swept']"
+
+
+def test_docker_nested_kwargs_exact():
+    from sandgate.sandbox.docker_spec import nested_kwargs
+
+    kw = nested_kwargs(
+        ContainerSpec("img:1", SandboxLimits(), "/home/u/proj", egress=True, runtime="crun"),
+        {"sandgate.owner": "h:1:2"},
+        agent_source="AGENT",
+        agent_socket="/run/sandgate-ctl/agent.sock",
+        control_dir="/run/x/control",
+        egress_dir="/run/x/egress",
+        egress_inside="/run/sandgate-egress-outer",
+        etc_dir="/var/etc-1",
+        seccomp="seccomp={}",
+        hidden=[("/workspace/.env", "/var/etc-1/empty")],
+        python="python3",
+    )
+    assert kw == {
+        "image": "img:1",
+        "command": ["python3", "-I", "-S", "-B", "-c", "AGENT", "/run/sandgate-ctl/agent.sock"],
+        "user": "65534:65534",
+        "environment": dict(protocol.ENV),
+        "working_dir": "/",
+        "hostname": "sandbox",
+        "labels": {"sandgate": "1", "sandgate.owner": "h:1:2"},
+        "network_mode": "none",
+        "network_disabled": True,
+        # No tmpfs: each sandbox makes its own; the container's own root stays read-only.
+        "read_only": True,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true", "seccomp={}"],
+        "ipc_mode": "none",
+        "init": True,
+        "pids_limit": 36,
+        # The run's 256 MB and the agent's Python.
+        "mem_limit": "280m",
+        "memswap_limit": "280m",
+        "nano_cpus": 1_000_000_000,
+        # No CPU-time limit on the container (the agent lives on): each sandbox gets its own.
+        "ulimits": [Ulimit(name="fsize", soft=8 << 20, hard=8 << 20), Ulimit(name="core", soft=0, hard=0)],
+        "log_config": LogConfig(type="none"),
+        "runtime": "crun",
+        "volumes": {
+            "/run/x/control": {"bind": "/run/sandgate-ctl", "mode": "ro"},
+            "/var/etc-1": {"bind": "/var/etc-1", "mode": "ro"},
+            "/home/u/proj": {"bind": "/workspace", "mode": "ro"},
+            "/run/x/egress": {"bind": "/run/sandgate-egress-outer", "mode": "ro"},
+        },
+        "mounts": [Mount(target="/workspace/.env", source="/var/etc-1/empty", type="bind", read_only=True)],
+    }
+
+
+def test_the_nested_containers_profile_allows_bubblewraps_calls_and_refuses_the_rest():
+    import errno
+
+    from sandgate.sandbox import outer_profile, syscall_filter
+
+    profile = outer_profile.profile()
+    assert profile["defaultAction"] == "SCMP_ACT_ALLOW"
+    denied = {n for rule in profile["syscalls"] if rule["errnoRet"] == errno.EPERM for n in rule["names"]}
+    # What bubblewrap needs to build a sandbox is the only difference from the confinement filter.
+    assert set(syscall_filter.DENIED) - denied == outer_profile.BWRAP_NEEDS
+    assert {"ptrace", "bpf", "keyctl", "io_uring_setup", "userfaultfd", "init_module", "open_by_handle_at"} <= denied
+    assert {"mount", "unshare", "pivot_root"}.isdisjoint(denied)
+    ioctls = [r for r in profile["syscalls"] if r["names"] == ["ioctl"]]
+    assert sorted(r["args"][0]["value"] for r in ioctls) == sorted(syscall_filter.DENIED_IOCTLS)
+    assert any(r["names"] == ["clone3"] and r["errnoRet"] == errno.ENOSYS for r in profile["syscalls"])
+    assert outer_profile.security_opt().startswith("seccomp={")

@@ -16,11 +16,11 @@ SCRATCH_BYTES = 16 * 1024 * 1024
 def bwrap_argv(
     runtime: PythonRuntime,
     etc_dir: str,
-    workspace_fd: int | None,
+    workspace_fd: int | str | None,
     bwrap: str = "bwrap",
     python_argv: list[str] | None = None,
-    egress_fd: int | None = None,
-    seccomp_fd: int | None = None,
+    egress_fd: int | str | None = None,
+    seccomp_fd: int | str | None = None,
     hidden: list[tuple[str, bool]] | tuple = (),
     node: NodeRuntime | None = None,
 ) -> list[str]:
@@ -29,7 +29,8 @@ def bwrap_argv(
     `workspace_fd`: an open (O_PATH) descriptor of the folder shown read-only at /workspace —
     by descriptor, so the sandbox user needs no right to the folders above it, and nothing can
     swap a link into the path in between; None: an empty /workspace. `hidden`: paths under it
-    covered by an empty file or folder (`workspace_view.py`). `egress_fd`: the folder holding the
+    covered by an empty file or folder (`workspace_view.py`). A descriptor may be given as text:
+    a placeholder the one who starts bwrap fills in (the nested Docker agent, agent.py). `egress_fd`: the folder holding the
     run's egress proxy socket (docs/network.md), shown at `proxy_wiring.INSIDE_DIR` with the proxy
     variables set; None: no way out. `seccomp_fd`: the confinement filter (`syscall_filter.py`).
     `node`: a Node sandbox: its binary at `protocol.NODE` and the libraries it needs besides

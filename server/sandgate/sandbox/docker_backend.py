@@ -1,4 +1,9 @@
-"""The Docker backend: hardened single-use containers, started ahead of time by a warm pool.
+"""The Docker backend: a fresh sandbox per run, started ahead of time by a warm pool.
+
+On a local engine whose image carries bubblewrap, the sandbox is a bubblewrap sandbox made inside a
+long-lived hardened container (docker_nested.py): a run then costs the engine nothing. Otherwise
+(a remote engine, a private workspace copied in per run, an older image) it is a hardened
+single-use container, below.
 
 A pooled container has already started Python, planted its honeytokens and sits in the
 bootstrap's read of stdin. A run attaches, sends the program, reads the demultiplexed output until
@@ -16,6 +21,7 @@ falling back to the engine's default when crun is absent or fails.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -25,7 +31,7 @@ import struct
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +50,8 @@ from sandgate.sandbox import (
     workspace_view,
 )
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
+from sandgate.sandbox.docker_nested import NestedHosts
+from sandgate.sandbox.docker_nested import Parked as NestedParked
 from sandgate.sandbox.docker_spec import BOOTSTRAP_FILE, CONTROL_SOCKET, LABEL, ContainerSpec, create_kwargs
 from sandgate.sandbox.image import DEFAULT_IMAGE
 from sandgate.sandbox.pool import WarmPool, burst_size, vet_concurrency
@@ -78,6 +86,7 @@ HANDOFF_S = 1.0
 # The OCI runtime used when the engine has it registered (scripts/setup-sandbox.sh registers it):
 # a C program where runc is a Go one, started several times per container.
 PREFERRED_RUNTIME = "crun"
+NESTED_ENV = "SANDGATE_DOCKER_NESTED"
 _UNKNOWN = "?"
 
 
@@ -128,10 +137,15 @@ class DockerBackend:
         egress_resolver: Resolver | None = None,
         runtime: str | None = "auto",
         preferred_runtime: str = PREFERRED_RUNTIME,
+        nested: bool | None = None,
     ) -> None:
         """`pool_size`: warm containers kept per kind of run (None: as many as vets can be in
         flight). `runtime`: "auto" (`preferred_runtime` when the engine has it, else its default),
-        None (the engine's default) or a runtime's name."""
+        None (the engine's default) or a runtime's name. `nested`: make each run's sandbox inside
+        a long-lived container (docker_nested.py) where possible (None: unless
+        SANDGATE_DOCKER_NESTED=0); False: a container per run."""
+        if nested is None:
+            nested = os.environ.get(NESTED_ENV, "1") != "0"
         self.image = image or DEFAULT_IMAGE
         # How the egress proxy resolves names (None: the system resolver). Set by tests only,
         # from the host process; nothing inside a container can reach it.
@@ -146,9 +160,16 @@ class DockerBackend:
         self._retiring: set[threading.Thread] = set()  # used containers being removed
         self._runtime_wanted, self._preferred_runtime = runtime, preferred_runtime
         self._runtime: str | None = _UNKNOWN  # chosen at the first run (an engine call)
+        # Runs' sandboxes are made inside long-lived containers (docker_nested.py) where the engine
+        # and the image allow it; None until the first sandbox that could be made so was tried.
+        self._nested_works: bool | None = None if nested else False
+        self._nested_lock = threading.Lock()
+        self._nested_why = "" if nested else f"{NESTED_ENV}=0"
+        self.nested = NestedHosts(self)
+        # Holds containers made for one run each, or sandboxes parked in a long-lived container.
         self.pool: WarmPool[ContainerSpec, Any] = WarmPool(
-            self._start_container,
-            self._remove,
+            self._make_pooled,
+            self._discard_pooled,
             size=burst_size() if pool_size is None else pool_size,
             name="sandgate-docker-pool",
             fillers=min(MAX_FILLERS, vet_concurrency()),
@@ -189,8 +210,18 @@ class DockerBackend:
         except Exception:  # noqa: BLE001
             remedy = "run `sandgate sandbox init`" if self.image == DEFAULT_IMAGE else f"load the image {self.image}"
             return Probe("docker", False, f"image {self.image} is missing", remedy)
-        where = "remote engine" if self.is_remote() else "local engine"
-        return Probe("docker", True, f"Docker works ({where}, image {self.image})")
+        if self.is_remote():
+            return Probe("docker", True, f"Docker works (remote engine, image {self.image}, a container per run)")
+        # Found out now rather than at the first vet: what `sandbox doctor` reports, and the
+        # server's start-up pays the first container instead of the user's first suggestion.
+        spec = self.spec_for(RunRequest(code=""))
+        self._check_nested(spec)
+        how = (
+            "a bubblewrap sandbox per run in long-lived containers"
+            if self._nested_works
+            else f"a container per run{': ' + self._nested_why if self._nested_why else ''}"
+        )
+        return Probe("docker", True, f"Docker works (local engine, image {self.image}, {how})")
 
     def reap_orphans(self) -> int:
         """Remove containers left by a Sandgate that died without cleaning up, and our own that an
@@ -226,7 +257,7 @@ class DockerBackend:
                     self._runtime = chosen
         return self._runtime
 
-    def _runtime_failed(self, runtime: str, exc: BaseException) -> None:
+    def runtime_failed(self, runtime: str, exc: BaseException) -> None:
         with self._lock:
             if self._runtime == runtime:
                 self._runtime = None
@@ -262,14 +293,75 @@ class DockerBackend:
         self.pool.want(self.spec_for(request))
 
     def idle_container_ids(self) -> list[str]:
-        return [c.id for c in self.pool.idle()]
+        return [p.host.container.id if isinstance(p, NestedParked) else p.id for p in self.pool.idle()]
+
+    def labels(self, top: str) -> dict[str, str]:
+        """The labels of a container of ours with host folder `top`."""
+        return {LABEL_OWNER: self._owner, LABEL_HOST_DIR: top}
+
+    def owner_filter(self) -> str:
+        return f"{LABEL_OWNER}={self._owner}"
+
+    @contextlib.contextmanager
+    def creating(self) -> Iterator[None]:
+        """Around a create: a container of ours not recorded yet is not an orphan to reap."""
+        with self._lock:
+            self._creating += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._creating -= 1
 
     def close(self) -> None:
         self.pool.close()
+        self.nested.close()
         with self._lock:
             retiring = list(self._retiring)
         for thread in retiring:  # used containers still being removed
             thread.join(timeout=10)
+
+    # -- what the pool holds ----------------------------------------------------------------------
+    def _nested_for(self, spec: ContainerSpec) -> bool:
+        """Whether runs of `spec` get a sandbox in a long-lived container: a local engine (it binds
+        our sockets), a workspace bound rather than copied in, and such containers working here."""
+        return self._nested_works is not False and spec.supervised and not spec.workspace_tmpfs
+
+    def _make_pooled(self, spec: ContainerSpec) -> Any:
+        """A sandbox parked in a long-lived container, else a container of its own. Whether the
+        first works here is found out once: the image may lack bubblewrap (an image of an older
+        Sandgate), or the engine refuse the profile; a container per run is as safe, only dearer."""
+        self._check_nested(spec)
+        if self._nested_for(spec):
+            return self.nested.park(spec)
+        return self._start_container(spec)
+
+    def _check_nested(self, spec: ContainerSpec) -> None:
+        """Find out once whether sandboxes in long-lived containers work here."""
+        if not self._nested_for(spec) or self._nested_works is not None:
+            return
+        with self._nested_lock:
+            if self._nested_works is None:
+                try:
+                    why = self.nested.works(spec)
+                except Exception as exc:  # noqa: BLE001 - the reason is logged, the runs go on
+                    why = _short(exc)
+                if why:
+                    log.warning("sandboxes in long-lived containers do not work here (%s): a container per run", why)
+                    self._nested_why = why
+                self._nested_works = why is None
+
+    def _discard_pooled(self, item: Any) -> None:
+        if isinstance(item, NestedParked):
+            self.nested.discard(item)
+        else:
+            self._remove(item)
+
+    def _usable(self, item: Any, spec: ContainerSpec) -> bool:
+        if isinstance(item, NestedParked):
+            return self.nested.alive(item)
+        # Armed by a supervisor that died since: its bootstrap is on its way out.
+        return not spec.supervised or self._armed_by_live_supervisor(item)
 
     # -- containers -----------------------------------------------------------------------------
     def _start_container(self, spec: ContainerSpec) -> Any:
@@ -277,7 +369,7 @@ class DockerBackend:
             return self._make_container(spec)
         except _RuntimeFailed as failed:
             # crun absent or refused here (a hybrid cgroup host, say): the engine's default.
-            self._runtime_failed(str(spec.runtime), failed.__cause__ or failed)
+            self.runtime_failed(str(spec.runtime), failed.__cause__ or failed)
             return self._make_container(dataclasses.replace(spec, runtime=None))
 
     def _make_container(self, spec: ContainerSpec) -> Any:
@@ -418,18 +510,24 @@ class DockerBackend:
                 self._reaped = True
                 self.reap_orphans()
             spec = self.spec_for(request)
-            container = self.pool.take(spec)
-            while container is not None and spec.supervised and not self._armed_by_live_supervisor(container):
-                # Armed by a supervisor that died since: its bootstrap is on its way out.
-                self._retire_later(container, None)
-                container = self.pool.take(spec)
-            if container is not None:
+            item = self.pool.take(spec)
+            while item is not None and not self._usable(item, spec):
+                if isinstance(item, NestedParked):
+                    self.nested.discard(item)
+                else:
+                    self._retire_later(item, None)
+                item = self.pool.take(spec)
+            if isinstance(item, NestedParked):
+                return self.nested.run_in(item, request, started)
+            if item is not None:
                 try:
-                    return self._run_in(container, spec, request, started, warm=True)
+                    return self._run_in(item, spec, request, started, warm=True)
                 except _StaleContainer:
                     log.debug("pooled container was not running; running cold")
-            container = self._start_container(spec)
-            return self._run_in(container, spec, request, started, warm=False)
+            item = self._make_pooled(spec)
+            if isinstance(item, NestedParked):
+                return self.nested.run_in(item, request, started)
+            return self._run_in(item, spec, request, started, warm=False)
         except Exception as exc:  # noqa: BLE001 - a backend never raises into the caller
             log.warning("docker run failed: %s", exc)
             self._reaped = False  # the engine failed: look for what it left once it is back

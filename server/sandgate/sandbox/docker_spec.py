@@ -139,3 +139,76 @@ def create_kwargs(
         # Mounts, not volumes: many covers share one host file.
         kwargs["mounts"] = [Mount(target=inside, source=cover, type="bind", read_only=True) for inside, cover in hidden]
     return kwargs
+
+
+# A nested host (docker_nested.py) runs docker-init, the agent and one sandbox (bubblewrap's two
+# processes, then the program's): on top of the program's budget.
+NESTED_PIDS_OVERHEAD = 4
+# The agent's Python, resident for the container's life, within the container's memory limit.
+NESTED_MEMORY_OVERHEAD_MB = 24
+
+
+def nested_kwargs(
+    spec: ContainerSpec,
+    labels: dict[str, str],
+    *,
+    agent_source: str,
+    agent_socket: str,
+    control_dir: str,
+    egress_dir: str | None,
+    egress_inside: str,
+    etc_dir: str,
+    seccomp: str,
+    hidden: list[tuple[str, str]] | tuple = (),
+    python: str = protocol.PYTHON,
+) -> dict[str, Any]:
+    """The create arguments of a nested host: a long-lived container whose agent starts one
+    bubblewrap sandbox at a time. What differs from `create_kwargs`: the command (the agent), the
+    seccomp profile (`seccomp`, outer_profile.py), no tmpfs of its own (each sandbox makes its
+    own), the host's /etc folder for bubblewrap's binds, no CPU-time limit on the container (the
+    agent lives on; each sandbox gets it from the agent). The caller empties the masked and
+    read-only /proc paths (no option of the SDK does). `hidden`: as for `create_kwargs`, the covers
+    of the workspace's secrets when the container is made (each sandbox covers them afresh too)."""
+    from docker.types import LogConfig, Mount, Ulimit
+
+    lim = spec.limits
+    memory = lim.memory_mb + NESTED_MEMORY_OVERHEAD_MB
+    kwargs: dict[str, Any] = {
+        "image": spec.image,
+        "command": [python, "-I", "-S", "-B", "-c", agent_source, agent_socket],
+        "user": SANDBOX_USER,
+        "environment": dict(protocol.ENV),
+        "working_dir": "/",
+        "hostname": "sandbox",
+        "labels": {LABEL: "1", **labels},
+        "network_mode": "none",
+        "network_disabled": True,
+        "read_only": True,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true", seccomp],
+        "ipc_mode": "none",
+        "init": True,
+        "pids_limit": lim.processes + NESTED_PIDS_OVERHEAD,
+        "mem_limit": f"{memory}m",
+        "memswap_limit": f"{memory}m",
+        "nano_cpus": 1_000_000_000,
+        "ulimits": [
+            Ulimit(name="fsize", soft=lim.file_size_mb * 1024 * 1024, hard=lim.file_size_mb * 1024 * 1024),
+            Ulimit(name="core", soft=0, hard=0),
+        ],
+        "log_config": LogConfig(type="none"),
+    }
+    if spec.runtime:
+        kwargs["runtime"] = spec.runtime
+    volumes: dict[str, dict[str, str]] = {
+        control_dir: {"bind": CONTROL_INSIDE, "mode": "ro"},
+        etc_dir: {"bind": etc_dir, "mode": "ro"},
+    }
+    if spec.workspace:
+        volumes[spec.workspace] = {"bind": protocol.WORKSPACE, "mode": "ro"}
+    if egress_dir:
+        volumes[egress_dir] = {"bind": egress_inside, "mode": "ro"}
+    kwargs["volumes"] = volumes
+    if hidden:
+        kwargs["mounts"] = [Mount(target=inside, source=cover, type="bind", read_only=True) for inside, cover in hidden]
+    return kwargs

@@ -12,8 +12,10 @@ import io
 import json
 import logging
 import os
+import shutil
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from typing import Any
 
 from sandgate.sandbox import node_runtime, protocol, runtime
@@ -26,12 +28,35 @@ IMAGE_REPO = "sandgate-sandbox"
 DEFAULT_IMAGE = f"{IMAGE_REPO}:latest"
 LABEL_RUNTIME = "sandgate.runtime"
 DOCKERFILE = "FROM scratch\nCOPY rootfs/ /\nUSER 65534:65534\nWORKDIR /tmp\n"
+# bubblewrap in the image: a nested sandbox host makes each run's sandbox with it (docker_nested.py).
+BWRAP = "/usr/bin/bwrap"
 
 
-def runtime_digest(rt: PythonRuntime, node: NodeRuntime | None = None) -> str:
-    """Identifies the image content: same interpreter, stdlib and libraries (and Node) → same digest."""
+@dataclass(frozen=True)
+class Extra:
+    """A binary of this machine copied into the image at the same path, with its libraries."""
+
+    path: str
+    libs: tuple[tuple[str, str], ...]
+
+
+def bwrap_for_image() -> Extra | None:
+    """This machine's bubblewrap (None: not installed; the image then holds no nested host, and
+    Docker runs make a container each)."""
+    found = shutil.which("bwrap")
+    if not found:
+        return None
+    real = os.path.realpath(found)
+    return Extra(real, runtime.shared_libs(real))
+
+
+def runtime_digest(rt: PythonRuntime, node: NodeRuntime | None = None, bwrap: Extra | None = None) -> str:
+    """Identifies the image content: same interpreter, stdlib and libraries (and Node, bubblewrap)
+    → same digest."""
     h = hashlib.sha256()
     extra = [node.node, *(host for _, host in node.libs)] if node else []
+    if bwrap is not None:
+        extra += [bwrap.path, *(host for _, host in bwrap.libs)]
     for path in [rt.python, *(host for _, host in rt.libs), *extra]:
         st = os.stat(path)
         h.update(f"{path}:{st.st_size}:{int(st.st_mtime)}\n".encode())
@@ -55,7 +80,7 @@ def node_for_image() -> NodeRuntime | None:
         return None
 
 
-def build_context(rt: PythonRuntime, fileobj: Any, node: NodeRuntime | None = None) -> None:
+def build_context(rt: PythonRuntime, fileobj: Any, node: NodeRuntime | None = None, bwrap: Extra | None = None) -> None:
     """Write the build context tar (Dockerfile + rootfs/) to `fileobj`."""
     with tarfile.open(fileobj=fileobj, mode="w") as tar:
 
@@ -104,6 +129,9 @@ def build_context(rt: PythonRuntime, fileobj: Any, node: NodeRuntime | None = No
             add_dir("rootfs/usr/local/bin")
             add_file("rootfs" + protocol.NODE, node.node)
             libs.update((inside, host) for inside, host in node.libs if inside not in libs)
+        if bwrap is not None:
+            add_file("rootfs" + BWRAP, bwrap.path)
+            libs.update((inside, host) for inside, host in bwrap.libs if inside not in libs)
         for inside, host in sorted(libs.items()):
             parent = os.path.dirname(inside)
             parts = parent.strip("/").split("/")
@@ -143,13 +171,14 @@ def ensure_image(client: Any, force: bool = False) -> tuple[str, bool]:
     """Build `sandgate-sandbox:<digest>` (tagged `latest`) unless it exists. Returns (tag, built)."""
     rt = runtime.discover()
     node = node_for_image()
-    digest = runtime_digest(rt, node)
+    bwrap = bwrap_for_image()
+    digest = runtime_digest(rt, node, bwrap)
     tag = f"{IMAGE_REPO}:{digest}"
     if not force and image_present(client, tag):
         client.images.get(tag).tag(IMAGE_REPO, "latest")
         return tag, False
     with tempfile.TemporaryFile() as ctx:
-        build_context(rt, ctx, node)
+        build_context(rt, ctx, node, bwrap)
         ctx.seek(0)
         log.info("building %s (%d MB context)", tag, ctx.seek(0, 2) // (1 << 20))
         ctx.seek(0)

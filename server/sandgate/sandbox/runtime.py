@@ -124,6 +124,16 @@ def _discover(real: str) -> PythonRuntime:
     if stdlib.startswith(("/root", "/home")):
         raise RuntimeMissing(f"{real}'s stdlib is under a home directory ({stdlib}); use the system python")
     objects = [real] + sorted(str(p) for p in Path(stdlib, "lib-dynload").glob("*.so"))
+    libs = _ldd(objects) | _dlopened(DLOPENED)
+    return PythonRuntime(python=real, stdlib=stdlib, libs=_mapped(libs))
+
+
+def shared_libs(binary: str) -> tuple[tuple[str, str], ...]:
+    """The shared objects `binary` loads, as PythonRuntime.libs lists them (inside, host)."""
+    return _mapped(_ldd([binary]))
+
+
+def _ldd(objects: list[str]) -> set[str]:
     libs: set[str] = set()
     for chunk in _chunks(objects, 40):
         out = subprocess.run(["ldd", *chunk], capture_output=True, text=True, timeout=30).stdout
@@ -131,9 +141,11 @@ def _discover(real: str) -> PythonRuntime:
             m = _LDD_LINE.search(line)
             if m:
                 libs.add(m.group(1))
-    libs.update(_dlopened(DLOPENED))
-    mapped = {_under_usr(lib): os.path.realpath(lib) for lib in libs}
-    return PythonRuntime(python=real, stdlib=stdlib, libs=tuple(sorted(mapped.items())))
+    return libs
+
+
+def _mapped(libs: set[str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted({_under_usr(lib): os.path.realpath(lib) for lib in libs}.items()))
 
 
 def _dlopened(names: tuple[str, ...]) -> set[str]:

@@ -46,12 +46,16 @@ class RunRequest:
     # Which runtime runs the program (protocol.RUNTIMES): the language unit's `runtime`.
     runtime: str = "python"
 
-    def header(self, plant_honey: bool = True) -> dict[str, Any]:
+    def header(self, planted: Honey | None = None) -> dict[str, Any]:
         """What the bootstrap plants, where the suggestion is, and what it calls (protocol.payload).
-        `plant_honey` False: the sandbox has its honeytokens already."""
+        `planted`: the honeytokens the sandbox planted when it was made (None: the request's are
+        planted now)."""
         out: dict[str, Any] = {}
-        if self.honey is not None and plant_honey:
+        if self.honey is not None and planted is None:
             out["honey"] = self.honey.header()
+        if self.runtime == "node" and planted is not None:
+            # Node's bootstrap watches the honey variables Python's planted before it exec'd Node.
+            out["honey_names"] = sorted(planted.header().get("env") or ())
         if self.span is not None:
             out["span"] = list(self.span)
         if self.exercise:

@@ -309,7 +309,7 @@ class BwrapBackend:
                 parked.ev_w_num,
                 marker,
                 proxy_wiring.header() if net and net.active else None,
-                extra=_header(request, parked),
+                extra=request.header(parked.honey),
             )
             # The program's time starts with its code: spawning a cold sandbox is not its time.
             out = _read_run(proc, data, parked.ev_r, marker, time.monotonic() + lim.wall_time_s, lim.output_bytes)
@@ -324,7 +324,7 @@ class BwrapBackend:
             result.peak_memory_kb = (cg.peak_kb() if cg else None) or usage.ru_maxrss
             if out.stopped:
                 # Events written before the kill are still in the pipe.
-                out.events.extend(_drain_events(parked.ev_r, marker))
+                out.events.extend(protocol.drain_events(parked.ev_r, marker))
             # bwrap is gone, and with it its pid namespace: the record is complete at once.
             result.outside = supervision.shared().finish(sid, OUTSIDE_WAIT_S)
             parked.sid = None
@@ -369,14 +369,6 @@ def _spawn_key(request: RunRequest) -> SpawnKey:
         request.honey is not None,
         request.runtime,
     )
-
-
-def _header(request: RunRequest, parked: Parked) -> dict:
-    extra = request.header(plant_honey=parked.honey is None)
-    if request.runtime == "node" and parked.honey is not None:
-        # Node's bootstrap watches the honey variables Python's planted before it exec'd Node.
-        extra["honey_names"] = sorted(parked.honey.header().get("env") or ())
-    return extra
 
 
 @dataclass
@@ -437,17 +429,6 @@ def _kill(proc: subprocess.Popen, cg: cgroup.RunCgroup | None) -> None:
                 os.kill(pid, 9)
             except ProcessLookupError:
                 pass
-
-
-def _drain_events(fd: int, marker: str) -> list[dict]:
-    splitter = protocol.EventSplitter(marker)
-    os.set_blocking(fd, False)
-    try:
-        while chunk := os.read(fd, 65536):
-            splitter.feed(chunk)
-    except (BlockingIOError, OSError):
-        pass
-    return splitter.events
 
 
 def _read_run(

@@ -584,7 +584,7 @@ class DockerBackend:
                         marker,
                         proxy_wiring.header() if net and net.active else None,
                         end=True,
-                        extra=_header(request, hosted),
+                        extra=request.header(hosted.honey),
                     )
                 )
                 raw.shutdown(socket.SHUT_WR)  # EOF on the program's stdin (StdinOnce)
@@ -908,11 +908,3 @@ def _exit_status(events: list[dict]) -> int | None:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
-
-
-def _header(request: RunRequest, hosted: _Hosted) -> dict:
-    extra = request.header(plant_honey=hosted.honey is None)
-    if request.runtime == "node" and hosted.honey is not None:
-        # Node's bootstrap watches the honey variables Python's planted before it exec'd Node.
-        extra["honey_names"] = sorted(hosted.honey.header().get("env") or ())
-    return extra

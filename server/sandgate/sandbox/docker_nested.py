@@ -422,7 +422,7 @@ class NestedHosts:
                 parked.events_number,
                 marker,
                 proxy_wiring.header() if net and net.active else None,
-                extra=_header(request, parked),
+                extra=request.header(parked.honey),
             )
             output = run_output.CappedOutput(lim.output_bytes)
             splitter = protocol.EventSplitter(marker)
@@ -451,14 +451,14 @@ class NestedHosts:
                 host.healthy = False
                 raise RuntimeError("the sandbox did not end when it was killed")
             parked.running = False
+            events = splitter.events
             if stopped:
                 # Events written before the kill are still in the pipe.
-                for chunk in _drain(parked.events):
-                    splitter.feed(chunk)
+                events += protocol.drain_events(parked.events, marker)
             stdout, stderr = output.texts()
             result.stdout, result.stderr = stdout, stderr
             result.output_truncated = stopped == "output"
-            result.events = splitter.events
+            result.events = events
             code = os.waitstatus_to_exitcode(done.status)
             result.exit_code = 128 - code if code < 0 else code
             result.peak_memory_kb = done.maxrss_kb or None
@@ -491,24 +491,6 @@ class NestedHosts:
 def agent_source() -> str:
     with open(agent.__file__, encoding="utf-8") as f:
         return f.read()
-
-
-def _header(request: RunRequest, parked: Parked) -> dict:
-    extra = request.header(plant_honey=parked.honey is None)
-    if request.runtime == "node" and parked.honey is not None:
-        extra["honey_names"] = sorted(parked.honey.header().get("env") or ())
-    return extra
-
-
-def _drain(fd: int) -> list[bytes]:
-    chunks = []
-    os.set_blocking(fd, False)
-    try:
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-    except OSError:
-        pass
-    return chunks
 
 
 def _pids_refused(cid: str) -> int | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 import json
 import logging
+import os
 import secrets
 import subprocess
 from dataclasses import dataclass, field
@@ -254,3 +255,15 @@ class Captured:
     exit_status: int | None = None
     # The bootstrap said it has the program (Docker: a pooled container was alive).
     started: bool = False
+
+
+def drain_events(fd: int, marker: str) -> list[dict]:
+    """The events still in a killed run's pipe (written before the kill), without waiting."""
+    splitter = EventSplitter(marker)
+    os.set_blocking(fd, False)
+    try:
+        while chunk := os.read(fd, 65536):
+            splitter.feed(chunk)
+    except OSError:  # BlockingIOError: nothing more for now
+        pass
+    return splitter.events

@@ -304,9 +304,10 @@ def test_the_servers_warm_containers_go_when_it_exits(tmp_path, how):
 
 
 def test_a_pooled_container_that_died_is_recognised_without_an_inspect_first():
-    """A pooled container killed from outside (as an engine restart would) makes the run go cold;
-    a live one is attached to straight away, with no inspect before."""
-    b = DockerBackend(pool_size=1)
+    """A container per run (nested containers off; test_docker_nested.py kills theirs): a pooled
+    container killed from outside (as an engine restart would) makes the run go cold; a live one
+    is attached to straight away, with no inspect before."""
+    b = DockerBackend(pool_size=1, nested=False)
     calls: list[str] = []
     send = b.client.api.send
 

@@ -88,3 +88,17 @@ def test_export_sarif_and_json(tmp_path, decision_record, run_cli, sarif_schema)
     assert code == 0 and out == ""
     exported = json.loads(target.read_text())
     assert exported["verification"]["records"] == 4 and [r["seq"] for r in exported["records"]] == [1, 2, 3, 4]
+
+
+def test_show_escapes_what_a_record_says_before_the_terminal_sees_it(tmp_path, decision_record, run_cli):
+    # A record's file and model are anyone's text: a name with an escape sequence must not rewrite
+    # the line to read "allow" on the terminal.
+    path = tmp_path / ".sandgate" / "audit.jsonl"
+    log = AuditLog(path)
+    log.append(decision_record(1, "block", file="a\x1b[2K\x1b[1Gallow   b.py", model="m\u202eodel\r"))
+    code, out, _ = run_cli("audit", "show", str(path))
+    assert code == 0
+    assert "\x1b" not in out and "\u202e" not in out and "\r" not in out
+    assert "a\\x1b[2K\\x1b[1Gallow   b.py" in out and "model=m\\u202eodel\\x0d" in out
+    code, out, _ = run_cli("audit", "show", "--json", str(path))
+    assert code == 0 and "\x1b" not in out and "\\u001b[2K" in out  # JSON escapes by its own rules

@@ -1,5 +1,8 @@
 """`sandgate audit verify|show|export`: check, read and export the workspace's audit log.
 
+A log's records are anyone's text (a file name, a model's name): `show` writes them through
+`terminal.safe`, so none can act on the terminal; `--json` and `export` escape as JSON does.
+
 Thin handlers: each parses its arguments, calls `sandgate.audit`, prints, and returns
 the exit code (0 ok, 1 a broken chain, 2 bad usage).
 """
@@ -15,6 +18,7 @@ from sandgate import __version__
 from sandgate.audit import DEFAULT_RELPATH, AuditError, verify
 from sandgate.audit.query import RecordFilter, iter_records, parse_time, select, summary_line
 from sandgate.audit.sarif_export import to_sarif
+from sandgate.terminal import safe
 
 EXIT_OK, EXIT_BAD, EXIT_USAGE = 0, 1, 2
 
@@ -62,7 +66,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        print(("ok: " if report.ok else "FAILED: ") + report.message)
+        print(("ok: " if report.ok else "FAILED: ") + safe(report.message))
     return EXIT_OK if report.ok else EXIT_BAD
 
 
@@ -70,20 +74,20 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         since = parse_time(args.since) if args.since else None
     except ValueError:
-        print(f"sandgate: --since: not an ISO-8601 date or time: {args.since}", file=sys.stderr)
+        print(f"sandgate: --since: not an ISO-8601 date or time: {safe(args.since)}", file=sys.stderr)
         return EXIT_USAGE
     record_filter = RecordFilter(decision=args.decision, since=since, file_glob=args.file, event=args.event)
     args.path, root = _where(args)
     try:
         for record in select(iter_records(args.path, root), record_filter):
-            print(json.dumps(record, sort_keys=True) if args.json else summary_line(record))
+            print(json.dumps(record, sort_keys=True) if args.json else safe(summary_line(record)))
     except AuditError as exc:
-        print(f"sandgate: error: {exc}", file=sys.stderr)
+        print(f"sandgate: error: {safe(exc)}", file=sys.stderr)
         return EXIT_USAGE
     report = verify(args.path, root)
     if not report.ok:
         # Showing is still useful on a broken log; trusting it is not.
-        print(f"sandgate: warning: the audit chain is broken: {report.message}", file=sys.stderr)
+        print(f"sandgate: warning: the audit chain is broken: {safe(report.message)}", file=sys.stderr)
         return EXIT_BAD
     return EXIT_OK
 
@@ -94,7 +98,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         records = list(iter_records(args.path, root))
     except AuditError as exc:
-        print(f"sandgate: error: {exc}", file=sys.stderr)
+        print(f"sandgate: error: {safe(exc)}", file=sys.stderr)
         return EXIT_USAGE
     if args.format == "sarif":
         document = to_sarif(
@@ -111,6 +115,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     if not report.ok:
-        print(f"sandgate: warning: the audit chain is broken: {report.message}", file=sys.stderr)
+        print(f"sandgate: warning: the audit chain is broken: {safe(report.message)}", file=sys.stderr)
         return EXIT_BAD
     return EXIT_OK

@@ -102,3 +102,32 @@ def test_show_escapes_what_a_record_says_before_the_terminal_sees_it(tmp_path, d
     assert "a\\x1b[2K\\x1b[1Gallow   b.py" in out and "model=m\\u202eodel\\x0d" in out
     code, out, _ = run_cli("audit", "show", "--json", str(path))
     assert code == 0 and "\x1b" not in out and "\\u001b[2K" in out  # JSON escapes by its own rules
+
+
+def test_show_refuses_an_event_no_record_has_and_names_the_closest(tmp_path, decision_record, run_cli):
+    path = _log(tmp_path, decision_record)
+    code, out, err = run_cli("audit", "show", "--event", "nonsense", str(path))
+    assert code == 2 and out == ""
+    assert "--event: no record has the event 'nonsense'" in err and "decision, approval" in err
+    code, out, err = run_cli("audit", "show", "--event", "aproval", str(path))
+    assert code == 2 and "did you mean 'approval'?" in err
+    code, out, _ = run_cli("audit", "show", "--json", "--event", "decision", str(path))
+    assert code == 0 and len(out.splitlines()) == 4
+    code, out, _ = run_cli("audit", "show", "--event", "approval", str(path))
+    assert code == 0 and out == ""  # a known event no record has yet: nothing, as asked
+
+
+def test_the_event_kinds_are_the_ones_the_docs_list_and_the_code_writes():
+    import re
+    from pathlib import Path
+
+    from sandgate.audit.query import EVENT_KINDS
+
+    repo = Path(__file__).resolve().parents[2]
+    row = next(line for line in (repo / "docs/audit.md").read_text().splitlines() if line.startswith("| `event` |"))
+    assert [kind for kind in EVENT_KINDS if f"`{kind}`" not in row] == []
+    written = set()
+    for source in (repo / "server/sandgate").rglob("*.py"):
+        written |= set(re.findall(r'"event": "([a-z-]+)"', source.read_text()))
+        written |= set(re.findall(r'outcome_record\(\s*"([a-z-]+)"', source.read_text()))
+    assert written <= set(EVENT_KINDS), written - set(EVENT_KINDS)

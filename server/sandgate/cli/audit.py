@@ -16,7 +16,15 @@ from pathlib import Path
 
 from sandgate import __version__
 from sandgate.audit import DEFAULT_RELPATH, AuditError, verify
-from sandgate.audit.query import RecordFilter, iter_records, parse_time, select, summary_line
+from sandgate.audit.query import (
+    EVENT_KINDS,
+    RecordFilter,
+    event_problem,
+    iter_records,
+    parse_time,
+    select,
+    summary_line,
+)
 from sandgate.audit.sarif_export import to_sarif
 from sandgate.terminal import safe
 
@@ -38,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = commands.add_parser("show", help="list records, filtered")
     p.add_argument("path", nargs="?", type=Path, default=None, help=path_help)
     p.add_argument("--decision", choices=("allow", "review", "block"))
-    p.add_argument("--event", help="decision, approval, discard, acceptance, repair, ...")
+    p.add_argument("--event", metavar="EVENT", help=f"records of this event: {', '.join(EVENT_KINDS)}")
     p.add_argument("--since", metavar="ISO", help="records at or after this UTC time (2025-01-31 or 2025-01-31T12:00)")
     p.add_argument("--file", metavar="GLOB", help="records whose workspace-relative file matches")
     p.add_argument("--json", action="store_true", help="print the records as JSON lines")
@@ -75,6 +83,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         since = parse_time(args.since) if args.since else None
     except ValueError:
         print(f"sandgate: --since: not an ISO-8601 date or time: {safe(args.since)}", file=sys.stderr)
+        return EXIT_USAGE
+    problem = event_problem(args.event) if args.event is not None else None
+    if problem is not None:  # a mistyped event would show nothing and look like an empty log
+        print(f"sandgate: --event: {safe(problem)}", file=sys.stderr)
         return EXIT_USAGE
     record_filter = RecordFilter(decision=args.decision, since=since, file_glob=args.file, event=args.event)
     args.path, root = _where(args)

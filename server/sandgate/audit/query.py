@@ -17,7 +17,6 @@ from typing import Any
 
 from sandgate.audit import files
 
-
 # Every `event` a record carries (docs/audit.md): what the server, `sandgate vet` and the log write.
 EVENT_KINDS = ("decision", "approval", "approval-refused", "discard", "acceptance", "suppression", "repair")
 

@@ -154,6 +154,20 @@ def test_shutdown_then_exit_ends_the_server_with_0(server):
     assert client.answer(2)["result"] is None
     client.send(frame({"jsonrpc": "2.0", "method": "exit"}))
     assert server.wait() == 0
+    assert "Traceback" not in server.log_text()
+
+
+def test_the_whole_lifecycle_sent_at_once_is_answered_over_tcp_too(server):
+    client = server.connect()
+    client.send(
+        frame(INITIALIZE)
+        + frame({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        + frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+        + frame({"jsonrpc": "2.0", "method": "exit"})
+    )
+    assert client.answer(2) == {"id": 2, "jsonrpc": "2.0", "result": None}
+    assert server.wait() == 0
+    assert "Traceback" not in server.log_text()
 
 
 def test_a_client_that_resets_the_connection_is_one_line_in_the_log(server):

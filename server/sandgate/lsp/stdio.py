@@ -95,6 +95,8 @@ async def serve_messages(server: Any, reader: LineReader) -> None:
             break
         try:
             gate.handle(body)
+            if gate.deferred_exit is not None:  # `exit` right behind `shutdown`: answer that first
+                await gate.exit_after_shutdown()
         except Exception:  # a bug here must not end the server: the message is lost, said in the log
             log.exception("a message could not be handled")
 

@@ -38,12 +38,14 @@ class _SocketWriter:
         self._writer.close()
 
 
-async def _serve(server: Any, host: str, port: int) -> None:
+async def _serve(server: Any, host: str, port: int) -> int | None:
+    """Listen, serve the first client; pygls's `exit` code once it sends `exit`, else None."""
     done = asyncio.Event()
     busy = False
+    exit_code: int | None = None
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal busy
+        nonlocal busy, exit_code
         peer = writer.get_extra_info("peername")
         if busy:  # the server has one client: a second would take over its answers
             log.warning("refused a connection from %s: a client is already connected", peer)
@@ -54,6 +56,9 @@ async def _serve(server: Any, host: str, port: int) -> None:
         server.protocol.set_writer(_SocketWriter(writer))
         try:
             await serve_messages(server, PipeReader(reader))
+        except SystemExit as exit_:  # pygls's `exit` handler: 0 after shutdown, else 1
+            # Caught here: out of a connection's callback asyncio would log it as a traceback.
+            exit_code = exit_.code if isinstance(exit_.code, int) else 1
         finally:
             log.info("client %s disconnected", peer)
             writer.close()
@@ -64,6 +69,7 @@ async def _serve(server: Any, host: str, port: int) -> None:
     log.info("listening on %s", addresses)
     async with listener:
         await done.wait()
+    return exit_code
 
 
 def serve_tcp(server: Any, host: str, port: int) -> int:
@@ -73,9 +79,7 @@ def serve_tcp(server: Any, host: str, port: int) -> int:
     server._stop_event = threading.Event()  # what pygls's `shutdown`/`exit` handling sets
     code = None
     try:
-        asyncio.run(_serve(server, host, port))
-    except SystemExit as exit_:  # pygls's `exit` handler: 0 after shutdown, else 1
-        code = exit_.code if isinstance(exit_.code, int) else 1
+        code = asyncio.run(_serve(server, host, port))
     except KeyboardInterrupt:
         pass
     finally:

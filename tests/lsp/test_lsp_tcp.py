@@ -234,3 +234,15 @@ def test_allow_remote_listens_everywhere_and_says_so(tmp_path):
     finally:
         started.proc.terminate()
         started.wait()
+
+
+def test_the_log_shows_a_clients_control_characters_escaped(server):
+    client = server.connect()
+    client.send(frame({"jsonrpc": "2.0", "method": "\x1b[2K\x1b[1Gevil\u202e"}))  # before initialize: logged
+    client.send(frame(INITIALIZE))
+    client.answer(1)
+    client.close()
+    server.wait()
+    log = server.log_text()
+    assert "notification \\x1b[2K\\x1b[1Gevil\\u202e before initialize was ignored" in log
+    assert "\x1b" not in log and "\u202e" not in log

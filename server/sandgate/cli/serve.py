@@ -20,6 +20,8 @@ import os
 import sys
 from typing import BinaryIO
 
+from sandgate.terminal import safe
+
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
@@ -69,6 +71,18 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+class _SafeFormatter(logging.Formatter):
+    """Log lines quote what clients and suggestions sent (file names, messages, run output): each
+    line is escaped by `terminal.safe`, as the CLI's output is, for a log read on a terminal."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = safe(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei) -> str:
+        return "\n".join(safe(line) for line in super().formatException(ei).split("\n"))
+
+
 class _QuietRefusals(logging.Filter):
     """An approval refused is an answer, not a server error: keep pygls from logging its traceback."""
 
@@ -87,7 +101,7 @@ def _setup_logging(path: str | None, level: str) -> None:
         handler = logging.FileHandler(path, encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_QuietRefusals())
     root = logging.getLogger()
     root.handlers[:] = [handler]

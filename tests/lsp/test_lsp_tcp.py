@@ -246,3 +246,15 @@ def test_the_log_shows_a_clients_control_characters_escaped(server):
     log = server.log_text()
     assert "notification \\x1b[2K\\x1b[1Gevil\\u202e before initialize was ignored" in log
     assert "\x1b" not in log and "\u202e" not in log
+
+
+def test_allow_remote_without_tcp_is_bad_usage(tmp_path):
+    done = subprocess.run(
+        [*SERVER_COMMAND, "--tcp-allow-remote"],
+        input=b"",
+        capture_output=True,
+        env=SERVER_ENV,
+        cwd=tmp_path,
+        timeout=TIMEOUT_S,
+    )
+    assert done.returncode == 2 and b"--tcp-allow-remote goes with --tcp HOST:PORT" in done.stderr

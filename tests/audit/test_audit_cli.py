@@ -88,3 +88,46 @@ def test_export_sarif_and_json(tmp_path, decision_record, run_cli, sarif_schema)
     assert code == 0 and out == ""
     exported = json.loads(target.read_text())
     assert exported["verification"]["records"] == 4 and [r["seq"] for r in exported["records"]] == [1, 2, 3, 4]
+
+
+def test_show_escapes_what_a_record_says_before_the_terminal_sees_it(tmp_path, decision_record, run_cli):
+    # A record's file and model are anyone's text: a name with an escape sequence must not rewrite
+    # the line to read "allow" on the terminal.
+    path = tmp_path / ".sandgate" / "audit.jsonl"
+    log = AuditLog(path)
+    log.append(decision_record(1, "block", file="a\x1b[2K\x1b[1Gallow   b.py", model="m\u202eodel\r"))
+    code, out, _ = run_cli("audit", "show", str(path))
+    assert code == 0
+    assert "\x1b" not in out and "\u202e" not in out and "\r" not in out
+    assert "a\\x1b[2K\\x1b[1Gallow   b.py" in out and "model=m\\u202eodel\\x0d" in out
+    code, out, _ = run_cli("audit", "show", "--json", str(path))
+    assert code == 0 and "\x1b" not in out and "\\u001b[2K" in out  # JSON escapes by its own rules
+
+
+def test_show_refuses_an_event_no_record_has_and_names_the_closest(tmp_path, decision_record, run_cli):
+    path = _log(tmp_path, decision_record)
+    code, out, err = run_cli("audit", "show", "--event", "nonsense", str(path))
+    assert code == 2 and out == ""
+    assert "--event: no record has the event 'nonsense'" in err and "decision, approval" in err
+    code, out, err = run_cli("audit", "show", "--event", "aproval", str(path))
+    assert code == 2 and "did you mean 'approval'?" in err
+    code, out, _ = run_cli("audit", "show", "--json", "--event", "decision", str(path))
+    assert code == 0 and len(out.splitlines()) == 4
+    code, out, _ = run_cli("audit", "show", "--event", "approval", str(path))
+    assert code == 0 and out == ""  # a known event no record has yet: nothing, as asked
+
+
+def test_the_event_kinds_are_the_ones_the_docs_list_and_the_code_writes():
+    import re
+    from pathlib import Path
+
+    from sandgate.audit.query import EVENT_KINDS
+
+    repo = Path(__file__).resolve().parents[2]
+    row = next(line for line in (repo / "docs/audit.md").read_text().splitlines() if line.startswith("| `event` |"))
+    assert [kind for kind in EVENT_KINDS if f"`{kind}`" not in row] == []
+    written = set()
+    for source in (repo / "server/sandgate").rglob("*.py"):
+        written |= set(re.findall(r'"event": "([a-z-]+)"', source.read_text()))
+        written |= set(re.findall(r'outcome_record\(\s*"([a-z-]+)"', source.read_text()))
+    assert written <= set(EVENT_KINDS), written - set(EVENT_KINDS)

@@ -121,3 +121,26 @@ def _validate(workspace) -> subprocess.CompletedProcess:
         text=True,
         timeout=120,
     )
+
+
+def test_the_readme_policy_commands_work_as_written_in_a_fresh_folder(tmp_path, no_managed):
+    """README's sample policy, saved where the sentence before it says, then its commands as shown
+    (`.venv/bin/sandgate` being this interpreter's `-m sandgate`) in a folder that had nothing."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Policy\n", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"saved as `([^`]+)`[^\n]*\n\n```toml\n(.*?)```\n\n```sh\n(.*?)```", section, re.DOTALL)
+    assert match, "README's policy sample does not say where to save it, or its commands do not follow it"
+    where, sample, commands = match.groups()
+    folder = tmp_path / "fresh"
+    (folder / where).parent.mkdir(parents=True)
+    (folder / where).write_text(sample, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
+    lines = [line.split("#", 1)[0].strip() for line in commands.splitlines()]
+    assert lines and all(line.startswith(".venv/bin/sandgate ") for line in lines)
+    for line in lines:
+        argv = [sys.executable, "-m", "sandgate", *line.split()[1:]]
+        done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (line, done.stdout, done.stderr)
+        assert done.stderr == "", (line, done.stderr)  # no refusal, no warning: the sample is sound
+        if " validate " in line:
+            assert done.stdout.strip() == f"{where}: ok", done.stdout

@@ -14,8 +14,9 @@ PACKAGE = Path(sandgate.__file__).resolve().parent
 # Lowest first. Packages of one layer are peers: neither may import the other.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # The vocabulary every layer speaks: the version, findings and verdicts, positions in text,
-    # which workspace glob names a file, how a time and a count are written.
-    ("sandgate", "findings", "lines", "workspace_globs", "timestamps", "wording"),
+    # which workspace glob names a file, how a time and a count are written, untrusted text made
+    # safe for a terminal.
+    ("sandgate", "findings", "lines", "workspace_globs", "timestamps", "wording", "terminal"),
     # Data the rest reads and a leaf service: the policy (what is allowed, and what its entries
     # mean), a suggestion placed in its document, telemetry (which knows nothing of vetting).
     ("policy", "suggestion", "telemetry"),

@@ -162,6 +162,36 @@ def test_exit_without_shutdown_is_a_failure(raw: RawClient):
     assert raw.proc.wait(timeout=TIMEOUT_S) == 1
 
 
+def test_the_whole_lifecycle_sent_at_once_is_answered_and_exits_0(tmp_path):
+    """initialize, initialized, shutdown and exit in one write, without waiting for an answer: the
+    exit waits for shutdown's answer (it used to end the server mid-shutdown: code 1, a traceback)."""
+    lifecycle = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": None, "capabilities": {}}},
+        {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+        {"jsonrpc": "2.0", "id": 2, "method": "shutdown"},
+        {"jsonrpc": "2.0", "method": "exit"},
+    ]
+    done = subprocess.run(
+        SERVER_COMMAND,
+        input=b"".join(frame(json.dumps(m).encode()) for m in lifecycle),
+        capture_output=True,
+        env={**SERVER_ENV, "SANDGATE_LOG_LEVEL": "WARNING"},
+        cwd=tmp_path,
+        timeout=TIMEOUT_S * 3,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    answers = {}
+    rest = done.stdout
+    while rest:
+        head, _, rest = rest.partition(b"\r\n\r\n")
+        length = int(next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1])
+        message, rest = json.loads(rest[:length]), rest[length:]
+        if "method" not in message:
+            answers[message["id"]] = message
+    assert "capabilities" in answers[1]["result"] and answers[2] == {"id": 2, "jsonrpc": "2.0", "result": None}
+    assert b"Traceback" not in done.stderr
+
+
 def test_the_end_of_input_without_shutdown_is_a_failure(raw: RawClient):
     raw.initialize()
     assert raw.proc.stdin is not None

@@ -6,6 +6,7 @@ Reading does not verify: a caller that needs to trust the records runs `verify` 
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import json
 from collections.abc import Iterable, Iterator
@@ -15,6 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from sandgate.audit import files
+
+# Every `event` a record carries (docs/audit.md): what the server, `sandgate vet` and the log write.
+EVENT_KINDS = ("decision", "approval", "approval-refused", "discard", "acceptance", "suppression", "repair")
+
+
+def event_problem(event: str) -> str | None:
+    """Why `event` is not one to filter on (with the closest kind), or None when it is one."""
+    if event in EVENT_KINDS:
+        return None
+    close = difflib.get_close_matches(event.lower(), EVENT_KINDS, n=1, cutoff=0.6)
+    guess = f"; did you mean {close[0]!r}?" if close else ""
+    return f"no record has the event {event!r} (the events: {', '.join(EVENT_KINDS)}){guess}"
 
 
 def iter_records(path: Path, root: Path | None = None) -> Iterator[dict[str, Any]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sandgate.policy.load import LoadedPolicy, load_effective, resolve_policy_arg
 from sandgate.policy.resources import schema_path
+from sandgate.terminal import safe
 
 
 def add_policy_options(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +45,8 @@ def load_for(args: argparse.Namespace) -> LoadedPolicy:
 
 
 def warn(message: str) -> None:
-    print(f"sandgate: {message}", file=sys.stderr)
+    # Messages quote file names, policy keys and exceptions: escaped, as every line the CLI prints.
+    print(f"sandgate: {safe(message)}", file=sys.stderr)
 
 
 def report_policy_problems(loaded: LoadedPolicy) -> bool:

@@ -13,6 +13,7 @@ from sandgate.policy.errors import dotted
 from sandgate.policy.load import WORKSPACE_POLICY, load_effective
 from sandgate.policy.shape import leaves, plain
 from sandgate.policy.validate import parse_policy
+from sandgate.terminal import safe
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,17 +52,17 @@ def show_policy(args: argparse.Namespace) -> int:
     print(f"# effective policy (preset {loaded.preset}, digest {loaded.digest[:16]})")
     for path in leaves():
         key = dotted(path)
-        print(f"{key} = {json.dumps(_at(data, path))}    # {loaded.sources.get(key, 'default')}")
+        print(safe(f"{key} = {json.dumps(_at(data, path))}    # {loaded.sources.get(key, 'default')}"))
     for rule in data["rules"]:
-        print(_rule_line(rule, loaded.sources.get(f"rules.{rule['id']}", "?")))
+        print(safe(_rule_line(rule, loaded.sources.get(f"rules.{rule['id']}", "?"))))
     if data["floor_rules"] or any(layer.name == "managed" for layer in loaded.layers):
         print(
             f"# the managed floor, evaluated apart (the stricter decision stands); default {json.dumps(data['floor_default'])}"
         )
     for rule in data["floor_rules"]:
-        print(_rule_line(rule, loaded.sources.get(f"managed-rules.{rule['id']}", "managed")))
+        print(safe(_rule_line(rule, loaded.sources.get(f"managed-rules.{rule['id']}", "managed"))))
     for refusal in loaded.refusals:
-        print(f"# refused: {refusal}")
+        print(safe(f"# refused: {refusal}"))
     return EXIT_USAGE if broken else EXIT_OK
 
 
@@ -83,12 +84,12 @@ def validate_policy(args: argparse.Namespace) -> int:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            print(f"{path}: cannot read: {exc}")
+            print(safe(f"{path}: cannot read: {exc}"))
             status = EXIT_USAGE
             continue
         data, errors = parse_policy(text, str(path))
         for error in errors:
-            print(f"{error}")
+            print(safe(error))
         if errors:
             status = EXIT_USAGE
             continue
@@ -99,8 +100,8 @@ def validate_policy(args: argparse.Namespace) -> int:
         else:
             loaded = load_effective(None, explicit=path)
         for refusal in loaded.refusals:
-            print(f"{refusal} (warning)")
+            print(safe(f"{refusal} (warning)"))
         for unused in never_deciding(loaded.policy, loaded.sources, str(path), text, data or {}):
-            print(f"{unused} (warning)")
-        print(f"{path}: ok")
+            print(safe(f"{unused} (warning)"))
+        print(safe(f"{path}: ok"))
     return status

@@ -1,10 +1,15 @@
-"""`sandgate sandbox init|doctor`: prepare and check the sandbox backends."""
+"""`sandgate sandbox init|doctor`: prepare and check the sandbox backends.
+
+What a probe or a run inside a sandbox says is printed through `terminal.safe`, as all CLI output is.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+
+from sandgate.terminal import safe
 
 EXIT_OK, EXIT_FAIL = 0, 1
 
@@ -41,16 +46,16 @@ def cmd_init(args: argparse.Namespace) -> int:
         from sandgate.sandbox.engine_access import diagnose
 
         trouble = diagnose(exc)
-        print(f"sandgate: {trouble.detail}\nfix: {trouble.remedy}", file=sys.stderr)
+        print(f"sandgate: {safe(trouble.detail)}\nfix: {safe(trouble.remedy)}", file=sys.stderr)
         return EXIT_FAIL
     from sandgate.sandbox.image import ensure_image
 
     try:
         tag, built = ensure_image(client, force=getattr(args, "force", False))
     except Exception as exc:  # noqa: BLE001
-        print(f"sandgate: building the sandbox image failed: {exc}", file=sys.stderr)
+        print(f"sandgate: building the sandbox image failed: {safe(exc)}", file=sys.stderr)
         return EXIT_FAIL
-    print(f"{'built' if built else 'up to date'}: {tag} (also tagged sandgate-sandbox:latest)")
+    print(f"{'built' if built else 'up to date'}: {safe(tag)} (also tagged sandgate-sandbox:latest)")
     return EXIT_OK
 
 
@@ -61,7 +66,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     policy = SandboxPolicy(image=getattr(args, "image", None))
     node_ok, node_detail = node_installed()
-    print(f"{'ok ' if node_ok else 'no '} node    {node_detail}")
+    print(f"{'ok ' if node_ok else 'no '} node    {safe(node_detail)}")
     if not node_ok:
         print("            fix: scripts/setup-sandbox.sh (JavaScript and TypeScript suggestions are held until then)")
     working = 0
@@ -70,16 +75,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             backend, probes = open_backend(name, policy)
             for probe in probes:
                 mark = "ok " if probe.available else "no "
-                print(f"{mark} {probe.name:7} {probe.detail}")
+                print(f"{mark} {probe.name:7} {safe(probe.detail)}")
                 if not probe.available and probe.remedy:
-                    print(f"            fix: {probe.remedy}")
+                    print(f"            fix: {safe(probe.remedy)}")
             if backend is not None:
                 # How it confines a run, measured from inside one (and whether the supervisor saw it).
                 confined, lines = describe(backend)
                 for line in lines:
-                    print(f"            {line}")
+                    print(f"            {safe(line)}")
                 working += confined
-                print(f"            {node_check(backend)}")
+                print(f"            {safe(node_check(backend))}")
         chosen, _ = open_backend("auto", policy)
         print(f"auto -> {chosen.name if chosen else 'nothing: suggestions that need a run are held for review'}")
     finally:

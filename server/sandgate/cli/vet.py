@@ -23,6 +23,7 @@ from sandgate.report.text_report import render_text
 from sandgate.sandbox.select import close_all
 from sandgate.suggestion import Suggestion
 from sandgate.telemetry import configure
+from sandgate.terminal import safe
 from sandgate.wording import plural
 
 
@@ -180,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         for number, (suggestion, name) in enumerate(zip(suggestions, shown, strict=True), start=1):
             if len(suggestions) > 1:
-                print(f"[{number}/{len(suggestions)}] vetting {name}", file=sys.stderr, flush=True)
+                print(f"[{number}/{len(suggestions)}] vetting {safe(name)}", file=sys.stderr, flush=True)
             result = vetter.vet(suggestion)
             # Reported (and recorded) under the path that finds the file, not the name it was vetted as.
             result = dataclasses.replace(result, suggestion=dataclasses.replace(result.suggestion, path=name))

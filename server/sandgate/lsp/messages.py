@@ -12,14 +12,18 @@ without `params` went unanswered (the client waits forever), and it took request
 - a request before `initialize` → -32002; a second `initialize` or a request after `shutdown` →
   -32600;
 - parameters that do not fit the method → -32602 naming what is wrong; a missing `params` is
-  JSON-RPC's "no parameters".
+  JSON-RPC's "no parameters";
+- `exit` sent right behind `shutdown`, before its answer (a client that pipelines them), waits for that
+  answer: pygls would stop the process mid-shutdown, unanswered, with exit code 1.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from typing import Any, Protocol
 
 import cattrs
@@ -29,6 +33,7 @@ log = logging.getLogger(__name__)
 
 PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS, INTERNAL_ERROR, NOT_INITIALIZED = -32700, -32600, -32602, -32603, -32002
 MAX_BODY = 256 * 2**20  # a frame larger than this is not an editor's message
+SHUTDOWN_WAIT_S = 10.0  # how long a pipelined `exit` waits for `shutdown` to be answered
 
 
 class FramingError(Exception):
@@ -122,6 +127,8 @@ class Gate:
         self._protocol = protocol
         self._send_error = send_error
         self.initialize_seen = False
+        self._shutdown_answer: Future[Any] | None = None  # pygls's future for the `shutdown` request
+        self.deferred_exit: Any = None  # an `exit` waiting for that answer: see `exit_after_shutdown`
 
     @property
     def shut_down(self) -> bool:
@@ -176,6 +183,22 @@ class Gate:
             return
         if method == "initialize":
             self.initialize_seen = True
+        if method == "exit" and self._shutdown_answer is not None and not self._shutdown_answer.done():
+            self.deferred_exit = message
+            return
+        self._protocol.handle_message(message)
+        if is_request and method == "shutdown":
+            self._shutdown_answer = self._protocol._request_futures.get(data["id"])
+
+    async def exit_after_shutdown(self) -> None:
+        """Handle the deferred `exit` once `shutdown` is answered (or has taken too long)."""
+        message, self.deferred_exit = self.deferred_exit, None
+        if self._shutdown_answer is not None:
+            # pygls's futures are concurrent ones, answered by their done-callbacks in order: when
+            # this wrapper (a later callback) is done, the answer has been written.
+            _, pending = await asyncio.wait({asyncio.wrap_future(self._shutdown_answer)}, timeout=SHUTDOWN_WAIT_S)
+            if pending:
+                log.warning("shutdown took over %.0f s; exiting without its answer", SHUTDOWN_WAIT_S)
         self._protocol.handle_message(message)
 
     def _lifecycle(self, method: str) -> tuple[int, str] | None:

@@ -5,7 +5,8 @@
 - Notification futures: pygls files the future of every notification its generator handlers run
   under a fresh id and never removes it (~5 KiB per edit, forever).
 - Progress tokens: pygls keeps every work-done token's future (openlawlibrary/pygls#607).
-- Reading stdin: see `stdio.py` (the event loop reads the pipe, not a worker thread).
+- Reading stdin: see `stdio.py` (the event loop reads the pipe, not a worker thread); TCP: `tcp.py`
+  (the same framing and checks, not pygls's lenient TCP path).
 """
 
 from __future__ import annotations

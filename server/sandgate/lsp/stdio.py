@@ -29,7 +29,8 @@ HEADER_LINE_LIMIT = 2**20
 
 
 class PipeReader:
-    """`readline` and `readexactly` over an asyncio stream; a line over the limit is a framing error."""
+    """`readline` and `readexactly` over an asyncio stream (a pipe, or a TCP connection: `tcp.py`); a
+    line over the limit is a framing error; a connection the client reset is the end of the stream."""
 
     def __init__(self, stream: asyncio.StreamReader) -> None:
         self._stream = stream
@@ -46,12 +47,18 @@ class PipeReader:
             return await self._stream.readline()
         except ValueError:  # over the limit; the stream has dropped what it buffered of the line
             raise FramingError(f"a header line over {HEADER_LINE_LIMIT} bytes") from None
+        except ConnectionError as exc:  # a client that left abruptly: said in a line, not a traceback
+            log.info("the client's connection ended: %s", exc)
+            return b""
 
     async def readexactly(self, n: int) -> bytes:
         try:
             return await self._stream.readexactly(n)
         except asyncio.IncompleteReadError:
             return b""  # EOF mid-message: the client is gone
+        except ConnectionError as exc:
+            log.info("the client's connection ended: %s", exc)
+            return b""
 
 
 def pollable(pipe: BinaryIO) -> bool:
@@ -88,6 +95,8 @@ async def serve_messages(server: Any, reader: LineReader) -> None:
             break
         try:
             gate.handle(body)
+            if gate.deferred_exit is not None:  # `exit` right behind `shutdown`: answer that first
+                await gate.exit_after_shutdown()
         except Exception:  # a bug here must not end the server: the message is lost, said in the log
             log.exception("a message could not be handled")
 

@@ -190,8 +190,8 @@ _WORKSPACE_GUARDS: dict[KeyPath, Callable[[Any, Any], str | None]] = {
 # Lists a workspace policy may add to but never shrink: what keeps secrets from the sandbox and
 # the model, and what no suggestion may change. The workspace's list is taken with every entry
 # before it kept (so `[]` changes nothing); entries it left out are named in a refusal (one it
-# only respelled, `**/.ENV` for `**/.env`, is not). Adding
-# can only hide or protect more: the matcher (`workspace_globs`) has no negation.
+# only respelled, `**/.ENV` for `**/.env`, is not). Adding can only hide or protect more: the
+# matcher (`workspace_globs`) has no negation.
 _GROW_ONLY: dict[KeyPath, str] = {
     ("files", "exclude"): "keeps from the sandbox and the model",
     ("files", "protected"): "protects from a suggestion's edits and writes",
@@ -261,13 +261,7 @@ def merge(
             rules[rule["id"]] = (rule, layer)
     workspace = next((layer for layer in lower if layer.name == "workspace"), None)
     if baseline is not None and workspace is not None:
-        preset = _file_leaves(baseline.data)
-        for key in _GROW_ONLY:
-            dropped = _left_out(values[key], preset.get(key, []))
-            if dropped:
-                refusals.append(_shrunk(key, dropped, workspace, ("extends",), baseline))
-                values[key] = list(dict.fromkeys([*values[key], *dropped]))
-                sources[key] = baseline
+        refusals.extend(_keep_baseline(values, sources, workspace, baseline))
 
     floor_rules: dict[str, tuple[dict[str, Any], Layer]] = {}
     floor_default = None
@@ -292,6 +286,22 @@ def merge(
         if report_managed:
             refusals.extend(_undercut(rules, floor_rules, managed))
     return Merged(values, sources, rules, floor_rules, floor_default, refusals)
+
+
+def _keep_baseline(
+    values: dict[KeyPath, Any], sources: dict[KeyPath, Layer | None], workspace: Layer, baseline: Layer
+) -> list[PolicyError]:
+    """Put back the `_GROW_ONLY` entries of `baseline` (the user's preset) that the preset the
+    `workspace` file `extends` lacks; each list that lacked some is a refusal on `extends`."""
+    out: list[PolicyError] = []
+    preset = _file_leaves(baseline.data)
+    for key in _GROW_ONLY:
+        dropped = _left_out(values[key], preset.get(key, []))
+        if dropped:
+            out.append(_shrunk(key, dropped, workspace, ("extends",), baseline))
+            values[key] = list(dict.fromkeys([*values[key], *dropped]))
+            sources[key] = baseline
+    return out
 
 
 def _floor_leaves(managed: Layer, floor_preset: Layer | None) -> dict[KeyPath, tuple[Any, Layer]]:

@@ -59,6 +59,16 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(regex + r"\Z", re.IGNORECASE)
 
 
+def same_glob(a: str, b: str) -> bool:
+    """Whether two patterns are one as `matching_glob` reads them (surrounding space, `\\` for `/`
+    and case aside): a policy that respells an entry so has not removed it."""
+    return _spelling(a) == _spelling(b)
+
+
+def _spelling(pattern: str) -> str:
+    return pattern.strip().replace("\\", "/").lower()
+
+
 def workspace_relpath(path: str, root: str | None = None) -> str | None:
     """`path` relative to the workspace, normalised; None for a path outside it. A relative path is
     taken as relative to the workspace; an absolute one counts only under `root`."""

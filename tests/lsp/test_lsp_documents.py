@@ -123,8 +123,17 @@ async def test_policy_errors_as_diagnostics_and_live_reload(client: LanguageClie
 
     policy.write_text('version = 1\nextends = "permissive"\n')
     client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
-    await wait_for(lambda: len(client.diagnostics.get(uri, [None])) == 0)
-    await wait_for(lambda: client.statuses[-1]["preset"] == "permissive" and client.statuses[-1]["failClosed"] == [])
+    # The error is gone; two warnings say permissive's shorter file lists were not taken (below).
+    await wait_for(lambda: [d.code for d in client.diagnostics.get(uri, [None])] == ["policy-refused"] * 2)
+    # No error now; what is left is that permissive hides and protects fewer files than balanced
+    # (the default, no preset being set): a workspace cannot shrink those lists, so balanced's stay.
+    await wait_for(
+        lambda: (
+            client.statuses[-1]["preset"] == "permissive"
+            and sorted(r.split(": ")[2] for r in client.statuses[-1]["failClosed"])
+            == ["files.exclude", "files.protected"]
+        )
+    )
 
 
 LOOSE_POLICY = 'version = 1\n\n[decision]\ndefault = "allow"\n'

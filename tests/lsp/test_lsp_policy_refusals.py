@@ -1,5 +1,5 @@
-"""A workspace policy's values that the managed policy refuses reach the editor: warnings on the
-policy file, at the line of the refused value, naming the managed rule and its place."""
+"""A workspace policy's values that the managed policy (or the workspace guard) refuses reach the
+editor: warnings on the policy file, at the line of the refused value, naming the rule and its place."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ decision = "allow"
 
 [sandbox]
 backends = []
+
+[files]
+exclude = []
 """
 
 
@@ -36,8 +39,9 @@ async def test_refusals_are_warnings_on_the_workspace_policy_file(tmp_path, fake
     async with session(workspace, fake_model, {"SANDGATE_MANAGED_POLICY": str(managed)}, options) as client:
         diagnostics = await wait_for(lambda: by_code(client.diagnostics.get(policy.as_uri(), []), "policy-refused"))
         by_line = {d.range.start.line + 1: d for d in diagnostics}
-        assert set(by_line) == {7, 10, 15}  # code-policy's decision, no-pickle's id, sandbox.backends
-        assert all(d.severity == types.DiagnosticSeverity.Warning for d in diagnostics)
+        # code-policy's decision, no-pickle's id, sandbox.backends, files.exclude (the session's
+        # settings choose permissive, so the file's `extends = "permissive"` leaves nothing out).
+        assert set(by_line) == {7, 10, 15, 18}
         undercut, reused, backends = by_line[7].message, by_line[10].message, by_line[15].message
         assert undercut.startswith(
             'rules[0].decision: "allow" for source policy would loosen the managed floor\'s rule code-policy'
@@ -47,8 +51,11 @@ async def test_refusals_are_warnings_on_the_workspace_policy_file(tmp_path, fake
         assert reused.startswith(f'rules[1].id: "no-pickle" is the id of the managed rule no-pickle ({managed}:7)')
         assert backends.startswith("sandbox.backends: [] would skip the sandbox run")
         assert backends.endswith("the preset's value applies")
+        exclude = by_line[18].message
+        assert exclude.startswith('files.exclude: this list leaves out ["**/.env", ')
+        assert "never remove from it" in exclude
         status = client.statuses[-1]
-        assert sum(r.startswith("policy value refused: ") for r in status["failClosed"]) == 3
+        assert sum(r.startswith("policy value refused: ") for r in status["failClosed"]) == 4
 
         # The floor holds: the managed deny_calls finding is held for review, the workspace's allow
         # rule notwithstanding.

@@ -1,9 +1,12 @@
 """Combine policy layers into one `Policy`, and hold every lower layer to the managed one.
 
 Layers, weakest first: built-in defaults, a preset, the workspace file (or a file the user
-names), the managed file. Lower layers merge key by key (rules merge by id), with one guard: a
-*workspace* file (the repository's own `.sandgate/policy.toml`) may narrow the sandbox backends
-only by dropping weaker ones and cannot turn the run off; a file the user names may.
+names), the managed file. Lower layers merge key by key (rules merge by id), with guards on a
+*workspace* file (the repository's own `.sandgate/policy.toml`, written by whoever wrote the
+repository): it may narrow the sandbox backends only by dropping weaker ones, cannot turn the run
+off, choose its host user or image, or show languages Sandgate cannot vet, and may add to
+`files.exclude` and `files.protected` but never remove an entry (also not by `extends` naming a
+preset with fewer); a file the user names may.
 
 The managed layer is a floor. Its floor is the preset it `extends` (balanced when it names none)
 with the managed file on top: the floor's rules and default are kept apart and evaluated on
@@ -28,6 +31,7 @@ from sandgate.policy.errors import PolicyError, dotted
 from sandgate.policy.locate import line_of
 from sandgate.policy.model import BACKENDS, UNVETTED_CHOICES, Combine, Policy
 from sandgate.policy.shape import KeyPath, build, leaves, nest
+from sandgate.workspace_globs import same_glob
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,12 @@ def _user_guard(value: Any, current: Any) -> str | None:
     return None
 
 
+def _image_guard(value: Any, current: Any) -> str | None:
+    if value != current:
+        return "would choose the image the sandbox runs from: only a managed policy or your own --policy file may"
+    return None
+
+
 def _unvetted_guard(value: Any, current: Any) -> str | None:
     if value == "allow" and current != "allow":
         return (
@@ -173,8 +183,25 @@ _WORKSPACE_GUARDS: dict[KeyPath, Callable[[Any, Any], str | None]] = {
     ("sandbox", "backends"): _backends_guard,
     ("sandbox", "required"): _required_guard,
     ("sandbox", "user"): _user_guard,
+    ("sandbox", "image"): _image_guard,
     ("languages", "unvetted"): _unvetted_guard,
 }
+
+# Lists a workspace policy may add to but never shrink: what keeps secrets from the sandbox and
+# the model, and what no suggestion may change. The workspace's list is taken with every entry
+# before it kept (so `[]` changes nothing); entries it left out are named in a refusal (one it
+# only respelled, `**/.ENV` for `**/.env`, is not). Adding can only hide or protect more: the
+# matcher (`workspace_globs`) has no negation.
+_GROW_ONLY: dict[KeyPath, str] = {
+    ("files", "exclude"): "keeps from the sandbox and the model",
+    ("files", "protected"): "protects from a suggestion's edits and writes",
+}
+
+
+def _left_out(value: list[str], current: list[str]) -> list[str]:
+    """Entries of `current` that `value` does not hold (spelled alike: case and slashes aside)."""
+    return [c for c in current if not any(same_glob(c, v) for v in value)]
+
 
 # What the floor preset binds under a managed policy even where the managed file says nothing: the
 # run itself (without it, no run-time finding a managed rule blocks is ever seen) and the default.
@@ -192,8 +219,19 @@ class Merged:
     refusals: list[PolicyError]
 
 
-def merge(lower: list[Layer], managed: Layer | None, floor_preset: Layer | None = None) -> Merged:
-    """Merge `lower` (weakest first), then hold it to `managed` and its `floor_preset`."""
+def merge(
+    lower: list[Layer],
+    managed: Layer | None,
+    floor_preset: Layer | None = None,
+    baseline: Layer | None = None,
+    report_managed: bool = True,
+) -> Merged:
+    """Merge `lower` (weakest first), then hold it to `managed` and its `floor_preset`.
+
+    `baseline`: the preset the user chose (or the default) where a workspace file's `extends`
+    picked another; its `_GROW_ONLY` entries stay. `report_managed=False`: `managed` stands in for a
+    managed file that could not be read (the strict preset): its comparisons still apply, but they
+    are not the user's to fix, so they are not reported (the file's own error is)."""
     values = {key: leaf.default for key, leaf in leaves().items()}
     sources: dict[KeyPath, Layer | None] = {k: None for k in values}
     rules: dict[str, tuple[dict[str, Any], Layer]] = {}
@@ -201,6 +239,13 @@ def merge(lower: list[Layer], managed: Layer | None, floor_preset: Layer | None 
     managed_ids = {r["id"]: i for i, r in enumerate(managed.data.get("rules", []))} if managed else {}
     for layer in lower:
         for key, value in _file_leaves(layer.data).items():
+            if layer.name == "workspace" and key in _GROW_ONLY:
+                dropped = _left_out(value, values[key])
+                if dropped:
+                    refusals.append(_shrunk(key, dropped, layer, key, sources[key]))
+                # The entries before it stay as written, also where it respelled one: every
+                # reader of the list (the model guard, the sandbox's view) sees them as the preset has them.
+                value = list(dict.fromkeys([*values[key], *value]))
             guard = _WORKSPACE_GUARDS.get(key) if layer.name == "workspace" else None
             why = guard(value, values[key]) if guard else None
             if why:
@@ -210,10 +255,13 @@ def merge(lower: list[Layer], managed: Layer | None, floor_preset: Layer | None 
             sources[key] = layer
         for index, rule in enumerate(layer.data.get("rules", [])):
             if managed is not None and rule["id"] in managed_ids:
-                if not layer.name.startswith("preset:"):
+                if not layer.name.startswith("preset:") and report_managed:
                     refusals.append(_reused_id(layer, index, rule["id"], managed, managed_ids[rule["id"]]))
                 continue
             rules[rule["id"]] = (rule, layer)
+    workspace = next((layer for layer in lower if layer.name == "workspace"), None)
+    if baseline is not None and workspace is not None:
+        refusals.extend(_keep_baseline(values, sources, workspace, baseline))
 
     floor_rules: dict[str, tuple[dict[str, Any], Layer]] = {}
     floor_default = None
@@ -222,7 +270,7 @@ def merge(lower: list[Layer], managed: Layer | None, floor_preset: Layer | None 
         for key, (managed_value, origin) in floor.items():
             value, refused = _combine_for(key)(values[key], managed_value)
             source = sources[key]
-            if refused is not None and source is not None:
+            if refused is not None and source is not None and report_managed:
                 refusals.append(
                     _refusal(
                         key, refused, managed_value, source, origin, "is looser than the managed policy allows", managed
@@ -235,8 +283,25 @@ def merge(lower: list[Layer], managed: Layer | None, floor_preset: Layer | None 
             for rule in layer.data.get("rules", []):
                 floor_rules[rule["id"]] = (rule, layer)
         floor_default = floor.get(("decision", "default"), (None, None))[0]
-        refusals.extend(_undercut(rules, floor_rules, managed))
+        if report_managed:
+            refusals.extend(_undercut(rules, floor_rules, managed))
     return Merged(values, sources, rules, floor_rules, floor_default, refusals)
+
+
+def _keep_baseline(
+    values: dict[KeyPath, Any], sources: dict[KeyPath, Layer | None], workspace: Layer, baseline: Layer
+) -> list[PolicyError]:
+    """Put back the `_GROW_ONLY` entries of `baseline` (the user's preset) that the preset the
+    `workspace` file `extends` lacks; each list that lacked some is a refusal on `extends`."""
+    out: list[PolicyError] = []
+    preset = _file_leaves(baseline.data)
+    for key in _GROW_ONLY:
+        dropped = _left_out(values[key], preset.get(key, []))
+        if dropped:
+            out.append(_shrunk(key, dropped, workspace, ("extends",), baseline))
+            values[key] = list(dict.fromkeys([*values[key], *dropped]))
+            sources[key] = baseline
+    return out
 
 
 def _floor_leaves(managed: Layer, floor_preset: Layer | None) -> dict[KeyPath, tuple[Any, Layer]]:
@@ -347,6 +412,23 @@ def _refusal(
         dotted(key),
         f"{_show(refused)} {why}; refused by {owner} {dotted(key)} = {_show(kept)} ({where}); "
         f"the {applies} value applies",
+    )
+
+
+def _shrunk(key: KeyPath, dropped: list[str], source: Layer, at: KeyPath, rule_layer: Layer | None) -> PolicyError:
+    """`source` (a workspace file) left out entries of `rule_layer`'s list at `key`; they stay. `at`:
+    where in `source` it did (the key itself, or `extends` naming a preset with fewer)."""
+    if rule_layer is None:
+        owner = "Sandgate's default"
+    else:
+        owner = f"{_rule_owner(rule_layer, None)} {dotted(key)} ({_where(rule_layer, rule_layer.line(key), None)})"
+    how = f"extends = {_show(source.data['extends'])}" if at == ("extends",) else "this list"
+    return PolicyError(
+        source.path,
+        source.line(at),
+        dotted(key),
+        f"{how} leaves out {_show(dropped)}, which {owner} {_GROW_ONLY[key]}: a workspace policy may add "
+        f"to {dotted(key)}, never remove from it; refused: those entries stay in effect, with the file's own added",
     )
 
 

@@ -118,6 +118,7 @@ def load_effective(
         errors.append(PolicyError("<settings>", 0, "preset", f"unknown preset {preset!r}; one of {', '.join(PRESETS)}"))
         preset = "strict"
 
+    user_preset = preset
     own: Layer | None = None
     own_path = explicit if explicit is not None else (workspace / WORKSPACE_POLICY if workspace else None)
     if not trusted:
@@ -134,21 +135,29 @@ def load_effective(
 
     chosen = preset or DEFAULT_PRESET
     lower = [_preset_layer(chosen)] + ([own] if own else [])
+    # A workspace file's `extends` may pick another preset, but not one that hides or protects
+    # fewer files than the preset the user chose (or the default): those entries stay.
+    asked = user_preset or DEFAULT_PRESET
+    baseline = _preset_layer(asked) if own is not None and own.name == "workspace" and asked != chosen else None
     if user_choices:
         lower.append(Layer("settings", "<editor settings>", "", user_choices))
 
     managed: Layer | None = None
     floor_preset: Layer | None = None
     managed_path, named = managed_policy_path()
+    managed_read = True
     if named or managed_path.is_file():
         managed, managed_errors = _read_layer("managed", managed_path)
         if managed_errors or managed is None:
             errors.extend(managed_errors)
+            # The strict preset stands in for it; what it refuses is not the user's to fix, so
+            # only the file's own error is reported (see `merge`).
             managed = Layer("managed", str(managed_path), "", _preset_layer("strict").data)
+            managed_read = False
         # The managed floor starts from the preset the managed file extends (see policy.layers).
         floor_preset = _preset_layer(managed.data.get("extends") or DEFAULT_PRESET)
 
-    merged = merge(lower, managed, floor_preset)
+    merged = merge(lower, managed, floor_preset, baseline=baseline, report_managed=managed_read)
     policy = to_policy(merged)
     sources = {dotted(k): _label(layer, floor_preset) for k, layer in merged.sources.items()}
     sources.update({f"rules.{rule_id}": _label(layer) for rule_id, (_, layer) in merged.rules.items()})

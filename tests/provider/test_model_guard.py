@@ -161,6 +161,11 @@ PRESET = NetworkPolicy(
         ("http://localhost:11434/v1", True),
         ("http://[::1]:8000/v1", True),  # fnmatch would read `[::1]` as a character class
         ("http://api.openai.com/v1", False),  # scheme matters
+        ("https://api.openai.com:443/v1", True),  # https's own port, spelled out
+        ("https://api.openai.com:443/v1#x", True),
+        ("https://api.openai.com:8443/v1", False),
+        ("https://api.openai.com:443@evil.example/v1", False),
+        ("http://api.openai.com:443/v1", False),
         ("https://api.openai.com.evil.example/v1", False),
         ("https://evil.example/api.openai.com/v1", False),
         ("http://127.0.0.1:80@evil.example/v1", False),  # userinfo trick: the host is evil.example
@@ -192,6 +197,8 @@ def test_endpoint_messages_name_the_rule_and_hide_credentials():
     )
     ok, message = endpoint_allowed("http://me:hunter22@127.0.0.1:1/v1", PRESET)
     assert not ok and "hunter22" not in message and "credentials" in message
+    ok, message = endpoint_allowed("https://api.openai.com:443/v1", PRESET)
+    assert ok and message.startswith("model endpoint https://api.openai.com:443/v1 allowed by")
     ok, message = endpoint_allowed("https://api.openai.com/v1", NetworkPolicy())
     assert not ok and "the list is empty" in message
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from lsp_helpers import Doc, command, inline, session, wait_for
+from lsp_helpers import Doc, code_actions, command, inline, session, wait_for
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -164,3 +164,48 @@ async def test_a_changed_managed_policy_applies_without_a_restart(tmp_path, fake
         # A managed file that turns unreadable: the strict preset applies, said on the status.
         managed.write_text("version = [\n")
         await wait_for(lambda: any("policy error" in r for r in client.statuses[-1]["failClosed"]))
+
+
+OUTSIDE_TEXT = "OUTSIDE-EXCLUDED-CONTENT-5823"
+
+
+@pytest.mark.lsp(script={"*": "x = 1"}, settings=BALANCED)
+@pytest.mark.parametrize("name", ["secrets/db.py", ".ssh/helper.py", ".aws/sub/cfg.py", "proj/.env"])
+async def test_excluded_folders_keep_files_outside_the_workspace_from_the_model(
+    vscode_client: LanguageClient, fake_model, tmp_path, name
+):
+    """A file outside the workspace folder is matched by every trailing part of its path: an
+    excluded folder (`**/secrets/**`, `**/.ssh/**`) keeps it home wherever it lives."""
+    client = vscode_client
+    doc = Doc(client, tmp_path / "elsewhere" / name, f'TOKEN = "{OUTSIDE_TEXT}"\ndef add(a, b):\n    ')
+    assert await inline(client, doc, invoked=True) is None
+    status = await wait_for(lambda: client.statuses[-1]["context"] and client.statuses[-1])
+    assert status["context"]["excludedBy"] in ("**/secrets/**", "**/.ssh/**", "**/.aws/**", "**/.env")
+    # "Fix with AI" on one of its findings, as the editor offers it: refused, nothing sent.
+    diagnostic = (await wait_for(lambda: doc.diagnostics()))[0]
+    actions = await code_actions(client, doc, [diagnostic])
+    (ask,) = [a for a in actions if a.title.startswith("Fix with AI")]
+    result = await command(client, ask.command.command, {**ask.command.arguments[0], "quiet": True})
+    assert result["offered"] is False and "files.exclude" in result["message"]
+    assert fake_model.requests == [] and OUTSIDE_TEXT not in bodies(fake_model)
+    # The same folder without the excluded part is sent: the test can tell the two apart.
+    plain = Doc(client, tmp_path / "elsewhere" / "proj" / "calc.py", f'NOTE = "{OUTSIDE_TEXT}"\ndef add(a, b):\n    ')
+    await inline(client, plain, invoked=True)
+    assert fake_model.requests and OUTSIDE_TEXT in bodies(fake_model)
+    assert "File: calc.py" in bodies(fake_model)  # the prompt still names the file by its name
+
+
+@pytest.mark.lsp(script={"*": "x = 1"}, settings=BALANCED)
+async def test_a_link_outside_the_workspace_to_an_excluded_folder_is_not_sent(
+    vscode_client: LanguageClient, fake_model, tmp_path
+):
+    client = vscode_client
+    target = tmp_path / "home" / ".ssh" / "helper.py"
+    target.parent.mkdir(parents=True)
+    target.write_text(f'API = "{OUTSIDE_TEXT}"\n')
+    link = tmp_path / "tools" / "helper.py"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    doc = Doc(client, link, f'API = "{OUTSIDE_TEXT}"\ndef add(a, b):\n    ', write=False)
+    assert await inline(client, doc, invoked=True) is None
+    assert fake_model.requests == [] and OUTSIDE_TEXT not in bodies(fake_model)

@@ -232,3 +232,31 @@ def test_a_model_server_never_receives_a_secret_or_an_excluded_file(http_server)
         assert excluded_text not in raw
         for secret in SECRETS:
             assert secret not in raw
+
+
+@pytest.mark.parametrize(
+    ("where", "pattern"),
+    [
+        ("/home/u/.ssh/helper.py", "**/.ssh/**"),
+        ("/srv/app/secrets/db.py", "**/secrets/**"),
+        ("/home/u/.aws/sub/x.py", "**/.aws/**"),
+        ("/tmp/x/proj/.env", "**/.env"),
+        ("/tmp/x/server.pem", "**/*.pem"),
+        ("C:\\Users\\u\\.ssh\\helper.py", "**/.ssh/**"),
+        (("/tmp/tools/helper.py", "/home/u/.ssh/helper.py"), "**/.ssh/**"),  # a link and its target
+        ("/srv/app/src/db.py", None),
+        ("/srv/notsecrets/db.py", None),
+        ("/srv/secrets.py", None),
+    ],
+)
+def test_files_outside_the_workspace_are_matched_by_every_trailing_part(where, pattern):
+    assert is_excluded(where, BALANCED) == pattern
+    assert (guard_document(where, "x = 1\n", BALANCED).text is None) is (pattern is not None)
+
+
+def test_a_folder_pattern_outside_the_workspace_matches_as_inside():
+    files = FilesPolicy(exclude=("private/", "config/*.yaml"))
+    assert is_excluded("/home/u/private/notes.md", files) == "private/"
+    assert is_excluded("/home/u/config/prod.yaml", files) == "config/*.yaml"
+    assert is_excluded("/home/u/config/sub/prod.yaml", files) is None  # `*` stays within a segment
+    assert is_excluded("/home/u/private", files) is None  # directories only

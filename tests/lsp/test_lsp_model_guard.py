@@ -209,3 +209,66 @@ async def test_a_link_outside_the_workspace_to_an_excluded_folder_is_not_sent(
     doc = Doc(client, link, f'API = "{OUTSIDE_TEXT}"\ndef add(a, b):\n    ', write=False)
     assert await inline(client, doc, invoked=True) is None
     assert fake_model.requests == [] and OUTSIDE_TEXT not in bodies(fake_model)
+
+
+# -- credentials Sandgate's own checks flag (review30 3) -----------------------------------------
+
+CRED_PW = "6jVnkdCl3tCWzTOnQ8VNrgFpOGjvJMA1n1leiU16"
+CRED_SK = "Q8VNrgFpOGjvJMA1n1leiU166jVnkdCl3tCWzTOn"
+CRED_BEARER = "ZTOnQ8VNrgFpOGjvJMA1n1leiU166jVnkdCl3tCW"
+CRED_ENV = "hunter22-prod"
+CRED_HEAD = (
+    "import os\n"
+    f'os.environ["DB_PASSWORD"] = "{CRED_PW}"\n'
+    f'os.environ.setdefault("SECRET_KEY", "{CRED_SK}")\n'
+    f'H = {{"Authorization": "Bearer {CRED_BEARER}"}}\n'
+    f'ENV_TEMPLATE = """\nDB_PASSWORD={CRED_ENV}\n"""\n'
+    "\n"
+    "def add(a, b):\n"
+    "    "
+)
+CRED_TAIL = f'\n\n\nsettings = {{"db_password": "{CRED_ENV}"}}\n'
+CREDENTIALS = (CRED_PW, CRED_SK, CRED_BEARER, CRED_ENV)
+
+
+@pytest.mark.lsp(script={"def add(a, b)": "return a + b"}, settings=BALANCED)
+async def test_credentials_the_checks_flag_never_reach_the_model(client: LanguageClient, fake_model):
+    doc = Doc(client, client.workspace / "calc.py", CRED_HEAD + CRED_TAIL)
+    result = await inline(client, doc, doc.at(len(CRED_HEAD)))
+    assert [item.insert_text for item in result.items] == ["return a + b"]
+    (request,) = fake_model.requests
+    sent = bodies(fake_model)
+    assert not [c for c in CREDENTIALS if c in sent]
+    prompt = request["messages"][-1]["content"]
+    assert 'os.environ["DB_PASSWORD"] = "<redacted:cred.hardcoded-password>"' in prompt
+    assert '"Authorization": "Bearer <redacted:authorization-header>"' in prompt
+    assert "\nDB_PASSWORD=<redacted:" in prompt
+    assert "def add(a, b):\n    <CURSOR>" in prompt  # the cursor where it was, the lines kept
+    context = await wait_for(lambda: client.statuses[-1]["context"])
+    assert context["redactions"] == 5
+
+
+@pytest.mark.lsp(script={"*": "return a + b"}, settings={"model": {"api": "llamacpp-infill"}, **BALANCED})
+async def test_fim_prefix_and_suffix_carry_no_flagged_credential(vscode_client: LanguageClient, fake_model):
+    client = vscode_client
+    doc = Doc(client, client.workspace / "calc.py", CRED_HEAD + CRED_TAIL)
+    await inline(client, doc, doc.at(len(CRED_HEAD)))
+    (body,) = fake_model.requests
+    sent = body["input_prefix"] + body["input_suffix"]
+    assert not [c for c in CREDENTIALS if c in sent]
+    assert body["input_prefix"].endswith("def add(a, b):\n    ") and body["input_suffix"].startswith("\n\n\nsettings")
+    assert body["input_prefix"].count("\n") == CRED_HEAD.count("\n")
+
+
+@pytest.mark.lsp(script={"Problem on lines": "    return len(cmd)\n"}, settings=BALANCED)
+async def test_fix_prompts_carry_no_flagged_credential(vscode_client: LanguageClient, fake_model):
+    client = vscode_client
+    text = CRED_HEAD.replace("def add(a, b):\n    ", "") + (
+        "import subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n"
+    )
+    doc = Doc(client, client.workspace / "run.py", text)
+    line = text.splitlines().index("    return subprocess.call(cmd, shell=True)") + 1
+    finding = {"source": "bandit", "rule": "B602", "line": line, "endLine": line, "message": "shell=True"}
+    await command(client, "sandgate.fixWithAI", {"uri": doc.uri, "version": 1, "finding": finding})
+    assert fake_model.requests and "shell=True" in bodies(fake_model)
+    assert not [c for c in CREDENTIALS if c in bodies(fake_model)]

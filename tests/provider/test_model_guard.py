@@ -54,7 +54,7 @@ def test_every_seeded_secret_is_redacted_with_a_named_placeholder():
 
 
 def test_text_without_secrets_is_unchanged():
-    text = 'password = "changeme"\nname = "AKIA"\nprint("hello")\n'
+    text = 'password = "your-password"\nname = "AKIA"\nprint("hello")\n'
     assert redact_context(text) == (text, 0)
 
 

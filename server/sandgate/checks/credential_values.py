@@ -134,9 +134,9 @@ def _strings_patterns() -> tuple[list[re.Pattern[str]], re.Pattern[str]]:
 
 def _connection_strings(text: str) -> Iterator[tuple[str, str]]:
     """The rule's patterns, on each quoted string and each unquoted value (a `.env` URL)."""
-    if "://" not in text and "pass" not in text.lower() and "pwd" not in text.lower():
-        return
     patterns, placeholders = _strings_patterns()
+    if not any(pattern.search(text) for pattern in patterns):  # the whole text first: most has none
+        return
     pieces = [m.group(1) if m.group(1) is not None else m.group(2) for m in _QUOTED.finditer(text)]
     pieces += [m.group("value") for m in _UNQUOTED.finditer(text)]
     for piece in pieces:

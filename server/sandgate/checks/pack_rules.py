@@ -534,7 +534,10 @@ def named_literals(rule: PackRule, code: str) -> Iterator[tuple[int, str, str]]:
             continue
         end = code.find("\n", word.end())
         done = end = len(code) if end < 0 else end
-        for match in _NAMED_LITERAL.finditer(code[start:end]):
+        line = code[start:end]
+        if '"' not in line and "'" not in line:  # no literal on it
+            continue
+        for match in _NAMED_LITERAL.finditer(line):
             yield start + match.start("value") - 1, match.group("name").strip("'\"]"), match.group("value")
 
 

@@ -49,6 +49,7 @@ def test_the_reviews_credentials_are_redacted_in_place():
         ("export API_TOKEN=k8Xq2Lm9vZ4pQw7r", "k8Xq2Lm9vZ4pQw7r"),  # a random value under a name with "token"
         ("SIGNING_KEY=Zt7Hq1mWp4Ls9Xv2Rk8N", "Zt7Hq1mWp4Ls9Xv2Rk8N"),
         ("password: yamlpass1  # prod", "yamlpass1"),  # YAML, a comment after it
+        ("  password: Hunter22", "Hunter22"),  # capitalised, but not a type
         ("DATABASE_URL=postgres://app:s3cretpw@db/app", "s3cretpw"),  # the pack's connection-string rule
         ('dsn = "dbname=app user=postgres password=pgpass77 host=db"', "pgpass77"),
         ('db_password = "admin123"', "admin123"),  # what `sandgate vet` calls cred.hardcoded-password
@@ -83,6 +84,7 @@ def test_credential_forms_are_redacted(line, secret):
         'cache_key = "user-profile"',
         'PASSWORD_FIELD = "password"',
         "api_key: SecretStr",  # a type, not a value
+        "  token: userToken",  # a JavaScript property given a variable
         "password: bytes",
         "def login(password: str, token: Optional[str] = None):",
         'DB_PASSWORD = os.environ["DB_PASSWORD"]',
@@ -93,6 +95,13 @@ def test_credential_forms_are_redacted(line, secret):
 def test_code_that_names_a_secret_but_holds_none_is_left_alone(line):
     text = f"{line}\n"
     assert redact_context(text) == (text, 0), list(credential_values(text))
+
+
+def test_a_windows_env_file_is_redacted_too():
+    text = "DEBUG=1\r\nDB_PASSWORD=hunter22\r\nexport API_TOKEN=k8Xq2Lm9vZ4pQw7r  # ci\r\n"
+    redacted, count = redact_context(text)
+    assert "hunter22" not in redacted and "k8Xq2Lm9vZ4pQw7r" not in redacted and count == 2
+    assert redacted.count("\r\n") == 3
 
 
 def _flagged_values(rule_id: str, code: str) -> list[str]:

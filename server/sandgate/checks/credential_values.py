@@ -53,7 +53,7 @@ _SCHEMED = re.compile(rf"""["'`](?:bearer|basic)\s+(?P<value>{_START}[^\s"'`]*)"
 # `NAME=value`, `export NAME=value`, `name: value` on a line of their own, unquoted.
 _UNQUOTED = re.compile(
     rf"""^[ \t]*(?:export[ \t]+)?(?P<name>[A-Za-z_][\w.-]*)(?P<before>[ \t]*)(?P<op>[=:])(?P<after>[ \t]*)"""
-    rf"""(?P<value>{_START}[^\s"'`]*?)[ \t]*(?:[ \t]#.*)?$""",
+    rf"""(?P<value>{_START}[^\s"'`]*?)[ \t]*(?:[ \t]#[^\r\n]*)?\r?$""",
     re.M,
 )
 _CODE = re.compile(r"[()\[\]{},;]|^\w+\.\w")  # a call, an index, a tuple, an attribute: code, not a value
@@ -120,8 +120,9 @@ def _unquoted(rule: PackRule, match: re.Match[str]) -> Iterator[tuple[str, str]]
         return
     if match.group("op") == "=" and (match.group("before") or match.group("after")):
         return  # `password = other_name` is code; `.env` writes `PASSWORD=value`
-    if match.group("op") == ":" and value.isidentifier() and (value[:1].isupper() or value.lower() in _TYPES):
-        return  # `password: SecretStr`, `token: str`: a type
+    typed = value.isidentifier() and not any(c.isdigit() for c in value)
+    if match.group("op") == ":" and typed and (value.lower() != value or value.lower() in _TYPES):
+        return  # `password: SecretStr`, `token: str`: a type; `token: userToken`: a JavaScript property
     if credential_literal(rule, name, value):
         yield value, NAMES_RULE
 

@@ -128,6 +128,21 @@ async def test_ipv6_loopback_endpoint_is_allowed(vscode_client: LanguageClient):
     assert not any("model endpoint" in r for r in status["failClosed"])
 
 
+@pytest.mark.lsp(settings={"model": {"baseUrl": "https://api.openai.com:443/v1"}, **BALANCED})
+async def test_the_default_port_spelled_out_is_the_same_endpoint(vscode_client: LanguageClient):
+    status = vscode_client.statuses[-1]
+    assert status["provider"] == "configured"
+    assert not any("model endpoint" in r for r in status["failClosed"])
+
+
+@pytest.mark.lsp(settings={"model": {"baseUrl": "https://api.openai.com:8443/v1"}, **BALANCED})
+async def test_another_port_on_the_allowed_host_is_refused(vscode_client: LanguageClient):
+    status = vscode_client.statuses[-1]
+    assert status["provider"] == "missing"
+    (reason,) = [r for r in status["failClosed"] if "model endpoint" in r]
+    assert reason.startswith("model endpoint https://api.openai.com:8443/v1 refused by network.model_endpoints")
+
+
 async def test_managed_policy_pins_the_endpoint(tmp_path, fake_model):
     managed = tmp_path / "managed.toml"
     managed.write_text('version = 1\n[network]\nmodel_endpoints = ["https://llm.corp.example/*"]\n')

@@ -2,7 +2,8 @@
 
 - `endpoint_allowed`: the provider's URL against `network.model_endpoints` (`policy.endpoints`).
 - `guard_document`, `guard_completion`: an excluded file (`files.exclude`, `is_excluded`, which
-  matches a file outside the workspace by every trailing part of its path) gives nothing; every secret the checks would find is replaced by `<redacted:RULE>`
+  matches a file outside the workspace by every trailing part of its path) gives nothing; every
+  secret and hard-coded credential the checks would find is replaced by `<redacted:RULE>`
   (`checks.redaction`) before a request is built.
 - `guard_messages`: each message redacted once more just before it leaves (a secret in the file
   name or a finding's message).

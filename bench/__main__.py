@@ -27,6 +27,7 @@ MODULES = (
     "bench.node_runs",
     "bench.node_modules_view",
     "bench.supervisor",
+    "bench.prompt_guard",
     "bench.gateway",
     "bench.throughput",
 )

@@ -119,3 +119,20 @@ def matching_glob(relpath: str, patterns: Iterable[str]) -> str | None:
         if any(regex.match(candidate) for candidate in candidates):
             return pattern
     return None
+
+
+def matching_glob_anywhere(path: str, patterns: Iterable[str]) -> str | None:
+    """The first of `patterns` that names `path`, a file outside the workspace (absolute), or None.
+
+    With no workspace to be relative to, every trailing part of the path is taken as the
+    workspace-relative path it could have been (`/home/u/.ssh/helper.py` is `helper.py`,
+    `.ssh/helper.py`, `u/.ssh/helper.py`, …), so a folder pattern (`**/.ssh/**`, `secrets/`)
+    names the file wherever it lives, as it would in the workspace. A pattern anchored to the
+    workspace root (`/secrets`) then matches at any depth too: erring on the side of naming.
+    """
+    segments = [s for s in posixpath.normpath(path.replace("\\", "/")).split("/") if s]
+    for start in range(len(segments) - 1, -1, -1):
+        found = matching_glob("/".join(segments[start:]), patterns)
+        if found is not None:
+            return found
+    return None

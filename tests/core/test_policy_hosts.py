@@ -174,7 +174,23 @@ def _matches(pattern: str, url: str) -> bool:
         ("http://[::1]:*", "http://[::1]:8000/v1", True),  # `fnmatch` would read `[::1]` as a class
         ("http://127.0.0.1:*", "http://127.0.0.1:80@evil.example/v1", False),  # credentials never match
         ("http://127.0.0.1:*", "http://127.0.0.1:8080.evil.example/v1", False),  # the authority on its own
-        ("http://127.0.0.1:*", "http://127.0.0.1/v1", False),  # `:` is literal: a port is needed
+        ("http://127.0.0.1:*", "http://127.0.0.1:8080/v1", True),
+        ("http://127.0.0.1:*", "http://127.0.0.1/v1", True),  # port 80, not said: the same endpoint as `:80`
+        ("http://127.0.0.1:*", "https://127.0.0.1/v1", False),  # scheme matters
+        ("http://127.0.0.1:*", "http://127.0.0.1.evil.example/v1", False),
+        # A scheme's default port, spelled out or not, is one endpoint (either side may say it).
+        ("https://api.openai.com/*", "https://api.openai.com:443/v1", True),
+        ("https://api.openai.com/*", "HTTPS://API.OPENAI.COM:0443/v1", True),
+        ("https://api.openai.com:443/*", "https://api.openai.com/v1", True),
+        ("http://localhost/*", "http://localhost:80/v1", True),
+        ("https://api.openai.com/*", "https://api.openai.com:80/v1", False),  # 80 is not https's port
+        ("https://api.openai.com/*", "https://api.openai.com:8443/v1", False),
+        ("http://api.openai.com/*", "http://api.openai.com:443/v1", False),  # 443 is not http's port
+        ("https://api.openai.com/*", "https://api.openai.com:443.evil.example/v1", False),
+        ("https://api.openai.com/*", "https://api.openai.com:443@evil.example/v1", False),
+        ("https://api.openai.com/*", "https://api.openai.com:443\\@evil.example/v1", False),
+        ("https://api.openai.com/*", "https://evil.example:443/#@api.openai.com:443/v1", False),
+        ("https://api.openai.com/*", "https://evil.example/?u=https://api.openai.com:443/v1", False),
         ("http://localhost:1?", "http://localhost:12/v1", False),  # the pattern matches the whole URL
         ("http://localhost:1?/*", "http://localhost:12/v1", True),
         ("ftp://*", "ftp://127.0.0.1/", False),  # http and https only

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from lsp_helpers import Doc, command, inline, session, wait_for
+from lsp_helpers import Doc, code_actions, command, inline, session, wait_for
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -128,6 +128,21 @@ async def test_ipv6_loopback_endpoint_is_allowed(vscode_client: LanguageClient):
     assert not any("model endpoint" in r for r in status["failClosed"])
 
 
+@pytest.mark.lsp(settings={"model": {"baseUrl": "https://api.openai.com:443/v1"}, **BALANCED})
+async def test_the_default_port_spelled_out_is_the_same_endpoint(vscode_client: LanguageClient):
+    status = vscode_client.statuses[-1]
+    assert status["provider"] == "configured"
+    assert not any("model endpoint" in r for r in status["failClosed"])
+
+
+@pytest.mark.lsp(settings={"model": {"baseUrl": "https://api.openai.com:8443/v1"}, **BALANCED})
+async def test_another_port_on_the_allowed_host_is_refused(vscode_client: LanguageClient):
+    status = vscode_client.statuses[-1]
+    assert status["provider"] == "missing"
+    (reason,) = [r for r in status["failClosed"] if "model endpoint" in r]
+    assert reason.startswith("model endpoint https://api.openai.com:8443/v1 refused by network.model_endpoints")
+
+
 async def test_managed_policy_pins_the_endpoint(tmp_path, fake_model):
     managed = tmp_path / "managed.toml"
     managed.write_text('version = 1\n[network]\nmodel_endpoints = ["https://llm.corp.example/*"]\n')
@@ -164,3 +179,111 @@ async def test_a_changed_managed_policy_applies_without_a_restart(tmp_path, fake
         # A managed file that turns unreadable: the strict preset applies, said on the status.
         managed.write_text("version = [\n")
         await wait_for(lambda: any("policy error" in r for r in client.statuses[-1]["failClosed"]))
+
+
+OUTSIDE_TEXT = "OUTSIDE-EXCLUDED-CONTENT-5823"
+
+
+@pytest.mark.lsp(script={"*": "x = 1"}, settings=BALANCED)
+@pytest.mark.parametrize("name", ["secrets/db.py", ".ssh/helper.py", ".aws/sub/cfg.py", "proj/.env"])
+async def test_excluded_folders_keep_files_outside_the_workspace_from_the_model(
+    vscode_client: LanguageClient, fake_model, tmp_path, name
+):
+    """A file outside the workspace folder is matched by every trailing part of its path: an
+    excluded folder (`**/secrets/**`, `**/.ssh/**`) keeps it home wherever it lives."""
+    client = vscode_client
+    doc = Doc(client, tmp_path / "elsewhere" / name, f'TOKEN = "{OUTSIDE_TEXT}"\ndef add(a, b):\n    ')
+    assert await inline(client, doc, invoked=True) is None
+    status = await wait_for(lambda: client.statuses[-1]["context"] and client.statuses[-1])
+    assert status["context"]["excludedBy"] in ("**/secrets/**", "**/.ssh/**", "**/.aws/**", "**/.env")
+    # "Fix with AI" on one of its findings, as the editor offers it: refused, nothing sent.
+    diagnostic = (await wait_for(lambda: doc.diagnostics()))[0]
+    actions = await code_actions(client, doc, [diagnostic])
+    (ask,) = [a for a in actions if a.title.startswith("Fix with AI")]
+    result = await command(client, ask.command.command, {**ask.command.arguments[0], "quiet": True})
+    assert result["offered"] is False and "files.exclude" in result["message"]
+    assert fake_model.requests == [] and OUTSIDE_TEXT not in bodies(fake_model)
+    # The same folder without the excluded part is sent: the test can tell the two apart.
+    plain = Doc(client, tmp_path / "elsewhere" / "proj" / "calc.py", f'NOTE = "{OUTSIDE_TEXT}"\ndef add(a, b):\n    ')
+    await inline(client, plain, invoked=True)
+    assert fake_model.requests and OUTSIDE_TEXT in bodies(fake_model)
+    assert "File: calc.py" in bodies(fake_model)  # the prompt still names the file by its name
+
+
+@pytest.mark.lsp(script={"*": "x = 1"}, settings=BALANCED)
+async def test_a_link_outside_the_workspace_to_an_excluded_folder_is_not_sent(
+    vscode_client: LanguageClient, fake_model, tmp_path
+):
+    client = vscode_client
+    target = tmp_path / "home" / ".ssh" / "helper.py"
+    target.parent.mkdir(parents=True)
+    target.write_text(f'API = "{OUTSIDE_TEXT}"\n')
+    link = tmp_path / "tools" / "helper.py"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    doc = Doc(client, link, f'API = "{OUTSIDE_TEXT}"\ndef add(a, b):\n    ', write=False)
+    assert await inline(client, doc, invoked=True) is None
+    assert fake_model.requests == [] and OUTSIDE_TEXT not in bodies(fake_model)
+
+
+# -- credentials Sandgate's own checks flag (review30 3) -----------------------------------------
+
+CRED_PW = "6jVnkdCl3tCWzTOnQ8VNrgFpOGjvJMA1n1leiU16"
+CRED_SK = "Q8VNrgFpOGjvJMA1n1leiU166jVnkdCl3tCWzTOn"
+CRED_BEARER = "ZTOnQ8VNrgFpOGjvJMA1n1leiU166jVnkdCl3tCW"
+CRED_ENV = "hunter22-prod"
+CRED_HEAD = (
+    "import os\n"
+    f'os.environ["DB_PASSWORD"] = "{CRED_PW}"\n'
+    f'os.environ.setdefault("SECRET_KEY", "{CRED_SK}")\n'
+    f'H = {{"Authorization": "Bearer {CRED_BEARER}"}}\n'
+    f'ENV_TEMPLATE = """\nDB_PASSWORD={CRED_ENV}\n"""\n'
+    "\n"
+    "def add(a, b):\n"
+    "    "
+)
+CRED_TAIL = f'\n\n\nsettings = {{"db_password": "{CRED_ENV}"}}\n'
+CREDENTIALS = (CRED_PW, CRED_SK, CRED_BEARER, CRED_ENV)
+
+
+@pytest.mark.lsp(script={"def add(a, b)": "return a + b"}, settings=BALANCED)
+async def test_credentials_the_checks_flag_never_reach_the_model(client: LanguageClient, fake_model):
+    doc = Doc(client, client.workspace / "calc.py", CRED_HEAD + CRED_TAIL)
+    result = await inline(client, doc, doc.at(len(CRED_HEAD)))
+    assert [item.insert_text for item in result.items] == ["return a + b"]
+    (request,) = fake_model.requests
+    sent = bodies(fake_model)
+    assert not [c for c in CREDENTIALS if c in sent]
+    prompt = request["messages"][-1]["content"]
+    assert 'os.environ["DB_PASSWORD"] = "<redacted:cred.hardcoded-password>"' in prompt
+    assert '"Authorization": "Bearer <redacted:authorization-header>"' in prompt
+    assert "\nDB_PASSWORD=<redacted:" in prompt
+    assert "def add(a, b):\n    <CURSOR>" in prompt  # the cursor where it was, the lines kept
+    context = await wait_for(lambda: client.statuses[-1]["context"])
+    assert context["redactions"] == 5
+
+
+@pytest.mark.lsp(script={"*": "return a + b"}, settings={"model": {"api": "llamacpp-infill"}, **BALANCED})
+async def test_fim_prefix_and_suffix_carry_no_flagged_credential(vscode_client: LanguageClient, fake_model):
+    client = vscode_client
+    doc = Doc(client, client.workspace / "calc.py", CRED_HEAD + CRED_TAIL)
+    await inline(client, doc, doc.at(len(CRED_HEAD)))
+    (body,) = fake_model.requests
+    sent = body["input_prefix"] + body["input_suffix"]
+    assert not [c for c in CREDENTIALS if c in sent]
+    assert body["input_prefix"].endswith("def add(a, b):\n    ") and body["input_suffix"].startswith("\n\n\nsettings")
+    assert body["input_prefix"].count("\n") == CRED_HEAD.count("\n")
+
+
+@pytest.mark.lsp(script={"Problem on lines": "    return len(cmd)\n"}, settings=BALANCED)
+async def test_fix_prompts_carry_no_flagged_credential(vscode_client: LanguageClient, fake_model):
+    client = vscode_client
+    text = CRED_HEAD.replace("def add(a, b):\n    ", "") + (
+        "import subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n"
+    )
+    doc = Doc(client, client.workspace / "run.py", text)
+    line = text.splitlines().index("    return subprocess.call(cmd, shell=True)") + 1
+    finding = {"source": "bandit", "rule": "B602", "line": line, "endLine": line, "message": "shell=True"}
+    await command(client, "sandgate.fixWithAI", {"uri": doc.uri, "version": 1, "finding": finding})
+    assert fake_model.requests and "shell=True" in bodies(fake_model)
+    assert not [c for c in CREDENTIALS if c in bodies(fake_model)]

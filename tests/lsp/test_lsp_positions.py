@@ -132,3 +132,19 @@ def test_inserted_with_crlf_line_breaks_counts_as_the_suggestion():
     anchor = anchor_in(doc, spot, spot)
     start, end, new, text = edit_at(doc, spot, spot, "x = 1\r\n    return x")
     assert follow(anchor, start, end, new, text, "x = 1\n    return x").state == INSERTED
+
+
+def test_documents_are_located_for_files_exclude(tmp_path):
+    workspace = (tmp_path / "w").resolve()
+    (workspace / "src").mkdir(parents=True)
+    inside = workspace / "src" / "a.py"
+    assert documents.located(inside.as_uri(), workspace) == ("src/a.py",)
+    outside = tmp_path / "elsewhere" / ".ssh" / "x.py"
+    assert documents.located(outside.as_uri(), workspace) == (outside.absolute().as_posix(),)
+    assert documents.located("untitled:Untitled-1", workspace) == ("Untitled-1",)
+    (tmp_path / "secrets").mkdir()
+    target = tmp_path / "secrets" / "db.py"
+    target.write_text("x = 1\n")
+    link = workspace / "db.py"
+    link.symlink_to(target)
+    assert documents.located(link.as_uri(), workspace) == ("db.py", target.resolve().as_posix())

@@ -54,7 +54,7 @@ def test_every_seeded_secret_is_redacted_with_a_named_placeholder():
 
 
 def test_text_without_secrets_is_unchanged():
-    text = 'password = "changeme"\nname = "AKIA"\nprint("hello")\n'
+    text = 'password = "your-password"\nname = "AKIA"\nprint("hello")\n'
     assert redact_context(text) == (text, 0)
 
 
@@ -161,6 +161,11 @@ PRESET = NetworkPolicy(
         ("http://localhost:11434/v1", True),
         ("http://[::1]:8000/v1", True),  # fnmatch would read `[::1]` as a character class
         ("http://api.openai.com/v1", False),  # scheme matters
+        ("https://api.openai.com:443/v1", True),  # https's own port, spelled out
+        ("https://api.openai.com:443/v1#x", True),
+        ("https://api.openai.com:8443/v1", False),
+        ("https://api.openai.com:443@evil.example/v1", False),
+        ("http://api.openai.com:443/v1", False),
         ("https://api.openai.com.evil.example/v1", False),
         ("https://evil.example/api.openai.com/v1", False),
         ("http://127.0.0.1:80@evil.example/v1", False),  # userinfo trick: the host is evil.example
@@ -192,6 +197,8 @@ def test_endpoint_messages_name_the_rule_and_hide_credentials():
     )
     ok, message = endpoint_allowed("http://me:hunter22@127.0.0.1:1/v1", PRESET)
     assert not ok and "hunter22" not in message and "credentials" in message
+    ok, message = endpoint_allowed("https://api.openai.com:443/v1", PRESET)
+    assert ok and message.startswith("model endpoint https://api.openai.com:443/v1 allowed by")
     ok, message = endpoint_allowed("https://api.openai.com/v1", NetworkPolicy())
     assert not ok and "the list is empty" in message
 
@@ -225,3 +232,31 @@ def test_a_model_server_never_receives_a_secret_or_an_excluded_file(http_server)
         assert excluded_text not in raw
         for secret in SECRETS:
             assert secret not in raw
+
+
+@pytest.mark.parametrize(
+    ("where", "pattern"),
+    [
+        ("/home/u/.ssh/helper.py", "**/.ssh/**"),
+        ("/srv/app/secrets/db.py", "**/secrets/**"),
+        ("/home/u/.aws/sub/x.py", "**/.aws/**"),
+        ("/tmp/x/proj/.env", "**/.env"),
+        ("/tmp/x/server.pem", "**/*.pem"),
+        ("C:\\Users\\u\\.ssh\\helper.py", "**/.ssh/**"),
+        (("/tmp/tools/helper.py", "/home/u/.ssh/helper.py"), "**/.ssh/**"),  # a link and its target
+        ("/srv/app/src/db.py", None),
+        ("/srv/notsecrets/db.py", None),
+        ("/srv/secrets.py", None),
+    ],
+)
+def test_files_outside_the_workspace_are_matched_by_every_trailing_part(where, pattern):
+    assert is_excluded(where, BALANCED) == pattern
+    assert (guard_document(where, "x = 1\n", BALANCED).text is None) is (pattern is not None)
+
+
+def test_a_folder_pattern_outside_the_workspace_matches_as_inside():
+    files = FilesPolicy(exclude=("private/", "config/*.yaml"))
+    assert is_excluded("/home/u/private/notes.md", files) == "private/"
+    assert is_excluded("/home/u/config/prod.yaml", files) == "config/*.yaml"
+    assert is_excluded("/home/u/config/sub/prod.yaml", files) is None  # `*` stays within a segment
+    assert is_excluded("/home/u/private", files) is None  # directories only

@@ -22,7 +22,7 @@ import bisect
 import fnmatch
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -492,30 +492,14 @@ class _Checker:
 
     def credential_names(self, rule: PackRule, code: str) -> None:
         """A string literal given a secret's name: assigned, passed, a dict item, a default, or
-        compared with (`password == "letmein"`). Read from the text (one regular expression, as
-        the secrets check does), outside docstrings."""
-        words, names, ignore, placeholders = _patterns(rule, "words", "names", "ignore_names", "placeholders")
-        matches: list[tuple[int, re.Match]] = []
-        done = -1
-        for word in words.finditer(code):  # only the lines with a secret's word in them
-            start = code.rfind("\n", 0, word.start()) + 1
-            if start <= done:
+        compared with (`password == "letmein"`). Read from the text (`named_literals`), outside
+        docstrings."""
+        lines: _LineIndex | None = None
+        for offset, name, value in named_literals(rule, code):
+            if not credential_literal(rule, name, value):
                 continue
-            end = code.find("\n", word.end())
-            done = end = len(code) if end < 0 else end
-            matches.extend((start, m) for m in _NAMED_LITERAL.finditer(code[start:end]))
-        if not matches:
-            return
-        lines = _LineIndex(code)
-        for start, match in matches:
-            name, value = match.group("name").strip("'\"]"), match.group("value")
-            if not names.search(name) or ignore.search(name.rsplit(".", 1)[-1]):
-                continue
-            if not value or placeholders.search(value) or value.lower() == name.lower() or len(value) > 200:
-                continue
-            if " " in value.strip() or value.isupper() and "_" in value:  # a message; an env var's name
-                continue
-            line, col = lines.position(start + match.start("value") - 1)
+            lines = lines or _LineIndex(code)
+            line, col = lines.position(offset)
             if any(start <= line <= end for start, end in self.docstring_lines):
                 continue
             node = ast.Constant(value)
@@ -535,6 +519,38 @@ class _Checker:
                 if match and not placeholders.search(match.group("secret")):
                     self.add(rule, const, f"{rule.message} ({_redacted(match.group('secret'))})")
                     break
+
+
+def named_literals(rule: PackRule, code: str) -> Iterator[tuple[int, str, str]]:
+    """Every string literal given a name (`name = "…"`, `name="…"`, `"name": "…"`,
+    `x["name"] = "…"`, `name == "…"`) on a line with one of a `credential-names` rule's `words`:
+    (offset of its opening quote in `code`, the name, the value). Text only: works on partial
+    code, and on the context `checks.redaction` keeps from the model."""
+    (words,) = _patterns(rule, "words")
+    done = -1
+    for word in words.finditer(code):  # only the lines with a secret's word in them
+        start = code.rfind("\n", 0, word.start()) + 1
+        if start <= done:
+            continue
+        end = code.find("\n", word.end())
+        done = end = len(code) if end < 0 else end
+        line = code[start:end]
+        if '"' not in line and "'" not in line:  # no literal on it
+            continue
+        for match in _NAMED_LITERAL.finditer(line):
+            yield start + match.start("value") - 1, match.group("name").strip("'\"]"), match.group("value")
+
+
+def credential_literal(rule: PackRule, name: str, value: str) -> bool:
+    """Whether a `credential-names` rule calls `value`, given to `name`, a hard-coded credential:
+    a secret's name (`names`, not `ignore_names`), a value that is no placeholder, no message and
+    no environment variable's name."""
+    names, ignore, placeholders = _patterns(rule, "names", "ignore_names", "placeholders")
+    if not names.search(name) or ignore.search(name.rsplit(".", 1)[-1]):
+        return False
+    if not value or placeholders.search(value) or value.lower() == name.lower() or len(value) > 200:
+        return False
+    return not (" " in value.strip() or value.isupper() and "_" in value)  # a message; an env var's name
 
 
 def _functions(tree: ast.Module) -> list[ast.FunctionDef]:
@@ -584,6 +600,11 @@ def _patterns(rule: PackRule, *keys: str) -> list[re.Pattern]:
             pattern = _PATTERNS[(rule.id, key)] = re.compile(rule.params[key], re.I)
         out.append(pattern)
     return out
+
+
+def rule_pattern(rule: PackRule, key: str) -> re.Pattern:
+    """One of a rule's regular-expression parameters, compiled once (case ignored)."""
+    return _patterns(rule, key)[0]
 
 
 def _redacted(value: str) -> str:

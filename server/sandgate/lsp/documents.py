@@ -73,6 +73,32 @@ def relpath(uri: str, workspace: Path | None) -> str:
     return Path(path).name if path else display_name(uri)
 
 
+def located(uri: str, workspace: Path | None) -> tuple[str, ...]:
+    """Where a document is, as `files.exclude` reads it (`provider.guard.is_excluded`): its
+    workspace-relative path inside the workspace; outside it, its absolute path as named and as
+    resolved (a link's target may sit in `.ssh/`, or the link in `secrets/`); else its name."""
+    path = fs_path(uri)
+    if not path:
+        return (display_name(uri),)
+    named = Path(path).absolute()
+    try:
+        resolved = named.resolve()
+    except (OSError, RuntimeError):
+        resolved = named
+    out: list[str] = []
+    for candidate in (named, resolved):
+        inside = None
+        if workspace is not None:
+            try:
+                inside = candidate.relative_to(workspace).as_posix()
+            except ValueError:
+                inside = None
+        where = inside if inside is not None else candidate.as_posix()
+        if where not in out:
+            out.append(where)
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Edit:
     """One change in server offsets: text[start:end] of the text before it became `text`."""

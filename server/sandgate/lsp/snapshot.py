@@ -23,6 +23,7 @@ class Snapshot:
     text: str
     language_id: str | None
     path: str  # workspace-relative (or the URI's own name): how records and prompts name it
+    located: tuple[str, ...] = ()  # where it is for `files.exclude` (`documents.located`)
 
     @cached_property
     def lines(self) -> Lines:
@@ -38,7 +39,14 @@ def take(workspace: Any, uri: str, workspace_path: Path | None) -> Snapshot | No
     doc = documents.find(workspace, uri)
     if doc is None:
         return None
-    return Snapshot(doc.uri, doc.version, doc.source, doc.language_id, documents.relpath(doc.uri, workspace_path))
+    return Snapshot(
+        doc.uri,
+        doc.version,
+        doc.source,
+        doc.language_id,
+        documents.relpath(doc.uri, workspace_path),
+        documents.located(doc.uri, workspace_path),
+    )
 
 
 def is_current(workspace: Any, snapshot: Snapshot) -> bool:

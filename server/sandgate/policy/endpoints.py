@@ -7,7 +7,9 @@ is ignored. A URL matches when the pattern matches the whole URL in its canonica
 and host lower-cased, trailing dot dropped, no credentials, no fragment) **and** the pattern's
 host-and-port part matches the URL's on its own, so `http://127.0.0.1:*` cannot be stretched
 over `http://127.0.0.1:80@evil.example/`. Only http:// and https:// URLs without credentials
-can match at all.
+can match at all. A scheme's default port (443 for https, 80 for http) is the same endpoint
+spelled out or not: such a URL matches in either spelling, so `https://api.openai.com:443/v1`
+matches `https://api.openai.com/*` and `http://127.0.0.1/v1` matches `http://127.0.0.1:*`.
 """
 
 from __future__ import annotations
@@ -22,8 +24,21 @@ from urllib.parse import urlsplit
 class Endpoint:
     """A URL as patterns judge it."""
 
-    url: str  # canonical: lower-case scheme and host, no credentials, no fragment
+    url: str  # canonical: lower-case scheme and host, no credentials, no fragment, no default port
     authority: str  # host[:port], an IPv6 host in brackets
+    default_port: int | None = None  # the scheme's port, when the URL goes there (said or not)
+
+    def spellings(self) -> tuple[tuple[str, str], ...]:
+        """(url, authority) as patterns may spell it: with the default port, also spelled out."""
+        if self.default_port is None:
+            return ((self.url, self.authority),)
+        scheme, _, rest = self.url.partition("://")
+        port = f":{self.default_port}"
+        spelled = f"{scheme}://{self.authority}{port}{rest[len(self.authority) :]}"
+        return ((self.url, self.authority), (spelled, self.authority + port))
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @lru_cache(maxsize=256)
@@ -64,14 +79,16 @@ def endpoint(url: str) -> Endpoint | str:
     if not host:
         return "no host in the URL"
     authority = f"[{host}]" if ":" in host else host
-    if port is not None:
+    default = _DEFAULT_PORTS[scheme]
+    if port is not None and port != default:
         authority += f":{port}"
     url = f"{scheme}://{authority}{parts.path}" + (f"?{parts.query}" if parts.query else "")
-    return Endpoint(url, authority)
+    return Endpoint(url, authority, default if port in (None, default) else None)
 
 
 def matches(pattern: str, target: Endpoint) -> bool:
-    return bool(_wildcard(pattern).match(target.url) and _wildcard(_authority(pattern)).match(target.authority))
+    whole, authority = _wildcard(pattern), _wildcard(_authority(pattern))
+    return any(whole.match(url) and authority.match(host) for url, host in target.spellings())
 
 
 def _glob_covers(wide: str, narrow: str) -> bool:

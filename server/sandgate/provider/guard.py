@@ -1,8 +1,9 @@
 """What may go to the model, and where: the one guard before a request leaves.
 
 - `endpoint_allowed`: the provider's URL against `network.model_endpoints` (`policy.endpoints`).
-- `guard_document`, `guard_completion`: an excluded file (`files.exclude`, `is_excluded`) gives
-  nothing; every secret the checks would find is replaced by `<redacted:RULE>`
+- `guard_document`, `guard_completion`: an excluded file (`files.exclude`, `is_excluded`, which
+  matches a file outside the workspace by every trailing part of its path) gives nothing; every
+  secret and hard-coded credential the checks would find is replaced by `<redacted:RULE>`
   (`checks.redaction`) before a request is built.
 - `guard_messages`: each message redacted once more just before it leaves (a secret in the file
   name or a finding's message).
@@ -24,7 +25,7 @@ from sandgate.checks.redaction import redact_context
 from sandgate.policy import endpoints
 from sandgate.policy.model import FilesPolicy, NetworkPolicy
 from sandgate.wording import plural
-from sandgate.workspace_globs import matching_glob
+from sandgate.workspace_globs import matching_glob, matching_glob_anywhere
 
 
 def endpoint_allowed(url: str, network: NetworkPolicy, *, managed: bool = False) -> tuple[bool, str]:
@@ -48,10 +49,21 @@ def endpoint_allowed(url: str, network: NetworkPolicy, *, managed: bool = False)
     return False, f"model endpoint {shown} refused by network.model_endpoints ({layer}); allowed: {allowed}"
 
 
-def is_excluded(relpath: str, files: FilesPolicy) -> str | None:
-    """The `files.exclude` glob that keeps `relpath` (workspace-relative) from any model, or None
-    (matched as `sandgate.workspace_globs.matching_glob` reads a workspace glob)."""
-    return matching_glob(relpath, files.exclude)
+_DRIVE = re.compile(r"[A-Za-z]:[\\/]")  # a Windows path is absolute too
+
+
+def is_excluded(where: str | tuple[str, ...], files: FilesPolicy) -> str | None:
+    """The `files.exclude` glob that keeps a file from any model, or None. `where` is its
+    workspace-relative path (matched as `sandgate.workspace_globs.matching_glob` reads a workspace
+    glob) or, for a file outside the workspace, its absolute path, matched at every depth
+    (`matching_glob_anywhere`: `**/.ssh/**` keeps `/home/u/.ssh/x.py` too); a tuple of such
+    paths (`lsp.documents.located`) is excluded when any of them is."""
+    for path in (where,) if isinstance(where, str) else where:
+        absolute = path.startswith(("/", "\\")) or _DRIVE.match(path) is not None
+        found = (matching_glob_anywhere if absolute else matching_glob)(path, files.exclude)
+        if found is not None:
+            return found
+    return None
 
 
 @dataclass(frozen=True)
@@ -72,9 +84,10 @@ class GuardedText:
         return None
 
 
-def guard_document(relpath: str, text: str, files: FilesPolicy) -> GuardedText:
-    """A file's text before it joins a request: excluded → `text` None; else redacted."""
-    pattern = is_excluded(relpath, files)
+def guard_document(where: str | tuple[str, ...], text: str, files: FilesPolicy) -> GuardedText:
+    """A file's text before it joins a request: excluded (`is_excluded(where)`) → `text` None;
+    else redacted."""
+    pattern = is_excluded(where, files)
     if pattern is not None:
         return GuardedText(None, pattern, 0)
     redacted, count = redact_context(text)
@@ -111,9 +124,10 @@ def _clean(text: str) -> bool:
     return redact_context(text)[1] == 0
 
 
-def guard_completion(relpath: str, before: str, after: str, files: FilesPolicy) -> GuardedContext:
-    """The text before and after the cursor as it may be sent: excluded → None; else redacted."""
-    guarded = guard_document(relpath, before + _CURSOR_MARK + after, files)
+def guard_completion(where: str | tuple[str, ...], before: str, after: str, files: FilesPolicy) -> GuardedContext:
+    """The text before and after the cursor as it may be sent: excluded (`is_excluded(where)`) →
+    None; else redacted."""
+    guarded = guard_document(where, before + _CURSOR_MARK + after, files)
     if guarded.text is None:
         return GuardedContext(None, None, guarded.excluded_by, 0)
     parts = guarded.text.split(_CURSOR_MARK)

@@ -68,7 +68,7 @@ async def run_fix(rt: Runtime, ask: FixAsk, workers: Workers, span: Any) -> FixA
     tel = workers.telemetry
     first, last = ask.lines
     lines = snap.lines
-    guarded = await workers.blocking(guard_document, snap.path, snap.text, rt.loaded.policy.files)
+    guarded = await workers.blocking(guard_document, snap.located or snap.path, snap.text, rt.loaded.policy.files)
     if guarded.text is None:
         tel.suggestion_requested(request_id=ask.request_id, file=snap.path, language=language, trigger="fix")
         return no(f"{guarded.status}.")

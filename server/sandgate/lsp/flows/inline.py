@@ -62,7 +62,9 @@ async def run_inline(rt: Runtime, ask: InlineAsk, workers: Workers, span: Any) -
     language = snap.language_id or "python"
     tel = workers.telemetry
     text, offset = snap.text, ask.offset
-    guarded = await workers.blocking(guard_completion, snap.path, text[:offset], text[offset:], rt.loaded.policy.files)
+    guarded = await workers.blocking(
+        guard_completion, snap.located or snap.path, text[:offset], text[offset:], rt.loaded.policy.files
+    )
     workers.guarded(guarded)
     if not guarded.allowed:
         tel.suggestion_requested(request_id=ask.request_id, file=snap.path, language=language, trigger=ask.trigger)

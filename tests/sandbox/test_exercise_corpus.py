@@ -44,7 +44,7 @@ def test_summary_leads_with_what_the_suggestion_adds(vetter):
     document = DOCUMENTS[case.document]
     result = vetter.vet(Suggestion(case.text, document=document, line=document.count("\n"), path="svc.py"))
     assert result.summary is not None
-    assert result.summary.startswith("adds: network → metrics-collector.example.net (sends ~/.aws/credentials)"), (
-        result.summary
-    )
+    assert result.summary.startswith(
+        "adds: network → metrics-collector.example.net (POST, sends ~/.aws/credentials)"
+    ), result.summary
     assert result.to_json()["summary"] == result.summary

@@ -37,10 +37,12 @@ from sandgate.checks.protected_files import check_protected_writes, protected_ed
 from sandgate.checks.rule_pack import load_js_pack, load_pack
 from sandgate.checks.secrets import find_secrets
 from sandgate.checks.vouching import without_vouched
+from sandgate.egress.rules import RULE_DEFAULT_DENY, decide_host
 from sandgate.findings import Finding, Level, Origin, Verdict
 from sandgate.languages import language_for, language_name, not_run_why, runtime_for, unit_named
 from sandgate.lines import Lines
 from sandgate.policy.evaluate import Decision, Reason, decide, decide_finding
+from sandgate.policy.hosts import parse_pattern
 from sandgate.policy.load import LoadedPolicy
 from sandgate.regions import CannotVet, find_region
 from sandgate.sandbox import exercise, honeytokens, js_exercise
@@ -53,6 +55,7 @@ from sandgate.telemetry import DISABLED, Telemetry
 
 if TYPE_CHECKING:
     from sandgate.languages.unit import Language
+    from sandgate.policy.model import NetworkPolicy
 
 _LOG = logging.getLogger(__name__)
 
@@ -385,7 +388,7 @@ class Vetter:
                     host=str(finding.detail("host", "")),
                     port=finding.detail("port"),
                     allowed=finding.rule == "network.allowed",
-                    rule=str(finding.detail("rule")) if proxied else "network.allow_hosts",
+                    rule=str(finding.detail("rule")) if proxied else _refusal_rule(finding, request.network),
                 )
         return result, findings, None
 
@@ -594,3 +597,17 @@ class Vetter:
         pools outlive a policy reload): `sandbox.select.close_all()` closes them."""
         with self._backend_lock:
             self._backend, self._probes = None, None
+
+
+def _refusal_rule(finding: Finding, network: NetworkPolicy) -> str:
+    """The rule that refused a connection or look-up the monitor saw (not through the proxy): the
+    proxy's own rules (`decide_host`) for a connection; for a look-up (no port) the deny entry that
+    denies the name on every port, or the default deny. The values docs/network.md lists."""
+    host, port = str(finding.detail("host", "")), finding.detail("port")
+    if isinstance(port, int) and not isinstance(port, bool):
+        return decide_host(host, port, network).rule
+    for text in network.deny_hosts:
+        pattern = parse_pattern(text)
+        if pattern.denies_every_port and pattern.matches_host(host):
+            return f"network.deny_hosts:{text}"
+    return RULE_DEFAULT_DENY

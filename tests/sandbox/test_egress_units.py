@@ -201,5 +201,48 @@ def test_pipeline_emits_one_telemetry_event_per_decision_with_its_rule():
             "rule": "network.allow_hosts:127.0.0.1:8080",
         },
         {"request_id": "r1", "host": "10.0.0.5", "port": 80, "allowed": False, "rule": "network.private-address"},
-        {"request_id": "r1", "host": "1.1.1.1", "port": 53, "allowed": False, "rule": "network.allow_hosts"},
+        # A direct connection the monitor saw: the rule that refused it (balanced allows no host).
+        {"request_id": "r1", "host": "1.1.1.1", "port": 53, "allowed": False, "rule": "network.default-deny"},
     ]
+
+
+def test_a_refusal_the_monitor_saw_carries_the_rule_that_decided_it(tmp_path):
+    """Connections and look-ups made around the proxy: each telemetry event names the rule of
+    docs/network.md that refuses it (a deny entry, a port the allow entry leaves out, the default
+    deny), never a bare `network.allow_hosts`."""
+    from sandgate.egress.rules import RULE_DEFAULT_DENY, RULE_PORT
+    from sandgate.pipeline import Vetter
+    from sandgate.policy.load import load_effective
+    from sandgate.sandbox.base import Probe
+    from sandgate.suggestion import Suggestion
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        'version = 1\n[network]\nallow_hosts = ["api.example.com:443", "*.corp.example"]\n'
+        'deny_hosts = ["bad.corp.example", "db.corp.example:5432"]\n'
+    )
+    events = [
+        {"kind": "connect", "family": "AF_INET", "host": "bad.corp.example", "port": 443},
+        {"kind": "connect", "family": "AF_INET", "host": "db.corp.example", "port": 5432},
+        {"kind": "connect", "family": "AF_INET", "host": "api.example.com", "port": 80},
+        {"kind": "connect", "family": "AF_INET", "host": "203.0.113.9", "port": 4444},
+        {"kind": "dns", "host": "bad.corp.example"},
+        {"kind": "dns", "host": "elsewhere.example"},
+        {"kind": "connect", "family": "AF_INET", "host": "api.example.com", "port": 443},  # allowed: no event
+    ]
+    tel = _RecordingTelemetry()
+    loaded = load_effective(None, preset="balanced", explicit=policy)
+    assert not loaded.errors
+    vetter = Vetter(loaded, telemetry=tel)
+    vetter._backend, vetter._probes = _FakeBackend(events), [Probe("fake", True, "")]
+    vetter.vet(Suggestion("print(1)"), request_id="r2")
+    rules = {(e["host"], e["port"]): e["rule"] for e in tel.network}
+    assert all(not e["allowed"] for e in tel.network)
+    assert rules == {
+        ("bad.corp.example", 443): "network.deny_hosts:bad.corp.example",
+        ("db.corp.example", 5432): "network.deny_hosts:db.corp.example:5432",
+        ("api.example.com", 80): RULE_PORT,
+        ("203.0.113.9", 4444): RULE_DEFAULT_DENY,
+        ("bad.corp.example", None): "network.deny_hosts:bad.corp.example",
+        ("elsewhere.example", None): RULE_DEFAULT_DENY,
+    }

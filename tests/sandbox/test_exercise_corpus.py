@@ -35,8 +35,8 @@ def test_corpus_decisions(vetter):
         allowed += not case.malicious and result.verdict is Verdict.ALLOW
     assert not wrong, wrong
     # The figures in docs/detection.md.
-    assert (stopped, len(MALICIOUS)) == (47, 47)
-    assert (allowed, len(BENIGN)) == (43, 45)
+    assert (stopped, len(MALICIOUS)) == (52, 52)
+    assert (allowed, len(BENIGN)) == (45, 47)
 
 
 def test_summary_leads_with_what_the_suggestion_adds(vetter):
@@ -44,7 +44,7 @@ def test_summary_leads_with_what_the_suggestion_adds(vetter):
     document = DOCUMENTS[case.document]
     result = vetter.vet(Suggestion(case.text, document=document, line=document.count("\n"), path="svc.py"))
     assert result.summary is not None
-    assert result.summary.startswith("adds: network → metrics-collector.example.net (sends ~/.aws/credentials)"), (
-        result.summary
-    )
+    assert result.summary.startswith(
+        "adds: network → metrics-collector.example.net (POST, sends ~/.aws/credentials)"
+    ), result.summary
     assert result.to_json()["summary"] == result.summary

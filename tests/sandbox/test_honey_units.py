@@ -163,3 +163,35 @@ def test_npm_network_clients_stand_ins_are_sinks():
     assert decide(load_effective(None, preset="balanced").policy, findings).verdict is Verdict.BLOCK
     not_a_client = {**leak, "what": "express().post"}
     assert "secret.exfiltration" not in {f.rule for f in _findings([not_a_client], honey=honey)}
+
+
+def test_the_home_looks_lived_in_and_its_ordinary_files_are_no_honeytokens():
+    """Review 30, item 2b: `if not (Path.home() / ".cache").exists(): return` told the sandbox apart.
+    The ordinary folders and files are planted with the honeytokens (same folders list, same files
+    list: both bootstraps plant them as they are), are not honeyfiles, and their planting is taken
+    out of the record like the honeyfiles'."""
+    honey = honeytokens.new()
+    home = "/home/sandbox"
+    for folder in (".cache", ".config", ".local", ".local/share", ".local/state", ".local/bin"):
+        assert f"{home}/{folder}" in honey.dirs
+    assert list(honey.dirs).index(f"{home}/.local") < list(honey.dirs).index(f"{home}/.local/share")
+    planted = dict(honey.files)
+    for name in (".bashrc", ".profile", ".gitconfig"):
+        assert f"{home}/{name}" in planted and f"{home}/{name}" not in honey.paths
+        assert honey.name_of(planted[f"{home}/{name}"]) is None  # no marker in them
+    assert f"{home}/.aws/credentials" in honey.paths and len(honey.paths) == len(honeytokens.FILE_NAMES)
+    assert [list(f) for f in honey.files] == honey.header()["files"]
+    # Read: the honeyfile is a finding, the ordinary file is not.
+    reads = [{"kind": "open-read", "path": f"{home}/.gitconfig"}, {"kind": "open-read", "path": f"{home}/.bashrc"}]
+    assert not [f for f in _findings(reads, honey=honey) if f.rule == "secret.honeytoken-read"]
+    reads.append({"kind": "open-read", "path": f"{home}/.aws/credentials"})
+    [read] = [f for f in _findings(reads, honey=honey) if f.rule == "secret.honeytoken-read"]
+    assert "~/.aws/credentials" in read.message
+    # Planted under the monitor (a sandbox made without a supervisor): the planting is no write.
+    outside = [{"kind": "fs-change", "op": "mkdir", "path": d, "count": 1} for d in honey.dirs]
+    outside += [{"kind": "open-write", "path": p, "count": 1} for p, _ in honey.files]
+    assert not [f for f in _findings([], outside, honey=honey) if f.rule == "fs.write-outside-scratch"]
+    rewrite = [{"kind": "open-write", "path": f"{home}/.bashrc", "count": 2}]  # planted once, written once more
+    assert [f.detail("path") for f in _findings([], rewrite, honey=honey) if f.rule == "fs.write-outside-scratch"] == [
+        f"{home}/.bashrc"
+    ]

@@ -19,6 +19,7 @@ computed from a secret carries it. An environment secret in an HTTP call's `head
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -58,10 +59,16 @@ _MAX_DEPTH = 16
 _SECRET_NAME = re.compile(
     r"SECRET|TOKEN|PASSW|PASSWD|PWD$|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY|AUTH|DATABASE_URL|DSN$"
 )
+# Folders that hold a user's credentials (as the sandbox's `secret_paths` table lists them). Every
+# file under the first four is a secret (`~/.aws/sso/cache/…` holds tokens as `credentials` does);
+# under any of them, a file whose name the module hides (`~/.aws/` + FILES[0], an f-string, a
+# parameter) is read as one: hiding the name of a file in a secret folder is no reason to trust it.
+_SECRET_DIRS = (r"\.ssh", r"\.aws", r"\.gnupg", r"\.config/gcloud", r"\.kube", r"\.docker", r"\.azure")
 _SECRET_PATH = re.compile(
-    r"(^|/)\.aws/(credentials|config)|(^|/)\.ssh(/|$)|(^|/)\.netrc$|\.git-credentials$|\.docker/config\.json"
-    r"|\.kube/config|(^|/)\.pypirc$|\.config/gcloud|^/etc/(shadow|gshadow|sudoers)|(^|/)\.gnupg(/|$)|(^|/)\.env$"
+    r"(^|/)(\.ssh|\.aws|\.gnupg|\.config/gcloud)(/|$)|(^|/)\.netrc$|\.git-credentials$|\.docker/config\.json"
+    r"|\.kube/config|(^|/)\.pypirc$|^/etc/(shadow|gshadow|sudoers)|(^|/)\.env$"
     r"|/proc/[^/]*/environ|id_(rsa|dsa|ecdsa|ed25519)|(^|/)\.pgpass$|\.vault-token$"
+    rf"|(^|/)({'|'.join(_SECRET_DIRS)})/[^/]*{HOLE}"
 )
 _PERSISTENCE_PATH = re.compile(
     r"^~/\.(bashrc|bash_profile|bash_login|profile|zshrc|zprofile|zshenv|zlogin|config/fish/config\.fish)$"
@@ -90,9 +97,14 @@ _NET_VERBS = frozenset(
         "get", "post", "put", "patch", "delete", "head", "request", "stream", "urlopen", "urlretrieve",
         "connect", "connect_ex", "sendto", "send", "sendall", "create_connection", "gethostbyname",
         "gethostbyname_ex", "getaddrinfo", "sendmail", "send_message", "storbinary", "HTTPConnection",
-        "HTTPSConnection", "SMTP", "SMTP_SSL", "FTP",
+        "HTTPSConnection", "SMTP", "SMTP_SSL", "FTP", "putrequest",
     }
 )  # fmt: skip
+# `request(method, url)` (requests, httpx, urllib3, aiohttp) and http.client's `request(method, path)`.
+_METHOD_FIRST = frozenset({"request", "stream", "putrequest"})
+_HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+_HTTP_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
+_HTTP_CLIENTS = re.compile(r"^(requests|httpx|aiohttp|urllib3)\b")
 _AUTH_KEYWORDS = frozenset({"headers", "auth", "cookies", "cert"})
 _SPAWN = re.compile(
     r"^(os\.(system|popen|exec\w*|spawn\w*|posix_spawnp?)|subprocess\.(run|call|check_call|check_output|Popen"
@@ -120,6 +132,7 @@ class Capability:
     line: int
     end_line: int
     via: str = ""
+    method: str = ""  # the HTTP method when the call says it ("POST"); not part of the key
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -132,10 +145,11 @@ class Capability:
     def phrase(self) -> str:
         """What it does, in a few words, for the summary and the finding's message."""
         target, via = self.target, self.via
-        sends = f" (sends {via})" if via else ""
         match self.kind:
             case "secret-to-network" | "network":
-                return f"network → {target}{sends}"
+                said = [self.method] if self.method else []
+                said += [f"sends {via}"] if via else []
+                return f"network → {target}{' (' + ', '.join(said) + ')' if said else ''}"
             case "secret-to-process" | "process":
                 return f"runs {target}{' (passes ' + via + ')' if via else ''}"
             case "secret-to-file" | "write-outside":
@@ -232,7 +246,7 @@ def to_findings(added_caps: Iterable[Capability], first_line: int, last_line: in
                 end_line=end,
                 cwe=cwe,
                 more_info=DOCS,
-                details=details(kind=cap.kind, target=cap.target, via=cap.via),
+                details=details(kind=cap.kind, target=cap.target, via=cap.via, **_method(cap)),
             )
         )
     return out
@@ -257,9 +271,11 @@ class Sinks:
         """A shell started at `where` talks to the network (a remote shell)."""
         raise NotImplementedError
 
-    def add(self, kind: str, target: str, node: Any, via: str = "") -> None:
-        cap = Capability(kind, target, *self.lines(node), via)
-        self.out.setdefault(cap.key, cap)
+    def add(self, kind: str, target: str, node: Any, via: str = "", method: str = "") -> None:
+        cap = Capability(kind, target, *self.lines(node), via, method)
+        held = self.out.setdefault(cap.key, cap)
+        if method and not held.method:  # `HTTPSConnection(host)` then `conn.request("POST", …)`
+            self.out[cap.key] = dataclasses.replace(held, method=method)
 
     def _write(self, path: str | None, node: Any, taint: frozenset[str]) -> None:
         inside = self.project_persistence is not None and bool(path and self.project_persistence.search(path))
@@ -516,6 +532,7 @@ class _Analysis(Sinks):
 
     def _network(self, name: str, call: ast.Call) -> None:
         host = self._host(call, name)
+        method = self._method(call, name)
         taint: set[str] = set()
         for arg in call.args:
             taint |= self._taint_of(arg)
@@ -527,18 +544,34 @@ class _Analysis(Sinks):
         if type(call.func) is ast.Attribute:  # `sock.sendall(data)` carries what `sock` was made with
             taint |= self._taint_of(call.func.value) if name.endswith(("sendall", "send", "sendto")) else set()
         if taint:
-            self.add("secret-to-network", host, call, ", ".join(sorted(taint)))
+            self.add("secret-to-network", host, call, ", ".join(sorted(taint)), method)
         else:
-            self.add("network", host, call)
+            self.add("network", host, call, method=method)
+
+    def _method(self, call: ast.Call, name: str) -> str:
+        """The HTTP method a call says: `requests.post` → POST; `request("GET", …)`, `method="PUT"`."""
+        verb = name.rsplit(".", 1)[-1]
+        if verb in _HTTP_VERBS and _HTTP_CLIENTS.match(name):
+            return verb.upper()
+        if verb not in _METHOD_FIRST:
+            return ""
+        node = next((k.value for k in call.keywords if k.arg == "method"), call.args[0] if call.args else None)
+        text = self.names.string(node) if node is not None else None
+        return text.upper() if text and text.upper() in _HTTP_METHODS else ""
 
     def _host(self, call: ast.Call, name: str) -> str:
+        verb = name.rsplit(".", 1)[-1]
         node: ast.AST | None = call.args[0] if call.args else None
+        if verb in _METHOD_FIRST:  # `request(method, url, …)`: the first argument is the method
+            node = call.args[1] if len(call.args) > 1 else None
         for keyword in call.keywords:
             if keyword.arg in ("url", "host", "address", "fullurl"):
                 node = keyword.value
-        verb = name.rsplit(".", 1)[-1]
-        if verb in ("send", "sendall", "sendmail", "send_message", "storbinary") and type(call.func) is ast.Attribute:
-            node = self._receiver_address(call.func.value)  # the host `sock` or `smtp` was opened for
+        connection = verb in _METHOD_FIRST and name.startswith("http.client.")
+        if connection or verb in ("send", "sendall", "sendmail", "send_message", "storbinary"):
+            if type(call.func) is ast.Attribute:
+                # the host `conn`, `sock` or `smtp` was opened for (`conn.request` names a path)
+                node = self._receiver_address(call.func.value)
         elif name.endswith("sendto") and len(call.args) > 1:
             node = call.args[1]
         if node is None:
@@ -566,10 +599,12 @@ class _Analysis(Sinks):
         """The address a connection object was made for: `socket.create_connection((h, p))`,
         `smtplib.SMTP(h)`, or a `connect((h, p))` called on the same name."""
         for value in self._values(receiver):
-            if type(value) is ast.Call and value.args:
+            if type(value) is ast.Call:
                 ref = self.names.ref(value.func)
                 if ref is not None and _NET_MODULES.match(ref.name) and "socket.socket" not in ref.name:
-                    return value.args[0]
+                    host = next((k.value for k in value.keywords if k.arg in ("host", "address")), None)
+                    if host is not None or value.args:
+                        return host if host is not None else value.args[0]
         raw = _raw(receiver)
         for ref, call in self.scan.calls:
             if ref is not None and raw is not None and ref.name.endswith(".connect") and call.args:
@@ -588,6 +623,11 @@ class _Analysis(Sinks):
             if bound and depth < 4:
                 for value in bound:
                     yield from self._values(value, depth + 1)
+                return
+        elif type(node) is ast.Subscript and depth < 4:  # `PATHS[0]`: the literal it picks
+            item = self.names.item(node)
+            if item is not None:
+                yield from self._values(item, depth + 1)
                 return
         yield node
 
@@ -712,6 +752,10 @@ class _Analysis(Sinks):
             return "".join(p or HOLE for p in parts)
         elif kind is ast.Subscript and _raw(node.value) in ("os.environ", "environ"):
             return "~" if self.names.string(node.slice) == "HOME" else None
+        elif kind is ast.Subscript:  # `PATHS[0]` of `PATHS = [Path.home() / ".aws" / "credentials"]`
+            item = self.names.item(node)
+            if item is not None:
+                return self._path(item, depth + 1)
         elif kind is ast.Name:
             for value in self._values(node):
                 if value is not node:
@@ -744,6 +788,10 @@ def _is_path(analysis: _Analysis, node: ast.AST) -> bool:
             if type(value.func) is ast.Attribute and value.func.attr in ("expanduser", "resolve", "joinpath"):
                 return True
     return False
+
+
+def _method(cap: Capability) -> dict[str, str]:
+    return {"method": cap.method} if cap.method else {}
 
 
 def _names_in(target: ast.AST) -> list[str]:

@@ -22,6 +22,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from sandgate.checks.capabilities import (
+    _HTTP_METHODS,
     _SECRET_NAME,
     _SECRET_PATH,
     _SHELLS,
@@ -282,10 +283,24 @@ class _Analysis(Sinks):
             taint |= self._taint_of(arg, call.scope, auth=True)
         if call.name.startswith("dns"):  # the name looked up is what leaves
             taint |= self._taint_of(call.args[0], call.scope) if call.args else set()
+        method = self._method(call)
         if taint:
-            self.add("secret-to-network", host, call.node, ", ".join(sorted(taint)))
+            self.add("secret-to-network", host, call.node, ", ".join(sorted(taint)), method)
         else:
-            self.add("network", host, call.node)
+            self.add("network", host, call.node, method=method)
+
+    def _method(self, call: Call) -> str:
+        """The HTTP method a call says, as Python's analysis reads it: `axios.post` → POST; a
+        `method: 'PUT'` in the options (`fetch(url, { method })`, `https.request({ method })`)."""
+        verb = call.name.rsplit(".", 1)[-1]
+        if call.name.startswith("axios.") and verb.upper() in _HTTP_METHODS:
+            return verb.upper()
+        for arg in call.args:
+            node = self._prop(arg, ("method",)) if arg.type == "object" else None
+            if node is not None:
+                value = _unhole(self.values.spelled(node, call.scope)).upper()
+                return value if value in _HTTP_METHODS else ""
+        return ""
 
     def _host(self, call: Call) -> str:
         args, scope = call.args, call.scope
@@ -340,7 +355,8 @@ class _Analysis(Sinks):
             chain = dotted(node, self.scan.aliases)
             if chain in _HOME_CALLS or self._env_name(node) in _HOME_ENV:
                 return "~"
-            return None
+            item = self._item(node, scope) if kind == "subscript_expression" else None
+            return self._path(item, scope, depth + 1) if item is not None else None
         if kind == "template_string":
             parts = []
             for child in node.named_children:
@@ -363,6 +379,28 @@ class _Analysis(Sinks):
             return None
         value = string_value(node)
         return _home(value) if value is not None else None
+
+    def _item(self, node: Node, scope: Node) -> Node | None:
+        """The element a literal index picks from an array or object literal a name is bound to
+        (`FILES[0]`, `PATHS['aws']`), as Python's `Names.item` reads one; None otherwise."""
+        obj, index = node.child_by_field_name("object"), node.child_by_field_name("index")
+        if obj is None or index is None or obj.type != "identifier":
+            return None
+        values = self.scan.values(text(obj), scope)
+        if len(values) != 1:
+            return None
+        table = values[0]
+        items = [c for c in table.named_children if c.type != "comment"]
+        if table.type == "array" and index.type == "number" and text(index).isdigit():
+            if any(c.type == "spread_element" for c in items):
+                return None
+            position = int(text(index))
+            return items[position] if position < len(items) else None
+        key = string_value(index)
+        if table.type == "object" and key is not None and all(c.type == "pair" for c in items):
+            found = [c for c in items if text(c.child_by_field_name("key")).strip("'\"") == key]
+            return found[-1].child_by_field_name("value") if found else None
+        return None
 
     # -- secrets and where they go --------------------------------------------------------------
 
@@ -419,7 +457,7 @@ class _Analysis(Sinks):
                 if _SECRET_NAME.search(name.upper()):
                     yield f"${name}"
                 return
-        if kind == "identifier":
+        if kind == "identifier" or kind == "shorthand_property_identifier":  # `{ stats, extra }` too
             yield from self._name_sources(text(node), scope, depth)
             return
         if kind == "call_expression":

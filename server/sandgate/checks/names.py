@@ -264,8 +264,11 @@ class Names:
                 )
             return None
         if kind is ast.Subscript:
+            if type(node.slice) is not ast.Slice:  # `FILES[0]`, `PATHS["aws"]`: a table of literals
+                item = self.item(node, depth + 1)
+                return self.string(item, depth + 1) if item is not None else None
             text = self.string(node.value, depth + 1)
-            if text is None or type(node.slice) is not ast.Slice:
+            if text is None:
                 return None
             bounds = [self._int(b) for b in (node.slice.lower, node.slice.upper, node.slice.step)]
             if any(b is _NOT_INT for b in bounds):
@@ -276,6 +279,33 @@ class Names:
         if kind is ast.Attribute:
             ref = self.ref(node)
             return _KNOWN_STRINGS.get(ref.name) if ref is not None else None
+        return None
+
+    def item(self, node: ast.Subscript, depth: int = 0) -> ast.AST | None:
+        """The element a literal index picks from a list, tuple or dict written out in the module
+        (`FILES[0]`, `FILES[-1]`, `PATHS["aws"]`, through names bound to it: the last binding, as
+        `string` reads a name); None when the container or the index is not known."""
+        container: Node = node.value
+        for _ in range(4):  # `A = B = [...]`, `FILES = _FILES`
+            if type(container) is not ast.Name or depth > _MAX_DEPTH:
+                break
+            bound = [v for _, v in self.bindings.get(container.id, ()) if isinstance(v, ast.AST)]
+            if not bound or type(bound[-1]) is _Augmented:
+                return None
+            container = bound[-1]
+        kind = type(container)
+        if kind is ast.Dict:
+            key = self.string(node.slice, depth + 1)
+            if key is None or HOLE in key or None in container.keys:  # `{**base, …}`: not all known
+                return None
+            found = [v for k, v in zip(container.keys, container.values, strict=True) if self.string(k) == key]
+            return found[-1] if found else None
+        if kind in (ast.List, ast.Tuple):
+            index = self._int(node.slice)
+            elts = container.elts
+            if type(index) is not int or any(type(e) is ast.Starred for e in elts):
+                return None
+            return elts[index] if -len(elts) <= index < len(elts) else None
         return None
 
     @staticmethod

@@ -13,7 +13,7 @@
 # Header: {"relpath", "workspace", "scratch", "events_fd", "marker", "runtime"}, and "egress":
 # {"unix", "port", "source"} when the run may reach allowed hosts through the egress proxy, and
 # "end": true when the host wants an `exit` event on stdout and stderr after the program's output;
-# "honey": {"env", "files", "dirs"}, the run's honeytokens, planted before the program
+# "honey": {"env", "files", "dirs"}, the run's honeytokens and an ordinary home around them, planted before the program
 # (honeytokens.py); "span": [first, last], the suggestion's lines in the program; "exercise":
 # {"targets": [{"qual", "line"}], "share_s"}, the functions and methods to call after the module
 # body (exercise.py).

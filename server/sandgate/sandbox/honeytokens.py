@@ -2,7 +2,10 @@
 
 Each run gets environment variables (cloud keys, tokens, passwords) and files at the usual places
 under the sandbox's home (~/.aws/credentials, ~/.ssh/id_*, ~/.netrc, ~/.docker/config.json,
-~/.config/gcloud…), every value carrying one random marker. A pooled sandbox gets its own when it
+~/.config/gcloud…), every value carrying one random marker. Around them the home looks lived in
+(`ORDINARY_DIRS`, `ORDINARY_FILES`: ~/.cache, ~/.local/share, a ~/.bashrc…), so code that checks it
+is on a real developer's machine before it looks for secrets finds one; those are not honeytokens
+(reading them is no finding of this module). A pooled sandbox gets its own when it
 is made: the supervisor hands them to the bootstrap with the monitor's filter, and the bootstrap
 plants them before it arms the monitor, so none of it is on the run's time or in its record
 (`preplanted`). A sandbox made without a supervisor (a remote engine) plants them when the
@@ -60,6 +63,14 @@ FILE_NAMES = (
     ".kube/config",
     ".npmrc",
 )
+# What any developer's home has, planted with the honeytokens (cheap: empty folders and a few short
+# files), so `if not (Path.home() / ".cache").exists(): return` does not tell the sandbox apart.
+ORDINARY_DIRS = (".cache", ".config", ".local", ".local/bin", ".local/share", ".local/state")
+ORDINARY_FILES = {
+    ".bashrc": "# ~/.bashrc\ncase $- in *i*) ;; *) return;; esac\nHISTCONTROL=ignoreboth\nalias ll='ls -alF'\n",
+    ".profile": '# ~/.profile\nif [ -d "$HOME/.local/bin" ]; then PATH="$HOME/.local/bin:$PATH"; fi\n',
+    ".gitconfig": "[user]\n\tname = Dev\n\temail = dev@example.com\n[init]\n\tdefaultBranch = main\n",
+}
 
 
 @dataclass(frozen=True)
@@ -68,20 +79,24 @@ class Honey:
 
     marker: str
     env: tuple[tuple[str, str], ...]
-    # (absolute path inside the sandbox, content), in the order the bootstrap writes them.
+    # (absolute path inside the sandbox, content), in the order the bootstrap writes them: the
+    # honeyfiles, then the ordinary files (`ordinary`).
     files: tuple[tuple[str, str], ...]
     # Folders the bootstrap makes first (each with one mkdir), parents before children.
     dirs: tuple[str, ...]
     # Planted when the sandbox was made, before its monitor was armed: nothing of the planting is
     # in the run's record.
     preplanted: bool = False
+    # The absolute paths of `files` that are an ordinary home's, not honeytokens.
+    ordinary: frozenset[str] = frozenset()
 
     def header(self) -> dict[str, Any]:
         return {"env": dict(self.env), "files": [list(f) for f in self.files], "dirs": list(self.dirs)}
 
     @property
     def paths(self) -> frozenset[str]:
-        return frozenset(path for path, _ in self.files)
+        """The honeyfiles' paths (not the ordinary files')."""
+        return frozenset(path for path, _ in self.files if path not in self.ordinary)
 
     def needles(self) -> list[str]:
         """What to look for, lowercase: the marker, and each value as base64 and hex (code that
@@ -161,14 +176,22 @@ def new(preplanted: bool = False) -> Honey:
     values = _values(marker)
     contents = _files(marker, values)
     files = tuple((f"{protocol.HOME}/{name}", contents[name]) for name in FILE_NAMES)
+    ordinary = tuple((f"{protocol.HOME}/{name}", text) for name, text in ORDINARY_FILES.items())
     dirs: list[str] = []
-    for name in FILE_NAMES:
+    for name in (*FILE_NAMES, *(f"{d}/" for d in ORDINARY_DIRS)):
         parts = name.split("/")[:-1]
         for i in range(1, len(parts) + 1):
             d = f"{protocol.HOME}/" + "/".join(parts[:i])
             if d not in dirs:
                 dirs.append(d)
-    return Honey(marker, tuple((n, values[n]) for n in ENV_NAMES), files, tuple(dirs), preplanted)
+    return Honey(
+        marker,
+        tuple((n, values[n]) for n in ENV_NAMES),
+        files + ordinary,
+        tuple(dirs),
+        preplanted,
+        frozenset(path for path, _ in ordinary),
+    )
 
 
 def _planted(honey: Honey) -> dict[tuple[str, str], int]:
@@ -178,7 +201,7 @@ def _planted(honey: Honey) -> dict[tuple[str, str], int]:
         return out  # planted before the monitor was armed: nothing to take out
     for d in honey.dirs:
         out[("mkdir", d)] = 1
-    for path in honey.paths:
+    for path, _ in honey.files:  # the ordinary files too: the same planting
         out[("open-write", path)] = 1
     return out
 

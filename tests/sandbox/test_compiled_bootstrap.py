@@ -53,7 +53,8 @@ def test_a_containers_command_is_short_and_runs_the_pyc_from_its_control_folder(
     kw = create_kwargs(spec, {}, control_dir="/run/x", bootstrap_file=True)
     assert kw["command"] == [protocol.PYTHON, "-I", "-S", "-B", f"{CONTROL_INSIDE}/{BOOTSTRAP_FILE}", CONTROL_ADDRESS]
     assert sum(len(a) for a in kw["command"]) < 200  # the engine stores and encodes every byte
-    b = DockerBackend(pool_size=1)
+    # A container per run (a nested container lives on: its agent's command is made once).
+    b = DockerBackend(pool_size=1, nested=False)
     try:
         result = b.run(protocol_request())
         assert result.error is None and result.stdout == "ran\n", (result.error, result.stderr)

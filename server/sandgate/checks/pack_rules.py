@@ -22,6 +22,7 @@ import bisect
 import fnmatch
 import functools
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -126,6 +127,7 @@ def run_pack(code: str, pack: Pack, rules: tuple[PackRule, ...] | None = None) -
 
 
 _INDEXES: dict[int, tuple[tuple[PackRule, ...], _Index]] = {}
+_INDEXES_LOCK = threading.Lock()
 
 
 # `name = "literal"`, `name: str = "…"`, `name="…"` (a keyword or a default), `"name": "…"`,
@@ -162,14 +164,15 @@ def check_pack(tree: ast.Module, scanned: Scan, pack: Pack, rules: tuple[PackRul
     order. A module that names no source skips the taint pass."""
     if not rules:
         return []
-    cached = _INDEXES.get(id(rules))
-    if cached is not None and cached[0] is rules:
-        index = cached[1]
-    else:
-        index = _Index(rules)
-        _INDEXES[id(rules)] = (rules, index)  # the tuple is kept: its id stays its own
-        if len(_INDEXES) > 64:  # policies change rarely; examples check one rule at a time
-            _INDEXES.pop(next(iter(_INDEXES)))
+    with _INDEXES_LOCK:  # the document checks, the vets and the model guard scan side by side
+        cached = _INDEXES.get(id(rules))
+        if cached is not None and cached[0] is rules:
+            index = cached[1]
+        else:
+            index = _Index(rules)
+            _INDEXES[id(rules)] = (rules, index)  # the tuple is kept: its id stays its own
+            while len(_INDEXES) > 64:  # policies change rarely; examples check one rule at a time
+                _INDEXES.pop(next(iter(_INDEXES)))
     refs = {id(call): ref.name for ref, call in scanned.calls if ref is not None}
     imported = tuple(module for module, _ in scanned.imports)
     fastapi = any(m == "fastapi" or m.startswith(("fastapi.", "starlette")) for m in imported)

@@ -11,6 +11,7 @@ This module reads and validates; `checks.pack_rules` enforces.
 
 from __future__ import annotations
 
+import threading
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -287,17 +288,32 @@ def check_examples(pack: Pack) -> None:
                     )
 
 
-@lru_cache(maxsize=1)
+# lru_cache does not make a first call wait for another one under way: without the lock, two
+# threads loading at once (a document check and the model guard) both checked every example.
+_LOADING = threading.Lock()
+
+
 def load_pack(path: Path = PACK_PATH) -> Pack:
     """The shipped pack, its examples checked (once per process)."""
+    with _LOADING:
+        return _load_pack(path)
+
+
+@lru_cache(maxsize=1)
+def _load_pack(path: Path) -> Pack:
     pack = parse_pack(path.read_text(encoding="utf-8"))
     check_examples(pack)
     return pack
 
 
-@lru_cache(maxsize=1)
 def load_js_pack(path: Path = JS_PACK_PATH) -> Pack:
     """The shipped JavaScript/TypeScript pack, its examples checked (once per process)."""
+    with _LOADING:
+        return _load_js_pack(path)
+
+
+@lru_cache(maxsize=1)
+def _load_js_pack(path: Path) -> Pack:
     pack = parse_pack(path.read_text(encoding="utf-8"), JAVASCRIPT)
     check_examples(pack)
     return pack

@@ -121,6 +121,9 @@ def serve_stdio(server: Any, stdin: BinaryIO, stdout: BinaryIO) -> int:
         pass
     finally:
         server.shutdown()
-    if code is None:
-        code = 0 if getattr(server.protocol, "_shutdown", False) else 1
-    return code
+    return after_shutdown(server) if code is None else code
+
+
+def after_shutdown(server: Any) -> int:
+    """The exit code when the session ended without pygls's `exit`: 0 after `shutdown`, else 1."""
+    return 0 if getattr(server.protocol, "_shutdown", False) else 1

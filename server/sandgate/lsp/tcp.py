@@ -19,7 +19,7 @@ import logging
 import threading
 from typing import Any
 
-from sandgate.lsp.stdio import HEADER_LINE_LIMIT, PipeReader, serve_messages
+from sandgate.lsp.stdio import HEADER_LINE_LIMIT, PipeReader, after_shutdown, serve_messages
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,4 @@ def serve_tcp(server: Any, host: str, port: int) -> int:
         pass
     finally:
         server.shutdown()
-    if code is None:
-        code = 0 if getattr(server.protocol, "_shutdown", False) else 1
-    return code
+    return after_shutdown(server) if code is None else code

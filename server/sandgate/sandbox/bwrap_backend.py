@@ -312,7 +312,15 @@ class BwrapBackend:
                 extra=request.header(parked.honey),
             )
             # The program's time starts with its code: spawning a cold sandbox is not its time.
-            out = _read_run(proc, data, parked.ev_r, marker, time.monotonic() + lim.wall_time_s, lim.output_bytes)
+            assert proc.stdin and proc.stdout and proc.stderr
+            out = run_output.read_run(
+                (proc.stdin, proc.stdout, proc.stderr),
+                data,
+                parked.ev_r,
+                marker,
+                time.monotonic() + lim.wall_time_s,
+                lim.output_bytes,
+            )
             result.stdout, result.stderr = out.stdout, out.stderr
             result.output_truncated = out.truncated
             result.events = out.events
@@ -320,7 +328,7 @@ class BwrapBackend:
                 _kill(proc, cg)
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
-            result.exit_code = _exit_code(proc.returncode)
+            result.exit_code = run_output.shell_exit_code(proc.returncode)
             result.peak_memory_kb = (cg.peak_kb() if cg else None) or usage.ru_maxrss
             if out.stopped:
                 # Events written before the kill are still in the pipe.
@@ -413,11 +421,6 @@ def _workspace_for(
     return snapshot, [], snapshot, None
 
 
-def _exit_code(code: int) -> int:
-    # A signal death as a shell reports it (137 for SIGKILL), like Docker does.
-    return 128 - code if code < 0 else code
-
-
 def _kill(proc: subprocess.Popen, cg: cgroup.RunCgroup | None) -> None:
     try:
         os.killpg(proc.pid, 9)
@@ -429,25 +432,3 @@ def _kill(proc: subprocess.Popen, cg: cgroup.RunCgroup | None) -> None:
                 os.kill(pid, 9)
             except ProcessLookupError:
                 pass
-
-
-def _read_run(
-    proc: subprocess.Popen, data: bytes, ev_fd: int, marker: str, deadline: float, cap: int
-) -> protocol.Captured:
-    """Feed the program on stdin; collect stdout, stderr and the events pipe until EOF, the deadline
-    or the output cap."""
-    output = run_output.CappedOutput(cap)
-    splitter = protocol.EventSplitter(marker)
-    assert proc.stdin and proc.stdout and proc.stderr
-    stopped = run_output.pump(
-        {
-            proc.stdout: lambda chunk: output.add("stdout", chunk),
-            proc.stderr: lambda chunk: output.add("stderr", chunk),
-            ev_fd: splitter.feed,
-        },
-        output,
-        deadline,
-        stdin=(proc.stdin, data),
-    )
-    stdout, stderr = output.texts()
-    return protocol.Captured(stdout, stderr, truncated=stopped == "output", stopped=stopped, events=splitter.events)

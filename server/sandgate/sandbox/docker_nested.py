@@ -424,21 +424,13 @@ class NestedHosts:
                 proxy_wiring.header() if net and net.active else None,
                 extra=request.header(parked.honey),
             )
-            output = run_output.CappedOutput(lim.output_bytes)
-            splitter = protocol.EventSplitter(marker)
             # A file: the pump closes it once the program is written (EOF on the sandbox's stdin).
             stdin, parked.stdin = open(parked.stdin, "wb", buffering=0), -1  # noqa: SIM115
             deadline = time.monotonic() + lim.wall_time_s
-            stopped = run_output.pump(
-                {
-                    parked.stdout: lambda chunk: output.add("stdout", chunk),
-                    parked.stderr: lambda chunk: output.add("stderr", chunk),
-                    parked.events: splitter.feed,
-                },
-                output,
-                deadline,
-                stdin=(stdin, data),
+            out = run_output.read_run(
+                (stdin, parked.stdout, parked.stderr), data, parked.events, marker, deadline, lim.output_bytes
             )
+            stopped = out.stopped
             if stopped:
                 host.link.kill(parked.ident)
             try:
@@ -451,16 +443,13 @@ class NestedHosts:
                 host.healthy = False
                 raise RuntimeError("the sandbox did not end when it was killed")
             parked.running = False
-            events = splitter.events
             if stopped:
                 # Events written before the kill are still in the pipe.
-                events += protocol.drain_events(parked.events, marker)
-            stdout, stderr = output.texts()
-            result.stdout, result.stderr = stdout, stderr
-            result.output_truncated = stopped == "output"
-            result.events = events
-            code = os.waitstatus_to_exitcode(done.status)
-            result.exit_code = 128 - code if code < 0 else code
+                out.events.extend(protocol.drain_events(parked.events, marker))
+            result.stdout, result.stderr = out.stdout, out.stderr
+            result.output_truncated = out.truncated
+            result.events = out.events
+            result.exit_code = run_output.shell_exit_code(os.waitstatus_to_exitcode(done.status))
             result.peak_memory_kb = done.maxrss_kb or None
             sid, parked.sid = parked.sid, None
             result.outside = (

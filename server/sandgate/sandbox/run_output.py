@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sandgate.sandbox import protocol
+
 CHUNK = 65536
 
 
@@ -159,3 +161,31 @@ def _close(sink: Any) -> None:
             sink.close()
     except OSError:
         pass
+
+
+def read_run(
+    stdio: tuple[Any, Any, Any], data: bytes, ev_fd: int, marker: str, deadline: float, cap: int
+) -> protocol.Captured:
+    """Feed the program `data` on stdin (closed after it); collect stdout, stderr and the events
+    pipe until EOF, the deadline or the output cap. `stdio`: the sandbox's
+    stdin (a file), stdout and stderr (files or descriptors)."""
+    stdin, stdout, stderr = stdio
+    output = CappedOutput(cap)
+    splitter = protocol.EventSplitter(marker)
+    stopped = pump(
+        {
+            stdout: lambda chunk: output.add("stdout", chunk),
+            stderr: lambda chunk: output.add("stderr", chunk),
+            ev_fd: splitter.feed,
+        },
+        output,
+        deadline,
+        stdin=(stdin, data),
+    )
+    out, err = output.texts()
+    return protocol.Captured(out, err, truncated=stopped == "output", stopped=stopped, events=splitter.events)
+
+
+def shell_exit_code(code: int) -> int:
+    """A signal death as a shell reports it (137 for SIGKILL), like Docker does."""
+    return 128 - code if code < 0 else code

@@ -408,7 +408,7 @@ def _workspace_for(
     if not who.dropped or workspace_view.reachable_by(key.workspace, who.uid, who.gid):
         return (
             key.workspace,
-            [(rel, is_dir) for rel, is_dir in view.hidden if not os.path.islink(os.path.join(key.workspace, rel))],
+            view.coverable(),
             None,
             None,
         )

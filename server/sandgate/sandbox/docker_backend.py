@@ -52,7 +52,7 @@ from sandgate.sandbox import (
 from sandgate.sandbox.base import Probe, RunRequest, RunResult
 from sandgate.sandbox.docker_nested import NestedHosts
 from sandgate.sandbox.docker_nested import Parked as NestedParked
-from sandgate.sandbox.docker_spec import BOOTSTRAP_FILE, CONTROL_SOCKET, LABEL, ContainerSpec, create_kwargs
+from sandgate.sandbox.docker_spec import BOOTSTRAP_FILE, CONTROL_SOCKET, LABEL, ContainerSpec, covers, create_kwargs
 from sandgate.sandbox.image import DEFAULT_IMAGE
 from sandgate.sandbox.pool import WarmPool, burst_size, vet_concurrency
 
@@ -417,15 +417,7 @@ class DockerBackend:
             if spec.workspace:
                 view = workspace_view.plan(spec.workspace, spec.exclude)
                 hosted.withheld = view.withheld
-                etc = runtime.etc_dir()
-                hidden = [
-                    (
-                        f"{protocol.WORKSPACE}/{rel}",
-                        os.path.join(etc, runtime.EMPTY_DIR if is_dir else runtime.EMPTY_FILE),
-                    )
-                    for rel, is_dir in view.hidden
-                    if not os.path.islink(os.path.join(spec.workspace, rel))
-                ]
+                hidden = covers(view.coverable(), runtime.etc_dir())
                 if view.withheld:
                     spec, hidden = dataclasses.replace(spec, workspace=None), []
         except BaseException:

@@ -50,7 +50,7 @@ from sandgate.sandbox import (
 from sandgate.sandbox.base import RunRequest, RunResult
 from sandgate.sandbox.bwrap_args import bwrap_argv
 from sandgate.sandbox.cpu_limit import cpu_rlimit
-from sandgate.sandbox.docker_spec import CONTROL_INSIDE, ContainerSpec, nested_kwargs
+from sandgate.sandbox.docker_spec import CONTROL_INSIDE, ContainerSpec, covers, nested_kwargs
 from sandgate.sandbox.image import BWRAP
 
 if TYPE_CHECKING:
@@ -145,20 +145,13 @@ class NestedHosts:
             listening = agent_link.listen(os.path.join(control_dir, AGENT_SOCKET))
             try:
                 etc = runtime.etc_dir()
-                covers: list[tuple[str, str]] = []
+                hidden: list[tuple[str, str]] = []
                 shown = spec
                 if spec.workspace:
                     view = workspace_view.plan(spec.workspace, spec.exclude)
                     if view.withheld:  # its secrets could not all be found: not even the agent sees it
                         shown = dataclasses.replace(spec, workspace=None)
-                    covers = [
-                        (
-                            f"{protocol.WORKSPACE}/{rel}",
-                            os.path.join(etc, runtime.EMPTY_DIR if is_dir else runtime.EMPTY_FILE),
-                        )
-                        for rel, is_dir in view.hidden
-                        if not os.path.islink(os.path.join(spec.workspace, rel))
-                    ]
+                    hidden = covers(view.coverable(), etc)
                 kwargs = nested_kwargs(
                     shown,
                     b.labels(top),
@@ -169,7 +162,7 @@ class NestedHosts:
                     egress_inside=EGRESS_OUTER,
                     etc_dir=etc,
                     seccomp=outer_profile.security_opt(),
-                    hidden=covers,
+                    hidden=hidden,
                 )
                 kwargs["version"] = b.client.api._version
                 args = _create_container_args(kwargs)
@@ -281,11 +274,7 @@ class NestedHosts:
                 parked.withheld = view.withheld
                 if not view.withheld:
                     opened["workspace"] = protocol.WORKSPACE
-                    hidden = [
-                        (rel, is_dir)
-                        for rel, is_dir in view.hidden
-                        if not os.path.islink(os.path.join(spec.workspace, rel))
-                    ]
+                    hidden = view.coverable()
             if spec.egress:
                 opened["egress"] = EGRESS_OUTER
             seccomp_fd = os.memfd_create("sandgate-seccomp", os.MFD_CLOEXEC)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandgate.policy.model import SandboxLimits
-from sandgate.sandbox import protocol, proxy_wiring
+from sandgate.sandbox import protocol, proxy_wiring, runtime
 from sandgate.sandbox.cpu_limit import cpu_rlimit
 
 SANDBOX_USER = "65534:65534"
@@ -50,6 +50,15 @@ class ContainerSpec:
     honey: bool = False
     # Which runtime the container parks (protocol.RUNTIMES): Node's needs the image's node binary.
     program_runtime: str = "python"
+
+
+def covers(hidden: list[tuple[str, bool]], etc_dir: str) -> list[tuple[str, str]]:
+    """(path inside, host cover) for each hidden workspace path: the empty file or folder of the
+    sandbox's /etc folder (runtime.etc_dir)."""
+    return [
+        (f"{protocol.WORKSPACE}/{rel}", f"{etc_dir}/{runtime.EMPTY_DIR if is_dir else runtime.EMPTY_FILE}")
+        for rel, is_dir in hidden
+    ]
 
 
 def create_kwargs(

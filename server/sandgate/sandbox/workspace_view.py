@@ -66,6 +66,10 @@ class View:
     # Why nothing of the workspace is shown (too large to check), or None.
     withheld: str | None = None
 
+    def coverable(self) -> list[tuple[str, bool]]:
+        """The hidden paths a bind covers: all but links (a bind onto one lands on its target)."""
+        return [(rel, is_dir) for rel, is_dir in self.hidden if not os.path.islink(os.path.join(self.root, rel))]
+
 
 def plan(root: str, exclude: tuple[str, ...]) -> View:
     """One walk: what to cover (bind) and what may be copied (copy) — both are kept. The

@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -107,6 +108,9 @@ class BwrapBackend:
         self.pool: WarmPool[SpawnKey, Parked] = WarmPool(
             self._spawn, self._discard, size=pool_size, name="sandgate-bwrap-pool"
         )
+        if cgroup.available():
+            # Off the first run's path: a machine's leftovers can number thousands.
+            threading.Thread(target=cgroup.sweep_stale, name="sandgate-cgroup-sweep", daemon=True).start()
 
     # -- probing -----------------------------------------------------------------------------
     def probe(self) -> Probe:
@@ -128,7 +132,12 @@ class BwrapBackend:
                 "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 "
                 "or user.max_user_namespaces>0) or run bwrap setuid",
             )
-        mode = "cgroup limits" if cgroup.available() else "rlimits only (no writable cgroup)"
+        if not cgroup.available():
+            mode = "rlimits only (no writable cgroup)"
+        elif cgroup.cpu_group():
+            mode = "cgroup limits, vets at a low CPU weight"
+        else:
+            mode = "cgroup limits"
         return Probe("bwrap", True, f"bubblewrap works ({mode}, {result.duration_ms:.0f} ms a run)")
 
     def close(self) -> None:

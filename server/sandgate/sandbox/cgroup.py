@@ -1,13 +1,21 @@
-"""Per-run cgroups (v1 `pids` and `memory` controllers) for the bubblewrap backend.
+"""Per-run cgroups (v1 `pids` and `memory` controllers) for the bubblewrap backend, and the CPU
+group every vet runs in.
 
 bubblewrap has no limits of its own. When Sandgate may create cgroups (root, cgroup v1 as on this
 machine) a run gets a pids and a memory cgroup: exact limits, an exact peak, an exact "hit the
 limit" signal and a last-resort kill of everything inside. Otherwise the backend falls back to
 rlimits (see `bwrap.py`).
+
+The CPU group (`cpu_group`) is not a limit but a priority: one `cpu` cgroup of a low weight shared
+by every sandbox, so that when the cores are busy with vets, what the user waits on (the server's
+answers, the editor) is scheduled first; alone on the machine a vet still has all of it. A
+per-process nice value does not do this: each sandbox is a session of its own (bwrap
+--new-session), and with autogroup scheduling every session weighs the same whatever its nice.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -23,6 +31,11 @@ PARENT = "sandgate"
 # diagnostics).
 live_names: set[str] = set()
 made_names: set[str] = set()
+# The vets' CPU weight against 1024 for each other process (or session) that wants a core. Low
+# enough that a request of the user's is scheduled at once (2 to 256 measured alike, see
+# docs/benchmarks.md), high enough that vets still finish inside their wall-time limit on a machine
+# a build keeps busy: a fifth of a core against each busy session.
+CPU_SHARES = 256
 
 
 def available() -> bool:
@@ -33,10 +46,52 @@ def available() -> bool:
     return True
 
 
+@functools.cache
+def cpu_group() -> str | None:
+    """The folder of the vets' shared CPU group (made once, weight CPU_SHARES), or None where the
+    v1 `cpu` controller cannot be written: then vets run at the priority of everything else."""
+    path = os.path.join(ROOT, "cpu", PARENT)
+    try:
+        os.makedirs(path, exist_ok=True)
+        _write(os.path.join(path, "cpu.shares"), str(CPU_SHARES))
+    except OSError as exc:
+        log.info("vets run at the usual CPU priority: no writable cpu cgroup (%s)", exc)
+        return None
+    return path
+
+
+def sweep_stale(min_age_s: float = 600.0) -> int:
+    """Remove run cgroups that a killed server left behind (its runs' groups outlive it, empty).
+    Only groups older than `min_age_s`: a group of another server's is joined milliseconds after it
+    is made, and the kernel refuses to remove one that still holds a process (a parked sandbox)."""
+    removed = 0
+    now = time.time()
+    for ctl in ("pids", "memory"):
+        base = os.path.join(ROOT, ctl, PARENT)
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(base, name)
+            try:
+                if name in live_names or not os.path.isdir(path) or now - os.stat(path).st_mtime < min_age_s:
+                    continue
+                os.rmdir(path)
+                removed += 1
+            except OSError:
+                continue  # busy (a process inside) or gone already
+    if removed:
+        log.info("removed %d cgroups left behind by earlier servers", removed)
+    return removed
+
+
 @dataclass
 class RunCgroup:
     pids_dir: str
     mem_dir: str
+    # The shared CPU group the run joins too (cpu_group), when there is one.
+    cpu_dir: str | None = None
 
     @classmethod
     def create(cls, pids_max: int, memory_bytes: int) -> RunCgroup:
@@ -46,7 +101,7 @@ class RunCgroup:
             path = os.path.join(ROOT, ctl, PARENT, name)
             os.makedirs(path, exist_ok=False)
             dirs.append(path)
-        cg = cls(*dirs)
+        cg = cls(dirs[0], dirs[1], cpu_dir=cpu_group())
         live_names.add(name)
         made_names.add(name)
         _write(os.path.join(cg.pids_dir, "pids.max"), str(pids_max))
@@ -59,7 +114,8 @@ class RunCgroup:
     def join_script(self) -> str:
         # Run by `sh -c` before exec'ing the sandbox, so the process is inside from its first
         # instruction (a preexec_fn is unsafe in a threaded server).
-        return f'echo $$ > {self.pids_dir}/cgroup.procs && echo $$ > {self.mem_dir}/cgroup.procs && exec "$@"'
+        joins = [self.pids_dir, self.mem_dir] + ([self.cpu_dir] if self.cpu_dir else [])
+        return "".join(f"echo $$ > {d}/cgroup.procs && " for d in joins) + 'exec "$@"'
 
     def peak_kb(self) -> int | None:
         value = _read(os.path.join(self.mem_dir, "memory.max_usage_in_bytes"))

@@ -123,3 +123,18 @@ def test_leftover_cgroups_are_swept_but_never_a_busy_or_live_one():
         for paths in dirs.values():
             cgroup.RunCgroup(*paths).destroy()  # kills the sleeper; removes what is left
         sleeper.wait()
+
+
+def test_without_a_v1_cpu_controller_no_group_and_no_folder_is_made(tmp_path, monkeypatch):
+    # cgroup v2, or a hybrid without the v1 cpu controller: vets keep the usual priority, and
+    # nothing is created in whatever is mounted there (a folder in cgroup2 would be a new cgroup).
+    (tmp_path / "pids").mkdir()
+    monkeypatch.setattr(cgroup, "ROOT", str(tmp_path))
+    cgroup.cpu_group.cache_clear()
+    try:
+        assert cgroup.cpu_group() is None
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["pids"]
+    finally:
+        monkeypatch.undo()
+        cgroup.cpu_group.cache_clear()
+    assert cgroup.cpu_group() == "/sys/fs/cgroup/cpu/sandgate"

@@ -51,6 +51,8 @@ def cpu_group() -> str | None:
     """The folder of the vets' shared CPU group (made once, weight CPU_SHARES), or None where the
     v1 `cpu` controller cannot be written: then vets run at the priority of everything else."""
     path = os.path.join(ROOT, "cpu", PARENT)
+    if not os.path.exists(os.path.join(ROOT, "cpu", "cpu.shares")):
+        return None  # no v1 cpu controller there: never make folders in whatever else is mounted
     try:
         os.makedirs(path, exist_ok=True)
         _write(os.path.join(path, "cpu.shares"), str(CPU_SHARES))

@@ -15,7 +15,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -109,8 +108,7 @@ class BwrapBackend:
             self._spawn, self._discard, size=pool_size, name="sandgate-bwrap-pool"
         )
         if cgroup.available():
-            # Off the first run's path: a machine's leftovers can number thousands.
-            threading.Thread(target=cgroup.sweep_stale, name="sandgate-cgroup-sweep", daemon=True).start()
+            cgroup.sweep_in_background()
 
     # -- probing -----------------------------------------------------------------------------
     def probe(self) -> Probe:
@@ -137,7 +135,7 @@ class BwrapBackend:
         elif cgroup.cpu_group():
             mode = "cgroup limits, vets at a low CPU weight"
         else:
-            mode = "cgroup limits"
+            mode = "cgroup limits; vets at the usual CPU priority (no writable v1 cpu controller)"
         return Probe("bwrap", True, f"bubblewrap works ({mode}, {result.duration_ms:.0f} ms a run)")
 
     def close(self) -> None:

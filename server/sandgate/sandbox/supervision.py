@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sandgate.policy.model import SandboxLimits
-from sandgate.sandbox import protocol
+from sandgate.sandbox import cgroup, protocol
 from sandgate.sandbox.honeytokens import Honey
 from sandgate.sandbox.secret_paths import SECRET_PATHS
 
@@ -186,6 +186,9 @@ class Supervision:
                 raise SupervisorUnavailable(f"the sandbox supervisor could not start: {exc}") from exc
             finally:
                 theirs.close()
+            # Its work for a sandbox (each notified call) is that sandbox's: it runs at the vets'
+            # low CPU weight, or a flood of calls would take a core at full weight.
+            cgroup.join_vets(proc.pid, "supervisor")
             self._proc, self._channel = proc, ours
             self._generation += 1
             self._reader = threading.Thread(

@@ -18,6 +18,7 @@ from sandgate.policy.model import SandboxLimits, SandboxPolicy
 from sandgate.sandbox import cgroup, supervision
 from sandgate.sandbox.base import RunRequest
 from sandgate.sandbox.select import open_backend
+from tests.sandbox.conftest import current_image
 
 # Tries every way out of the low weight it can reach (its nice value, a real-time class, the
 # cgroup files: absent inside), then spins on the CPU for a second.
@@ -159,15 +160,40 @@ def test_a_run_stays_in_its_own_low_weight_group_whatever_it_tries(bwrap, pooled
         assert int(f.read()) == cgroup.CPU_SHARES
 
 
-def test_a_vet_of_many_processes_does_not_crowd_out_the_vet_beside_it(bwrap):
+@pytest.fixture(scope="module")
+def docker():
+    b, probes = open_backend("docker", SandboxPolicy(image=current_image()))
+    assert b is not None, probes
+    return b
+
+
+def test_nested_docker_containers_are_made_under_the_vets_group(docker):
+    assert "at a low CPU weight" in docker.probe().detail
+    docker.warm(RunRequest(code=""))
+    deadline = time.monotonic() + 20
+    while not docker.idle_container_ids() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    ids = docker.idle_container_ids()
+    assert ids, "the pool made no container"
+    for cid in ids:
+        with open(os.path.join(cgroup.cpu_group(), cid, "cgroup.procs")) as f:
+            procs = [int(x) for x in f.read().split()]
+        assert procs, f"container {cid[:12]} has nothing in the vets' group"
+        assert all(_cpu_group_of(pid) in (f"/sandgate/{cid}", None) for pid in procs)
+
+
+@pytest.mark.parametrize("which", ["bwrap", "docker"])
+def test_a_vet_of_many_processes_does_not_crowd_out_the_vet_beside_it(request, which):
     # Inside one shared group the kernel shares the CPU per process, so 17 spinning processes
-    # left the vet beside them ~5% of a core; each sandbox in a group of its own gets an equal share.
+    # left the vet beside them ~5% of a core; each sandbox (each container) in a group of its own
+    # gets an equal share.
+    backend = request.getfixturevalue(which)
     hog: dict = {}
-    hogging = threading.Thread(target=lambda: hog.update(run=bwrap.run(RunRequest(code=HOG, limits=SLOW))))
+    hogging = threading.Thread(target=lambda: hog.update(run=backend.run(RunRequest(code=HOG, limits=SLOW))))
     hogging.start()
     try:
         time.sleep(0.5)  # the hog's processes are up and spinning
-        honest = bwrap.run(RunRequest(code=HONEST, limits=SLOW))
+        honest = backend.run(RunRequest(code=HONEST, limits=SLOW))
     finally:
         hogging.join()
     assert honest.exit_code == 0, honest.stderr

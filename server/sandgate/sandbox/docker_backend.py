@@ -37,6 +37,7 @@ from typing import Any
 
 from sandgate.egress.proxy import Resolver
 from sandgate.sandbox import (
+    cgroup,
     engine_access,
     honeytokens,
     lifecycle,
@@ -160,6 +161,7 @@ class DockerBackend:
         self._retiring: set[threading.Thread] = set()  # used containers being removed
         self._runtime_wanted, self._preferred_runtime = runtime, preferred_runtime
         self._runtime: str | None = _UNKNOWN  # chosen at the first run (an engine call)
+        self._cgroup_parent: str | None = _UNKNOWN  # likewise
         # Runs' sandboxes are made inside long-lived containers (docker_nested.py) where the engine
         # and the image allow it; None until the first sandbox that could be made so was tried.
         self._nested_works: bool | None = None if nested else False
@@ -221,7 +223,8 @@ class DockerBackend:
             if self._nested_works
             else f"a container per run{': ' + self._nested_why if self._nested_why else ''}"
         )
-        return Probe("docker", True, f"Docker works (local engine, image {self.image}, {how})")
+        weight = ", at a low CPU weight" if spec.cgroup_parent else ""
+        return Probe("docker", True, f"Docker works (local engine, image {self.image}, {how}{weight})")
 
     def reap_orphans(self) -> int:
         """Remove containers left by a Sandgate that died without cleaning up, and our own that an
@@ -257,6 +260,24 @@ class DockerBackend:
                     self._runtime = chosen
         return self._runtime
 
+    def cgroup_parent(self) -> str | None:
+        """Where containers are made: under the vets' low-weight CPU group (cgroup.cpu_group), as
+        bubblewrap's sandboxes are, when the engine is this machine's and places containers by
+        path (cgroupfs driver, cgroup v1); else the engine's own group (None)."""
+        if self._cgroup_parent == _UNKNOWN:
+            chosen = None
+            if not self.is_remote() and cgroup.cpu_group() is not None:
+                try:
+                    info = self.client.info()
+                except Exception:  # noqa: BLE001 - the engine's own group, then
+                    info = {}
+                if info.get("CgroupDriver") == "cgroupfs" and str(info.get("CgroupVersion")) == "1":
+                    chosen = "/" + cgroup.PARENT
+            with self._lock:
+                if self._cgroup_parent == _UNKNOWN:
+                    self._cgroup_parent = chosen
+        return self._cgroup_parent
+
     def runtime_failed(self, runtime: str, exc: BaseException) -> None:
         with self._lock:
             if self._runtime == runtime:
@@ -283,6 +304,7 @@ class DockerBackend:
             runtime=self.runtime(),
             honey=request.honey is not None,
             program_runtime=request.runtime,
+            cgroup_parent=self.cgroup_parent(),
         )
         if ws and (remote or not workspace_view.readable_by_others(ws)):
             return dataclasses.replace(spec, workspace=None, workspace_tmpfs=True)
@@ -778,6 +800,7 @@ def _reapable_host_dir(path: str) -> str | None:
 # v2 with the systemd driver.
 _PIDS_EVENTS = (
     "/sys/fs/cgroup/pids/docker/{}/pids.events",
+    f"/sys/fs/cgroup/pids/{cgroup.PARENT}/{{}}/pids.events",  # under the vets' group (cgroup_parent)
     "/sys/fs/cgroup/docker/{}/pids.events",
     "/sys/fs/cgroup/system.slice/docker-{}.scope/pids.events",
 )

@@ -50,6 +50,9 @@ class ContainerSpec:
     honey: bool = False
     # Which runtime the container parks (protocol.RUNTIMES): Node's needs the image's node binary.
     program_runtime: str = "python"
+    # The cgroup the container is made under (None: the engine's own): the vets' low-weight group
+    # on a local engine that can put it there (DockerBackend.cgroup_parent).
+    cgroup_parent: str | None = None
 
 
 def covers(hidden: list[tuple[str, bool]], etc_dir: str) -> list[tuple[str, str]]:
@@ -134,6 +137,8 @@ def create_kwargs(
     }
     if spec.runtime:
         kwargs["runtime"] = spec.runtime
+    if spec.cgroup_parent:
+        kwargs["cgroup_parent"] = spec.cgroup_parent
     volumes: dict[str, dict[str, str]] = {}
     if spec.workspace:
         volumes[spec.workspace] = {"bind": protocol.WORKSPACE, "mode": "ro"}
@@ -209,6 +214,8 @@ def nested_kwargs(
     }
     if spec.runtime:
         kwargs["runtime"] = spec.runtime
+    if spec.cgroup_parent:
+        kwargs["cgroup_parent"] = spec.cgroup_parent
     volumes: dict[str, dict[str, str]] = {
         control_dir: {"bind": CONTROL_INSIDE, "mode": "ro"},
         etc_dir: {"bind": etc_dir, "mode": "ro"},

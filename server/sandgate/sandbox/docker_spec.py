@@ -64,6 +64,47 @@ def covers(hidden: list[tuple[str, bool]], etc_dir: str) -> list[tuple[str, str]
     ]
 
 
+def _confined(
+    spec: ContainerSpec, labels: dict[str, str], *, memory_mb: int, pids: int, security_opt: list[str], ulimits: list
+) -> dict[str, Any]:
+    """What every container of Sandgate's is made with, whatever runs in it: the sandbox user, no
+    network, a read-only root, no capabilities, no new privileges, no IPC, docker-init, the
+    memory (no swap), pids and CPU limits, no logs, and the backend's runtime and cgroup parent."""
+    from docker.types import LogConfig
+
+    kwargs: dict[str, Any] = {
+        "image": spec.image,
+        "user": SANDBOX_USER,
+        "hostname": "sandbox",
+        "labels": {LABEL: "1", **labels},
+        "network_mode": "none",
+        # No network at all, so the engine adds no libnetwork hook: without this the runtime runs
+        # the whole dockerd binary once per container as a prestart hook (`libnetwork-setkey`),
+        # half of a container's engine CPU. The container still gets a namespace of its own
+        # holding only `lo` (tests/sandbox/test_adversarial.py).
+        "network_disabled": True,
+        "read_only": True,
+        "cap_drop": ["ALL"],
+        "security_opt": security_opt,
+        "ipc_mode": "none",
+        # docker-init as PID 1 forwards signals and reaps; when the program exits, the container
+        # stops and the kernel kills everything left in its pid namespace.
+        "init": True,
+        "pids_limit": pids,
+        "mem_limit": f"{memory_mb}m",
+        "memswap_limit": f"{memory_mb}m",  # equal: no swap
+        "nano_cpus": 1_000_000_000,
+        "ulimits": ulimits,
+        # Output comes over the attach stream; nothing needs to be kept on the daemon's disk.
+        "log_config": LogConfig(type="none"),
+    }
+    if spec.runtime:
+        kwargs["runtime"] = spec.runtime
+    if spec.cgroup_parent:
+        kwargs["cgroup_parent"] = spec.cgroup_parent
+    return kwargs
+
+
 def create_kwargs(
     spec: ContainerSpec,
     labels: dict[str, str],
@@ -79,7 +120,7 @@ def create_kwargs(
     `spec.supervised`). `hidden`: (path inside, host file or folder to cover it with). `node_flags`:
     what the image's Node needs to run TypeScript (`NodeRuntime.strip_types_flags`).
     `bootstrap_file`: `control_dir` holds `BOOTSTRAP_FILE`, which the command runs."""
-    from docker.types import LogConfig, Mount, Ulimit
+    from docker.types import Mount, Ulimit
 
     if spec.egress and not egress_dir:
         raise ValueError("an egress container needs a directory for the proxy socket")
@@ -93,52 +134,32 @@ def create_kwargs(
     tmpfs = {protocol.SCRATCH: SCRATCH_TMPFS, protocol.HOME: HOME_TMPFS}
     if spec.workspace_tmpfs:
         tmpfs[protocol.WORKSPACE] = WORKSPACE_TMPFS
-    kwargs: dict[str, Any] = {
-        "image": spec.image,
-        "command": (
-            protocol.node_argv(list(node_flags), control, python, script=script)
-            if spec.program_runtime == "node"
-            else protocol.python_argv(python, control=control, script=script)
-        ),
-        "user": SANDBOX_USER,
-        "environment": {**protocol.ENV, **(proxy_wiring.environment() if spec.egress else {})},
-        "working_dir": protocol.SCRATCH,
-        "hostname": "sandbox",
-        "labels": {LABEL: "1", **labels},
-        # The program arrives on stdin: a warm container waits in the bootstrap's read.
-        "stdin_open": True,
-        "tty": False,
-        "network_mode": "none",
-        # No network at all, so the engine adds no libnetwork hook: without this the runtime runs
-        # the whole dockerd binary once per container as a prestart hook (`libnetwork-setkey`),
-        # half of a container's engine CPU. The container still gets a namespace of its own
-        # holding only `lo` (tests/sandbox/test_adversarial.py).
-        "network_disabled": True,
-        "read_only": True,
-        "tmpfs": tmpfs,
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges:true"],
-        "ipc_mode": "none",
-        # docker-init as PID 1 forwards signals and reaps; when the program exits, the container
-        # stops and the kernel kills everything left in its pid namespace.
-        "init": True,
-        "pids_limit": lim.processes + PIDS_OVERHEAD,
-        "mem_limit": f"{lim.memory_mb}m",
-        "memswap_limit": f"{lim.memory_mb}m",  # equal: no swap
-        "nano_cpus": 1_000_000_000,
-        "ulimits": [
+    kwargs = _confined(
+        spec,
+        labels,
+        memory_mb=lim.memory_mb,
+        pids=lim.processes + PIDS_OVERHEAD,
+        security_opt=["no-new-privileges:true"],
+        ulimits=[
             Ulimit(name="nofile", soft=lim.open_files, hard=lim.open_files),
             Ulimit(name="fsize", soft=lim.file_size_mb * 1024 * 1024, hard=lim.file_size_mb * 1024 * 1024),
             Ulimit(name="cpu", soft=cpu_soft, hard=cpu_hard),
             Ulimit(name="core", soft=0, hard=0),
         ],
-        # Output comes over the attach stream; nothing needs to be kept on the daemon's disk.
-        "log_config": LogConfig(type="none"),
-    }
-    if spec.runtime:
-        kwargs["runtime"] = spec.runtime
-    if spec.cgroup_parent:
-        kwargs["cgroup_parent"] = spec.cgroup_parent
+    )
+    kwargs.update(
+        command=(
+            protocol.node_argv(list(node_flags), control, python, script=script)
+            if spec.program_runtime == "node"
+            else protocol.python_argv(python, control=control, script=script)
+        ),
+        environment={**protocol.ENV, **(proxy_wiring.environment() if spec.egress else {})},
+        working_dir=protocol.SCRATCH,
+        # The program arrives on stdin: a warm container waits in the bootstrap's read.
+        stdin_open=True,
+        tty=False,
+        tmpfs=tmpfs,
+    )
     volumes: dict[str, dict[str, str]] = {}
     if spec.workspace:
         volumes[spec.workspace] = {"bind": protocol.WORKSPACE, "mode": "ro"}
@@ -183,39 +204,26 @@ def nested_kwargs(
     agent lives on; each sandbox gets it from the agent). The caller empties the masked and
     read-only /proc paths (no option of the SDK does). `hidden`: as for `create_kwargs`, the covers
     of the workspace's secrets when the container is made (each sandbox covers them afresh too)."""
-    from docker.types import LogConfig, Mount, Ulimit
+    from docker.types import Mount, Ulimit
 
     lim = spec.limits
     memory = lim.memory_mb + NESTED_MEMORY_OVERHEAD_MB
-    kwargs: dict[str, Any] = {
-        "image": spec.image,
-        "command": [python, "-I", "-S", "-B", "-c", agent_source, agent_socket],
-        "user": SANDBOX_USER,
-        "environment": dict(protocol.ENV),
-        "working_dir": "/",
-        "hostname": "sandbox",
-        "labels": {LABEL: "1", **labels},
-        "network_mode": "none",
-        "network_disabled": True,
-        "read_only": True,
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges:true", seccomp],
-        "ipc_mode": "none",
-        "init": True,
-        "pids_limit": lim.processes + NESTED_PIDS_OVERHEAD,
-        "mem_limit": f"{memory}m",
-        "memswap_limit": f"{memory}m",
-        "nano_cpus": 1_000_000_000,
-        "ulimits": [
+    kwargs = _confined(
+        spec,
+        labels,
+        memory_mb=memory,
+        pids=lim.processes + NESTED_PIDS_OVERHEAD,
+        security_opt=["no-new-privileges:true", seccomp],
+        ulimits=[
             Ulimit(name="fsize", soft=lim.file_size_mb * 1024 * 1024, hard=lim.file_size_mb * 1024 * 1024),
             Ulimit(name="core", soft=0, hard=0),
         ],
-        "log_config": LogConfig(type="none"),
-    }
-    if spec.runtime:
-        kwargs["runtime"] = spec.runtime
-    if spec.cgroup_parent:
-        kwargs["cgroup_parent"] = spec.cgroup_parent
+    )
+    kwargs.update(
+        command=[python, "-I", "-S", "-B", "-c", agent_source, agent_socket],
+        environment=dict(protocol.ENV),
+        working_dir="/",
+    )
     volumes: dict[str, dict[str, str]] = {
         control_dir: {"bind": CONTROL_INSIDE, "mode": "ro"},
         etc_dir: {"bind": etc_dir, "mode": "ro"},

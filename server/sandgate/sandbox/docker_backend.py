@@ -162,6 +162,7 @@ class DockerBackend:
         self._runtime_wanted, self._preferred_runtime = runtime, preferred_runtime
         self._runtime: str | None = _UNKNOWN  # chosen at the first run (an engine call)
         self._cgroup_parent: str | None = _UNKNOWN  # likewise
+        self._info: dict[str, Any] | None = None  # the engine's `info`, when first needed
         # Runs' sandboxes are made inside long-lived containers (docker_nested.py) where the engine
         # and the image allow it; None until the first sandbox that could be made so was tried.
         self._nested_works: bool | None = None if nested else False
@@ -245,15 +246,25 @@ class DockerBackend:
             log.info("reaped %d orphaned sandbox containers", n)
         return n
 
+    def _engine_info(self) -> dict[str, Any]:
+        """The engine's `info`, asked once (the runtime and the cgroup parent are chosen from it);
+        empty if the engine did not answer: the engine's defaults, then."""
+        if self._info is None:
+            try:
+                info = self.client.info()
+            except Exception:  # noqa: BLE001 - the engine's defaults, then
+                info = {}
+            with self._lock:
+                if self._info is None:
+                    self._info = info
+        return self._info
+
     def runtime(self) -> str | None:
         """The OCI runtime containers are made with (None: the engine's default)."""
         if self._runtime == _UNKNOWN:
             chosen = self._runtime_wanted
             if chosen == "auto":
-                try:
-                    registered = self.client.info().get("Runtimes") or {}
-                except Exception:  # noqa: BLE001 - the engine's default, then
-                    registered = {}
+                registered = self._engine_info().get("Runtimes") or {}
                 chosen = self._preferred_runtime if self._preferred_runtime in registered else None
             with self._lock:
                 if self._runtime == _UNKNOWN:
@@ -267,10 +278,7 @@ class DockerBackend:
         if self._cgroup_parent == _UNKNOWN:
             chosen = None
             if not self.is_remote() and cgroup.cpu_group() is not None:
-                try:
-                    info = self.client.info()
-                except Exception:  # noqa: BLE001 - the engine's own group, then
-                    info = {}
+                info = self._engine_info()
                 if info.get("CgroupDriver") == "cgroupfs" and str(info.get("CgroupVersion")) == "1":
                     chosen = "/" + cgroup.PARENT
             with self._lock:
